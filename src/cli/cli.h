@@ -1,0 +1,23 @@
+/* Subcommands of the thin CLI. Each returns the process exit status. */
+#pragma once
+
+#include "spec/spec.h"
+
+int al_cmd_run(int argc, char **argv);     /* cmd_run.c */
+int al_cmd_keygen(int argc, char **argv);  /* cmd_keygen.c */
+int al_cmd_log(int argc, char **argv);     /* cmd_log.c: verify, show */
+void al_cli_usage_run(FILE *out);          /* options.c */
+
+/* Options of `airlock run` that are not part of the spec. */
+struct al_cli_run {
+	const char *spec_path;  /* --spec */
+	bool help;
+	bool version;
+};
+
+/* Parse `airlock run` arguments (argv[0] is "run"): --spec is loaded first,
+ * then every other option overrides it, then the command after "--" (or the
+ * first non-option) replaces spec->argv. Errors: -errno with err filled
+ * (the caller exits 125). */
+int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
+		     struct al_error *err);

@@ -1,0 +1,51 @@
+/* The run's event log as the supervisor sees it: append typed records; the
+ * evidence layer adds the envelope (v, seq, time, mono_ns, run, type, prev),
+ * the hash chain, signed checkpoints, the output stream files and the sinks.
+ * Only the supervisor ever holds this; nothing of it is visible inside. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+
+struct al_evlog;
+
+/* Open the log for run_id as configured by ls (file path with {run}
+ * expanded, signing key or a fresh per-run key, sink connection). With
+ * ls->path == NULL and no sink, records are still chained in memory (so the
+ * supervisor code has one path) but nothing is written. */
+int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const char *run_id,
+		  struct al_error *err);
+
+/* Append one record. fields_json is a complete JSON object ("{...}", e.g.
+ * built with al_json) whose members follow the envelope, or NULL. Returns
+ * -errno if the record could not be made durable as configured (file write
+ * error, or sink lost with on_sink_failure: kill) -- the caller must then
+ * kill the run (fail closed). */
+int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_json,
+		    struct al_error *err);
+
+/* Workload output: stream 1 (stdout) or 2 (stderr). Appends the bytes to the
+ * stream file beside the log and a chunk record (offset, length, hash of the
+ * chunk). Bounded: past the configured caps bytes are counted, not stored. */
+int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t len,
+		    struct al_error *err);
+
+/* Called by the supervisor's loop at least every 100 ms: time-based
+ * checkpoints, sink reconnects and spool flushes. Same return contract as
+ * append. */
+int al_evlog_tick(struct al_evlog *log, struct al_error *err);
+
+/* Final checkpoint, stream hashes, fsync, sink flush. */
+int al_evlog_close(struct al_evlog *log, struct al_error *err);
+void al_evlog_free(struct al_evlog *log);
+
+/* Hex of the Ed25519 public key that signs this run's checkpoints. */
+const char *al_evlog_pubkey_hex(const struct al_evlog *log);
+/* Path of the log file (after {run} expansion), or NULL. */
+const char *al_evlog_path(const struct al_evlog *log);
+/* Non-NULL once the sink has failed and policy says kill: the reason. */
+const char *al_evlog_sink_failure(const struct al_evlog *log);
