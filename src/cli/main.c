@@ -1,0 +1,55 @@
+/* airlock: the thin command-line front end. Dispatches to a subcommand; all
+ * logic lives in the library. */
+#include <stdio.h>
+#include <string.h>
+
+#include "airlock-config.h"
+#include "cli/cli.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: airlock COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  run [OPTIONS] [--spec FILE] -- CMD [ARG...]   run CMD in a fresh sandbox\n"
+	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
+	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
+	      "  log show FILE                                 print a run's timeline\n"
+	      "  help [COMMAND]                                show help\n"
+	      "  version                                       print the version\n"
+	      "\n"
+	      "See `airlock help run` and docs/ for details.\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 125;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "run") == 0)
+		return al_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "keygen") == 0)
+		return al_cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(cmd, "log") == 0)
+		return al_cmd_log(argc - 1, argv + 1);
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("airlock %s\n", AIRLOCK_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		if (argc >= 3 && strcmp(argv[2], "run") == 0) {
+			al_cli_usage_run(stdout);
+			return 0;
+		}
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "airlock: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 125;
+}
