@@ -47,10 +47,7 @@ int al_error_wrap(struct al_error *err, const char *fmt, ...)
 
 const char *al_error_format(const struct al_error *err, char *buf, size_t len)
 {
-	if (err->code)
-		snprintf(buf, len, "%s", err->msg[0] ? err->msg : "error");
-	else
-		snprintf(buf, len, "%s", err->msg[0] ? err->msg : "error");
+	snprintf(buf, len, "%s", err->msg[0] ? err->msg : "error");
 	if (err->code) {
 		size_t n = strlen(buf);
 		if (n < len)
