@@ -1,1 +1,503 @@
-/* (being written) */
+/* The resolved spec of a run: defaults, ownership of its strings, the
+ * mutators shared by the YAML loader and the CLI, and cross-field validation
+ * (the last word before anything is started). */
+#define _GNU_SOURCE
+#include "spec/spec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spec/spec_internal.h"
+#include "util/cleanup.h"
+
+/* Static defaults: al_spec_init cannot fail, so it does not allocate; these
+ * pointers are recognised (by identity) and never freed. */
+static const char default_image[] = "host";
+static const char default_workdir[] = "/workspace";
+static const char default_hostname[] = "airlock";
+
+#define MiB (1024ull * 1024)
+#define GiB (1024ull * MiB)
+#define NSEC_PER_SEC 1000000000ull
+
+/* The sandbox maps exactly 65536 ids (0..65535) into its user namespace. */
+#define SANDBOX_IDS 65536u
+#define PIDS_MAX 4194304ull   /* PID_MAX_LIMIT on 64-bit */
+#define NOFILE_MAX 1048576ull /* the kernel's default fs.nr_open */
+
+void al_spec_init(struct al_spec *spec)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->image = (char *)default_image;
+	spec->workdir = (char *)default_workdir;
+	spec->hostname = (char *)default_hostname;
+	spec->uid = 1000;
+	spec->gid = 1000;
+	spec->limits.memory = 1 * GiB;
+	spec->limits.pids = 256;
+	spec->limits.cpus = 1.0;
+	spec->limits.disk = 512 * MiB;
+	spec->limits.nofile = 1024;
+	spec->limits.nproc = spec->limits.pids;
+	spec->limits.fsize = spec->limits.disk;
+	spec->limits.output = 64 * MiB;
+	spec->limits.timeout_ns = 10 * 60 * NSEC_PER_SEC;
+	spec->log.on_sink_failure = AL_SINK_FAILURE_KILL;
+	spec->log.checkpoint_every = 1000;
+	spec->log.checkpoint_ns = 1 * NSEC_PER_SEC;
+	spec->network.mode = AL_NET_NONE;
+}
+
+static bool is_static_default(const char *p)
+{
+	return p == default_image || p == default_workdir || p == default_hostname;
+}
+
+static void free_str(char **p)
+{
+	if (*p != NULL && !is_static_default(*p))
+		free(*p);
+	*p = NULL;
+}
+
+static void free_argv(struct al_spec *spec)
+{
+	for (size_t i = 0; i < spec->argc; i++)
+		free(spec->argv[i]);
+	free(spec->argv);
+	spec->argv = NULL;
+	spec->argc = 0;
+}
+
+void al_spec_free(struct al_spec *spec)
+{
+	if (spec == NULL)
+		return;
+	free_str(&spec->source);
+	free_argv(spec);
+	free_str(&spec->image);
+	free_str(&spec->workdir);
+	free_str(&spec->workspace);
+	free_str(&spec->export_dir);
+	free_str(&spec->hostname);
+	for (size_t i = 0; i < spec->n_env; i++) {
+		free(spec->env[i].key);
+		free(spec->env[i].value);
+	}
+	free(spec->env);
+	for (size_t i = 0; i < spec->n_volumes; i++) {
+		free(spec->volumes[i].host);
+		free(spec->volumes[i].sandbox);
+	}
+	free(spec->volumes);
+	free_str(&spec->log.path);
+	free_str(&spec->log.sink);
+	free_str(&spec->log.signing_key);
+	free_str(&spec->log.spool_dir);
+	free_str(&spec->log.tls_ca);
+	memset(spec, 0, sizeof *spec);
+}
+
+int al_spec_set_str(struct al_spec *spec, char **field, const char *value)
+{
+	char *copy = NULL;
+
+	(void)spec;
+	if (value != NULL) {
+		copy = strdup(value);
+		if (copy == NULL)
+			return -ENOMEM;
+	}
+	free_str(field);
+	*field = copy;
+	return 0;
+}
+
+int al_spec_set_argv(struct al_spec *spec, char *const *argv, size_t argc)
+{
+	char **v;
+
+	v = calloc(argc + 1, sizeof *v);
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < argc; i++) {
+		v[i] = strdup(argv[i]);
+		if (v[i] == NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	free_argv(spec);
+	spec->argv = v;
+	spec->argc = argc;
+	return 0;
+}
+
+int al_spec_set_env(struct al_spec *spec, const char *key, const char *value)
+{
+	_cleanup_free_ char *k = NULL;
+	_cleanup_free_ char *v = NULL;
+	struct al_env_var *n;
+
+	if (key == NULL || value == NULL || key[0] == '\0' || strchr(key, '=') != NULL)
+		return -EINVAL;
+	v = strdup(value);
+	if (v == NULL)
+		return -ENOMEM;
+	/* one value per key: the later setting replaces the earlier one in place */
+	for (size_t i = 0; i < spec->n_env; i++) {
+		if (strcmp(spec->env[i].key, key) == 0) {
+			free(spec->env[i].value);
+			spec->env[i].value = TAKE_PTR(v);
+			return 0;
+		}
+	}
+	k = strdup(key);
+	if (k == NULL)
+		return -ENOMEM;
+	n = realloc(spec->env, (spec->n_env + 1) * sizeof *n);
+	if (n == NULL)
+		return -ENOMEM;
+	spec->env = n;
+	spec->env[spec->n_env].key = TAKE_PTR(k);
+	spec->env[spec->n_env].value = TAKE_PTR(v);
+	spec->n_env++;
+	return 0;
+}
+
+int al_spec_add_env(struct al_spec *spec, const char *kv)
+{
+	_cleanup_free_ char *key = NULL;
+	const char *eq;
+
+	if (kv == NULL)
+		return -EINVAL;
+	eq = strchr(kv, '=');
+	/* a bare K would mean "import the caller's value": never, secrets live there */
+	if (eq == NULL || eq == kv)
+		return -EINVAL;
+	key = strndup(kv, (size_t)(eq - kv));
+	if (key == NULL)
+		return -ENOMEM;
+	return al_spec_set_env(spec, key, eq + 1);
+}
+
+char *al_spec_host_path(const char *base_dir, const char *path)
+{
+	_cleanup_free_ char *cwd = NULL;
+	char *out;
+	size_t bl;
+
+	if (path == NULL || path[0] == '\0') {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (path[0] == '/')
+		return strdup(path);
+	if (base_dir == NULL) {
+		cwd = getcwd(NULL, 0);
+		if (cwd == NULL)
+			return NULL;
+		base_dir = cwd;
+	}
+	/* "./x" and "x" name the same thing; keep the result readable */
+	while (path[0] == '.' && path[1] == '/') {
+		path += 2;
+		while (path[0] == '/')
+			path++;
+	}
+	if (strcmp(path, ".") == 0 || path[0] == '\0')
+		return strdup(base_dir);
+	bl = strlen(base_dir);
+	while (bl > 1 && base_dir[bl - 1] == '/')
+		bl--;
+	/* base "/" would otherwise give "//x" */
+	if (bl == 1 && base_dir[0] == '/')
+		bl = 0;
+	if (asprintf(&out, "%.*s/%s", (int)bl, base_dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+/* Append a volume; takes ownership of host and sandbox on success. */
+static int spec_push_volume(struct al_spec *spec, char *host, char *sandbox, bool rw)
+{
+	struct al_volume *n;
+
+	n = realloc(spec->volumes, (spec->n_volumes + 1) * sizeof *n);
+	if (n == NULL)
+		return -ENOMEM;
+	spec->volumes = n;
+	spec->volumes[spec->n_volumes++] = (struct al_volume){ .host = host, .sandbox = sandbox, .rw = rw };
+	return 0;
+}
+
+int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *base_dir,
+			  struct al_error *err)
+{
+	_cleanup_free_ char *copy = NULL;
+	_cleanup_free_ char *host = NULL;
+	_cleanup_free_ char *sandbox = NULL;
+	char *first, *second, *mode;
+	bool rw = false;
+	int r;
+
+	if (arg == NULL)
+		return al_error_set(err, 0, "spec", "volume: missing argument");
+	copy = strdup(arg);
+	if (copy == NULL)
+		return al_error_set(err, ENOMEM, "spec", "volume \"%s\"", arg);
+	first = copy;
+	second = strchr(first, ':');
+	if (second == NULL)
+		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]", arg);
+	*second++ = '\0';
+	mode = strchr(second, ':');
+	if (mode != NULL) {
+		*mode++ = '\0';
+		if (strcmp(mode, "rw") == 0)
+			rw = true;
+		else if (strcmp(mode, "ro") != 0)
+			return al_error_set(err, 0, "spec",
+					    "volume \"%s\": mode must be ro or rw, not \"%s\"", arg, mode);
+	}
+	if (first[0] == '\0' || second[0] == '\0')
+		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]", arg);
+	host = al_spec_host_path(base_dir, first);
+	if (host == NULL)
+		return al_error_errno(err, "spec", "volume \"%s\": resolving host path", arg);
+	sandbox = strdup(second);
+	if (sandbox == NULL)
+		return al_error_set(err, ENOMEM, "spec", "volume \"%s\"", arg);
+	r = spec_push_volume(spec, host, sandbox, rw);
+	if (r < 0)
+		return al_error_set(err, -r, "spec", "volume \"%s\"", arg);
+	host = NULL;
+	sandbox = NULL;
+	return 0;
+}
+
+int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *err)
+{
+	return al_spec_add_volume_at(spec, arg, NULL, err);
+}
+
+/* ---- validation ---- */
+
+/* Absolute, no empty, "." or ".." components, no trailing slash: the mount
+ * code compares and creates these paths component by component, and a path
+ * that is not in this form is either a mistake or an attempt at confusion. */
+static bool sandbox_path_normal(const char *p)
+{
+	const char *c;
+
+	if (p == NULL || p[0] != '/')
+		return false;
+	if (strcmp(p, "/") == 0)
+		return true;
+	if (strlen(p) >= 4096)
+		return false;
+	c = p + 1;
+	for (;;) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+		if (n == 0)
+			return false;
+		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (slash == NULL)
+			return true;
+		c = slash + 1;
+	}
+}
+
+/* a == b, or one is an ancestor directory of the other */
+static bool paths_overlap(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	const char *s = la <= lb ? a : b, *l = la <= lb ? b : a;
+	size_t ls = la <= lb ? la : lb;
+
+	if (strcmp(s, "/") == 0)
+		return true;
+	return strncmp(s, l, ls) == 0 && (l[ls] == '\0' || l[ls] == '/');
+}
+
+/* RFC 1123 host name: dot-separated labels of 1-63 letters, digits and
+ * hyphens, not starting or ending with a hyphen; at most 64 bytes in all
+ * (HOST_NAME_MAX, what sethostname accepts). */
+static bool hostname_valid(const char *h)
+{
+	size_t len = strlen(h), label = 0;
+
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char c = h[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+		if (label == 0 && c == '-')
+			return false;
+		label++;
+	}
+	return true;
+}
+
+static bool sink_url_valid(const char *url)
+{
+	static const char *const schemes[] = { "tcp://", "tls://", "relp://" };
+	const char *hp = NULL, *colon;
+	char *end;
+	unsigned long port;
+
+	for (size_t i = 0; i < AL_ARRAY_SIZE(schemes); i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			hp = url + strlen(schemes[i]);
+	if (hp == NULL)
+		return false;
+	colon = strrchr(hp, ':');
+	if (colon == NULL || colon == hp)
+		return false;
+	/* an IPv6 literal must be bracketed: [::1]:514 */
+	if (hp[0] == '[' && colon[-1] != ']')
+		return false;
+	if (colon[1] < '0' || colon[1] > '9')
+		return false;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+static const char *const reserved_mounts[] = { "/proc", "/dev", "/etc" };
+
+static int validate_volumes(const struct al_spec *spec, struct al_error *err)
+{
+	for (size_t i = 0; i < spec->n_volumes; i++) {
+		const struct al_volume *v = &spec->volumes[i];
+
+		if (v->host == NULL || v->host[0] == '\0')
+			return al_error_set(err, 0, "spec", "volumes[%zu]: empty host path", i);
+		if (!sandbox_path_normal(v->sandbox))
+			return al_error_set(err, 0, "spec",
+					    "volumes[%zu]: sandbox path \"%s\" must be absolute and normalised "
+					    "(no \"..\", \".\", \"//\" or trailing \"/\")",
+					    i, v->sandbox ? v->sandbox : "");
+		if (strcmp(v->sandbox, "/") == 0)
+			return al_error_set(err, 0, "spec", "volumes[%zu]: cannot mount over /", i);
+		for (size_t k = 0; k < AL_ARRAY_SIZE(reserved_mounts); k++)
+			if (paths_overlap(v->sandbox, reserved_mounts[k]))
+				return al_error_set(err, 0, "spec",
+						    "volumes[%zu]: %s overlaps %s, which airlock builds itself",
+						    i, v->sandbox, reserved_mounts[k]);
+		if (spec->workspace != NULL && paths_overlap(v->sandbox, "/workspace"))
+			return al_error_set(err, 0, "spec",
+					    "volumes[%zu]: %s overlaps /workspace, where the workspace is mounted",
+					    i, v->sandbox);
+		for (size_t k = 0; k < i; k++)
+			if (paths_overlap(v->sandbox, spec->volumes[k].sandbox))
+				return al_error_set(err, 0, "spec", "volumes[%zu]: %s overlaps volumes[%zu] (%s)",
+						    i, v->sandbox, k, spec->volumes[k].sandbox);
+	}
+	return 0;
+}
+
+static int validate_limits(const struct al_limits *l, struct al_error *err)
+{
+	if (l->memory < 4 * MiB)
+		return al_error_set(err, 0, "spec", "limits.memory: %llu bytes is below the minimum of 4MiB",
+				    (unsigned long long)l->memory);
+	if (l->pids < 1 || l->pids > PIDS_MAX)
+		return al_error_set(err, 0, "spec", "limits.pids: %llu is not in 1..%llu",
+				    (unsigned long long)l->pids, PIDS_MAX);
+	if (!isfinite(l->cpus) || l->cpus <= 0 || l->cpus > 1024)
+		return al_error_set(err, 0, "spec", "limits.cpus: %g is not in (0, 1024]", l->cpus);
+	/* cpu.max / cfs quota has a 1 ms floor per 100 ms period */
+	if (l->cpus < 0.01)
+		return al_error_set(err, 0, "spec", "limits.cpus: %g is below the minimum of 0.01", l->cpus);
+	if (l->disk < 1 * MiB)
+		return al_error_set(err, 0, "spec", "limits.disk: %llu bytes is below the minimum of 1MiB",
+				    (unsigned long long)l->disk);
+	if (l->nofile < 3 || l->nofile > NOFILE_MAX)
+		return al_error_set(err, 0, "spec", "limits.open_files: %llu is not in 3..%llu",
+				    (unsigned long long)l->nofile, NOFILE_MAX);
+	if (l->nproc < 1 || l->nproc > PIDS_MAX)
+		return al_error_set(err, 0, "spec", "limits.nproc: %llu is not in 1..%llu",
+				    (unsigned long long)l->nproc, PIDS_MAX);
+	if (l->fsize < 1)
+		return al_error_set(err, 0, "spec", "limits.fsize: must be at least 1 byte");
+	return 0;
+}
+
+static int validate_log(const struct al_log_spec *log, struct al_error *err)
+{
+	if (log->path != NULL && log->path[0] == '\0')
+		return al_error_set(err, 0, "spec", "log.path: empty path");
+	if (log->sink != NULL && !sink_url_valid(log->sink))
+		return al_error_set(err, 0, "spec",
+				    "log.sink: \"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT",
+				    log->sink);
+	if (log->checkpoint_every < 1)
+		return al_error_set(err, 0, "spec", "log.checkpoint_every: must be at least 1");
+	if (log->checkpoint_ns < 1000000ull)
+		return al_error_set(err, 0, "spec", "log.checkpoint_interval: must be at least 1ms");
+	if (log->tls_ca != NULL && (log->sink == NULL || strncmp(log->sink, "tls://", 6) != 0))
+		return al_error_set(err, 0, "spec", "log.tls_ca: only meaningful with a tls:// sink");
+	return 0;
+}
+
+int al_spec_validate(const struct al_spec *spec, struct al_error *err)
+{
+	int r;
+
+	if (spec->argc == 0 || spec->argv == NULL || spec->argv[0] == NULL)
+		return al_error_set(err, 0, "spec", "no command given (spec key command, or after --)");
+	if (spec->argv[0][0] == '\0')
+		return al_error_set(err, 0, "spec", "command: empty program name");
+	if (spec->image == NULL || spec->image[0] == '\0')
+		return al_error_set(err, 0, "spec", "image: empty");
+	if (!sandbox_path_normal(spec->workdir))
+		return al_error_set(err, 0, "spec",
+				    "workdir: \"%s\" must be an absolute, normalised path inside the sandbox",
+				    spec->workdir ? spec->workdir : "");
+	if (spec->workspace != NULL && spec->workspace[0] == '\0')
+		return al_error_set(err, 0, "spec", "workspace: empty path");
+	if (spec->export_dir != NULL && spec->workspace == NULL)
+		return al_error_set(err, 0, "spec", "export: needs a workspace (the changes exported are the workspace's)");
+	if (spec->hostname == NULL || !hostname_valid(spec->hostname))
+		return al_error_set(err, 0, "spec",
+				    "hostname: \"%s\" is not a valid RFC 1123 host name of at most 64 characters",
+				    spec->hostname ? spec->hostname : "");
+	if (spec->uid >= SANDBOX_IDS || spec->gid >= SANDBOX_IDS)
+		return al_error_set(err, 0, "spec", "user: %u:%u is outside the sandbox's 0..%u id range",
+				    spec->uid, spec->gid, SANDBOX_IDS - 1);
+	for (size_t i = 0; i < spec->n_env; i++)
+		if (spec->env[i].key[0] == '\0' || strchr(spec->env[i].key, '=') != NULL)
+			return al_error_set(err, 0, "spec", "env: invalid variable name \"%s\"", spec->env[i].key);
+	r = validate_volumes(spec, err);
+	if (r < 0)
+		return r;
+	r = validate_limits(&spec->limits, err);
+	if (r < 0)
+		return r;
+	r = validate_log(&spec->log, err);
+	if (r < 0)
+		return r;
+	if (spec->network.mode != AL_NET_NONE)
+		return al_error_set(err, 0, "spec", "network.mode: only \"none\" is available");
+	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP | AL_DEGRADE_TIMENS |
+					       AL_DEGRADE_SECCOMP_NOTIFY))
+		return al_error_set(err, 0, "spec", "allow_degraded: unknown degradation bit");
+	return 0;
+}

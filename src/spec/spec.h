@@ -59,6 +59,19 @@ enum al_degradation {
 	AL_DEGRADE_SECCOMP_NOTIFY = 1u << 3, /* no seccomp user notification: deny without events */
 };
 
+/* network: only "none" (air-gapped: a netns with only lo) in this version. */
+enum al_net_mode {
+	AL_NET_NONE = 0,
+};
+
+struct al_network_spec {
+	enum al_net_mode mode;
+};
+
+/* Ownership: every char * in the struct is owned by it and released by
+ * al_spec_free, except that al_spec_init points image, workdir and hostname at
+ * static default strings (it cannot fail, so it does not allocate). Replace a
+ * string field with al_spec_set_str(), which knows the difference. */
 struct al_spec {
 	char *source;            /* spec file path, or NULL */
 
@@ -81,6 +94,7 @@ struct al_spec {
 
 	struct al_limits limits;
 	struct al_log_spec log;
+	struct al_network_spec network;
 	uint32_t allow_degraded; /* enum al_degradation bits */
 
 	bool quiet;              /* no airlock messages on stderr (workload output still relayed) */
@@ -89,6 +103,11 @@ struct al_spec {
 /* Fill every field with its default (no allocation for defaults). */
 void al_spec_init(struct al_spec *spec);
 void al_spec_free(struct al_spec *spec);
+/* Replace the string at *field (a member of spec) with a copy of value (NULL
+ * clears it). Returns -ENOMEM on allocation failure, leaving *field as it was. */
+int al_spec_set_str(struct al_spec *spec, char **field, const char *value);
+/* Replace spec->argv with a copy of argv[0..argc). */
+int al_spec_set_argv(struct al_spec *spec, char *const *argv, size_t argc);
 
 /* Parse a YAML 1.2 / JSON spec file into spec (which must be initialised; keys
  * present override). Errors name file:line:col and the key; returns -errno. */
@@ -109,7 +128,15 @@ int al_spec_hash(const struct al_spec *spec, char hex[65]);
 /* Helpers shared with the CLI. */
 int al_parse_size(const char *s, uint64_t *out);          /* "512MiB", "1G", "1024" */
 int al_parse_duration(const char *s, uint64_t *out_ns);   /* "10m", "1.5s", "250ms", "1h" */
-int al_spec_add_env(struct al_spec *spec, const char *kv); /* "K=V" */
-int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *err); /* HOST:SANDBOX[:ro|rw] */
+/* "K=V"; a bare "K" is -EINVAL (the caller's environment is never imported).
+ * A key given again replaces the earlier value in place. */
+int al_spec_add_env(struct al_spec *spec, const char *kv);
+int al_spec_set_env(struct al_spec *spec, const char *key, const char *value);
+/* "HOST:SANDBOX[:ro|rw]" (default ro); a relative HOST resolves against the cwd. */
+int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *err);
+/* A host path made absolute against base_dir (NULL: the cwd), lexically (the
+ * filesystem is not touched: prepare opens it safely later). Returns a
+ * malloc'd string, or NULL with errno set. */
+char *al_spec_host_path(const char *base_dir, const char *path);
 int al_degradation_parse(const char *name, uint32_t *bit);
 const char *al_degradation_name(uint32_t bit);
