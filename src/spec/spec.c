@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +115,20 @@ int al_spec_set_str(struct al_spec *spec, char **field, const char *value)
 	free_str(field);
 	*field = copy;
 	return 0;
+}
+
+void al_spec_set_pids(struct al_spec *spec, uint64_t pids)
+{
+	spec->limits.pids = pids;
+	if (!spec->limits.nproc_set)
+		spec->limits.nproc = pids;
+}
+
+void al_spec_set_disk(struct al_spec *spec, uint64_t disk)
+{
+	spec->limits.disk = disk;
+	if (!spec->limits.fsize_set)
+		spec->limits.fsize = disk;
 }
 
 int al_spec_set_argv(struct al_spec *spec, char *const *argv, size_t argc)
@@ -292,7 +307,7 @@ int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *e
 /* Absolute, no empty, "." or ".." components, no trailing slash: the mount
  * code compares and creates these paths component by component, and a path
  * that is not in this form is either a mistake or an attempt at confusion. */
-static bool sandbox_path_normal(const char *p)
+bool al_spec_sandbox_path_normal(const char *p)
 {
 	const char *c;
 
@@ -331,7 +346,7 @@ static bool paths_overlap(const char *a, const char *b)
 /* RFC 1123 host name: dot-separated labels of 1-63 letters, digits and
  * hyphens, not starting or ending with a hyphen; at most 64 bytes in all
  * (HOST_NAME_MAX, what sethostname accepts). */
-static bool hostname_valid(const char *h)
+bool al_spec_hostname_valid(const char *h)
 {
 	size_t len = strlen(h), label = 0;
 
@@ -355,7 +370,7 @@ static bool hostname_valid(const char *h)
 	return true;
 }
 
-static bool sink_url_valid(const char *url)
+bool al_spec_sink_url_valid(const char *url)
 {
 	static const char *const schemes[] = { "tcp://", "tls://", "relp://" };
 	const char *hp = NULL, *colon;
@@ -389,7 +404,7 @@ static int validate_volumes(const struct al_spec *spec, struct al_error *err)
 
 		if (v->host == NULL || v->host[0] == '\0')
 			return al_error_set(err, 0, "spec", "volumes[%zu]: empty host path", i);
-		if (!sandbox_path_normal(v->sandbox))
+		if (!al_spec_sandbox_path_normal(v->sandbox))
 			return al_error_set(err, 0, "spec",
 					    "volumes[%zu]: sandbox path \"%s\" must be absolute and normalised "
 					    "(no \"..\", \".\", \"//\" or trailing \"/\")",
@@ -413,43 +428,78 @@ static int validate_volumes(const struct al_spec *spec, struct al_error *err)
 	return 0;
 }
 
+/* Numeric bounds, by spec key. Minimums are where a smaller value cannot run
+ * anything useful or is surely a unit mistake ("memory: 4" is 4 bytes);
+ * maximums are what the kernel accepts. */
+static const struct {
+	const char *key;
+	uint64_t min, max;
+	bool bytes;
+} limit_bounds[] = {
+	{ "memory", 4 * MiB, UINT64_MAX, true },
+	{ "pids", 1, PIDS_MAX, false },
+	{ "disk", 1 * MiB, UINT64_MAX, true },
+	{ "open_files", 3, NOFILE_MAX, false },
+	{ "nproc", 1, PIDS_MAX, false },
+	{ "fsize", 1, UINT64_MAX, true },
+	{ "output", 0, UINT64_MAX, true },
+	{ "checkpoint_every", 1, UINT32_MAX, false },
+};
+
+bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len)
+{
+	for (size_t i = 0; i < AL_ARRAY_SIZE(limit_bounds); i++) {
+		if (strcmp(limit_bounds[i].key, key) != 0)
+			continue;
+		if (v >= limit_bounds[i].min && v <= limit_bounds[i].max)
+			return true;
+		if (v < limit_bounds[i].min && limit_bounds[i].bytes)
+			snprintf(buf, len, "%llu bytes is below the minimum of %llu (%llu MiB)",
+				 (unsigned long long)v, (unsigned long long)limit_bounds[i].min,
+				 (unsigned long long)(limit_bounds[i].min / MiB));
+		else
+			snprintf(buf, len, "%llu is not in %llu..%llu", (unsigned long long)v,
+				 (unsigned long long)limit_bounds[i].min,
+				 (unsigned long long)limit_bounds[i].max);
+		return false;
+	}
+	snprintf(buf, len, "no such limit");
+	return false;
+}
+
 static int validate_limits(const struct al_limits *l, struct al_error *err)
 {
-	if (l->memory < 4 * MiB)
-		return al_error_set(err, 0, "spec", "limits.memory: %llu bytes is below the minimum of 4MiB",
-				    (unsigned long long)l->memory);
-	if (l->pids < 1 || l->pids > PIDS_MAX)
-		return al_error_set(err, 0, "spec", "limits.pids: %llu is not in 1..%llu",
-				    (unsigned long long)l->pids, PIDS_MAX);
-	if (!isfinite(l->cpus) || l->cpus <= 0 || l->cpus > 1024)
-		return al_error_set(err, 0, "spec", "limits.cpus: %g is not in (0, 1024]", l->cpus);
+	const struct {
+		const char *key;
+		uint64_t v;
+	} vals[] = {
+		{ "memory", l->memory }, { "pids", l->pids },	{ "disk", l->disk },
+		{ "open_files", l->nofile }, { "nproc", l->nproc }, { "fsize", l->fsize },
+		{ "output", l->output },
+	};
+	char why[160];
+
+	for (size_t i = 0; i < AL_ARRAY_SIZE(vals); i++)
+		if (!al_spec_limit_ok(vals[i].key, vals[i].v, why, sizeof why))
+			return al_error_set(err, 0, "spec", "limits.%s: %s", vals[i].key, why);
 	/* cpu.max / cfs quota has a 1 ms floor per 100 ms period */
-	if (l->cpus < 0.01)
-		return al_error_set(err, 0, "spec", "limits.cpus: %g is below the minimum of 0.01", l->cpus);
-	if (l->disk < 1 * MiB)
-		return al_error_set(err, 0, "spec", "limits.disk: %llu bytes is below the minimum of 1MiB",
-				    (unsigned long long)l->disk);
-	if (l->nofile < 3 || l->nofile > NOFILE_MAX)
-		return al_error_set(err, 0, "spec", "limits.open_files: %llu is not in 3..%llu",
-				    (unsigned long long)l->nofile, NOFILE_MAX);
-	if (l->nproc < 1 || l->nproc > PIDS_MAX)
-		return al_error_set(err, 0, "spec", "limits.nproc: %llu is not in 1..%llu",
-				    (unsigned long long)l->nproc, PIDS_MAX);
-	if (l->fsize < 1)
-		return al_error_set(err, 0, "spec", "limits.fsize: must be at least 1 byte");
+	if (!isfinite(l->cpus) || l->cpus < 0.01 || l->cpus > 1024)
+		return al_error_set(err, 0, "spec", "limits.cpus: %g is not in 0.01..1024", l->cpus);
 	return 0;
 }
 
 static int validate_log(const struct al_log_spec *log, struct al_error *err)
 {
+	char why[160];
+
 	if (log->path != NULL && log->path[0] == '\0')
 		return al_error_set(err, 0, "spec", "log.path: empty path");
-	if (log->sink != NULL && !sink_url_valid(log->sink))
+	if (log->sink != NULL && !al_spec_sink_url_valid(log->sink))
 		return al_error_set(err, 0, "spec",
 				    "log.sink: \"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT",
 				    log->sink);
-	if (log->checkpoint_every < 1)
-		return al_error_set(err, 0, "spec", "log.checkpoint_every: must be at least 1");
+	if (!al_spec_limit_ok("checkpoint_every", log->checkpoint_every, why, sizeof why))
+		return al_error_set(err, 0, "spec", "log.checkpoint_every: %s", why);
 	if (log->checkpoint_ns < 1000000ull)
 		return al_error_set(err, 0, "spec", "log.checkpoint_interval: must be at least 1ms");
 	if (log->tls_ca != NULL && (log->sink == NULL || strncmp(log->sink, "tls://", 6) != 0))
@@ -467,7 +517,7 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 		return al_error_set(err, 0, "spec", "command: empty program name");
 	if (spec->image == NULL || spec->image[0] == '\0')
 		return al_error_set(err, 0, "spec", "image: empty");
-	if (!sandbox_path_normal(spec->workdir))
+	if (!al_spec_sandbox_path_normal(spec->workdir))
 		return al_error_set(err, 0, "spec",
 				    "workdir: \"%s\" must be an absolute, normalised path inside the sandbox",
 				    spec->workdir ? spec->workdir : "");
@@ -475,7 +525,7 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 		return al_error_set(err, 0, "spec", "workspace: empty path");
 	if (spec->export_dir != NULL && spec->workspace == NULL)
 		return al_error_set(err, 0, "spec", "export: needs a workspace (the changes exported are the workspace's)");
-	if (spec->hostname == NULL || !hostname_valid(spec->hostname))
+	if (spec->hostname == NULL || !al_spec_hostname_valid(spec->hostname))
 		return al_error_set(err, 0, "spec",
 				    "hostname: \"%s\" is not a valid RFC 1123 host name of at most 64 characters",
 				    spec->hostname ? spec->hostname : "");

@@ -36,6 +36,8 @@ struct al_limits {
 	uint64_t fsize;         /* RLIMIT_FSIZE bytes; default = disk */
 	uint64_t output;        /* bytes of stdout+stderr relayed; default 64 MiB; beyond: dropped + event */
 	uint64_t timeout_ns;    /* wall clock; default 10 min; 0 = none */
+	bool nproc_set;         /* nproc given explicitly; otherwise it follows pids */
+	bool fsize_set;         /* fsize given explicitly; otherwise it follows disk */
 };
 
 struct al_log_spec {
@@ -106,6 +108,10 @@ void al_spec_free(struct al_spec *spec);
 /* Replace the string at *field (a member of spec) with a copy of value (NULL
  * clears it). Returns -ENOMEM on allocation failure, leaving *field as it was. */
 int al_spec_set_str(struct al_spec *spec, char **field, const char *value);
+/* Set pids / disk, keeping nproc / fsize following them unless those were
+ * set explicitly (limits.nproc_set / fsize_set). */
+void al_spec_set_pids(struct al_spec *spec, uint64_t pids);
+void al_spec_set_disk(struct al_spec *spec, uint64_t disk);
 /* Replace spec->argv with a copy of argv[0..argc). */
 int al_spec_set_argv(struct al_spec *spec, char *const *argv, size_t argc);
 

@@ -1,1 +1,191 @@
-/* (being written) */
+/* The canonical form of a resolved spec: JSON with sorted keys and no
+ * whitespace, every field present (defaults included), sizes in bytes and
+ * durations in ns; and its SHA-256, which the first log record carries so a
+ * run says exactly what policy it ran under. */
+#include "spec/spec.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+
+/* Bump when the canonical form changes shape, so old and new hashes never
+ * compare equal by accident. */
+#define AL_SPEC_CANON_VERSION 1
+
+/* The shortest decimal that reads back as exactly v: "1", "0.5", "2.25",
+ * never "0.10000000000000001" (and never locale-dependent commas: airlock
+ * does not call setlocale). */
+static void json_shortest_double(struct al_json *j, double v)
+{
+	char buf[40];
+
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	al_json_raw(j, buf);
+}
+
+static int cmp_env(const void *a, const void *b)
+{
+	const struct al_env_var *x = *(const struct al_env_var *const *)a;
+	const struct al_env_var *y = *(const struct al_env_var *const *)b;
+
+	return strcmp(x->key, y->key);
+}
+
+static int write_env(struct al_json *j, const struct al_spec *spec)
+{
+	_cleanup_free_ const struct al_env_var **sorted = NULL;
+
+	al_json_key(j, "env");
+	al_json_obj_begin(j);
+	if (spec->n_env > 0) {
+		sorted = calloc(spec->n_env, sizeof *sorted);
+		if (sorted == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; i < spec->n_env; i++)
+			sorted[i] = &spec->env[i];
+		qsort(sorted, spec->n_env, sizeof *sorted, cmp_env);
+		for (size_t i = 0; i < spec->n_env; i++)
+			al_json_kv_str(j, sorted[i]->key, sorted[i]->value);
+	}
+	al_json_obj_end(j);
+	return 0;
+}
+
+static void write_limits(struct al_json *j, const struct al_limits *l)
+{
+	al_json_key(j, "limits");
+	al_json_obj_begin(j);
+	al_json_key(j, "cpus");
+	json_shortest_double(j, l->cpus);
+	al_json_kv_uint(j, "disk", l->disk);
+	al_json_kv_uint(j, "fsize", l->fsize);
+	al_json_kv_uint(j, "memory", l->memory);
+	al_json_kv_uint(j, "nproc", l->nproc);
+	al_json_kv_uint(j, "open_files", l->nofile);
+	al_json_kv_uint(j, "output", l->output);
+	al_json_kv_uint(j, "pids", l->pids);
+	al_json_kv_uint(j, "timeout", l->timeout_ns);
+	al_json_obj_end(j);
+}
+
+static void write_log(struct al_json *j, const struct al_log_spec *log)
+{
+	al_json_key(j, "log");
+	al_json_obj_begin(j);
+	al_json_kv_uint(j, "checkpoint_every", log->checkpoint_every);
+	al_json_kv_uint(j, "checkpoint_interval", log->checkpoint_ns);
+	al_json_kv_str(j, "on_sink_failure", log->on_sink_failure == AL_SINK_FAILURE_SPOOL ? "spool" : "kill");
+	al_json_kv_str(j, "path", log->path);
+	al_json_kv_str(j, "signing_key", log->signing_key);
+	al_json_kv_str(j, "sink", log->sink);
+	al_json_kv_str(j, "spool_dir", log->spool_dir);
+	al_json_kv_str(j, "tls_ca", log->tls_ca);
+	al_json_obj_end(j);
+}
+
+int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
+{
+	struct al_json j;
+	int r;
+
+	al_json_init(&j, out);
+	/* keys in strcmp order at every level */
+	al_json_obj_begin(&j);
+
+	al_json_key(&j, "allow_degraded");
+	al_json_arr_begin(&j);
+	/* names in sorted order, whatever order they were given in */
+	{
+		const char *names[32];
+		size_t n = 0;
+		for (uint32_t bit = 1; bit != 0; bit <<= 1)
+			if ((spec->allow_degraded & bit) && al_degradation_name(bit) != NULL)
+				names[n++] = al_degradation_name(bit);
+		for (size_t a = 1; a < n; a++)
+			for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+				const char *t = names[b];
+				names[b] = names[b - 1];
+				names[b - 1] = t;
+			}
+		for (size_t i = 0; i < n; i++)
+			al_json_str(&j, names[i]);
+	}
+	al_json_arr_end(&j);
+
+	al_json_key(&j, "command");
+	al_json_arr_begin(&j);
+	for (size_t i = 0; i < spec->argc; i++)
+		al_json_str(&j, spec->argv[i]);
+	al_json_arr_end(&j);
+
+	r = write_env(&j, spec);
+	if (r < 0)
+		return r;
+
+	al_json_kv_str(&j, "export", spec->export_dir);
+	al_json_kv_str(&j, "hostname", spec->hostname);
+	al_json_kv_str(&j, "image", spec->image);
+	write_limits(&j, &spec->limits);
+	write_log(&j, &spec->log);
+
+	al_json_key(&j, "network");
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "mode", "none");
+	al_json_obj_end(&j);
+
+	al_json_key(&j, "user");
+	al_json_obj_begin(&j);
+	al_json_kv_uint(&j, "gid", spec->gid);
+	al_json_kv_uint(&j, "uid", spec->uid);
+	al_json_obj_end(&j);
+
+	al_json_kv_uint(&j, "version", AL_SPEC_CANON_VERSION);
+
+	/* volumes keep their order: it is the mount order */
+	al_json_key(&j, "volumes");
+	al_json_arr_begin(&j);
+	for (size_t i = 0; i < spec->n_volumes; i++) {
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "host", spec->volumes[i].host);
+		al_json_kv_str(&j, "mode", spec->volumes[i].rw ? "rw" : "ro");
+		al_json_kv_str(&j, "path", spec->volumes[i].sandbox);
+		al_json_obj_end(&j);
+	}
+	al_json_arr_end(&j);
+
+	al_json_kv_str(&j, "workdir", spec->workdir);
+	al_json_kv_str(&j, "workspace", spec->workspace);
+	al_json_obj_end(&j);
+
+	if (out->oom)
+		return -ENOMEM;
+	return 0;
+}
+
+int al_spec_hash(const struct al_spec *spec, char hex[65])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	struct al_buf b;
+	int r;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	al_buf_init(&b);
+	r = al_spec_canonical_json(spec, &b);
+	if (r < 0) {
+		al_buf_free(&b);
+		return r;
+	}
+	crypto_hash_sha256(digest, (const unsigned char *)b.data, b.len);
+	al_buf_free(&b);
+	sodium_bin2hex(hex, 65, digest, sizeof digest);
+	return 0;
+}

@@ -8,3 +8,12 @@
  * (NULL: the cwd). */
 int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *base_dir,
 			  struct al_error *err);
+
+/* Per-field checks shared by the loader (which reports file:line:col) and
+ * al_spec_validate (which sees the merged result). */
+bool al_spec_sandbox_path_normal(const char *p);
+bool al_spec_hostname_valid(const char *h);
+bool al_spec_sink_url_valid(const char *url);
+/* Range check of one numeric limit by its spec key ("memory", "pids", ...,
+ * "checkpoint_every"); on failure writes why into buf and returns false. */
+bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len);

@@ -1,1 +1,1117 @@
-/* (being written) */
+/* Loading a YAML 1.2 / JSON spec with libfyaml: the event stream is built
+ * into a small tree that keeps every node's line and column, then walked
+ * against the schema, so every error names file:line:col and the dotted key. */
+#define _GNU_SOURCE
+#include "spec/spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfyaml.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spec/spec_internal.h"
+#include "util/cleanup.h"
+
+/* A spec is a page of settings; anything near these bounds is a mistake or an
+ * attack on the parser, and refusing it keeps memory and time bounded. */
+#define SPEC_MAX_BYTES (1024 * 1024)
+#define SPEC_MAX_DEPTH 32
+#define SPEC_MAX_NODES 100000
+#define SPEC_MAX_MAP_ENTRIES 4096
+
+enum ynode_type { Y_SCALAR, Y_SEQ, Y_MAP };
+
+struct ynode {
+	enum ynode_type type;
+	int line, col;      /* 1-based */
+	char *text;         /* scalar: its value, NUL-terminated */
+	size_t len;
+	bool plain;         /* scalar: unquoted (may be a number or null) */
+	struct ynode **kids; /* sequence: items; mapping: key, value, key, value... */
+	size_t n;
+};
+
+struct yctx {
+	struct al_spec *spec;
+	const char *name;      /* for messages */
+	const char *base_dir;  /* relative host paths resolve here (NULL: cwd) */
+	struct al_error *err;
+	size_t nodes;
+};
+
+static void ynode_free(struct ynode *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->text);
+	free(n);
+}
+
+static inline void ynode_freep(struct ynode **n)
+{
+	ynode_free(*n);
+}
+#define _cleanup_ynode_ __attribute__((cleanup(ynode_freep)))
+
+static int yerr_at(struct yctx *c, int line, int col, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int yerr_at(struct yctx *c, int line, int col, const char *key, const char *fmt, ...)
+{
+	char what[AL_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (key != NULL && key[0] != '\0')
+		return al_error_set(c->err, 0, "spec", "%s:%d:%d: %s: %s", c->name, line, col, key, what);
+	return al_error_set(c->err, 0, "spec", "%s:%d:%d: %s", c->name, line, col, what);
+}
+
+#define yerr(c, node, key, ...) yerr_at((c), (node)->line, (node)->col, (key), __VA_ARGS__)
+
+/* ---- building the tree from libfyaml events ---- */
+
+struct ybuild {
+	struct yctx *c;
+	struct fy_parser *fyp;
+	struct fy_diag *diag;
+};
+
+/* libfyaml reports a syntax error through its diagnostics (collected, 1-based
+ * position); turn the first one into ours. */
+static int syntax_error(struct ybuild *b, const struct fy_mark *fallback)
+{
+	void *it = NULL;
+	struct fy_diag_error *de;
+
+	de = fy_diag_errors_iterate(b->diag, &it);
+	if (de != NULL)
+		return yerr_at(b->c, de->line, de->column, NULL, "%s", de->msg ? de->msg : "syntax error");
+	return yerr_at(b->c, fallback ? fallback->line + 1 : 1, fallback ? fallback->column + 1 : 1, NULL,
+		       "YAML syntax error");
+}
+
+static struct fy_event *next_event(struct ybuild *b, int *r)
+{
+	struct fy_event *e = fy_parser_parse(b->fyp);
+
+	if (e == NULL)
+		*r = syntax_error(b, NULL);
+	return e;
+}
+
+static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct ynode **out);
+
+static int add_kid(struct yctx *c, struct ynode *parent, struct ynode *kid)
+{
+	struct ynode **k;
+
+	k = realloc(parent->kids, (parent->n + 1) * sizeof *k);
+	if (k == NULL) {
+		ynode_free(kid);
+		return al_error_set(c->err, ENOMEM, "spec", "%s: loading the spec", c->name);
+	}
+	parent->kids = k;
+	parent->kids[parent->n++] = kid;
+	return 0;
+}
+
+/* Build the collection whose start event has been consumed, until its end. */
+static int build_collection(struct ybuild *b, struct ynode *n, enum fy_event_type end_type, int depth)
+{
+	for (;;) {
+		struct fy_event *e;
+		struct ynode *kid = NULL;
+		int r = 0;
+
+		e = next_event(b, &r);
+		if (e == NULL)
+			return r;
+		if (e->type == end_type) {
+			fy_parser_event_free(b->fyp, e);
+			break;
+		}
+		r = build_node(b, e, depth + 1, &kid);
+		fy_parser_event_free(b->fyp, e);
+		if (r < 0)
+			return r;
+		r = add_kid(b->c, n, kid);
+		if (r < 0)
+			return r;
+		if (n->type == Y_MAP && n->n > 2 * SPEC_MAX_MAP_ENTRIES)
+			return yerr(b->c, n, NULL, "mapping with more than %d entries", SPEC_MAX_MAP_ENTRIES);
+	}
+	return 0;
+}
+
+static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct ynode **out)
+{
+	struct yctx *c = b->c;
+	const struct fy_mark *m = fy_event_start_mark(e);
+	_cleanup_ynode_ struct ynode *n = NULL;
+	struct fy_token *anchor = NULL, *tag = NULL;
+	int line = m ? m->line + 1 : 1, col = m ? m->column + 1 : 1;
+	int r;
+
+	if (++c->nodes > SPEC_MAX_NODES)
+		return yerr_at(c, line, col, NULL, "more than %d nodes in the spec", SPEC_MAX_NODES);
+	if (depth > SPEC_MAX_DEPTH)
+		return yerr_at(c, line, col, NULL, "nested deeper than %d levels", SPEC_MAX_DEPTH);
+
+	switch (e->type) {
+	case FYET_ALIAS:
+		/* aliases make one node appear in many places: a spec is meant to be read as written */
+		return yerr_at(c, line, col, NULL, "anchors and aliases (&, *) are not supported in a spec");
+	case FYET_SCALAR:
+		anchor = e->scalar.anchor;
+		tag = e->scalar.tag;
+		break;
+	case FYET_SEQUENCE_START:
+		anchor = e->sequence_start.anchor;
+		tag = e->sequence_start.tag;
+		break;
+	case FYET_MAPPING_START:
+		anchor = e->mapping_start.anchor;
+		tag = e->mapping_start.tag;
+		break;
+	default:
+		return yerr_at(c, line, col, NULL, "unexpected YAML event");
+	}
+	if (anchor != NULL)
+		return yerr_at(c, line, col, NULL, "anchors and aliases (&, *) are not supported in a spec");
+	/* a tag would change how a value is typed behind the reader's back */
+	if (tag != NULL)
+		return yerr_at(c, line, col, NULL, "YAML tags (!...) are not supported in a spec");
+
+	n = calloc(1, sizeof *n);
+	if (n == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: loading the spec", c->name);
+	n->line = line;
+	n->col = col;
+
+	if (e->type == FYET_SCALAR) {
+		size_t len = 0;
+		const char *t = fy_token_get_text(e->scalar.value, &len);
+
+		n->type = Y_SCALAR;
+		if (t == NULL)
+			t = "";
+		/* "\0" is a valid YAML escape; a C string would silently cut there */
+		if (memchr(t, '\0', len) != NULL)
+			return yerr_at(c, line, col, NULL, "string contains a NUL byte");
+		n->text = strndup(t, len);
+		if (n->text == NULL)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: loading the spec", c->name);
+		n->len = len;
+		n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
+	} else {
+		n->type = e->type == FYET_MAPPING_START ? Y_MAP : Y_SEQ;
+		r = build_collection(b, n, e->type == FYET_MAPPING_START ? FYET_MAPPING_END : FYET_SEQUENCE_END,
+				     depth);
+		if (r < 0)
+			return r;
+	}
+	*out = TAKE_PTR(n);
+	return 0;
+}
+
+/* Parse text into a tree; *root is NULL for an empty stream (comments only). */
+static int build_tree(struct yctx *c, const char *text, size_t len, bool json, struct ynode **root)
+{
+	struct fy_diag_cfg dcfg;
+	struct fy_parse_cfg pcfg;
+	struct ybuild b = { .c = c };
+	bool in_doc = false, seen_doc = false;
+	int r = 0;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	dcfg.colorize = false;
+	b.diag = fy_diag_create(&dcfg);
+	if (b.diag == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: creating the YAML parser", c->name);
+	fy_diag_set_collect_errors(b.diag, true);
+
+	memset(&pcfg, 0, sizeof pcfg);
+	pcfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 |
+		     (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE);
+	pcfg.diag = b.diag;
+	b.fyp = fy_parser_create(&pcfg);
+	if (b.fyp == NULL) {
+		fy_diag_destroy(b.diag);
+		return al_error_set(c->err, ENOMEM, "spec", "%s: creating the YAML parser", c->name);
+	}
+	if (fy_parser_set_string(b.fyp, text, len) != 0) {
+		r = al_error_set(c->err, ENOMEM, "spec", "%s: reading the spec", c->name);
+		goto out;
+	}
+
+	*root = NULL;
+	for (;;) {
+		struct fy_event *e = next_event(&b, &r);
+		const struct fy_mark *m;
+
+		if (e == NULL)
+			break;
+		m = fy_event_start_mark(e);
+		switch (e->type) {
+		case FYET_STREAM_START:
+			break;
+		case FYET_STREAM_END:
+			fy_parser_event_free(b.fyp, e);
+			goto out;
+		case FYET_DOCUMENT_START:
+			if (seen_doc)
+				r = yerr_at(c, m ? m->line + 1 : 1, m ? m->column + 1 : 1, NULL,
+					    "a spec is a single YAML document");
+			in_doc = seen_doc = true;
+			break;
+		case FYET_DOCUMENT_END:
+			in_doc = false;
+			break;
+		default:
+			if (!in_doc || *root != NULL)
+				r = yerr_at(c, m ? m->line + 1 : 1, m ? m->column + 1 : 1, NULL,
+					    "unexpected content");
+			else
+				r = build_node(&b, e, 0, root);
+			break;
+		}
+		fy_parser_event_free(b.fyp, e);
+		if (r < 0)
+			break;
+	}
+out:
+	if (r == 0 && fy_parser_get_stream_error(b.fyp))
+		r = syntax_error(&b, NULL);
+	if (r < 0) {
+		ynode_free(*root);
+		*root = NULL;
+	}
+	fy_parser_destroy(b.fyp);
+	fy_diag_destroy(b.diag);
+	return r;
+}
+
+/* ---- typed access to nodes ---- */
+
+static bool is_null(const struct ynode *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+
+	if (n->type != Y_SCALAR || !n->plain)
+		return false;
+	for (size_t i = 0; i < AL_ARRAY_SIZE(nulls); i++)
+		if (strcmp(n->text, nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *type_name(const struct ynode *n)
+{
+	if (n->type == Y_MAP)
+		return "a mapping";
+	if (n->type == Y_SEQ)
+		return "a list";
+	if (is_null(n))
+		return "null";
+	return n->plain ? "a scalar" : "a string";
+}
+
+/* Any non-null scalar, as written: `DEBUG: 1` sets the string "1". */
+static int get_string(struct yctx *c, const struct ynode *n, const char *key, const char **out)
+{
+	if (n->type != Y_SCALAR || is_null(n))
+		return yerr(c, n, key, "expected a string, got %s", type_name(n));
+	*out = n->text;
+	return 0;
+}
+
+static int get_nonempty_string(struct yctx *c, const struct ynode *n, const char *key, const char **out)
+{
+	int r = get_string(c, n, key, out);
+
+	if (r < 0)
+		return r;
+	if ((*out)[0] == '\0')
+		return yerr(c, n, key, "must not be empty");
+	return 0;
+}
+
+/* A decimal non-negative integer, unquoted (a quoted "256" is a string). */
+static int get_uint(struct yctx *c, const struct ynode *n, const char *key, uint64_t max, uint64_t *out)
+{
+	const char *p;
+	uint64_t v = 0;
+
+	if (n->type != Y_SCALAR || is_null(n) || !n->plain)
+		return yerr(c, n, key, "expected an integer, got %s", type_name(n));
+	p = n->text;
+	if (*p == '-')
+		return yerr(c, n, key, "must not be negative (got %s)", n->text);
+	if (*p == '+')
+		p++;
+	if (*p == '\0')
+		return yerr(c, n, key, "expected an integer, got \"%s\"", n->text);
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return yerr(c, n, key, "expected an integer, got \"%s\"", n->text);
+		if (v > (UINT64_MAX - 9) / 10)
+			return yerr(c, n, key, "%s is too large", n->text);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > max)
+		return yerr(c, n, key, "%s is too large (at most %llu)", n->text, (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+static int get_size(struct yctx *c, const struct ynode *n, const char *key, uint64_t *out)
+{
+	int r;
+
+	if (n->type != Y_SCALAR || is_null(n))
+		return yerr(c, n, key, "expected a size such as 512MiB, got %s", type_name(n));
+	r = al_parse_size(n->text, out);
+	if (r == -ERANGE)
+		return yerr(c, n, key, "size \"%s\" is too large", n->text);
+	if (r < 0)
+		return yerr(c, n, key, "invalid size \"%s\"", n->text);
+	return 0;
+}
+
+static int get_duration(struct yctx *c, const struct ynode *n, const char *key, uint64_t *out)
+{
+	int r;
+
+	if (n->type != Y_SCALAR || is_null(n))
+		return yerr(c, n, key, "expected a duration such as 10m, got %s", type_name(n));
+	r = al_parse_duration(n->text, out);
+	if (r == -ERANGE)
+		return yerr(c, n, key, "duration \"%s\" is too large", n->text);
+	if (r < 0)
+		return yerr(c, n, key, "invalid duration \"%s\" (use a number with a unit: ns, us, ms, s, m, h)",
+			    n->text);
+	return 0;
+}
+
+/* A host path: relative ones resolve against the spec file's directory. */
+static int set_host_path(struct yctx *c, const struct ynode *n, const char *key, char **field)
+{
+	const char *s;
+	char *abs;
+	int r;
+
+	r = get_nonempty_string(c, n, key, &s);
+	if (r < 0)
+		return r;
+	abs = al_spec_host_path(c->base_dir, s);
+	if (abs == NULL)
+		return yerr(c, n, key, "resolving \"%s\": %s", s, strerror(errno));
+	r = al_spec_set_str(c->spec, field, abs);
+	free(abs);
+	if (r < 0)
+		return al_error_set(c->err, -r, "spec", "%s: %s", c->name, key);
+	return 0;
+}
+
+static int set_sandbox_path(struct yctx *c, const struct ynode *n, const char *key, char **field)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, n, key, &s);
+	if (r < 0)
+		return r;
+	if (!al_spec_sandbox_path_normal(s))
+		return yerr(c, n, key,
+			    "\"%s\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")",
+			    s);
+	r = al_spec_set_str(c->spec, field, s);
+	if (r < 0)
+		return al_error_set(c->err, -r, "spec", "%s: %s", c->name, key);
+	return 0;
+}
+
+static int check_limit(struct yctx *c, const struct ynode *n, const char *key, const char *limit, uint64_t v)
+{
+	char why[160];
+
+	if (!al_spec_limit_ok(limit, v, why, sizeof why))
+		return yerr(c, n, key, "%s", why);
+	return 0;
+}
+
+/* ---- the schema ---- */
+
+typedef int (*key_handler)(struct yctx *c, const struct ynode *v, const char *key);
+
+struct key_def {
+	const char *name;
+	key_handler fn;
+};
+
+/* Walk a mapping against a table of keys: unknown and duplicate keys are errors. */
+static int walk_map(struct yctx *c, const struct ynode *n, const char *path, const struct key_def *defs,
+		    size_t n_defs)
+{
+	if (n->type != Y_MAP)
+		return yerr(c, n, path[0] ? path : NULL, "expected a mapping, got %s", type_name(n));
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct ynode *k = n->kids[i], *v = n->kids[i + 1];
+		char key[256];
+		const struct key_def *def = NULL;
+		int r;
+
+		if (k->type != Y_SCALAR || is_null(k))
+			return yerr(c, k, path[0] ? path : NULL, "keys must be strings, got %s", type_name(k));
+		snprintf(key, sizeof key, "%s%s%s", path, path[0] ? "." : "", k->text);
+		for (size_t j = 0; j < i; j += 2)
+			if (strcmp(n->kids[j]->text, k->text) == 0)
+				return yerr(c, k, key, "duplicate key (first at line %d)", n->kids[j]->line);
+		for (size_t d = 0; d < n_defs; d++)
+			if (strcmp(defs[d].name, k->text) == 0)
+				def = &defs[d];
+		if (def == NULL)
+			return yerr(c, k, key, "unknown key");
+		r = def->fn(c, v, key);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int h_command(struct yctx *c, const struct ynode *v, const char *key)
+{
+	_cleanup_free_ char **argv = NULL;
+	int r;
+
+	if (v->type == Y_SCALAR && !is_null(v)) {
+		/* the string form is a shell command line, as in a Dockerfile's shell form */
+		char *sh[] = { (char *)"/bin/sh", (char *)"-c", v->text };
+
+		if (v->text[0] == '\0')
+			return yerr(c, v, key, "must not be empty");
+		r = al_spec_set_argv(c->spec, sh, 3);
+		if (r < 0)
+			return al_error_set(c->err, -r, "spec", "%s: %s", c->name, key);
+		return 0;
+	}
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of strings (or one shell command string), got %s",
+			    type_name(v));
+	if (v->n == 0)
+		return yerr(c, v, key, "must not be empty");
+	argv = calloc(v->n + 1, sizeof *argv);
+	if (argv == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
+	for (size_t i = 0; i < v->n; i++) {
+		char item[280];
+		const char *s;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		r = get_string(c, v->kids[i], item, &s);
+		if (r < 0)
+			return r;
+		argv[i] = (char *)s;
+	}
+	if (argv[0][0] == '\0')
+		return yerr(c, v->kids[0], key, "the program name must not be empty");
+	r = al_spec_set_argv(c->spec, argv, v->n);
+	if (r < 0)
+		return al_error_set(c->err, -r, "spec", "%s: %s", c->name, key);
+	return 0;
+}
+
+static int h_image(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (strcmp(s, "host") == 0) {
+		r = al_spec_set_str(c->spec, &c->spec->image, "host");
+		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+	}
+	return set_host_path(c, v, key, &c->spec->image);
+}
+
+static int h_workdir(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_sandbox_path(c, v, key, &c->spec->workdir);
+}
+
+static int h_workspace(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->workspace);
+}
+
+static int h_export(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->export_dir);
+}
+
+static int h_hostname(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (!al_spec_hostname_valid(s))
+		return yerr(c, v, key, "\"%s\" is not a valid RFC 1123 host name of at most 64 characters", s);
+	r = al_spec_set_str(c->spec, &c->spec->hostname, s);
+	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+}
+
+/* "UID" or "UID:GID", decimal, below 65536 (the ids the sandbox maps). */
+static int parse_user(const char *s, uint32_t *uid, uint32_t *gid)
+{
+	char *end;
+	unsigned long u, g;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	u = strtoul(s, &end, 10);
+	if (errno != 0 || u > 65535)
+		return -ERANGE;
+	g = u;
+	if (*end == ':') {
+		const char *gs = end + 1;
+		if (*gs < '0' || *gs > '9')
+			return -EINVAL;
+		errno = 0;
+		g = strtoul(gs, &end, 10);
+		if (errno != 0 || g > 65535)
+			return -ERANGE;
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
+	return 0;
+}
+
+static int h_user(struct yctx *c, const struct ynode *v, const char *key)
+{
+	int r;
+
+	if (v->type != Y_SCALAR || is_null(v))
+		return yerr(c, v, key, "expected a uid or \"uid:gid\", got %s", type_name(v));
+	r = parse_user(v->text, &c->spec->uid, &c->spec->gid);
+	if (r == -ERANGE)
+		return yerr(c, v, key, "\"%s\": ids must be below 65536 (the sandbox maps 65536 ids)", v->text);
+	if (r < 0)
+		return yerr(c, v, key, "expected a uid or \"uid:gid\", got \"%s\"", v->text);
+	return 0;
+}
+
+static int h_env(struct yctx *c, const struct ynode *v, const char *key)
+{
+	if (v->type != Y_MAP)
+		return yerr(c, v, key, "expected a mapping of NAME: value, got %s", type_name(v));
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
+		char item[280];
+		const char *s;
+		int r;
+
+		if (k->type != Y_SCALAR || is_null(k) || k->text[0] == '\0' || strchr(k->text, '=') != NULL)
+			return yerr(c, k, key, "invalid variable name (non-empty, without '=')");
+		snprintf(item, sizeof item, "%s.%s", key, k->text);
+		for (size_t j = 0; j < i; j += 2)
+			if (strcmp(v->kids[j]->text, k->text) == 0)
+				return yerr(c, k, item, "duplicate key (first at line %d)", v->kids[j]->line);
+		r = get_string(c, val, item, &s);
+		if (r < 0)
+			return r;
+		r = al_spec_set_env(c->spec, k->text, s);
+		if (r < 0)
+			return al_error_set(c->err, -r, "spec", "%s: %s", c->name, item);
+	}
+	return 0;
+}
+
+static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const struct ynode *host = NULL, *path = NULL, *mode = NULL;
+	_cleanup_free_ char *habs = NULL;
+	_cleanup_free_ char *sbox = NULL;
+	struct al_volume *nv;
+	bool rw = false;
+	const char *s;
+	char item[300];
+	int r;
+
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		const struct ynode *k = v->kids[i];
+		const struct ynode **slot = NULL;
+
+		if (k->type != Y_SCALAR || is_null(k))
+			return yerr(c, k, key, "keys must be strings, got %s", type_name(k));
+		snprintf(item, sizeof item, "%s.%s", key, k->text);
+		if (strcmp(k->text, "host") == 0)
+			slot = &host;
+		else if (strcmp(k->text, "path") == 0)
+			slot = &path;
+		else if (strcmp(k->text, "mode") == 0)
+			slot = &mode;
+		else
+			return yerr(c, k, item, "unknown key (expected host, path, mode)");
+		if (*slot != NULL)
+			return yerr(c, k, item, "duplicate key");
+		*slot = v->kids[i + 1];
+	}
+	if (host == NULL)
+		return yerr(c, v, key, "missing key host");
+	if (path == NULL)
+		return yerr(c, v, key, "missing key path");
+	snprintf(item, sizeof item, "%s.host", key);
+	r = get_nonempty_string(c, host, item, &s);
+	if (r < 0)
+		return r;
+	habs = al_spec_host_path(c->base_dir, s);
+	if (habs == NULL)
+		return yerr(c, host, item, "resolving \"%s\": %s", s, strerror(errno));
+	snprintf(item, sizeof item, "%s.path", key);
+	r = get_nonempty_string(c, path, item, &s);
+	if (r < 0)
+		return r;
+	if (!al_spec_sandbox_path_normal(s))
+		return yerr(c, path, item,
+			    "\"%s\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")",
+			    s);
+	sbox = strdup(s);
+	if (sbox == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
+	if (mode != NULL) {
+		snprintf(item, sizeof item, "%s.mode", key);
+		r = get_string(c, mode, item, &s);
+		if (r < 0)
+			return r;
+		if (strcmp(s, "rw") == 0)
+			rw = true;
+		else if (strcmp(s, "ro") != 0)
+			return yerr(c, mode, item, "must be ro or rw, not \"%s\"", s);
+	}
+	nv = realloc(c->spec->volumes, (c->spec->n_volumes + 1) * sizeof *nv);
+	if (nv == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
+	c->spec->volumes = nv;
+	nv[c->spec->n_volumes++] = (struct al_volume){ .host = TAKE_PTR(habs), .sandbox = TAKE_PTR(sbox), .rw = rw };
+	return 0;
+}
+
+static int h_volumes(struct yctx *c, const struct ynode *v, const char *key)
+{
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list, got %s", type_name(v));
+	if (v->n > SPEC_MAX_MAP_ENTRIES)
+		return yerr(c, v, key, "more than %d volumes", SPEC_MAX_MAP_ENTRIES);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *it = v->kids[i];
+		char item[280];
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		if (it->type == Y_MAP) {
+			r = volume_mapping(c, it, item);
+		} else if (it->type == Y_SCALAR && !is_null(it)) {
+			r = al_spec_add_volume_at(c->spec, it->text, c->base_dir, c->err);
+			if (r < 0)
+				return yerr(c, it, item, "%s", c->err->msg);
+			if (!al_spec_sandbox_path_normal(c->spec->volumes[c->spec->n_volumes - 1].sandbox))
+				return yerr(c, it, item,
+					    "sandbox path \"%s\" must be absolute and normalised (no \"..\", \".\", "
+					    "\"//\" or trailing \"/\")",
+					    c->spec->volumes[c->spec->n_volumes - 1].sandbox);
+		} else {
+			r = yerr(c, it, item, "expected \"HOST:SANDBOX[:ro|rw]\" or {host, path, mode}, got %s",
+				 type_name(it));
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* limits */
+
+static int limit_size(struct yctx *c, const struct ynode *v, const char *key, const char *name, uint64_t *out)
+{
+	uint64_t x;
+	int r = get_size(c, v, key, &x);
+
+	if (r < 0)
+		return r;
+	r = check_limit(c, v, key, name, x);
+	if (r < 0)
+		return r;
+	*out = x;
+	return 0;
+}
+
+static int limit_count(struct yctx *c, const struct ynode *v, const char *key, const char *name, uint64_t *out)
+{
+	uint64_t x;
+	int r = get_uint(c, v, key, UINT64_MAX, &x);
+
+	if (r < 0)
+		return r;
+	r = check_limit(c, v, key, name, x);
+	if (r < 0)
+		return r;
+	*out = x;
+	return 0;
+}
+
+static int h_memory(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return limit_size(c, v, key, "memory", &c->spec->limits.memory);
+}
+
+static int h_pids(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = limit_count(c, v, key, "pids", &x);
+
+	if (r < 0)
+		return r;
+	al_spec_set_pids(c->spec, x);
+	return 0;
+}
+
+static int h_cpus(struct yctx *c, const struct ynode *v, const char *key)
+{
+	char *end;
+	double d;
+
+	if (v->type != Y_SCALAR || is_null(v) || !v->plain)
+		return yerr(c, v, key, "expected a number, got %s", type_name(v));
+	/* decimal notation only: strtod would also take "inf", "nan" and hex */
+	if (v->text[strspn(v->text, "0123456789.eE+-")] != '\0' || v->text[0] == '\0')
+		return yerr(c, v, key, "expected a number, got \"%s\"", v->text);
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(d))
+		return yerr(c, v, key, "expected a number, got \"%s\"", v->text);
+	if (d < 0.01 || d > 1024)
+		return yerr(c, v, key, "%s is not in 0.01..1024", v->text);
+	c->spec->limits.cpus = d;
+	return 0;
+}
+
+static int h_disk(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = limit_size(c, v, key, "disk", &x);
+
+	if (r < 0)
+		return r;
+	al_spec_set_disk(c->spec, x);
+	return 0;
+}
+
+static int h_open_files(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return limit_count(c, v, key, "open_files", &c->spec->limits.nofile);
+}
+
+static int h_nproc(struct yctx *c, const struct ynode *v, const char *key)
+{
+	int r = limit_count(c, v, key, "nproc", &c->spec->limits.nproc);
+
+	if (r == 0)
+		c->spec->limits.nproc_set = true;
+	return r;
+}
+
+static int h_fsize(struct yctx *c, const struct ynode *v, const char *key)
+{
+	int r = limit_size(c, v, key, "fsize", &c->spec->limits.fsize);
+
+	if (r == 0)
+		c->spec->limits.fsize_set = true;
+	return r;
+}
+
+static int h_output(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return limit_size(c, v, key, "output", &c->spec->limits.output);
+}
+
+static int h_timeout(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_duration(c, v, key, &c->spec->limits.timeout_ns);
+}
+
+static const struct key_def limits_keys[] = {
+	{ "memory", h_memory },	  { "pids", h_pids },	{ "cpus", h_cpus },
+	{ "disk", h_disk },	  { "open_files", h_open_files },
+	{ "nproc", h_nproc },	  { "fsize", h_fsize }, { "output", h_output },
+	{ "timeout", h_timeout },
+};
+
+static int h_limits(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, limits_keys, AL_ARRAY_SIZE(limits_keys));
+}
+
+/* log */
+
+static int h_log_path(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->log.path);
+}
+
+static int h_log_sink(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (!al_spec_sink_url_valid(s))
+		return yerr(c, v, key, "\"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT", s);
+	r = al_spec_set_str(c->spec, &c->spec->log.sink, s);
+	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+}
+
+static int h_log_on_sink_failure(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (strcmp(s, "kill") == 0)
+		c->spec->log.on_sink_failure = AL_SINK_FAILURE_KILL;
+	else if (strcmp(s, "spool") == 0)
+		c->spec->log.on_sink_failure = AL_SINK_FAILURE_SPOOL;
+	else
+		return yerr(c, v, key, "must be kill or spool, not \"%s\"", s);
+	return 0;
+}
+
+static int h_log_signing_key(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->log.signing_key);
+}
+
+static int h_log_checkpoint_every(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = limit_count(c, v, key, "checkpoint_every", &x);
+
+	if (r == 0)
+		c->spec->log.checkpoint_every = (uint32_t)x;
+	return r;
+}
+
+static int h_log_checkpoint_interval(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = get_duration(c, v, key, &x);
+
+	if (r < 0)
+		return r;
+	if (x < 1000000ull)
+		return yerr(c, v, key, "must be at least 1ms");
+	c->spec->log.checkpoint_ns = x;
+	return 0;
+}
+
+static int h_log_spool_dir(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->log.spool_dir);
+}
+
+static int h_log_tls_ca(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->log.tls_ca);
+}
+
+static const struct key_def log_keys[] = {
+	{ "path", h_log_path },
+	{ "sink", h_log_sink },
+	{ "on_sink_failure", h_log_on_sink_failure },
+	{ "signing_key", h_log_signing_key },
+	{ "checkpoint_every", h_log_checkpoint_every },
+	{ "checkpoint_interval", h_log_checkpoint_interval },
+	{ "spool_dir", h_log_spool_dir },
+	{ "tls_ca", h_log_tls_ca },
+};
+
+static int h_log(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, log_keys, AL_ARRAY_SIZE(log_keys));
+}
+
+/* network */
+
+static int h_network_mode(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (strcmp(s, "none") == 0) {
+		c->spec->network.mode = AL_NET_NONE;
+		return 0;
+	}
+	if (strcmp(s, "proxy") == 0)
+		return yerr(c, v, key, "\"proxy\" (egress through the inspecting proxy) is not available yet in "
+				       "this version of airlock; only \"none\" (air-gapped) is");
+	return yerr(c, v, key, "unknown network mode \"%s\" (only \"none\" is available)", s);
+}
+
+static const struct key_def network_keys[] = {
+	{ "mode", h_network_mode },
+};
+
+static int h_network(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, network_keys, AL_ARRAY_SIZE(network_keys));
+}
+
+static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *key)
+{
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of names, got %s", type_name(v));
+	for (size_t i = 0; i < v->n; i++) {
+		char item[280];
+		const char *s;
+		uint32_t bit;
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		r = get_string(c, v->kids[i], item, &s);
+		if (r < 0)
+			return r;
+		if (al_degradation_parse(s, &bit) < 0)
+			return yerr(c, v->kids[i], item,
+				    "unknown degradation \"%s\" (known: landlock, cgroup, timens, seccomp-notify)", s);
+		c->spec->allow_degraded |= bit;
+	}
+	return 0;
+}
+
+static const struct key_def top_keys[] = {
+	{ "command", h_command },
+	{ "image", h_image },
+	{ "workdir", h_workdir },
+	{ "workspace", h_workspace },
+	{ "export", h_export },
+	{ "hostname", h_hostname },
+	{ "user", h_user },
+	{ "env", h_env },
+	{ "volumes", h_volumes },
+	{ "limits", h_limits },
+	{ "log", h_log },
+	{ "network", h_network },
+	{ "allow_degraded", h_allow_degraded },
+};
+
+static bool name_is_json(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+static int load_text(struct al_spec *spec, const char *name, const char *base_dir, const char *text, size_t len,
+		     struct al_error *err)
+{
+	struct yctx c = { .spec = spec, .name = name, .base_dir = base_dir, .err = err };
+	_cleanup_ynode_ struct ynode *root = NULL;
+	int r;
+
+	if (len > SPEC_MAX_BYTES)
+		return al_error_set(err, EFBIG, "spec", "%s: larger than %d bytes", name, SPEC_MAX_BYTES);
+	r = build_tree(&c, text, len, name_is_json(name), &root);
+	if (r < 0)
+		return r;
+	/* an empty file (or only comments) is the all-defaults spec */
+	if (root == NULL || is_null(root))
+		return 0;
+	if (root->type != Y_MAP)
+		return yerr(&c, root, NULL, "the spec must be a mapping of keys, got %s", type_name(root));
+	return walk_map(&c, root, "", top_keys, AL_ARRAY_SIZE(top_keys));
+}
+
+int al_spec_load_string(struct al_spec *spec, const char *name, const char *text, size_t len,
+			struct al_error *err)
+{
+	return load_text(spec, name ? name : "<string>", NULL, text, len, err);
+}
+
+int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *abs = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
+	size_t got = 0;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return al_error_errno(err, "spec", "opening spec %s", path);
+	if (fstat(fd, &st) < 0)
+		return al_error_errno(err, "spec", "stat spec %s", path);
+	if (!S_ISREG(st.st_mode))
+		return al_error_set(err, EINVAL, "spec", "spec %s is not a regular file", path);
+	if (st.st_size > SPEC_MAX_BYTES)
+		return al_error_set(err, EFBIG, "spec", "spec %s is larger than %d bytes", path, SPEC_MAX_BYTES);
+	text = malloc((size_t)st.st_size + 1);
+	if (text == NULL)
+		return al_error_set(err, ENOMEM, "spec", "reading spec %s", path);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return al_error_errno(err, "spec", "reading spec %s", path);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	text[got] = '\0';
+
+	/* relative host paths in a spec are relative to the spec, not to wherever airlock was started */
+	abs = al_spec_host_path(NULL, path);
+	if (abs == NULL)
+		return al_error_errno(err, "spec", "resolving spec path %s", path);
+	dir = strdup(abs);
+	if (dir == NULL)
+		return al_error_set(err, ENOMEM, "spec", "reading spec %s", path);
+	r = load_text(spec, path, dirname(dir), text, got, err);
+	if (r < 0)
+		return r;
+	r = al_spec_set_str(spec, &spec->source, abs);
+	if (r < 0)
+		return al_error_set(err, -r, "spec", "reading spec %s", path);
+	return 0;
+}
