@@ -592,8 +592,8 @@ static int c_sysctl_write(char **a)
 	return 0;
 }
 
-/* Try /proc/PID/root/REL for every visible pid. */
-static int c_proc_root_read(char **a)
+/* Read /proc/PID/REL for every visible pid (REL: "environ", "root/etc/x"...). */
+static int c_proc_all(char **a)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -608,7 +608,7 @@ static int c_proc_root_read(char **a)
 		ssize_t n;
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
-		snprintf(p, sizeof p, "/proc/%s/root/%s", e->d_name, a[0]);
+		snprintf(p, sizeof p, "/proc/%s/%s", e->d_name, a[0]);
 		n = slurp(p, big, sizeof big);
 		j_open(NULL, '{');
 		j_str("path", p);
@@ -625,6 +625,16 @@ static int c_proc_root_read(char **a)
 	j_close(']');
 	closedir(d);
 	j_bool("ok", any_ok);
+	return 0;
+}
+
+/* Hostile workloads ignore polite termination requests. */
+static int c_ignore_signals(char **a)
+{
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	j_bool("ok", 1);
 	return 0;
 }
 
@@ -838,7 +848,8 @@ static const struct command commands[] = {
 	{"pids", 0, 0, 1, c_pids, ""},
 	{"kill-pid", 1, 2, 1, c_kill_pid, "PID [SIG]"},
 	{"sysctl-write", 0, 1, 1, c_sysctl_write, "[PATH]"},
-	{"proc-root-read", 1, 1, 1, c_proc_root_read, "RELPATH"},
+	{"proc-all", 1, 1, 1, c_proc_all, "RELPATH"},
+	{"ignore-signals", 0, 0, 1, c_ignore_signals, ""},
 	{"daemonize", 1, 1, 1, c_daemonize, "FILE"},
 	{"tty", 0, 0, 1, c_tty, ""},
 	{"echo", 1, 1, 1, c_echo, "TEXT"},

@@ -1,0 +1,299 @@
+"""Lifecycle: exit statuses, byte-exact relay, stdin, timeout, signals to
+airlock, supervisor death, daemons, persistence, teardown, the event log.
+
+Processes of a run are found from the host by a unique marker in their argv
+(the probe ignores --marker=...), scanning /proc before and after."""
+import hashlib
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (EXIT_TIMEOUT, SANDBOX_PROBE, kill_all, log_records, make_world_writable,
+                      marker, pids_with, wait_for_line, wait_until)
+
+pytestmark = pytest.mark.usefixtures("airlock_works")
+
+
+def sandbox_pids(mark, airlock_pid):
+    return [p for p in pids_with(mark) if p != airlock_pid]
+
+
+def heartbeat_stopped(path, settle=1.0):
+    """True when the daemon's heartbeat file no longer grows."""
+    size = path.stat().st_size if path.exists() else 0
+    time.sleep(settle)
+    return (path.stat().st_size if path.exists() else 0) == size
+
+
+# ---------- exit status ----------
+
+@pytest.mark.parametrize("code", [0, 1, 42, 255])
+def test_exit_status_passes_through(airlock, code):
+    res = airlock.probe("exit", str(code))
+    assert res.rc == code, res.describe()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV, signal.SIGABRT])
+def test_death_by_signal_is_128_plus_n(airlock, sig):
+    res = airlock.probe("signal", str(int(sig)))
+    assert res.rc == 128 + int(sig), res.describe()
+
+
+def test_command_not_found_and_not_executable(airlock, world_tmp):
+    res = airlock.run("run", "--", "/nonexistent/command")
+    assert res.rc == 127, res.describe()
+    (world_tmp / "noexec").write_text("#!/bin/sh\necho hi\n")
+    (world_tmp / "noexec").chmod(0o644)
+    res = airlock.run("run", "-v", f"{world_tmp}:/x", "--", "/x/noexec")
+    assert res.rc == 126, res.describe()
+
+
+# ---------- output and input ----------
+
+def _host_probe(probe_dir, *args):
+    return subprocess.run([str(probe_dir / "probe"), *args], capture_output=True, check=True).stdout
+
+
+def test_stdout_stderr_byte_exact_binary(airlock):
+    """~1 MiB of pseudo-random bytes on each stream, relayed unchanged and
+    kept apart (compared with the same probe run on the host)."""
+    n = str(1 << 20)
+    want_out = hashlib.sha256(_host_probe(airlock.probe_dir, "emit-binary", n, "7", "1")).hexdigest()
+    want_err = hashlib.sha256(
+        subprocess.run([str(airlock.probe_dir / "probe"), "emit-binary", n, "9", "2"],
+                       capture_output=True, check=True).stderr).hexdigest()
+    res = airlock.probe("emit-binary", n, "7", "1", ",", "emit-binary", n, "9", "2",
+                        opts=["-q"])
+    assert res.rc == 0, res.describe()
+    assert len(res.stdout) == 1 << 20, f"stdout: {len(res.stdout)} bytes"
+    assert hashlib.sha256(res.stdout).hexdigest() == want_out, "stdout altered"
+    assert len(res.stderr) == 1 << 20, f"stderr: {len(res.stderr)} bytes: {res.stderr[:300]!r}"
+    assert hashlib.sha256(res.stderr).hexdigest() == want_err, "stderr altered"
+
+
+def test_stdin_forwarded_when_not_a_tty(airlock):
+    data = os.urandom(1 << 20) + b"\n\0tail"
+    res = airlock.probe("cat-stdin-to-stdout", input=data, opts=["-q"])
+    assert res.rc == 0, res.describe()
+    assert hashlib.sha256(res.stdout).hexdigest() == hashlib.sha256(data).hexdigest(), (
+        f"stdin not relayed byte-exact: got {len(res.stdout)} of {len(data)} bytes")
+
+
+def test_output_is_relayed_promptly(airlock):
+    """A line the workload prints reaches the caller while it still runs."""
+    mark = marker()
+    p = airlock.popen(*airlock.probe_args("echo", "first", ",", "sleep", "30", mark))
+    try:
+        got = wait_for_line(p.stdout, b"first", timeout=20)
+        assert b"first" in got, "output held back until the workload exits"
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+        kill_all(pids_with(mark))
+
+
+# ---------- timeout ----------
+
+def test_timeout_gives_124_and_sandbox_is_gone(airlock):
+    mark = marker()
+    p = airlock.popen(*airlock.probe_args("ignore-signals", ",", "sleep", "120", mark,
+                                          opts=["--timeout", "1s"]))
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise
+    finally:
+        leftover = pids_with(mark)
+        kill_all(leftover)
+    assert p.returncode == EXIT_TIMEOUT, (p.returncode, err)
+    assert leftover == [], f"processes of the run survive the timeout: {leftover}"
+
+
+def test_timeout_kills_spinning_and_forking_workload(airlock):
+    mark = marker()
+    res = airlock.run(*airlock.probe_args("daemonize", "/tmp/hb", ",", "spin", mark,
+                                          opts=["--timeout", "1s"]), timeout=60)
+    leftover = pids_with(mark)
+    kill_all(leftover)
+    assert res.rc == EXIT_TIMEOUT, res.describe()
+    assert leftover == [], f"processes survive: {leftover}"
+
+
+# ---------- signals to airlock ----------
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+@pytest.mark.parametrize("hostile", [False, True], ids=["polite", "ignores-signals"])
+def test_signal_to_airlock_kills_sandbox(airlock, sig, hostile):
+    """SIGTERM / Ctrl-C (SIGINT to the whole foreground process group) /
+    SIGHUP to airlock: the whole sandbox dies, airlock exits, even if the
+    workload ignores the signal."""
+    mark = marker()
+    pre = ["ignore-signals", ","] if hostile else []
+    p = airlock.popen(*airlock.probe_args(*pre, "echo", "ready", ",", "sleep", "120", mark),
+                      start_new_session=True)
+    try:
+        got = wait_for_line(p.stdout, b"ready")
+        assert b"ready" in got, "workload never started"
+        assert sandbox_pids(mark, p.pid), "sandbox processes not found"
+        if sig == signal.SIGINT:
+            os.killpg(p.pid, sig)  # what the terminal does on Ctrl-C
+        else:
+            p.send_signal(sig)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"airlock did not exit within 30 s of {sig.name}")
+        gone = wait_until(lambda: not pids_with(mark), timeout=10)
+        leftover = pids_with(mark)
+        assert gone and not leftover, f"processes survive {sig.name}: {leftover}"
+        # documented (docs/exit-codes.md): the workload's status when it died
+        # of the forwarded signal, 128+N; never 0
+        assert p.returncode != 0, f"{sig.name}: airlock exited 0"
+        if not hostile:
+            assert p.returncode == 128 + int(sig), f"{sig.name}: exit status {p.returncode}"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        kill_all(pids_with(mark))
+
+
+@pytest.mark.parametrize("with_daemon", [False, True], ids=["plain", "with-daemon"])
+def test_supervisor_sigkill_leaves_zero_processes(airlock, world_tmp, with_daemon):
+    mark = marker()
+    out = world_tmp / "out"
+    out.mkdir()
+    make_world_writable(out)
+    pre = ["daemonize", "/out/hb", ","] if with_daemon else []
+    p = airlock.popen(*airlock.probe_args(*pre, "echo", "ready", ",", "sleep", "120", mark,
+                                          opts=["-v", f"{out}:/out:rw"]))
+    try:
+        got = wait_for_line(p.stdout, b"ready")
+        assert b"ready" in got, "workload never started"
+        before = sandbox_pids(mark, p.pid)
+        assert len(before) >= (3 if with_daemon else 2), f"expected init+workload(+daemon): {before}"
+        if with_daemon:
+            assert wait_until(lambda: (out / "hb").exists(), 10), "daemon never wrote"
+        p.kill()
+        p.wait()
+        gone = wait_until(lambda: not pids_with(mark), timeout=10)
+        leftover = pids_with(mark)
+        assert gone and not leftover, f"processes survive the supervisor's SIGKILL: {leftover}"
+        if with_daemon:
+            assert heartbeat_stopped(out / "hb"), "the daemon still writes its heartbeat"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        kill_all(pids_with(mark))
+
+
+def test_daemon_does_not_survive_the_run(airlock, world_tmp):
+    """A double-forked, setsid, signal-ignoring daemon dies with the run."""
+    mark = marker()
+    out = world_tmp / "out"
+    out.mkdir()
+    make_world_writable(out)
+    res = airlock.run(*airlock.probe_args("daemonize", "/out/hb", ",", "sleep", "0.5", mark,
+                                          opts=["-v", f"{out}:/out:rw"]))
+    try:
+        assert res.rc == 0, res.describe()
+        assert res.one("daemonize")["ok"], res.describe()
+        assert (out / "hb").exists(), "the daemon never ran (test proves nothing)"
+        leftover = pids_with(mark)
+        assert not leftover, f"daemon survives the run: {leftover}"
+        assert heartbeat_stopped(out / "hb"), "the daemon still writes its heartbeat"
+    finally:
+        kill_all(pids_with(mark))
+
+
+# ---------- nothing persists ----------
+
+def test_writes_do_not_persist(airlock, host_secrets):
+    name = "airlock-persist-" + os.urandom(6).hex()
+    places = ["/tmp", "/var/tmp", "/workspace", "/dev/shm", "/home/agent"]
+    res = airlock.probe("env")
+    home = dict(e.split("=", 1) for e in res.one("env")["env"]).get("HOME")
+    if home:
+        places[-1] = home
+    cmds = []
+    for d in places:
+        cmds += ["write", f"{d}/{name}", "persist?", ","]
+    res = airlock.probe(*cmds[:-1], cwd=host_secrets.cwd)
+    assert res.rc == 0, res.describe()
+    wrote = [r["path"] for r in res.all("write") if r["ok"]]
+    assert len(wrote) >= 4, f"writable areas missing (test would prove little)\n{res.describe()}"
+    cmds = []
+    for pth in wrote:
+        cmds += ["stat", pth, ","]
+    res2 = airlock.probe(*cmds[:-1])
+    assert res2.rc == 0, res2.describe()
+    for rec in res2.all("stat"):
+        assert rec["ok"] is False and rec["errno"] == "ENOENT", f"{rec['path']} persisted"
+    found = subprocess.run(["find", "/tmp", "/var/tmp", "/dev/shm", "/home", "/root",
+                            str(host_secrets.cwd), "-name", name],
+                           capture_output=True, text=True).stdout.split()
+    assert not found, f"the sandbox's files appeared on the host: {found}"
+
+
+# ---------- teardown ----------
+
+def _cgroup_dirs():
+    found = set()
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for d in dirs:
+            if "airlock" in d:
+                found.add(os.path.join(root, d))
+        if root.count("/") > 6:
+            dirs[:] = []
+    return found
+
+
+def test_teardown_leaves_no_process_mount_or_cgroup(airlock):
+    mark = marker()
+    mounts_before = open("/proc/self/mountinfo").read().count("\n")
+    cg_before = _cgroup_dirs()
+    res = airlock.probe("echo", "x", mark)
+    assert res.rc == 0, res.describe()
+    assert not pids_with(mark), "processes remain"
+    assert open("/proc/self/mountinfo").read().count("\n") == mounts_before, "mounts changed on the host"
+    assert _cgroup_dirs() <= cg_before, f"cgroups remain: {_cgroup_dirs() - cg_before}"
+
+
+# ---------- the event log ----------
+
+def _status_of(rec):
+    for k in ("exit_status", "status", "exit_code", "code"):
+        if k in rec:
+            return rec[k]
+    return None
+
+
+def test_event_log_records_the_run(airlock, world_tmp):
+    log = world_tmp / "run.jsonl"
+    res = airlock.probe("exit", "42", opts=["--log", str(log)])
+    assert res.rc == 42, res.describe()
+    recs = log_records(log)
+    types = [r.get("type") for r in recs]
+    for t in ("run_start", "exec", "exit", "teardown", "run_end"):
+        assert t in types, f"no {t} record: {types}"
+    assert types[0] == "run_start", types
+    order = [types.index(t) for t in ("run_start", "exec", "exit", "teardown", "run_end")]
+    assert order == sorted(order), f"records out of order: {types}"
+    for r in recs:
+        for k in ("seq", "run", "type"):
+            assert k in r, f"record without {k}: {r}"
+    assert len({r["run"] for r in recs}) == 1
+    assert [r["seq"] for r in recs] == sorted(r["seq"] for r in recs)
+    start = recs[types.index("run_start")]
+    assert any(len(str(v)) == 64 for k, v in start.items() if "hash" in k or "spec" in k), (
+        f"run_start has no spec hash: {start}")
+    end = recs[types.index("run_end")]
+    assert _status_of(end) == 42, f"run_end does not carry the exit status 42: {end}"
+    assert "verdict" in end, end
+    assert SANDBOX_PROBE in str(recs[types.index("exec")]), "exec record does not name the command"

@@ -1,0 +1,172 @@
+"""--workspace DIR: an overlay over the host directory. The original must stay
+byte-identical whatever the workload does; the change report lists exactly
+what changed; --export copies the changed files out (and nothing else, and
+never anything of the host through a symlink)."""
+import os
+import re
+
+import pytest
+
+from conftest import log_records, make_world_writable, token, tree_snapshot
+
+pytestmark = pytest.mark.usefixtures("airlock_works")
+
+
+def make_workspace(root):
+    ws = root / "task"
+    (ws / "sub" / "deeper").mkdir(parents=True)
+    (ws / "deldir" / "inner").mkdir(parents=True)
+    (ws / "keep.txt").write_text("unchanged\n")
+    (ws / "modify.txt").write_text("before\n")
+    (ws / "delete.txt").write_text("doomed\n")
+    (ws / "sub" / "deeper" / "data.bin").write_bytes(bytes(range(256)) * 64)
+    (ws / "sub" / "append.txt").write_text("line 1\n")
+    (ws / "deldir" / "inner" / "x.txt").write_text("x\n")
+    (ws / "deldir" / "y.txt").write_text("y\n")
+    os.symlink("keep.txt", ws / "link-to-keep")
+    # world-writable: only the overlay, not file modes, may protect the original
+    make_world_writable(ws)
+    return ws
+
+
+# what the workload does, and what the report must say
+WORKLOAD = [
+    "write", "/workspace/new.txt", "created inside", ",",
+    "mkdir", "/workspace/newdir", ",",
+    "write", "/workspace/newdir/inner.txt", "nested new", ",",
+    "write", "/workspace/modify.txt", "after", ",",
+    "write", "/workspace/sub/append.txt", "line 1\nline 2\n", ",",
+    "rm", "/workspace/delete.txt", ",",
+    "rm", "/workspace/deldir/inner/x.txt", ",",
+    "rm", "/workspace/deldir/inner", ",",
+    "rm", "/workspace/deldir/y.txt", ",",
+    "rm", "/workspace/deldir", ",",
+    "ls", "/workspace",
+]
+CREATED = {"new.txt", "newdir", "newdir/inner.txt"}
+MODIFIED = {"modify.txt", "sub/append.txt"}
+DELETED = {"delete.txt", "deldir"}
+UNCHANGED = {"keep.txt", "sub/deeper/data.bin", "link-to-keep"}
+
+KIND_WORDS = {
+    "created": r"(created|added|new|create|add|\bA\b|\+)",
+    "modified": r"(modified|changed|modify|change|\bM\b|~)",
+    "deleted": r"(deleted|removed|delete|remove|\bD\b|-)",
+}
+
+
+def report_lines(text, path):
+    """Lines of the change report that name path (as a whole path component)."""
+    pat = re.compile(r"(^|[\s/\"'])" + re.escape(path) + r"/?([\s\"',:]|$)")
+    return [l for l in text.splitlines() if pat.search(l)]
+
+
+def run_workspace(airlock, ws, extra=()):
+    return airlock.probe(*WORKLOAD, opts=["--workspace", str(ws), *extra])
+
+
+def test_workspace_changes_visible_inside_original_untouched(airlock, world_tmp):
+    ws = make_workspace(world_tmp)
+    before = tree_snapshot(ws)
+    res = run_workspace(airlock, ws)
+    assert res.rc == 0, res.describe()
+    for rec in res.records:
+        if rec["cmd"] != "ls":
+            assert rec["ok"], f"workload could not change its workspace: {rec}\n{res.describe()}"
+    listing = set(res.one("ls")["entries"])
+    assert {"new.txt", "newdir", "modify.txt", "keep.txt"} <= listing
+    assert not ({"delete.txt", "deldir"} & listing)
+    after = tree_snapshot(ws)
+    assert after == before, "the original workspace was modified:\n" + "\n".join(
+        f"  {k}: {before.get(k)} -> {after.get(k)}"
+        for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k))
+
+
+def test_workspace_change_report_on_stderr(airlock, world_tmp):
+    ws = make_workspace(world_tmp)
+    res = run_workspace(airlock, ws)
+    assert res.rc == 0, res.describe()
+    err = res.stderr.decode(errors="replace")
+    problems = []
+    for kind, paths in (("created", CREATED), ("modified", MODIFIED), ("deleted", DELETED)):
+        for p in paths:
+            lines = report_lines(err, p)
+            if not lines:
+                problems.append(f"{kind} {p}: not in the report")
+            elif not any(re.search(KIND_WORDS[kind], l, re.I) for l in lines):
+                problems.append(f"{kind} {p}: reported, but not as {kind}: {lines}")
+    for p in UNCHANGED:
+        if report_lines(err, p):
+            problems.append(f"unchanged {p} reported as changed: {report_lines(err, p)}")
+    assert not problems, "\n".join(problems) + f"\n--- stderr ---\n{err}"
+
+
+def test_workspace_change_report_in_log(airlock, world_tmp):
+    ws = make_workspace(world_tmp)
+    log = world_tmp / "run.jsonl"
+    res = run_workspace(airlock, ws, ["--log", str(log)])
+    assert res.rc == 0, res.describe()
+    recs = log_records(log)
+    text = "\n".join(str(r) for r in recs if r.get("type") != "run_start")
+    for p in CREATED | MODIFIED | DELETED:
+        assert p in text, f"{p} not in the event log's change records"
+    for p in ("keep.txt", "data.bin"):
+        assert p not in text, f"unchanged {p} in the event log's change records"
+
+
+def test_export_gets_the_changed_files(airlock, world_tmp):
+    ws = make_workspace(world_tmp)
+    before = tree_snapshot(ws)
+    export = world_tmp / "export"
+    export.mkdir()
+    res = run_workspace(airlock, ws, ["--export", str(export)])
+    assert res.rc == 0, res.describe()
+    assert (export / "new.txt").read_text() == "created inside"
+    assert (export / "newdir" / "inner.txt").read_text() == "nested new"
+    assert (export / "modify.txt").read_text() == "after"
+    assert (export / "sub" / "append.txt").read_text() == "line 1\nline 2\n"
+    assert not (export / "keep.txt").exists(), "an unchanged file was exported"
+    assert not (export / "sub" / "deeper" / "data.bin").exists(), "an unchanged file was exported"
+    assert not (export / "delete.txt").exists() or (export / "delete.txt").read_text() != "doomed\n"
+    assert tree_snapshot(ws) == before, "export touched the original"
+
+
+def test_export_does_not_follow_symlinks_to_the_host(airlock, world_tmp):
+    """The workload plants symlinks to host paths in its workspace; the export
+    (done by the supervisor, on the host) must not copy host files through
+    them nor write outside the export directory."""
+    tok = token()
+    secret = world_tmp / "host-secret.txt"
+    secret.write_text(tok)
+    secret.chmod(0o644)
+    outside = world_tmp / "outside"
+    outside.mkdir()
+    ws = make_workspace(world_tmp)
+    export = world_tmp / "export"
+    export.mkdir()
+    res = airlock.probe("symlink", str(secret), "/workspace/steal", ",",
+                        "symlink", str(outside), "/workspace/escape", ",",
+                        "symlink", "../../outside", "/workspace/rel-escape", ",",
+                        "write", "/workspace/modify.txt", "after",
+                        opts=["--workspace", str(ws), "--export", str(export)])
+    assert res.rc == 0, res.describe()
+    for dirpath, _, files in os.walk(export):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                assert tok not in open(p, errors="replace").read(), f"host secret copied into {p}"
+    assert os.listdir(outside) == [], "export wrote outside the export directory"
+    for name in ("steal", "escape", "rel-escape"):
+        p = export / name
+        assert not p.exists() or p.is_symlink(), f"{name} exported as a real file/dir"
+
+
+def test_workspace_is_not_persistent(airlock, world_tmp):
+    ws = make_workspace(world_tmp)
+    res = airlock.probe("write", "/workspace/new.txt", "x", opts=["--workspace", str(ws)])
+    assert res.rc == 0 and res.one("write")["ok"], res.describe()
+    res = airlock.probe("stat", "/workspace/new.txt", ",", "read", "/workspace/modify.txt",
+                        opts=["--workspace", str(ws)])
+    assert res.rc == 0, res.describe()
+    assert res.one("stat")["errno"] == "ENOENT"
+    assert res.one("read")["data"] == "before\n"
