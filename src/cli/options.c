@@ -1,1 +1,377 @@
-/* (being written) */
+/* `airlock run` options: getopt_long over the same vocabulary as the spec.
+ * --spec is loaded first wherever it appears, every other option then
+ * overrides it, and the command after "--" replaces the spec's command. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/cleanup.h"
+
+enum {
+	OPT_SPEC = 256,
+	OPT_WORKSPACE,
+	OPT_EXPORT,
+	OPT_USER,
+	OPT_HOSTNAME,
+	OPT_IMAGE,
+	OPT_TIMEOUT,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_CPUS,
+	OPT_DISK,
+	OPT_LOG,
+	OPT_LOG_SINK,
+	OPT_SIGNING_KEY,
+	OPT_ALLOW_DEGRADED,
+	OPT_VERSION,
+};
+
+static const struct option run_options[] = {
+	{ "spec", required_argument, NULL, OPT_SPEC },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "workspace", required_argument, NULL, OPT_WORKSPACE },
+	{ "export", required_argument, NULL, OPT_EXPORT },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "log-sink", required_argument, NULL, OPT_LOG_SINK },
+	{ "signing-key", required_argument, NULL, OPT_SIGNING_KEY },
+	{ "allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* "+": stop at the first non-option, so the command's own options
+ * (`airlock run ls -l`) are never taken for ours. ":": report a missing
+ * argument as ':' so we can say which option lacked it. */
+static const char run_optstring[] = "+:v:w:e:qh";
+
+void al_cli_usage_run(FILE *out)
+{
+	fputs("usage: airlock run [OPTIONS] [--spec FILE] [--] CMD [ARG...]\n"
+	      "\n"
+	      "Run CMD in a fresh, air-gapped, ephemeral sandbox and exit with its status.\n"
+	      "With no options it is already confined: no network but lo, the host's /usr\n"
+	      "read-only, small writable tmpfs /tmp and /workspace, no capabilities, uid 1000.\n"
+	      "\n"
+	      "Settings come from the spec file first (--spec, loaded first wherever it\n"
+	      "appears), then from the options below, which override it; CMD after \"--\"\n"
+	      "(or the first non-option) replaces the spec's command.\n"
+	      "\n"
+	      "spec:\n"
+	      "      --spec FILE            YAML 1.2 or JSON spec (see docs/spec.md); relative\n"
+	      "                             host paths in it resolve against its directory\n"
+	      "\n"
+	      "filesystem:\n"
+	      "  -v, --volume HOST:SANDBOX[:ro|rw]\n"
+	      "                             bind HOST at SANDBOX, read-only unless :rw\n"
+	      "                             (repeatable; relative HOST resolves against the cwd)\n"
+	      "      --workspace DIR        mount DIR at /workspace as an overlay: the original\n"
+	      "                             is never modified; changes are reported at the end\n"
+	      "      --export DIR           copy the workspace's changed files to DIR at the end\n"
+	      "  -w, --workdir DIR          working directory inside (default /workspace)\n"
+	      "      --image host|DIR       read-only root image: the host's /usr (default) or\n"
+	      "                             a rootfs directory\n"
+	      "\n"
+	      "identity and environment:\n"
+	      "  -e, --env NAME=VALUE       set a variable (repeatable; the caller's environment\n"
+	      "                             is never imported, so a bare NAME is an error)\n"
+	      "      --user UID[:GID]       ids inside the sandbox, below 65536 (default 1000)\n"
+	      "      --hostname NAME        host name inside (default airlock)\n"
+	      "\n"
+	      "limits:\n"
+	      "      --timeout DURATION     wall-clock limit, e.g. 30s, 1m30s, 2h; 0 = none\n"
+	      "                             (default 10m; on expiry airlock exits 124)\n"
+	      "      --memory SIZE          memory limit, e.g. 512MiB, 2G (default 1GiB)\n"
+	      "      --pids N               process/thread limit (default 256)\n"
+	      "      --cpus N               CPU share, e.g. 0.5, 2 (default 1)\n"
+	      "      --disk SIZE            size of each writable tmpfs area (default 512MiB)\n"
+	      "\n"
+	      "evidence:\n"
+	      "      --log FILE             write the JSON Lines event log to FILE\n"
+	      "                             ({run} expands to the run id)\n"
+	      "      --log-sink URL         also stream records to tcp://, tls:// or relp://HOST:PORT\n"
+	      "      --signing-key FILE     sign checkpoints with this `airlock keygen` key\n"
+	      "                             (default: a fresh per-run key, its public half logged)\n"
+	      "\n"
+	      "safety valves:\n"
+	      "      --allow-degraded NAME  accept running without one protection the kernel\n"
+	      "                             cannot give (repeatable): landlock, cgroup, timens,\n"
+	      "                             seccomp-notify; the log records each one used\n"
+	      "\n"
+	      "other:\n"
+	      "  -q, --quiet                no airlock messages on stderr (the workload's\n"
+	      "                             output is still relayed)\n"
+	      "      --version              print the version and exit\n"
+	      "  -h, --help                 print this help and exit\n"
+	      "\n"
+	      "SIZE: bytes, or a number with K, M, G, T (or Ki/KiB... : powers of 1024) or\n"
+	      "KB, MB, GB, TB (powers of 1000). DURATION: a number with ns, us, ms, s, m, h;\n"
+	      "decimals and sums are allowed (1.5s, 1m30s).\n"
+	      "\n"
+	      "exit status: CMD's own, 128+N if it died of signal N, 124 on timeout,\n"
+	      "125 if airlock itself failed (bad options or spec, setup error).\n"
+	      "\n"
+	      "examples:\n"
+	      "  airlock run -- python3 -c 'print(42)'\n"
+	      "  airlock run --workspace ./task --export ./out -- make test\n"
+	      "  airlock run --spec redteam.yaml --timeout 30s --log runs/{run}.jsonl\n",
+	      out);
+}
+
+/* Decimal count, no sign, no unit: "--pids 10k" is a mistake, not 10240. */
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_cpus(const char *s, double *out)
+{
+	char *end;
+	double d;
+
+	/* decimal notation only: strtod would also take "inf", "nan" and hex */
+	if (s[0] == '\0' || s[strspn(s, "0123456789.eE+-")] != '\0')
+		return -EINVAL;
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(d))
+		return -EINVAL;
+	*out = d;
+	return 0;
+}
+
+/* Set a host-path field, relative paths resolved against the cwd. */
+static int set_host_path(struct al_spec *spec, char **field, const char *opt, const char *arg,
+			 struct al_error *err)
+{
+	_cleanup_free_ char *abs = NULL;
+	int r;
+
+	if (arg[0] == '\0')
+		return al_error_set(err, 0, "options", "%s: empty path", opt);
+	abs = al_spec_host_path(NULL, arg);
+	if (abs == NULL)
+		return al_error_errno(err, "options", "%s %s: resolving the path", opt, arg);
+	r = al_spec_set_str(spec, field, abs);
+	if (r < 0)
+		return al_error_set(err, -r, "options", "%s %s", opt, arg);
+	return 0;
+}
+
+static int set_str(struct al_spec *spec, char **field, const char *opt, const char *arg, struct al_error *err)
+{
+	int r = al_spec_set_str(spec, field, arg);
+
+	if (r < 0)
+		return al_error_set(err, -r, "options", "%s %s", opt, arg);
+	return 0;
+}
+
+/* The name of option c, for messages (getopt's one shared buffer is fine:
+ * it is formatted straight into the error). */
+static const char *opt_name(int c)
+{
+	static char buf[40];
+
+	for (const struct option *o = run_options; o->name; o++)
+		if (o->val == c) {
+			snprintf(buf, sizeof buf, "--%s", o->name);
+			return buf;
+		}
+	snprintf(buf, sizeof buf, "-%c", c);
+	return buf;
+}
+
+/* Apply one option (not --spec, --help, --version: those are read in the
+ * first pass) to spec. */
+static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_error *err)
+{
+	uint64_t u;
+	double d;
+	uint32_t bit;
+	int r;
+
+	switch (c) {
+	case 'v':
+		r = al_spec_add_volume(spec, arg, err);
+		if (r < 0)
+			return al_error_wrap(err, "--volume");
+		return 0;
+	case OPT_WORKSPACE:
+		return set_host_path(spec, &spec->workspace, "--workspace", arg, err);
+	case OPT_EXPORT:
+		return set_host_path(spec, &spec->export_dir, "--export", arg, err);
+	case 'w':
+		return set_str(spec, &spec->workdir, "--workdir", arg, err);
+	case 'e':
+		r = al_spec_add_env(spec, arg);
+		if (r == -ENOMEM)
+			return al_error_set(err, ENOMEM, "options", "--env %s", arg);
+		if (r < 0)
+			return al_error_set(err, 0, "options",
+					    "--env %s: expected NAME=VALUE (the caller's environment is never "
+					    "imported, so give the value explicitly)",
+					    arg);
+		return 0;
+	case OPT_USER:
+		r = al_parse_user(arg, &spec->uid, &spec->gid);
+		if (r == -ERANGE)
+			return al_error_set(err, 0, "options",
+					    "--user %s: ids must be below 65536 (the sandbox maps 65536 ids)", arg);
+		if (r < 0)
+			return al_error_set(err, 0, "options", "--user %s: expected UID or UID:GID", arg);
+		return 0;
+	case OPT_HOSTNAME:
+		return set_str(spec, &spec->hostname, "--hostname", arg, err);
+	case OPT_IMAGE:
+		if (strcmp(arg, "host") == 0)
+			return set_str(spec, &spec->image, "--image", arg, err);
+		return set_host_path(spec, &spec->image, "--image", arg, err);
+	case OPT_TIMEOUT:
+		r = al_parse_duration(arg, &spec->limits.timeout_ns);
+		if (r < 0)
+			return al_error_set(err, 0, "options",
+					    "--timeout %s: invalid duration (use a number with a unit: ns, us, ms, "
+					    "s, m, h; e.g. 30s, 1m30s)",
+					    arg);
+		return 0;
+	case OPT_MEMORY:
+		r = al_parse_size(arg, &spec->limits.memory);
+		if (r < 0)
+			return al_error_set(err, 0, "options", "--memory %s: invalid size (e.g. 512MiB, 2G)", arg);
+		return 0;
+	case OPT_PIDS:
+		r = parse_count(arg, &u);
+		if (r < 0)
+			return al_error_set(err, 0, "options", "--pids %s: expected a positive integer", arg);
+		al_spec_set_pids(spec, u);
+		return 0;
+	case OPT_CPUS:
+		r = parse_cpus(arg, &d);
+		if (r < 0)
+			return al_error_set(err, 0, "options", "--cpus %s: expected a number such as 0.5 or 2", arg);
+		spec->limits.cpus = d;
+		return 0;
+	case OPT_DISK:
+		r = al_parse_size(arg, &u);
+		if (r < 0)
+			return al_error_set(err, 0, "options", "--disk %s: invalid size (e.g. 512MiB, 2G)", arg);
+		al_spec_set_disk(spec, u);
+		return 0;
+	case OPT_LOG:
+		return set_host_path(spec, &spec->log.path, "--log", arg, err);
+	case OPT_LOG_SINK:
+		return set_str(spec, &spec->log.sink, "--log-sink", arg, err);
+	case OPT_SIGNING_KEY:
+		return set_host_path(spec, &spec->log.signing_key, "--signing-key", arg, err);
+	case OPT_ALLOW_DEGRADED:
+		if (al_degradation_parse(arg, &bit) < 0)
+			return al_error_set(err, 0, "options",
+					    "--allow-degraded %s: unknown degradation (known: landlock, cgroup, "
+					    "timens, seccomp-notify)",
+					    arg);
+		spec->allow_degraded |= bit;
+		return 0;
+	case 'q':
+		spec->quiet = true;
+		return 0;
+	}
+	return al_error_set(err, 0, "options", "internal: unhandled option %d", c);
+}
+
+/* getopt's complaint about argv[optind - 1], as an error value. */
+static int getopt_error(int c, char **argv, struct al_error *err)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		return al_error_set(err, 0, "options", "%s: missing argument",
+				    optopt ? opt_name(optopt) : arg);
+	if (optopt && optopt < 256)
+		return al_error_set(err, 0, "options", "unknown option -%c (see airlock help run)", optopt);
+	return al_error_set(err, 0, "options", "unknown option %s (see airlock help run)", arg);
+}
+
+int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
+		     struct al_error *err)
+{
+	int c, r;
+
+	memset(opts, 0, sizeof *opts);
+	opterr = 0;
+
+	/* Pass 1: find --spec (and --help/--version), so that the spec is the
+	 * base that every other option overrides whatever their order. */
+	optind = 0; /* glibc: full re-initialisation, parse may run more than once */
+	while ((c = getopt_long(argc, argv, run_optstring, run_options, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return getopt_error(c, argv, err);
+		if (c == OPT_SPEC) {
+			if (opts->spec_path != NULL)
+				return al_error_set(err, 0, "options", "--spec given more than once");
+			opts->spec_path = optarg;
+		} else if (c == 'h') {
+			opts->help = true;
+		} else if (c == OPT_VERSION) {
+			opts->version = true;
+		}
+	}
+	if (opts->help || opts->version)
+		return 0;
+
+	if (opts->spec_path != NULL) {
+		r = al_spec_load_file(spec, opts->spec_path, err);
+		if (r < 0)
+			return r;
+	}
+
+	/* Pass 2: everything else, in order; later options win. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, run_optstring, run_options, NULL)) != -1) {
+		if (c == OPT_SPEC || c == 'h' || c == OPT_VERSION)
+			continue;
+		r = apply_option(c, optarg, spec, err);
+		if (r < 0)
+			return r;
+	}
+
+	if (optind < argc) {
+		r = al_spec_set_argv(spec, argv + optind, (size_t)(argc - optind));
+		if (r < 0)
+			return al_error_set(err, -r, "options", "copying the command");
+	}
+	if (spec->argc == 0)
+		return al_error_set(err, 0, "options",
+				    "no command given: airlock run [OPTIONS] -- CMD [ARG...] (or command: in the spec)");
+
+	/* options are checked together with the spec they override: the result is what runs */
+	return al_spec_validate(spec, err);
+}

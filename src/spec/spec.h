@@ -134,6 +134,8 @@ int al_spec_hash(const struct al_spec *spec, char hex[65]);
 /* Helpers shared with the CLI. */
 int al_parse_size(const char *s, uint64_t *out);          /* "512MiB", "1G", "1024" */
 int al_parse_duration(const char *s, uint64_t *out_ns);   /* "10m", "1.5s", "250ms", "1h" */
+/* "UID" or "UID:GID" (gid defaults to uid), decimal; -ERANGE when >= 65536. */
+int al_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
 /* "K=V"; a bare "K" is -EINVAL (the caller's environment is never imported).
  * A key given again replaces the earlier value in place. */
 int al_spec_add_env(struct al_spec *spec, const char *kv);

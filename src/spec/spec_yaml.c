@@ -580,42 +580,13 @@ static int h_hostname(struct yctx *c, const struct ynode *v, const char *key)
 	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
 
-/* "UID" or "UID:GID", decimal, below 65536 (the ids the sandbox maps). */
-static int parse_user(const char *s, uint32_t *uid, uint32_t *gid)
-{
-	char *end;
-	unsigned long u, g;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	u = strtoul(s, &end, 10);
-	if (errno != 0 || u > 65535)
-		return -ERANGE;
-	g = u;
-	if (*end == ':') {
-		const char *gs = end + 1;
-		if (*gs < '0' || *gs > '9')
-			return -EINVAL;
-		errno = 0;
-		g = strtoul(gs, &end, 10);
-		if (errno != 0 || g > 65535)
-			return -ERANGE;
-	}
-	if (*end != '\0')
-		return -EINVAL;
-	*uid = (uint32_t)u;
-	*gid = (uint32_t)g;
-	return 0;
-}
-
 static int h_user(struct yctx *c, const struct ynode *v, const char *key)
 {
 	int r;
 
 	if (v->type != Y_SCALAR || is_null(v))
 		return yerr(c, v, key, "expected a uid or \"uid:gid\", got %s", type_name(v));
-	r = parse_user(v->text, &c->spec->uid, &c->spec->gid);
+	r = al_parse_user(v->text, &c->spec->uid, &c->spec->gid);
 	if (r == -ERANGE)
 		return yerr(c, v, key, "\"%s\": ids must be below 65536 (the sandbox maps 65536 ids)", v->text);
 	if (r < 0)

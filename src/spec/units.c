@@ -5,6 +5,7 @@
 #include "spec/spec.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -168,6 +169,35 @@ int al_parse_duration(const char *s, uint64_t *out_ns)
 		total += v;
 	}
 	*out_ns = total;
+	return 0;
+}
+
+/* Below 65536: the ids the sandbox maps into its user namespace. */
+int al_parse_user(const char *s, uint32_t *uid, uint32_t *gid)
+{
+	char *end;
+	unsigned long u, g;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	u = strtoul(s, &end, 10);
+	if (errno != 0 || u > 65535)
+		return -ERANGE;
+	g = u;
+	if (*end == ':') {
+		const char *gs = end + 1;
+		if (*gs < '0' || *gs > '9')
+			return -EINVAL;
+		errno = 0;
+		g = strtoul(gs, &end, 10);
+		if (errno != 0 || g > 65535)
+			return -ERANGE;
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
 	return 0;
 }
 
