@@ -405,8 +405,10 @@ def test_uid_map_never_maps_host_root(airlock):
                                           opts=["--user", "0"]))
     try:
         wait_for_line(p.stdout, b"ready")
-        sandbox = [q for q in pids_with(mark) if q != p.pid]
-        assert sandbox, "sandbox processes not found from the host"
+        host_pidns = os.readlink("/proc/self/ns/pid")
+        sandbox = [q for q in pids_with(mark) if q != p.pid
+                   and os.readlink(f"/proc/{q}/ns/pid") != host_pidns]
+        assert sandbox, "sandbox processes (in another pid namespace) not found from the host"
         for q in sandbox:
             with open(f"/proc/{q}/status") as f:
                 uids = next(l for l in f if l.startswith("Uid:")).split()[1:]
