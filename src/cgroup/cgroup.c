@@ -48,6 +48,7 @@ void al_cg_init(struct al_cgroup *cg)
 	cg->oom_control_fd = -1;
 	cg->oom_eventfd = -1;
 	cg->inotify_fd = -1;
+	cg->timer_fd = -1;
 	cg->event_fd = -1;
 }
 
@@ -444,11 +445,13 @@ void al_cg_undo(struct al_cgroup *cg)
 		close(cg->event_fd);
 	if (cg->inotify_fd >= 0)
 		close(cg->inotify_fd);
+	if (cg->timer_fd >= 0)
+		close(cg->timer_fd);
 	if (cg->oom_eventfd >= 0)
 		close(cg->oom_eventfd);
 	if (cg->oom_control_fd >= 0)
 		close(cg->oom_control_fd);
-	cg->event_fd = cg->inotify_fd = cg->oom_eventfd = cg->oom_control_fd = -1;
+	cg->event_fd = cg->inotify_fd = cg->timer_fd = cg->oom_eventfd = cg->oom_control_fd = -1;
 }
 
 /* ---- the front end ------------------------------------------------------- */
@@ -632,6 +635,8 @@ void al_cgroup_free(struct al_cgroup *cg)
 		close(cg->event_fd);
 	if (cg->inotify_fd >= 0)
 		close(cg->inotify_fd);
+	if (cg->timer_fd >= 0)
+		close(cg->timer_fd);
 	if (cg->oom_eventfd >= 0)
 		close(cg->oom_eventfd);
 	if (cg->oom_control_fd >= 0)

@@ -79,6 +79,7 @@ struct al_cgroup {
 	int oom_control_fd;
 	int oom_eventfd;
 	int inotify_fd;
+	int timer_fd;          /* v1: pids.events is not pollable there; sample it */
 
 	int event_fd;          /* what al_cgroup_event_fd hands out */
 

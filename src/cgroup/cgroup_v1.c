@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
+#include <sys/timerfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,14 +92,19 @@ static int write_limits(struct al_cgroup *cg, const struct al_limits *lim, struc
 }
 
 /* One pollable fd for two sources: the memcg OOM notification (an eventfd
- * registered through cgroup.event_control) and inotify on pids.events. An
- * epoll fd is itself pollable, so the supervisor's loop sees one fd. */
+ * registered through cgroup.event_control) and a 100 ms timer. The timer is
+ * there because v1's pids.events changes without any notification (neither
+ * inotify nor poll fire on it; checked on 6.18), so pids.max hits and the
+ * pids peak are sampled. An epoll fd is itself pollable, so the
+ * supervisor's loop sees one fd. */
+#define V1_SAMPLE_NS 100000000L
+
 static int setup_events(struct al_cgroup *cg, struct al_error *err)
 {
 	struct al_cg_dir *mem = dir_of(cg, AL_CG1_MEMORY);
-	struct al_cg_dir *pids = dir_of(cg, AL_CG1_PIDS);
 	struct epoll_event ee = { .events = EPOLLIN };
-	char reg[64], p[PATH_MAX + 32];
+	struct itimerspec its = { .it_interval = { 0, V1_SAMPLE_NS }, .it_value = { 0, V1_SAMPLE_NS } };
+	char reg[64];
 	int r;
 
 	cg->event_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -120,16 +125,15 @@ static int setup_events(struct al_cgroup *cg, struct al_error *err)
 		if (epoll_ctl(cg->event_fd, EPOLL_CTL_ADD, cg->oom_eventfd, &ee) < 0)
 			return al_error_errno(err, STAGE, "epoll_ctl for the OOM eventfd");
 	}
-	if (pids) {
-		cg->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (cg->inotify_fd < 0)
-			return al_error_errno(err, STAGE, "inotify_init1 for %s", pids->path);
-		snprintf(p, sizeof p, "%s/pids.events", pids->path);
-		if (inotify_add_watch(cg->inotify_fd, p, IN_MODIFY) < 0)
-			return al_error_errno(err, STAGE, "watching %s", p);
-		ee.data.fd = cg->inotify_fd;
-		if (epoll_ctl(cg->event_fd, EPOLL_CTL_ADD, cg->inotify_fd, &ee) < 0)
-			return al_error_errno(err, STAGE, "epoll_ctl for the pids.events watch");
+	if (dir_of(cg, AL_CG1_PIDS)) {
+		cg->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (cg->timer_fd < 0)
+			return al_error_errno(err, STAGE, "timerfd_create for sampling pids.events");
+		if (timerfd_settime(cg->timer_fd, 0, &its, NULL) < 0)
+			return al_error_errno(err, STAGE, "timerfd_settime for sampling pids.events");
+		ee.data.fd = cg->timer_fd;
+		if (epoll_ctl(cg->event_fd, EPOLL_CTL_ADD, cg->timer_fd, &ee) < 0)
+			return al_error_errno(err, STAGE, "epoll_ctl for the pids sampling timer");
 	}
 	return 0;
 }
@@ -195,12 +199,22 @@ static int v1_read_events(struct al_cgroup *cg, struct al_cgroup_events *ev, str
 	int r;
 
 	drain(cg->oom_eventfd);
-	drain(cg->inotify_fd);
+	drain(cg->timer_fd);
 	if ((r = keyed(mem, "memory.oom_control", "oom_kill", &oom, err)) < 0 ||
 	    (r = keyed(dir_of(cg, AL_CG1_PIDS), "pids.events", "max", &pmax, err)) < 0)
 		return r;
+	/* a charge fails on whichever limit it meets first; with memsw equal
+	 * to the memory limit that is usually memsw, so count both */
 	if (mem && (r = al_cg_read_u64(mem, "memory.failcnt", &fail, err)) < 0)
 		return r;
+	if (mem) {
+		uint64_t swfail = 0;
+		r = al_cg_read_u64(mem, "memory.memsw.failcnt", &swfail, err);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		al_error_clear(err);
+		fail += swfail;
+	}
 	ev->oom_kills = oom - cg->last_oom_kills;
 	ev->pids_max_hits = pmax - cg->last_pids_max;
 	ev->memory_max_hits = fail - cg->last_memory_max;
@@ -348,7 +362,7 @@ static void v1_describe(const struct al_cgroup *cg, struct al_json *j)
 	al_json_kv_str(j, "cpu_time", acct ? "cpuacct.usage" : "unavailable (no cpuacct hierarchy)");
 	al_json_kv_str(j, "pids_peak",
 		       pids && faccessat(pids->fd, "pids.peak", F_OK, 0) == 0 ? "pids.peak" : "sampled");
-	al_json_kv_str(j, "events", "memory.oom_control eventfd, inotify pids.events");
+	al_json_kv_str(j, "events", "memory.oom_control eventfd; pids.events sampled every 100 ms");
 	al_json_obj_end(j);
 }
 
