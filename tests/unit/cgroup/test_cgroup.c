@@ -222,6 +222,28 @@ static void test_keyed(void **state)
 
 #define MiB (1024ull * 1024)
 
+/* The cgroup a real test is using: if an assertion fails midway, the
+ * teardown still kills what runs in it and removes it from the host. */
+static struct al_cgroup *live;
+static bool live_heap;
+
+static int real_teardown(void **state)
+{
+	struct al_error err;
+	if (live) {
+		if (live->ops) {
+			al_cgroup_kill(live, &err);
+			al_cgroup_destroy(live, &err);
+		}
+		al_cg_undo(live);
+		if (live_heap)
+			al_cgroup_free(live);
+	}
+	live = NULL;
+	live_heap = false;
+	return 0;
+}
+
 static bool real_v1(struct al_cg_layout *lay, char *self, size_t n)
 {
 	struct al_error err;
@@ -315,6 +337,7 @@ static void test_v1_real_pids(void **state)
 	}
 	unit_run_id(id, sizeof id, "pids");
 	al_cg_init(&cg);
+	live = &cg;
 	assert_int_equal(al_cg_v1_create(&cg, &lay, self, id, &lim, &err), 0);
 	assert_string_equal(cg.ops->mode, "v1");
 	read_in(&cg.dirs[AL_CG1_MEMORY], "memory.limit_in_bytes", buf, sizeof buf);
@@ -373,6 +396,7 @@ static void test_v1_real_oom(void **state)
 	}
 	unit_run_id(id, sizeof id, "oom");
 	al_cg_init(&cg);
+	live = &cg;
 	assert_int_equal(al_cg_v1_create(&cg, &lay, self, id, &lim, &err), 0);
 	pid = fork_waiting(&go);
 	assert_int_equal(al_cgroup_attach(&cg, pid, &err), 0);
@@ -418,6 +442,8 @@ static void test_prepare_real(void **state)
 	unit_run_id(id, sizeof id, "prepare");
 	assert_int_equal(al_cgroup_prepare(&cg, &spec, id, &err), 0);
 	assert_non_null(cg);
+	live = cg;
+	live_heap = true;
 	assert_string_not_equal(al_cgroup_mode(cg), "none (rlimits only)");
 	al_buf_init(&b);
 	al_json_init(&j, &b);
@@ -439,7 +465,6 @@ static void test_prepare_real(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	assert_int_equal(al_cgroup_destroy(cg, &err), 0);
-	al_cgroup_free(cg);
 }
 
 /* Of v2, what this host's unified hierarchy supports even without
@@ -462,6 +487,7 @@ static void test_v2_real_clone_into(void **state)
 	}
 	unit_run_id(id, sizeof id, "v2");
 	al_cg_init(&cg);
+	live = &cg;
 	assert_int_equal(al_cg_v2_create(&cg, lay.unified, "/", id, NULL, &err), 0);
 	assert_string_equal(cg.ops->mode, "v2");
 	assert_true(al_cgroup_clone_fd(&cg) >= 0);
@@ -512,10 +538,10 @@ int main(void)
 		cmocka_unit_test(test_self_path),
 		cmocka_unit_test(test_cpu_quota),
 		cmocka_unit_test(test_keyed),
-		cmocka_unit_test(test_v1_real_pids),
-		cmocka_unit_test(test_v1_real_oom),
-		cmocka_unit_test(test_prepare_real),
-		cmocka_unit_test(test_v2_real_clone_into),
+		cmocka_unit_test_teardown(test_v1_real_pids, real_teardown),
+		cmocka_unit_test_teardown(test_v1_real_oom, real_teardown),
+		cmocka_unit_test_teardown(test_prepare_real, real_teardown),
+		cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
