@@ -227,11 +227,19 @@ static void test_keyed(void **state)
 static struct al_cgroup *live;
 static bool live_heap;
 
+static bool still_there(const struct al_cgroup *cg)
+{
+	bool any = cg->v2.created && !cg->v2.removed;
+	for (int c = 0; c < AL_CG1_N; c++)
+		any |= cg->dirs[c].created && !cg->dirs[c].removed;
+	return any;
+}
+
 static int real_teardown(void **state)
 {
 	struct al_error err;
 	if (live) {
-		if (live->ops) {
+		if (live->ops && still_there(live)) {
 			al_cgroup_kill(live, &err);
 			al_cgroup_destroy(live, &err);
 		}
@@ -324,7 +332,7 @@ static void test_v1_real_pids(void **state)
 	struct al_cg_layout lay;
 	char self[8192], buf[256], id[64];
 	struct al_limits lim = { .memory = 64 * MiB, .pids = 6, .cpus = 0.5 };
-	struct al_cgroup cg;
+	static struct al_cgroup cg; /* static: the teardown may see it */
 	struct al_cgroup_events ev;
 	struct al_cgroup_stats st;
 	struct al_error err;
@@ -383,7 +391,7 @@ static void test_v1_real_oom(void **state)
 	struct al_cg_layout lay;
 	char self[8192], id[64];
 	struct al_limits lim = { .memory = 32 * MiB, .pids = 16, .cpus = 1 };
-	struct al_cgroup cg;
+	static struct al_cgroup cg; /* static: the teardown may see it */
 	struct al_cgroup_events ev = { 0 };
 	struct al_cgroup_stats st;
 	struct al_error err;
@@ -474,7 +482,7 @@ static void test_prepare_real(void **state)
 static void test_v2_real_clone_into(void **state)
 {
 	struct al_cg_layout lay;
-	struct al_cgroup cg;
+	static struct al_cgroup cg; /* static: the teardown may see it */
 	struct al_error err;
 	char id[64], line[PATH_MAX], want[PATH_MAX], path[64];
 	int go[2], status;
