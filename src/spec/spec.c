@@ -386,7 +386,7 @@ bool al_spec_sink_url_valid(const char *url)
 	if (colon == NULL || colon == hp)
 		return false;
 	/* an IPv6 literal must be bracketed: [::1]:514 */
-	if (hp[0] == '[' && colon[-1] != ']')
+	if (hp[0] == '[' ? colon[-1] != ']' : memchr(hp, ':', (size_t)(colon - hp)) != NULL)
 		return false;
 	if (colon[1] < '0' || colon[1] > '9')
 		return false;

@@ -87,6 +87,7 @@ struct ybuild {
 	struct yctx *c;
 	struct fy_parser *fyp;
 	struct fy_diag *diag;
+	int last_line, last_col; /* end of the previous event, 1-based */
 };
 
 /* libfyaml reports a syntax error through its diagnostics (collected, 1-based
@@ -103,16 +104,35 @@ static int syntax_error(struct ybuild *b, const struct fy_mark *fallback)
 		       "YAML syntax error");
 }
 
-static struct fy_event *next_event(struct ybuild *b, int *r)
+/* The next event; remembers where the previous one ended, because an empty
+ * value ("hostname:") is an event without a position of its own. */
+static struct fy_event *next_event(struct ybuild *b, int *r, int *line, int *col)
 {
 	struct fy_event *e = fy_parser_parse(b->fyp);
+	const struct fy_mark *m;
 
-	if (e == NULL)
+	if (e == NULL) {
 		*r = syntax_error(b, NULL);
+		return NULL;
+	}
+	m = fy_event_start_mark(e);
+	if (m != NULL && m->line >= 0) {
+		*line = m->line + 1;
+		*col = m->column + 1;
+	} else {
+		/* just past the end of the previous token, e.g. the ':' of "key:" */
+		*line = b->last_line;
+		*col = b->last_col + 1;
+	}
+	m = fy_event_end_mark(e);
+	if (m != NULL && m->line >= 0) {
+		b->last_line = m->line + 1;
+		b->last_col = m->column + 1;
+	}
 	return e;
 }
 
-static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct ynode **out);
+static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, int depth, struct ynode **out);
 
 static int add_kid(struct yctx *c, struct ynode *parent, struct ynode *kid)
 {
@@ -134,16 +154,16 @@ static int build_collection(struct ybuild *b, struct ynode *n, enum fy_event_typ
 	for (;;) {
 		struct fy_event *e;
 		struct ynode *kid = NULL;
-		int r = 0;
+		int r = 0, line, col;
 
-		e = next_event(b, &r);
+		e = next_event(b, &r, &line, &col);
 		if (e == NULL)
 			return r;
 		if (e->type == end_type) {
 			fy_parser_event_free(b->fyp, e);
 			break;
 		}
-		r = build_node(b, e, depth + 1, &kid);
+		r = build_node(b, e, line, col, depth + 1, &kid);
 		fy_parser_event_free(b->fyp, e);
 		if (r < 0)
 			return r;
@@ -156,13 +176,11 @@ static int build_collection(struct ybuild *b, struct ynode *n, enum fy_event_typ
 	return 0;
 }
 
-static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct ynode **out)
+static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, int depth, struct ynode **out)
 {
 	struct yctx *c = b->c;
-	const struct fy_mark *m = fy_event_start_mark(e);
 	_cleanup_ynode_ struct ynode *n = NULL;
 	struct fy_token *anchor = NULL, *tag = NULL;
-	int line = m ? m->line + 1 : 1, col = m ? m->column + 1 : 1;
 	int r;
 
 	if (++c->nodes > SPEC_MAX_NODES)
@@ -189,11 +207,18 @@ static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct yn
 	default:
 		return yerr_at(c, line, col, NULL, "unexpected YAML event");
 	}
-	if (anchor != NULL)
-		return yerr_at(c, line, col, NULL, "anchors and aliases (&, *) are not supported in a spec");
+	if (anchor != NULL) {
+		/* the token marks the name; point at the '&' before it */
+		const struct fy_mark *am = fy_token_start_mark(anchor);
+		return yerr_at(c, am ? am->line + 1 : line, am && am->column > 0 ? am->column : col, NULL,
+			       "anchors and aliases (&, *) are not supported in a spec");
+	}
 	/* a tag would change how a value is typed behind the reader's back */
-	if (tag != NULL)
-		return yerr_at(c, line, col, NULL, "YAML tags (!...) are not supported in a spec");
+	if (tag != NULL) {
+		const struct fy_mark *tm = fy_token_start_mark(tag);
+		return yerr_at(c, tm ? tm->line + 1 : line, tm ? tm->column + 1 : col, NULL,
+			       "YAML tags (!...) are not supported in a spec");
+	}
 
 	n = calloc(1, sizeof *n);
 	if (n == NULL)
@@ -204,8 +229,13 @@ static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct yn
 	if (e->type == FYET_SCALAR) {
 		size_t len = 0;
 		const char *t = fy_token_get_text(e->scalar.value, &len);
+		enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
 
 		n->type = Y_SCALAR;
+		/* libfyaml marks a quoted scalar at its first character inside the
+		 * quote; point at the quote, where the reader sees the value begin */
+		if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && col > 1)
+			n->col = --col;
 		if (t == NULL)
 			t = "";
 		/* "\0" is a valid YAML escape; a C string would silently cut there */
@@ -215,7 +245,7 @@ static int build_node(struct ybuild *b, struct fy_event *e, int depth, struct yn
 		if (n->text == NULL)
 			return al_error_set(c->err, ENOMEM, "spec", "%s: loading the spec", c->name);
 		n->len = len;
-		n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
+		n->plain = style == FYSS_PLAIN;
 	} else {
 		n->type = e->type == FYET_MAPPING_START ? Y_MAP : Y_SEQ;
 		r = build_collection(b, n, e->type == FYET_MAPPING_START ? FYET_MAPPING_END : FYET_SEQUENCE_END,
@@ -232,7 +262,7 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 {
 	struct fy_diag_cfg dcfg;
 	struct fy_parse_cfg pcfg;
-	struct ybuild b = { .c = c };
+	struct ybuild b = { .c = c, .last_line = 1, .last_col = 1 };
 	bool in_doc = false, seen_doc = false;
 	int r = 0;
 
@@ -261,12 +291,11 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 
 	*root = NULL;
 	for (;;) {
-		struct fy_event *e = next_event(&b, &r);
-		const struct fy_mark *m;
+		int line, col;
+		struct fy_event *e = next_event(&b, &r, &line, &col);
 
 		if (e == NULL)
 			break;
-		m = fy_event_start_mark(e);
 		switch (e->type) {
 		case FYET_STREAM_START:
 			break;
@@ -275,8 +304,7 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 			goto out;
 		case FYET_DOCUMENT_START:
 			if (seen_doc)
-				r = yerr_at(c, m ? m->line + 1 : 1, m ? m->column + 1 : 1, NULL,
-					    "a spec is a single YAML document");
+				r = yerr_at(c, line, col, NULL, "a spec is a single YAML document");
 			in_doc = seen_doc = true;
 			break;
 		case FYET_DOCUMENT_END:
@@ -284,10 +312,9 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 			break;
 		default:
 			if (!in_doc || *root != NULL)
-				r = yerr_at(c, m ? m->line + 1 : 1, m ? m->column + 1 : 1, NULL,
-					    "unexpected content");
+				r = yerr_at(c, line, col, NULL, "unexpected content");
 			else
-				r = build_node(&b, e, 0, root);
+				r = build_node(&b, e, line, col, 0, root);
 			break;
 		}
 		fy_parser_event_free(b.fyp, e);

@@ -21,9 +21,10 @@ static int parse_decimal(const char **s, uint64_t *ip, uint64_t *fp, uint64_t *f
 	bool any = false;
 
 	while (*p >= '0' && *p <= '9') {
-		if (i > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(*p - '0');
+		if (i > UINT64_MAX / 10 || (i == UINT64_MAX / 10 && d > UINT64_MAX % 10))
 			return -ERANGE;
-		i = i * 10 + (uint64_t)(*p - '0');
+		i = i * 10 + d;
 		p++;
 		any = true;
 	}
