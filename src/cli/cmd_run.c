@@ -1,1 +1,49 @@
-/* (being written) */
+/* `airlock run`: parse the options into a spec, run it, report. The exit
+ * status is the workload's, or one of airlock's documented codes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "airlock-config.h"
+#include "cli/cli.h"
+#include "supervisor/run.h"
+
+int al_cmd_run(int argc, char **argv)
+{
+	struct al_spec spec;
+	struct al_cli_run opts = {0};
+	struct al_run_result res;
+	struct al_error err = {0};
+	int r;
+
+	al_spec_init(&spec);
+	r = al_cli_parse_run(argc, argv, &spec, &opts, &err);
+	if (r < 0) {
+		fprintf(stderr, "airlock: %s\n", err.msg);
+		al_spec_free(&spec);
+		return AL_EXIT_SETUP;
+	}
+	if (opts.help) {
+		al_cli_usage_run(stdout);
+		al_spec_free(&spec);
+		return 0;
+	}
+	if (opts.version) {
+		printf("airlock %s\n", AIRLOCK_VERSION);
+		al_spec_free(&spec);
+		return 0;
+	}
+	r = al_spec_validate(&spec, &err);
+	if (r < 0) {
+		fprintf(stderr, "airlock: %s\n", err.msg);
+		al_spec_free(&spec);
+		return AL_EXIT_SETUP;
+	}
+	al_error_clear(&err);
+	r = al_run(&spec, &res, &err);
+	if (err.msg[0] && (!spec.quiet || res.exit_status == AL_EXIT_SETUP)) {
+		char buf[AL_ERR_MSG_MAX + 64];
+		fprintf(stderr, "airlock: %s\n", al_error_format(&err, buf, sizeof buf));
+	}
+	al_spec_free(&spec);
+	return res.exit_status;
+}

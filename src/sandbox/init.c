@@ -1,1 +1,410 @@
-/* (being written) */
+/* The sandbox init: pid 1 of the sandbox's pid namespace. It builds the
+ * sandbox around itself as a fixed, ordered list of steps, then forks and
+ * execs the workload, reaps zombies, forwards signals, and reports the
+ * workload's exit to the supervisor. Runs between clone and exec: syscalls
+ * only (everything it needs was precomputed in the plan). */
+#define _GNU_SOURCE
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/landlock.h"
+#include "util/cleanup.h"
+#include "sandbox/rlimits.h"
+#include "sandbox/seccomp.h"
+
+struct init_ctx {
+	const struct al_sandbox_plan *plan;
+	struct al_error err;
+	int upper_fd;     /* workspace overlay upper dir, for the supervisor */
+	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
+};
+
+#define SYNC_FD 3
+
+static void send_msg(const struct al_msg *m)
+{
+	while (send(SYNC_FD, m, sizeof *m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+__attribute__((noreturn)) static void fail(struct init_ctx *c, int stage)
+{
+	struct al_msg m = {.type = AL_MSG_ERROR, .stage = stage, .err = c->err.code};
+	snprintf(m.text, sizeof m.text, "%s", c->err.msg);
+	send_msg(&m);
+	_exit(AL_EXIT_SETUP_STATUS);
+}
+
+/* The supervisor going away must take the sandbox with it. The setting is
+ * cleared by every credential change, so it is set again after each. */
+static int ensure_supervisor_alive(struct init_ctx *c)
+{
+	struct pollfd p = {.fd = SYNC_FD, .events = POLLIN};
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return al_error_errno(&c->err, "init", "setting the parent-death signal");
+	/* Died before the line above? Then its end of the socket is closed. */
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+		return al_error_set(&c->err, ESRCH, "init", "the supervisor is gone");
+	return 0;
+}
+
+/* ---- the steps --------------------------------------------------------- */
+
+/* Wait until the supervisor has written our uid/gid maps (and placed us in
+ * the cgroup): nothing below may run as an unmapped or unlimited process. */
+static int step_wait_for_supervisor(struct init_ctx *c)
+{
+	char go = 0;
+	ssize_t n;
+	int r = ensure_supervisor_alive(c);
+	if (r < 0)
+		return r;
+	do
+		n = read(SYNC_FD, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || go != AL_GO)
+		return al_error_set(&c->err, n < 0 ? errno : ECONNRESET, "init", "waiting for the supervisor");
+	return 0;
+}
+
+/* Become the namespace's root, so setup runs as a mapped id: rootful, our
+ * host uid 0 is deliberately not in the map, so until this call we would
+ * still be host root to the kernel -- after it we never are again. Also a
+ * new session: nothing inside shares the caller's terminal session. */
+static int step_identity(struct init_ctx *c)
+{
+	const struct al_sandbox_plan *p = c->plan;
+	if (!p->rootless) {
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			return al_error_errno(&c->err, "init", "becoming root of the user namespace");
+	}
+	if (setsid() < 0)
+		return al_error_errno(&c->err, "init", "setsid");
+	return ensure_supervisor_alive(c);
+}
+
+static int step_mounts(struct init_ctx *c)
+{
+	return al_rootfs_child_setup(c->plan, &c->err);
+}
+
+/* Take a handle on the workspace's upper layer before the pivot detaches
+ * it: the supervisor reads the workload's changes through it afterwards. */
+static int step_workspace_handle(struct init_ctx *c)
+{
+	if (!c->plan->want_upper_fd)
+		return 0;
+	c->upper_fd = open("/ws/upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->upper_fd < 0)
+		return al_error_errno(&c->err, "workspace", "opening the overlay upper layer");
+	return 0;
+}
+
+/* Enter the new root and detach everything else: the staging tmpfs and,
+ * under it, the whole host mount tree. */
+static int step_pivot(struct init_ctx *c)
+{
+	if (chdir(AL_NEWROOT) < 0)
+		return al_error_errno(&c->err, "pivot", "chdir %s", AL_NEWROOT);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return al_error_errno(&c->err, "pivot", "pivot_root into the new root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return al_error_errno(&c->err, "pivot", "detaching the old root");
+	if (chdir("/") < 0)
+		return al_error_errno(&c->err, "pivot", "chdir /");
+	if (chdir(c->plan->workdir) < 0)
+		return al_error_errno(&c->err, "pivot", "working directory %s", c->plan->workdir);
+	return 0;
+}
+
+static int step_hostname(struct init_ctx *c)
+{
+	const char *h = c->plan->spec->hostname;
+	if (sethostname(h, strlen(h)) < 0)
+		return al_error_errno(&c->err, "hostname", "sethostname %s", h);
+	return 0;
+}
+
+static int step_network(struct init_ctx *c)
+{
+	return al_netns_child_setup(&c->err);
+}
+
+/* Limits before the privilege drop: lowering needs no privilege, but the
+ * values must be in place before anything runs under them. */
+static int step_rlimits(struct init_ctx *c)
+{
+	return al_rlimits_child_setup(&c->plan->spec->limits, &c->err);
+}
+
+static int step_drop_privileges(struct init_ctx *c)
+{
+	int r = al_caps_child_setup(c->plan, &c->err);
+	if (r < 0)
+		return r;
+	/* Non-dumpable: the workload runs as the same uid, and must not reach
+	 * pid 1's memory or fds through /proc/1 or ptrace. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return al_error_errno(&c->err, "caps", "PR_SET_DUMPABLE");
+	return ensure_supervisor_alive(c);
+}
+
+/* no_new_privs: no exec can ever grant privilege again (setuid bits, file
+ * caps); also the precondition for unprivileged Landlock and seccomp. */
+static int step_no_new_privs(struct init_ctx *c)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return al_error_errno(&c->err, "nnp", "PR_SET_NO_NEW_PRIVS");
+	return 0;
+}
+
+static int step_landlock(struct init_ctx *c)
+{
+	if (c->plan->landlock == NULL)
+		return 0;
+	return al_landlock_child_setup(c->plan->landlock, &c->err);
+}
+
+/* Last: after it, the init itself is confined to the allowlist too. */
+static int step_seccomp(struct init_ctx *c)
+{
+	if (c->plan->seccomp == NULL)
+		return 0;
+	return al_seccomp_child_setup(c->plan->seccomp, &c->listener_fd, &c->err);
+}
+
+/* Hand the supervisor the descriptors it watches from outside. */
+static int step_handover(struct init_ctx *c)
+{
+	struct al_msg m = {.type = AL_MSG_FDS};
+	int fds[2], n = 0;
+	char cbuf[CMSG_SPACE(sizeof fds)];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+
+	if (c->listener_fd >= 0)
+		fds[n++] = c->listener_fd;
+	if (c->upper_fd >= 0)
+		fds[n++] = c->upper_fd;
+	if (n == 0)
+		return 0;
+	/* status says which: bit 0 listener first, bit 1 upper dir present */
+	m.status = (c->listener_fd >= 0 ? 1 : 0) | (c->upper_fd >= 0 ? 2 : 0);
+	memset(cbuf, 0, sizeof cbuf);
+	mh.msg_control = cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	if (sendmsg(SYNC_FD, &mh, MSG_NOSIGNAL) < 0)
+		return al_error_errno(&c->err, "init", "handing descriptors to the supervisor");
+	if (c->listener_fd >= 0)
+		close(c->listener_fd);
+	if (c->upper_fd >= 0)
+		close(c->upper_fd);
+	c->listener_fd = c->upper_fd = -1;
+	return 0;
+}
+
+struct init_step {
+	int stage;
+	int (*run)(struct init_ctx *c);
+};
+
+/* The order is the security argument:
+ *  - nothing happens before the supervisor has mapped our ids and placed us
+ *    in the cgroup;
+ *  - the filesystem is built while we still hold CAP_SYS_ADMIN in the user
+ *    namespace, and entered (pivot) before anything else touches paths;
+ *  - limits, then the identity/capability drop, then no_new_privs;
+ *  - Landlock needs no_new_privs; seccomp goes last, so the steps before it
+ *    may use syscalls the workload must not, and the init itself ends up
+ *    under the same filter as everything it will ever fork. */
+static const struct init_step init_steps[] = {
+	{AL_STAGE_WAIT, step_wait_for_supervisor},
+	{AL_STAGE_IDENTITY_MAP, step_identity},
+	{AL_STAGE_MOUNTS, step_mounts},
+	{AL_STAGE_MOUNTS, step_workspace_handle},
+	{AL_STAGE_PIVOT, step_pivot},
+	{AL_STAGE_HOSTNAME, step_hostname},
+	{AL_STAGE_NETWORK, step_network},
+	{AL_STAGE_RLIMITS, step_rlimits},
+	{AL_STAGE_CAPS, step_drop_privileges},
+	{AL_STAGE_NNP, step_no_new_privs},
+	{AL_STAGE_LANDLOCK, step_landlock},
+	{AL_STAGE_SECCOMP, step_seccomp},
+	{AL_STAGE_INIT, step_handover},
+};
+
+/* ---- the workload ------------------------------------------------------ */
+
+/* execvpe resolves with the caller's PATH, not the workload's: search the
+ * sandbox's PATH ourselves, without allocating. */
+static int exec_workload(const struct al_sandbox_plan *p)
+{
+	const char *file = p->argv[0];
+	const char *path = p->path_env, *seg;
+	char buf[PATH_MAX];
+	int saved = ENOENT;
+
+	if (strchr(file, '/')) {
+		execve(file, p->argv, p->envp);
+		return errno;
+	}
+	for (seg = path; seg && *seg;) {
+		const char *end = strchr(seg, ':');
+		size_t len = end ? (size_t)(end - seg) : strlen(seg);
+		if (len > 0 && len + 1 + strlen(file) < sizeof buf) {
+			memcpy(buf, seg, len);
+			buf[len] = '/';
+			strcpy(buf + len + 1, file);
+			execve(buf, p->argv, p->envp);
+			if (errno == EACCES || errno == ENOEXEC || errno == EPERM)
+				saved = errno;
+			else if (errno != ENOENT && errno != ENOTDIR && saved == ENOENT)
+				saved = errno;
+		}
+		seg = end ? end + 1 : NULL;
+	}
+	return saved;
+}
+
+__attribute__((noreturn)) static void workload_child(const struct al_sandbox_plan *p, int report_fd)
+{
+	sigset_t none;
+	int sig, e;
+
+	/* A fresh session with no controlling terminal: the workload can never
+	 * push input into the caller's terminal (TIOCSTI and friends). */
+	setsid();
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	e = exec_workload(p);
+	while (write(report_fd, &e, sizeof e) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+__attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sigset_t *sigs)
+{
+	const struct al_sandbox_plan *p = c->plan;
+	struct al_msg m = {0};
+	int pipefd[2], e = 0;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		al_error_errno(&c->err, "exec", "pipe");
+		fail(c, AL_STAGE_EXEC);
+	}
+	pid = fork();
+	if (pid < 0) {
+		al_error_errno(&c->err, "exec", "fork");
+		fail(c, AL_STAGE_EXEC);
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		workload_child(p, pipefd[1]);
+	}
+	close(pipefd[1]);
+	/* EOF: the exec happened (the pipe is CLOEXEC); 4 bytes: its errno. */
+	do
+		n = read(pipefd[0], &e, sizeof e);
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof e) {
+		m.type = AL_MSG_EXEC_FAILED;
+		m.err = e;
+		snprintf(m.text, sizeof m.text, "%s", p->argv[0]);
+		send_msg(&m);
+		waitpid(pid, NULL, 0);
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	m.type = AL_MSG_STARTED;
+	m.status = pid;
+	send_msg(&m);
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(sigs, &si);
+		if (sig < 0)
+			continue;
+		if (sig == SIGCHLD) {
+			int st;
+			pid_t w;
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (w != pid)
+					continue;
+				/* Our exit kills every other process in the namespace. */
+				m.type = AL_MSG_EXITED;
+				m.status = st;
+				send_msg(&m);
+				_exit(0);
+			}
+			continue;
+		}
+		/* Everything else the supervisor (or anyone) sends us goes to the
+		 * workload: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2, ... */
+		kill(pid, sig);
+	}
+}
+
+/* Arrange the descriptor table: 0-2 are the workload's stdio, 3 the setup
+ * socket, and nothing else survives -- whatever the caller leaked into
+ * airlock, and the supervisor's own fds, end here. */
+static int setup_fds(struct init_ctx *c)
+{
+	const struct al_sandbox_plan *p = c->plan;
+	int in, out, errfd, sync;
+
+	in = p->stdin_fd >= 0 ? fcntl(p->stdin_fd, F_DUPFD_CLOEXEC, 10)
+			      : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	out = fcntl(p->stdout_fd, F_DUPFD_CLOEXEC, 10);
+	errfd = fcntl(p->stderr_fd, F_DUPFD_CLOEXEC, 10);
+	sync = fcntl(p->sync_fd, F_DUPFD_CLOEXEC, 10);
+	if (in < 0 || out < 0 || errfd < 0 || sync < 0)
+		return -errno;
+	if (dup3(sync, SYNC_FD, O_CLOEXEC) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+	    dup2(errfd, 2) < 0)
+		return -errno;
+	if (syscall(SYS_close_range, SYNC_FD + 1, ~0U, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void al_init_main(const struct al_sandbox_plan *plan)
+{
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1};
+	sigset_t sigs;
+	size_t i;
+
+	/* Signals are taken synchronously (sigwaitinfo) once the workload runs. */
+	sigfillset(&sigs);
+	sigprocmask(SIG_SETMASK, &sigs, NULL);
+
+	if (setup_fds(&c) < 0)
+		_exit(AL_EXIT_SETUP_STATUS);
+	for (i = 0; i < AL_ARRAY_SIZE(init_steps); i++) {
+		if (init_steps[i].run(&c) < 0)
+			fail(&c, init_steps[i].stage);
+	}
+	supervise_workload(&c, &sigs);
+}

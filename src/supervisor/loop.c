@@ -1,1 +1,463 @@
-/* (being written) */
+/* The supervisor's event loop: single-threaded epoll over the init's pidfd,
+ * the setup socket, the workload's stdout/stderr pipes, the caller's stdin,
+ * a signalfd, the timeout and tick timerfds, and (when present) the seccomp
+ * listener and the cgroup event fd. Any failure here kills the sandbox:
+ * nothing runs on unsupervised. */
+#define _GNU_SOURCE
+#include "supervisor/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "evidence/evlog.h"
+#include "supervisor/notify.h"
+#include "util/fdutil.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+
+enum tag {
+	TAG_PIDFD = 1, TAG_SIGNAL, TAG_TIMEOUT, TAG_TICK, TAG_SYNC, TAG_STDOUT, TAG_STDERR,
+	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP,
+};
+
+static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
+{
+	struct epoll_event ev = {.events = events, .data.u32 = t};
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void ep_del(int epfd, int fd)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const char *detail)
+{
+	struct al_error e;
+
+	if (s->kill_reason == AL_KILL_NONE) {
+		s->kill_reason = why;
+		snprintf(s->kill_detail, sizeof s->kill_detail, "%s", detail ? detail : "");
+	}
+	if (!s->init_exited && s->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+	if (s->cgroup)
+		al_cgroup_kill(s->cgroup, &e);
+}
+
+/* A record that cannot be made durable stops the run: no unlogged execution. */
+static void log_event(struct al_supervisor *s, const char *type, const char *fields)
+{
+	struct al_error e = {0};
+	if (al_evlog_append(s->log, type, fields, &e) < 0)
+		al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR,
+				   e.msg);
+}
+
+static void output_limit_event(struct al_supervisor *s)
+{
+	struct al_buf b;
+	struct al_json j;
+
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "kind", "output");
+	al_json_kv_uint(&j, "limit_bytes", s->spec->limits.output);
+	al_json_obj_end(&j);
+	log_event(s, "limit", b.data);
+	al_buf_free(&b);
+}
+
+static void relay_output(struct al_supervisor *s, struct al_stream *st, int stream)
+{
+	char buf[65536];
+	ssize_t n;
+	int i;
+
+	/* Bounded work per wakeup so one chatty stream cannot starve the rest. */
+	for (i = 0; i < 16; i++) {
+		n = read(st->fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			ep_del(s->epfd, st->fd);
+			close(st->fd);
+			st->fd = -1;
+			return;
+		}
+		uint64_t total = s->out.bytes + s->err.bytes;
+		size_t keep = (size_t)n;
+		if (s->spec->limits.output && total + (uint64_t)n > s->spec->limits.output) {
+			keep = total >= s->spec->limits.output ? 0 : (size_t)(s->spec->limits.output - total);
+			s->output_cap_dropped += (uint64_t)n - keep;
+			if (!s->output_cap_hit) {
+				s->output_cap_hit = true;
+				output_limit_event(s);
+			}
+		}
+		st->bytes += keep;
+		if (keep == 0)
+			continue;
+		if (!st->out_broken && al_write_all(st->out, buf, keep) < 0)
+			st->out_broken = true;
+		struct al_error e = {0};
+		if (al_evlog_output(s->log, stream, buf, keep, &e) < 0)
+			al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e.msg);
+	}
+}
+
+/* ---- stdin ------------------------------------------------------------- */
+
+static void stdin_close(struct al_supervisor *s)
+{
+	struct al_stdin_relay *in = &s->in;
+	if (in->registered_src)
+		ep_del(s->epfd, in->src);
+	if (in->dst >= 0) {
+		if (in->registered_dst)
+			ep_del(s->epfd, in->dst);
+		close(in->dst);
+	}
+	in->dst = -1;
+	in->src = -1;
+	in->registered_src = in->registered_dst = false;
+}
+
+/* Want to read when the buffer is empty, to write when it holds data. */
+static void stdin_arm(struct al_supervisor *s)
+{
+	struct al_stdin_relay *in = &s->in;
+	bool want_write = in->len > in->off;
+
+	if (in->dst < 0)
+		return;
+	if (!want_write && !in->pollable) {
+		/* Regular files never block: drive reads by pipe writability. */
+		want_write = true;
+	}
+	if (want_write && !in->registered_dst) {
+		ep_add(s->epfd, in->dst, EPOLLOUT, TAG_STDIN_DST);
+		in->registered_dst = true;
+	} else if (!want_write && in->registered_dst) {
+		ep_del(s->epfd, in->dst);
+		in->registered_dst = false;
+	}
+	if (in->pollable) {
+		bool want_read = !want_write;
+		if (want_read && !in->registered_src) {
+			ep_add(s->epfd, in->src, EPOLLIN, TAG_STDIN_SRC);
+			in->registered_src = true;
+		} else if (!want_read && in->registered_src) {
+			ep_del(s->epfd, in->src);
+			in->registered_src = false;
+		}
+	}
+}
+
+static void stdin_fill(struct al_supervisor *s)
+{
+	struct al_stdin_relay *in = &s->in;
+	ssize_t n;
+
+	do
+		n = read(in->src, in->buf, sizeof in->buf);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		stdin_close(s);
+		return;
+	}
+	in->len = (size_t)n;
+	in->off = 0;
+}
+
+static void stdin_flush(struct al_supervisor *s)
+{
+	struct al_stdin_relay *in = &s->in;
+	if (in->len == in->off) {
+		if (in->pollable)
+			return;
+		stdin_fill(s);
+		if (in->dst < 0)
+			return;
+	}
+	while (in->off < in->len) {
+		ssize_t n = write(in->dst, in->buf + in->off, in->len - in->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) { /* EPIPE: the workload closed its stdin */
+			stdin_close(s);
+			return;
+		}
+		in->off += (size_t)n;
+	}
+	in->len = in->off = 0;
+}
+
+/* ---- setup socket ------------------------------------------------------- */
+
+static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al_msg *m)
+{
+	struct cmsghdr *cm;
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		int fds[2], n, i = 0;
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		if (n > 2)
+			n = 2;
+		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)n);
+		if ((m->status & 1) && i < n) {
+			int fd = fds[i++];
+			struct al_error e = {0};
+			if (s->notify == NULL && al_notify_open(&s->notify, fd, s->log, &e) == 0)
+				ep_add(s->epfd, al_notify_fd(s->notify), EPOLLIN, TAG_NOTIFY);
+			else
+				close(fd);
+		}
+		if ((m->status & 2) && i < n) {
+			if (s->upper_fd >= 0)
+				close(s->upper_fd);
+			s->upper_fd = fds[i++];
+		}
+		for (; i < n; i++)
+			close(fds[i]);
+	}
+}
+
+static void exec_event(struct al_supervisor *s)
+{
+	struct al_buf b;
+	struct al_json j;
+	size_t i;
+
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_int(&j, "pid", s->workload_pid);
+	al_json_kv_int(&j, "ppid", 1);
+	al_json_kv_str(&j, "path", s->spec->argv[0]);
+	al_json_key(&j, "argv");
+	al_json_arr_begin(&j);
+	for (i = 0; i < s->spec->argc; i++)
+		al_json_str(&j, s->spec->argv[i]);
+	al_json_arr_end(&j);
+	al_json_kv_str(&j, "source", "init");
+	al_json_obj_end(&j);
+	log_event(s, "exec", b.data);
+	al_buf_free(&b);
+}
+
+static void read_sync(struct al_supervisor *s)
+{
+	for (;;) {
+		struct al_msg m;
+		char cbuf[CMSG_SPACE(sizeof(int) * 2)];
+		struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof cbuf};
+		ssize_t n = recvmsg(s->sync_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			ep_del(s->epfd, s->sync_fd);
+			close(s->sync_fd);
+			s->sync_fd = -1;
+			return;
+		}
+		if ((size_t)n != sizeof m)
+			continue;
+		m.text[sizeof m.text - 1] = '\0';
+		switch (m.type) {
+		case AL_MSG_ERROR:
+			s->setup_failed = true;
+			s->setup_msg = m;
+			break;
+		case AL_MSG_FDS:
+			take_fds(s, &mh, &m);
+			break;
+		case AL_MSG_STARTED:
+			s->started = true;
+			s->workload_pid = m.status;
+			s->t_ready_ns = al_mono_ns();
+			if (s->notify == NULL)
+				exec_event(s);
+			break;
+		case AL_MSG_EXEC_FAILED:
+			s->exec_errno = m.err ? m.err : ENOENT;
+			break;
+		case AL_MSG_EXITED:
+			s->got_exit_msg = true;
+			s->workload_status = m.status;
+			break;
+		}
+	}
+}
+
+static void handle_signal(struct al_supervisor *s)
+{
+	struct signalfd_siginfo si;
+	while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		char d[64];
+		snprintf(d, sizeof d, "airlock received %s", strsignal((int)si.ssi_signo));
+		if (s->kill_reason == AL_KILL_NONE)
+			s->kill_signal = (int)si.ssi_signo;
+		al_supervisor_kill(s, AL_KILL_SIGNAL, d);
+	}
+}
+
+static void handle_init_exit(struct al_supervisor *s)
+{
+	siginfo_t si = {0};
+	if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	s->init_exited = true;
+	s->init_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+	ep_del(s->epfd, s->pidfd);
+	/* Whatever is left is killed now: the namespace died with its init,
+	 * and the cgroup kill catches anything that is not in the namespace. */
+	if (s->cgroup) {
+		struct al_error e;
+		al_cgroup_kill(s->cgroup, &e);
+	}
+}
+
+static void cgroup_events(struct al_supervisor *s)
+{
+	struct al_cgroup_events ev = {0};
+	struct al_error e = {0};
+	if (al_cgroup_read_events(s->cgroup, &ev, &e) < 0)
+		return;
+	if (ev.oom_kills) {
+		char f[128];
+		snprintf(f, sizeof f, "{\"kind\":\"oom\",\"count\":%llu,\"limit_bytes\":%llu}",
+			 (unsigned long long)ev.oom_kills, (unsigned long long)s->spec->limits.memory);
+		log_event(s, "limit", f);
+	}
+	if (ev.pids_max_hits) {
+		char f[128];
+		snprintf(f, sizeof f, "{\"kind\":\"pids\",\"count\":%llu,\"limit\":%llu}",
+			 (unsigned long long)ev.pids_max_hits, (unsigned long long)s->spec->limits.pids);
+		log_event(s, "limit", f);
+	}
+}
+
+static int setup_loop(struct al_supervisor *s, struct al_error *err)
+{
+	sigset_t set;
+	struct itimerspec tick = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return al_error_errno(err, "supervisor", "epoll_create1");
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0)
+		return al_error_errno(err, "supervisor", "signalfd");
+	s->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->tickfd < 0 || timerfd_settime(s->tickfd, 0, &tick, NULL) < 0)
+		return al_error_errno(err, "supervisor", "tick timer");
+	if (s->spec->limits.timeout_ns) {
+		struct itimerspec t = {.it_value = {(time_t)(s->spec->limits.timeout_ns / 1000000000ull),
+						    (long)(s->spec->limits.timeout_ns % 1000000000ull)}};
+		s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &t, NULL) < 0)
+			return al_error_errno(err, "supervisor", "timeout timer");
+		if (ep_add(s->epfd, s->timerfd, EPOLLIN, TAG_TIMEOUT) < 0)
+			return al_error_errno(err, "supervisor", "epoll timeout");
+	}
+	if (ep_add(s->epfd, s->pidfd, EPOLLIN, TAG_PIDFD) < 0 ||
+	    ep_add(s->epfd, s->sigfd, EPOLLIN, TAG_SIGNAL) < 0 ||
+	    ep_add(s->epfd, s->tickfd, EPOLLIN, TAG_TICK) < 0 ||
+	    ep_add(s->epfd, s->sync_fd, EPOLLIN, TAG_SYNC) < 0 ||
+	    ep_add(s->epfd, s->out.fd, EPOLLIN, TAG_STDOUT) < 0 ||
+	    ep_add(s->epfd, s->err.fd, EPOLLIN, TAG_STDERR) < 0)
+		return al_error_errno(err, "supervisor", "epoll_ctl");
+	if (s->cgroup && al_cgroup_event_fd(s->cgroup) >= 0 &&
+	    ep_add(s->epfd, al_cgroup_event_fd(s->cgroup), EPOLLIN, TAG_CGROUP) < 0)
+		return al_error_errno(err, "supervisor", "epoll cgroup events");
+	stdin_arm(s);
+	return 0;
+}
+
+int al_supervise(struct al_supervisor *s, struct al_error *err)
+{
+	int r = setup_loop(s, err);
+	if (r < 0) {
+		al_supervisor_kill(s, AL_KILL_ERROR, err->msg);
+		/* fall through: still reap and drain so nothing is left behind */
+	}
+	while (!(s->init_exited && s->out.fd < 0 && s->err.fd < 0 && s->sync_fd < 0)) {
+		struct epoll_event evs[16];
+		int i, n;
+
+		n = epoll_wait(s->epfd, evs, 16, s->epfd < 0 ? 10 : -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			al_supervisor_kill(s, AL_KILL_ERROR, "epoll_wait failed");
+			/* Without the loop, wait synchronously for the init. */
+			siginfo_t si;
+			waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED);
+			s->init_exited = true;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t ticks;
+			struct al_error e = {0};
+			switch (evs[i].data.u32) {
+			case TAG_PIDFD: handle_init_exit(s); break;
+			case TAG_SIGNAL: handle_signal(s); break;
+			case TAG_TIMEOUT:
+				if (read(s->timerfd, &ticks, sizeof ticks) > 0 && !s->init_exited)
+					al_supervisor_kill(s, AL_KILL_TIMEOUT, "timeout reached");
+				break;
+			case TAG_TICK:
+				if (read(s->tickfd, &ticks, sizeof ticks) > 0 && al_evlog_tick(s->log, &e) < 0)
+					al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e.msg);
+				break;
+			case TAG_SYNC: read_sync(s); break;
+			case TAG_STDOUT: relay_output(s, &s->out, 1); break;
+			case TAG_STDERR: relay_output(s, &s->err, 2); break;
+			case TAG_STDIN_SRC: stdin_fill(s); stdin_flush(s); stdin_arm(s); break;
+			case TAG_STDIN_DST: stdin_flush(s); stdin_arm(s); break;
+			case TAG_NOTIFY:
+				if (al_notify_handle(s->notify, &e) < 0 && e.code != ENOENT) {
+					/* A listener we can no longer serve would leave the
+					 * sandbox blocked or unrecorded: fail closed. */
+					ep_del(s->epfd, al_notify_fd(s->notify));
+					al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+				}
+				break;
+			case TAG_CGROUP: cgroup_events(s); break;
+			}
+		}
+		/* After the init is gone, pipes whose writers all died give EOF;
+		 * the setup socket too. Nothing can keep them open. */
+	}
+	stdin_close(s);
+	return r;
+}

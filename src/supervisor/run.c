@@ -1,1 +1,682 @@
-/* (being written) */
+/* The run lifecycle: probe, plan, open the log, create the cgroup, clone
+ * the sandbox init into fresh namespaces, release it, supervise, then tear
+ * down and verify that nothing of the run is left. Every failure after the
+ * clone kills the sandbox before returning (fail closed). */
+#define _GNU_SOURCE
+#include "supervisor/supervisor.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "airlock-config.h"
+#include "cgroup/cgroup.h"
+#include "evidence/evlog.h"
+#include "sandbox/landlock.h"
+#include "sandbox/seccomp.h"
+#include "supervisor/notify.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static const char *const default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* The workload's environment: a fixed minimal set plus the explicit -e
+ * values. Nothing of the caller's environment is passed (secrets live
+ * there). */
+static int build_env(struct al_sandbox_plan *p, struct al_error *err)
+{
+	const struct al_spec *s = p->spec;
+	const char *home = s->uid == 0 ? "/root" : "/home/agent";
+	const char *user = s->uid == 0 ? "root" : "agent";
+	size_t n = 0, i, cap = 8 + s->n_env + 1;
+	char **env = calloc(cap, sizeof *env);
+
+	if (env == NULL)
+		return al_error_set(err, ENOMEM, "env", "building the environment");
+	/* Explicit values replace the defaults of the same name. */
+#define SETDEF(k, v)                                                        \
+	do {                                                                \
+		bool over = false;                                          \
+		for (i = 0; i < s->n_env; i++)                              \
+			if (strcmp(s->env[i].key, k) == 0)                  \
+				over = true;                                \
+		if (!over && asprintf(&env[n], "%s=%s", k, v) >= 0)         \
+			n++;                                                \
+	} while (0)
+	SETDEF("PATH", default_path);
+	SETDEF("HOME", home);
+	SETDEF("USER", user);
+	SETDEF("LOGNAME", user);
+	SETDEF("SHELL", "/bin/sh");
+	SETDEF("LANG", "C.UTF-8");
+	SETDEF("PWD", s->workdir);
+	SETDEF("HOSTNAME", s->hostname);
+#undef SETDEF
+	p->path_env = default_path;
+	for (i = 0; i < s->n_env; i++) {
+		size_t k;
+		bool later = false;
+		/* later -e of the same key wins */
+		for (k = i + 1; k < s->n_env; k++)
+			if (strcmp(s->env[k].key, s->env[i].key) == 0)
+				later = true;
+		if (later)
+			continue;
+		if (asprintf(&env[n], "%s=%s", s->env[i].key, s->env[i].value) < 0) {
+			env[n] = NULL;
+			p->envp = env;
+			return al_error_set(err, ENOMEM, "env", "building the environment");
+		}
+		if (strcmp(s->env[i].key, "PATH") == 0)
+			p->path_env = env[n] + 5;
+		n++;
+	}
+	env[n] = NULL;
+	p->envp = env;
+	return 0;
+}
+
+static void make_run_id(char out[40])
+{
+	unsigned char r[12];
+	size_t i;
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+		uint64_t t = al_realtime_ns() ^ ((uint64_t)getpid() << 32);
+		memcpy(r, &t, 8);
+		memset(r + 8, 0, 4);
+	}
+	for (i = 0; i < sizeof r; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+/* Processes still in the sandbox's pid namespace, found by scanning /proc:
+ * the evidence that teardown left nothing running. */
+static int count_ns_processes(ino_t pidns)
+{
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	if (pidns == 0)
+		return 0;
+	d = opendir("/proc");
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char path[64];
+		struct stat st;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/ns/pid", de->d_name);
+		if (stat(path, &st) == 0 && st.st_ino == pidns)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void protections_json(struct al_supervisor *s, const struct al_features *f,
+			     const struct al_seccomp *sc, const struct al_landlock *ll,
+			     struct al_json *j)
+{
+	al_json_key(j, "protections");
+	al_json_obj_begin(j);
+	al_json_key(j, "namespaces");
+	al_json_raw(j, f->timens ? "[\"user\",\"pid\",\"mount\",\"network\",\"ipc\",\"uts\",\"cgroup\",\"time\"]"
+				 : "[\"user\",\"pid\",\"mount\",\"network\",\"ipc\",\"uts\",\"cgroup\"]");
+	al_json_kv_bool(j, "rootless", s->plan->rootless);
+	al_json_kv_str(j, "uid_map", s->plan->uid_map);
+	al_json_kv_str(j, "gid_map", s->plan->gid_map);
+	al_json_kv_bool(j, "pivot_root", true);
+	al_json_kv_bool(j, "no_new_privs", true);
+	al_json_kv_str(j, "capabilities", "none");
+	al_json_kv_str(j, "network", "none (loopback only)");
+	al_json_key(j, "seccomp");
+	if (sc)
+		al_seccomp_describe(sc, j);
+	else
+		al_json_null(j);
+	al_json_key(j, "landlock");
+	if (ll)
+		al_landlock_describe(ll, j);
+	else
+		al_json_null(j);
+	al_json_key(j, "cgroup");
+	if (s->cgroup)
+		al_cgroup_describe(s->cgroup, j);
+	else
+		al_json_null(j);
+	al_json_obj_end(j);
+}
+
+static int log_run_start(struct al_supervisor *s, const struct al_features *f,
+			 const struct al_seccomp *sc, const struct al_landlock *ll,
+			 struct al_error *err)
+{
+	struct al_buf b, canon;
+	struct al_json j;
+	struct utsname u;
+	char hash[65];
+	uint32_t bit;
+	int r;
+
+	al_buf_init(&b);
+	al_buf_init(&canon);
+	uname(&u);
+	if (al_spec_canonical_json(s->spec, &canon) < 0 || al_spec_hash(s->spec, hash) < 0) {
+		al_buf_free(&canon);
+		return al_error_set(err, ENOMEM, "log", "canonicalising the spec");
+	}
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "airlock_version", AIRLOCK_VERSION);
+	al_json_kv_str(&j, "host", u.nodename);
+	al_json_kv_str(&j, "kernel", u.release);
+	al_json_key(&j, "spec");
+	al_json_raw(&j, canon.data);
+	al_json_kv_str(&j, "spec_hash", hash);
+	al_json_kv_str(&j, "image", s->spec->image);
+	al_json_key(&j, "image_digest");
+	al_json_null(&j);
+	protections_json(s, f, sc, ll, &j);
+	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
+	al_json_key(&j, "degraded");
+	al_json_arr_begin(&j);
+	for (bit = 1; bit; bit <<= 1)
+		if ((s->spec->allow_degraded & bit) &&
+		    ((bit == AL_DEGRADE_TIMENS && !f->timens) ||
+		     (bit == AL_DEGRADE_CGROUP && s->cgroup &&
+		      strncmp(al_cgroup_mode(s->cgroup), "none", 4) == 0) ||
+		     (bit == AL_DEGRADE_LANDLOCK && (ll == NULL || al_landlock_abi(ll) < 7)) ||
+		     (bit == AL_DEGRADE_SECCOMP_NOTIFY && (sc == NULL || !al_seccomp_notify_enabled(sc)))))
+			al_json_str(&j, al_degradation_name(bit));
+	al_json_arr_end(&j);
+	al_json_obj_end(&j);
+	al_buf_free(&canon);
+	r = b.oom ? -ENOMEM : al_evlog_append(s->log, "run_start", b.data, err);
+	al_buf_free(&b);
+	return r;
+}
+
+static pid_t clone_sandbox(struct al_supervisor *s, bool timens, int *pidfd, struct al_error *err)
+{
+	struct clone_args args;
+	int cgfd = s->cgroup ? al_cgroup_clone_fd(s->cgroup) : -1;
+	long pid;
+
+	memset(&args, 0, sizeof args);
+	args.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+		     CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD | (timens ? CLONE_NEWTIME : 0);
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = SIGCHLD;
+	if (cgfd >= 0) {
+		/* v2: born inside the cgroup -- no window outside the limits. */
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0 && cgfd >= 0 && (errno == EINVAL || errno == E2BIG)) {
+		/* Kernels without CLONE_INTO_CGROUP: attach before release instead. */
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		args.cgroup = 0;
+		pid = syscall(SYS_clone3, &args, sizeof args);
+		if (pid > 0 && al_cgroup_attach(s->cgroup, (pid_t)pid, err) < 0) {
+			syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+			waitpid((pid_t)pid, NULL, 0);
+			return -1;
+		}
+	} else if (pid > 0 && cgfd < 0 && s->cgroup) {
+		if (al_cgroup_attach(s->cgroup, (pid_t)pid, err) < 0) {
+			syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+			waitpid((pid_t)pid, NULL, 0);
+			return -1;
+		}
+	}
+	if (pid < 0)
+		return al_error_errno(err, "clone", "clone3 into new namespaces"), -1;
+	return (pid_t)pid;
+}
+
+static int make_pipe(int fds[2], bool reader_is_supervisor, struct al_error *err)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return al_error_errno(err, "supervisor", "pipe");
+	/* Only the supervisor's end is nonblocking; the workload sees a normal pipe. */
+	int mine = reader_is_supervisor ? fds[0] : fds[1];
+	fcntl(mine, F_SETFL, fcntl(mine, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+static const char *verdict_of(struct al_supervisor *s, int *status)
+{
+	switch (s->kill_reason) {
+	case AL_KILL_TIMEOUT:
+		*status = AL_EXIT_TIMEOUT;
+		return "timeout";
+	case AL_KILL_SIGNAL:
+		*status = 128 + s->kill_signal;
+		return "interrupted";
+	case AL_KILL_POLICY:
+		*status = AL_EXIT_POLICY;
+		return "policy";
+	case AL_KILL_ERROR:
+		*status = AL_EXIT_SETUP;
+		return "airlock-error";
+	case AL_KILL_NONE:
+		break;
+	}
+	if (s->setup_failed) {
+		*status = AL_EXIT_SETUP;
+		return "setup-error";
+	}
+	if (s->exec_errno) {
+		*status = s->exec_errno == ENOENT ? AL_EXIT_NOTFOUND : AL_EXIT_NOEXEC;
+		return "exec-failed";
+	}
+	if (s->got_exit_msg) {
+		if (WIFSIGNALED(s->workload_status)) {
+			*status = 128 + WTERMSIG(s->workload_status);
+			return "signaled";
+		}
+		*status = WEXITSTATUS(s->workload_status);
+		return "exited";
+	}
+	/* The init died without telling us how the workload ended: fail closed. */
+	*status = AL_EXIT_SETUP;
+	return "init-died";
+}
+
+struct al_teardown_facts {
+	int processes_left;
+	int fds_left;
+	bool cgroup_removed;
+	bool ok;
+	char detail[256];
+};
+
+static void log_exit_records(struct al_supervisor *s, const char *verdict, int status,
+			     const struct al_teardown_facts *t);
+
+/* After the sandbox is gone there is nothing left to kill; a record that
+ * cannot be written is reported, and al_evlog_close fails the run. */
+static void log_event_plain(struct al_supervisor *s, const char *type, const char *fields)
+{
+	struct al_error e = {0};
+	if (al_evlog_append(s->log, type, fields, &e) < 0)
+		fprintf(stderr, "airlock: event log: %s\n", e.msg);
+}
+
+int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_error *err)
+{
+	struct al_sandbox_plan plan = {0};
+	struct al_supervisor s = {0};
+	struct al_features feat = {0};
+	struct al_seccomp *sc = NULL;
+	struct al_landlock *ll = NULL;
+	struct al_teardown_facts td = {0};
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
+	int fds_before = 0, pidfd = -1, r, status = AL_EXIT_SETUP;
+	struct stat nsst = {0};
+	const char *verdict = "setup-error";
+	char path[64];
+	pid_t pid;
+
+	memset(res, 0, sizeof *res);
+	s.spec = spec;
+	s.plan = &plan;
+	s.pidfd = s.sync_fd = s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
+	s.out.fd = s.err.fd = -1;
+	s.in.src = s.in.dst = -1;
+	s.upper_fd = -1;
+	s.t_start_ns = al_mono_ns();
+	make_run_id(s.run_id);
+	snprintf(res->run_id, sizeof res->run_id, "%s", s.run_id);
+
+	/* ---- before clone: everything that can fail without a sandbox ---- */
+	r = al_features_probe(&feat, err);
+	if (r < 0)
+		goto out;
+	if (!feat.timens && !(spec->allow_degraded & AL_DEGRADE_TIMENS)) {
+		r = al_error_set(err, ENOSYS, "features",
+				 "this kernel has no time namespaces (use --allow-degraded timens to run without)");
+		goto out;
+	}
+	plan.spec = spec;
+	plan.argv = spec->argv;
+	plan.workdir = spec->workdir;
+	r = al_userns_prepare(&plan, err);
+	if (r == 0)
+		r = al_rootfs_plan(&plan, err);
+	if (r == 0)
+		r = build_env(&plan, err);
+	if (r == 0)
+		r = al_landlock_prepare(&ll, spec, err);
+	if (r == 0)
+		r = al_seccomp_prepare(&sc, spec, err);
+	if (r < 0)
+		goto out;
+	plan.landlock = ll;
+	plan.seccomp = sc;
+
+	r = al_evlog_open(&s.log, &spec->log, s.run_id, err);
+	if (r < 0)
+		goto out;
+	/* Baseline for the teardown check: every fd opened from here on
+	 * belongs to the run and must be gone at the end. */
+	fds_before = count_fds();
+	r = al_cgroup_prepare(&s.cgroup, spec, s.run_id, err);
+	if (r < 0)
+		goto out;
+	r = log_run_start(&s, &feat, sc, ll, err);
+	if (r < 0)
+		goto out;
+
+	if (make_pipe(outp, true, err) < 0 || make_pipe(errp, true, err) < 0) {
+		r = -err->code;
+		goto out;
+	}
+	/* The caller's terminal never reaches the workload; other stdin is relayed. */
+	if (fcntl(0, F_GETFD) >= 0 && !isatty(0)) {
+		struct stat st;
+		if (make_pipe(inp, false, err) < 0) {
+			r = -err->code;
+			goto out;
+		}
+		s.in.src = 0;
+		s.in.dst = inp[1];
+		s.in.pollable = fstat(0, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+				!S_ISDIR(st.st_mode);
+		if (s.in.pollable)
+			fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = al_error_errno(err, "supervisor", "socketpair");
+		goto out;
+	}
+	plan.sync_fd = sp[1];
+	plan.stdout_fd = outp[1];
+	plan.stderr_fd = errp[1];
+	plan.stdin_fd = inp[0];
+
+	/* Signals that end the run are read from a signalfd; block them before
+	 * the clone so none is lost in between (the init resets its mask). */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* ---- clone ---- */
+	pid = clone_sandbox(&s, feat.timens, &pidfd, err);
+	if (pid < 0) {
+		r = -(err->code ? err->code : EINVAL);
+		goto out;
+	}
+	if (pid == 0)
+		al_init_main(&plan); /* never returns */
+
+	s.pid = pid;
+	s.pidfd = pidfd;
+	s.sync_fd = sp[0];
+	sp[0] = -1;
+	s.out.fd = outp[0];
+	s.out.out = 1;
+	s.err.fd = errp[0];
+	s.err.out = 2;
+	outp[0] = errp[0] = -1;
+	/* Our copies of the child's ends must go, or the pipes never reach EOF. */
+	close(sp[1]);
+	close(outp[1]);
+	close(errp[1]);
+	sp[1] = outp[1] = errp[1] = -1;
+	if (inp[0] >= 0)
+		close(inp[0]);
+	inp[0] = -1;
+	inp[1] = -1; /* owned by s.in now */
+
+	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+	stat(path, &nsst);
+
+	/* ---- release ---- */
+	r = al_userns_parent_setup(&plan, pid, err);
+	if (r == 0) {
+		char go = AL_GO;
+		if (write(s.sync_fd, &go, 1) != 1)
+			r = al_error_errno(err, "supervisor", "releasing the sandbox init");
+	}
+	if (r < 0) {
+		al_supervisor_kill(&s, AL_KILL_ERROR, err->msg);
+		s.setup_failed = true;
+	}
+
+	/* ---- supervise ---- */
+	{
+		struct al_error lerr = {0};
+		al_supervise(&s, &lerr);
+		if (r == 0 && lerr.code)
+			*err = lerr;
+	}
+	s.t_end_ns = al_mono_ns();
+	if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
+		al_error_set(err, s.setup_msg.err, "setup", "setting up the sandbox: %s: %s",
+			     al_stage_name(s.setup_msg.stage), s.setup_msg.text);
+	} else if (s.exec_errno) {
+		al_error_set(err, s.exec_errno, "exec", "running %s", spec->argv[0]);
+	} else if (s.kill_reason == AL_KILL_ERROR || s.kill_reason == AL_KILL_POLICY) {
+		al_error_set(err, 0, "supervisor", "the run was killed: %s", s.kill_detail);
+	} else if (s.kill_reason == AL_KILL_TIMEOUT) {
+		al_error_set(err, 0, "timeout", "timeout reached after %.3f s: the sandbox was killed",
+			     (double)spec->limits.timeout_ns / 1e9);
+	} else if (!s.got_exit_msg && !s.setup_failed && r == 0 && s.kill_reason == AL_KILL_NONE) {
+		al_error_set(err, 0, "supervisor", "the sandbox init died unexpectedly");
+	}
+	verdict = verdict_of(&s, &status);
+
+	/* ---- report what the workload changed, then verify teardown ---- */
+	if (s.upper_fd >= 0) {
+		struct al_error werr = {0};
+		if (al_workspace_report(&s, &werr) < 0 && !spec->quiet)
+			fprintf(stderr, "airlock: workspace report: %s\n", werr.msg);
+		close(s.upper_fd);
+		s.upper_fd = -1;
+	}
+	if (s.notify) {
+		al_notify_free(s.notify);
+		s.notify = NULL;
+	}
+	td.processes_left = count_ns_processes(nsst.st_ino);
+	td.cgroup_removed = true;
+	if (s.cgroup) {
+		struct al_error cerr = {0};
+		struct al_cgroup_stats st = {0};
+		al_cgroup_stats(s.cgroup, &st, &cerr);
+		s.peak_memory = st.memory_peak;
+		s.peak_cpu_ns = st.cpu_ns;
+		s.peak_pids = st.pids_peak;
+		if (al_cgroup_destroy(s.cgroup, &cerr) < 0) {
+			td.cgroup_removed = false;
+			snprintf(td.detail, sizeof td.detail, "%s", cerr.msg);
+		}
+		al_cgroup_free(s.cgroup);
+		s.cgroup = NULL;
+	}
+	close(s.pidfd);
+	s.pidfd = -1;
+	if (s.epfd >= 0)
+		close(s.epfd);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	if (s.timerfd >= 0)
+		close(s.timerfd);
+	if (s.tickfd >= 0)
+		close(s.tickfd);
+	s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* The log's own fds are the only ones allowed to remain open now. */
+	td.fds_left = count_fds() - fds_before;
+	if (td.fds_left < 0)
+		td.fds_left = 0;
+	td.ok = td.processes_left == 0 && td.fds_left == 0 && td.cgroup_removed;
+	if (!td.ok) {
+		if (!td.detail[0])
+			snprintf(td.detail, sizeof td.detail, "%d process(es), %d fd(s) of the run remain",
+				 td.processes_left, td.fds_left);
+		if (status == 0 || !spec->quiet)
+			fprintf(stderr, "airlock: teardown verification failed: %s\n", td.detail);
+		if (status == 0) {
+			status = AL_EXIT_SETUP;
+			verdict = "teardown-failed";
+		}
+	}
+	log_exit_records(&s, verdict, status, &td);
+	{
+		struct al_error cerr = {0};
+		if (al_evlog_close(s.log, &cerr) < 0) {
+			fprintf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
+			if (status == 0) {
+				status = AL_EXIT_SETUP;
+				verdict = "log-error";
+			}
+		}
+	}
+	r = 0;
+out:
+	if (r < 0) {
+		status = AL_EXIT_SETUP;
+		verdict = "setup-error";
+		if (s.log) {
+			struct al_buf b;
+			struct al_json j;
+			struct al_error cerr = {0};
+			al_buf_init(&b);
+			al_json_init(&j, &b);
+			al_json_obj_begin(&j);
+			al_json_kv_str(&j, "verdict", verdict);
+			al_json_kv_int(&j, "exit_status", status);
+			al_json_kv_str(&j, "error", err->msg);
+			al_json_obj_end(&j);
+			al_evlog_append(s.log, "run_end", b.data, &cerr);
+			al_buf_free(&b);
+			al_evlog_close(s.log, &cerr);
+		}
+	}
+	snprintf(res->verdict, sizeof res->verdict, "%s", verdict);
+	res->exit_status = status;
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (inp[i] >= 0)
+			close(inp[i]);
+		if (sp[i] >= 0)
+			close(sp[i]);
+	}
+	if (s.sync_fd >= 0)
+		close(s.sync_fd);
+	if (s.cgroup)
+		al_cgroup_free(s.cgroup);
+	if (s.log)
+		al_evlog_free(s.log);
+	al_seccomp_free(sc);
+	al_landlock_free(ll);
+	al_plan_free(&plan);
+	return r;
+}
+
+static void log_exit_records(struct al_supervisor *s, const char *verdict, int status,
+			     const struct al_teardown_facts *t)
+{
+	struct al_buf b;
+	struct al_json j;
+
+	al_buf_init(&b);
+	if (s->got_exit_msg) {
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_int(&j, "pid", s->workload_pid);
+		if (WIFSIGNALED(s->workload_status)) {
+			al_json_key(&j, "status");
+			al_json_null(&j);
+			al_json_kv_int(&j, "signal", WTERMSIG(s->workload_status));
+		} else {
+			al_json_kv_int(&j, "status", WEXITSTATUS(s->workload_status));
+			al_json_key(&j, "signal");
+			al_json_null(&j);
+		}
+		al_json_obj_end(&j);
+		log_event_plain(s, "exit", b.data);
+		al_buf_reset(&b);
+	}
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_int(&j, "processes_left", t->processes_left);
+	al_json_kv_int(&j, "mounts_left", t->processes_left == 0 && t->fds_left == 0 ? 0 : -1);
+	al_json_kv_int(&j, "fds_left", t->fds_left);
+	al_json_kv_bool(&j, "cgroup_removed", t->cgroup_removed);
+	al_json_kv_bool(&j, "ok", t->ok);
+	if (t->detail[0])
+		al_json_kv_str(&j, "detail", t->detail);
+	al_json_obj_end(&j);
+	log_event_plain(s, "teardown", b.data);
+	al_buf_reset(&b);
+
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "verdict", verdict);
+	al_json_kv_int(&j, "exit_status", status);
+	if (s->kill_detail[0])
+		al_json_kv_str(&j, "reason", s->kill_detail);
+	al_json_kv_uint(&j, "duration_ns", s->t_end_ns - s->t_start_ns);
+	al_json_kv_uint(&j, "startup_ns", s->t_ready_ns ? s->t_ready_ns - s->t_start_ns : 0);
+	al_json_key(&j, "peaks");
+	al_json_obj_begin(&j);
+	al_json_kv_uint(&j, "memory_bytes", s->peak_memory);
+	al_json_kv_uint(&j, "cpu_ns", s->peak_cpu_ns);
+	al_json_kv_uint(&j, "pids", s->peak_pids);
+	al_json_obj_end(&j);
+	al_json_key(&j, "output");
+	al_json_obj_begin(&j);
+	al_json_kv_uint(&j, "stdout_bytes", s->out.bytes);
+	al_json_kv_uint(&j, "stderr_bytes", s->err.bytes);
+	al_json_kv_uint(&j, "dropped_bytes", s->output_cap_dropped);
+	al_json_obj_end(&j);
+	al_json_obj_end(&j);
+	log_event_plain(s, "run_end", b.data);
+	al_buf_free(&b);
+}

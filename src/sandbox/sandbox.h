@@ -1,0 +1,162 @@
+/* The sandbox as the parent prepares it and the init (pid 1 inside) builds
+ * it. Everything the child needs is precomputed here, before clone: paths,
+ * mount operations, uid maps, argv/envp, file contents. After clone the
+ * child only walks these arrays and makes syscalls -- no malloc, no stdio. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+
+struct al_seccomp;
+struct al_landlock;
+
+/* Where the init builds the new root before pivoting into it. The staging
+ * tmpfs is mounted on /tmp of the old root and immediately made the root
+ * (old root under /oldroot), so host paths stay reachable as /oldroot/PATH
+ * while the new root is assembled under /newroot. */
+#define AL_STAGE_DIR "/tmp"
+#define AL_OLDROOT "/oldroot"
+#define AL_NEWROOT "/newroot"
+
+enum al_mount_kind {
+	AL_MNT_DIR,        /* mkdir dst (mode) */
+	AL_MNT_TMPFS,      /* tmpfs at dst, data = options, flags = MS_* */
+	AL_MNT_BIND,       /* bind src (host path under /oldroot) at dst; ro unless flags says rw */
+	AL_MNT_BIND_FILE,  /* like BIND but dst is a file placeholder */
+	AL_MNT_SYMLINK,    /* symlink src -> dst */
+	AL_MNT_FILE,       /* write content to dst (mode) */
+	AL_MNT_PROC,       /* fresh procfs at dst */
+	AL_MNT_DEVPTS,     /* private devpts instance at dst */
+	AL_MNT_MASK,       /* hide dst (file: /dev/null bind; dir: empty ro tmpfs) if it exists */
+	AL_MNT_RDONLY,     /* bind dst onto itself read-only (e.g. /proc/sys), if it exists */
+	AL_MNT_OVERLAY,    /* overlay at dst: data = options string */
+	AL_MNT_MOVE_FD,    /* attach the detached mount in fd at dst */
+	AL_MNT_REMOUNT_RO, /* remount dst read-only (the root tmpfs, at the end) */
+	AL_MNT_CHOWN,      /* chown dst to uid/gid (inside ids) */
+};
+
+struct al_mount_op {
+	enum al_mount_kind kind;
+	const char *src;
+	const char *dst;        /* absolute, already prefixed with AL_NEWROOT where needed */
+	const char *data;
+	unsigned long flags;    /* MS_* for mounts; for BIND: MS_RDONLY to make it ro */
+	uint32_t mode;
+	uint32_t uid, gid;
+	const char *content;    /* AL_MNT_FILE */
+	size_t content_len;
+	int fd;                 /* AL_MNT_MOVE_FD */
+	bool optional;          /* skip silently if the source doesn't exist */
+};
+
+/* Stages the child reports failure from (first byte of the error record). */
+enum al_stage {
+	AL_STAGE_WAIT = 1,
+	AL_STAGE_IDENTITY_MAP,
+	AL_STAGE_MOUNTS,
+	AL_STAGE_PIVOT,
+	AL_STAGE_HOSTNAME,
+	AL_STAGE_NETWORK,
+	AL_STAGE_RLIMITS,
+	AL_STAGE_IDS,
+	AL_STAGE_CAPS,
+	AL_STAGE_NNP,
+	AL_STAGE_LANDLOCK,
+	AL_STAGE_SECCOMP,
+	AL_STAGE_FDS,
+	AL_STAGE_EXEC,
+	AL_STAGE_INIT,
+};
+const char *al_stage_name(int stage);
+
+/* Messages from the init to the supervisor over the setup socket. */
+enum al_msg_type {
+	AL_MSG_ERROR = 1,     /* setup failed: stage, err */
+	AL_MSG_FDS,           /* SCM_RIGHTS: seccomp listener and/or workspace upper dir */
+	AL_MSG_STARTED,       /* workload forked + exec'd: pid (inside pid ns) */
+	AL_MSG_EXEC_FAILED,   /* workload exec failed: err (errno) */
+	AL_MSG_EXITED,        /* workload exited: wait status in `status` */
+};
+
+struct al_msg {
+	uint32_t type;
+	int32_t stage;
+	int32_t err;         /* errno */
+	int32_t status;      /* wait status or pid */
+	char text[256];      /* what failed, e.g. "mounting /newroot/proc" */
+};
+
+/* Messages from the supervisor to the init. */
+enum { AL_GO = 'G' };
+
+/* What the init exits with when setup fails (the message says why). */
+#define AL_EXIT_SETUP_STATUS 125
+
+struct al_sandbox_plan {
+	const struct al_spec *spec;
+	bool rootless;
+	uid_t host_uid;          /* rootless: caller; rootful: base of the mapped range */
+	gid_t host_gid;
+	char uid_map[96];
+	char gid_map[96];
+
+	struct al_mount_op *ops;
+	size_t n_ops;
+	size_t cap_ops;
+
+	char *const *argv;       /* workload argv (spec->argv) */
+	char **envp;             /* scrubbed environment */
+	const char *path_env;    /* PATH value used to resolve argv[0] inside */
+	const char *workdir;
+
+	int sync_fd;             /* child end of the setup socketpair */
+	int stdout_fd, stderr_fd, stdin_fd; /* child ends; stdin -1 = /dev/null inside */
+	bool want_upper_fd;      /* send the workspace overlay's upper dir to the supervisor */
+
+	const struct al_seccomp *seccomp;
+	const struct al_landlock *landlock;
+
+	/* strings owned by the plan (freed with it) */
+	char **owned;
+	size_t n_owned, cap_owned;
+};
+
+/* rootfs.c: build the mount list for spec (parent, before clone). */
+int al_rootfs_plan(struct al_sandbox_plan *plan, struct al_error *err);
+/* rootfs.c: run the mount list and pivot (child). */
+int al_rootfs_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);
+
+/* userns.c: decide the id mapping (parent, before clone) and write it (parent, after clone). */
+int al_userns_prepare(struct al_sandbox_plan *plan, struct al_error *err);
+int al_userns_parent_setup(const struct al_sandbox_plan *plan, pid_t pid, struct al_error *err);
+
+/* caps.c: drop every capability, lock securebits, set ids (child). */
+int al_caps_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);
+
+/* netns.c: bring lo up (child). */
+int al_netns_child_setup(struct al_error *err);
+
+/* init.c: the body of pid 1 inside; never returns. */
+__attribute__((noreturn)) void al_init_main(const struct al_sandbox_plan *plan);
+
+/* plan helpers (rootfs.c) */
+int al_plan_add(struct al_sandbox_plan *plan, const struct al_mount_op *op);
+const char *al_plan_strdup(struct al_sandbox_plan *plan, const char *s);
+const char *al_plan_printf(struct al_sandbox_plan *plan, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void al_plan_free(struct al_sandbox_plan *plan);
+
+/* features.c: kernel facts probed once per run, cheaply. */
+struct al_features {
+	bool userns;
+	bool timens;
+	bool seccomp_notify;
+	int landlock_abi;
+	bool cgroup_v2;
+};
+int al_features_probe(struct al_features *f, struct al_error *err);

@@ -1,0 +1,84 @@
+/* Supervisor internals shared by run.c (lifecycle), loop.c (the epoll
+ * loop) and workspace.c (the change report). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+#include "spec/spec.h"
+#include "supervisor/run.h"
+#include "util/error.h"
+
+struct al_evlog;
+struct al_notify;
+struct al_cgroup;
+
+struct al_stream {
+	int fd;            /* supervisor end, nonblocking; -1 when closed */
+	int out;           /* where to relay (1 or 2) */
+	bool out_broken;   /* caller closed it: keep draining, stop writing */
+	uint64_t bytes;    /* total read from the workload */
+};
+
+struct al_stdin_relay {
+	int src;           /* caller's stdin, or -1 */
+	int dst;           /* pipe to the workload, nonblocking; -1 when closed */
+	bool pollable;     /* src can go in epoll (pipe, socket, tty); else plain reads */
+	bool registered_src, registered_dst;
+	char buf[16384];
+	size_t len, off;
+};
+
+enum al_kill_reason {
+	AL_KILL_NONE = 0,
+	AL_KILL_TIMEOUT,
+	AL_KILL_SIGNAL,    /* SIGINT/SIGTERM/SIGHUP to airlock */
+	AL_KILL_POLICY,    /* evidence sink loss, rules (later) */
+	AL_KILL_ERROR,     /* the supervisor itself failed: fail closed */
+};
+
+struct al_supervisor {
+	const struct al_spec *spec;
+	struct al_sandbox_plan *plan;
+	struct al_evlog *log;
+	struct al_notify *notify;
+	struct al_cgroup *cgroup;
+	char run_id[40];
+
+	pid_t pid;          /* init's pid on the host */
+	int pidfd;
+	int sync_fd;        /* supervisor end of the setup socket */
+	int epfd, sigfd, timerfd, tickfd;
+
+	struct al_stream out, err;
+	struct al_stdin_relay in;
+	uint64_t output_cap_dropped;
+	bool output_cap_hit;
+
+	/* what happened */
+	bool init_exited;
+	int init_status;      /* waitid status of init */
+	bool got_exit_msg;
+	int workload_status;  /* wait status reported by init */
+	pid_t workload_pid;   /* in the sandbox's pid namespace */
+	bool started;
+	int exec_errno;
+	bool setup_failed;
+	struct al_msg setup_msg;
+	enum al_kill_reason kill_reason;
+	int kill_signal;      /* the signal airlock received, for AL_KILL_SIGNAL */
+	char kill_detail[256];
+	int upper_fd;         /* workspace upper layer, from the init */
+
+	uint64_t t_start_ns, t_ready_ns, t_end_ns;
+	uint64_t peak_memory, peak_cpu_ns, peak_pids;
+};
+
+/* loop.c */
+int al_supervise(struct al_supervisor *s, struct al_error *err);
+void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const char *detail);
+
+/* workspace.c: the change report (and --export) from the overlay's upper layer. */
+int al_workspace_report(struct al_supervisor *s, struct al_error *err);
