@@ -644,7 +644,7 @@ static int export_program(scmp_filter_ctx ctx, struct al_seccomp *sc, struct al_
 	return 0;
 }
 
-int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, struct al_error *err)
+int al_seccomp_compile(struct al_seccomp **out, bool notify, struct al_error *err)
 {
 	__attribute__((cleanup(ctx_releasep))) scmp_filter_ctx ctx = NULL;
 	struct al_seccomp *sc;
@@ -655,15 +655,9 @@ int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, stru
 	sc = calloc(1, sizeof *sc);
 	if (sc == NULL)
 		return al_error_set(err, ENOMEM, "seccomp", "allocating the filter");
-	sc->notify = kernel_has_user_notif();
-	if (!sc->notify && !(spec->allow_degraded & AL_DEGRADE_SECCOMP_NOTIFY)) {
-		free(sc);
-		return al_error_set(err, ENOSYS, "seccomp",
-				    "this kernel lacks seccomp user notification (needed to record execs and denied syscalls); "
-				    "allow the degradation 'seccomp-notify' to run without those records");
-	}
+	sc->notify = notify;
 	/* Not listed: EPERM, and recorded when a listener exists. */
-	def = sc->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM);
+	def = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM);
 	ctx = seccomp_init(def);
 	if (ctx == NULL) {
 		free(sc);
@@ -683,7 +677,7 @@ int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, stru
 		return al_error_set(err, -rc, "seccomp", "seccomp_attr_set");
 	}
 	for (size_t i = 0; i < AL_ARRAY_SIZE(rules); i++) {
-		rc = add_rule(ctx, &rules[i], def, sc->notify, &sc->n_rules, err);
+		rc = add_rule(ctx, &rules[i], def, notify, &sc->n_rules, err);
 		if (rc < 0) {
 			free(sc);
 			return rc;
@@ -696,6 +690,18 @@ int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, stru
 	}
 	*out = sc;
 	return 0;
+}
+
+int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, struct al_error *err)
+{
+	bool notify = kernel_has_user_notif();
+
+	*out = NULL;
+	if (!notify && !(spec->allow_degraded & AL_DEGRADE_SECCOMP_NOTIFY))
+		return al_error_set(err, ENOSYS, "seccomp",
+				    "this kernel lacks seccomp user notification (needed to record execs and denied syscalls); "
+				    "allow the degradation 'seccomp-notify' to run without those records");
+	return al_seccomp_compile(out, notify, err);
 }
 
 int al_seccomp_child_setup(const struct al_seccomp *sc, int *listener_out, struct al_error *err)

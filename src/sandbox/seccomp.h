@@ -3,6 +3,7 @@
  * into a classic BPF program that the sandbox init installs with seccomp(2). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,10 @@ const char *al_seccomp_syscall_name(int nr, char *buf, size_t len);
  * notification, unless spec->allow_degraded has AL_DEGRADE_SECCOMP_NOTIFY (then
  * denials are plain EPERM with no events and execs are not recorded). */
 int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, struct al_error *err);
+
+/* The compilation itself, with or without a listener (prepare decides from
+ * the kernel and the spec; tests build both). */
+int al_seccomp_compile(struct al_seccomp **out, bool notify, struct al_error *err);
 
 /* Child, as the LAST step before forking the workload, after no_new_privs:
  * installs the filter. *listener_out = the user-notification listener fd

@@ -1,1 +1,467 @@
-/* (being written) */
+/* Seccomp user notifications, supervisor side: receive, read what the target
+ * asked for (bounded, from its memory, re-validated against pid reuse),
+ * record exec / syscall_denied, answer. The supervisor never runs code on
+ * the target's behalf; an exec is continued, everything else gets EPERM. */
+#define _GNU_SOURCE
+#include "supervisor/notify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sandbox/seccomp.h"
+#include "util/cleanup.h"
+#include "util/fdutil.h"
+#include "util/json.h"
+
+#define AL_STR_(x) #x
+#define AL_STR(x) AL_STR_(x)
+
+struct al_notify {
+	int fd;
+	struct al_evlog *log;
+	al_notify_recorder recorder;
+	void *recorder_ctx;
+	struct seccomp_notif_sizes sizes;
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	struct al_notify_stats st;
+	bool suppress_recorded;  /* the "denials no longer recorded" record was written */
+	char *strbuf;            /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX scratch */
+	uint64_t *ptrs;          /* AL_NOTIFY_ARGV_MAX + 1 argv pointers */
+};
+
+int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
+		   struct al_error *err)
+{
+	struct al_notify *n;
+	int fl;
+
+	*out = NULL;
+	n = calloc(1, sizeof *n);
+	if (n == NULL) {
+		close(listener_fd);
+		return al_error_set(err, ENOMEM, "notify", "allocating the notification handler");
+	}
+	n->fd = listener_fd;
+	n->log = log;
+	/* The kernel's structs may be larger than our headers' (newer fields):
+	 * size the buffers as the kernel says (seccomp_unotify(2)). */
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &n->sizes) < 0) {
+		int r = al_error_errno(err, "notify", "seccomp(SECCOMP_GET_NOTIF_SIZES)");
+		al_notify_free(n);
+		return r;
+	}
+	if (n->sizes.seccomp_notif < sizeof(struct seccomp_notif))
+		n->sizes.seccomp_notif = sizeof(struct seccomp_notif);
+	if (n->sizes.seccomp_notif_resp < sizeof(struct seccomp_notif_resp))
+		n->sizes.seccomp_notif_resp = sizeof(struct seccomp_notif_resp);
+	n->req = calloc(1, n->sizes.seccomp_notif);
+	n->resp = calloc(1, n->sizes.seccomp_notif_resp);
+	n->strbuf = malloc(AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX);
+	n->ptrs = calloc(AL_NOTIFY_ARGV_MAX + 1, sizeof *n->ptrs);
+	if (n->req == NULL || n->resp == NULL || n->strbuf == NULL || n->ptrs == NULL) {
+		al_notify_free(n);
+		return al_error_set(err, ENOMEM, "notify", "allocating notification buffers");
+	}
+	/* Non-blocking: a notification can vanish between epoll saying
+	 * readable and our receive (its target was killed); a blocking receive
+	 * would then hang the whole supervisor. */
+	fl = fcntl(n->fd, F_GETFL);
+	if (fl < 0 || fcntl(n->fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(n->fd, F_SETFD, FD_CLOEXEC) < 0) {
+		int r = al_error_errno(err, "notify", "fcntl seccomp listener");
+		al_notify_free(n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
+int al_notify_fd(const struct al_notify *n)
+{
+	return n->fd;
+}
+
+void al_notify_set_recorder(struct al_notify *n, al_notify_recorder fn, void *ctx)
+{
+	n->recorder = fn;
+	n->recorder_ctx = ctx;
+}
+
+void al_notify_stats(const struct al_notify *n, struct al_notify_stats *st)
+{
+	*st = n->st;
+}
+
+static int record(struct al_notify *n, const char *type, const char *json, struct al_error *err)
+{
+	if (n->recorder)
+		return n->recorder(n->recorder_ctx, type, json, err);
+	if (n->log)
+		return al_evlog_append(n->log, type, json, err);
+	return 0;
+}
+
+/* Copy len bytes at addr of pid, never across a page the target did not
+ * map: process_vm_readv stops at the first bad page, so read page-sized
+ * pieces. Returns bytes read (maybe short) or -errno when nothing could be. */
+static ssize_t peek(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t a = addr + done;
+		size_t chunk = 4096 - (size_t)(a & 4095);
+		struct iovec local, remote;
+		ssize_t r;
+
+		if (chunk > len - done)
+			chunk = len - done;
+		local = (struct iovec){ .iov_base = (char *)buf + done, .iov_len = chunk };
+		remote = (struct iovec){ .iov_base = (void *)(uintptr_t)a, .iov_len = chunk };
+		r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		if (r <= 0) {
+			if (done > 0)
+				break;
+			return r < 0 ? -errno : -EFAULT;
+		}
+		done += (size_t)r;
+		if ((size_t)r < chunk)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/* A NUL-terminated string at addr, at most cap-1 bytes (page by page, so a
+ * string at the end of a mapping is read). Sets *truncated when longer. */
+static ssize_t peek_string(pid_t pid, uint64_t addr, char *buf, size_t cap, bool *truncated)
+{
+	size_t len = 0;
+
+	*truncated = false;
+	if (cap == 0)
+		return -ENOSPC;
+	while (len < cap - 1) {
+		size_t want = 4096 - (size_t)((addr + len) & 4095);
+		ssize_t r;
+		char *nul;
+
+		if (want > cap - 1 - len)
+			want = cap - 1 - len;
+		r = peek(pid, addr + len, buf + len, want);
+		if (r <= 0) {
+			if (len > 0)
+				break;
+			return r < 0 ? r : -EFAULT;
+		}
+		nul = memchr(buf + len, '\0', (size_t)r);
+		if (nul != NULL)
+			return nul - buf;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*truncated = true;
+	return (ssize_t)len;
+}
+
+/* "Field:\t<n> [<n>...]" from /proc/<pid>/status: the last value (for
+ * NSpid, the pid in the innermost namespace) and how many there are. */
+static long status_field(pid_t pid, const char *field, int *count)
+{
+	char path[64], buf[4096], *p, *line_end;
+	size_t flen = strlen(field);
+	long v = -1;
+
+	if (count)
+		*count = 0;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (al_read_file_at(AT_FDCWD, path, buf, sizeof buf) <= 0)
+		return -1;
+	for (p = buf; p && *p; p = line_end ? line_end + 1 : NULL) {
+		line_end = strchr(p, '\n');
+		if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
+			char *q = p + flen + 1, *end;
+			for (;;) {
+				long x = strtol(q, &end, 10);
+				if (end == q)
+					break;
+				v = x;
+				q = end;
+				if (count)
+					(*count)++;
+			}
+			break;
+		}
+	}
+	return v;
+}
+
+static bool notif_still_valid(struct al_notify *n, uint64_t id)
+{
+	return ioctl(n->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+static int respond(struct al_notify *n, uint64_t id, int error, uint32_t flags, struct al_error *err)
+{
+	memset(n->resp, 0, n->sizes.seccomp_notif_resp);
+	n->resp->id = id;
+	n->resp->error = error;
+	n->resp->val = 0;
+	n->resp->flags = flags;
+	if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_SEND, n->resp) < 0) {
+		if (errno == ENOENT) { /* the target died or was interrupted meanwhile */
+			n->st.vanished++;
+			return 0;
+		}
+		return al_error_errno(err, "notify", "seccomp notification answer");
+	}
+	return 0;
+}
+
+/* pid and ppid as seen inside the sandbox, and the host pid. */
+static void pid_fields(struct al_json *j, pid_t host_pid)
+{
+	int levels = 0, plevels = 0;
+	long inner = status_field(host_pid, "NSpid", &levels);
+	long host_ppid = status_field(host_pid, "PPid", NULL);
+	long inner_ppid = host_ppid > 0 ? status_field((pid_t)host_ppid, "NSpid", &plevels) : -1;
+
+	/* a parent in a shallower pid namespace is outside the sandbox (the
+	 * init's parent is the supervisor): 0, as the kernel shows it inside */
+	if (plevels < levels)
+		inner_ppid = 0;
+	al_json_kv_int(j, "pid", inner);
+	al_json_kv_int(j, "ppid", inner_ppid);
+	al_json_kv_int(j, "host_pid", host_pid);
+}
+
+/* Build the exec record into b from the target's memory. Returns 0, or
+ * -errno when the target's memory could not be read at all. */
+static int exec_record(struct al_notify *n, const struct seccomp_notif *req, struct al_buf *b)
+{
+	pid_t pid = (pid_t)req->pid;
+	bool at = req->data.nr == __NR_execveat;
+	uint64_t path_addr = req->data.args[at ? 1 : 0];
+	uint64_t argv_addr = req->data.args[at ? 2 : 1];
+	char *path = n->strbuf + AL_NOTIFY_ARGV_BYTES;
+	char *args = n->strbuf;
+	size_t used = 0, nptr = 0;
+	bool trunc = false, argv_trunc = false;
+	ssize_t plen, r;
+	struct al_json j;
+
+	plen = peek_string(pid, path_addr, path, AL_NOTIFY_PATH_MAX, &trunc);
+	if (plen < 0)
+		return (int)plen;
+
+	al_json_init(&j, b);
+	al_json_obj_begin(&j);
+	pid_fields(&j, pid);
+	al_json_kv_str(&j, "syscall", at ? "execveat" : "execve");
+	if (at) {
+		al_json_kv_int(&j, "dirfd", (int32_t)req->data.args[0]);
+		al_json_kv_int(&j, "flags", (int64_t)req->data.args[4]);
+	}
+	al_json_key(&j, "path");
+	al_json_strn(&j, path, (size_t)plen);
+	if (trunc)
+		al_json_kv_bool(&j, "path_truncated", true);
+
+	/* argv: the pointer array, then each string, within the byte budget */
+	if (argv_addr != 0) {
+		r = peek(pid, argv_addr, n->ptrs, (AL_NOTIFY_ARGV_MAX + 1) * sizeof *n->ptrs);
+		if (r < 0)
+			r = 0;
+		for (nptr = 0; nptr < (size_t)r / sizeof *n->ptrs; nptr++)
+			if (n->ptrs[nptr] == 0)
+				break;
+		if (nptr == (size_t)r / sizeof *n->ptrs && nptr > 0)
+			argv_trunc = true; /* no terminating NULL within what we read */
+		if (nptr > AL_NOTIFY_ARGV_MAX) {
+			nptr = AL_NOTIFY_ARGV_MAX;
+			argv_trunc = true;
+		}
+	}
+	al_json_key(&j, "argv");
+	al_json_arr_begin(&j);
+	for (size_t i = 0; i < nptr; i++) {
+		bool t = false;
+		ssize_t len;
+
+		if (used + 1 >= AL_NOTIFY_ARGV_BYTES) {
+			argv_trunc = true;
+			break;
+		}
+		len = peek_string(pid, n->ptrs[i], args + used, AL_NOTIFY_ARGV_BYTES - used, &t);
+		if (len < 0) {
+			argv_trunc = true;
+			break;
+		}
+		al_json_strn(&j, args + used, (size_t)len);
+		used += (size_t)len + 1;
+		if (t) {
+			argv_trunc = true;
+			break;
+		}
+	}
+	al_json_arr_end(&j);
+	if (argv_trunc)
+		al_json_kv_bool(&j, "argv_truncated", true);
+	al_json_kv_str(&j, "source", "seccomp");
+	al_json_obj_end(&j);
+	return b->oom ? -ENOMEM : 0;
+}
+
+static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, struct al_error *err)
+{
+	struct al_buf b;
+	int r;
+
+	al_buf_init(&b);
+	r = exec_record(n, req, &b);
+	/* Everything read above is only trusted if the notification is still
+	 * live: otherwise the pid may now name another process. */
+	if (!notif_still_valid(n, req->id)) {
+		al_buf_free(&b);
+		n->st.vanished++;
+		return 0;
+	}
+	if (r < 0) {
+		/* the exec's arguments could not be read (bad pointer: the exec
+		 * itself will fail with EFAULT); record what we know */
+		struct al_json j;
+		al_buf_reset(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		pid_fields(&j, (pid_t)req->pid);
+		al_json_kv_str(&j, "syscall", req->data.nr == __NR_execveat ? "execveat" : "execve");
+		al_json_kv_str(&j, "path", NULL);
+		al_json_kv_int(&j, "read_error", -r);
+		al_json_kv_str(&j, "source", "seccomp");
+		al_json_obj_end(&j);
+	}
+	r = record(n, "exec", b.data, err);
+	al_buf_free(&b);
+	if (r < 0) {
+		/* Not recorded, so not allowed: fail closed. */
+		respond(n, req->id, -EPERM, 0, err);
+		return al_error_wrap(err, "recording an exec");
+	}
+	n->st.execs++;
+	/* CONTINUE lets the kernel run the exec as asked. The record is
+	 * evidence, not enforcement: another thread of the target can rewrite
+	 * the path or argv between our read and the kernel's (docs/seccomp.md). */
+	return respond(n, req->id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE, err);
+}
+
+static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, struct al_error *err)
+{
+	const struct al_seccomp_rule *rule = al_seccomp_rule_lookup((int)req->data.nr);
+	char name[64];
+	struct al_buf b;
+	struct al_json j;
+	int r = 0;
+
+	n->st.denied++;
+	if (n->st.denied > AL_NOTIFY_DENIED_RECORDS) {
+		/* A workload looping on a denied call must not flood the log;
+		 * say once that recording stopped, then only count. */
+		n->st.denied_unrecorded++;
+		if (!n->suppress_recorded) {
+			n->suppress_recorded = true;
+			r = record(n, "syscall_denied_unrecorded",
+				   "{\"reason\":\"more than " AL_STR(AL_NOTIFY_DENIED_RECORDS)
+				   " denied syscalls; further ones are only counted\"}",
+				   err);
+		}
+		if (r < 0) {
+			respond(n, req->id, -EPERM, 0, err);
+			return r;
+		}
+		return respond(n, req->id, -EPERM, 0, err);
+	}
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	pid_fields(&j, (pid_t)req->pid);
+	al_json_kv_str(&j, "syscall", al_seccomp_syscall_name((int)req->data.nr, name, sizeof name));
+	al_json_kv_int(&j, "nr", (int32_t)req->data.nr);
+	al_json_key(&j, "args");
+	al_json_arr_begin(&j);
+	for (int i = 0; i < 6; i++)
+		al_json_uint(&j, req->data.args[i]);
+	al_json_arr_end(&j);
+	al_json_kv_str(&j, "group", rule ? rule->group : NULL);
+	al_json_kv_str(&j, "reason", rule ? rule->reason : "not in the allowlist");
+	al_json_kv_int(&j, "errno", EPERM);
+	al_json_obj_end(&j);
+	/* pid_fields read /proc: only meaningful while the call is pending */
+	if (!notif_still_valid(n, req->id)) {
+		al_buf_free(&b);
+		n->st.vanished++;
+		return 0;
+	}
+	r = b.oom ? al_error_set(err, ENOMEM, "notify", "building a syscall_denied record")
+		  : record(n, "syscall_denied", b.data, err);
+	al_buf_free(&b);
+	if (r < 0) {
+		respond(n, req->id, -EPERM, 0, err);
+		return al_error_wrap(err, "recording a denied syscall");
+	}
+	return respond(n, req->id, -EPERM, 0, err);
+}
+
+int al_notify_handle(struct al_notify *n, struct al_error *err)
+{
+	struct seccomp_notif *req = n->req;
+	struct pollfd p;
+
+	if (n->fd < 0)
+		return 0;
+	memset(req, 0, n->sizes.seccomp_notif); /* the kernel insists on a zeroed buffer */
+	if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+		switch (errno) {
+		case EINTR:
+		case EAGAIN:
+		case ENOENT: /* the target died before we received it */
+			break;
+		default:
+			return al_error_errno(err, "notify", "seccomp notification receive");
+		}
+		/* No process uses the filter any more: the listener only reports
+		 * POLLHUP from now on. Close it (which also drops it from epoll)
+		 * rather than have the loop spin on it. */
+		p = (struct pollfd){ .fd = n->fd, .events = POLLIN };
+		if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN)) {
+			close(n->fd);
+			n->fd = -1;
+		}
+		return 0;
+	}
+	if (req->data.nr == __NR_execve || req->data.nr == __NR_execveat)
+		return handle_exec(n, req, err);
+	return handle_denied(n, req, err);
+}
+
+void al_notify_free(struct al_notify *n)
+{
+	if (n == NULL)
+		return;
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->req);
+	free(n->resp);
+	free(n->strbuf);
+	free(n->ptrs);
+	free(n);
+}

@@ -1,0 +1,53 @@
+/* The supervisor's side of the seccomp user-notification listener: every
+ * execve/execveat and every denied syscall inside the sandbox arrives here,
+ * is recorded in the event log, and is answered (exec: continue; anything
+ * else: EPERM). */
+#pragma once
+
+#include <stdint.h>
+
+#include "evidence/evlog.h"
+#include "util/error.h"
+
+/* Bounds on what is read from a target for one exec record. */
+#define AL_NOTIFY_PATH_MAX 4096        /* bytes of the path */
+#define AL_NOTIFY_ARGV_MAX 256         /* argv entries */
+#define AL_NOTIFY_ARGV_BYTES 16384     /* bytes of all argv strings together */
+/* syscall_denied records per run; beyond, denials are counted, not recorded */
+#define AL_NOTIFY_DENIED_RECORDS 10000
+
+struct al_notify;
+
+/* Takes ownership of listener_fd (closed by al_notify_free, also on error).
+ * log may be NULL in tests: then records go to the recorder set below, or
+ * nowhere. */
+int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
+		   struct al_error *err);
+
+/* The listener fd to poll for EPOLLIN; -1 once the listener was closed
+ * because no process inside uses the filter any more (closing it also takes
+ * it out of any epoll set). */
+int al_notify_fd(const struct al_notify *n);
+
+/* Called when the listener is readable: receive one notification, record it
+ * (exec / syscall_denied), respond. Returns 0 when the target vanished
+ * meanwhile (nothing to record). Returns -errno when recording failed (the
+ * target is answered EPERM first) or the listener broke: the caller must
+ * kill the run. */
+int al_notify_handle(struct al_notify *n, struct al_error *err);
+
+/* Counters, for run_end and tests. */
+struct al_notify_stats {
+	uint64_t execs;
+	uint64_t denied;
+	uint64_t denied_unrecorded; /* past AL_NOTIFY_DENIED_RECORDS */
+	uint64_t vanished;          /* targets gone before the answer */
+};
+void al_notify_stats(const struct al_notify *n, struct al_notify_stats *st);
+
+/* Where records go instead of the event log (tests, benchmarks). */
+typedef int (*al_notify_recorder)(void *ctx, const char *type, const char *fields_json,
+				  struct al_error *err);
+void al_notify_set_recorder(struct al_notify *n, al_notify_recorder fn, void *ctx);
+
+void al_notify_free(struct al_notify *n);

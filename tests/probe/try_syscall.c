@@ -1,0 +1,259 @@
+/* try_syscall: calls syscalls the sandbox must refuse, with harmless
+ * arguments (bad pointers, bad fds, flags that would only ever make the call
+ * fail), and prints one JSON line per attempt:
+ *   {"syscall":"bpf","nr":321,"ret":-1,"errno":"EPERM"}
+ * Cases that must kill the caller (foreign ABIs) run in a child and report
+ * the signal: {"syscall":"i386","signal":"SIGSYS"}.
+ * Usage: try_syscall all | try_syscall NAME... | try_syscall list
+ * Static, no libc features beyond syscall(2) and stdio. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef __NR_fsopen
+#define __NR_open_tree 428
+#define __NR_move_mount 429
+#define __NR_fsopen 430
+#define __NR_fsconfig 431
+#define __NR_fsmount 432
+#define __NR_fspick 433
+#endif
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+#ifndef __NR_quotactl_fd
+#define __NR_quotactl_fd 443
+#endif
+#ifndef AF_NETLINK
+#define AF_NETLINK 16
+#endif
+#ifndef AF_PACKET
+#define AF_PACKET 17
+#endif
+#ifndef CLONE_NEWUSER
+#define CLONE_NEWUSER 0x10000000
+#endif
+
+#define BAD ((long)-1)
+
+struct attempt {
+	const char *name;  /* as reported; usually the syscall name */
+	long nr;
+	long a[6];
+};
+
+/* Denied syscalls with arguments that cannot do anything even if allowed. */
+static const struct attempt denied[] = {
+	{ "bpf", __NR_bpf, { BAD, 0, 0 } },
+	{ "perf_event_open", __NR_perf_event_open, { 0, BAD, BAD, BAD, 0 } },
+	{ "userfaultfd", __NR_userfaultfd, { BAD } },
+	{ "io_uring_setup", __NR_io_uring_setup, { 0, 0 } },
+	{ "io_uring_enter", __NR_io_uring_enter, { BAD, 0, 0, 0, 0, 0 } },
+	{ "io_uring_register", __NR_io_uring_register, { BAD, 0, 0, 0 } },
+	{ "keyctl", __NR_keyctl, { BAD, 0, 0, 0, 0 } },
+	{ "add_key", __NR_add_key, { 0, 0, 0, 0, 0 } },
+	{ "request_key", __NR_request_key, { 0, 0, 0, 0 } },
+	{ "ptrace", __NR_ptrace, { BAD, 0, 0, 0 } },
+	{ "process_vm_readv", __NR_process_vm_readv, { 0, 0, 0, 0, 0, BAD } },
+	{ "process_vm_writev", __NR_process_vm_writev, { 0, 0, 0, 0, 0, BAD } },
+	{ "mount", __NR_mount, { 0, 0, 0, 0, 0 } },
+	{ "umount2", __NR_umount2, { 0, BAD } },
+	{ "fsopen", __NR_fsopen, { 0, BAD } },
+	{ "fsconfig", __NR_fsconfig, { BAD, BAD, 0, 0, 0 } },
+	{ "fsmount", __NR_fsmount, { BAD, BAD, 0 } },
+	{ "fspick", __NR_fspick, { BAD, 0, BAD } },
+	{ "move_mount", __NR_move_mount, { BAD, 0, BAD, 0, BAD } },
+	{ "open_tree", __NR_open_tree, { BAD, 0, BAD } },
+	{ "mount_setattr", __NR_mount_setattr, { BAD, 0, BAD, 0, 0 } },
+	{ "pivot_root", __NR_pivot_root, { 0, 0 } },
+	{ "chroot", __NR_chroot, { 0 } },
+	{ "unshare", __NR_unshare, { CLONE_NEWUSER } },
+	{ "setns", __NR_setns, { BAD, 0 } },
+	{ "kexec_load", __NR_kexec_load, { 0, 0, 0, BAD } },
+	{ "kexec_file_load", __NR_kexec_file_load, { BAD, BAD, 0, 0, BAD } },
+	{ "init_module", __NR_init_module, { 0, 0, 0 } },
+	{ "finit_module", __NR_finit_module, { BAD, 0, BAD } },
+	{ "delete_module", __NR_delete_module, { 0, BAD } },
+	{ "open_by_handle_at", __NR_open_by_handle_at, { BAD, 0, 0 } },
+	{ "name_to_handle_at", __NR_name_to_handle_at, { BAD, 0, 0, 0, BAD } },
+	{ "swapon", __NR_swapon, { 0, BAD } },
+	{ "swapoff", __NR_swapoff, { 0 } },
+	{ "reboot", __NR_reboot, { 0, 0, 0, 0 } },
+	{ "syslog", __NR_syslog, { BAD, 0, 0 } },
+	{ "acct", __NR_acct, { BAD } },
+	{ "quotactl", __NR_quotactl, { BAD, 0, 0, 0 } },
+	{ "quotactl_fd", __NR_quotactl_fd, { BAD, BAD, 0, 0 } },
+	{ "settimeofday", __NR_settimeofday, { BAD, BAD } },
+	{ "clock_settime", __NR_clock_settime, { BAD, 0 } },
+	{ "clock_adjtime", __NR_clock_adjtime, { BAD, 0 } },
+	{ "adjtimex", __NR_adjtimex, { 0 } },
+	/* argument-checked denials */
+	{ "clone_newuser", __NR_clone, { CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0 } },
+	{ "clone_newns", __NR_clone, { CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0 } },
+	{ "personality_addr_no_randomize", __NR_personality, { PER_LINUX | ADDR_NO_RANDOMIZE } },
+	{ "ioctl_tiocsti", __NR_ioctl, { BAD, TIOCSTI, 0 } },
+	/* high half set: the kernel truncates cmd to 32 bits, so must the filter */
+	{ "ioctl_tiocsti_high", __NR_ioctl, { BAD, (long)(0xdead000000000000ul | TIOCSTI), 0 } },
+	{ "ioctl_tioclinux", __NR_ioctl, { BAD, TIOCLINUX, 0 } },
+	{ "socket_netlink", __NR_socket, { AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 } },
+	{ "socket_packet", __NR_socket, { AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0 } },
+	/* not listed at all: the default */
+	{ "iopl", __NR_iopl, { 0 } },
+};
+
+/* Must fail with ENOSYS, unrecorded. */
+static const struct attempt enosys[] = {
+	{ "clone3", __NR_clone3, { 0, 0 } },
+};
+
+/* Must work: shows the probe itself is not failing everything. */
+static const struct attempt allowed[] = {
+	{ "getppid", __NR_getppid, { 0 } },
+	{ "socket_unix", __NR_socket, { AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0 } },
+	{ "socket_inet", __NR_socket, { AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0 } },
+	{ "personality_query", __NR_personality, { 0xffffffffL } },
+	{ "ioctl_tcgets", __NR_ioctl, { BAD, TCGETS, 0 } }, /* EBADF, not EPERM */
+};
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case 0: return NULL;
+	case EPERM: return "EPERM";
+	case ENOSYS: return "ENOSYS";
+	case EINVAL: return "EINVAL";
+	case EFAULT: return "EFAULT";
+	case EBADF: return "EBADF";
+	case EACCES: return "EACCES";
+	case ENOENT: return "ENOENT";
+	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case EIO: return "EIO";
+	case ESRCH: return "ESRCH";
+	case ENOTTY: return "ENOTTY";
+	default: return "other";
+	}
+}
+
+static void try_one(const struct attempt *t)
+{
+	long r;
+	int e;
+
+	errno = 0;
+	r = syscall(t->nr, t->a[0], t->a[1], t->a[2], t->a[3], t->a[4], t->a[5]);
+	e = r < 0 ? errno : 0;
+	/* a call that unexpectedly succeeded and returned an fd: close it */
+	if (r > 2 && strncmp(t->name, "socket", 6) == 0)
+		close((int)r);
+	if (r == 0 && t->nr == __NR_clone)
+		_exit(0); /* we are the unexpected child */
+	if (e)
+		printf("{\"syscall\":\"%s\",\"nr\":%ld,\"ret\":%ld,\"errno\":\"%s\",\"errno_num\":%d}\n",
+		       t->name, t->nr, r, errname(e), e);
+	else
+		printf("{\"syscall\":\"%s\",\"nr\":%ld,\"ret\":%ld,\"errno\":null}\n", t->name, t->nr, r);
+	fflush(stdout);
+}
+
+/* A foreign-ABI call in a child; report how the child ended. */
+static void try_foreign(const char *name)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		printf("{\"syscall\":\"%s\",\"error\":\"fork\"}\n", name);
+		return;
+	}
+	if (pid == 0) {
+		if (strcmp(name, "i386") == 0) {
+			long ret = 20; /* i386 getpid */
+			__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+		} else {
+			syscall(0x40000000L | __NR_getpid); /* x32 ABI bit */
+		}
+		_exit(0); /* reached only if the call was allowed */
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(st))
+		printf("{\"syscall\":\"%s\",\"signal\":\"%s\",\"signum\":%d}\n", name,
+		       WTERMSIG(st) == SIGSYS ? "SIGSYS" : "other", WTERMSIG(st));
+	else
+		printf("{\"syscall\":\"%s\",\"exit\":%d}\n", name, WEXITSTATUS(st));
+	fflush(stdout);
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static int run_named(const char *name)
+{
+	const struct attempt *sets[] = { denied, enosys, allowed };
+	size_t lens[] = { N(denied), N(enosys), N(allowed) };
+
+	if (strcmp(name, "i386") == 0 || strcmp(name, "x32") == 0) {
+		try_foreign(name);
+		return 0;
+	}
+	for (size_t s = 0; s < 3; s++)
+		for (size_t i = 0; i < lens[s]; i++)
+			if (strcmp(sets[s][i].name, name) == 0) {
+				try_one(&sets[s][i]);
+				return 0;
+			}
+	fprintf(stderr, "try_syscall: unknown case %s\n", name);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: try_syscall all | denied | list | NAME...\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "list") == 0) {
+		for (size_t i = 0; i < N(denied); i++)
+			printf("denied %s\n", denied[i].name);
+		for (size_t i = 0; i < N(enosys); i++)
+			printf("enosys %s\n", enosys[i].name);
+		for (size_t i = 0; i < N(allowed); i++)
+			printf("allowed %s\n", allowed[i].name);
+		printf("killed i386\nkilled x32\n");
+		return 0;
+	}
+	if (strcmp(argv[1], "all") == 0 || strcmp(argv[1], "denied") == 0) {
+		for (size_t i = 0; i < N(denied); i++)
+			try_one(&denied[i]);
+		if (strcmp(argv[1], "all") == 0) {
+			for (size_t i = 0; i < N(enosys); i++)
+				try_one(&enosys[i]);
+			for (size_t i = 0; i < N(allowed); i++)
+				try_one(&allowed[i]);
+			try_foreign("i386");
+			try_foreign("x32");
+		}
+		return 0;
+	}
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--marker=", 9) != 0 && run_named(argv[i]) != 0)
+			rc = 2;
+	return rc;
+}
