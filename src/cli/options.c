@@ -80,17 +80,18 @@ void al_cli_usage_run(FILE *out)
 	      "filesystem:\n"
 	      "  -v, --volume HOST:SANDBOX[:ro|rw]\n"
 	      "                             bind HOST at SANDBOX, read-only unless :rw\n"
-	      "                             (repeatable; relative HOST resolves against the cwd)\n"
+	      "                             (repeatable; a relative HOST is from the cwd)\n"
 	      "      --workspace DIR        mount DIR at /workspace as an overlay: the original\n"
 	      "                             is never modified; changes are reported at the end\n"
-	      "      --export DIR           copy the workspace's changed files to DIR at the end\n"
+	      "      --export DIR           copy changed workspace files to DIR at the end\n"
 	      "  -w, --workdir DIR          working directory inside (default /workspace)\n"
 	      "      --image host|DIR       read-only root image: the host's /usr (default) or\n"
 	      "                             a rootfs directory\n"
 	      "\n"
 	      "identity and environment:\n"
-	      "  -e, --env NAME=VALUE       set a variable (repeatable; the caller's environment\n"
-	      "                             is never imported, so a bare NAME is an error)\n"
+	      "  -e, --env NAME=VALUE       set a variable (repeatable; the caller's\n"
+	      "                             environment is never imported, so a bare NAME\n"
+	      "                             is an error)\n"
 	      "      --user UID[:GID]       ids inside the sandbox, below 65536 (default 1000)\n"
 	      "      --hostname NAME        host name inside (default airlock)\n"
 	      "\n"
@@ -105,9 +106,11 @@ void al_cli_usage_run(FILE *out)
 	      "evidence:\n"
 	      "      --log FILE             write the JSON Lines event log to FILE\n"
 	      "                             ({run} expands to the run id)\n"
-	      "      --log-sink URL         also stream records to tcp://, tls:// or relp://HOST:PORT\n"
+	      "      --log-sink URL         also stream records to tcp://HOST:PORT,\n"
+	      "                             tls://HOST:PORT or relp://HOST:PORT\n"
 	      "      --signing-key FILE     sign checkpoints with this `airlock keygen` key\n"
-	      "                             (default: a fresh per-run key, its public half logged)\n"
+	      "                             (default: a fresh per-run key whose public half\n"
+	      "                             is logged)\n"
 	      "\n"
 	      "safety valves:\n"
 	      "      --allow-degraded NAME  accept running without one protection the kernel\n"
@@ -193,21 +196,6 @@ static int set_str(struct al_spec *spec, char **field, const char *opt, const ch
 	if (r < 0)
 		return al_error_set(err, -r, "options", "%s %s", opt, arg);
 	return 0;
-}
-
-/* The name of option c, for messages (getopt's one shared buffer is fine:
- * it is formatted straight into the error). */
-static const char *opt_name(int c)
-{
-	static char buf[40];
-
-	for (const struct option *o = run_options; o->name; o++)
-		if (o->val == c) {
-			snprintf(buf, sizeof buf, "--%s", o->name);
-			return buf;
-		}
-	snprintf(buf, sizeof buf, "-%c", c);
-	return buf;
 }
 
 /* Apply one option (not --spec, --help, --version: those are read in the
@@ -312,9 +300,11 @@ static int getopt_error(int c, char **argv, struct al_error *err)
 {
 	const char *arg = argv[optind - 1];
 
+	/* name the option as the user typed it: "-e" or "--env" */
+	if (c == ':' && strncmp(arg, "--", 2) == 0)
+		return al_error_set(err, 0, "options", "%s: missing argument", arg);
 	if (c == ':')
-		return al_error_set(err, 0, "options", "%s: missing argument",
-				    optopt ? opt_name(optopt) : arg);
+		return al_error_set(err, 0, "options", "-%c: missing argument", optopt);
 	if (optopt && optopt < 256)
 		return al_error_set(err, 0, "options", "unknown option -%c (see airlock help run)", optopt);
 	return al_error_set(err, 0, "options", "unknown option %s (see airlock help run)", arg);
