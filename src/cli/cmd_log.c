@@ -1,1 +1,157 @@
-/* (being written) */
+/* `airlock log verify FILE [--pubkey K]` and `airlock log show FILE`: thin
+ * front ends over the evidence library's verifier and timeline. The verify
+ * exit statuses are enum al_verify_status (docs/events.md). */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "evidence/show.h"
+#include "evidence/verify.h"
+#include "util/cleanup.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: airlock log verify FILE [--pubkey FILE|HEX]\n"
+	      "       airlock log show FILE\n"
+	      "\n"
+	      "verify exit status: 0 ok, 1 malformed, 2 edited, 3 reordered or missing records,\n"
+	      "  4 truncated (the prefix up to the last checkpoint verifies), 5 bad signature,\n"
+	      "  6 wrong key, 64 usage or I/O error.\n",
+	      out);
+}
+
+static int open_log(const char *path)
+{
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "airlock: log: opening %s: %m\n", path);
+	return fd;
+}
+
+static void report(const struct al_verify *v, const char *path, enum al_verify_status st)
+{
+	char key[2 * AL_PUBKEY_LEN + 1];
+
+	if (st == AL_VERIFY_OK) {
+		al_hex(v->root_key, AL_PUBKEY_LEN, key);
+		printf("OK: %s: %llu records of run %s; final checkpoint at line %llu (seq %llu, "
+		       "epoch %u)\nsigned by key %s (%s)\n",
+		       path, (unsigned long long)v->next_seq, v->run, (unsigned long long)v->last_cp_line,
+		       (unsigned long long)v->last_cp_seq, v->epoch - 1, key,
+		       v->have_trusted    ? "the key given with --pubkey"
+		       : v->have_recorded ? "the key recorded in run_start; pass --pubkey to check it is yours"
+					  : "not checked against a trusted key: pass --pubkey");
+		return;
+	}
+	printf("%s: %s: ", st == AL_VERIFY_TRUNCATED ? "TRUNCATED" : "FAILED", path);
+	if (st == AL_VERIFY_TRUNCATED)
+		printf("%s\n", v->reason);
+	else if (v->bad_seq_known)
+		printf("line %llu (seq %llu): %s [%s]\n", (unsigned long long)v->bad_line,
+		       (unsigned long long)v->bad_seq, v->reason, al_verify_status_name(st));
+	else
+		printf("line %llu: %s [%s]\n", (unsigned long long)v->bad_line, v->reason,
+		       al_verify_status_name(st));
+	if (st != AL_VERIFY_TRUNCATED && st != AL_VERIFY_IO) {
+		if (v->epoch)
+			printf("records up to the checkpoint at line %llu (seq %llu) verified before this\n",
+			       (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq);
+		else
+			printf("no checkpoint verified before this\n");
+	}
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *pubarg = NULL;
+	uint8_t pk[AL_PUBKEY_LEN];
+	struct al_error err = { 0 };
+	struct al_verify v;
+	_cleanup_close_ int fd = -1;
+	enum al_verify_status st;
+	char msg[AL_ERR_MSG_MAX + 64];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			pubarg = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return AL_VERIFY_IO;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return AL_VERIFY_IO;
+	}
+	if (pubarg && al_key_parse_public(pubarg, pk, &err) < 0) {
+		fprintf(stderr, "airlock: log verify: %s\n", al_error_format(&err, msg, sizeof msg));
+		return AL_VERIFY_IO;
+	}
+	fd = open_log(argv[optind]);
+	if (fd < 0)
+		return AL_VERIFY_IO;
+	al_verify_init(&v, pubarg ? pk : NULL);
+	st = al_verify_fd(&v, fd);
+	report(&v, argv[optind], st);
+	al_verify_free(&v);
+	return (int)st;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	_cleanup_close_ int fd = -1;
+	struct al_show_stats st;
+	int r;
+
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1] != '\0')) {
+		usage(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : AL_VERIFY_IO;
+	}
+	fd = open_log(argv[1]);
+	if (fd < 0)
+		return AL_VERIFY_IO;
+	r = al_show_fd(fd, stdout, &st);
+	if (r < 0) {
+		fprintf(stderr, "airlock: log show: reading %s: %s\n", argv[1], strerror(-r));
+		return AL_VERIFY_IO;
+	}
+	return fflush(stdout) == 0 ? 0 : AL_VERIFY_IO;
+}
+
+int al_cmd_log(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return AL_VERIFY_IO;
+	}
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return cmd_show(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "airlock: log: unknown subcommand '%s'\n", argv[1]);
+	usage(stderr);
+	return AL_VERIFY_IO;
+}

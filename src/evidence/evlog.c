@@ -1,1 +1,665 @@
-/* (being written) */
+/* The event log writer (evlog.h): envelope, hash chain, signed and ratcheted
+ * checkpoints, the workload's output streams kept beside the log with capped,
+ * coalesced chunk records, and hand-off of every line to the remote sink.
+ * Any write error poisons the log: every later call fails (fail closed). */
+#define _GNU_SOURCE /* asprintf */
+#include "evidence/evlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evidence/chain.h"
+#include "evidence/jscan.h"
+#include "evidence/sink.h"
+#include "util/cleanup.h"
+#include "util/fdutil.h"
+#include "util/timeutil.h"
+
+/* A chunk record covers at most this many bytes; with the output cap this
+ * bounds the records hostile output can cause (plus one per stream per tick). */
+#define CHUNK_MAX (1024 * 1024)
+
+struct stream {
+	const char *name;         /* "stdout" / "stderr": also the record type */
+	char *path;
+	int fd;                   /* -1 when the log is in memory only */
+	uint64_t bytes;           /* everything the workload wrote */
+	uint64_t stored;          /* kept within the cap (= next file offset) */
+	uint64_t dropped;         /* beyond the cap: counted, not kept */
+	crypto_hash_sha256_state all;
+	uint64_t pend_off;        /* the chunk not yet recorded */
+	uint64_t pend_len;
+	crypto_hash_sha256_state pend;
+	bool capped;              /* output_capped already recorded */
+};
+
+struct al_evlog {
+	char *path;
+	int fd;
+	char run[AL_EVLOG_RUN_MAX + 1];
+	size_t run_len;
+
+	uint64_t seq;
+	uint8_t prev[AL_HASH_LEN];
+
+	/* the current epoch's secret (sodium_malloc: guarded, not swapped) */
+	uint8_t *sk;
+	uint8_t *next_sk;
+	uint8_t key[AL_PUBKEY_LEN];
+	char root_pub_hex[2 * AL_PUBKEY_LEN + 1];
+	uint32_t epoch;
+
+	uint32_t cp_every;
+	uint64_t cp_ns;
+	uint64_t since_cp;
+	uint64_t last_cp_mono;
+
+	uint64_t output_cap;      /* stdout + stderr together, like limits.output */
+	struct stream streams[2];
+
+	struct al_sink *sink;
+	bool sink_failed;
+	char sink_failure[AL_ERR_MSG_MAX];
+
+	bool poisoned;
+	bool closed;
+	struct al_buf line;
+	struct al_buf msg;
+};
+
+static const char *const envelope_keys[] = { "v", "seq", "time", "mono_ns", "run", "type", "prev" };
+
+static int expand_path(const char *tmpl, const char *run, char **out)
+{
+	struct al_buf b;
+	const char *p = tmpl, *q;
+
+	al_buf_init(&b);
+	while ((q = strstr(p, "{run}")) != NULL) {
+		al_buf_append(&b, p, (size_t)(q - p));
+		al_buf_puts(&b, run);
+		p = q + 5;
+	}
+	al_buf_puts(&b, p);
+	if (b.oom) {
+		al_buf_free(&b);
+		return -ENOMEM;
+	}
+	*out = b.data;
+	return 0;
+}
+
+static int create_file(const char *path, struct al_error *err)
+{
+	/* O_EXCL: a log is evidence; never append to or truncate another run's */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return al_error_errno(err, "evidence", "creating log file %s", path);
+	return fd;
+}
+
+static int poison(struct al_evlog *log, int r, struct al_error *err, const char *what)
+{
+	log->poisoned = true;
+	return al_error_set(err, -r, "evidence", "%s %s", what, log->path ? log->path : "(memory)");
+}
+
+/* Write one finished line (in log->line, without newline) everywhere. */
+static int emit_line(struct al_evlog *log, struct al_error *err)
+{
+	size_t len = log->line.len;
+	int r;
+
+	if (log->line.oom)
+		return poison(log, -ENOMEM, err, "building a record for");
+	if (len > AL_EVLOG_LINE_MAX) {
+		/* refuse, but do not poison: nothing was written, the chain is intact */
+		return al_error_set(err, E2BIG, "evidence", "record of %zu bytes exceeds the %d byte limit",
+				    len, AL_EVLOG_LINE_MAX);
+	}
+	al_chain_hash_line(log->line.data, len, log->prev);
+	if (log->fd >= 0) {
+		al_buf_append(&log->line, "\n", 1);
+		r = al_write_all(log->fd, log->line.data, len + 1);
+		log->line.len = len;
+		if (r < 0)
+			return poison(log, r, err, "writing");
+	}
+	if (log->sink && !log->sink_failed) {
+		r = al_sink_send(log->sink, log->seq, log->line.data, len, err);
+		if (r < 0) {
+			log->sink_failed = true;
+			snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
+			log->poisoned = true;
+			return r;
+		}
+	}
+	log->seq++;
+	return 0;
+}
+
+static void envelope(struct al_evlog *log, const char *type)
+{
+	char t[40];
+
+	al_buf_reset(&log->line);
+	al_buf_printf(&log->line,
+		      "{\"v\":%d,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"mono_ns\":%" PRIu64
+		      ",\"run\":\"%s\",\"type\":\"%s\"",
+		      AL_EVLOG_VERSION, log->seq, al_utc_rfc3339(al_realtime_ns(), t, sizeof t),
+		      al_mono_ns(), log->run, type);
+}
+
+static void envelope_end(struct al_evlog *log)
+{
+	char hex[2 * AL_HASH_LEN + 1];
+
+	al_hex(log->prev, AL_HASH_LEN, hex);
+	al_buf_puts(&log->line, ",\"prev\":\"");
+	al_buf_append(&log->line, hex, 2 * AL_HASH_LEN);
+	al_buf_puts(&log->line, "\"}");
+}
+
+/* The members of fields_json (a complete object) without its braces, after
+ * checking it cannot break framing or shadow the envelope. */
+static int fields_inner(const char *fields, const char **inner, size_t *inner_len,
+			struct al_error *err)
+{
+	struct al_jval obj, k, v;
+	struct al_jiter it;
+	size_t n = strlen(fields);
+	const char *a, *b;
+
+	if (memchr(fields, '\n', n) || memchr(fields, '\r', n))
+		return al_error_set(err, EINVAL, "evidence", "record fields contain a line break");
+	if (al_jscan_value(fields, n, false, &obj) < 0 || obj.type != AL_J_OBJECT)
+		return al_error_set(err, EINVAL, "evidence", "record fields are not a JSON object");
+	al_jiter_init(&it, &obj);
+	while (al_jiter_next(&it, &k, &v)) {
+		char name[16];
+		al_jstr_unescape(&k, name, sizeof name);
+		for (size_t i = 0; i < AL_ARRAY_SIZE(envelope_keys); i++)
+			if (k.n < sizeof name && strcmp(name, envelope_keys[i]) == 0)
+				return al_error_set(err, EINVAL, "evidence",
+						    "record field \"%s\" would shadow the envelope", name);
+	}
+	a = obj.p + 1;
+	b = obj.p + obj.n - 1;
+	while (a < b && (*a == ' ' || *a == '\t'))
+		a++;
+	while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+		b--;
+	*inner = a;
+	*inner_len = (size_t)(b - a);
+	return 0;
+}
+
+static int append_raw(struct al_evlog *log, const char *type, const char *inner, size_t inner_len,
+		      struct al_error *err)
+{
+	envelope(log, type);
+	if (inner_len) {
+		al_buf_append(&log->line, ",", 1);
+		al_buf_append(&log->line, inner, inner_len);
+	}
+	envelope_end(log);
+	return emit_line(log, err);
+}
+
+static int sync_streams(struct al_evlog *log, struct al_error *err)
+{
+	for (int i = 0; i < 2; i++)
+		if (log->streams[i].fd >= 0 && fdatasync(log->streams[i].fd) < 0)
+			return poison(log, -errno, err, "syncing the output streams of");
+	return 0;
+}
+
+static int checkpoint(struct al_evlog *log, bool final, struct al_error *err)
+{
+	struct al_checkpoint cp = { 0 };
+	int r;
+
+	cp.seq = log->seq;
+	al_utc_rfc3339(al_realtime_ns(), cp.time, sizeof cp.time);
+	cp.mono_ns = al_mono_ns();
+	cp.run = log->run;
+	cp.run_len = log->run_len;
+	cp.epoch = log->epoch;
+	cp.final = final;
+	memcpy(cp.head, log->prev, AL_HASH_LEN);
+	memcpy(cp.key, log->key, AL_PUBKEY_LEN);
+	/* Ratchet: this checkpoint commits to the next epoch's public key and the
+	 * current secret is wiped once it has signed, so a later compromise of
+	 * the supervisor cannot re-sign anything up to here. */
+	if (!final)
+		crypto_sign_keypair(cp.next_key, log->next_sk);
+	al_checkpoint_message(&cp, &log->msg);
+	if (log->msg.oom)
+		return poison(log, -ENOMEM, err, "signing a checkpoint of");
+	crypto_sign_detached(cp.sig, NULL, (const unsigned char *)log->msg.data, log->msg.len, log->sk);
+
+	/* the bytes a chunk record names must be durable before it is signed over */
+	r = sync_streams(log, err);
+	if (r < 0)
+		return r;
+	r = al_checkpoint_line(&cp, &log->line);
+	if (r < 0)
+		return poison(log, r, err, "building a checkpoint of");
+	r = emit_line(log, err);
+	if (r < 0)
+		return r;
+	if (log->fd >= 0 && fdatasync(log->fd) < 0)
+		return poison(log, -errno, err, "syncing");
+
+	sodium_memzero(log->sk, AL_SECKEY_LEN);
+	if (!final) {
+		uint8_t *t = log->sk;
+		log->sk = log->next_sk;
+		log->next_sk = t;
+		memcpy(log->key, cp.next_key, AL_PUBKEY_LEN);
+	}
+	log->epoch++;
+	log->since_cp = 0;
+	log->last_cp_mono = cp.mono_ns;
+	return 0;
+}
+
+static int flush_chunk(struct al_evlog *log, struct stream *st, struct al_error *err)
+{
+	uint8_t h[AL_HASH_LEN];
+	char hex[2 * AL_HASH_LEN + 1], inner[160];
+	int n;
+
+	if (st->pend_len == 0)
+		return 0;
+	crypto_hash_sha256_final(&st->pend, h);
+	al_hex(h, AL_HASH_LEN, hex);
+	n = snprintf(inner, sizeof inner, "\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"sha256\":\"%s\"",
+		     st->pend_off, st->pend_len, hex);
+	st->pend_len = 0;
+	crypto_hash_sha256_init(&st->pend);
+	log->since_cp++;
+	return append_raw(log, st->name, inner, (size_t)n, err);
+}
+
+static int flush_chunks(struct al_evlog *log, struct al_error *err)
+{
+	for (int i = 0; i < 2; i++) {
+		int r = flush_chunk(log, &log->streams[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int maybe_checkpoint(struct al_evlog *log, struct al_error *err)
+{
+	if (log->cp_every && log->since_cp >= log->cp_every)
+		return checkpoint(log, false, err);
+	return 0;
+}
+
+static int usable(struct al_evlog *log, struct al_error *err)
+{
+	if (log->closed)
+		return al_error_set(err, EBADF, "evidence", "event log already closed");
+	if (log->poisoned)
+		return al_error_set(err, EIO, "evidence", "event log failed earlier; refusing more records");
+	return 0;
+}
+
+int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const char *run_id,
+		  struct al_error *err)
+{
+	struct al_evlog *log;
+	int r;
+
+	r = al_evidence_crypto_init(err);
+	if (r < 0)
+		return r;
+	if (!al_run_id_valid(run_id, strlen(run_id)))
+		return al_error_set(err, EINVAL, "evidence", "run id '%s' is not 1-%d of [A-Za-z0-9._-]",
+				    run_id, AL_EVLOG_RUN_MAX);
+	log = calloc(1, sizeof *log);
+	if (!log)
+		return al_error_set(err, ENOMEM, "evidence", "out of memory");
+	log->fd = -1;
+	log->streams[0] = (struct stream){ .name = "stdout", .fd = -1 };
+	log->streams[1] = (struct stream){ .name = "stderr", .fd = -1 };
+	for (int i = 0; i < 2; i++) {
+		crypto_hash_sha256_init(&log->streams[i].all);
+		crypto_hash_sha256_init(&log->streams[i].pend);
+	}
+	al_buf_init(&log->line);
+	al_buf_init(&log->msg);
+	snprintf(log->run, sizeof log->run, "%s", run_id);
+	log->run_len = strlen(log->run);
+	al_chain_genesis(log->prev);
+	log->cp_every = ls->checkpoint_every;
+	log->cp_ns = ls->checkpoint_ns;
+	log->output_cap = AL_EVLOG_OUTPUT_CAP_DEFAULT;
+	log->last_cp_mono = al_mono_ns();
+
+	log->sk = sodium_malloc(AL_SECKEY_LEN);
+	log->next_sk = sodium_malloc(AL_SECKEY_LEN);
+	if (!log->sk || !log->next_sk) {
+		r = al_error_set(err, ENOMEM, "evidence", "allocating key memory");
+		goto fail;
+	}
+	if (ls->signing_key) {
+		r = al_key_load_secret(ls->signing_key, log->sk, log->key, err);
+		if (r < 0)
+			goto fail;
+	} else {
+		crypto_sign_keypair(log->key, log->sk);
+	}
+	al_hex(log->key, AL_PUBKEY_LEN, log->root_pub_hex);
+
+	if (ls->path) {
+		if (expand_path(ls->path, log->run, &log->path) < 0 ||
+		    asprintf(&log->streams[0].path, "%s.stdout", log->path) < 0 ||
+		    asprintf(&log->streams[1].path, "%s.stderr", log->path) < 0) {
+			r = al_error_set(err, ENOMEM, "evidence", "out of memory");
+			goto fail;
+		}
+		r = create_file(log->path, err);
+		if (r < 0)
+			goto fail;
+		log->fd = r;
+		for (int i = 0; i < 2; i++) {
+			r = create_file(log->streams[i].path, err);
+			if (r < 0)
+				goto fail;
+			log->streams[i].fd = r;
+		}
+	}
+	if (ls->sink) {
+		r = al_sink_open(&log->sink, ls, log->run, err);
+		if (r < 0) {
+			al_error_wrap(err, "opening log sink %s", ls->sink);
+			goto fail;
+		}
+	}
+	*out = log;
+	return 0;
+fail:
+	/* remove what we created: a failed open leaves no half-made evidence */
+	if (log->fd >= 0)
+		unlink(log->path);
+	for (int i = 0; i < 2; i++)
+		if (log->streams[i].fd >= 0)
+			unlink(log->streams[i].path);
+	al_evlog_free(log);
+	return r;
+}
+
+int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_json,
+		    struct al_error *err)
+{
+	const char *inner = NULL;
+	size_t inner_len = 0;
+	int r;
+
+	r = usable(log, err);
+	if (r < 0)
+		return r;
+	if (!al_type_valid(type, strlen(type)) || strcmp(type, "checkpoint") == 0)
+		return al_error_set(err, EINVAL, "evidence", "invalid record type '%s'", type);
+	if (fields_json) {
+		r = fields_inner(fields_json, &inner, &inner_len, err);
+		if (r < 0)
+			return r;
+	}
+	/* output seen so far is recorded before the event that follows it */
+	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	r = append_raw(log, type, inner, inner_len, err);
+	if (r < 0)
+		return r;
+	log->since_cp++;
+	return maybe_checkpoint(log, err);
+}
+
+static int record_capped(struct al_evlog *log, struct stream *st, struct al_error *err)
+{
+	char inner[128];
+	int n, r;
+
+	r = flush_chunk(log, st, err);
+	if (r < 0)
+		return r;
+	n = snprintf(inner, sizeof inner, "\"stream\":\"%s\",\"cap_bytes\":%" PRIu64 ",\"offset\":%" PRIu64,
+		     st->name, log->output_cap, st->stored);
+	st->capped = true;
+	log->since_cp++;
+	return append_raw(log, "output_capped", inner, (size_t)n, err);
+}
+
+int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t len,
+		    struct al_error *err)
+{
+	struct stream *st;
+	uint64_t used, room, take;
+	int r;
+
+	r = usable(log, err);
+	if (r < 0)
+		return r;
+	if (stream != 1 && stream != 2)
+		return al_error_set(err, EINVAL, "evidence", "unknown output stream %d", stream);
+	st = &log->streams[stream - 1];
+	used = log->streams[0].stored + log->streams[1].stored;
+	room = used < log->output_cap ? log->output_cap - used : 0;
+	take = len < room ? len : room;
+	st->bytes += len;
+	if (take) {
+		if (st->fd >= 0) {
+			r = al_write_all(st->fd, data, take);
+			if (r < 0)
+				return poison(log, r, err, "writing output streams of");
+		}
+		crypto_hash_sha256_update(&st->all, data, take);
+		if (st->pend_len == 0)
+			st->pend_off = st->stored;
+		crypto_hash_sha256_update(&st->pend, data, take);
+		st->pend_len += take;
+		st->stored += take;
+	}
+	if (take < len) {
+		st->dropped += len - take;
+		if (!st->capped) {
+			r = record_capped(log, st, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (st->pend_len >= CHUNK_MAX) {
+		r = flush_chunk(log, st, err);
+		if (r < 0)
+			return r;
+	}
+	return maybe_checkpoint(log, err);
+}
+
+int al_evlog_tick(struct al_evlog *log, struct al_error *err)
+{
+	int r;
+
+	r = usable(log, err);
+	if (r < 0)
+		return r;
+	/* coalesced output becomes a record at most once per tick per stream */
+	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	if (log->cp_ns && log->since_cp > 0 && al_mono_ns() - log->last_cp_mono >= log->cp_ns) {
+		r = checkpoint(log, false, err);
+		if (r < 0)
+			return r;
+	} else {
+		r = maybe_checkpoint(log, err);
+		if (r < 0)
+			return r;
+	}
+	if (log->sink) {
+		r = al_sink_tick(log->sink, err);
+		if (r < 0) {
+			log->sink_failed = true;
+			snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
+			log->poisoned = true;
+			return r;
+		}
+	}
+	return 0;
+}
+
+int al_evlog_stream_stats(const struct al_evlog *log, int stream, struct al_evlog_stream_stats *out)
+{
+	const struct stream *st;
+	crypto_hash_sha256_state copy;
+	uint8_t h[AL_HASH_LEN];
+
+	if (stream != 1 && stream != 2)
+		return -EINVAL;
+	st = &log->streams[stream - 1];
+	/* finalise a copy: the running hash continues */
+	copy = st->all;
+	crypto_hash_sha256_final(&copy, h);
+	out->bytes = st->bytes;
+	out->stored = st->stored;
+	out->dropped = st->dropped;
+	al_hex(h, AL_HASH_LEN, out->sha256);
+	return 0;
+}
+
+/* Stream files are named relative to the log: readers find them beside it. */
+static const char *base_name(const char *path)
+{
+	const char *slash;
+
+	if (!path)
+		return NULL;
+	slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static int record_streams(struct al_evlog *log, struct al_error *err)
+{
+	struct al_buf b;
+	struct al_json j;
+	int r;
+
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	for (int i = 0; i < 2; i++) {
+		struct al_evlog_stream_stats s;
+		al_evlog_stream_stats(log, i + 1, &s);
+		al_json_key(&j, log->streams[i].name);
+		al_json_obj_begin(&j);
+		al_json_kv_uint(&j, "bytes", s.bytes);
+		al_json_kv_uint(&j, "stored", s.stored);
+		al_json_kv_uint(&j, "dropped", s.dropped);
+		al_json_kv_str(&j, "sha256", s.sha256);
+		al_json_kv_str(&j, "file", base_name(log->streams[i].path));
+		al_json_obj_end(&j);
+	}
+	al_json_kv_uint(&j, "cap_bytes", log->output_cap);
+	if (b.oom) {
+		al_buf_free(&b);
+		return poison(log, -ENOMEM, err, "building the streams record of");
+	}
+	r = append_raw(log, "streams", b.data, b.len, err);
+	al_buf_free(&b);
+	log->since_cp++;
+	return r;
+}
+
+int al_evlog_close(struct al_evlog *log, struct al_error *err)
+{
+	int r;
+
+	r = usable(log, err);
+	if (r < 0)
+		return r;
+	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	r = record_streams(log, err);
+	if (r < 0)
+		return r;
+	r = checkpoint(log, true, err);
+	if (r < 0)
+		return r;
+	log->closed = true;
+	for (int i = 0; i < 2; i++) {
+		struct stream *st = &log->streams[i];
+		if (st->fd >= 0 && close(st->fd) < 0 && r == 0)
+			r = poison(log, -errno, err, "closing output streams of");
+		st->fd = -1;
+	}
+	if (log->fd >= 0 && close(log->fd) < 0 && r == 0)
+		r = poison(log, -errno, err, "closing");
+	log->fd = -1;
+	if (log->sink) {
+		int s = al_sink_close(log->sink, err);
+		if (s < 0) {
+			log->sink_failed = true;
+			snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
+			if (r == 0)
+				r = s;
+		}
+	}
+	return r;
+}
+
+void al_evlog_free(struct al_evlog *log)
+{
+	if (!log)
+		return;
+	if (log->sink)
+		al_sink_free(log->sink);
+	if (log->fd >= 0)
+		close(log->fd);
+	for (int i = 0; i < 2; i++) {
+		if (log->streams[i].fd >= 0)
+			close(log->streams[i].fd);
+		free(log->streams[i].path);
+	}
+	sodium_free(log->sk);      /* sodium_free wipes before unmapping */
+	sodium_free(log->next_sk);
+	al_buf_free(&log->line);
+	al_buf_free(&log->msg);
+	free(log->path);
+	free(log);
+}
+
+void al_evlog_set_output_cap(struct al_evlog *log, uint64_t bytes)
+{
+	log->output_cap = bytes;
+}
+
+const char *al_evlog_pubkey_hex(const struct al_evlog *log)
+{
+	return log->root_pub_hex;
+}
+
+const char *al_evlog_path(const struct al_evlog *log)
+{
+	return log->path;
+}
+
+const char *al_evlog_sink_failure(const struct al_evlog *log)
+{
+	return log->sink_failed ? log->sink_failure : NULL;
+}
+
+uint64_t al_evlog_seq(const struct al_evlog *log)
+{
+	return log->seq;
+}

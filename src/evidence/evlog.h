@@ -49,3 +49,25 @@ const char *al_evlog_pubkey_hex(const struct al_evlog *log);
 const char *al_evlog_path(const struct al_evlog *log);
 /* Non-NULL once the sink has failed and policy says kill: the reason. */
 const char *al_evlog_sink_failure(const struct al_evlog *log);
+
+/* Added by the evidence layer (not needed by the basic contract above). */
+
+/* Default for al_evlog_set_output_cap: the spec's limits.output default. */
+#define AL_EVLOG_OUTPUT_CAP_DEFAULT (64ull * 1024 * 1024)
+/* Bytes of stdout+stderr together kept in the stream files; beyond it bytes
+ * are counted as dropped and one output_capped record per stream says so.
+ * The supervisor passes spec->limits.output right after open. */
+void al_evlog_set_output_cap(struct al_evlog *log, uint64_t bytes);
+
+/* A stream's totals so far, e.g. for run_end (close also writes them in a
+ * "streams" record). sha256 covers the stored bytes (the stream file). */
+struct al_evlog_stream_stats {
+	uint64_t bytes;   /* written by the workload */
+	uint64_t stored;  /* kept (the stream file's length) */
+	uint64_t dropped; /* beyond the cap */
+	char sha256[65];
+};
+int al_evlog_stream_stats(const struct al_evlog *log, int stream, struct al_evlog_stream_stats *out);
+
+/* Number of records written so far (the next record's seq). */
+uint64_t al_evlog_seq(const struct al_evlog *log);

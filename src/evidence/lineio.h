@@ -1,0 +1,25 @@
+/* Bounded line reader for log files: one line at a time, never more than
+ * AL_EVLOG_LINE_MAX bytes held, whatever the file contains. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct al_linereader {
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t start, end;   /* unread bytes are buf[start..end) */
+	bool eof;
+	/* the current line, valid until the next call */
+	const char *line;
+	size_t len;
+	bool newline;        /* the line ended with '\n' (false: torn tail) */
+};
+
+int al_linereader_init(struct al_linereader *lr, int fd);
+void al_linereader_free(struct al_linereader *lr);
+/* 1: a line is in lr->line/len; 0: end of file; -E2BIG: a line longer than
+ * AL_EVLOG_LINE_MAX was skipped (the next call continues after it);
+ * other -errno: read error. */
+int al_linereader_next(struct al_linereader *lr);

@@ -1,0 +1,392 @@
+/* Timeline printer (show.h). Strings come from the workload (argv, paths),
+ * so every one is decoded, cut to a bounded length and printed through
+ * put_safe(), which escapes anything a terminal could interpret. */
+#include "evidence/show.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "evidence/jscan.h"
+#include "evidence/lineio.h"
+
+#define FIELD_MAX 256   /* bytes of one decoded string shown */
+#define ARGV_MAX 16     /* argv elements shown */
+
+/* Length of a valid UTF-8 sequence at p, and its code point; 0 if invalid. */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, *cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, *cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, *cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Code points a terminal acts on or that reorder text: C0/C1 controls, DEL,
+ * bidi embeddings/overrides/isolates, line/paragraph separators. */
+static bool cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200e && cp <= 0x200f) ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static void put_safe(FILE *out, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t l = utf8_decode(p + i, n - i, &cp);
+		if (l == 0) {
+			fprintf(out, "\\x%02x", p[i]);
+			i++;
+			continue;
+		}
+		if (cp_unsafe(cp)) {
+			if (cp == '\n')
+				fputs("\\n", out);
+			else if (cp == '\t')
+				fputs("\\t", out);
+			else if (cp < 0x100)
+				fprintf(out, "\\x%02x", (unsigned)cp);
+			else
+				fprintf(out, "\\u%04x", (unsigned)cp);
+		} else if (cp == '\\') {
+			fputs("\\\\", out);
+		} else {
+			fwrite(p + i, 1, l, out);
+		}
+		i += l;
+	}
+}
+
+/* Print a JSON string value decoded (bounded), or a non-string value raw. */
+static void put_val(FILE *out, const struct al_jval *v)
+{
+	char buf[FIELD_MAX + 1];
+	size_t n;
+
+	if (v->type != AL_J_STRING) {
+		put_safe(out, v->p, v->n < FIELD_MAX ? v->n : FIELD_MAX);
+		if (v->n > FIELD_MAX)
+			fputs("...", out);
+		return;
+	}
+	n = al_jstr_unescape(v, buf, sizeof buf);
+	put_safe(out, buf, n < FIELD_MAX ? n : FIELD_MAX);
+	if (n > FIELD_MAX)
+		fputs("...", out);
+}
+
+static bool get(const struct al_jval *obj, const char *k, struct al_jval *v)
+{
+	return al_jobj_get(obj, k, v);
+}
+
+static void put_field(FILE *out, const struct al_jval *obj, const char *k, const char *dflt)
+{
+	struct al_jval v;
+	if (get(obj, k, &v))
+		put_val(out, &v);
+	else
+		fputs(dflt, out);
+}
+
+static bool get_u64(const struct al_jval *obj, const char *k, uint64_t *x)
+{
+	struct al_jval v;
+	return get(obj, k, &v) && al_jnum_u64(&v, x) == 0;
+}
+
+static void put_bytes(FILE *out, uint64_t b)
+{
+	if (b >= 1024 * 1024)
+		fprintf(out, "%.1f MiB", (double)b / (1024.0 * 1024.0));
+	else if (b >= 1024)
+		fprintf(out, "%.1f KiB", (double)b / 1024.0);
+	else
+		fprintf(out, "%" PRIu64 " B", b);
+}
+
+static void put_argv(FILE *out, const struct al_jval *obj)
+{
+	struct al_jval arr, el;
+	struct al_jiter it;
+	int i = 0;
+
+	if (!get(obj, "argv", &arr) || arr.type != AL_J_ARRAY) {
+		put_field(out, obj, "path", "?");
+		return;
+	}
+	al_jiter_init(&it, &arr);
+	while (al_jarr_next(&it, &el)) {
+		char buf[FIELD_MAX + 1];
+		size_t n;
+
+		if (i == ARGV_MAX) {
+			fputs(" ...", out);
+			break;
+		}
+		if (i++)
+			fputc(' ', out);
+		if (el.type != AL_J_STRING) {
+			put_val(out, &el);
+			continue;
+		}
+		n = al_jstr_unescape(&el, buf, sizeof buf);
+		/* quote what would read ambiguously; the content is escaped either way */
+		if (n == 0 || memchr(buf, ' ', n < FIELD_MAX ? n : FIELD_MAX) || memchr(buf, '\'', n < FIELD_MAX ? n : FIELD_MAX)) {
+			fputc('\'', out);
+			put_safe(out, buf, n < FIELD_MAX ? n : FIELD_MAX);
+			fputc('\'', out);
+		} else {
+			put_safe(out, buf, n < FIELD_MAX ? n : FIELD_MAX);
+		}
+		if (n > FIELD_MAX)
+			fputs("...", out);
+	}
+}
+
+/* Every member except the envelope, as key=value (types this reader does
+ * not know are shown this way: readers ignore nothing silently). */
+static void put_members(FILE *out, const struct al_jval *obj)
+{
+	static const char *const skip[] = { "v", "seq", "time", "mono_ns", "run", "type", "prev" };
+	struct al_jiter it;
+	struct al_jval k, v;
+	int shown = 0;
+
+	al_jiter_init(&it, obj);
+	while (al_jiter_next(&it, &k, &v)) {
+		bool env = false;
+		for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+			env = env || al_jstr_eq(&k, skip[i]);
+		if (env)
+			continue;
+		if (shown++ == 12) {
+			fputs(" ...", out);
+			break;
+		}
+		fputc(' ', out);
+		put_val(out, &k);
+		fputc('=', out);
+		put_val(out, &v);
+	}
+}
+
+static void show_run_start(FILE *out, const struct al_jval *obj)
+{
+	struct al_jval v, el;
+	struct al_jiter it;
+
+	fputs("run started: airlock ", out);
+	put_field(out, obj, "airlock_version", "?");
+	fputs(" on ", out);
+	put_field(out, obj, "host", "?");
+	fputs(" (kernel ", out);
+	put_field(out, obj, "kernel", "?");
+	fputs(")\n           image ", out);
+	put_field(out, obj, "image", "?");
+	fputs(", spec sha256 ", out);
+	put_field(out, obj, "spec_hash", "?");
+	fputs("\n           signing key ", out);
+	put_field(out, obj, "pubkey", "(not recorded)");
+	if (get(obj, "degraded", &v) && v.type == AL_J_ARRAY) {
+		int n = 0;
+		al_jiter_init(&it, &v);
+		while (al_jarr_next(&it, &el)) {
+			fputs(n++ ? ", " : "\n           DEGRADED: ", out);
+			put_val(out, &el);
+			if (n == ARGV_MAX)
+				break;
+		}
+	}
+}
+
+static void show_exit(FILE *out, const struct al_jval *obj)
+{
+	uint64_t sig = 0;
+
+	fputs("exit      pid ", out);
+	put_field(out, obj, "pid", "?");
+	if (get_u64(obj, "signal", &sig) && sig) {
+		fprintf(out, " killed by signal %" PRIu64, sig);
+	} else {
+		fputs(" exited with status ", out);
+		put_field(out, obj, "status", "?");
+	}
+}
+
+static void show_run_end(FILE *out, const struct al_jval *obj)
+{
+	struct al_jval peaks;
+	uint64_t x;
+
+	fputs("run ended: ", out);
+	put_field(out, obj, "verdict", "?");
+	fputs(", exit status ", out);
+	put_field(out, obj, "exit_status", "?");
+	if (get_u64(obj, "duration_ns", &x))
+		fprintf(out, ", after %.3f s", (double)x / 1e9);
+	if (get(obj, "peaks", &peaks) && peaks.type == AL_J_OBJECT) {
+		fputs("\n           peaks:", out);
+		if (get_u64(&peaks, "memory_bytes", &x)) {
+			fputs(" memory ", out);
+			put_bytes(out, x);
+		}
+		if (get_u64(&peaks, "cpu_ns", &x))
+			fprintf(out, ", cpu %.3f s", (double)x / 1e9);
+		if (get_u64(&peaks, "pids", &x))
+			fprintf(out, ", pids %" PRIu64, x);
+	}
+}
+
+static void show_streams(FILE *out, const struct al_jval *obj)
+{
+	static const char *const names[] = { "stdout", "stderr" };
+
+	fputs("output:", out);
+	for (int i = 0; i < 2; i++) {
+		struct al_jval s;
+		uint64_t x;
+		if (!get(obj, names[i], &s) || s.type != AL_J_OBJECT)
+			continue;
+		fprintf(out, "%s %s ", i ? ";" : "", names[i]);
+		if (get_u64(&s, "bytes", &x))
+			put_bytes(out, x);
+		if (get_u64(&s, "dropped", &x) && x) {
+			fputs(" (", out);
+			put_bytes(out, x);
+			fputs(" dropped over the cap)", out);
+		}
+		fputs(" sha256 ", out);
+		put_field(out, &s, "sha256", "?");
+	}
+}
+
+void al_show_line(const char *line, size_t len, FILE *out, struct al_show_stats *st, uint64_t *t0)
+{
+	struct al_jval obj, type;
+	uint64_t mono = 0, x;
+	bool have_mono;
+
+	st->lines++;
+	if (al_jscan_value(line, len, false, &obj) < 0 || obj.type != AL_J_OBJECT ||
+	    !get(&obj, "type", &type) || type.type != AL_J_STRING) {
+		st->unreadable++;
+		fprintf(out, "           (line %" PRIu64 ": not a record, skipped)\n", st->lines);
+		return;
+	}
+	st->records++;
+	have_mono = get_u64(&obj, "mono_ns", &mono);
+	if (have_mono && *t0 == UINT64_MAX)
+		*t0 = mono;
+	if (have_mono && mono >= *t0)
+		fprintf(out, "%+10.3fs ", (double)(mono - *t0) / 1e9);
+	else
+		fputs("         ? ", out);
+
+	if (al_jstr_eq(&type, "run_start")) {
+		show_run_start(out, &obj);
+	} else if (al_jstr_eq(&type, "exec")) {
+		st->execs++;
+		fputs("exec      pid ", out);
+		put_field(out, &obj, "pid", "?");
+		fputs(": ", out);
+		put_argv(out, &obj);
+	} else if (al_jstr_eq(&type, "exit")) {
+		show_exit(out, &obj);
+	} else if (al_jstr_eq(&type, "stdout") || al_jstr_eq(&type, "stderr")) {
+		put_val(out, &type);
+		fputs("    ", out);
+		if (get_u64(&obj, "len", &x))
+			put_bytes(out, x);
+		else
+			fputc('?', out);
+		fputs(" at offset ", out);
+		put_field(out, &obj, "offset", "?");
+	} else if (al_jstr_eq(&type, "syscall_denied")) {
+		st->denied++;
+		fputs("DENIED    syscall ", out);
+		put_field(out, &obj, "syscall", "?");
+		fputs(" by pid ", out);
+		put_field(out, &obj, "pid", "?");
+	} else if (al_jstr_eq(&type, "limit") || al_jstr_eq(&type, "output_capped")) {
+		st->limits++;
+		fputs("LIMIT    ", out);
+		put_members(out, &obj);
+	} else if (al_jstr_eq(&type, "teardown")) {
+		struct al_jval ok;
+		fputs(get(&obj, "ok", &ok) && ok.type == AL_J_TRUE ? "teardown  clean:" : "teardown  NOT CLEAN:", out);
+		put_members(out, &obj);
+	} else if (al_jstr_eq(&type, "run_end")) {
+		show_run_end(out, &obj);
+	} else if (al_jstr_eq(&type, "streams")) {
+		show_streams(out, &obj);
+	} else if (al_jstr_eq(&type, "checkpoint")) {
+		struct al_jval fin;
+		st->checkpoints++;
+		fputs(get(&obj, "final", &fin) && fin.type == AL_J_TRUE ? "checkpoint (final, signed) epoch "
+								       : "checkpoint (signed) epoch ",
+		      out);
+		put_field(out, &obj, "epoch", "?");
+	} else {
+		put_val(out, &type);
+		fputc(' ', out);
+		put_members(out, &obj);
+	}
+	fputc('\n', out);
+}
+
+int al_show_fd(int fd, FILE *out, struct al_show_stats *st)
+{
+	struct al_linereader lr;
+	uint64_t t0 = UINT64_MAX;
+	int r;
+
+	memset(st, 0, sizeof *st);
+	r = al_linereader_init(&lr, fd);
+	if (r < 0)
+		return r;
+	while ((r = al_linereader_next(&lr)) != 0) {
+		if (r == -E2BIG) {
+			st->lines++;
+			st->unreadable++;
+			fprintf(out, "           (line %" PRIu64 ": too long, skipped)\n", st->lines);
+			continue;
+		}
+		if (r < 0)
+			break;
+		al_show_line(lr.line, lr.len, out, st, &t0);
+	}
+	al_linereader_free(&lr);
+	if (r < 0)
+		return r;
+	fprintf(out,
+		"\n%" PRIu64 " records: %" PRIu64 " exec, %" PRIu64 " denied, %" PRIu64 " limit, %" PRIu64
+		" checkpoints; %" PRIu64 " unreadable lines. Not verified here: run `airlock log verify`.\n",
+		st->records, st->execs, st->denied, st->limits, st->checkpoints, st->unreadable);
+	return 0;
+}
