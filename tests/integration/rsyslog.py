@@ -101,7 +101,7 @@ class Rsyslog:
         conf = f"""
 global(workDirectory="{self.work}" maxMessageSize="2m"
        parser.escapeControlCharactersOnReceive="off" {tls_global})
-module(load="imtcp" maxSessions="64")
+module(load="imtcp" maxSessions="64" maxFrameSize="2200000")
 module(load="imrelp")
 template(name="al_msg" type="string" string="%msg%\\n")
 template(name="al_all" type="string" string="%msgid% %structured-data% %msg%\\n")
