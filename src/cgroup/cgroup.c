@@ -246,19 +246,19 @@ int al_cg_keyed_u64(const char *text, const char *key, uint64_t *out)
 const char *al_cg_delegation_hint(enum al_cg_layout_kind kind)
 {
 	if (kind == AL_CG_LAYOUT_V2)
-		return "airlock needs a cgroup delegated to your user: it creates <parent of your "
-		       "cgroup>/airlock/<run>. As root: mkdir -p /sys/fs/cgroup/airlock-$USER/shell; "
-		       "echo '+memory +pids +cpu' > /sys/fs/cgroup/cgroup.subtree_control; "
-		       "echo '+memory +pids +cpu' > /sys/fs/cgroup/airlock-$USER/cgroup.subtree_control; "
+		return "no writable cgroup for the run's limits (airlock makes <parent of your cgroup>/airlock/<run>; "
+		       "to delegate one, as root: mkdir -p /sys/fs/cgroup/airlock-$USER/shell && "
+		       "echo '+memory +pids +cpu' > /sys/fs/cgroup/cgroup.subtree_control && "
+		       "echo '+memory +pids +cpu' > /sys/fs/cgroup/airlock-$USER/cgroup.subtree_control && "
 		       "chown $USER /sys/fs/cgroup/airlock-$USER /sys/fs/cgroup/airlock-$USER/cgroup.procs "
-		       "/sys/fs/cgroup/airlock-$USER/cgroup.subtree_control; then move your shell: "
-		       "echo $$ > /sys/fs/cgroup/airlock-$USER/shell/cgroup.procs (see docs/limits.md), "
-		       "or accept rlimits only with --allow-degraded cgroup";
-	return "airlock needs a cgroup delegated to your user in each v1 hierarchy (memory, pids, "
-	       "cpu, freezer): it creates <your cgroup>/airlock/<run> there. As root, for each: "
-	       "mkdir /sys/fs/cgroup/<ctl>/airlock-$USER; chown -R $USER /sys/fs/cgroup/<ctl>/airlock-$USER; "
-	       "echo $$ > /sys/fs/cgroup/<ctl>/airlock-$USER/cgroup.procs (see docs/limits.md), "
-	       "or accept rlimits only with --allow-degraded cgroup";
+		       "/sys/fs/cgroup/airlock-$USER/cgroup.subtree_control, then write your shell's pid to "
+		       "/sys/fs/cgroup/airlock-$USER/shell/cgroup.procs; see docs/limits.md. Or accept "
+		       "rlimits only: --allow-degraded cgroup)";
+	return "no writable cgroup for the run's limits (airlock makes <your cgroup>/airlock/<run> in the "
+	       "v1 memory, pids, cpu and freezer hierarchies; to delegate, as root for each CTL of those: "
+	       "mkdir /sys/fs/cgroup/CTL/airlock-$USER && chown -R $USER /sys/fs/cgroup/CTL/airlock-$USER, "
+	       "then write your shell's pid to /sys/fs/cgroup/CTL/airlock-$USER/cgroup.procs; see "
+	       "docs/limits.md. Or accept rlimits only: --allow-degraded cgroup)";
 }
 
 /* ---- file helpers -------------------------------------------------------- */

@@ -422,6 +422,14 @@ int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const 
 			goto fail;
 		}
 		r = al_cg_mkdir_run(&cg->dirs[c], parent, run_id, err);
+		if (r < 0 && c == AL_CG1_CPUACCT && (r == -EACCES || r == -EPERM || r == -EROFS)) {
+			/* not delegated: only the cpu time figure is lost (describe says so) */
+			if (cg->dirs[c].parent_created)
+				rmdir(cg->dirs[c].parent);
+			al_cg_dir_init(&cg->dirs[c]);
+			al_error_clear(err);
+			continue;
+		}
 		if (r < 0)
 			goto fail;
 	}
