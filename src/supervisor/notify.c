@@ -73,9 +73,8 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 		al_notify_free(n);
 		return al_error_set(err, ENOMEM, "notify", "allocating notification buffers");
 	}
-	/* Non-blocking: a notification can vanish between epoll saying
-	 * readable and our receive (its target was killed); a blocking receive
-	 * would then hang the whole supervisor. */
+	/* O_NONBLOCK is set for tidiness only: the receive ioctl ignores it
+	 * (see al_notify_handle for how blocking is avoided). */
 	fl = fcntl(n->fd, F_GETFL);
 	if (fl < 0 || fcntl(n->fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(n->fd, F_SETFD, FD_CLOEXEC) < 0) {
@@ -424,29 +423,35 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 int al_notify_handle(struct al_notify *n, struct al_error *err)
 {
 	struct seccomp_notif *req = n->req;
-	struct pollfd p;
+	struct pollfd p = { .fd = n->fd, .events = POLLIN };
 
 	if (n->fd < 0)
 		return 0;
-	memset(req, 0, n->sizes.seccomp_notif); /* the kernel insists on a zeroed buffer */
-	if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
-		switch (errno) {
-		case EINTR:
-		case EAGAIN:
-		case ENOENT: /* the target died before we received it */
-			break;
-		default:
-			return al_error_errno(err, "notify", "seccomp notification receive");
-		}
-		/* No process uses the filter any more: the listener only reports
-		 * POLLHUP from now on. Close it (which also drops it from epoll)
-		 * rather than have the loop spin on it. */
-		p = (struct pollfd){ .fd = n->fd, .events = POLLIN };
-		if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN)) {
+	/*
+	 * The receive ioctl ignores O_NONBLOCK: it sleeps on a semaphore that
+	 * every posted notification raises once. So ask poll first. POLLIN
+	 * means one was posted and not yet taken, and we are the only reader,
+	 * so the receive cannot sleep (a notification withdrawn since, because
+	 * its target was killed, makes it fail with ENOENT instead). POLLHUP
+	 * alone means no process uses the filter any more: close the listener
+	 * (which also drops it from any epoll set) instead of spinning on it.
+	 */
+	if (poll(&p, 1, 0) < 0)
+		return errno == EINTR ? 0 : al_error_errno(err, "notify", "poll seccomp listener");
+	if (!(p.revents & POLLIN)) {
+		if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			close(n->fd);
 			n->fd = -1;
 		}
 		return 0;
+	}
+	memset(req, 0, n->sizes.seccomp_notif); /* the kernel insists on a zeroed buffer */
+	if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+		if (errno == EINTR || errno == ENOENT) {
+			n->st.vanished += errno == ENOENT;
+			return 0;
+		}
+		return al_error_errno(err, "notify", "seccomp notification receive");
 	}
 	if (req->data.nr == __NR_execve || req->data.nr == __NR_execveat)
 		return handle_exec(n, req, err);
