@@ -26,6 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_PROBE_DIR = "/probe"
 SANDBOX_PROBE = SANDBOX_PROBE_DIR + "/probe"
+PROBE_MOUNT_MODE = os.environ.get("AIRLOCK_PROBE_MOUNT", "rw")
 
 # airlock's own exit statuses (docs/exit-codes.md, src/supervisor/run.h)
 EXIT_POLICY = 123
@@ -156,9 +157,14 @@ class Airlock:
         return Result(argv, cp)
 
     def probe_args(self, *probe_cmd, opts=()):
-        """airlock run arguments that run the probe with probe_cmd."""
-        return ["run", "-v", f"{self.probe_dir}:{SANDBOX_PROBE_DIR}:ro", *opts, "--",
-                SANDBOX_PROBE, *probe_cmd]
+        """airlock run arguments that run the probe with probe_cmd.
+
+        The probe's directory is mounted :rw because airlock's Landlock policy
+        makes read-only volumes non-executable ("data"); the directory and the
+        probe are owned by the caller, mode 0755, so in rootful mode the
+        sandbox's (unprivileged, mapped) uids cannot change them anyway."""
+        return ["run", "-v", f"{self.probe_dir}:{SANDBOX_PROBE_DIR}:{PROBE_MOUNT_MODE}", *opts,
+                "--", SANDBOX_PROBE, *probe_cmd]
 
     def probe(self, *probe_cmd, opts=(), **kw):
         return self.run(*self.probe_args(*probe_cmd, opts=opts), **kw)

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from conftest import EXIT_SETUP, REPO, SANDBOX_PROBE, SANDBOX_PROBE_DIR, make_world_writable
+from conftest import (EXIT_SETUP, PROBE_MOUNT_MODE, REPO, SANDBOX_PROBE, SANDBOX_PROBE_DIR,
+                      make_world_writable)
 
 
 def project_version():
@@ -145,7 +146,7 @@ def test_good_spec_is_followed_and_cli_overrides(airlock, world_tmp):
           FROM_SPEC: "yes"
           OVERRIDDEN: spec
         volumes:
-          - {airlock.probe_dir}:{SANDBOX_PROBE_DIR}:ro
+          - {airlock.probe_dir}:{SANDBOX_PROBE_DIR}:{PROBE_MOUNT_MODE}
         command: [{SANDBOX_PROBE}, status, ",", hostname, ",", env, ",", cwd]
         """))
     res = airlock.run("run", "--spec", str(spec))

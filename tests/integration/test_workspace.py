@@ -48,17 +48,31 @@ MODIFIED = {"modify.txt", "sub/append.txt"}
 DELETED = {"delete.txt", "deldir"}
 UNCHANGED = {"keep.txt", "sub/deeper/data.bin", "link-to-keep"}
 
-KIND_WORDS = {
-    "created": r"(created|added|new|create|add|\bA\b|\+)",
-    "modified": r"(modified|changed|modify|change|\bM\b|~)",
-    "deleted": r"(deleted|removed|delete|remove|\bD\b|-)",
-}
+SIZES = {"new.txt": 14, "newdir/inner.txt": 10, "modify.txt": 5, "sub/append.txt": 14}
 
 
-def report_lines(text, path):
-    """Lines of the change report that name path (as a whole path component)."""
-    pat = re.compile(r"(^|[\s/\"'])" + re.escape(path) + r"/?([\s\"',:]|$)")
-    return [l for l in text.splitlines() if pat.search(l)]
+def parse_report(stderr):
+    """The change report airlock prints (src/supervisor/workspace.c):
+        airlock: workspace changes: C created, M modified, D deleted
+          + path (N bytes)      created     (directories: "  + dir/")
+          ~ path (N bytes)      modified
+          - path                deleted
+    Returns ({kind: {path: size or None}}, (C, M, D))."""
+    lines = stderr.splitlines()
+    head = [i for i, l in enumerate(lines) if "workspace changes:" in l]
+    assert head, f"no change report on stderr:\n{stderr}"
+    m = re.search(r"(\d+) created, (\d+) modified, (\d+) deleted", lines[head[0]])
+    assert m, lines[head[0]]
+    counts = tuple(int(x) for x in m.groups())
+    out = {"created": {}, "modified": {}, "deleted": {}}
+    kinds = {"+": "created", "~": "modified", "-": "deleted"}
+    for l in lines[head[0] + 1:]:
+        m = re.match(r"^  ([+~-]) (.*?)(?: \((\d+) bytes\))?$", l)
+        if not m:
+            break
+        path = m.group(2).rstrip("/")
+        out[kinds[m.group(1)]][path] = int(m.group(3)) if m.group(3) else None
+    return out, counts
 
 
 def run_workspace(airlock, ws, extra=()):
@@ -87,18 +101,14 @@ def test_workspace_change_report_on_stderr(airlock, world_tmp):
     res = run_workspace(airlock, ws)
     assert res.rc == 0, res.describe()
     err = res.stderr.decode(errors="replace")
-    problems = []
-    for kind, paths in (("created", CREATED), ("modified", MODIFIED), ("deleted", DELETED)):
-        for p in paths:
-            lines = report_lines(err, p)
-            if not lines:
-                problems.append(f"{kind} {p}: not in the report")
-            elif not any(re.search(KIND_WORDS[kind], l, re.I) for l in lines):
-                problems.append(f"{kind} {p}: reported, but not as {kind}: {lines}")
-    for p in UNCHANGED:
-        if report_lines(err, p):
-            problems.append(f"unchanged {p} reported as changed: {report_lines(err, p)}")
-    assert not problems, "\n".join(problems) + f"\n--- stderr ---\n{err}"
+    rep, counts = parse_report(err)
+    assert set(rep["created"]) == CREATED, f"created: {sorted(rep['created'])}\n{err}"
+    assert set(rep["modified"]) == MODIFIED, f"modified: {sorted(rep['modified'])}\n{err}"
+    assert set(rep["deleted"]) == DELETED, f"deleted: {sorted(rep['deleted'])}\n{err}"
+    assert counts == (len(CREATED), len(MODIFIED), len(DELETED)), err
+    for path, size in SIZES.items():
+        kind = "created" if path in CREATED else "modified"
+        assert rep[kind][path] == size, f"{path}: reported {rep[kind][path]} bytes, is {size}\n{err}"
 
 
 def test_workspace_change_report_in_log(airlock, world_tmp):
@@ -106,12 +116,17 @@ def test_workspace_change_report_in_log(airlock, world_tmp):
     log = world_tmp / "run.jsonl"
     res = run_workspace(airlock, ws, ["--log", str(log)])
     assert res.rc == 0, res.describe()
-    recs = log_records(log)
-    text = "\n".join(str(r) for r in recs if r.get("type") != "run_start")
-    for p in CREATED | MODIFIED | DELETED:
-        assert p in text, f"{p} not in the event log's change records"
-    for p in ("keep.txt", "data.bin"):
-        assert p not in text, f"unchanged {p} in the event log's change records"
+    recs = [r for r in log_records(log) if r.get("type") == "workspace"]
+    assert len(recs) == 1, f"expected one workspace record, got {len(recs)}"
+    w = recs[0]
+    got = {k: {e["path"]: e.get("size") for e in w.get(k, [])}
+           for k in ("created", "modified", "deleted")}
+    assert set(got["created"]) == CREATED, w
+    assert set(got["modified"]) == MODIFIED, w
+    assert set(got["deleted"]) == DELETED, w
+    for path, size in SIZES.items():
+        kind = "created" if path in CREATED else "modified"
+        assert got[kind][path] == size, w
 
 
 def test_export_gets_the_changed_files(airlock, world_tmp):
