@@ -63,8 +63,8 @@ static int ensure_supervisor_alive(struct init_ctx *c)
 
 /* ---- the steps --------------------------------------------------------- */
 
-/* Wait until the supervisor has written our uid/gid maps (and placed us in
- * the cgroup): nothing below may run as an unmapped or unlimited process. */
+/* Wait until the supervisor has written our uid/gid maps: nothing below may
+ * run as an unmapped process. */
 static int step_wait_for_supervisor(struct init_ctx *c)
 {
 	char go = 0;
@@ -77,6 +77,21 @@ static int step_wait_for_supervisor(struct init_ctx *c)
 	while (n < 0 && errno == EINTR);
 	if (n != 1 || go != AL_GO)
 		return al_error_set(&c->err, n < 0 ? errno : ECONNRESET, "init", "waiting for the supervisor");
+	return 0;
+}
+
+/* The second go: the supervisor has placed us in the run's cgroup, so the
+ * workload and everything it forks start under the limits. */
+static int step_wait_for_cgroup(struct init_ctx *c)
+{
+	char go = 0;
+	ssize_t n;
+	do
+		n = read(SYNC_FD, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || go != AL_GO_WORKLOAD)
+		return al_error_set(&c->err, n < 0 ? errno : ECONNRESET, "init",
+				    "waiting for the supervisor to place the sandbox in its cgroup");
 	return 0;
 }
 
@@ -228,8 +243,9 @@ struct init_step {
 };
 
 /* The order is the security argument:
- *  - nothing happens before the supervisor has mapped our ids and placed us
- *    in the cgroup;
+ *  - nothing happens before the supervisor has mapped our ids, and the
+ *    workload is not forked before it has placed us in the cgroup (our own
+ *    setup overlaps with that placement);
  *  - the filesystem is built while we still hold CAP_SYS_ADMIN in the user
  *    namespace, and entered (pivot) before anything else touches paths;
  *  - limits, then the identity/capability drop, then no_new_privs;
@@ -250,6 +266,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_LANDLOCK, step_landlock},
 	{AL_STAGE_SECCOMP, step_seccomp},
 	{AL_STAGE_INIT, step_handover},
+	{AL_STAGE_WAIT, step_wait_for_cgroup},
 };
 
 /* ---- the workload ------------------------------------------------------ */

@@ -92,7 +92,7 @@ struct al_msg {
 };
 
 /* Messages from the supervisor to the init. */
-enum { AL_GO = 'G' };
+enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 
 /* What the init exits with when setup fails (the message says why). */
 #define AL_EXIT_SETUP_STATUS 125

@@ -230,7 +230,11 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	return r;
 }
 
-static pid_t clone_sandbox(struct al_supervisor *s, bool timens, int *pidfd, struct al_error *err)
+/* clone3 into fresh namespaces. On cgroup v2 the child is born inside its
+ * cgroup (CLONE_INTO_CGROUP); otherwise *need_attach tells the caller to
+ * place it before the workload may start. */
+static pid_t clone_sandbox(struct al_supervisor *s, bool timens, int *pidfd, bool *need_attach,
+			   struct al_error *err)
 {
 	struct clone_args args;
 	int cgfd = s->cgroup ? al_cgroup_clone_fd(s->cgroup) : -1;
@@ -242,7 +246,6 @@ static pid_t clone_sandbox(struct al_supervisor *s, bool timens, int *pidfd, str
 	args.pidfd = (uint64_t)(uintptr_t)pidfd;
 	args.exit_signal = SIGCHLD;
 	if (cgfd >= 0) {
-		/* v2: born inside the cgroup -- no window outside the limits. */
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgfd;
 	}
@@ -251,21 +254,12 @@ static pid_t clone_sandbox(struct al_supervisor *s, bool timens, int *pidfd, str
 		/* Kernels without CLONE_INTO_CGROUP: attach before release instead. */
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
 		args.cgroup = 0;
+		cgfd = -1;
 		pid = syscall(SYS_clone3, &args, sizeof args);
-		if (pid > 0 && al_cgroup_attach(s->cgroup, (pid_t)pid, err) < 0) {
-			syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
-			waitpid((pid_t)pid, NULL, 0);
-			return -1;
-		}
-	} else if (pid > 0 && cgfd < 0 && s->cgroup) {
-		if (al_cgroup_attach(s->cgroup, (pid_t)pid, err) < 0) {
-			syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
-			waitpid((pid_t)pid, NULL, 0);
-			return -1;
-		}
 	}
 	if (pid < 0)
 		return al_error_errno(err, "clone", "clone3 into new namespaces"), -1;
+	*need_attach = s->cgroup != NULL && cgfd < 0;
 	return (pid_t)pid;
 }
 
@@ -442,7 +436,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	signal(SIGPIPE, SIG_IGN);
 
 	/* ---- clone ---- */
-	pid = clone_sandbox(&s, feat.timens, &pidfd, err);
+	bool need_attach = false;
+	pid = clone_sandbox(&s, feat.timens, &pidfd, &need_attach, err);
 	if (pid < 0) {
 		r = -(err->code ? err->code : EINVAL);
 		goto out;
@@ -472,12 +467,23 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
 	stat(path, &nsst);
 
-	/* ---- release ---- */
+	/* ---- release ----
+	 * Two steps: once the ids are mapped the init may build the sandbox
+	 * (our own code), and while it does, we place it in the cgroup -- a v1
+	 * migration waits for an RCU grace period, milliseconds we overlap.
+	 * The init forks the workload only after the second go. */
 	r = al_userns_parent_setup(&plan, pid, err);
 	if (r == 0) {
 		char go = AL_GO;
 		if (write(s.sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the sandbox init");
+	}
+	if (r == 0 && need_attach)
+		r = al_cgroup_attach(s.cgroup, pid, err);
+	if (r == 0) {
+		char go = AL_GO_WORKLOAD;
+		if (write(s.sync_fd, &go, 1) != 1)
+			r = al_error_errno(err, "supervisor", "releasing the workload");
 	}
 	if (r < 0) {
 		al_supervisor_kill(&s, AL_KILL_ERROR, err->msg);

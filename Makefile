@@ -1,0 +1,83 @@
+# airlock -- the two commands of the README, plus the pieces they are made of.
+#   make demo    install missing build dependencies, build, run the demo agent
+#   make check   install missing dependencies, build, run every test
+#                (unit + integration as root and rootless, then again under ASan/UBSan)
+
+BUILD     ?= build
+ASAN      ?= build-asan
+PYTHON    ?= /usr/bin/python3
+SHELL     := /bin/bash
+
+# Debian packages: to build, to test, to benchmark.
+BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev \
+              librelp-dev libgnutls28-dev libcmocka-dev
+TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
+              iproute2 util-linux passwd git procps
+BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static
+FUZZ_DEPS  := clang libclang-rt-14-dev
+
+.PHONY: all build deps test-deps bench-deps demo check unit integration asan bench fuzz clean
+
+all: build
+
+# Install whatever is missing (apt-get, as root). Nothing is installed when
+# everything is already there, so this is cheap on a prepared machine.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to install: $$missing" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_DEPS))
+
+test-deps: deps
+	$(call apt_install,$(TEST_DEPS))
+
+bench-deps: deps
+	$(call apt_install,$(BENCH_DEPS))
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	@bash demo/run-demo.sh $(BUILD)/src/cli/airlock
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+integration: build test-deps
+	AIRLOCK_BIN=$(CURDIR)/$(BUILD)/src/cli/airlock AIRLOCK_BUILD=$(CURDIR)/$(BUILD) \
+		bash tests/run-integration.sh
+
+$(ASAN)/build.ninja:
+	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+asan: deps test-deps $(ASAN)/build.ninja
+	ninja -C $(ASAN)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(ASAN) --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		AIRLOCK_BIN=$(CURDIR)/$(ASAN)/src/cli/airlock AIRLOCK_BUILD=$(CURDIR)/$(ASAN) \
+		AIRLOCK_TEST_ROOT_ONLY=1 bash tests/run-integration.sh
+
+check: build test-deps unit integration asan
+	@echo "make check: all suites passed"
+
+bench: build bench-deps
+	bash bench/startup.sh
+
+fuzz: deps
+	$(call apt_install,$(FUZZ_DEPS))
+	CC=clang meson setup build-fuzz -Dfuzz=true --buildtype=debug 2>/dev/null || true
+	ninja -C build-fuzz
+
+clean:
+	rm -rf $(BUILD) $(ASAN) build-fuzz
