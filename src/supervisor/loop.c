@@ -458,6 +458,11 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 		/* After the init is gone, pipes whose writers all died give EOF;
 		 * the setup socket too. Nothing can keep them open. */
 	}
+	/* Limit hits that raced the init's exit (an OOM kill of the last
+	 * process, a fork bomb shorter than v1's 100 ms pids sampling) are
+	 * still in the counters: record them before the run ends. */
+	if (s->cgroup)
+		cgroup_events(s);
 	stdin_close(s);
 	return r;
 }

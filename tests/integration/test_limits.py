@@ -304,3 +304,94 @@ def test_rootless_degraded_is_recorded(airlock, world_tmp, rootless):
         pytest.skip("this user has a delegated cgroup: no degradation happened")
     assert cg["mode"] == "none (rlimits only)", cg
     assert "cgroup" in start["degraded"], start
+
+
+# ---------- rootless with a delegated cgroup (driven by root) ----------
+
+def _unprivileged_uid():
+    import pwd
+    name = os.environ.get("AIRLOCK_TEST_USER", "airlock-test")
+    try:
+        pw = pwd.getpwnam(name)
+        return pw.pw_uid, pw.pw_gid
+    except KeyError:
+        return 65534, 65534
+
+
+def _layout():
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():
+        return "v2"
+    if (root / "memory" / "tasks").exists():
+        return "v1"
+    return None
+
+
+def test_rootless_with_delegated_cgroup_is_limited(airlock, world_tmp, rootless):
+    """Follow docs/limits.md's delegation steps as root, then run airlock as an
+    unprivileged user from a shell placed in the delegated cgroup: the run
+    must get real limits, not the degraded mode."""
+    if rootless:
+        pytest.skip("needs root to delegate a cgroup to an unprivileged user")
+    layout = _layout()
+    if layout is None:
+        pytest.skip("no cgroup hierarchy at /sys/fs/cgroup")
+    uid, gid = _unprivileged_uid()
+    name = f"airlock-deleg-{os.getpid()}"
+    root = Path("/sys/fs/cgroup")
+    made = []
+    log = world_tmp / "deleg.jsonl"
+    os.chmod(world_tmp, 0o777)
+    try:
+        if layout == "v1":
+            for ctl in ("memory", "pids", "cpu", "freezer"):
+                d = root / ctl / name
+                d.mkdir()
+                made.append(d)
+                for p in [d, *d.iterdir()]:
+                    os.chown(p, uid, gid)
+            shell_dirs = made
+        else:
+            d = root / name
+            d.mkdir()
+            made.append(d)
+            (d / "shell").mkdir()
+            made.insert(0, d / "shell")
+            for ctl in ("+memory", "+pids", "+cpu"):
+                (root / "cgroup.subtree_control").write_text(ctl)
+                (d / "cgroup.subtree_control").write_text(ctl)
+            for p in (d, d / "cgroup.procs", d / "cgroup.subtree_control", d / "shell",
+                      d / "shell" / "cgroup.procs"):
+                os.chown(p, uid, gid)
+            shell_dirs = [d / "shell"]
+        script = (f"read go; exec {airlock.binary} run --pids 17 --log {log} -- "
+                  f"{PY} -c 'print(open(\"/proc/self/cgroup\").read())'")
+        p = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                              "env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp", "sh", "-c", script],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for d in shell_dirs:
+            (d / "cgroup.procs").write_text(str(p.pid))
+        out, err = p.communicate(b"go\n", timeout=60)
+        assert p.returncode == 0, err
+        start = records_of(log, "run_start")[0]
+        cg = start["protections"]["cgroup"]
+        assert cg["mode"] == layout, cg
+        assert cg["pids_max"] == 17, cg
+        assert "cgroup" not in start["degraded"]
+        run = run_id_of(log)
+        paths = list(cg["paths"].values()) if layout == "v1" else [cg["path"]]
+        for path in paths:
+            assert f"/{name}/airlock/{run}" in path, paths
+        # inside, through the cgroup namespace, the workload sees the run's cgroup
+        assert f"/airlock/{run}\n".encode() in out, out
+        assert records_of(log, "teardown")[-1]["cgroup_removed"] is True
+    finally:
+        for d in made:
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
