@@ -257,6 +257,70 @@ static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, i
 	return 0;
 }
 
+/* The YAML 1.2 character set (c-printable) in well-formed UTF-8, checked
+ * before libfyaml sees a byte: a spec needs nothing else, and malformed UTF-8
+ * is what sends libfyaml 0.7.12 into endless loops and stray reads (found by
+ * fuzzing; e.g. "%x \xaa" never returns). Returns 0, or the 1-based position
+ * of the first bad character and its code (or -1 for malformed UTF-8). */
+static int check_charset(const char *text, size_t len, int *line, int *col, long *bad)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+
+	*line = 1;
+	*col = 1;
+	while (p < end) {
+		uint32_t cp;
+		size_t n;
+
+		if (p[0] < 0x80) {
+			cp = p[0];
+			n = 1;
+		} else if ((p[0] & 0xe0) == 0xc0) {
+			cp = p[0] & 0x1fu;
+			n = 2;
+		} else if ((p[0] & 0xf0) == 0xe0) {
+			cp = p[0] & 0x0fu;
+			n = 3;
+		} else if ((p[0] & 0xf8) == 0xf0) {
+			cp = p[0] & 0x07u;
+			n = 4;
+		} else {
+			*bad = -1;
+			return -EILSEQ;
+		}
+		if ((size_t)(end - p) < n) {
+			*bad = -1;
+			return -EILSEQ;
+		}
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				*bad = -1;
+				return -EILSEQ;
+			}
+			cp = (cp << 6) | (p[i] & 0x3fu);
+		}
+		/* overlong forms, surrogates and beyond U+10FFFF are not UTF-8 */
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+			*bad = -1;
+			return -EILSEQ;
+		}
+		if (!(cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
+		      (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000)) {
+			*bad = (long)cp;
+			return -EILSEQ;
+		}
+		if (cp == 0x0a) {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+		p += n;
+	}
+	return 0;
+}
+
 /* Parse text into a tree; *root is NULL for an empty stream (comments only). */
 static int build_tree(struct yctx *c, const char *text, size_t len, bool json, struct ynode **root)
 {
@@ -1045,8 +1109,16 @@ static int load_text(struct al_spec *spec, const char *name, const char *base_di
 	_cleanup_ynode_ struct ynode *root = NULL;
 	int r;
 
+	int line, col;
+	long bad;
+
 	if (len > SPEC_MAX_BYTES)
 		return al_error_set(err, EFBIG, "spec", "%s: larger than %d bytes", name, SPEC_MAX_BYTES);
+	if (check_charset(text, len, &line, &col, &bad) < 0) {
+		if (bad < 0)
+			return yerr_at(&c, line, col, NULL, "invalid UTF-8");
+		return yerr_at(&c, line, col, NULL, "control character U+%04lX is not allowed in YAML", bad);
+	}
 	r = build_tree(&c, text, len, name_is_json(name), &root);
 	if (r < 0)
 		return r;

@@ -426,6 +426,30 @@ static void test_errors_syntax(void **state)
 		     "spec.yaml:1:7: anchors and aliases (&, *) are not supported in a spec");
 	expect_error("hostname: !!str 5\n", "spec.yaml:1:11: YAML tags (!...) are not supported in a spec");
 	expect_error("hostname: \"a\\0b\"\n", "spec.yaml:1:11: string contains a NUL byte");
+	/* checked before libfyaml sees them (0.7.12 hangs on some of these) */
+	expect_error("hostname: x\n%x \xaa\n", "spec.yaml:2:4: invalid UTF-8");
+	expect_error("a: \xc3\xa9\xc0\x80\n", "spec.yaml:1:5: invalid UTF-8");	/* overlong NUL */
+	expect_error("a: \xed\xa0\x80\n", "spec.yaml:1:4: invalid UTF-8");		/* surrogate */
+	expect_error("a: \xe2\x82\n", "spec.yaml:1:4: invalid UTF-8");		/* truncated */
+	expect_error("env:\n  A: \"x\x01\"\n", "spec.yaml:2:8: control character U+0001 is not allowed in YAML");
+	expect_error("a: b\x7f\n", "spec.yaml:1:5: control character U+007F is not allowed in YAML");
+	{
+		/* a raw NUL byte inside the given length */
+		struct al_spec s;
+		struct al_error err;
+		al_spec_init(&s);
+		assert_true(al_spec_load_string(&s, "spec.yaml", "a: b\0c\n", 7, &err) < 0);
+		assert_string_equal(err.msg, "spec.yaml:1:5: control character U+0000 is not allowed in YAML");
+		al_spec_free(&s);
+	}
+	/* and good UTF-8 passes through untouched */
+	{
+		struct al_spec s;
+		struct al_error err;
+		assert_int_equal(load(&s, "\xef\xbb\xbf" "env: {GREETING: \"gr\xc3\xbc\xc3\x9f \xf0\x9f\x91\x8b\"}\n", &err), 0);
+		assert_string_equal(s.env[0].value, "gr\xc3\xbc\xc3\x9f \xf0\x9f\x91\x8b");
+		al_spec_free(&s);
+	}
 }
 
 static void test_error_limits(void **state)
