@@ -26,6 +26,7 @@
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
 #include "sandbox/landlock.h"
+#include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
 #include "supervisor/notify.h"
 #include "util/cleanup.h"
@@ -178,6 +179,8 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 		al_cgroup_describe(s->cgroup, j);
 	else
 		al_json_null(j);
+	al_json_key(j, "rlimits");
+	al_rlimits_describe(&s->spec->limits, j);
 	al_json_obj_end(j);
 }
 
