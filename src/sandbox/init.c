@@ -399,10 +399,22 @@ static int setup_fds(struct init_ctx *c)
 	sync = fcntl(p->sync_fd, F_DUPFD_CLOEXEC, 10);
 	if (in < 0 || out < 0 || errfd < 0 || sync < 0)
 		return -errno;
+	int moved[AL_MAX_MOVE_FDS];
+	size_t i;
+	/* The parent's detached mounts go to fixed numbers after the sync fd;
+	 * park them high first so no dup below can clobber one. */
+	for (i = 0; i < p->n_move_fds; i++) {
+		moved[i] = fcntl(p->move_fds[i], F_DUPFD_CLOEXEC, 200);
+		if (moved[i] < 0)
+			return -errno;
+	}
 	if (dup3(sync, SYNC_FD, O_CLOEXEC) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 	    dup2(errfd, 2) < 0)
 		return -errno;
-	if (syscall(SYS_close_range, SYNC_FD + 1, ~0U, 0) < 0)
+	for (i = 0; i < p->n_move_fds; i++)
+		if (dup3(moved[i], AL_MOVE_FD_BASE + (int)i, O_CLOEXEC) < 0)
+			return -errno;
+	if (syscall(SYS_close_range, AL_MOVE_FD_BASE + (unsigned)p->n_move_fds, ~0U, 0) < 0)
 		return -errno;
 	return 0;
 }

@@ -80,9 +80,12 @@ void al_plan_free(struct al_sandbox_plan *plan)
 	for (i = 0; i < plan->n_owned; i++)
 		free(plan->owned[i]);
 	free(plan->owned);
-	for (i = 0; i < plan->n_ops; i++)
-		if (plan->ops[i].kind == AL_MNT_MOVE_FD && plan->ops[i].fd >= 0)
-			close(plan->ops[i].fd);
+	for (i = 0; i < plan->n_move_fds; i++)
+		close(plan->move_fds[i]);
+	plan->n_move_fds = 0;
+	if (plan->idmap_userns_fd >= 0)
+		close(plan->idmap_userns_fd);
+	plan->idmap_userns_fd = -1;
 	free(plan->ops);
 	if (plan->envp) {
 		for (i = 0; plan->envp[i]; i++)
@@ -376,6 +379,30 @@ static int plan_tmpfs(struct al_sandbox_plan *p, const char *dst, uint32_t mode,
 	return r;
 }
 
+/* A caller-chosen host path (volume, workspace). Rootful, directories are
+ * idmapped so the owner's files are the sandbox user's inside; rootless the
+ * caller's own uid is already the sandbox user's. */
+static int add_host_bind(struct al_sandbox_plan *p, const char *real, const char *dst, bool ro,
+			 bool is_dir, struct al_error *err)
+{
+	unsigned long flags = (ro ? MS_RDONLY : 0) | MS_NOSUID | MS_NODEV;
+	if (!p->rootless && is_dir) {
+		int idx = al_idmap_mount(p, real, ro, err);
+		if (idx < 0)
+			return idx;
+		return add(p, (struct al_mount_op){.kind = AL_MNT_MOVE_FD, .dst = dst, .fd = idx}, err);
+	}
+	if (!is_dir) {
+		const char *placeholder = dst;
+		int r = add(p, (struct al_mount_op){.kind = AL_MNT_BIND_FILE,
+						 .src = al_plan_printf(p, AL_OLDROOT "%s", real),
+						 .dst = placeholder, .flags = flags}, err);
+		return r;
+	}
+	return add(p, (struct al_mount_op){.kind = AL_MNT_BIND, .src = al_plan_printf(p, AL_OLDROOT "%s", real),
+					 .dst = dst, .flags = flags}, err);
+}
+
 /* The workspace: the host directory is the read-only lower layer of an
  * overlay whose upper layer is a size-limited tmpfs; the workload's changes
  * land only in the upper layer, which the supervisor reads afterwards (it is
@@ -394,8 +421,7 @@ static int plan_workspace(struct al_sandbox_plan *p, struct al_error *err)
 
 	r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = "/ws-lower", .mode = 0755}, err);
 	if (r == 0)
-		r = add(p, (struct al_mount_op){.kind = AL_MNT_BIND, .src = al_plan_printf(p, AL_OLDROOT "%s", real),
-					     .dst = "/ws-lower", .flags = MS_RDONLY}, err);
+		r = add_host_bind(p, real, "/ws-lower", true, true, err);
 	if (r == 0)
 		r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = "/ws", .mode = 0755}, err);
 	if (r == 0)
@@ -434,14 +460,16 @@ static int plan_volumes(struct al_sandbox_plan *p, struct al_error *err)
 		if (stat(real, &st) < 0)
 			return al_error_errno(err, "volumes", "volume source %s", real);
 		const char *dst = al_plan_printf(p, AL_NEWROOT "%s", v->sandbox);
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(st.st_mode)) {
 			r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = dst, .mode = 0755}, err);
-		else
-			r = 0;
+		} else {
+			/* a file volume: its parent directory may not exist yet */
+			const char *slash = dst ? strrchr(dst, '/') : NULL;
+			const char *parent = slash ? al_plan_printf(p, "%.*s", (int)(slash - dst), dst) : NULL;
+			r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = parent, .mode = 0755}, err);
+		}
 		if (r == 0)
-			r = add(p, (struct al_mount_op){.kind = S_ISDIR(st.st_mode) ? AL_MNT_BIND : AL_MNT_BIND_FILE,
-						     .src = al_plan_printf(p, AL_OLDROOT "%s", real), .dst = dst,
-						     .flags = (v->rw ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV}, err);
+			r = add_host_bind(p, real, dst, !v->rw, S_ISDIR(st.st_mode), err);
 		if (r < 0)
 			return r;
 	}
@@ -624,8 +652,10 @@ static int run_op(const struct al_mount_op *op, struct al_error *err)
 			return child_fail(err, "mounting overlay on", op->dst);
 		return 0;
 	case AL_MNT_MOVE_FD:
-		if (syscall(SYS_move_mount, op->fd, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		if (syscall(SYS_move_mount, AL_MOVE_FD_BASE + op->fd, "", AT_FDCWD, op->dst,
+			    MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return child_fail(err, "attaching mount at", op->dst);
+		close(AL_MOVE_FD_BASE + op->fd);
 		return 0;
 	case AL_MNT_REMOUNT_RO:
 		if (mount(NULL, op->dst, NULL, MS_REMOUNT | MS_RDONLY | op->flags, NULL) < 0)

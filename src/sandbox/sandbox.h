@@ -35,7 +35,7 @@ enum al_mount_kind {
 	AL_MNT_MASK,       /* hide dst (file: /dev/null bind; dir: empty ro tmpfs) if it exists */
 	AL_MNT_RDONLY,     /* bind dst onto itself read-only (e.g. /proc/sys), if it exists */
 	AL_MNT_OVERLAY,    /* overlay at dst: data = options string */
-	AL_MNT_MOVE_FD,    /* attach the detached mount in fd at dst */
+	AL_MNT_MOVE_FD,    /* attach the detached mount plan->move_fds[fd] at dst */
 	AL_MNT_REMOUNT_RO, /* remount dst read-only (the root tmpfs, at the end) */
 	AL_MNT_CHOWN,      /* chown dst to uid/gid (inside ids) */
 };
@@ -50,7 +50,7 @@ struct al_mount_op {
 	uint32_t uid, gid;
 	const char *content;    /* AL_MNT_FILE */
 	size_t content_len;
-	int fd;                 /* AL_MNT_MOVE_FD */
+	int fd;                 /* AL_MNT_MOVE_FD: index into plan->move_fds */
 	bool optional;          /* skip silently if the source doesn't exist */
 };
 
@@ -97,6 +97,9 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 /* What the init exits with when setup fails (the message says why). */
 #define AL_EXIT_SETUP_STATUS 125
 
+#define AL_MAX_MOVE_FDS 64
+#define AL_MOVE_FD_BASE 4 /* 0-2 stdio, 3 the setup socket */
+
 struct al_sandbox_plan {
 	const struct al_spec *spec;
 	bool rootless;
@@ -118,6 +121,13 @@ struct al_sandbox_plan {
 	int stdout_fd, stderr_fd, stdin_fd; /* child ends; stdin -1 = /dev/null inside */
 	bool want_upper_fd;      /* send the workspace overlay's upper dir to the supervisor */
 
+	/* Detached (idmapped) mounts made by the parent; the init finds them at
+	 * fds AL_MOVE_FD_BASE + i and attaches them. */
+	int move_fds[AL_MAX_MOVE_FDS];
+	size_t n_move_fds;
+	uint32_t idmap_owner_uid, idmap_owner_gid;
+	int idmap_userns_fd;     /* -1 until needed */
+
 	const struct al_seccomp *seccomp;
 	const struct al_landlock *landlock;
 
@@ -134,6 +144,12 @@ int al_rootfs_child_setup(const struct al_sandbox_plan *plan, struct al_error *e
 /* userns.c: decide the id mapping (parent, before clone) and write it (parent, after clone). */
 int al_userns_prepare(struct al_sandbox_plan *plan, struct al_error *err);
 int al_userns_parent_setup(const struct al_sandbox_plan *plan, pid_t pid, struct al_error *err);
+
+/* idmap.c (rootful only): a detached bind mount of host_path whose files
+ * owned by the directory's owner appear owned by the sandbox user; returns
+ * the index for an AL_MNT_MOVE_FD op. */
+int al_idmap_mount(struct al_sandbox_plan *plan, const char *host_path, bool rdonly,
+		   struct al_error *err);
 
 /* caps.c: drop every capability, lock securebits, set ids (child). */
 int al_caps_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);

@@ -371,6 +371,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		goto out;
 	}
 	plan.spec = spec;
+	plan.idmap_userns_fd = -1;
 	plan.argv = spec->argv;
 	plan.workdir = spec->workdir;
 	r = al_userns_prepare(&plan, err);
