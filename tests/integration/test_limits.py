@@ -395,3 +395,65 @@ def test_rootless_with_delegated_cgroup_is_limited(airlock, world_tmp, rootless)
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+# ---------- RLIMIT_NPROC ----------
+
+FORK_COUNT = r"""
+import errno, json, os, signal, sys, time
+kids, err = [], None
+while err is None and len(kids) < 1000:
+    try:
+        pid = os.fork()
+    except OSError as e:
+        err = errno.errorcode.get(e.errno, str(e.errno))
+        break
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    kids.append(pid)
+for k in kids:
+    os.kill(k, signal.SIGKILL)
+print(json.dumps({"forked": len(kids), "errno": err}), flush=True)
+"""
+
+
+def test_nproc_limits_the_workload_uid(airlock, world_tmp, rootless):
+    # pids far above nproc: the rlimit, not the cgroup, must stop the forks
+    spec = write_spec(world_tmp, {"pids": 1000, "nproc": 12})
+    res = airlock.run("run", "--spec", spec, *degrade_opts(rootless), "--timeout", "60s", "--",
+                      PY, "-c", FORK_COUNT, timeout=120)
+    assert res.rc == 0, res.describe()
+    rec = last_json(res)
+    assert rec["errno"] == "EAGAIN", rec
+    # the sandbox init (pid 1, running as the workload's uid after its
+    # identity step) and the workload itself are two of the 12
+    assert rec["forked"] == 10, rec
+
+
+def test_nproc_counts_only_the_sandbox_not_the_users_other_processes(airlock, world_tmp, rootless):
+    """RLIMIT_NPROC is charged per (user namespace, uid): the user's processes
+    outside the sandbox must not eat the sandbox's allowance (and so cannot be
+    used to make a sandbox fail, nor the reverse)."""
+    if rootless:
+        pytest.skip("needs root to start processes as another user")
+    uid, gid = _unprivileged_uid()
+    os.chmod(world_tmp, 0o777)
+    spec = write_spec(world_tmp, {"pids": 1000, "nproc": 12})
+    os.chmod(spec, 0o644)
+    outside = [subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                                 "sleep", "60"]) for _ in range(20)]
+    try:
+        cp = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                             "env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp",
+                             str(airlock.binary), "run", "--spec", str(spec),
+                             "--allow-degraded", "cgroup", "--", PY, "-c", FORK_COUNT],
+                            capture_output=True, timeout=120)
+    finally:
+        for p in outside:
+            p.kill()
+            p.wait()
+    assert cp.returncode == 0, cp.stderr
+    rec = json.loads(cp.stdout.strip().splitlines()[-1])
+    # the same 10 as when the user has no other processes (init + workload + 10)
+    assert rec["errno"] == "EAGAIN" and rec["forked"] == 10, rec
