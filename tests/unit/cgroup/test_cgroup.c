@@ -535,6 +535,39 @@ static void test_v2_real_clone_into(void **state)
 	al_cg_undo(&cg);
 }
 
+/* v2 with limits on a hierarchy lacking the controllers (this host's
+ * unified tree has only hugetlb): fail closed, naming the controller and
+ * the cgroup, and leave nothing behind. */
+static void test_v2_real_missing_controller_fails_closed(void **state)
+{
+	struct al_cg_layout lay;
+	struct al_limits lim = { .memory = 64 * MiB, .pids = 8, .cpus = 1 };
+	static struct al_cgroup cg;
+	struct al_error err;
+	char have[256], id[64], path[PATH_MAX + 80];
+
+	if (geteuid() != 0 || al_cg_detect_layout("/sys/fs/cgroup", true, &lay, &err) < 0 ||
+	    lay.unified[0] == '\0') {
+		skip(); /* needs root and a mounted cgroup2 hierarchy */
+		return;
+	}
+	snprintf(path, sizeof path, "%s/cgroup.controllers", lay.unified);
+	assert_true(al_read_file_at(AT_FDCWD, path, have, sizeof have) >= 0);
+	if (strstr(have, "memory") != NULL) {
+		skip(); /* the memory controller is on v2 here: nothing is missing */
+		return;
+	}
+	unit_run_id(id, sizeof id, "v2missing");
+	al_cg_init(&cg);
+	live = &cg;
+	assert_int_equal(al_cg_v2_create(&cg, lay.unified, "/", id, &lim, &err), -ENODEV);
+	assert_non_null(strstr(err.msg, "memory controller is not available"));
+	assert_non_null(strstr(err.msg, lay.unified));
+	assert_null(cg.ops);
+	snprintf(path, sizeof path, "%s/airlock/%s", lay.unified, id);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +583,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_v1_real_oom, real_teardown),
 		cmocka_unit_test_teardown(test_prepare_real, real_teardown),
 		cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
+		cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
