@@ -112,7 +112,7 @@ static const struct attempt denied[] = {
 	{ "socket_netlink", __NR_socket, { AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 } },
 	{ "socket_packet", __NR_socket, { AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0 } },
 	/* not listed at all: the default */
-	{ "iopl", __NR_iopl, { 0 } },
+	{ "sysfs", __NR_sysfs, { BAD, 0, 0 } },
 };
 
 /* Must fail with ENOSYS, unrecorded. */
