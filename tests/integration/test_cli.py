@@ -149,14 +149,14 @@ def test_good_spec_is_followed_and_cli_overrides(airlock, world_tmp):
           - {airlock.probe_dir}:{SANDBOX_PROBE_DIR}:{PROBE_MOUNT_MODE}
         command: [{SANDBOX_PROBE}, status, ",", hostname, ",", env, ",", cwd]
         """))
-    res = airlock.run("run", "--spec", str(spec))
+    res = airlock.run("run", *airlock.extra, "--spec", str(spec))
     assert res.rc == 0, res.describe()
     st, hn, cwd = res.one("status"), res.one("hostname"), res.one("cwd")
     env = dict(e.split("=", 1) for e in res.one("env")["env"])
     assert st["uid"] == 2000 and hn["nodename"] == "from-spec" and cwd["cwd"] == "/tmp", res.describe()
     assert env.get("FROM_SPEC") == "yes" and env.get("OVERRIDDEN") == "spec", env
     # the command line wins over the spec
-    res = airlock.run("run", "--spec", str(spec), "--hostname", "from-cli", "-e", "OVERRIDDEN=cli",
+    res = airlock.run("run", *airlock.extra, "--spec", str(spec), "--hostname", "from-cli", "-e", "OVERRIDDEN=cli",
                       "--user", "3000", "--", SANDBOX_PROBE, "status", ",", "hostname", ",", "env")
     assert res.rc == 0, res.describe()
     env = dict(e.split("=", 1) for e in res.one("env")["env"])

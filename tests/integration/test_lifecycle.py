@@ -43,11 +43,11 @@ def test_death_by_signal_is_128_plus_n(airlock, sig):
 
 
 def test_command_not_found_and_not_executable(airlock, world_tmp):
-    res = airlock.run("run", "--", "/nonexistent/command")
+    res = airlock.run("run", *airlock.extra, "--", "/nonexistent/command")
     assert res.rc == 127, res.describe()
     (world_tmp / "noexec").write_text("#!/bin/sh\necho hi\n")
     (world_tmp / "noexec").chmod(0o644)
-    res = airlock.run("run", "-v", f"{world_tmp}:/x", "--", "/x/noexec")
+    res = airlock.run("run", *airlock.extra, "-v", f"{world_tmp}:/x:rw", "--", "/x/noexec")
     assert res.rc == 126, res.describe()
 
 
@@ -243,26 +243,30 @@ def test_writes_do_not_persist(airlock, host_secrets):
 
 # ---------- teardown ----------
 
-def _cgroup_dirs():
-    found = set()
+def _cgroup_dirs_named(needle):
+    found = []
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-        for d in dirs:
-            if "airlock" in d:
-                found.add(os.path.join(root, d))
-        if root.count("/") > 6:
-            dirs[:] = []
+        found += [os.path.join(root, d) for d in dirs if needle in d]
     return found
 
 
-def test_teardown_leaves_no_process_mount_or_cgroup(airlock):
+def test_teardown_leaves_no_process_mount_or_cgroup(airlock, world_tmp):
+    """After the run: no process with the run's marker, no mount of the run's
+    paths in the host's mount table, no cgroup named after the run id, and
+    the teardown record says it checked. (Other runs may be going on on this
+    machine: only what belongs to this run is looked at.)"""
     mark = marker()
-    mounts_before = open("/proc/self/mountinfo").read().count("\n")
-    cg_before = _cgroup_dirs()
-    res = airlock.probe("echo", "x", mark)
+    log = world_tmp / "run.jsonl"
+    res = airlock.probe("echo", "x", mark, opts=["--log", str(log)])
     assert res.rc == 0, res.describe()
     assert not pids_with(mark), "processes remain"
-    assert open("/proc/self/mountinfo").read().count("\n") == mounts_before, "mounts changed on the host"
-    assert _cgroup_dirs() <= cg_before, f"cgroups remain: {_cgroup_dirs() - cg_before}"
+    recs = log_records(log)
+    run_id = recs[0]["run"]
+    mounts = open("/proc/self/mountinfo").read()
+    assert str(airlock.probe_dir) not in mounts and run_id not in mounts, "the run's mounts remain"
+    assert _cgroup_dirs_named(run_id) == [], f"cgroups remain: {_cgroup_dirs_named(run_id)}"
+    td = [r for r in recs if r.get("type") == "teardown"]
+    assert td and td[-1].get("ok") is True, f"teardown not verified: {td}"
 
 
 # ---------- the event log ----------
