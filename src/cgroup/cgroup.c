@@ -243,22 +243,17 @@ int al_cg_keyed_u64(const char *text, const char *key, uint64_t *out)
 	return -ENOENT;
 }
 
+/* Short on purpose: it prefixes the real cause in a fixed-size message, and
+ * the cause must survive. The step-by-step commands are in docs/limits.md. */
 const char *al_cg_delegation_hint(enum al_cg_layout_kind kind)
 {
 	if (kind == AL_CG_LAYOUT_V2)
-		return "no writable cgroup for the run's limits (airlock makes <parent of your cgroup>/airlock/<run>; "
-		       "to delegate one, as root: mkdir -p /sys/fs/cgroup/airlock-$USER/shell && "
-		       "echo '+memory +pids +cpu' > /sys/fs/cgroup/cgroup.subtree_control && "
-		       "echo '+memory +pids +cpu' > /sys/fs/cgroup/airlock-$USER/cgroup.subtree_control && "
-		       "chown $USER /sys/fs/cgroup/airlock-$USER /sys/fs/cgroup/airlock-$USER/cgroup.procs "
-		       "/sys/fs/cgroup/airlock-$USER/cgroup.subtree_control, then write your shell's pid to "
-		       "/sys/fs/cgroup/airlock-$USER/shell/cgroup.procs; see docs/limits.md. Or accept "
-		       "rlimits only: --allow-degraded cgroup)";
-	return "no writable cgroup for the run's limits (airlock makes <your cgroup>/airlock/<run> in the "
-	       "v1 memory, pids, cpu and freezer hierarchies; to delegate, as root for each CTL of those: "
-	       "mkdir /sys/fs/cgroup/CTL/airlock-$USER && chown -R $USER /sys/fs/cgroup/CTL/airlock-$USER, "
-	       "then write your shell's pid to /sys/fs/cgroup/CTL/airlock-$USER/cgroup.procs; see "
-	       "docs/limits.md. Or accept rlimits only: --allow-degraded cgroup)";
+		return "no usable cgroup for the run's limits (delegate to this user a cgroup2 subtree with "
+		       "memory, pids and cpu enabled and run airlock from a leaf of it, see docs/limits.md; "
+		       "or accept rlimits only: --allow-degraded cgroup)";
+	return "no usable cgroup for the run's limits (delegate to this user a cgroup in each of the v1 "
+	       "memory, pids, cpu and freezer hierarchies and run airlock from it, see docs/limits.md; "
+	       "or accept rlimits only: --allow-degraded cgroup)";
 }
 
 /* ---- file helpers -------------------------------------------------------- */
@@ -491,6 +486,12 @@ static int prepare_v2(struct al_cgroup *cg, const struct al_cg_layout *lay, cons
 int al_cgroup_prepare(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
 		      struct al_error *err)
 {
+	return al_cg_prepare_at(out, spec, run_id, "/sys/fs/cgroup", err);
+}
+
+int al_cg_prepare_at(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
+		     const char *root, struct al_error *err)
+{
 	_cleanup_free_ struct al_cgroup *cg = calloc(1, sizeof *cg);
 	struct al_cg_layout lay;
 	char self[8192];
@@ -503,7 +504,7 @@ int al_cgroup_prepare(struct al_cgroup **out, const struct al_spec *spec, const 
 	al_cg_init(cg);
 	cg->lim = spec->limits;
 
-	r = al_cg_detect_layout("/sys/fs/cgroup", true, &lay, err);
+	r = al_cg_detect_layout(root, true, &lay, err);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == -ENOENT)
@@ -523,7 +524,7 @@ int al_cgroup_prepare(struct al_cgroup **out, const struct al_spec *spec, const 
 		r = al_cg_v1_create(cg, &lay, self, run_id, &spec->limits, err);
 		break;
 	default:
-		r = al_error_set(err, ENODEV, STAGE, "no cgroup file system is mounted at /sys/fs/cgroup");
+		r = al_error_set(err, ENODEV, STAGE, "no cgroup file system is mounted at %s", root);
 		break;
 	}
 	if (r < 0) {

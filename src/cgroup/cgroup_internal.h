@@ -121,6 +121,11 @@ void al_cg_init(struct al_cgroup *cg);
 /* Close fds and remove the directories this run created (error paths). */
 void al_cg_undo(struct al_cgroup *cg);
 
+/* al_cgroup_prepare with the cgroup file systems looked for under root
+ * (tests mount a cgroup2 hierarchy elsewhere in a private mount namespace). */
+int al_cg_prepare_at(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
+		     const char *root, struct al_error *err);
+
 /* Back ends. lim NULL creates the cgroups without limits and without
  * requiring controllers (unit tests on hosts whose controllers are bound to
  * another hierarchy). They undo what they created on failure. */

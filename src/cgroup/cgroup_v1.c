@@ -400,7 +400,7 @@ int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const 
 			 * kill race-free. cpuacct only feeds a statistic. */
 			if (c == AL_CG1_CPUACCT)
 				continue;
-			r = al_error_set(err, ENODEV, STAGE, "no v1 %s hierarchy is mounted under /sys/fs/cgroup",
+			r = al_error_set(err, ENODEV, STAGE, "no v1 %s hierarchy is mounted",
 					 names[c]);
 			goto fail;
 		}
