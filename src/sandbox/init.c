@@ -314,6 +314,12 @@ __attribute__((noreturn)) static void workload_child(const struct al_sandbox_pla
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Dumpable again for the exec: the supervisor reads the exec's path and
+	 * argv from this process's memory (seccomp listener), and a rootless
+	 * supervisor may not read a non-dumpable process whose memory still
+	 * belongs to the host user namespace. execve sets dumpability afresh
+	 * from the new program, so this only opens the pre-exec window. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	e = exec_workload(p);
 	while (write(report_fd, &e, sizeof e) < 0 && errno == EINTR)
 		;
