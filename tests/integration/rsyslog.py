@@ -70,7 +70,7 @@ def make_pki(d, name="ca"):
 class Rsyslog:
     """rsyslogd -n under our control. Ports stay the same across restarts."""
 
-    def __init__(self, tls=None):
+    def __init__(self, tls=None, durable=True):
         self.dir = tempfile.mkdtemp(prefix="airlock-rsyslog-")
         os.chmod(self.dir, 0o755)  # readable by an unprivileged test user too
         self.work = os.path.join(self.dir, "work")
@@ -87,6 +87,7 @@ class Rsyslog:
         if self.tls:
             self.ca, self.cert, self.key = make_pki(os.path.join(self.dir, "pki"))
         self.proc = None
+        self.durable = durable
         self._write_conf()
 
     def _write_conf(self):
@@ -98,6 +99,11 @@ class Rsyslog:
             tls_input = ('input(type="imtcp" port="%d" address="127.0.0.1" ruleset="airlock" '
                          'streamDriver.name="gtls" streamDriver.mode="1" '
                          'streamDriver.authMode="anon")\n' % self.tls_port)
+        # durable: Direct queues, so a message is written before imrelp
+        # acknowledges it and an acknowledged record survives a SIGKILL of
+        # rsyslogd (what the failure tests need). Otherwise rsyslog's usual
+        # in-memory main queue, batching writes (what the benchmark uses).
+        queue = 'queue.type="Direct"' if self.durable else 'queue.type="LinkedList" queue.size="200000"'
         conf = f"""
 global(workDirectory="{self.work}" maxMessageSize="2m"
        parser.escapeControlCharactersOnReceive="off" {tls_global})
@@ -105,9 +111,7 @@ module(load="imtcp" maxSessions="64" maxFrameSize="2200000")
 module(load="imrelp")
 template(name="al_msg" type="string" string="%msg%\\n")
 template(name="al_all" type="string" string="%msgid% %structured-data% %msg%\\n")
-# Direct queues: a message is written before imrelp acknowledges it, so an
-# acknowledged record survives even a SIGKILL of rsyslogd.
-ruleset(name="airlock" queue.type="Direct") {{
+ruleset(name="airlock" {queue}) {{
   if $msgid == "sink-gap" then {{
     action(type="omfile" file="{self.gaps_path}" template="al_msg" asyncWriting="off" flushOnTXEnd="on")
   }} else {{

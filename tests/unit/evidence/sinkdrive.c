@@ -4,7 +4,10 @@
  * went. Used by tests/integration/test_sinks.py and bench/sink_relp.py.
  *
  *   sinkdrive --url URL [--policy kill|spool] [--spool-dir D] [--ca FILE]
- *             [--run ID] [--generate N [--size BYTES]]
+ *             [--run ID] [--generate N [--size BYTES]] [--sigpipe-ignored]
+ *
+ * SIGPIPE keeps its default action (so the tests prove the sinks never
+ * raise it) unless --sigpipe-ignored, which is how the supervisor runs.
  *
  * Exit: 0 delivered and closed cleanly; 3 a send/tick reported the sink
  * lost; 4 close reported loss; 5 open failed; 2 usage. Counters go to
@@ -14,6 +17,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +60,7 @@ int main(int argc, char **argv)
 		{ "run", required_argument, NULL, 'r' },
 		{ "generate", required_argument, NULL, 'g' },
 		{ "size", required_argument, NULL, 's' },
+		{ "sigpipe-ignored", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct al_log_spec ls = { .on_sink_failure = AL_SINK_FAILURE_KILL };
@@ -79,6 +84,7 @@ int main(int argc, char **argv)
 		case 'r': run = optarg; break;
 		case 'g': generate = strtoull(optarg, NULL, 10); break;
 		case 's': size = strtoull(optarg, NULL, 10); break;
+		case 'i': signal(SIGPIPE, SIG_IGN); break;
 		default: return 2;
 		}
 	}
