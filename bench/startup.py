@@ -181,6 +181,7 @@ def main():
             except Exception as e:
                 p.error = str(e)
 
+        load_before = open("/proc/loadavg").read().split()[:3]
         rng = random.Random(args.seed)
         runsc_every = max(1, args.iterations // (args.runsc_iterations or max(1, args.iterations // 4)))
         t_start = time.time()
@@ -195,6 +196,7 @@ def main():
                 except Exception as e:
                     p.error = f"iteration {i}: {e}"
         elapsed = time.time() - t_start
+        args.load = (load_before, open("/proc/loadavg").read().split()[:3])
 
         # supervisor peak RSS while `sleep 1` runs
         rss = {}
@@ -250,12 +252,15 @@ def report(peers, rss, args, elapsed, tmp):
     rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True).stdout.strip()
     lines = [
-        f"Measured {now} by `bench/startup.sh` (airlock at commit {rev or '?'}), as root.",
+        f"Measured {now} by `bench/startup.sh`, as root; airlock {args.airlock} built from the work "
+        f"tree at commit {rev or '?'}.",
         f"Machine: {machine()}. Peers: {versions()}.",
         f"{args.iterations} interleaved iterations (shuffled order each, seed {args.seed}; "
         f"runsc in every {max(1, args.iterations // (args.runsc_iterations or max(1, args.iterations // 4)))}"
         f"th), {args.warmup} warm-up runs each, {elapsed:.0f} s in all. Wall time of spawn+wait "
-        f"(vfork+exec) from a Python driver: the spawn cost is in every row (see bare /bin/true).",
+        f"(vfork+exec) from a Python driver: the spawn cost is in every row (see bare /bin/true). "
+        f"Load average (1/5/15 min) before: {' '.join(args.load[0])}, after: {' '.join(args.load[1])} "
+        f"on {os.cpu_count()} CPUs -- other work on the machine inflates every row; compare ratios.",
         "",
         "| what | runs | median ms | p90 ms | ratio to bwrap hardened (median) | note |",
         "|---|---:|---:|---:|---:|---|",
