@@ -336,18 +336,29 @@ static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, str
 		return 0;
 	}
 	if (r < 0) {
-		/* the exec's arguments could not be read (bad pointer: the exec
-		 * itself will fail with EFAULT); record what we know */
+		/* The path could not be read. The kernel would fail the exec with
+		 * EFAULT -- unless another thread maps the page between our read
+		 * and the kernel's, which would make an unrecorded exec. So this
+		 * exec is refused (EFAULT), and recorded as such. */
 		struct al_json j;
+		int read_errno = -r;
 		al_buf_reset(&b);
 		al_json_init(&j, &b);
 		al_json_obj_begin(&j);
 		pid_fields(&j, (pid_t)req->pid);
 		al_json_kv_str(&j, "syscall", req->data.nr == __NR_execveat ? "execveat" : "execve");
 		al_json_kv_str(&j, "path", NULL);
-		al_json_kv_int(&j, "read_error", -r);
+		al_json_kv_int(&j, "read_error", read_errno);
+		al_json_kv_bool(&j, "refused", true);
 		al_json_kv_str(&j, "source", "seccomp");
 		al_json_obj_end(&j);
+		r = record(n, "exec", b.data, err);
+		al_buf_free(&b);
+		if (r < 0) {
+			respond(n, req->id, -EPERM, 0, err);
+			return al_error_wrap(err, "recording an exec");
+		}
+		return respond(n, req->id, -EFAULT, 0, err);
 	}
 	r = record(n, "exec", b.data, err);
 	al_buf_free(&b);
