@@ -372,11 +372,12 @@ static int sink_lost(struct al_sink *s, int r, struct al_error *err)
 		return r;
 	}
 	s->tp->drop(s);
-	if (s->state == SINK_UP) {
+	/* Lost while connected: a new outage begins (a failed reconnect
+	 * attempt is not one). */
+	if (s->state == SINK_UP || s->state == SINK_DRAINING) {
 		s->lost_at_ns = al_realtime_ns();
 		snprintf(s->lost_reason, sizeof s->lost_reason, "%s", err->msg);
 	}
-	s->stats.gaps++;
 	s->state = SINK_DOWN;
 	s->backoff_ns = RETRY_FIRST_NS;
 	s->retry_at_ns = al_mono_ns() + s->backoff_ns;
@@ -488,6 +489,7 @@ static int try_restore(struct al_sink *s, int timeout_ms, struct al_error *err)
 	r = send_gap_marker(s, err);
 	if (r < 0)
 		return sink_lost(s, r, err);
+	s->stats.gaps++;
 	s->state = SINK_DRAINING;
 	return 0;
 }
