@@ -106,6 +106,17 @@ static int create_file(const char *path, struct al_error *err)
 	return fd;
 }
 
+/* The remote sink is gone and policy says kill. The caller is told once
+ * (it kills the run); the local file goes on recording to the end, so the
+ * reason for the kill is in the record -- only shipping stops. The record
+ * that hit the loss is already in the file and the chain. */
+static int sink_lost(struct al_evlog *log, int r, struct al_error *err)
+{
+	log->sink_failed = true;
+	snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
+	return r;
+}
+
 static int poison(struct al_evlog *log, int r, struct al_error *err, const char *what)
 {
 	log->poisoned = true;
@@ -133,16 +144,12 @@ static int emit_line(struct al_evlog *log, struct al_error *err)
 		if (r < 0)
 			return poison(log, r, err, "writing");
 	}
-	if (log->sink && !log->sink_failed) {
-		r = al_sink_send(log->sink, log->seq, log->line.data, len, err);
-		if (r < 0) {
-			log->sink_failed = true;
-			snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
-			log->poisoned = true;
-			return r;
-		}
-	}
 	log->seq++;
+	if (log->sink && !log->sink_failed) {
+		r = al_sink_send(log->sink, log->seq - 1, log->line.data, len, err);
+		if (r < 0)
+			return sink_lost(log, r, err);
+	}
 	return 0;
 }
 
@@ -548,14 +555,10 @@ int al_evlog_tick(struct al_evlog *log, struct al_error *err)
 		if (r < 0)
 			return r;
 	}
-	if (log->sink) {
+	if (log->sink && !log->sink_failed) {
 		r = al_sink_tick(log->sink, err);
-		if (r < 0) {
-			log->sink_failed = true;
-			snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
-			log->poisoned = true;
-			return r;
-		}
+		if (r < 0)
+			return sink_lost(log, r, err);
 	}
 	return 0;
 }

@@ -56,13 +56,20 @@ void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const 
 		al_cgroup_kill(s->cgroup, &e);
 }
 
-/* A record that cannot be made durable stops the run: no unlogged execution. */
+/* Something the run depends on failed: kill it. A lost log sink is the
+ * policy's doing (on_sink_failure: kill -- no unlogged execution); anything
+ * else is airlock's own failure. Either way the sandbox does not go on. */
+static void fail_closed(struct al_supervisor *s, const struct al_error *e)
+{
+	al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e->msg);
+}
+
+/* A record that cannot be made durable stops the run. */
 static void log_event(struct al_supervisor *s, const char *type, const char *fields)
 {
 	struct al_error e = {0};
 	if (al_evlog_append(s->log, type, fields, &e) < 0)
-		al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR,
-				   e.msg);
+		fail_closed(s, &e);
 }
 
 static void output_limit_event(struct al_supervisor *s)
@@ -116,7 +123,7 @@ static void relay_output(struct al_supervisor *s, struct al_stream *st, int stre
 			st->out_broken = true;
 		struct al_error e = {0};
 		if (al_evlog_output(s->log, stream, buf, keep, &e) < 0)
-			al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e.msg);
+			fail_closed(s, &e);
 	}
 }
 
@@ -437,7 +444,7 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				break;
 			case TAG_TICK:
 				if (read(s->tickfd, &ticks, sizeof ticks) > 0 && al_evlog_tick(s->log, &e) < 0)
-					al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e.msg);
+					fail_closed(s, &e);
 				break;
 			case TAG_SYNC: read_sync(s); break;
 			case TAG_STDOUT: relay_output(s, &s->out, 1); break;
@@ -449,7 +456,7 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 					/* A listener we can no longer serve would leave the
 					 * sandbox blocked or unrecorded: fail closed. */
 					ep_del(s->epfd, al_notify_fd(s->notify));
-					al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+					fail_closed(s, &e);
 				}
 				break;
 			case TAG_CGROUP: cgroup_events(s); break;

@@ -331,8 +331,10 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 static void log_event_plain(struct al_supervisor *s, const char *type, const char *fields)
 {
 	struct al_error e = {0};
-	if (al_evlog_append(s->log, type, fields, &e) < 0)
+	if (al_evlog_append(s->log, type, fields, &e) < 0 && !s->log_failed_reported) {
+		s->log_failed_reported = true;
 		fprintf(stderr, "airlock: event log: %s\n", e.msg);
+	}
 }
 
 int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_error *err)
