@@ -533,7 +533,8 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 		return al_error_set(err, 0, "spec", "user: %u:%u is outside the sandbox's 0..%u id range",
 				    spec->uid, spec->gid, SANDBOX_IDS - 1);
 	for (size_t i = 0; i < spec->n_env; i++)
-		if (spec->env[i].key[0] == '\0' || strchr(spec->env[i].key, '=') != NULL)
+		if (spec->env[i].key[0] == '\0' || strchr(spec->env[i].key, '=') != NULL ||
+		    !al_spec_utf8_valid(spec->env[i].key, strlen(spec->env[i].key)))
 			return al_error_set(err, 0, "spec", "env: invalid variable name \"%s\"", spec->env[i].key);
 	r = validate_volumes(spec, err);
 	if (r < 0)

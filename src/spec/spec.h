@@ -11,7 +11,8 @@
 #include "util/json.h"
 
 struct al_volume {
-	char *host;     /* absolute or relative host path (resolved at prepare time) */
+	char *host;     /* absolute host path (relative ones are resolved on loading:
+			 * against the spec file's directory, or the cwd on the CLI) */
 	char *sandbox;  /* absolute path inside the sandbox */
 	bool rw;        /* default false (read-only) */
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec/spec_internal.h"
 #include "util/cleanup.h"
 
 /* Bump when the canonical form changes shape, so old and new hashes never
@@ -29,6 +30,84 @@ static void json_shortest_double(struct al_json *j, double v)
 			break;
 	}
 	al_json_raw(j, buf);
+}
+
+bool al_spec_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t len;
+
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0) {
+			cp = p[i] & 0x1fu;
+			len = 2;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			cp = p[i] & 0x0fu;
+			len = 3;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			cp = p[i] & 0x07u;
+			len = 4;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3fu);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* A string, losslessly. The JSON writer replaces invalid UTF-8 with U+FFFD,
+ * which would let two different byte strings (say, command arguments given
+ * on the command line) hash alike; such a string is written as {"hex": ...}
+ * instead, which no string can be confused with. */
+static void canon_str(struct al_json *j, const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	_cleanup_free_ char *hex = NULL;
+	size_t n;
+
+	if (s == NULL || al_spec_utf8_valid(s, (n = strlen(s)))) {
+		al_json_str(j, s);
+		return;
+	}
+	hex = malloc(2 * n + 3);
+	if (hex == NULL) {
+		j->b->oom = true; /* reported by the caller's final check */
+		return;
+	}
+	hex[0] = '"';
+	for (size_t i = 0; i < n; i++) {
+		hex[1 + 2 * i] = digits[(unsigned char)s[i] >> 4];
+		hex[2 + 2 * i] = digits[(unsigned char)s[i] & 15];
+	}
+	hex[2 * n + 1] = '"';
+	hex[2 * n + 2] = '\0';
+	al_json_obj_begin(j);
+	al_json_key(j, "hex");
+	al_json_raw(j, hex);
+	al_json_obj_end(j);
+}
+
+static void canon_kv_str(struct al_json *j, const char *k, const char *v)
+{
+	al_json_key(j, k);
+	canon_str(j, v);
 }
 
 static int cmp_env(const void *a, const void *b)
@@ -53,7 +132,8 @@ static int write_env(struct al_json *j, const struct al_spec *spec)
 			sorted[i] = &spec->env[i];
 		qsort(sorted, spec->n_env, sizeof *sorted, cmp_env);
 		for (size_t i = 0; i < spec->n_env; i++)
-			al_json_kv_str(j, sorted[i]->key, sorted[i]->value);
+			/* a name that is not UTF-8 is refused by al_spec_validate */
+			canon_kv_str(j, sorted[i]->key, sorted[i]->value);
 	}
 	al_json_obj_end(j);
 	return 0;
@@ -83,11 +163,11 @@ static void write_log(struct al_json *j, const struct al_log_spec *log)
 	al_json_kv_uint(j, "checkpoint_every", log->checkpoint_every);
 	al_json_kv_uint(j, "checkpoint_interval", log->checkpoint_ns);
 	al_json_kv_str(j, "on_sink_failure", log->on_sink_failure == AL_SINK_FAILURE_SPOOL ? "spool" : "kill");
-	al_json_kv_str(j, "path", log->path);
-	al_json_kv_str(j, "signing_key", log->signing_key);
-	al_json_kv_str(j, "sink", log->sink);
-	al_json_kv_str(j, "spool_dir", log->spool_dir);
-	al_json_kv_str(j, "tls_ca", log->tls_ca);
+	canon_kv_str(j, "path", log->path);
+	canon_kv_str(j, "signing_key", log->signing_key);
+	canon_kv_str(j, "sink", log->sink);
+	canon_kv_str(j, "spool_dir", log->spool_dir);
+	canon_kv_str(j, "tls_ca", log->tls_ca);
 	al_json_obj_end(j);
 }
 
@@ -123,16 +203,16 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	al_json_key(&j, "command");
 	al_json_arr_begin(&j);
 	for (size_t i = 0; i < spec->argc; i++)
-		al_json_str(&j, spec->argv[i]);
+		canon_str(&j, spec->argv[i]);
 	al_json_arr_end(&j);
 
 	r = write_env(&j, spec);
 	if (r < 0)
 		return r;
 
-	al_json_kv_str(&j, "export", spec->export_dir);
-	al_json_kv_str(&j, "hostname", spec->hostname);
-	al_json_kv_str(&j, "image", spec->image);
+	canon_kv_str(&j, "export", spec->export_dir);
+	canon_kv_str(&j, "hostname", spec->hostname);
+	canon_kv_str(&j, "image", spec->image);
 	write_limits(&j, &spec->limits);
 	write_log(&j, &spec->log);
 
@@ -154,15 +234,15 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	al_json_arr_begin(&j);
 	for (size_t i = 0; i < spec->n_volumes; i++) {
 		al_json_obj_begin(&j);
-		al_json_kv_str(&j, "host", spec->volumes[i].host);
+		canon_kv_str(&j, "host", spec->volumes[i].host);
 		al_json_kv_str(&j, "mode", spec->volumes[i].rw ? "rw" : "ro");
-		al_json_kv_str(&j, "path", spec->volumes[i].sandbox);
+		canon_kv_str(&j, "path", spec->volumes[i].sandbox);
 		al_json_obj_end(&j);
 	}
 	al_json_arr_end(&j);
 
-	al_json_kv_str(&j, "workdir", spec->workdir);
-	al_json_kv_str(&j, "workspace", spec->workspace);
+	canon_kv_str(&j, "workdir", spec->workdir);
+	canon_kv_str(&j, "workspace", spec->workspace);
 	al_json_obj_end(&j);
 
 	if (out->oom)

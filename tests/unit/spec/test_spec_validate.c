@@ -404,6 +404,42 @@ static void test_canonical_stable(void **state)
 	}
 }
 
+static void test_canonical_bytes(void **state)
+{
+	struct al_spec a, b;
+	struct al_buf buf;
+	char ha[65], hb[65];
+	char *argv_a[] = { (char *)"/bin/printf", (char *)"\xff" };
+	char *argv_b[] = { (char *)"/bin/printf", (char *)"\xfe" };
+	struct al_error err = { 0 };
+
+	/* two different invalid-UTF-8 arguments must not hash alike (the JSON
+	 * writer alone would turn both into U+FFFD) */
+	al_spec_init(&a);
+	al_spec_init(&b);
+	assert_int_equal(al_spec_set_argv(&a, argv_a, 2), 0);
+	assert_int_equal(al_spec_set_argv(&b, argv_b, 2), 0);
+	assert_int_equal(al_spec_hash(&a, ha), 0);
+	assert_int_equal(al_spec_hash(&b, hb), 0);
+	assert_string_not_equal(ha, hb);
+	al_buf_init(&buf);
+	assert_int_equal(al_spec_canonical_json(&a, &buf), 0);
+	assert_non_null(strstr(buf.data, "\"command\":[\"/bin/printf\",{\"hex\":\"ff\"}]"));
+	al_buf_free(&buf);
+	/* valid UTF-8 and control characters stay plain (escaped) strings */
+	al_spec_set_str(&b, &b.hostname, "h\xc3\xa9");
+	al_buf_init(&buf);
+	assert_int_equal(al_spec_canonical_json(&b, &buf), 0);
+	assert_non_null(strstr(buf.data, "\"hostname\":\"h\xc3\xa9\""));
+	al_buf_free(&buf);
+	/* an environment name that is not UTF-8 is refused outright */
+	assert_int_equal(al_spec_set_env(&a, "N\xff", "v"), 0);
+	assert_true(al_spec_validate(&a, &err) < 0);
+	assert_non_null(strstr(err.msg, "env: invalid variable name"));
+	al_spec_free(&a);
+	al_spec_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_host_path),
 		cmocka_unit_test(test_canonical_defaults),
 		cmocka_unit_test(test_canonical_stable),
+		cmocka_unit_test(test_canonical_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
