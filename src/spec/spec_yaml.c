@@ -1146,7 +1146,8 @@ int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *e
 	size_t got = 0;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO given as the spec must not hang airlock in open() */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return al_error_errno(err, "spec", "opening spec %s", path);
 	if (fstat(fd, &st) < 0)

@@ -269,6 +269,12 @@ static void test_relative_paths(void **state)
 	assert_non_null(strstr(err.msg, "missing.yaml"));
 	/* a directory is not a spec */
 	assert_int_equal(al_spec_load_file(&s, dir, &err), -EINVAL);
+	/* nor is a FIFO, and opening one must not block */
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(al_spec_load_file(&s, path, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "is not a regular file"));
+	unlink(path);
 	al_spec_free(&s);
 
 	snprintf(path, sizeof path, "%s/spec.yaml", dir);
