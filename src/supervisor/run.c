@@ -621,8 +621,14 @@ out:
 	}
 	if (s.sync_fd >= 0)
 		close(s.sync_fd);
-	if (s.cgroup)
+	if (s.cgroup) {
+		/* Only a setup error after al_cgroup_prepare gets here with the
+		 * cgroup still set: remove it too, nothing of a run may remain. */
+		struct al_error cerr = {0};
+		al_cgroup_kill(s.cgroup, &cerr);
+		al_cgroup_destroy(s.cgroup, &cerr);
 		al_cgroup_free(s.cgroup);
+	}
 	if (s.log)
 		al_evlog_free(s.log);
 	al_seccomp_free(sc);
