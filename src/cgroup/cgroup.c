@@ -317,6 +317,45 @@ static int valid_run_id(const char *id)
 	return 1;
 }
 
+/* Runs whose supervisor was SIGKILLed (or the machine rebooted mid-run on a
+ * persistent cgroupfs) never reach their teardown. Their processes died with
+ * the init (PDEATHSIG, pid namespace), so what remains are empty run
+ * directories. Each new run removes those older than AL_CG_STALE_S: a live
+ * run's cgroup is empty only for the milliseconds between prepare and
+ * clone, and if one were removed anyway its attach fails and that run stops
+ * (fail closed), it never runs unlimited. */
+#define AL_CG_STALE_S 120
+
+static void collect_stale(const char *parent)
+{
+	DIR *dir = opendir(parent);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		char procs[16];
+		int fd;
+		ssize_t n;
+
+		if (de->d_type != DT_DIR || !valid_run_id(de->d_name) || de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    now - st.st_mtime < AL_CG_STALE_S)
+			continue;
+		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		n = al_read_file_at(fd, "cgroup.procs", procs, sizeof procs);
+		close(fd);
+		if (n == 0)
+			unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR); /* fails harmlessly if busy */
+	}
+	closedir(dir);
+}
+
 int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id, struct al_error *err)
 {
 	if (!valid_run_id(run_id))
@@ -328,6 +367,8 @@ int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id,
 		d->parent_created = true;
 	else if (errno != EEXIST)
 		return al_error_errno(err, STAGE, "creating cgroup %s", d->parent);
+	else
+		collect_stale(d->parent);
 	/* EEXIST on the run's own directory is an error: run ids are unique, and
 	 * reusing a directory someone else made would inherit their settings.
 	 * ENOENT: a run that just ended removed the shared parent; make it again. */

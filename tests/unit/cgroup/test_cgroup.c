@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -476,6 +477,56 @@ static void test_prepare_real(void **state)
 	assert_int_equal(al_cgroup_destroy(cg, &err), 0);
 }
 
+/* A new run removes run cgroups left empty by a supervisor that died
+ * before its teardown -- only old and empty ones. */
+static void test_v1_real_collects_stale(void **state)
+{
+	struct al_cg_layout lay;
+	char self[8192], id[64], stale[PATH_MAX], fresh[PATH_MAX], busy[PATH_MAX], procs[PATH_MAX + 16];
+	struct al_limits lim = { .memory = 64 * MiB, .pids = 8, .cpus = 1 };
+	static struct al_cgroup cg; /* static: the teardown may see it */
+	struct timespec old[2] = { { .tv_sec = 0 }, { .tv_sec = 0 } };
+	struct al_error err;
+	char pidbuf[32];
+	int go, status;
+	pid_t pid;
+
+	if (!real_v1(&lay, self, sizeof self)) {
+		skip();
+		return;
+	}
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
+	snprintf(stale, sizeof stale, "%s/airlock/unittest-stale-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
+	snprintf(fresh, sizeof fresh, "%s/airlock/unittest-fresh-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
+	snprintf(busy, sizeof busy, "%s/airlock/unittest-busy-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
+	snprintf(procs, sizeof procs, "%s/airlock", lay.v1[AL_CG1_PIDS]);
+	mkdir(procs, 0755);
+	assert_int_equal(mkdir(stale, 0755), 0);
+	assert_int_equal(mkdir(fresh, 0755), 0);
+	assert_int_equal(mkdir(busy, 0755), 0);
+	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, busy, old, 0), 0);
+	pid = fork_waiting(&go);
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", busy);
+	snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	assert_int_equal(al_write_file_at(AT_FDCWD, procs, pidbuf, strlen(pidbuf), 0, 0), 0);
+
+	unit_run_id(id, sizeof id, "collector");
+	al_cg_init(&cg);
+	live = &cg;
+	assert_int_equal(al_cg_v1_create(&cg, &lay, self, id, &lim, &err), 0);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	assert_int_equal(access(busy, F_OK), 0);
+
+	assert_int_equal(write(go, "x", 1), 1); /* 'x': the child just exits */
+	close(go);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(rmdir(fresh), 0);
+	assert_int_equal(rmdir(busy), 0);
+	assert_int_equal(al_cgroup_destroy(&cg, &err), 0);
+}
+
 /* Of v2, what this host's unified hierarchy supports even without
  * controllers: the directory, CLONE_INTO_CGROUP through clone_fd,
  * cgroup.kill, removal. The limits need memory/pids/cpu, which are bound
@@ -661,6 +712,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_v1_real_pids, real_teardown),
 		cmocka_unit_test_teardown(test_v1_real_oom, real_teardown),
 		cmocka_unit_test_teardown(test_prepare_real, real_teardown),
+		cmocka_unit_test_teardown(test_v1_real_collects_stale, real_teardown),
 		cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
 		cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
 		cmocka_unit_test(test_v2_frontend_in_private_mount),
