@@ -2,7 +2,7 @@
 # Run the integration suite (tests/integration) as root AND as an unprivileged
 # user (rootless airlock), like crun's CI. Builds nothing: point it at a build.
 #
-#   tests/run-integration.sh [PYTEST ARGS...]
+#   tests/run-integration.sh [PYTEST ARGS...] [TEST FILES...]
 #
 # Environment:
 #   BUILD_DIR          build directory (default: <repo>/build)
@@ -50,7 +50,7 @@ run_pass() {
 	shift
 	xml="$RESULTS/$name.xml"
 	echo "=== integration tests: $name ($(id -un 2>/dev/null || id -u) -> $*) ==="
-	"$@" "$PY" -m pytest -p no:cacheprovider "$REPO/tests/integration" \
+	"$@" "$PY" -m pytest -p no:cacheprovider "${TEST_PATHS[@]}" \
 		--junitxml="$xml" "${PYTEST_ARGS[@]}"
 	rc=$?
 	sums=$("$PY" - "$xml" <<-'EOF'
@@ -75,7 +75,17 @@ run_pass() {
 	fi
 }
 
-PYTEST_ARGS=("$@")
+# arguments that name test files/dirs replace the default (the whole suite)
+PYTEST_ARGS=()
+TEST_PATHS=()
+for a in "$@"; do
+	case "$a" in
+	-*) PYTEST_ARGS+=("$a") ;;
+	*) if [ -e "${a%%::*}" ]; then TEST_PATHS+=("$(readlink -f "${a%%::*}")${a#"${a%%::*}"}");
+	   else PYTEST_ARGS+=("$a"); fi ;;
+	esac
+done
+[ ${#TEST_PATHS[@]} -gt 0 ] || TEST_PATHS=("$REPO/tests/integration")
 
 # --- pass 1: as root (rootful airlock) ---
 if [ "${ROOTLESS_ONLY:-0}" != 1 ]; then
