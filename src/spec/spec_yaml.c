@@ -92,7 +92,7 @@ struct ybuild {
 
 /* libfyaml reports a syntax error through its diagnostics (collected, 1-based
  * position); turn the first one into ours. */
-static int syntax_error(struct ybuild *b, const struct fy_mark *fallback)
+static int syntax_error(struct ybuild *b)
 {
 	void *it = NULL;
 	struct fy_diag_error *de;
@@ -100,8 +100,8 @@ static int syntax_error(struct ybuild *b, const struct fy_mark *fallback)
 	de = fy_diag_errors_iterate(b->diag, &it);
 	if (de != NULL)
 		return yerr_at(b->c, de->line, de->column, NULL, "%s", de->msg ? de->msg : "syntax error");
-	return yerr_at(b->c, fallback ? fallback->line + 1 : 1, fallback ? fallback->column + 1 : 1, NULL,
-		       "YAML syntax error");
+	/* no diagnostic: say where parsing stopped */
+	return yerr_at(b->c, b->last_line, b->last_col, NULL, "YAML syntax error");
 }
 
 /* The next event; remembers where the previous one ended, because an empty
@@ -112,7 +112,7 @@ static struct fy_event *next_event(struct ybuild *b, int *r, int *line, int *col
 	const struct fy_mark *m;
 
 	if (e == NULL) {
-		*r = syntax_error(b, NULL);
+		*r = syntax_error(b);
 		return NULL;
 	}
 	m = fy_event_start_mark(e);
@@ -330,6 +330,7 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 	bool in_doc = false, seen_doc = false;
 	int r = 0;
 
+	*root = NULL;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
 	dcfg.output_fn = NULL;
@@ -353,7 +354,6 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 		goto out;
 	}
 
-	*root = NULL;
 	for (;;) {
 		int line, col;
 		struct fy_event *e = next_event(&b, &r, &line, &col);
@@ -387,7 +387,7 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 	}
 out:
 	if (r == 0 && fy_parser_get_stream_error(b.fyp))
-		r = syntax_error(&b, NULL);
+		r = syntax_error(&b);
 	if (r < 0) {
 		ynode_free(*root);
 		*root = NULL;
