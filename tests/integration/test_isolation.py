@@ -573,3 +573,24 @@ def test_terminal_not_given_to_workload(airlock):
     assert t["isatty0"] is False, f"workload got the caller's terminal as stdin: {t}"
     assert t["ctty"] is False, f"workload has a controlling terminal: {t}"
     assert not any(x.get("injected") for x in t["tiocsti"]), f"TIOCSTI worked: {t}"
+
+
+def test_supervisor_command_line_not_revealed(airlock, world_tmp):
+    """The workload must not learn where the caller keeps the record of the
+    run or its policy: the --log and --spec host paths appear nowhere in
+    /proc/*/cmdline, /proc/*/environ or anything else the probe can list.
+    (pid 1 is a clone of the supervisor: without care its argv is the
+    caller's whole command line.) Volume sources are not checked: a bind
+    mount's source path is visible in mountinfo by nature."""
+    secret_dir = world_tmp / ("evidence-" + os.urandom(6).hex())
+    secret_dir.mkdir()
+    log = secret_dir / "run.jsonl"
+    spec = secret_dir / "policy.yaml"
+    spec.write_text("hostname: box\n")
+    res = airlock.probe("proc-all", "cmdline", ",", "proc-all", "environ", ",", "pids",
+                        opts=["--spec", str(spec), "--log", str(log), "--user", "0"])
+    assert res.rc == 0, res.describe()
+    out = res.stdout.decode(errors="replace")
+    assert secret_dir.name not in out, (
+        f"the workload can read the caller's log/spec location ({secret_dir}):\n"
+        + "\n".join(l for l in out.splitlines() if secret_dir.name in l)[:1500])

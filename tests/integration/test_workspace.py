@@ -176,6 +176,29 @@ def test_export_does_not_follow_symlinks_to_the_host(airlock, world_tmp):
         assert not p.exists() or p.is_symlink(), f"{name} exported as a real file/dir"
 
 
+def test_workspace_symlinks_do_not_reach_the_host(airlock, world_tmp):
+    """Symlinks already in the host workspace (absolute and relative, to a
+    file beside it) resolve inside the sandbox, never to the host."""
+    tok = token()
+    secret = world_tmp / "beside-the-workspace.txt"
+    secret.write_text(tok)
+    secret.chmod(0o644)
+    ws = make_workspace(world_tmp)
+    os.symlink(str(secret), ws / "abs-escape")
+    os.symlink("../beside-the-workspace.txt", ws / "rel-escape")
+    os.symlink(str(world_tmp), ws / "dir-escape")
+    res = airlock.probe("read", "/workspace/abs-escape", ",", "read", "/workspace/rel-escape", ",",
+                        "read", "/workspace/dir-escape/beside-the-workspace.txt", ",",
+                        "read", "/workspace/keep.txt",
+                        opts=["--workspace", str(ws), "--user", "0"])
+    assert res.rc == 0, res.describe()
+    assert tok.encode() not in res.stdout, f"host file read through a workspace symlink\n{res.describe()}"
+    reads = res.all("read")
+    assert reads[-1]["ok"] and reads[-1]["data"] == "unchanged\n", res.describe()
+    for r in reads[:-1]:
+        assert r["ok"] is False and r["errno"] == "ENOENT", res.describe()
+
+
 def test_workspace_is_not_persistent(airlock, world_tmp):
     ws = make_workspace(world_tmp)
     res = airlock.probe("write", "/workspace/new.txt", "x", opts=["--workspace", str(ws)])
