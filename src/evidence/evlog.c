@@ -685,7 +685,8 @@ void al_evlog_free(struct al_evlog *log)
 
 void al_evlog_set_output_cap(struct al_evlog *log, uint64_t bytes)
 {
-	log->output_cap = bytes;
+	/* 0 means no cap, as for limits.output */
+	log->output_cap = bytes ? bytes : UINT64_MAX;
 }
 
 const char *al_evlog_pubkey_hex(const struct al_evlog *log)

@@ -56,7 +56,7 @@ const char *al_evlog_sink_failure(const struct al_evlog *log);
 #define AL_EVLOG_OUTPUT_CAP_DEFAULT (64ull * 1024 * 1024)
 /* Bytes of stdout+stderr together kept in the stream files; beyond it bytes
  * are counted as dropped and one output_capped record per stream says so.
- * The supervisor passes spec->limits.output right after open. */
+ * The supervisor passes spec->limits.output right after open; 0 = no cap. */
 void al_evlog_set_output_cap(struct al_evlog *log, uint64_t bytes);
 
 /* A stream's totals so far, e.g. for run_end (close also writes them in a
