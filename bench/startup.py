@@ -122,6 +122,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write raw results here")
     ap.add_argument("--only", help="comma-separated peer names")
+    ap.add_argument("--rootless-user", default=os.environ.get("AIRLOCK_TEST_USER", "airlock-test"),
+                    help="also time rootless airlock and bwrap as this user (setpriv wrapper on "
+                         "both, and alone); '' to skip")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("startup.py: run as root (the OCI runtimes and the rootful airlock need it)")
@@ -160,6 +163,22 @@ def main():
             Peer("runsc run", ["runsc", "--network=none", "run", "--bundle", bundle, nid],
                  note="ptrace platform"),
         ]
+        if args.rootless_user:
+            import pwd
+            try:
+                pw = pwd.getpwnam(args.rootless_user)
+                wrap = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+                        "env", "-i", "PATH=/usr/bin:/bin"]
+                peers += [
+                    Peer("setpriv wrapper alone (rootless)", wrap + [true],
+                         note="subtract from the rootless rows"),
+                    Peer("bwrap hardened (rootless)", wrap + BWRAP_HARDENED + ["/bin/true"]),
+                    Peer("airlock run (rootless)", wrap + [args.airlock, "run", "--allow-degraded",
+                                                          "cgroup", "--", "/bin/true"],
+                         note="no delegated cgroup here: --allow-degraded cgroup (rlimits only)"),
+                ]
+            except KeyError:
+                print(f"startup.py: no user {args.rootless_user}: rootless rows skipped", file=sys.stderr)
         if args.only:
             keep = set(args.only.split(","))
             peers = [p for p in peers if p.name in keep or p.name.split()[0] in keep]
