@@ -556,12 +556,18 @@ def test_caller_cwd_not_reachable(airlock, host_secrets):
 def test_terminal_not_given_to_workload(airlock):
     """With the caller on a terminal, the workload gets no controlling
     terminal, not the terminal as stdin, and cannot push input (TIOCSTI)."""
+    import fcntl
     import pty
+    import termios
     master, slave = pty.openpty()
     try:
+        def make_it_our_terminal():
+            # like a shell's foreground job: the pty is airlock's controlling terminal
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         p = subprocess.Popen(airlock.cmd(*airlock.probe_args("tty")), stdin=slave,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True, preexec_fn=None)
+                             preexec_fn=make_it_our_terminal)
         out, err = p.communicate(timeout=60)
     finally:
         os.close(slave)
