@@ -32,28 +32,28 @@ enum {
 };
 
 static const struct option run_options[] = {
-	{ "spec", required_argument, NULL, OPT_SPEC },
-	{ "volume", required_argument, NULL, 'v' },
-	{ "workspace", required_argument, NULL, OPT_WORKSPACE },
-	{ "export", required_argument, NULL, OPT_EXPORT },
-	{ "workdir", required_argument, NULL, 'w' },
-	{ "env", required_argument, NULL, 'e' },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
-	{ "image", required_argument, NULL, OPT_IMAGE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "memory", required_argument, NULL, OPT_MEMORY },
-	{ "pids", required_argument, NULL, OPT_PIDS },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "disk", required_argument, NULL, OPT_DISK },
-	{ "log", required_argument, NULL, OPT_LOG },
-	{ "log-sink", required_argument, NULL, OPT_LOG_SINK },
-	{ "signing-key", required_argument, NULL, OPT_SIGNING_KEY },
-	{ "allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"spec", required_argument, NULL, OPT_SPEC},
+    {"volume", required_argument, NULL, 'v'},
+    {"workspace", required_argument, NULL, OPT_WORKSPACE},
+    {"export", required_argument, NULL, OPT_EXPORT},
+    {"workdir", required_argument, NULL, 'w'},
+    {"env", required_argument, NULL, 'e'},
+    {"user", required_argument, NULL, OPT_USER},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids", required_argument, NULL, OPT_PIDS},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"log-sink", required_argument, NULL, OPT_LOG_SINK},
+    {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
+    {"allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED},
+    {"quiet", no_argument, NULL, 'q'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* "+": stop at the first non-option, so the command's own options
@@ -174,7 +174,7 @@ static int parse_cpus(const char *s, double *out)
 
 /* Set a host-path field, relative paths resolved against the cwd. */
 static int set_host_path(struct al_spec *spec, char **field, const char *opt, const char *arg,
-			 struct al_error *err)
+                         struct al_error *err)
 {
 	_cleanup_free_ char *abs = NULL;
 	int r;
@@ -190,7 +190,8 @@ static int set_host_path(struct al_spec *spec, char **field, const char *opt, co
 	return 0;
 }
 
-static int set_str(struct al_spec *spec, char **field, const char *opt, const char *arg, struct al_error *err)
+static int set_str(struct al_spec *spec, char **field, const char *opt, const char *arg,
+                   struct al_error *err)
 {
 	int r = al_spec_set_str(spec, field, arg);
 
@@ -225,18 +226,21 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		if (r == -ENOMEM)
 			return al_error_set(err, ENOMEM, "options", "--env %s", arg);
 		if (r < 0)
-			return al_error_set(err, 0, "options",
-					    "--env %s: expected NAME=VALUE (the caller's environment is never "
-					    "imported, so give the value explicitly)",
-					    arg);
+			return al_error_set(
+			    err, 0, "options",
+			    "--env %s: expected NAME=VALUE (the caller's environment is never "
+			    "imported, so give the value explicitly)",
+			    arg);
 		return 0;
 	case OPT_USER:
 		r = al_parse_user(arg, &spec->uid, &spec->gid);
 		if (r == -ERANGE)
-			return al_error_set(err, 0, "options",
-					    "--user %s: ids must be below 65536 (the sandbox maps 65536 ids)", arg);
+			return al_error_set(
+			    err, 0, "options",
+			    "--user %s: ids must be below 65536 (the sandbox maps 65536 ids)", arg);
 		if (r < 0)
-			return al_error_set(err, 0, "options", "--user %s: expected UID or UID:GID", arg);
+			return al_error_set(err, 0, "options", "--user %s: expected UID or UID:GID",
+			                    arg);
 		return 0;
 	case OPT_HOSTNAME:
 		return set_str(spec, &spec->hostname, "--hostname", arg, err);
@@ -247,32 +251,37 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 	case OPT_TIMEOUT:
 		r = al_parse_duration(arg, &spec->limits.timeout_ns);
 		if (r < 0)
-			return al_error_set(err, 0, "options",
-					    "--timeout %s: invalid duration (use a number with a unit: ns, us, ms, "
-					    "s, m, h; e.g. 30s, 1m30s)",
-					    arg);
+			return al_error_set(
+			    err, 0, "options",
+			    "--timeout %s: invalid duration (use a number with a unit: ns, us, ms, "
+			    "s, m, h; e.g. 30s, 1m30s)",
+			    arg);
 		return 0;
 	case OPT_MEMORY:
 		r = al_parse_size(arg, &spec->limits.memory);
 		if (r < 0)
-			return al_error_set(err, 0, "options", "--memory %s: invalid size (e.g. 512MiB, 2G)", arg);
+			return al_error_set(err, 0, "options",
+			                    "--memory %s: invalid size (e.g. 512MiB, 2G)", arg);
 		return 0;
 	case OPT_PIDS:
 		r = parse_count(arg, &u);
 		if (r < 0)
-			return al_error_set(err, 0, "options", "--pids %s: expected a positive integer", arg);
+			return al_error_set(err, 0, "options",
+			                    "--pids %s: expected a positive integer", arg);
 		al_spec_set_pids(spec, u);
 		return 0;
 	case OPT_CPUS:
 		r = parse_cpus(arg, &d);
 		if (r < 0)
-			return al_error_set(err, 0, "options", "--cpus %s: expected a number such as 0.5 or 2", arg);
+			return al_error_set(err, 0, "options",
+			                    "--cpus %s: expected a number such as 0.5 or 2", arg);
 		spec->limits.cpus = d;
 		return 0;
 	case OPT_DISK:
 		r = al_parse_size(arg, &u);
 		if (r < 0)
-			return al_error_set(err, 0, "options", "--disk %s: invalid size (e.g. 512MiB, 2G)", arg);
+			return al_error_set(err, 0, "options",
+			                    "--disk %s: invalid size (e.g. 512MiB, 2G)", arg);
 		al_spec_set_disk(spec, u);
 		return 0;
 	case OPT_LOG:
@@ -283,10 +292,11 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return set_host_path(spec, &spec->log.signing_key, "--signing-key", arg, err);
 	case OPT_ALLOW_DEGRADED:
 		if (al_degradation_parse(arg, &bit) < 0)
-			return al_error_set(err, 0, "options",
-					    "--allow-degraded %s: unknown degradation (known: landlock, cgroup, "
-					    "timens, seccomp-notify)",
-					    arg);
+			return al_error_set(
+			    err, 0, "options",
+			    "--allow-degraded %s: unknown degradation (known: landlock, cgroup, "
+			    "timens, seccomp-notify)",
+			    arg);
 		spec->allow_degraded |= bit;
 		return 0;
 	case 'q':
@@ -307,12 +317,13 @@ static int getopt_error(int c, char **argv, struct al_error *err)
 	if (c == ':')
 		return al_error_set(err, 0, "options", "-%c: missing argument", optopt);
 	if (optopt && optopt < 256)
-		return al_error_set(err, 0, "options", "unknown option -%c (see airlock help run)", optopt);
+		return al_error_set(err, 0, "options", "unknown option -%c (see airlock help run)",
+		                    optopt);
 	return al_error_set(err, 0, "options", "unknown option %s (see airlock help run)", arg);
 }
 
 int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
-		     struct al_error *err)
+                     struct al_error *err)
 {
 	int c, r;
 
@@ -327,7 +338,8 @@ int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_
 			return getopt_error(c, argv, err);
 		if (c == OPT_SPEC) {
 			if (opts->spec_path != NULL)
-				return al_error_set(err, 0, "options", "--spec given more than once");
+				return al_error_set(err, 0, "options",
+				                    "--spec given more than once");
 			opts->spec_path = optarg;
 		} else if (c == 'h') {
 			opts->help = true;
@@ -361,7 +373,8 @@ int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_
 	}
 	if (spec->argc == 0)
 		return al_error_set(err, 0, "options",
-				    "no command given: airlock run [OPTIONS] -- CMD [ARG...] (or command: in the spec)");
+		                    "no command given: airlock run [OPTIONS] -- CMD [ARG...] (or "
+		                    "command: in the spec)");
 
 	/* options are checked together with the spec they override: the result is what runs */
 	return al_spec_validate(spec, err);

@@ -248,12 +248,13 @@ static int spec_push_volume(struct al_spec *spec, char *host, char *sandbox, boo
 	if (n == NULL)
 		return -ENOMEM;
 	spec->volumes = n;
-	spec->volumes[spec->n_volumes++] = (struct al_volume){ .host = host, .sandbox = sandbox, .rw = rw };
+	spec->volumes[spec->n_volumes++] =
+	    (struct al_volume){.host = host, .sandbox = sandbox, .rw = rw};
 	return 0;
 }
 
 int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *base_dir,
-			  struct al_error *err)
+                          struct al_error *err)
 {
 	_cleanup_free_ char *copy = NULL;
 	_cleanup_free_ char *host = NULL;
@@ -270,7 +271,8 @@ int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *bas
 	first = copy;
 	second = strchr(first, ':');
 	if (second == NULL)
-		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]", arg);
+		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]",
+		                    arg);
 	*second++ = '\0';
 	mode = strchr(second, ':');
 	if (mode != NULL) {
@@ -279,10 +281,12 @@ int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *bas
 			rw = true;
 		else if (strcmp(mode, "ro") != 0)
 			return al_error_set(err, 0, "spec",
-					    "volume \"%s\": mode must be ro or rw, not \"%s\"", arg, mode);
+			                    "volume \"%s\": mode must be ro or rw, not \"%s\"", arg,
+			                    mode);
 	}
 	if (first[0] == '\0' || second[0] == '\0')
-		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]", arg);
+		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]",
+		                    arg);
 	host = al_spec_host_path(base_dir, first);
 	if (host == NULL)
 		return al_error_errno(err, "spec", "volume \"%s\": resolving host path", arg);
@@ -372,7 +376,7 @@ bool al_spec_hostname_valid(const char *h)
 
 bool al_spec_sink_url_valid(const char *url)
 {
-	static const char *const schemes[] = { "tcp://", "tls://", "relp://" };
+	static const char *const schemes[] = {"tcp://", "tls://", "relp://"};
 	const char *hp = NULL, *colon;
 	char *end;
 	unsigned long port;
@@ -395,7 +399,7 @@ bool al_spec_sink_url_valid(const char *url)
 	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
 }
 
-static const char *const reserved_mounts[] = { "/proc", "/dev", "/etc" };
+static const char *const reserved_mounts[] = {"/proc", "/dev", "/etc"};
 
 static int validate_volumes(const struct al_spec *spec, struct al_error *err)
 {
@@ -405,25 +409,29 @@ static int validate_volumes(const struct al_spec *spec, struct al_error *err)
 		if (v->host == NULL || v->host[0] == '\0')
 			return al_error_set(err, 0, "spec", "volumes[%zu]: empty host path", i);
 		if (!al_spec_sandbox_path_normal(v->sandbox))
-			return al_error_set(err, 0, "spec",
-					    "volumes[%zu]: sandbox path \"%s\" must be absolute and normalised "
-					    "(no \"..\", \".\", \"//\" or trailing \"/\")",
-					    i, v->sandbox ? v->sandbox : "");
+			return al_error_set(
+			    err, 0, "spec",
+			    "volumes[%zu]: sandbox path \"%s\" must be absolute and normalised "
+			    "(no \"..\", \".\", \"//\" or trailing \"/\")",
+			    i, v->sandbox ? v->sandbox : "");
 		if (strcmp(v->sandbox, "/") == 0)
 			return al_error_set(err, 0, "spec", "volumes[%zu]: cannot mount over /", i);
 		for (size_t k = 0; k < AL_ARRAY_SIZE(reserved_mounts); k++)
 			if (paths_overlap(v->sandbox, reserved_mounts[k]))
-				return al_error_set(err, 0, "spec",
-						    "volumes[%zu]: %s overlaps %s, which airlock builds itself",
-						    i, v->sandbox, reserved_mounts[k]);
+				return al_error_set(
+				    err, 0, "spec",
+				    "volumes[%zu]: %s overlaps %s, which airlock builds itself", i,
+				    v->sandbox, reserved_mounts[k]);
 		if (spec->workspace != NULL && paths_overlap(v->sandbox, "/workspace"))
-			return al_error_set(err, 0, "spec",
-					    "volumes[%zu]: %s overlaps /workspace, where the workspace is mounted",
-					    i, v->sandbox);
+			return al_error_set(
+			    err, 0, "spec",
+			    "volumes[%zu]: %s overlaps /workspace, where the workspace is mounted",
+			    i, v->sandbox);
 		for (size_t k = 0; k < i; k++)
 			if (paths_overlap(v->sandbox, spec->volumes[k].sandbox))
-				return al_error_set(err, 0, "spec", "volumes[%zu]: %s overlaps volumes[%zu] (%s)",
-						    i, v->sandbox, k, spec->volumes[k].sandbox);
+				return al_error_set(err, 0, "spec",
+				                    "volumes[%zu]: %s overlaps volumes[%zu] (%s)",
+				                    i, v->sandbox, k, spec->volumes[k].sandbox);
 	}
 	return 0;
 }
@@ -436,14 +444,10 @@ static const struct {
 	uint64_t min, max;
 	bool bytes;
 } limit_bounds[] = {
-	{ "memory", 4 * MiB, UINT64_MAX, true },
-	{ "pids", 1, PIDS_MAX, false },
-	{ "disk", 1 * MiB, UINT64_MAX, true },
-	{ "open_files", 3, NOFILE_MAX, false },
-	{ "nproc", 1, PIDS_MAX, false },
-	{ "fsize", 1, UINT64_MAX, true },
-	{ "output", 0, UINT64_MAX, true },
-	{ "checkpoint_every", 1, UINT32_MAX, false },
+    {"memory", 4 * MiB, UINT64_MAX, true}, {"pids", 1, PIDS_MAX, false},
+    {"disk", 1 * MiB, UINT64_MAX, true},   {"open_files", 3, NOFILE_MAX, false},
+    {"nproc", 1, PIDS_MAX, false},         {"fsize", 1, UINT64_MAX, true},
+    {"output", 0, UINT64_MAX, true},       {"checkpoint_every", 1, UINT32_MAX, false},
 };
 
 bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len)
@@ -455,12 +459,12 @@ bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len)
 			return true;
 		if (v < limit_bounds[i].min && limit_bounds[i].bytes)
 			snprintf(buf, len, "%llu bytes is below the minimum of %llu (%llu MiB)",
-				 (unsigned long long)v, (unsigned long long)limit_bounds[i].min,
-				 (unsigned long long)(limit_bounds[i].min / MiB));
+			         (unsigned long long)v, (unsigned long long)limit_bounds[i].min,
+			         (unsigned long long)(limit_bounds[i].min / MiB));
 		else
 			snprintf(buf, len, "%llu is not in %llu..%llu", (unsigned long long)v,
-				 (unsigned long long)limit_bounds[i].min,
-				 (unsigned long long)limit_bounds[i].max);
+			         (unsigned long long)limit_bounds[i].min,
+			         (unsigned long long)limit_bounds[i].max);
 		return false;
 	}
 	snprintf(buf, len, "no such limit");
@@ -473,9 +477,9 @@ static int validate_limits(const struct al_limits *l, struct al_error *err)
 		const char *key;
 		uint64_t v;
 	} vals[] = {
-		{ "memory", l->memory }, { "pids", l->pids },	{ "disk", l->disk },
-		{ "open_files", l->nofile }, { "nproc", l->nproc }, { "fsize", l->fsize },
-		{ "output", l->output },
+	    {"memory", l->memory},     {"pids", l->pids},   {"disk", l->disk},
+	    {"open_files", l->nofile}, {"nproc", l->nproc}, {"fsize", l->fsize},
+	    {"output", l->output},
 	};
 	char why[160];
 
@@ -484,7 +488,8 @@ static int validate_limits(const struct al_limits *l, struct al_error *err)
 			return al_error_set(err, 0, "spec", "limits.%s: %s", vals[i].key, why);
 	/* cpu.max / cfs quota has a 1 ms floor per 100 ms period */
 	if (!isfinite(l->cpus) || l->cpus < 0.01 || l->cpus > 1024)
-		return al_error_set(err, 0, "spec", "limits.cpus: %g is not in 0.01..1024", l->cpus);
+		return al_error_set(err, 0, "spec", "limits.cpus: %g is not in 0.01..1024",
+		                    l->cpus);
 	return 0;
 }
 
@@ -495,15 +500,18 @@ static int validate_log(const struct al_log_spec *log, struct al_error *err)
 	if (log->path != NULL && log->path[0] == '\0')
 		return al_error_set(err, 0, "spec", "log.path: empty path");
 	if (log->sink != NULL && !al_spec_sink_url_valid(log->sink))
-		return al_error_set(err, 0, "spec",
-				    "log.sink: \"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT",
-				    log->sink);
+		return al_error_set(
+		    err, 0, "spec",
+		    "log.sink: \"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT",
+		    log->sink);
 	if (!al_spec_limit_ok("checkpoint_every", log->checkpoint_every, why, sizeof why))
 		return al_error_set(err, 0, "spec", "log.checkpoint_every: %s", why);
 	if (log->checkpoint_ns < 1000000ull)
-		return al_error_set(err, 0, "spec", "log.checkpoint_interval: must be at least 1ms");
+		return al_error_set(err, 0, "spec",
+		                    "log.checkpoint_interval: must be at least 1ms");
 	if (log->tls_ca != NULL && (log->sink == NULL || strncmp(log->sink, "tls://", 6) != 0))
-		return al_error_set(err, 0, "spec", "log.tls_ca: only meaningful with a tls:// sink");
+		return al_error_set(err, 0, "spec",
+		                    "log.tls_ca: only meaningful with a tls:// sink");
 	return 0;
 }
 
@@ -512,30 +520,37 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 	int r;
 
 	if (spec->argc == 0 || spec->argv == NULL || spec->argv[0] == NULL)
-		return al_error_set(err, 0, "spec", "no command given (spec key command, or after --)");
+		return al_error_set(err, 0, "spec",
+		                    "no command given (spec key command, or after --)");
 	if (spec->argv[0][0] == '\0')
 		return al_error_set(err, 0, "spec", "command: empty program name");
 	if (spec->image == NULL || spec->image[0] == '\0')
 		return al_error_set(err, 0, "spec", "image: empty");
 	if (!al_spec_sandbox_path_normal(spec->workdir))
-		return al_error_set(err, 0, "spec",
-				    "workdir: \"%s\" must be an absolute, normalised path inside the sandbox",
-				    spec->workdir ? spec->workdir : "");
+		return al_error_set(
+		    err, 0, "spec",
+		    "workdir: \"%s\" must be an absolute, normalised path inside the sandbox",
+		    spec->workdir ? spec->workdir : "");
 	if (spec->workspace != NULL && spec->workspace[0] == '\0')
 		return al_error_set(err, 0, "spec", "workspace: empty path");
 	if (spec->export_dir != NULL && spec->workspace == NULL)
-		return al_error_set(err, 0, "spec", "export: needs a workspace (the changes exported are the workspace's)");
+		return al_error_set(
+		    err, 0, "spec",
+		    "export: needs a workspace (the changes exported are the workspace's)");
 	if (spec->hostname == NULL || !al_spec_hostname_valid(spec->hostname))
-		return al_error_set(err, 0, "spec",
-				    "hostname: \"%s\" is not a valid RFC 1123 host name of at most 64 characters",
-				    spec->hostname ? spec->hostname : "");
+		return al_error_set(
+		    err, 0, "spec",
+		    "hostname: \"%s\" is not a valid RFC 1123 host name of at most 64 characters",
+		    spec->hostname ? spec->hostname : "");
 	if (spec->uid >= SANDBOX_IDS || spec->gid >= SANDBOX_IDS)
-		return al_error_set(err, 0, "spec", "user: %u:%u is outside the sandbox's 0..%u id range",
-				    spec->uid, spec->gid, SANDBOX_IDS - 1);
+		return al_error_set(err, 0, "spec",
+		                    "user: %u:%u is outside the sandbox's 0..%u id range",
+		                    spec->uid, spec->gid, SANDBOX_IDS - 1);
 	for (size_t i = 0; i < spec->n_env; i++)
 		if (spec->env[i].key[0] == '\0' || strchr(spec->env[i].key, '=') != NULL ||
 		    !al_spec_utf8_valid(spec->env[i].key, strlen(spec->env[i].key)))
-			return al_error_set(err, 0, "spec", "env: invalid variable name \"%s\"", spec->env[i].key);
+			return al_error_set(err, 0, "spec", "env: invalid variable name \"%s\"",
+			                    spec->env[i].key);
 	r = validate_volumes(spec, err);
 	if (r < 0)
 		return r;
@@ -547,8 +562,8 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 		return r;
 	if (spec->network.mode != AL_NET_NONE)
 		return al_error_set(err, 0, "spec", "network.mode: only \"none\" is available");
-	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP | AL_DEGRADE_TIMENS |
-					       AL_DEGRADE_SECCOMP_NOTIFY))
+	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP |
+	                                       AL_DEGRADE_TIMENS | AL_DEGRADE_SECCOMP_NOTIFY))
 		return al_error_set(err, 0, "spec", "allow_degraded: unknown degradation bit");
 	return 0;
 }

@@ -64,8 +64,8 @@ bool al_spec_utf8_valid(const char *s, size_t n)
 				return false;
 			cp = (cp << 6) | (p[i + k] & 0x3fu);
 		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 			return false;
 		i += len;
 	}
@@ -162,7 +162,8 @@ static void write_log(struct al_json *j, const struct al_log_spec *log)
 	al_json_obj_begin(j);
 	al_json_kv_uint(j, "checkpoint_every", log->checkpoint_every);
 	al_json_kv_uint(j, "checkpoint_interval", log->checkpoint_ns);
-	al_json_kv_str(j, "on_sink_failure", log->on_sink_failure == AL_SINK_FAILURE_SPOOL ? "spool" : "kill");
+	al_json_kv_str(j, "on_sink_failure",
+	               log->on_sink_failure == AL_SINK_FAILURE_SPOOL ? "spool" : "kill");
 	canon_kv_str(j, "path", log->path);
 	canon_kv_str(j, "signing_key", log->signing_key);
 	canon_kv_str(j, "sink", log->sink);

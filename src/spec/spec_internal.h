@@ -7,7 +7,7 @@
 /* al_spec_add_volume with relative host paths resolved against base_dir
  * (NULL: the cwd). */
 int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *base_dir,
-			  struct al_error *err);
+                          struct al_error *err);
 
 /* Per-field checks shared by the loader (which reports file:line:col) and
  * al_spec_validate (which sees the merged result). */

@@ -30,18 +30,18 @@ enum ynode_type { Y_SCALAR, Y_SEQ, Y_MAP };
 
 struct ynode {
 	enum ynode_type type;
-	int line, col;      /* 1-based */
-	char *text;         /* scalar: its value, NUL-terminated */
+	int line, col; /* 1-based */
+	char *text;    /* scalar: its value, NUL-terminated */
 	size_t len;
-	bool plain;         /* scalar: unquoted (may be a number or null) */
+	bool plain;          /* scalar: unquoted (may be a number or null) */
 	struct ynode **kids; /* sequence: items; mapping: key, value, key, value... */
 	size_t n;
 };
 
 struct yctx {
 	struct al_spec *spec;
-	const char *name;      /* for messages */
-	const char *base_dir;  /* relative host paths resolve here (NULL: cwd) */
+	const char *name;     /* for messages */
+	const char *base_dir; /* relative host paths resolve here (NULL: cwd) */
 	struct al_error *err;
 	size_t nodes;
 };
@@ -64,7 +64,7 @@ static inline void ynode_freep(struct ynode **n)
 #define _cleanup_ynode_ __attribute__((cleanup(ynode_freep)))
 
 static int yerr_at(struct yctx *c, int line, int col, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 static int yerr_at(struct yctx *c, int line, int col, const char *key, const char *fmt, ...)
 {
@@ -75,7 +75,8 @@ static int yerr_at(struct yctx *c, int line, int col, const char *key, const cha
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	if (key != NULL && key[0] != '\0')
-		return al_error_set(c->err, 0, "spec", "%s:%d:%d: %s: %s", c->name, line, col, key, what);
+		return al_error_set(c->err, 0, "spec", "%s:%d:%d: %s: %s", c->name, line, col, key,
+		                    what);
 	return al_error_set(c->err, 0, "spec", "%s:%d:%d: %s", c->name, line, col, what);
 }
 
@@ -99,7 +100,8 @@ static int syntax_error(struct ybuild *b)
 
 	de = fy_diag_errors_iterate(b->diag, &it);
 	if (de != NULL)
-		return yerr_at(b->c, de->line, de->column, NULL, "%s", de->msg ? de->msg : "syntax error");
+		return yerr_at(b->c, de->line, de->column, NULL, "%s",
+		               de->msg ? de->msg : "syntax error");
 	/* no diagnostic: say where parsing stopped */
 	return yerr_at(b->c, b->last_line, b->last_col, NULL, "YAML syntax error");
 }
@@ -132,7 +134,8 @@ static struct fy_event *next_event(struct ybuild *b, int *r, int *line, int *col
 	return e;
 }
 
-static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, int depth, struct ynode **out);
+static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, int depth,
+                      struct ynode **out);
 
 static int add_kid(struct yctx *c, struct ynode *parent, struct ynode *kid)
 {
@@ -149,7 +152,8 @@ static int add_kid(struct yctx *c, struct ynode *parent, struct ynode *kid)
 }
 
 /* Build the collection whose start event has been consumed, until its end. */
-static int build_collection(struct ybuild *b, struct ynode *n, enum fy_event_type end_type, int depth)
+static int build_collection(struct ybuild *b, struct ynode *n, enum fy_event_type end_type,
+                            int depth)
 {
 	for (;;) {
 		struct fy_event *e;
@@ -171,12 +175,14 @@ static int build_collection(struct ybuild *b, struct ynode *n, enum fy_event_typ
 		if (r < 0)
 			return r;
 		if (n->type == Y_MAP && n->n > 2 * SPEC_MAX_MAP_ENTRIES)
-			return yerr(b->c, n, NULL, "mapping with more than %d entries", SPEC_MAX_MAP_ENTRIES);
+			return yerr(b->c, n, NULL, "mapping with more than %d entries",
+			            SPEC_MAX_MAP_ENTRIES);
 	}
 	return 0;
 }
 
-static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, int depth, struct ynode **out)
+static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, int depth,
+                      struct ynode **out)
 {
 	struct yctx *c = b->c;
 	_cleanup_ynode_ struct ynode *n = NULL;
@@ -184,14 +190,17 @@ static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, i
 	int r;
 
 	if (++c->nodes > SPEC_MAX_NODES)
-		return yerr_at(c, line, col, NULL, "more than %d nodes in the spec", SPEC_MAX_NODES);
+		return yerr_at(c, line, col, NULL, "more than %d nodes in the spec",
+		               SPEC_MAX_NODES);
 	if (depth > SPEC_MAX_DEPTH)
 		return yerr_at(c, line, col, NULL, "nested deeper than %d levels", SPEC_MAX_DEPTH);
 
 	switch (e->type) {
 	case FYET_ALIAS:
-		/* aliases make one node appear in many places: a spec is meant to be read as written */
-		return yerr_at(c, line, col, NULL, "anchors and aliases (&, *) are not supported in a spec");
+		/* aliases make one node appear in many places: a spec is meant to be read as
+		 * written */
+		return yerr_at(c, line, col, NULL,
+		               "anchors and aliases (&, *) are not supported in a spec");
 	case FYET_SCALAR:
 		anchor = e->scalar.anchor;
 		tag = e->scalar.tag;
@@ -210,14 +219,14 @@ static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, i
 	if (anchor != NULL) {
 		/* the token marks the name; point at the '&' before it */
 		const struct fy_mark *am = fy_token_start_mark(anchor);
-		return yerr_at(c, am ? am->line + 1 : line, am && am->column > 0 ? am->column : col, NULL,
-			       "anchors and aliases (&, *) are not supported in a spec");
+		return yerr_at(c, am ? am->line + 1 : line, am && am->column > 0 ? am->column : col,
+		               NULL, "anchors and aliases (&, *) are not supported in a spec");
 	}
 	/* a tag would change how a value is typed behind the reader's back */
 	if (tag != NULL) {
 		const struct fy_mark *tm = fy_token_start_mark(tag);
 		return yerr_at(c, tm ? tm->line + 1 : line, tm ? tm->column + 1 : col, NULL,
-			       "YAML tags (!...) are not supported in a spec");
+		               "YAML tags (!...) are not supported in a spec");
 	}
 
 	n = calloc(1, sizeof *n);
@@ -243,13 +252,15 @@ static int build_node(struct ybuild *b, struct fy_event *e, int line, int col, i
 			return yerr_at(c, line, col, NULL, "string contains a NUL byte");
 		n->text = strndup(t, len);
 		if (n->text == NULL)
-			return al_error_set(c->err, ENOMEM, "spec", "%s: loading the spec", c->name);
+			return al_error_set(c->err, ENOMEM, "spec", "%s: loading the spec",
+			                    c->name);
 		n->len = len;
 		n->plain = style == FYSS_PLAIN;
 	} else {
 		n->type = e->type == FYET_MAPPING_START ? Y_MAP : Y_SEQ;
-		r = build_collection(b, n, e->type == FYET_MAPPING_START ? FYET_MAPPING_END : FYET_SEQUENCE_END,
-				     depth);
+		r = build_collection(
+		    b, n, e->type == FYET_MAPPING_START ? FYET_MAPPING_END : FYET_SEQUENCE_END,
+		    depth);
 		if (r < 0)
 			return r;
 	}
@@ -305,8 +316,9 @@ static int check_charset(const char *text, size_t len, int *line, int *col, long
 			*bad = -1;
 			return -EILSEQ;
 		}
-		if (!(cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
-		      (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000)) {
+		if (!(cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) ||
+		      cp == 0x85 || (cp >= 0xa0 && cp <= 0xd7ff) ||
+		      (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000)) {
 			*bad = (long)cp;
 			return -EILSEQ;
 		}
@@ -326,7 +338,7 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 {
 	struct fy_diag_cfg dcfg;
 	struct fy_parse_cfg pcfg;
-	struct ybuild b = { .c = c, .last_line = 1, .last_col = 1 };
+	struct ybuild b = {.c = c, .last_line = 1, .last_col = 1};
 	bool in_doc = false, seen_doc = false;
 	int r = 0;
 
@@ -337,17 +349,19 @@ static int build_tree(struct yctx *c, const char *text, size_t len, bool json, s
 	dcfg.colorize = false;
 	b.diag = fy_diag_create(&dcfg);
 	if (b.diag == NULL)
-		return al_error_set(c->err, ENOMEM, "spec", "%s: creating the YAML parser", c->name);
+		return al_error_set(c->err, ENOMEM, "spec", "%s: creating the YAML parser",
+		                    c->name);
 	fy_diag_set_collect_errors(b.diag, true);
 
 	memset(&pcfg, 0, sizeof pcfg);
 	pcfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 |
-		     (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE);
+	             (json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE);
 	pcfg.diag = b.diag;
 	b.fyp = fy_parser_create(&pcfg);
 	if (b.fyp == NULL) {
 		fy_diag_destroy(b.diag);
-		return al_error_set(c->err, ENOMEM, "spec", "%s: creating the YAML parser", c->name);
+		return al_error_set(c->err, ENOMEM, "spec", "%s: creating the YAML parser",
+		                    c->name);
 	}
 	if (fy_parser_set_string(b.fyp, text, len) != 0) {
 		r = al_error_set(c->err, ENOMEM, "spec", "%s: reading the spec", c->name);
@@ -401,7 +415,7 @@ out:
 
 static bool is_null(const struct ynode *n)
 {
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
 
 	if (n->type != Y_SCALAR || !n->plain)
 		return false;
@@ -431,7 +445,8 @@ static int get_string(struct yctx *c, const struct ynode *n, const char *key, co
 	return 0;
 }
 
-static int get_nonempty_string(struct yctx *c, const struct ynode *n, const char *key, const char **out)
+static int get_nonempty_string(struct yctx *c, const struct ynode *n, const char *key,
+                               const char **out)
 {
 	int r = get_string(c, n, key, out);
 
@@ -443,7 +458,8 @@ static int get_nonempty_string(struct yctx *c, const struct ynode *n, const char
 }
 
 /* A decimal non-negative integer, unquoted (a quoted "256" is a string). */
-static int get_uint(struct yctx *c, const struct ynode *n, const char *key, uint64_t max, uint64_t *out)
+static int get_uint(struct yctx *c, const struct ynode *n, const char *key, uint64_t max,
+                    uint64_t *out)
 {
 	const char *p;
 	uint64_t v = 0;
@@ -465,7 +481,8 @@ static int get_uint(struct yctx *c, const struct ynode *n, const char *key, uint
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
 	if (v > max)
-		return yerr(c, n, key, "%s is too large (at most %llu)", n->text, (unsigned long long)max);
+		return yerr(c, n, key, "%s is too large (at most %llu)", n->text,
+		            (unsigned long long)max);
 	*out = v;
 	return 0;
 }
@@ -494,8 +511,10 @@ static int get_duration(struct yctx *c, const struct ynode *n, const char *key, 
 	if (r == -ERANGE)
 		return yerr(c, n, key, "duration \"%s\" is too large", n->text);
 	if (r < 0)
-		return yerr(c, n, key, "invalid duration \"%s\" (use a number with a unit: ns, us, ms, s, m, h)",
-			    n->text);
+		return yerr(
+		    c, n, key,
+		    "invalid duration \"%s\" (use a number with a unit: ns, us, ms, s, m, h)",
+		    n->text);
 	return 0;
 }
 
@@ -529,15 +548,17 @@ static int set_sandbox_path(struct yctx *c, const struct ynode *n, const char *k
 		return r;
 	if (!al_spec_sandbox_path_normal(s))
 		return yerr(c, n, key,
-			    "\"%s\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")",
-			    s);
+		            "\"%s\" must be an absolute, normalised path (no \"..\", \".\", \"//\" "
+		            "or trailing \"/\")",
+		            s);
 	r = al_spec_set_str(c->spec, field, s);
 	if (r < 0)
 		return al_error_set(c->err, -r, "spec", "%s: %s", c->name, key);
 	return 0;
 }
 
-static int check_limit(struct yctx *c, const struct ynode *n, const char *key, const char *limit, uint64_t v)
+static int check_limit(struct yctx *c, const struct ynode *n, const char *key, const char *limit,
+                       uint64_t v)
 {
 	char why[160];
 
@@ -556,11 +577,12 @@ struct key_def {
 };
 
 /* Walk a mapping against a table of keys: unknown and duplicate keys are errors. */
-static int walk_map(struct yctx *c, const struct ynode *n, const char *path, const struct key_def *defs,
-		    size_t n_defs)
+static int walk_map(struct yctx *c, const struct ynode *n, const char *path,
+                    const struct key_def *defs, size_t n_defs)
 {
 	if (n->type != Y_MAP)
-		return yerr(c, n, path[0] ? path : NULL, "expected a mapping, got %s", type_name(n));
+		return yerr(c, n, path[0] ? path : NULL, "expected a mapping, got %s",
+		            type_name(n));
 	for (size_t i = 0; i + 1 < n->n; i += 2) {
 		const struct ynode *k = n->kids[i], *v = n->kids[i + 1];
 		char key[256];
@@ -568,11 +590,13 @@ static int walk_map(struct yctx *c, const struct ynode *n, const char *path, con
 		int r;
 
 		if (k->type != Y_SCALAR || is_null(k))
-			return yerr(c, k, path[0] ? path : NULL, "keys must be strings, got %s", type_name(k));
+			return yerr(c, k, path[0] ? path : NULL, "keys must be strings, got %s",
+			            type_name(k));
 		snprintf(key, sizeof key, "%s%s%s", path, path[0] ? "." : "", k->text);
 		for (size_t j = 0; j < i; j += 2)
 			if (strcmp(n->kids[j]->text, k->text) == 0)
-				return yerr(c, k, key, "duplicate key (first at line %d)", n->kids[j]->line);
+				return yerr(c, k, key, "duplicate key (first at line %d)",
+				            n->kids[j]->line);
 		for (size_t d = 0; d < n_defs; d++)
 			if (strcmp(defs[d].name, k->text) == 0)
 				def = &defs[d];
@@ -592,7 +616,7 @@ static int h_command(struct yctx *c, const struct ynode *v, const char *key)
 
 	if (v->type == Y_SCALAR && !is_null(v)) {
 		/* the string form is a shell command line, as in a Dockerfile's shell form */
-		char *sh[] = { (char *)"/bin/sh", (char *)"-c", v->text };
+		char *sh[] = {(char *)"/bin/sh", (char *)"-c", v->text};
 
 		if (v->text[0] == '\0')
 			return yerr(c, v, key, "must not be empty");
@@ -602,8 +626,9 @@ static int h_command(struct yctx *c, const struct ynode *v, const char *key)
 		return 0;
 	}
 	if (v->type != Y_SEQ)
-		return yerr(c, v, key, "expected a list of strings (or one shell command string), got %s",
-			    type_name(v));
+		return yerr(c, v, key,
+		            "expected a list of strings (or one shell command string), got %s",
+		            type_name(v));
 	if (v->n == 0)
 		return yerr(c, v, key, "must not be empty");
 	argv = calloc(v->n + 1, sizeof *argv);
@@ -666,7 +691,8 @@ static int h_hostname(struct yctx *c, const struct ynode *v, const char *key)
 	if (r < 0)
 		return r;
 	if (!al_spec_hostname_valid(s))
-		return yerr(c, v, key, "\"%s\" is not a valid RFC 1123 host name of at most 64 characters", s);
+		return yerr(c, v, key,
+		            "\"%s\" is not a valid RFC 1123 host name of at most 64 characters", s);
 	r = al_spec_set_str(c->spec, &c->spec->hostname, s);
 	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
@@ -679,7 +705,9 @@ static int h_user(struct yctx *c, const struct ynode *v, const char *key)
 		return yerr(c, v, key, "expected a uid or \"uid:gid\", got %s", type_name(v));
 	r = al_parse_user(v->text, &c->spec->uid, &c->spec->gid);
 	if (r == -ERANGE)
-		return yerr(c, v, key, "\"%s\": ids must be below 65536 (the sandbox maps 65536 ids)", v->text);
+		return yerr(c, v, key,
+		            "\"%s\": ids must be below 65536 (the sandbox maps 65536 ids)",
+		            v->text);
 	if (r < 0)
 		return yerr(c, v, key, "expected a uid or \"uid:gid\", got \"%s\"", v->text);
 	return 0;
@@ -695,12 +723,14 @@ static int h_env(struct yctx *c, const struct ynode *v, const char *key)
 		const char *s;
 		int r;
 
-		if (k->type != Y_SCALAR || is_null(k) || k->text[0] == '\0' || strchr(k->text, '=') != NULL)
+		if (k->type != Y_SCALAR || is_null(k) || k->text[0] == '\0' ||
+		    strchr(k->text, '=') != NULL)
 			return yerr(c, k, key, "invalid variable name (non-empty, without '=')");
 		snprintf(item, sizeof item, "%s.%s", key, k->text);
 		for (size_t j = 0; j < i; j += 2)
 			if (strcmp(v->kids[j]->text, k->text) == 0)
-				return yerr(c, k, item, "duplicate key (first at line %d)", v->kids[j]->line);
+				return yerr(c, k, item, "duplicate key (first at line %d)",
+				            v->kids[j]->line);
 		r = get_string(c, val, item, &s);
 		if (r < 0)
 			return r;
@@ -758,8 +788,9 @@ static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key
 		return r;
 	if (!al_spec_sandbox_path_normal(s))
 		return yerr(c, path, item,
-			    "\"%s\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")",
-			    s);
+		            "\"%s\" must be an absolute, normalised path (no \"..\", \".\", \"//\" "
+		            "or trailing \"/\")",
+		            s);
 	sbox = strdup(s);
 	if (sbox == NULL)
 		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
@@ -777,7 +808,8 @@ static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key
 	if (nv == NULL)
 		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
 	c->spec->volumes = nv;
-	nv[c->spec->n_volumes++] = (struct al_volume){ .host = TAKE_PTR(habs), .sandbox = TAKE_PTR(sbox), .rw = rw };
+	nv[c->spec->n_volumes++] =
+	    (struct al_volume){.host = TAKE_PTR(habs), .sandbox = TAKE_PTR(sbox), .rw = rw};
 	return 0;
 }
 
@@ -799,14 +831,17 @@ static int h_volumes(struct yctx *c, const struct ynode *v, const char *key)
 			r = al_spec_add_volume_at(c->spec, it->text, c->base_dir, c->err);
 			if (r < 0)
 				return yerr(c, it, item, "%s", c->err->msg);
-			if (!al_spec_sandbox_path_normal(c->spec->volumes[c->spec->n_volumes - 1].sandbox))
+			if (!al_spec_sandbox_path_normal(
+			        c->spec->volumes[c->spec->n_volumes - 1].sandbox))
 				return yerr(c, it, item,
-					    "sandbox path \"%s\" must be absolute and normalised (no \"..\", \".\", "
-					    "\"//\" or trailing \"/\")",
-					    c->spec->volumes[c->spec->n_volumes - 1].sandbox);
+				            "sandbox path \"%s\" must be absolute and normalised "
+				            "(no \"..\", \".\", "
+				            "\"//\" or trailing \"/\")",
+				            c->spec->volumes[c->spec->n_volumes - 1].sandbox);
 		} else {
-			r = yerr(c, it, item, "expected \"HOST:SANDBOX[:ro|rw]\" or {host, path, mode}, got %s",
-				 type_name(it));
+			r = yerr(c, it, item,
+			         "expected \"HOST:SANDBOX[:ro|rw]\" or {host, path, mode}, got %s",
+			         type_name(it));
 		}
 		if (r < 0)
 			return r;
@@ -816,7 +851,8 @@ static int h_volumes(struct yctx *c, const struct ynode *v, const char *key)
 
 /* limits */
 
-static int limit_size(struct yctx *c, const struct ynode *v, const char *key, const char *name, uint64_t *out)
+static int limit_size(struct yctx *c, const struct ynode *v, const char *key, const char *name,
+                      uint64_t *out)
 {
 	uint64_t x;
 	int r = get_size(c, v, key, &x);
@@ -830,7 +866,8 @@ static int limit_size(struct yctx *c, const struct ynode *v, const char *key, co
 	return 0;
 }
 
-static int limit_count(struct yctx *c, const struct ynode *v, const char *key, const char *name, uint64_t *out)
+static int limit_count(struct yctx *c, const struct ynode *v, const char *key, const char *name,
+                       uint64_t *out)
 {
 	uint64_t x;
 	int r = get_uint(c, v, key, UINT64_MAX, &x);
@@ -925,10 +962,9 @@ static int h_timeout(struct yctx *c, const struct ynode *v, const char *key)
 }
 
 static const struct key_def limits_keys[] = {
-	{ "memory", h_memory },	  { "pids", h_pids },	{ "cpus", h_cpus },
-	{ "disk", h_disk },	  { "open_files", h_open_files },
-	{ "nproc", h_nproc },	  { "fsize", h_fsize }, { "output", h_output },
-	{ "timeout", h_timeout },
+    {"memory", h_memory},         {"pids", h_pids},   {"cpus", h_cpus},   {"disk", h_disk},
+    {"open_files", h_open_files}, {"nproc", h_nproc}, {"fsize", h_fsize}, {"output", h_output},
+    {"timeout", h_timeout},
 };
 
 static int h_limits(struct yctx *c, const struct ynode *v, const char *key)
@@ -952,7 +988,9 @@ static int h_log_sink(struct yctx *c, const struct ynode *v, const char *key)
 	if (r < 0)
 		return r;
 	if (!al_spec_sink_url_valid(s))
-		return yerr(c, v, key, "\"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT", s);
+		return yerr(c, v, key,
+		            "\"%s\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT",
+		            s);
 	r = al_spec_set_str(c->spec, &c->spec->log.sink, s);
 	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
@@ -1013,14 +1051,14 @@ static int h_log_tls_ca(struct yctx *c, const struct ynode *v, const char *key)
 }
 
 static const struct key_def log_keys[] = {
-	{ "path", h_log_path },
-	{ "sink", h_log_sink },
-	{ "on_sink_failure", h_log_on_sink_failure },
-	{ "signing_key", h_log_signing_key },
-	{ "checkpoint_every", h_log_checkpoint_every },
-	{ "checkpoint_interval", h_log_checkpoint_interval },
-	{ "spool_dir", h_log_spool_dir },
-	{ "tls_ca", h_log_tls_ca },
+    {"path", h_log_path},
+    {"sink", h_log_sink},
+    {"on_sink_failure", h_log_on_sink_failure},
+    {"signing_key", h_log_signing_key},
+    {"checkpoint_every", h_log_checkpoint_every},
+    {"checkpoint_interval", h_log_checkpoint_interval},
+    {"spool_dir", h_log_spool_dir},
+    {"tls_ca", h_log_tls_ca},
 };
 
 static int h_log(struct yctx *c, const struct ynode *v, const char *key)
@@ -1043,13 +1081,15 @@ static int h_network_mode(struct yctx *c, const struct ynode *v, const char *key
 		return 0;
 	}
 	if (strcmp(s, "proxy") == 0)
-		return yerr(c, v, key, "\"proxy\" (egress through the inspecting proxy) is not available yet in "
-				       "this version of airlock; only \"none\" (air-gapped) is");
+		return yerr(
+		    c, v, key,
+		    "\"proxy\" (egress through the inspecting proxy) is not available yet in "
+		    "this version of airlock; only \"none\" (air-gapped) is");
 	return yerr(c, v, key, "unknown network mode \"%s\" (only \"none\" is available)", s);
 }
 
 static const struct key_def network_keys[] = {
-	{ "mode", h_network_mode },
+    {"mode", h_network_mode},
 };
 
 static int h_network(struct yctx *c, const struct ynode *v, const char *key)
@@ -1073,26 +1113,28 @@ static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *k
 			return r;
 		if (al_degradation_parse(s, &bit) < 0)
 			return yerr(c, v->kids[i], item,
-				    "unknown degradation \"%s\" (known: landlock, cgroup, timens, seccomp-notify)", s);
+			            "unknown degradation \"%s\" (known: landlock, cgroup, timens, "
+			            "seccomp-notify)",
+			            s);
 		c->spec->allow_degraded |= bit;
 	}
 	return 0;
 }
 
 static const struct key_def top_keys[] = {
-	{ "command", h_command },
-	{ "image", h_image },
-	{ "workdir", h_workdir },
-	{ "workspace", h_workspace },
-	{ "export", h_export },
-	{ "hostname", h_hostname },
-	{ "user", h_user },
-	{ "env", h_env },
-	{ "volumes", h_volumes },
-	{ "limits", h_limits },
-	{ "log", h_log },
-	{ "network", h_network },
-	{ "allow_degraded", h_allow_degraded },
+    {"command", h_command},
+    {"image", h_image},
+    {"workdir", h_workdir},
+    {"workspace", h_workspace},
+    {"export", h_export},
+    {"hostname", h_hostname},
+    {"user", h_user},
+    {"env", h_env},
+    {"volumes", h_volumes},
+    {"limits", h_limits},
+    {"log", h_log},
+    {"network", h_network},
+    {"allow_degraded", h_allow_degraded},
 };
 
 static bool name_is_json(const char *name)
@@ -1102,10 +1144,10 @@ static bool name_is_json(const char *name)
 	return n >= 5 && strcmp(name + n - 5, ".json") == 0;
 }
 
-static int load_text(struct al_spec *spec, const char *name, const char *base_dir, const char *text, size_t len,
-		     struct al_error *err)
+static int load_text(struct al_spec *spec, const char *name, const char *base_dir, const char *text,
+                     size_t len, struct al_error *err)
 {
-	struct yctx c = { .spec = spec, .name = name, .base_dir = base_dir, .err = err };
+	struct yctx c = {.spec = spec, .name = name, .base_dir = base_dir, .err = err};
 	_cleanup_ynode_ struct ynode *root = NULL;
 	int r;
 
@@ -1113,11 +1155,13 @@ static int load_text(struct al_spec *spec, const char *name, const char *base_di
 	long bad;
 
 	if (len > SPEC_MAX_BYTES)
-		return al_error_set(err, EFBIG, "spec", "%s: larger than %d bytes", name, SPEC_MAX_BYTES);
+		return al_error_set(err, EFBIG, "spec", "%s: larger than %d bytes", name,
+		                    SPEC_MAX_BYTES);
 	if (check_charset(text, len, &line, &col, &bad) < 0) {
 		if (bad < 0)
 			return yerr_at(&c, line, col, NULL, "invalid UTF-8");
-		return yerr_at(&c, line, col, NULL, "control character U+%04lX is not allowed in YAML", bad);
+		return yerr_at(&c, line, col, NULL,
+		               "control character U+%04lX is not allowed in YAML", bad);
 	}
 	r = build_tree(&c, text, len, name_is_json(name), &root);
 	if (r < 0)
@@ -1126,12 +1170,13 @@ static int load_text(struct al_spec *spec, const char *name, const char *base_di
 	if (root == NULL || is_null(root))
 		return 0;
 	if (root->type != Y_MAP)
-		return yerr(&c, root, NULL, "the spec must be a mapping of keys, got %s", type_name(root));
+		return yerr(&c, root, NULL, "the spec must be a mapping of keys, got %s",
+		            type_name(root));
 	return walk_map(&c, root, "", top_keys, AL_ARRAY_SIZE(top_keys));
 }
 
 int al_spec_load_string(struct al_spec *spec, const char *name, const char *text, size_t len,
-			struct al_error *err)
+                        struct al_error *err)
 {
 	return load_text(spec, name ? name : "<string>", NULL, text, len, err);
 }
@@ -1155,7 +1200,8 @@ int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *e
 	if (!S_ISREG(st.st_mode))
 		return al_error_set(err, EINVAL, "spec", "spec %s is not a regular file", path);
 	if (st.st_size > SPEC_MAX_BYTES)
-		return al_error_set(err, EFBIG, "spec", "spec %s is larger than %d bytes", path, SPEC_MAX_BYTES);
+		return al_error_set(err, EFBIG, "spec", "spec %s is larger than %d bytes", path,
+		                    SPEC_MAX_BYTES);
 	text = malloc((size_t)st.st_size + 1);
 	if (text == NULL)
 		return al_error_set(err, ENOMEM, "spec", "reading spec %s", path);
@@ -1171,7 +1217,8 @@ int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *e
 	}
 	text[got] = '\0';
 
-	/* relative host paths in a spec are relative to the spec, not to wherever airlock was started */
+	/* relative host paths in a spec are relative to the spec, not to wherever airlock was
+	 * started */
 	abs = al_spec_host_path(NULL, path);
 	if (abs == NULL)
 		return al_error_errno(err, "spec", "resolving spec path %s", path);

@@ -77,14 +77,28 @@ struct unit {
 /* Binary units are the default for bare K/M/G/T (memory sizes are spoken in
  * powers of two); KB/MB/GB/TB are decimal as in SI, and say so. */
 static const struct unit size_units[] = {
-	{ "", 1 },
-	{ "B", 1 },
-	{ "K", 1ull << 10 },   { "Ki", 1ull << 10 },   { "KiB", 1ull << 10 },  { "KB", 1000ull },
-	{ "M", 1ull << 20 },   { "Mi", 1ull << 20 },   { "MiB", 1ull << 20 },  { "MB", 1000000ull },
-	{ "G", 1ull << 30 },   { "Gi", 1ull << 30 },   { "GiB", 1ull << 30 },  { "GB", 1000000000ull },
-	{ "T", 1ull << 40 },   { "Ti", 1ull << 40 },   { "TiB", 1ull << 40 },
-	{ "TB", 1000000000000ull },
-	{ "k", 1ull << 10 },   { "ki", 1ull << 10 },   { "kiB", 1ull << 10 },  { "kB", 1000ull },
+    {"", 1},
+    {"B", 1},
+    {"K", 1ull << 10},
+    {"Ki", 1ull << 10},
+    {"KiB", 1ull << 10},
+    {"KB", 1000ull},
+    {"M", 1ull << 20},
+    {"Mi", 1ull << 20},
+    {"MiB", 1ull << 20},
+    {"MB", 1000000ull},
+    {"G", 1ull << 30},
+    {"Gi", 1ull << 30},
+    {"GiB", 1ull << 30},
+    {"GB", 1000000000ull},
+    {"T", 1ull << 40},
+    {"Ti", 1ull << 40},
+    {"TiB", 1ull << 40},
+    {"TB", 1000000000000ull},
+    {"k", 1ull << 10},
+    {"ki", 1ull << 10},
+    {"kiB", 1ull << 10},
+    {"kB", 1000ull},
 };
 
 int al_parse_size(const char *s, uint64_t *out)
@@ -110,13 +124,13 @@ int al_parse_size(const char *s, uint64_t *out)
 }
 
 static const struct unit duration_units[] = {
-	{ "ns", 1ull },
-	{ "us", 1000ull },
-	{ "\xc2\xb5s", 1000ull }, /* µs */
-	{ "ms", 1000000ull },
-	{ "s", 1000000000ull },
-	{ "m", 60ull * 1000000000ull },
-	{ "h", 3600ull * 1000000000ull },
+    {"ns", 1ull},
+    {"us", 1000ull},
+    {"\xc2\xb5s", 1000ull}, /* µs */
+    {"ms", 1000000ull},
+    {"s", 1000000000ull},
+    {"m", 60ull * 1000000000ull},
+    {"h", 3600ull * 1000000000ull},
 };
 
 /* One unit name at *s, longest match first ("ms" before "m"). */
@@ -206,10 +220,10 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } degradations[] = {
-	{ AL_DEGRADE_LANDLOCK, "landlock" },
-	{ AL_DEGRADE_CGROUP, "cgroup" },
-	{ AL_DEGRADE_TIMENS, "timens" },
-	{ AL_DEGRADE_SECCOMP_NOTIFY, "seccomp-notify" },
+    {AL_DEGRADE_LANDLOCK, "landlock"},
+    {AL_DEGRADE_CGROUP, "cgroup"},
+    {AL_DEGRADE_TIMENS, "timens"},
+    {AL_DEGRADE_SECCOMP_NOTIFY, "seccomp-notify"},
 };
 
 int al_degradation_parse(const char *name, uint32_t *bit)

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct al_spec spec;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	const char *name = "fuzz.yaml";
 	int r;
 

@@ -115,12 +115,13 @@ static void test_every_option(void **state)
 	char want[4096];
 	int r;
 
-	r = PARSE(&s, &o, &err, "-v", "/h1:/one", "--volume", "rel:/two:rw", "--volume=/h3:/three:ro",
-		  "--workspace", "task", "--export", "/out", "-w", "/workspace/sub", "-e", "A=1", "--env", "B=2",
-		  "--env=A=3", "--user", "2000:3000", "--hostname", "box", "--image", "/rootfs", "--timeout",
-		  "1m30s", "--memory", "256MiB", "--pids", "64", "--cpus", "0.5", "--disk", "64MiB", "--log",
-		  "runs/{run}.jsonl", "--log-sink", "relp://127.0.0.1:2514", "--signing-key", "/k",
-		  "--allow-degraded", "timens", "--allow-degraded=cgroup", "-q", "--", "/bin/true");
+	r = PARSE(&s, &o, &err, "-v", "/h1:/one", "--volume", "rel:/two:rw",
+	          "--volume=/h3:/three:ro", "--workspace", "task", "--export", "/out", "-w",
+	          "/workspace/sub", "-e", "A=1", "--env", "B=2", "--env=A=3", "--user", "2000:3000",
+	          "--hostname", "box", "--image", "/rootfs", "--timeout", "1m30s", "--memory",
+	          "256MiB", "--pids", "64", "--cpus", "0.5", "--disk", "64MiB", "--log",
+	          "runs/{run}.jsonl", "--log-sink", "relp://127.0.0.1:2514", "--signing-key", "/k",
+	          "--allow-degraded", "timens", "--allow-degraded=cgroup", "-q", "--", "/bin/true");
 	if (r < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(s.n_volumes, 3);
@@ -176,13 +177,13 @@ static void test_spec_then_overrides(void **state)
 	int r;
 
 	/* options before --spec still override it: the spec is loaded first */
-	r = PARSE(&s, &o, &err, "--memory", "8MiB", "-e", "A=cli", "--hostname", "cli", "--spec", spec_path,
-		  "-v", "/x:/x");
+	r = PARSE(&s, &o, &err, "--memory", "8MiB", "-e", "A=cli", "--hostname", "cli", "--spec",
+	          spec_path, "-v", "/x:/x");
 	if (r < 0)
 		fail_msg("%s", err.msg);
 	assert_string_equal(o.spec_path, spec_path);
 	assert_int_equal(s.limits.memory, 8 * MiB);
-	assert_int_equal(s.limits.pids, 32);				/* from the spec */
+	assert_int_equal(s.limits.pids, 32);                         /* from the spec */
 	assert_int_equal(s.limits.timeout_ns, 5ull * 1000000000ull); /* from the spec */
 	assert_string_equal(s.hostname, "cli");
 	assert_int_equal(s.n_env, 2);
@@ -199,7 +200,11 @@ static void test_spec_then_overrides(void **state)
 	al_spec_free(&s);
 
 	/* a command on the line replaces the spec's */
-	assert_int_equal(PARSE(&s, &o, &err, "--spec=" "/dev/null", "--", "/bin/true"), -EINVAL);
+	assert_int_equal(PARSE(&s, &o, &err,
+	                       "--spec="
+	                       "/dev/null",
+	                       "--", "/bin/true"),
+	                 -EINVAL);
 	al_spec_free(&s);
 	r = PARSE(&s, &o, &err, "--spec", spec_path, "/bin/cli-cmd");
 	if (r < 0)
@@ -347,12 +352,31 @@ static void test_parse_twice(void **state)
 static void test_usage_complete(void **state)
 {
 	static const char *const opts[] = {
-		"--spec FILE", "-v, --volume HOST:SANDBOX[:ro|rw]", "--workspace DIR", "--export DIR",
-		"-w, --workdir DIR", "-e, --env NAME=VALUE", "--user UID[:GID]", "--hostname NAME",
-		"--image host|DIR", "--timeout DURATION", "--memory SIZE", "--pids N", "--cpus N",
-		"--disk SIZE", "--log FILE", "--log-sink URL", "--signing-key FILE", "--allow-degraded NAME",
-		"-q, --quiet", "--version", "-h, --help", "landlock, cgroup, timens,", "seccomp-notify",
-		"124", "125",
+	    "--spec FILE",
+	    "-v, --volume HOST:SANDBOX[:ro|rw]",
+	    "--workspace DIR",
+	    "--export DIR",
+	    "-w, --workdir DIR",
+	    "-e, --env NAME=VALUE",
+	    "--user UID[:GID]",
+	    "--hostname NAME",
+	    "--image host|DIR",
+	    "--timeout DURATION",
+	    "--memory SIZE",
+	    "--pids N",
+	    "--cpus N",
+	    "--disk SIZE",
+	    "--log FILE",
+	    "--log-sink URL",
+	    "--signing-key FILE",
+	    "--allow-degraded NAME",
+	    "-q, --quiet",
+	    "--version",
+	    "-h, --help",
+	    "landlock, cgroup, timens,",
+	    "seccomp-notify",
+	    "124",
+	    "125",
 	};
 	char *text = NULL;
 	size_t len = 0;
@@ -373,7 +397,7 @@ static void test_usage_complete(void **state)
 			snprintf(problem, sizeof problem, "usage does not end in a newline");
 		else if (nl - line > 80)
 			snprintf(problem, sizeof problem, "usage line longer than 80 columns: %.*s",
-				 (int)(nl - line), line);
+			         (int)(nl - line), line);
 		if (nl == NULL)
 			break;
 	}
@@ -385,10 +409,14 @@ static void test_usage_complete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_command),	   cmocka_unit_test(test_every_option),
-		cmocka_unit_test(test_spec_then_overrides), cmocka_unit_test(test_help_version),
-		cmocka_unit_test(test_errors),		   cmocka_unit_test(test_spec_error_located),
-		cmocka_unit_test(test_parse_twice),	   cmocka_unit_test(test_usage_complete),
+	    cmocka_unit_test(test_plain_command),
+	    cmocka_unit_test(test_every_option),
+	    cmocka_unit_test(test_spec_then_overrides),
+	    cmocka_unit_test(test_help_version),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_spec_error_located),
+	    cmocka_unit_test(test_parse_twice),
+	    cmocka_unit_test(test_usage_complete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,7 +19,7 @@
 
 static void base(struct al_spec *s)
 {
-	char *argv[] = { (char *)"/bin/true" };
+	char *argv[] = {(char *)"/bin/true"};
 
 	al_spec_init(s);
 	assert_int_equal(al_spec_set_argv(s, argv, 1), 0);
@@ -28,7 +28,7 @@ static void base(struct al_spec *s)
 /* validate must fail with a message containing want */
 static void expect_invalid(struct al_spec *s, const char *want)
 {
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	if (al_spec_validate(s, &err) >= 0)
 		fail_msg("spec validated, expected \"%s\"", want);
@@ -39,7 +39,7 @@ static void expect_invalid(struct al_spec *s, const char *want)
 
 static void add_vol(struct al_spec *s, const char *arg)
 {
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	if (al_spec_add_volume(s, arg, &err) < 0)
 		fail_msg("add_volume %s: %s", arg, err.msg);
@@ -48,7 +48,7 @@ static void add_vol(struct al_spec *s, const char *arg)
 static void test_defaults_valid(void **state)
 {
 	struct al_spec s;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	base(&s);
 	assert_int_equal(al_spec_validate(&s, &err), 0);
@@ -73,7 +73,8 @@ static void test_paths(void **state)
 	expect_invalid(&s, "workdir:");
 	base(&s);
 	add_vol(&s, "/h:/data/../etc");
-	expect_invalid(&s, "volumes[0]: sandbox path \"/data/../etc\" must be absolute and normalised");
+	expect_invalid(&s,
+	               "volumes[0]: sandbox path \"/data/../etc\" must be absolute and normalised");
 	base(&s);
 	add_vol(&s, "/h:/");
 	expect_invalid(&s, "volumes[0]: cannot mount over /");
@@ -101,7 +102,7 @@ static void test_paths(void **state)
 	add_vol(&s, "/a:/data");
 	add_vol(&s, "/a:/database:rw");
 	{
-		struct al_error err = { 0 };
+		struct al_error err = {0};
 		if (al_spec_validate(&s, &err) < 0)
 			fail_msg("%s", err.msg);
 	}
@@ -111,11 +112,12 @@ static void test_paths(void **state)
 	base(&s);
 	add_vol(&s, "/a:/workspace");
 	{
-		struct al_error err = { 0 };
+		struct al_error err = {0};
 		assert_int_equal(al_spec_validate(&s, &err), 0);
 	}
 	al_spec_set_str(&s, &s.workspace, "/task");
-	expect_invalid(&s, "volumes[0]: /workspace overlaps /workspace, where the workspace is mounted");
+	expect_invalid(
+	    &s, "volumes[0]: /workspace overlaps /workspace, where the workspace is mounted");
 	base(&s);
 	al_spec_set_str(&s, &s.workspace, "/task");
 	add_vol(&s, "/a:/workspace/x");
@@ -129,7 +131,7 @@ static void test_paths(void **state)
 static void test_limits(void **state)
 {
 	struct al_spec s;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	base(&s);
 	s.limits.memory = 4 * MiB - 1;
@@ -178,18 +180,20 @@ static void test_limits(void **state)
 
 static void test_identity(void **state)
 {
-	static const char *const good[] = { "airlock", "a", "eval-7", "a.b.c", "A1-b2",
-					    /* 63-character label: the most one label may hold */
-					    "x23456789012345678901234567890123456789012345678901234567890123",
-					    /* 64 characters in all: the most sethostname takes */
-					    "x234567890123456789012345678901.x2345678901234567890123456789012" };
-	static const char *const bad[] = { "", "-a", "a-", "a..b", ".a", "a.", "a_b", "a b", "ä",
-					   /* 64-character label */
-					   "x234567890123456789012345678901234567890123456789012345678901234",
-					   /* 65 characters in all */
-					   "x234567890123456789012345678901.x23456789012345678901234567890123" };
+	static const char *const good[] = {
+	    "airlock", "a", "eval-7", "a.b.c", "A1-b2",
+	    /* 63-character label: the most one label may hold */
+	    "x23456789012345678901234567890123456789012345678901234567890123",
+	    /* 64 characters in all: the most sethostname takes */
+	    "x234567890123456789012345678901.x2345678901234567890123456789012"};
+	static const char *const bad[] = {
+	    "", "-a", "a-", "a..b", ".a", "a.", "a_b", "a b", "ä",
+	    /* 64-character label */
+	    "x234567890123456789012345678901234567890123456789012345678901234",
+	    /* 65 characters in all */
+	    "x234567890123456789012345678901.x23456789012345678901234567890123"};
 	struct al_spec s;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		base(&s);
@@ -226,7 +230,7 @@ static void test_identity(void **state)
 static void test_env_and_volume_mutators(void **state)
 {
 	struct al_spec s;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	char *cwd;
 	char want[4096];
 
@@ -234,7 +238,7 @@ static void test_env_and_volume_mutators(void **state)
 	assert_int_equal(al_spec_add_env(&s, "A=1"), 0);
 	assert_int_equal(al_spec_add_env(&s, "B="), 0);
 	assert_int_equal(al_spec_add_env(&s, "C=x=y"), 0);
-	assert_int_equal(al_spec_add_env(&s, "A=2"), 0); /* later wins, in place */
+	assert_int_equal(al_spec_add_env(&s, "A=2"), 0);        /* later wins, in place */
 	assert_int_equal(al_spec_add_env(&s, "HOME"), -EINVAL); /* never imported */
 	assert_int_equal(al_spec_add_env(&s, "=v"), -EINVAL);
 	assert_int_equal(s.n_env, 3);
@@ -278,16 +282,22 @@ static void test_host_path(void **state)
 	struct {
 		const char *base, *path, *want;
 	} cases[] = {
-		{ "/base", "x", "/base/x" },	   { "/base/", "x", "/base/x" }, { "/", "x", "/x" },
-		{ "/base", "./x", "/base/x" },	   { "/base", ".", "/base" },	 { "/base", "/abs", "/abs" },
-		{ "/base", ".//x/y", "/base/x/y" }, { "/base", "../x", "/base/../x" },
+	    {"/base", "x", "/base/x"},
+	    {"/base/", "x", "/base/x"},
+	    {"/", "x", "/x"},
+	    {"/base", "./x", "/base/x"},
+	    {"/base", ".", "/base"},
+	    {"/base", "/abs", "/abs"},
+	    {"/base", ".//x/y", "/base/x/y"},
+	    {"/base", "../x", "/base/../x"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *p = al_spec_host_path(cases[i].base, cases[i].path);
 		assert_non_null(p);
 		if (strcmp(p, cases[i].want) != 0)
-			fail_msg("host_path(%s, %s) = %s, want %s", cases[i].base, cases[i].path, p, cases[i].want);
+			fail_msg("host_path(%s, %s) = %s, want %s", cases[i].base, cases[i].path, p,
+			         cases[i].want);
 		free(p);
 	}
 	assert_null(al_spec_host_path("/b", ""));
@@ -297,7 +307,7 @@ static void test_host_path(void **state)
 
 static void load_ok(struct al_spec *s, const char *name, const char *text)
 {
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	al_spec_init(s);
 	if (al_spec_load_string(s, name, text, strlen(text), &err) < 0)
@@ -318,14 +328,16 @@ static void test_canonical_defaults(void **state)
 	struct al_spec s;
 	struct al_buf b;
 	static const char want[] =
-		"{\"allow_degraded\":[],\"command\":[\"/bin/true\"],\"env\":{},\"export\":null,"
-		"\"hostname\":\"airlock\",\"image\":\"host\","
-		"\"limits\":{\"cpus\":1,\"disk\":536870912,\"fsize\":536870912,\"memory\":1073741824,"
-		"\"nproc\":256,\"open_files\":1024,\"output\":67108864,\"pids\":256,\"timeout\":600000000000},"
-		"\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"on_sink_failure\":\"kill\","
-		"\"path\":null,\"signing_key\":null,\"sink\":null,\"spool_dir\":null,\"tls_ca\":null},"
-		"\"network\":{\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
-		"\"volumes\":[],\"workdir\":\"/workspace\",\"workspace\":null}";
+	    "{\"allow_degraded\":[],\"command\":[\"/bin/true\"],\"env\":{},\"export\":null,"
+	    "\"hostname\":\"airlock\",\"image\":\"host\","
+	    "\"limits\":{\"cpus\":1,\"disk\":536870912,\"fsize\":536870912,\"memory\":1073741824,"
+	    "\"nproc\":256,\"open_files\":1024,\"output\":67108864,\"pids\":256,\"timeout\":"
+	    "600000000000},"
+	    "\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"on_sink_"
+	    "failure\":\"kill\","
+	    "\"path\":null,\"signing_key\":null,\"sink\":null,\"spool_dir\":null,\"tls_ca\":null},"
+	    "\"network\":{\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
+	    "\"volumes\":[],\"workdir\":\"/workspace\",\"workspace\":null}";
 
 	base(&s);
 	al_buf_init(&b);
@@ -338,29 +350,30 @@ static void test_canonical_defaults(void **state)
 static void test_canonical_stable(void **state)
 {
 	static const char yaml_a[] = "command: [/bin/echo, hi]\n"
-				     "env: {B: \"2\", A: \"1\"}\n"
-				     "limits: {memory: 512MiB, cpus: 0.5, timeout: 90s}\n"
-				     "volumes: [\"/srv:/srv\", {host: /x, path: /x, mode: rw}]\n"
-				     "allow_degraded: [timens, landlock]\n";
+	                             "env: {B: \"2\", A: \"1\"}\n"
+	                             "limits: {memory: 512MiB, cpus: 0.5, timeout: 90s}\n"
+	                             "volumes: [\"/srv:/srv\", {host: /x, path: /x, mode: rw}]\n"
+	                             "allow_degraded: [timens, landlock]\n";
 	/* same policy, keys and map entries in another order, other spellings */
 	static const char yaml_b[] = "allow_degraded: [landlock, timens, landlock]\n"
-				     "volumes:\n"
-				     "  - {host: /srv, path: /srv, mode: ro}\n"
-				     "  - /x:/x:rw\n"
-				     "limits:\n"
-				     "  timeout: 1m30s\n"
-				     "  cpus: 0.50\n"
-				     "  memory: 536870912\n"
-				     "env:\n"
-				     "  A: '1'\n"
-				     "  B: \"2\"\n"
-				     "command:\n"
-				     "  - /bin/echo\n"
-				     "  - hi\n";
-	static const char json[] = "{\"volumes\":[\"/srv:/srv:ro\",{\"host\":\"/x\",\"path\":\"/x\",\"mode\":\"rw\"}],"
-				   "\"command\":[\"/bin/echo\",\"hi\"],\"env\":{\"A\":\"1\",\"B\":\"2\"},"
-				   "\"allow_degraded\":[\"timens\",\"landlock\"],"
-				   "\"limits\":{\"timeout\":\"90000ms\",\"memory\":\"0.5GiB\",\"cpus\":0.5}}";
+	                             "volumes:\n"
+	                             "  - {host: /srv, path: /srv, mode: ro}\n"
+	                             "  - /x:/x:rw\n"
+	                             "limits:\n"
+	                             "  timeout: 1m30s\n"
+	                             "  cpus: 0.50\n"
+	                             "  memory: 536870912\n"
+	                             "env:\n"
+	                             "  A: '1'\n"
+	                             "  B: \"2\"\n"
+	                             "command:\n"
+	                             "  - /bin/echo\n"
+	                             "  - hi\n";
+	static const char json[] =
+	    "{\"volumes\":[\"/srv:/srv:ro\",{\"host\":\"/x\",\"path\":\"/x\",\"mode\":\"rw\"}],"
+	    "\"command\":[\"/bin/echo\",\"hi\"],\"env\":{\"A\":\"1\",\"B\":\"2\"},"
+	    "\"allow_degraded\":[\"timens\",\"landlock\"],"
+	    "\"limits\":{\"timeout\":\"90000ms\",\"memory\":\"0.5GiB\",\"cpus\":0.5}}";
 	char ha[65], hb[65], hj[65], hd[65];
 
 	hash_of("a.yaml", yaml_a, ha);
@@ -376,14 +389,14 @@ static void test_canonical_stable(void **state)
 	assert_string_not_equal(ha, hd);
 	{
 		static const char *const variants[] = {
-			"command: [/bin/echo, hi]\nhostname: other\n",
-			"command: [/bin/echo, hi]\nlimits: {cpus: 0.51}\n",
-			"command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:rw\"]\n",
-			"command: [/bin/echo, hi]\nenv: {A: \"1 \"}\n",
-			"command: [/bin/echo, hi, \"\"]\n",
-			"command: [/bin/echo, hi]\nlog: {on_sink_failure: spool}\n",
-			"command: [/bin/echo, hi]\nuser: \"1000:1001\"\n",
-			"command: [/bin/echo, hi]\nallow_degraded: [cgroup]\n",
+		    "command: [/bin/echo, hi]\nhostname: other\n",
+		    "command: [/bin/echo, hi]\nlimits: {cpus: 0.51}\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:rw\"]\n",
+		    "command: [/bin/echo, hi]\nenv: {A: \"1 \"}\n",
+		    "command: [/bin/echo, hi, \"\"]\n",
+		    "command: [/bin/echo, hi]\nlog: {on_sink_failure: spool}\n",
+		    "command: [/bin/echo, hi]\nuser: \"1000:1001\"\n",
+		    "command: [/bin/echo, hi]\nallow_degraded: [cgroup]\n",
 		};
 		for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
 			char hv[65];
@@ -392,7 +405,8 @@ static void test_canonical_stable(void **state)
 				fail_msg("variant %zu hashes like the base", i);
 		}
 	}
-	/* the hash is the SHA-256 of the canonical JSON (known vector for the defaults + /bin/true) */
+	/* the hash is the SHA-256 of the canonical JSON (known vector for the defaults + /bin/true)
+	 */
 	{
 		struct al_spec s;
 		char h1[65], h2[65];
@@ -409,9 +423,9 @@ static void test_canonical_bytes(void **state)
 	struct al_spec a, b;
 	struct al_buf buf;
 	char ha[65], hb[65];
-	char *argv_a[] = { (char *)"/bin/printf", (char *)"\xff" };
-	char *argv_b[] = { (char *)"/bin/printf", (char *)"\xfe" };
-	struct al_error err = { 0 };
+	char *argv_a[] = {(char *)"/bin/printf", (char *)"\xff"};
+	char *argv_b[] = {(char *)"/bin/printf", (char *)"\xfe"};
+	struct al_error err = {0};
 
 	/* two different invalid-UTF-8 arguments must not hash alike (the JSON
 	 * writer alone would turn both into U+FFFD) */
@@ -443,15 +457,15 @@ static void test_canonical_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_valid),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_identity),
-		cmocka_unit_test(test_env_and_volume_mutators),
-		cmocka_unit_test(test_host_path),
-		cmocka_unit_test(test_canonical_defaults),
-		cmocka_unit_test(test_canonical_stable),
-		cmocka_unit_test(test_canonical_bytes),
+	    cmocka_unit_test(test_defaults_valid),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_identity),
+	    cmocka_unit_test(test_env_and_volume_mutators),
+	    cmocka_unit_test(test_host_path),
+	    cmocka_unit_test(test_canonical_defaults),
+	    cmocka_unit_test(test_canonical_stable),
+	    cmocka_unit_test(test_canonical_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,46 +43,45 @@ static void expect_error(const char *text, const char *msg)
 
 static void test_full_spec(void **state)
 {
-	static const char text[] =
-		"# every key\n"
-		"command: [python3, -c, \"print(1)\"]\n"
-		"image: /srv/rootfs\n"
-		"workdir: /workspace/sub\n"
-		"workspace: /srv/task\n"
-		"export: /srv/out\n"
-		"hostname: eval-7\n"
-		"user: \"2000:3000\"\n"
-		"env:\n"
-		"  LANG: C.UTF-8\n"
-		"  DEBUG: 1\n"
-		"  EMPTY: \"\"\n"
-		"volumes:\n"
-		"  - /srv/data:/data\n"
-		"  - /srv/rw:/rw:rw\n"
-		"  - { host: /srv/m, path: /m, mode: rw }\n"
-		"  - { host: /srv/n, path: /n }\n"
-		"limits:\n"
-		"  memory: 2GiB\n"
-		"  pids: 100\n"
-		"  cpus: 1.5\n"
-		"  disk: 1G\n"
-		"  open_files: 4096\n"
-		"  nproc: 50\n"
-		"  fsize: 10MB\n"
-		"  output: 1MiB\n"
-		"  timeout: 1m30s\n"
-		"log:\n"
-		"  path: /var/log/airlock/{run}.jsonl\n"
-		"  sink: tls://logs.example:6514\n"
-		"  on_sink_failure: spool\n"
-		"  signing_key: /etc/airlock/key\n"
-		"  checkpoint_every: 500\n"
-		"  checkpoint_interval: 250ms\n"
-		"  spool_dir: /var/spool/airlock\n"
-		"  tls_ca: /etc/ssl/ca.pem\n"
-		"network:\n"
-		"  mode: none\n"
-		"allow_degraded: [landlock, timens]\n";
+	static const char text[] = "# every key\n"
+	                           "command: [python3, -c, \"print(1)\"]\n"
+	                           "image: /srv/rootfs\n"
+	                           "workdir: /workspace/sub\n"
+	                           "workspace: /srv/task\n"
+	                           "export: /srv/out\n"
+	                           "hostname: eval-7\n"
+	                           "user: \"2000:3000\"\n"
+	                           "env:\n"
+	                           "  LANG: C.UTF-8\n"
+	                           "  DEBUG: 1\n"
+	                           "  EMPTY: \"\"\n"
+	                           "volumes:\n"
+	                           "  - /srv/data:/data\n"
+	                           "  - /srv/rw:/rw:rw\n"
+	                           "  - { host: /srv/m, path: /m, mode: rw }\n"
+	                           "  - { host: /srv/n, path: /n }\n"
+	                           "limits:\n"
+	                           "  memory: 2GiB\n"
+	                           "  pids: 100\n"
+	                           "  cpus: 1.5\n"
+	                           "  disk: 1G\n"
+	                           "  open_files: 4096\n"
+	                           "  nproc: 50\n"
+	                           "  fsize: 10MB\n"
+	                           "  output: 1MiB\n"
+	                           "  timeout: 1m30s\n"
+	                           "log:\n"
+	                           "  path: /var/log/airlock/{run}.jsonl\n"
+	                           "  sink: tls://logs.example:6514\n"
+	                           "  on_sink_failure: spool\n"
+	                           "  signing_key: /etc/airlock/key\n"
+	                           "  checkpoint_every: 500\n"
+	                           "  checkpoint_interval: 250ms\n"
+	                           "  spool_dir: /var/spool/airlock\n"
+	                           "  tls_ca: /etc/ssl/ca.pem\n"
+	                           "network:\n"
+	                           "  mode: none\n"
+	                           "allow_degraded: [landlock, timens]\n";
 	struct al_spec s;
 	struct al_error err;
 
@@ -139,7 +138,7 @@ static void test_full_spec(void **state)
 
 static void test_defaults_and_empty(void **state)
 {
-	static const char *const empties[] = { "", "# only a comment\n", "---\n", "{}", "~\n" };
+	static const char *const empties[] = {"", "# only a comment\n", "---\n", "{}", "~\n"};
 
 	for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
 		struct al_spec s;
@@ -182,7 +181,8 @@ static void test_followers(void **state)
 	assert_int_equal(s.limits.fsize, 2 * MiB);
 	al_spec_free(&s);
 	/* explicit values stick, whatever the key order */
-	assert_int_equal(load(&s, "limits: {nproc: 10, fsize: 1MiB, pids: 77, disk: 2MiB}", &err), 0);
+	assert_int_equal(load(&s, "limits: {nproc: 10, fsize: 1MiB, pids: 77, disk: 2MiB}", &err),
+	                 0);
 	assert_int_equal(s.limits.nproc, 10);
 	assert_int_equal(s.limits.fsize, MiB);
 	assert_int_equal(s.limits.pids, 77);
@@ -227,12 +227,12 @@ static void test_relative_paths(void **state)
 	char dir[] = "/tmp/airlock-spec-test-XXXXXX";
 	char path[256], want[512];
 	static const char text[] = "workspace: ./task\n"
-				   "export: out\n"
-				   "image: rootfs\n"
-				   "volumes: [\"data:/data\", {host: ../up, path: /up}]\n"
-				   "log: {path: \"runs/{run}.jsonl\", signing_key: key}\n";
+	                           "export: out\n"
+	                           "image: rootfs\n"
+	                           "volumes: [\"data:/data\", {host: ../up, path: /up}]\n"
+	                           "log: {path: \"runs/{run}.jsonl\", signing_key: key}\n";
 	struct al_spec s;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	FILE *f;
 
 	assert_non_null(mkdtemp(dir));
@@ -285,12 +285,13 @@ static void test_relative_paths(void **state)
 static void test_json_input(void **state)
 {
 	static const char json[] =
-		"{\n"
-		"  \"command\": [\"/bin/echo\", \"hi\"],\n"
-		"  \"env\": {\"A\": \"1\"},\n"
-		"  \"limits\": {\"memory\": \"256MiB\", \"pids\": 64, \"cpus\": 0.5, \"timeout\": \"30s\"},\n"
-		"  \"volumes\": [{\"host\": \"/srv\", \"path\": \"/srv\", \"mode\": \"ro\"}]\n"
-		"}\n";
+	    "{\n"
+	    "  \"command\": [\"/bin/echo\", \"hi\"],\n"
+	    "  \"env\": {\"A\": \"1\"},\n"
+	    "  \"limits\": {\"memory\": \"256MiB\", \"pids\": 64, \"cpus\": 0.5, \"timeout\": "
+	    "\"30s\"},\n"
+	    "  \"volumes\": [{\"host\": \"/srv\", \"path\": \"/srv\", \"mode\": \"ro\"}]\n"
+	    "}\n";
 	struct al_spec s;
 	struct al_error err;
 
@@ -308,8 +309,9 @@ static void test_json_input(void **state)
 	al_spec_init(&s);
 	memset(&err, 0, sizeof err);
 	assert_true(al_spec_load_string(&s, "spec.json", "{\"limits\": {\"pids\": \"many\"}}",
-				       strlen("{\"limits\": {\"pids\": \"many\"}}"), &err) < 0);
-	assert_string_equal(err.msg, "spec.json:1:21: limits.pids: expected an integer, got a string");
+	                                strlen("{\"limits\": {\"pids\": \"many\"}}"), &err) < 0);
+	assert_string_equal(err.msg,
+	                    "spec.json:1:21: limits.pids: expected an integer, got a string");
 	al_spec_free(&s);
 }
 
@@ -318,141 +320,186 @@ static void test_errors_keys(void **state)
 	expect_error("imgae: host\n", "spec.yaml:1:1: imgae: unknown key");
 	expect_error("limits:\n  memroy: 1G\n", "spec.yaml:2:3: limits.memroy: unknown key");
 	expect_error("log: {path: /x, colour: red}\n", "spec.yaml:1:17: log.colour: unknown key");
-	expect_error("hostname: a\nhostname: b\n", "spec.yaml:2:1: hostname: duplicate key (first at line 1)");
-	expect_error("env:\n  A: 1\n  A: 2\n", "spec.yaml:3:3: env.A: duplicate key (first at line 2)");
+	expect_error("hostname: a\nhostname: b\n",
+	             "spec.yaml:2:1: hostname: duplicate key (first at line 1)");
+	expect_error("env:\n  A: 1\n  A: 2\n",
+	             "spec.yaml:3:3: env.A: duplicate key (first at line 2)");
 	expect_error("volumes:\n  - {host: /a, path: /a, size: 1}\n",
-		     "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode)");
+	             "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode)");
 	expect_error("network: {mode: none, allow_domains: [x]}\n",
-		     "spec.yaml:1:23: network.allow_domains: unknown key");
+	             "spec.yaml:1:23: network.allow_domains: unknown key");
 	expect_error("[1, 2]\n", "spec.yaml:1:1: the spec must be a mapping of keys, got a list");
-	expect_error("just words\n", "spec.yaml:1:1: the spec must be a mapping of keys, got a scalar");
+	expect_error("just words\n",
+	             "spec.yaml:1:1: the spec must be a mapping of keys, got a scalar");
 	expect_error("? [a]\n: b\n", "spec.yaml:1:3: keys must be strings, got a list");
 }
 
 static void test_errors_types(void **state)
 {
 	expect_error("limits: 5\n", "spec.yaml:1:9: limits: expected a mapping, got a scalar");
-	expect_error("command: {a: b}\n",
-		     "spec.yaml:1:10: command: expected a list of strings (or one shell command string), got a mapping");
+	expect_error("command: {a: b}\n", "spec.yaml:1:10: command: expected a list of strings (or "
+	                                  "one shell command string), got a mapping");
 	expect_error("command: []\n", "spec.yaml:1:10: command: must not be empty");
-	expect_error("command: [ls, [x]]\n", "spec.yaml:1:15: command[1]: expected a string, got a list");
-	expect_error("command: [\"\", x]\n", "spec.yaml:1:11: command: the program name must not be empty");
+	expect_error("command: [ls, [x]]\n",
+	             "spec.yaml:1:15: command[1]: expected a string, got a list");
+	expect_error("command: [\"\", x]\n",
+	             "spec.yaml:1:11: command: the program name must not be empty");
 	expect_error("hostname:\n", "spec.yaml:1:10: hostname: expected a string, got null");
 	expect_error("hostname: [a]\n", "spec.yaml:1:11: hostname: expected a string, got a list");
-	expect_error("env: [A=1]\n", "spec.yaml:1:6: env: expected a mapping of NAME: value, got a list");
+	expect_error("env: [A=1]\n",
+	             "spec.yaml:1:6: env: expected a mapping of NAME: value, got a list");
 	expect_error("env: {A: [1]}\n", "spec.yaml:1:10: env.A: expected a string, got a list");
-	expect_error("env: {\"A=B\": 1}\n", "spec.yaml:1:7: env: invalid variable name (non-empty, without '=')");
+	expect_error("env: {\"A=B\": 1}\n",
+	             "spec.yaml:1:7: env: invalid variable name (non-empty, without '=')");
 	expect_error("env: {A: null}\n", "spec.yaml:1:10: env.A: expected a string, got null");
 	expect_error("volumes: /a:/b\n", "spec.yaml:1:10: volumes: expected a list, got a scalar");
 	expect_error("volumes: [[a]]\n",
-		     "spec.yaml:1:11: volumes[0]: expected \"HOST:SANDBOX[:ro|rw]\" or {host, path, mode}, got a list");
-	expect_error("limits: {pids: \"256\"}\n", "spec.yaml:1:16: limits.pids: expected an integer, got a string");
-	expect_error("limits: {pids: 1.5}\n", "spec.yaml:1:16: limits.pids: expected an integer, got \"1.5\"");
-	expect_error("limits: {cpus: \"2\"}\n", "spec.yaml:1:16: limits.cpus: expected a number, got a string");
-	expect_error("limits: {cpus: .inf}\n", "spec.yaml:1:16: limits.cpus: expected a number, got \".inf\"");
+	             "spec.yaml:1:11: volumes[0]: expected \"HOST:SANDBOX[:ro|rw]\" or {host, "
+	             "path, mode}, got a list");
+	expect_error("limits: {pids: \"256\"}\n",
+	             "spec.yaml:1:16: limits.pids: expected an integer, got a string");
+	expect_error("limits: {pids: 1.5}\n",
+	             "spec.yaml:1:16: limits.pids: expected an integer, got \"1.5\"");
+	expect_error("limits: {cpus: \"2\"}\n",
+	             "spec.yaml:1:16: limits.cpus: expected a number, got a string");
+	expect_error("limits: {cpus: .inf}\n",
+	             "spec.yaml:1:16: limits.cpus: expected a number, got \".inf\"");
 	expect_error("limits: {memory: [1]}\n",
-		     "spec.yaml:1:18: limits.memory: expected a size such as 512MiB, got a list");
+	             "spec.yaml:1:18: limits.memory: expected a size such as 512MiB, got a list");
 	expect_error("limits: {timeout: ~}\n",
-		     "spec.yaml:1:19: limits.timeout: expected a duration such as 10m, got null");
+	             "spec.yaml:1:19: limits.timeout: expected a duration such as 10m, got null");
 	expect_error("allow_degraded: landlock\n",
-		     "spec.yaml:1:17: allow_degraded: expected a list of names, got a scalar");
-	expect_error("user: [1]\n", "spec.yaml:1:7: user: expected a uid or \"uid:gid\", got a list");
+	             "spec.yaml:1:17: allow_degraded: expected a list of names, got a scalar");
+	expect_error("user: [1]\n",
+	             "spec.yaml:1:7: user: expected a uid or \"uid:gid\", got a list");
 }
 
 static void test_errors_values(void **state)
 {
-	expect_error("limits:\n  memory: 12QB\n", "spec.yaml:2:11: limits.memory: invalid size \"12QB\"");
-	expect_error("limits:\n  memory: 1\n",
-		     "spec.yaml:2:11: limits.memory: 1 bytes is below the minimum of 4194304 (4 MiB)");
-	expect_error("limits: {disk: 99999999999T}\n", "spec.yaml:1:16: limits.disk: size \"99999999999T\" is too large");
+	expect_error("limits:\n  memory: 12QB\n",
+	             "spec.yaml:2:11: limits.memory: invalid size \"12QB\"");
+	expect_error(
+	    "limits:\n  memory: 1\n",
+	    "spec.yaml:2:11: limits.memory: 1 bytes is below the minimum of 4194304 (4 MiB)");
+	expect_error("limits: {disk: 99999999999T}\n",
+	             "spec.yaml:1:16: limits.disk: size \"99999999999T\" is too large");
 	expect_error("limits: {timeout: 10}\n",
-		     "spec.yaml:1:19: limits.timeout: invalid duration \"10\" (use a number with a unit: ns, us, ms, s, m, h)");
+	             "spec.yaml:1:19: limits.timeout: invalid duration \"10\" (use a number with a "
+	             "unit: ns, us, ms, s, m, h)");
 	expect_error("limits: {timeout: 99999999999h}\n",
-		     "spec.yaml:1:19: limits.timeout: duration \"99999999999h\" is too large");
+	             "spec.yaml:1:19: limits.timeout: duration \"99999999999h\" is too large");
 	expect_error("limits: {pids: 0}\n", "spec.yaml:1:16: limits.pids: 0 is not in 1..4194304");
-	expect_error("limits: {pids: -5}\n", "spec.yaml:1:16: limits.pids: must not be negative (got -5)");
-	expect_error("limits: {pids: 0x10}\n", "spec.yaml:1:16: limits.pids: expected an integer, got \"0x10\"");
+	expect_error("limits: {pids: -5}\n",
+	             "spec.yaml:1:16: limits.pids: must not be negative (got -5)");
+	expect_error("limits: {pids: 0x10}\n",
+	             "spec.yaml:1:16: limits.pids: expected an integer, got \"0x10\"");
 	expect_error("limits: {pids: 99999999999999999999999}\n",
-		     "spec.yaml:1:16: limits.pids: 99999999999999999999999 is too large");
+	             "spec.yaml:1:16: limits.pids: 99999999999999999999999 is too large");
 	expect_error("limits: {cpus: 0}\n", "spec.yaml:1:16: limits.cpus: 0 is not in 0.01..1024");
-	expect_error("limits: {cpus: 2000}\n", "spec.yaml:1:16: limits.cpus: 2000 is not in 0.01..1024");
-	expect_error("limits: {open_files: 2}\n", "spec.yaml:1:22: limits.open_files: 2 is not in 3..1048576");
-	expect_error("limits: {nproc: 0}\n", "spec.yaml:1:17: limits.nproc: 0 is not in 1..4194304");
+	expect_error("limits: {cpus: 2000}\n",
+	             "spec.yaml:1:16: limits.cpus: 2000 is not in 0.01..1024");
+	expect_error("limits: {open_files: 2}\n",
+	             "spec.yaml:1:22: limits.open_files: 2 is not in 3..1048576");
+	expect_error("limits: {nproc: 0}\n",
+	             "spec.yaml:1:17: limits.nproc: 0 is not in 1..4194304");
 	expect_error("limits: {fsize: 0}\n",
-		     "spec.yaml:1:17: limits.fsize: 0 bytes is below the minimum of 1 (0 MiB)");
-	expect_error("user: 65536\n",
-		     "spec.yaml:1:7: user: \"65536\": ids must be below 65536 (the sandbox maps 65536 ids)");
-	expect_error("user: root\n", "spec.yaml:1:7: user: expected a uid or \"uid:gid\", got \"root\"");
-	expect_error("user: -1\n", "spec.yaml:1:7: user: expected a uid or \"uid:gid\", got \"-1\"");
-	expect_error("hostname: -bad\n",
-		     "spec.yaml:1:11: hostname: \"-bad\" is not a valid RFC 1123 host name of at most 64 characters");
+	             "spec.yaml:1:17: limits.fsize: 0 bytes is below the minimum of 1 (0 MiB)");
+	expect_error(
+	    "user: 65536\n",
+	    "spec.yaml:1:7: user: \"65536\": ids must be below 65536 (the sandbox maps 65536 ids)");
+	expect_error("user: root\n",
+	             "spec.yaml:1:7: user: expected a uid or \"uid:gid\", got \"root\"");
+	expect_error("user: -1\n",
+	             "spec.yaml:1:7: user: expected a uid or \"uid:gid\", got \"-1\"");
+	expect_error("hostname: -bad\n", "spec.yaml:1:11: hostname: \"-bad\" is not a valid RFC "
+	                                 "1123 host name of at most 64 characters");
 	expect_error("workdir: tmp\n",
-		     "spec.yaml:1:10: workdir: \"tmp\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")");
+	             "spec.yaml:1:10: workdir: \"tmp\" must be an absolute, normalised path (no "
+	             "\"..\", \".\", \"//\" or trailing \"/\")");
 	expect_error("workdir: /a/../b\n",
-		     "spec.yaml:1:10: workdir: \"/a/../b\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")");
+	             "spec.yaml:1:10: workdir: \"/a/../b\" must be an absolute, normalised path "
+	             "(no \"..\", \".\", \"//\" or trailing \"/\")");
 	expect_error("workspace: \"\"\n", "spec.yaml:1:12: workspace: must not be empty");
 	expect_error("volumes: [\"/a\"]\n",
-		     "spec.yaml:1:11: volumes[0]: volume \"/a\": expected HOST:SANDBOX[:ro|rw]");
-	expect_error("volumes: [\"/a:/b:rx\"]\n",
-		     "spec.yaml:1:11: volumes[0]: volume \"/a:/b:rx\": mode must be ro or rw, not \"rx\"");
+	             "spec.yaml:1:11: volumes[0]: volume \"/a\": expected HOST:SANDBOX[:ro|rw]");
+	expect_error(
+	    "volumes: [\"/a:/b:rx\"]\n",
+	    "spec.yaml:1:11: volumes[0]: volume \"/a:/b:rx\": mode must be ro or rw, not \"rx\"");
 	expect_error("volumes: [\"/a:b\"]\n",
-		     "spec.yaml:1:11: volumes[0]: sandbox path \"b\" must be absolute and normalised (no \"..\", \".\", \"//\" or trailing \"/\")");
+	             "spec.yaml:1:11: volumes[0]: sandbox path \"b\" must be absolute and "
+	             "normalised (no \"..\", \".\", \"//\" or trailing \"/\")");
 	expect_error("volumes: [{host: /a}]\n", "spec.yaml:1:11: volumes[0]: missing key path");
 	expect_error("volumes: [{path: /a}]\n", "spec.yaml:1:11: volumes[0]: missing key host");
 	expect_error("volumes: [{host: /a, path: /b, mode: rwx}]\n",
-		     "spec.yaml:1:38: volumes[0].mode: must be ro or rw, not \"rwx\"");
+	             "spec.yaml:1:38: volumes[0].mode: must be ro or rw, not \"rwx\"");
 	expect_error("volumes: [{host: /a, path: /b/, mode: rw}]\n",
-		     "spec.yaml:1:28: volumes[0].path: \"/b/\" must be an absolute, normalised path (no \"..\", \".\", \"//\" or trailing \"/\")");
+	             "spec.yaml:1:28: volumes[0].path: \"/b/\" must be an absolute, normalised "
+	             "path (no \"..\", \".\", \"//\" or trailing \"/\")");
 	expect_error("log: {sink: \"http://x:1\"}\n",
-		     "spec.yaml:1:13: log.sink: \"http://x:1\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT");
+	             "spec.yaml:1:13: log.sink: \"http://x:1\" is not tcp://HOST:PORT, "
+	             "tls://HOST:PORT or relp://HOST:PORT");
 	expect_error("log: {sink: \"tcp://x:70000\"}\n",
-		     "spec.yaml:1:13: log.sink: \"tcp://x:70000\" is not tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT");
+	             "spec.yaml:1:13: log.sink: \"tcp://x:70000\" is not tcp://HOST:PORT, "
+	             "tls://HOST:PORT or relp://HOST:PORT");
 	expect_error("log: {on_sink_failure: ignore}\n",
-		     "spec.yaml:1:24: log.on_sink_failure: must be kill or spool, not \"ignore\"");
+	             "spec.yaml:1:24: log.on_sink_failure: must be kill or spool, not \"ignore\"");
 	expect_error("log: {checkpoint_every: 0}\n",
-		     "spec.yaml:1:25: log.checkpoint_every: 0 is not in 1..4294967295");
+	             "spec.yaml:1:25: log.checkpoint_every: 0 is not in 1..4294967295");
 	expect_error("log: {checkpoint_every: 4294967296}\n",
-		     "spec.yaml:1:25: log.checkpoint_every: 4294967296 is not in 1..4294967295");
+	             "spec.yaml:1:25: log.checkpoint_every: 4294967296 is not in 1..4294967295");
 	expect_error("log: {checkpoint_interval: 10us}\n",
-		     "spec.yaml:1:28: log.checkpoint_interval: must be at least 1ms");
-	expect_error("network:\n  mode: proxy\n",
-		     "spec.yaml:2:9: network.mode: \"proxy\" (egress through the inspecting proxy) is not available yet in this version of airlock; only \"none\" (air-gapped) is");
-	expect_error("network: {mode: host}\n",
-		     "spec.yaml:1:17: network.mode: unknown network mode \"host\" (only \"none\" is available)");
+	             "spec.yaml:1:28: log.checkpoint_interval: must be at least 1ms");
+	expect_error(
+	    "network:\n  mode: proxy\n",
+	    "spec.yaml:2:9: network.mode: \"proxy\" (egress through the inspecting proxy) is not "
+	    "available yet in this version of airlock; only \"none\" (air-gapped) is");
+	expect_error("network: {mode: host}\n", "spec.yaml:1:17: network.mode: unknown network "
+	                                        "mode \"host\" (only \"none\" is available)");
 	expect_error("allow_degraded: [landlock, seccomp]\n",
-		     "spec.yaml:1:28: allow_degraded[1]: unknown degradation \"seccomp\" (known: landlock, cgroup, timens, seccomp-notify)");
+	             "spec.yaml:1:28: allow_degraded[1]: unknown degradation \"seccomp\" (known: "
+	             "landlock, cgroup, timens, seccomp-notify)");
 }
 
 static void test_errors_syntax(void **state)
 {
 	expect_error("a: [1\n", "spec.yaml:2:1: flow sequence without a closing bracket");
-	expect_error("hostname: \"\\q\"\n", "spec.yaml:1:12: invalid escape 'q' in double-quoted string");
-	expect_error("hostname: x\n---\nhostname: y\n", "spec.yaml:2:1: a spec is a single YAML document");
+	expect_error("hostname: \"\\q\"\n",
+	             "spec.yaml:1:12: invalid escape 'q' in double-quoted string");
+	expect_error("hostname: x\n---\nhostname: y\n",
+	             "spec.yaml:2:1: a spec is a single YAML document");
 	expect_error("base: &b {memory: 1G}\nlimits: *b\n",
-		     "spec.yaml:1:7: anchors and aliases (&, *) are not supported in a spec");
-	expect_error("hostname: !!str 5\n", "spec.yaml:1:11: YAML tags (!...) are not supported in a spec");
+	             "spec.yaml:1:7: anchors and aliases (&, *) are not supported in a spec");
+	expect_error("hostname: !!str 5\n",
+	             "spec.yaml:1:11: YAML tags (!...) are not supported in a spec");
 	expect_error("hostname: \"a\\0b\"\n", "spec.yaml:1:11: string contains a NUL byte");
 	/* checked before libfyaml sees them (0.7.12 hangs on some of these) */
 	expect_error("hostname: x\n%x \xaa\n", "spec.yaml:2:4: invalid UTF-8");
-	expect_error("a: \xc3\xa9\xc0\x80\n", "spec.yaml:1:5: invalid UTF-8");	/* overlong NUL */
-	expect_error("a: \xed\xa0\x80\n", "spec.yaml:1:4: invalid UTF-8");		/* surrogate */
-	expect_error("a: \xe2\x82\n", "spec.yaml:1:4: invalid UTF-8");		/* truncated */
-	expect_error("env:\n  A: \"x\x01\"\n", "spec.yaml:2:8: control character U+0001 is not allowed in YAML");
-	expect_error("a: b\x7f\n", "spec.yaml:1:5: control character U+007F is not allowed in YAML");
+	expect_error("a: \xc3\xa9\xc0\x80\n", "spec.yaml:1:5: invalid UTF-8"); /* overlong NUL */
+	expect_error("a: \xed\xa0\x80\n", "spec.yaml:1:4: invalid UTF-8");     /* surrogate */
+	expect_error("a: \xe2\x82\n", "spec.yaml:1:4: invalid UTF-8");         /* truncated */
+	expect_error("env:\n  A: \"x\x01\"\n",
+	             "spec.yaml:2:8: control character U+0001 is not allowed in YAML");
+	expect_error("a: b\x7f\n",
+	             "spec.yaml:1:5: control character U+007F is not allowed in YAML");
 	{
 		/* a raw NUL byte inside the given length */
 		struct al_spec s;
 		struct al_error err;
 		al_spec_init(&s);
 		assert_true(al_spec_load_string(&s, "spec.yaml", "a: b\0c\n", 7, &err) < 0);
-		assert_string_equal(err.msg, "spec.yaml:1:5: control character U+0000 is not allowed in YAML");
+		assert_string_equal(
+		    err.msg, "spec.yaml:1:5: control character U+0000 is not allowed in YAML");
 		al_spec_free(&s);
 	}
 	/* and good UTF-8 passes through untouched */
 	{
 		struct al_spec s;
 		struct al_error err;
-		assert_int_equal(load(&s, "\xef\xbb\xbf" "env: {GREETING: \"gr\xc3\xbc\xc3\x9f \xf0\x9f\x91\x8b\"}\n", &err), 0);
+		assert_int_equal(load(&s,
+		                      "\xef\xbb\xbf"
+		                      "env: {GREETING: \"gr\xc3\xbc\xc3\x9f \xf0\x9f\x91\x8b\"}\n",
+		                      &err),
+		                 0);
 		assert_string_equal(s.env[0].value, "gr\xc3\xbc\xc3\x9f \xf0\x9f\x91\x8b");
 		al_spec_free(&s);
 	}
@@ -507,19 +554,19 @@ static void test_override_keeps_others(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_spec),
-		cmocka_unit_test(test_defaults_and_empty),
-		cmocka_unit_test(test_followers),
-		cmocka_unit_test(test_command_forms),
-		cmocka_unit_test(test_user_int),
-		cmocka_unit_test(test_relative_paths),
-		cmocka_unit_test(test_json_input),
-		cmocka_unit_test(test_errors_keys),
-		cmocka_unit_test(test_errors_types),
-		cmocka_unit_test(test_errors_values),
-		cmocka_unit_test(test_errors_syntax),
-		cmocka_unit_test(test_error_limits),
-		cmocka_unit_test(test_override_keeps_others),
+	    cmocka_unit_test(test_full_spec),
+	    cmocka_unit_test(test_defaults_and_empty),
+	    cmocka_unit_test(test_followers),
+	    cmocka_unit_test(test_command_forms),
+	    cmocka_unit_test(test_user_int),
+	    cmocka_unit_test(test_relative_paths),
+	    cmocka_unit_test(test_json_input),
+	    cmocka_unit_test(test_errors_keys),
+	    cmocka_unit_test(test_errors_types),
+	    cmocka_unit_test(test_errors_values),
+	    cmocka_unit_test(test_errors_syntax),
+	    cmocka_unit_test(test_error_limits),
+	    cmocka_unit_test(test_override_keeps_others),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

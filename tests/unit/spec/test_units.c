@@ -18,7 +18,7 @@ static void size_ok(const char *s, uint64_t want)
 
 	if (r != 0 || v != want)
 		fail_msg("al_parse_size(\"%s\") = %d, %llu; want %llu", s, r, (unsigned long long)v,
-			 (unsigned long long)want);
+		         (unsigned long long)want);
 }
 
 static void size_bad(const char *s, int want_r)
@@ -67,7 +67,7 @@ static void test_sizes_bad(void **state)
 	size_bad("G", -EINVAL);
 	size_bad("1.", -EINVAL);
 	size_bad(".5G", -EINVAL);
-	size_bad("1.5", -EINVAL);  /* a fraction of a byte */
+	size_bad("1.5", -EINVAL); /* a fraction of a byte */
 	size_bad("1.5B", -EINVAL);
 	size_bad("1GiBB", -EINVAL);
 	size_bad("0x10", -EINVAL);
@@ -83,8 +83,8 @@ static void dur_ok(const char *s, uint64_t want)
 	int r = al_parse_duration(s, &v);
 
 	if (r != 0 || v != want)
-		fail_msg("al_parse_duration(\"%s\") = %d, %llu; want %llu", s, r, (unsigned long long)v,
-			 (unsigned long long)want);
+		fail_msg("al_parse_duration(\"%s\") = %d, %llu; want %llu", s, r,
+		         (unsigned long long)v, (unsigned long long)want);
 }
 
 static void dur_bad(const char *s, int want_r)
@@ -164,19 +164,19 @@ static void test_user(void **state)
 
 static void test_degradations(void **state)
 {
-	static const char *const names[] = { "landlock", "cgroup", "timens", "seccomp-notify" };
+	static const char *const names[] = {"landlock", "cgroup", "timens", "seccomp-notify"};
 	uint32_t seen = 0;
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		uint32_t bit = 0;
 		assert_int_equal(al_degradation_parse(names[i], &bit), 0);
 		assert_true(bit != 0 && (bit & (bit - 1)) == 0); /* one bit */
-		assert_false(seen & bit);                         /* distinct */
+		assert_false(seen & bit);                        /* distinct */
 		seen |= bit;
 		assert_string_equal(al_degradation_name(bit), names[i]);
 	}
 	assert_int_equal(seen, AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP | AL_DEGRADE_TIMENS |
-				       AL_DEGRADE_SECCOMP_NOTIFY);
+	                           AL_DEGRADE_SECCOMP_NOTIFY);
 	{
 		uint32_t bit = 99;
 		assert_int_equal(al_degradation_parse("seccomp", &bit), -EINVAL);
@@ -191,9 +191,9 @@ static void test_degradations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes_good),     cmocka_unit_test(test_sizes_bad),
-		cmocka_unit_test(test_durations_good), cmocka_unit_test(test_durations_bad),
-		cmocka_unit_test(test_user),	       cmocka_unit_test(test_degradations),
+	    cmocka_unit_test(test_sizes_good),     cmocka_unit_test(test_sizes_bad),
+	    cmocka_unit_test(test_durations_good), cmocka_unit_test(test_durations_bad),
+	    cmocka_unit_test(test_user),           cmocka_unit_test(test_degradations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
