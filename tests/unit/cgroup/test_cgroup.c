@@ -30,6 +30,13 @@
 #include "cgroup/cgroup_internal.h"
 #include "util/fdutil.h"
 
+/* cmocka's skip() prints no reason; CI should show why a test did not run */
+#define skip_because(why)                                       \
+	do {                                                    \
+		fprintf(stderr, "[  SKIP    ] %s: %s\n", __func__, why); \
+		skip();                                         \
+	} while (0)
+
 /* ---- fake trees ---------------------------------------------------------- */
 
 static char tmproot[PATH_MAX];
@@ -342,7 +349,7 @@ static void test_v1_real_pids(void **state)
 	pid_t pid;
 
 	if (!real_v1(&lay, self, sizeof self)) {
-		skip(); /* needs root on a host with v1 hierarchies */
+		skip_because("needs root on a host with v1 hierarchies");
 		return;
 	}
 	unit_run_id(id, sizeof id, "pids");
@@ -401,7 +408,7 @@ static void test_v1_real_oom(void **state)
 	pid_t pid;
 
 	if (!real_v1(&lay, self, sizeof self)) {
-		skip();
+		skip_because("needs root on a host with v1 hierarchies");
 		return;
 	}
 	unit_run_id(id, sizeof id, "oom");
@@ -444,7 +451,7 @@ static void test_prepare_real(void **state)
 	pid_t pid;
 
 	if (geteuid() != 0) {
-		skip(); /* rootless runs need a delegated cgroup; docs/limits.md */
+		skip_because("needs root (rootless runs need a delegated cgroup; docs/limits.md)");
 		return;
 	}
 	memset(&spec, 0, sizeof spec);
@@ -492,7 +499,7 @@ static void test_v1_real_collects_stale(void **state)
 	pid_t pid;
 
 	if (!real_v1(&lay, self, sizeof self)) {
-		skip();
+		skip_because("needs root on a host with v1 hierarchies");
 		return;
 	}
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
@@ -542,7 +549,7 @@ static void test_v2_real_clone_into(void **state)
 
 	if (geteuid() != 0 || al_cg_detect_layout("/sys/fs/cgroup", true, &lay, &err) < 0 ||
 	    lay.unified[0] == '\0') {
-		skip(); /* needs root and a mounted cgroup2 hierarchy */
+		skip_because("needs root and a mounted cgroup2 hierarchy");
 		return;
 	}
 	unit_run_id(id, sizeof id, "v2");
@@ -600,13 +607,13 @@ static void test_v2_real_missing_controller_fails_closed(void **state)
 
 	if (geteuid() != 0 || al_cg_detect_layout("/sys/fs/cgroup", true, &lay, &err) < 0 ||
 	    lay.unified[0] == '\0') {
-		skip(); /* needs root and a mounted cgroup2 hierarchy */
+		skip_because("needs root and a mounted cgroup2 hierarchy");
 		return;
 	}
 	snprintf(path, sizeof path, "%s/cgroup.controllers", lay.unified);
 	assert_true(al_read_file_at(AT_FDCWD, path, have, sizeof have) >= 0);
 	if (strstr(have, "memory") != NULL) {
-		skip(); /* the memory controller is on v2 here: nothing is missing */
+		skip_because("the memory controller is on v2 here: nothing is missing");
 		return;
 	}
 	unit_run_id(id, sizeof id, "v2missing");
@@ -678,14 +685,14 @@ static void test_v2_frontend_in_private_mount(void **state)
 	int status;
 	pid_t pid;
 	if (geteuid() != 0) {
-		skip(); /* mounting a cgroup2 hierarchy needs root */
+		skip_because("mounting a cgroup2 hierarchy needs root");
 		return;
 	}
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
 		char have[256];
 		al_read_file_at(AT_FDCWD, "/sys/fs/cgroup/cgroup.controllers", have, sizeof have);
 		if (strstr(have, "memory")) {
-			skip(); /* a real v2 host: test_prepare_real covers prepare there */
+			skip_because("a real v2 host: test_prepare_real covers prepare there");
 			return;
 		}
 	}
