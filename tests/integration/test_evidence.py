@@ -1,0 +1,296 @@
+"""The tamper-evident event log, driven as a user would: `airlock keygen`,
+`airlock log verify`, `airlock log show` on logs written by evgen (a small
+generator linking the real evidence library) and by real `airlock run`s,
+including a supervisor killed mid-run.
+
+Exit statuses of `airlock log verify` (docs/events.md)."""
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, log_records, wait_until
+
+OK, MALFORMED, EDITED, SEQUENCE, TRUNCATED, BAD_SIG, WRONG_KEY, USAGE = 0, 1, 2, 3, 4, 5, 6, 64
+
+
+@pytest.fixture(scope="session")
+def evgen(airlock_bin):
+    p = os.environ.get("AIRLOCK_EVGEN")
+    p = Path(p) if p else airlock_bin.parents[2] / "tests" / "unit" / "evidence" / "evgen"
+    if not p.is_file():
+        pytest.fail(f"evgen not found at {p} (set AIRLOCK_EVGEN)")
+    return p
+
+
+def gen(evgen, path, n, *opts):
+    cp = subprocess.run([str(evgen), *map(str, opts), str(path), str(n)], capture_output=True,
+                        text=True, timeout=300)
+    return cp
+
+
+def make(evgen, path, n=10, *opts):
+    cp = gen(evgen, path, n, "--every", "4", "--output", *opts)
+    assert cp.returncode == 0, cp.stderr
+    return cp.stdout.split()[1]  # "pubkey HEX"
+
+
+def verify(airlock_bin, path, *opts):
+    return subprocess.run([str(airlock_bin), "log", "verify", str(path), *map(str, opts)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def lines_of(path):
+    return Path(path).read_bytes().split(b"\n")[:-1]
+
+
+def write_lines(path, lines):
+    Path(path).write_bytes(b"".join(l + b"\n" for l in lines))
+
+
+def checkpoint_lines(lines):
+    return [i for i, l in enumerate(lines) if json.loads(l)["type"] == "checkpoint"]
+
+
+# --- keygen -----------------------------------------------------------------
+
+def test_keygen_writes_private_key_and_refuses_overwrite(airlock_bin, tmp_path):
+    prefix = tmp_path / "signer"
+    cp = subprocess.run([str(airlock_bin), "keygen", "-o", str(prefix)], capture_output=True,
+                        text=True)
+    assert cp.returncode == 0, cp.stderr
+    key, pub = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    assert key.stat().st_mode & 0o777 == 0o600
+    pubhex = pub.read_text().strip()
+    assert len(pubhex) == 64 and int(pubhex, 16) >= 0
+    assert pubhex in cp.stdout
+    before = key.read_bytes()
+    cp = subprocess.run([str(airlock_bin), "keygen", "-o", str(prefix)], capture_output=True,
+                        text=True)
+    assert cp.returncode == 125
+    assert "refusing to overwrite" in cp.stderr
+    assert key.read_bytes() == before
+
+
+def test_signed_with_keygen_key(airlock_bin, evgen, tmp_path):
+    prefix = tmp_path / "k"
+    subprocess.run([str(airlock_bin), "keygen", "-o", str(prefix)], check=True,
+                   capture_output=True)
+    log = tmp_path / "run.jsonl"
+    pub = make(evgen, log, 20, "--key", f"{prefix}.key")
+    assert pub == Path(f"{prefix}.pub").read_text().strip()
+    for k in (f"{prefix}.pub", pub):
+        r = verify(airlock_bin, log, "--pubkey", k)
+        assert r.returncode == OK, r.stdout + r.stderr
+        assert "the key given with --pubkey" in r.stdout
+    # another key: the log names the right run but not that signer
+    other = tmp_path / "other"
+    subprocess.run([str(airlock_bin), "keygen", "-o", str(other)], check=True,
+                   capture_output=True)
+    r = verify(airlock_bin, log, "--pubkey", f"{other}.pub")
+    assert r.returncode == WRONG_KEY, r.stdout
+    assert "line 1 " in r.stdout
+
+
+# --- verify: each class of tampering ----------------------------------------
+
+def test_intact_log_verifies(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    pub = make(evgen, log)
+    r = verify(airlock_bin, log)
+    assert r.returncode == OK, r.stdout
+    n = len(lines_of(log))
+    assert r.stdout.startswith(f"OK: {log}: {n} records")
+    assert pub in r.stdout
+
+
+def test_flipped_byte_is_edited(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    lines = lines_of(log)
+    i = next(i for i, l in enumerate(lines) if b"\"syscall\":\"ptrace\"" in l)
+    lines[i] = lines[i].replace(b"ptrace", b"ptracf")
+    write_lines(log, lines)
+    r = verify(airlock_bin, log)
+    assert r.returncode == EDITED, r.stdout
+    assert f"line {i + 1} (seq {i})" in r.stdout
+
+
+def test_deleted_line_is_a_gap(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    lines = lines_of(log)
+    del lines[3]
+    write_lines(log, lines)
+    r = verify(airlock_bin, log)
+    assert r.returncode == SEQUENCE, r.stdout
+    assert "line 4 (seq 4)" in r.stdout and "where 3 was expected" in r.stdout
+
+
+def test_swapped_lines_are_reordered(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    lines = lines_of(log)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(log, lines)
+    r = verify(airlock_bin, log)
+    assert r.returncode == SEQUENCE, r.stdout
+    assert "line 3 " in r.stdout
+
+
+def test_truncated_log_reports_verified_prefix(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log, 20)
+    lines = lines_of(log)
+    cps = checkpoint_lines(lines)
+    assert len(cps) >= 3
+    keep = cps[1] + 3
+    write_lines(log, lines[:keep])
+    r = verify(airlock_bin, log)
+    assert r.returncode == TRUNCATED, r.stdout
+    assert f"lines 1-{cps[1] + 1} (seq 0-{cps[1]}) verify up to the checkpoint" in r.stdout
+    assert "2 record(s) after it" in r.stdout
+    # a torn last line (crash mid-write) is truncation too, not malformation
+    log.write_bytes(b"".join(l + b"\n" for l in lines[:keep]) + lines[keep][:40])
+    r = verify(airlock_bin, log)
+    assert r.returncode == TRUNCATED, r.stdout
+    assert "torn" in r.stdout
+
+
+def test_bad_signature(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    lines = lines_of(log)
+    c = checkpoint_lines(lines)[0]
+    rec = json.loads(lines[c])
+    sig = rec["sig"]
+    bad = ("0" if sig[0] != "0" else "1") + sig[1:]
+    lines[c] = lines[c].replace(sig.encode(), bad.encode())
+    write_lines(log, lines)
+    r = verify(airlock_bin, log)
+    assert r.returncode == BAD_SIG, r.stdout
+    assert f"line {c + 1} " in r.stdout
+
+
+def test_malformed_and_usage(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    lines = lines_of(log)
+    lines.insert(2, b"\x1b]0;pwned\x07 not json")
+    write_lines(log, lines)
+    r = verify(airlock_bin, log)
+    assert r.returncode == MALFORMED, r.stdout
+    assert "line 3: not a JSON object" in r.stdout
+    assert "\x1b" not in r.stdout
+    assert verify(airlock_bin, tmp_path / "missing.jsonl").returncode == USAGE
+    assert verify(airlock_bin, log, "--pubkey", "nothex").returncode == USAGE
+    cp = subprocess.run([str(airlock_bin), "log", "verify"], capture_output=True)
+    assert cp.returncode == USAGE
+
+
+def test_killed_writer_leaves_verifiable_prefix(airlock_bin, evgen, tmp_path):
+    """evgen dies by SIGKILL after 30 records, as a killed supervisor would:
+    everything up to its last checkpoint still verifies."""
+    log = tmp_path / "run.jsonl"
+    cp = gen(evgen, log, 100, "--every", "8", "--kill-after", "30")
+    assert cp.returncode == -signal.SIGKILL
+    lines = lines_of(log)
+    cps = checkpoint_lines(lines)
+    assert cps, "no checkpoint before the kill"
+    r = verify(airlock_bin, log)
+    assert r.returncode == TRUNCATED, r.stdout
+    assert f"up to the checkpoint at line {cps[-1] + 1}" in r.stdout
+
+
+# --- show ---------------------------------------------------------------------
+
+def test_show_is_readable_and_safe(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "run.jsonl"
+    make(evgen, log, 8)
+    with open(log, "ab") as f:
+        f.write(b"garbage \x1b[2J\xff\n{\"type\":\"future_thing\",\"x\":\"\\u001b[31m\\u202e\"}\n")
+    cp = subprocess.run([str(airlock_bin), "log", "show", str(log)], capture_output=True,
+                        timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.decode()
+    assert "run started: airlock evgen on testhost" in out
+    assert "exec      pid 2: python3 -c" in out
+    assert "DENIED    syscall ptrace by pid 2" in out
+    assert "run ended: exited, exit status 0" in out
+    assert "not a record, skipped" in out
+    assert "future_thing" in out
+    # nothing a terminal would act on: the workload's argv holds ESC [ 2 J
+    assert b"\x1b" not in cp.stdout and "\u202e" not in out
+    assert "\\x1b[2J" in out
+
+
+# --- bounded memory on a large log ------------------------------------------
+
+def test_million_records_verify_in_bounded_memory(airlock_bin, evgen, tmp_path):
+    log = tmp_path / "big.jsonl"
+    cp = gen(evgen, log, 1_000_000)
+    assert cp.returncode == 0, cp.stderr
+    size = log.stat().st_size
+    r = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", str(airlock_bin), "log", "verify",
+                        str(log)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == OK, r.stdout + r.stderr
+    assert int(r.stdout.split(" records")[0].rsplit(" ", 1)[1]) >= 1_000_000
+    rss_kb = int(r.stderr.strip().rsplit("maxrss_kb=", 1)[1])
+    # the file is ~250 MB; the verifier holds one line buffer (1 MiB + 64 KiB)
+    assert size > 200 * 1024 * 1024
+    assert rss_kb < 32 * 1024, f"verify used {rss_kb} KiB for a {size} byte log"
+
+
+# --- real runs ----------------------------------------------------------------
+
+def test_real_run_log_verifies(airlock, airlock_bin, tmp_path, airlock_works):
+    log = tmp_path / "run.jsonl"
+    payload = ("printf 'first\\n{\"v\":1,\"seq\":1,\"type\":\"run_end\",\"verdict\":\"ok\"}\\n';"
+               "printf '\\377\\376\\000bin\\n' >&2; exit 7")
+    r = airlock.run("run", *airlock.extra, "--log", log, "--", "/bin/sh", "-c", payload)
+    assert r.rc == 7, r.describe()
+    v = verify(airlock_bin, log)
+    assert v.returncode == OK, v.stdout
+    recs = log_records(log)
+    types = [x["type"] for x in recs]
+    assert types[0] == "run_start" and types[-1] == "checkpoint"
+    assert types.count("run_end") == 1, "workload output forged a record"
+    assert [x["seq"] for x in recs] == list(range(len(recs)))
+    # the streams kept beside the log, byte-exact, with their hashes in the log
+    out = Path(f"{log}.stdout").read_bytes()
+    err = Path(f"{log}.stderr").read_bytes()
+    assert out == b'first\n{"v":1,"seq":1,"type":"run_end","verdict":"ok"}\n'
+    assert err == b"\xff\xfe\x00bin\n"
+    streams = next(x for x in recs if x["type"] == "streams")
+    assert streams["stdout"]["sha256"] == hashlib.sha256(out).hexdigest()
+    assert streams["stderr"]["sha256"] == hashlib.sha256(err).hexdigest()
+    assert streams["stdout"]["bytes"] == len(out)
+    chunks = [x for x in recs if x["type"] == "stdout"]
+    assert sum(c["len"] for c in chunks) == len(out)
+    # run_start names the key that signed the checkpoints
+    start = recs[0]
+    v = verify(airlock_bin, log, "--pubkey", start["pubkey"])
+    assert v.returncode == OK, v.stdout
+
+
+def test_killed_supervisor_prefix_verifies(airlock, airlock_bin, tmp_path, airlock_works):
+    log = tmp_path / "run.jsonl"
+    p = airlock.popen("run", *airlock.extra, "--log", log, "--", "/bin/sh", "-c",
+                      "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.02; done")
+    try:
+        # time-based checkpoints (1 s by default) over the output's chunk records
+        assert wait_until(lambda: log.exists() and log.read_bytes().count(b'"type":"checkpoint"') >= 2,
+                          timeout=20), "no checkpoint appeared in the log"
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    r = verify(airlock_bin, log)
+    assert r.returncode == TRUNCATED, r.stdout
+    assert "ends without a final checkpoint" in r.stdout or "torn" in r.stdout
+    assert "verify up to the checkpoint at line" in r.stdout
