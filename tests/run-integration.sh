@@ -142,7 +142,10 @@ if [ "${ROOTFUL_ONLY:-0}" != 1 ]; then
 		run_pass rootless setpriv --reuid="$uid" --regid="$gid" --init-groups \
 			env -i HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" \
 			PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-			AIRLOCK_BIN="$AIRLOCK_BIN" AIRLOCK_PROBE="$AIRLOCK_PROBE" LANG=C.UTF-8
+			AIRLOCK_BIN="$AIRLOCK_BIN" AIRLOCK_PROBE="$AIRLOCK_PROBE" LANG=C.UTF-8 \
+			${ASAN_OPTIONS+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+			${UBSAN_OPTIONS+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+			${AIRLOCK_ROOTLESS_DEGRADE+AIRLOCK_ROOTLESS_DEGRADE="$AIRLOCK_ROOTLESS_DEGRADE"}
 	else
 		echo "run-integration: unprivileged user namespaces unavailable ($why): rootless pass SKIPPED" >&2
 		summary="$summary
