@@ -54,8 +54,7 @@ unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build test-deps
-	AIRLOCK_BIN=$(CURDIR)/$(BUILD)/src/cli/airlock AIRLOCK_BUILD=$(CURDIR)/$(BUILD) \
-		bash tests/run-integration.sh
+	BUILD_DIR=$(CURDIR)/$(BUILD) bash tests/run-integration.sh
 
 $(ASAN)/build.ninja:
 	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
@@ -65,8 +64,7 @@ asan: deps test-deps $(ASAN)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(ASAN) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		AIRLOCK_BIN=$(CURDIR)/$(ASAN)/src/cli/airlock AIRLOCK_BUILD=$(CURDIR)/$(ASAN) \
-		AIRLOCK_TEST_ROOT_ONLY=1 bash tests/run-integration.sh
+		BUILD_DIR=$(CURDIR)/$(ASAN) bash tests/run-integration.sh
 
 check: build test-deps unit integration asan
 	@echo "make check: all suites passed"

@@ -5,6 +5,7 @@
 
 #include "airlock-config.h"
 #include "cli/cli.h"
+#include "util/proctitle.h"
 
 static void usage(FILE *out)
 {
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd;
 
+	al_proctitle_save(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 125;

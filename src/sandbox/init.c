@@ -22,6 +22,7 @@
 
 #include "sandbox/landlock.h"
 #include "util/cleanup.h"
+#include "util/proctitle.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
 
@@ -430,6 +431,10 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1};
 	sigset_t sigs;
 	size_t i;
+
+	/* We are a copy of the supervisor: its command line (host paths of the
+	 * log, the spec, volumes) must not be readable in /proc/1/cmdline. */
+	al_proctitle_set("airlock-init");
 
 	/* Signals are taken synchronously (sigwaitinfo) once the workload runs. */
 	sigfillset(&sigs);

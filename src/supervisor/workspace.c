@@ -351,7 +351,8 @@ int al_workspace_report(struct al_supervisor *s, struct al_error *err)
 			return al_error_errno(err, "workspace", "opening export directory %s", tmp);
 	}
 	walk(&rep, s->upper_fd, lower, "", 0);
-	qsort(rep.v, rep.n, sizeof *rep.v, cmp_entry);
+	if (rep.n > 1)
+		qsort(rep.v, rep.n, sizeof *rep.v, cmp_entry);
 	for (i = 0; i < rep.n; i++)
 		counts[rep.v[i].kind]++;
 
