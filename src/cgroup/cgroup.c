@@ -326,21 +326,27 @@ static int valid_run_id(const char *id)
  * (fail closed), it never runs unlimited. */
 #define AL_CG_STALE_S 120
 
-static void collect_stale(const char *parent)
+void al_cg_collect_stale(const struct al_cg_dir *const *dirs, int n)
 {
-	DIR *dir = opendir(parent);
+	const struct al_cg_dir *scan = NULL;
+	DIR *dir;
 	struct dirent *de;
 	time_t now = time(NULL);
 
-	if (dir == NULL)
+	/* one hierarchy is scanned (its directory listing is the same run ids
+	 * as the others'); a stale id is removed from all of them */
+	for (int i = 0; i < n && scan == NULL; i++)
+		if (dirs[i]->created && !dirs[i]->parent_created)
+			scan = dirs[i];
+	if (scan == NULL || (dir = opendir(scan->parent)) == NULL)
 		return;
 	while ((de = readdir(dir)) != NULL) {
 		struct stat st;
 		char procs[16];
 		int fd;
-		ssize_t n;
+		ssize_t got;
 
-		if (de->d_type != DT_DIR || !valid_run_id(de->d_name) || de->d_name[0] == '.')
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' || !valid_run_id(de->d_name))
 			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    now - st.st_mtime < AL_CG_STALE_S)
@@ -348,10 +354,17 @@ static void collect_stale(const char *parent)
 		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
-		n = al_read_file_at(fd, "cgroup.procs", procs, sizeof procs);
+		got = al_read_file_at(fd, "cgroup.procs", procs, sizeof procs);
 		close(fd);
-		if (n == 0)
-			unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR); /* fails harmlessly if busy */
+		if (got != 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			char p[PATH_MAX];
+			if (!dirs[i]->created ||
+			    snprintf(p, sizeof p, "%s/%s", dirs[i]->parent, de->d_name) >= (int)sizeof p)
+				continue;
+			rmdir(p); /* fails harmlessly (EBUSY) if anything lives there */
+		}
 	}
 	closedir(dir);
 }
@@ -367,8 +380,6 @@ int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id,
 		d->parent_created = true;
 	else if (errno != EEXIST)
 		return al_error_errno(err, STAGE, "creating cgroup %s", d->parent);
-	else
-		collect_stale(d->parent);
 	/* EEXIST on the run's own directory is an error: run ids are unique, and
 	 * reusing a directory someone else made would inherit their settings.
 	 * ENOENT: a run that just ended removed the shared parent; make it again. */

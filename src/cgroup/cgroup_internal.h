@@ -109,6 +109,9 @@ int al_cg_read(const struct al_cg_dir *d, const char *file, char *buf, size_t n,
 int al_cg_read_u64(const struct al_cg_dir *d, const char *file, uint64_t *out, struct al_error *err);
 int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id, struct al_error *err);
 int al_cg_rmdir_run(struct al_cg_dir *d, struct al_error *err);
+/* Remove run directories left empty for minutes beside the ones in dirs
+ * (whose supervisors died before teardown). */
+void al_cg_collect_stale(const struct al_cg_dir *const *dirs, int n);
 /* Is there any swap device or file enabled on the host? */
 bool al_cg_host_has_swap(void);
 /* Every pid listed in d's cgroup.procs gets sig; returns how many were listed. */

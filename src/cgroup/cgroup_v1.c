@@ -292,6 +292,11 @@ static int v1_kill(struct al_cgroup *cg, struct al_error *err)
 	struct al_cg_dir *fz = dir_of(cg, AL_CG1_FREEZER);
 	int r;
 
+	/* nothing inside (the usual case once the init has exited): nothing can
+	 * fork into an empty cgroup, so there is nothing to freeze */
+	r = count_procs(cg, err);
+	if (r <= 0)
+		return r;
 	for (int round = 0;; round++) {
 		r = al_cg_write(fz, "freezer.state", "FROZEN", err);
 		if (r < 0)
@@ -432,6 +437,12 @@ int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const 
 		}
 		if (r < 0)
 			goto fail;
+	}
+	{
+		const struct al_cg_dir *made[AL_CG1_N];
+		for (int c = 0; c < AL_CG1_N; c++)
+			made[c] = &cg->dirs[c];
+		al_cg_collect_stale(made, AL_CG1_N);
 	}
 	if (lim) {
 		r = write_limits(cg, lim, err);

@@ -351,6 +351,10 @@ int al_cg_v2_create(struct al_cgroup *cg, const char *mount, const char *parent_
 	r = enable_controllers(airlock, need, err);
 	if (r < 0)
 		goto fail;
+	{
+		const struct al_cg_dir *made[1] = { &cg->v2 };
+		al_cg_collect_stale(made, 1);
+	}
 	if (lim) {
 		r = write_limits(cg, lim, err);
 		if (r < 0)
