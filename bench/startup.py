@@ -155,6 +155,8 @@ def main():
                  pass_fds=(bpf_fd,), rewind=bpf_fd,
                  note="deny list of 53 syscalls (bench/seccomp-bpf.c)"),
             Peer("airlock run", [args.airlock, "run", "--", "/bin/true"], note="defaults"),
+            Peer("airlock --version", [args.airlock, "--version"],
+                 note="no sandbox: exec + dynamic loading of airlock's libraries only"),
             Peer("nsenter --mount /bin/true", ["nsenter", f"--mount={mntns}", true],
                  note="the wrapper crun needs here, alone: subtract it from crun"),
             Peer("crun run", ["nsenter", f"--mount={mntns}", "crun", "run", "--bundle", bundle, nid],
@@ -227,6 +229,15 @@ def main():
         for name, argv in rss_cmds.items():
             if any(p.name == name and not p.error for p in peers):
                 rss[name] = peak_rss_kib(argv)
+        if Path(args.airlock).exists():
+            # the floor: what loading the binary and its libraries costs, no sandbox.
+            # /usr/bin/time forks from a small process: a vfork from this Python
+            # process would count Python's own RSS in ru_maxrss.
+            t = subprocess.run(["/usr/bin/time", "-f", "%M", args.airlock, "--version"],
+                               capture_output=True, text=True)
+            kib = int(t.stderr.strip().splitlines()[-1]) if t.returncode == 0 else None
+            p = t
+            rss["airlock --version (libraries loaded, no run)"] = (kib, None, p.returncode, "")
 
         report(peers, rss, args, elapsed, tmp)
         if args.json:
@@ -295,7 +306,7 @@ def report(peers, rss, args, elapsed, tmp):
             lines.append(f"| {p.name} | 0 | - | - | - | did not run: {p.error} |")
     if rss:
         lines += ["", "Supervisor memory while the workload sleeps (`/proc/PID/status` of the "
-                  "process started, ~0.6 s in):", "",
+                  "process started, ~0.6 s in; the last row: `/usr/bin/time -f %M airlock --version`):", "",
                   "| supervisor | peak RSS (VmHWM) | RSS | note |", "|---|---:|---:|---|"]
         for name, (hwm, cur, rc, err) in rss.items():
             fmt = lambda k: f"{k / 1024:.1f} MiB" if k else "?"

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Startup benchmark of `airlock run -- /bin/true` against bare /bin/true,
 # unshare, hardened bwrap (+ seccomp), crun, runc and runsc: one run, the
 # same machine, interleaved, many iterations. Prints the tables and writes
@@ -13,16 +13,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 doc="$repo/docs/benchmarks.md"
 write_doc=1
-for a in "$@"; do [ "$a" = --no-doc ] && write_doc=0; done
-args=$(for a in "$@"; do [ "$a" = --no-doc ] || printf '%s\n' "$a"; done)
+args=()
+for a in "$@"; do
+	if [ "$a" = --no-doc ]; then write_doc=0; else args+=("$a"); fi
+done
 
 report=$(mktemp /tmp/airlock-startup-XXXXXX.md)
 trap 'rm -f "$report"' EXIT
-# shellcheck disable=SC2086
-IFS='
-'
-STARTUP_REPORT="$report" /usr/bin/python3 "$here/startup.py" $args
-unset IFS
+STARTUP_REPORT="$report" /usr/bin/python3 "$here/startup.py" "${args[@]}"
 
 [ "$write_doc" = 1 ] || exit 0
 /usr/bin/python3 - "$doc" "$report" <<'PY'
