@@ -173,36 +173,41 @@ static ssize_t peek_string(pid_t pid, uint64_t addr, char *buf, size_t cap, bool
 	return (ssize_t)len;
 }
 
-/* "Field:\t<n> [<n>...]" from /proc/<pid>/status: the last value (for
- * NSpid, the pid in the innermost namespace) and how many there are. */
-static long status_field(pid_t pid, const char *field, int *count)
+/* From /proc/<pid>/status in one read: the innermost value of NSpid (the
+ * pid as seen inside the sandbox), how many pid namespaces deep it is, and
+ * PPid (as the supervisor sees it). -1 where unknown. */
+struct pid_status {
+	long nspid;
+	int levels;
+	long ppid;
+};
+
+static void read_pid_status(pid_t pid, struct pid_status *ps)
 {
 	char path[64], buf[4096], *p, *line_end;
-	size_t flen = strlen(field);
-	long v = -1;
 
-	if (count)
-		*count = 0;
+	ps->nspid = ps->ppid = -1;
+	ps->levels = 0;
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if (al_read_file_at(AT_FDCWD, path, buf, sizeof buf) <= 0)
-		return -1;
+		return;
 	for (p = buf; p && *p; p = line_end ? line_end + 1 : NULL) {
 		line_end = strchr(p, '\n');
-		if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
-			char *q = p + flen + 1, *end;
+		if (strncmp(p, "PPid:", 5) == 0) {
+			ps->ppid = strtol(p + 5, NULL, 10);
+		} else if (strncmp(p, "NSpid:", 6) == 0) {
+			char *q = p + 6, *end;
 			for (;;) {
 				long x = strtol(q, &end, 10);
 				if (end == q)
 					break;
-				v = x;
+				ps->nspid = x;
+				ps->levels++;
 				q = end;
-				if (count)
-					(*count)++;
 			}
-			break;
+			break; /* NSpid comes after PPid */
 		}
 	}
-	return v;
 }
 
 static bool notif_still_valid(struct al_notify *n, uint64_t id)
@@ -230,17 +235,17 @@ static int respond(struct al_notify *n, uint64_t id, int error, uint32_t flags, 
 /* pid and ppid as seen inside the sandbox, and the host pid. */
 static void pid_fields(struct al_json *j, pid_t host_pid)
 {
-	int levels = 0, plevels = 0;
-	long inner = status_field(host_pid, "NSpid", &levels);
-	long host_ppid = status_field(host_pid, "PPid", NULL);
-	long inner_ppid = host_ppid > 0 ? status_field((pid_t)host_ppid, "NSpid", &plevels) : -1;
+	struct pid_status self, parent = { -1, 0, -1 };
 
+	read_pid_status(host_pid, &self);
+	if (self.ppid > 0)
+		read_pid_status((pid_t)self.ppid, &parent);
 	/* a parent in a shallower pid namespace is outside the sandbox (the
 	 * init's parent is the supervisor): 0, as the kernel shows it inside */
-	if (plevels < levels)
-		inner_ppid = 0;
-	al_json_kv_int(j, "pid", inner);
-	al_json_kv_int(j, "ppid", inner_ppid);
+	if (parent.levels < self.levels)
+		parent.nspid = 0;
+	al_json_kv_int(j, "pid", self.nspid);
+	al_json_kv_int(j, "ppid", parent.nspid);
 	al_json_kv_int(j, "host_pid", host_pid);
 }
 
