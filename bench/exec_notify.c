@@ -40,17 +40,18 @@ static void die(const char *what, const struct al_error *e)
 /* Child: filter, hand the listener over, exec loop; writes us/exec to out. */
 static void child(const struct al_seccomp *sc, int sock, int out, long n)
 {
-	static char *const argv[] = { "true", NULL };
-	static char *const envp[] = { NULL };
-	struct al_error err = { 0 };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 'L';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	static char *const argv[] = {"true", NULL};
+	static char *const envp[] = {NULL};
+	struct al_error err = {0};
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0}, byte = 'L';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	int lfd = -1;
 	double t0, us;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || al_seccomp_child_setup(sc, &lfd, &err) < 0)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    al_seccomp_child_setup(sc, &lfd, &err) < 0)
 		_exit(2);
 	if (lfd >= 0) {
 		struct cmsghdr *cm;
@@ -91,19 +92,20 @@ static double one_round(bool notify, long n, const char *logdir, int round)
 	struct al_seccomp *sc = NULL;
 	struct al_notify *nt = NULL;
 	struct al_evlog *log = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_spec spec;
 	char cbuf[CMSG_SPACE(sizeof(int))], byte, path[512];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof cbuf };
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	int sp[2], op[2], st, lfd = -1;
 	double us = -1;
 	pid_t pid;
 
 	if (al_seccomp_compile(&sc, notify, &err) < 0)
 		die("compile", &err);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(op, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    pipe2(op, O_CLOEXEC) < 0)
 		die("socketpair", NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -121,7 +123,8 @@ static double one_round(bool notify, long n, const char *logdir, int round)
 			die("no listener", NULL);
 		memcpy(&lfd, CMSG_DATA(cm), sizeof lfd);
 		al_spec_init(&spec);
-		snprintf(path, sizeof path, "%s/exec-notify-%d-%d.jsonl", logdir, (int)getpid(), round);
+		snprintf(path, sizeof path, "%s/exec-notify-%d-%d.jsonl", logdir, (int)getpid(),
+		         round);
 		spec.log.path = path;
 		if (al_evlog_open(&log, &spec.log, "bench", &err) < 0)
 			die("evlog", &err);
@@ -129,8 +132,8 @@ static double one_round(bool notify, long n, const char *logdir, int round)
 			die("notify", &err);
 	}
 	for (;;) {
-		struct pollfd p[2] = { { .fd = op[0], .events = POLLIN },
-				       { .fd = nt ? al_notify_fd(nt) : -1, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = op[0], .events = POLLIN},
+		                      {.fd = nt ? al_notify_fd(nt) : -1, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			die("poll", NULL);
 		if (p[1].revents) {
@@ -196,7 +199,7 @@ int main(int argc, char **argv)
 	qsort(without, rounds, sizeof *without, cmp);
 	printf("{\"n\":%ld,\"rounds\":%ld,\"us_per_exec_notify\":%.1f,\"us_per_exec_plain\":%.1f,"
 	       "\"us_added\":%.1f,\"us_in_supervisor_per_notification\":%.1f}\n",
-	       n, rounds, with[rounds / 2], without[rounds / 2], with[rounds / 2] - without[rounds / 2],
-	       handled ? handle_us_total / handled : 0.0);
+	       n, rounds, with[rounds / 2], without[rounds / 2],
+	       with[rounds / 2] - without[rounds / 2], handled ? handle_us_total / handled : 0.0);
 	return 0;
 }

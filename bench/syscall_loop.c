@@ -60,7 +60,8 @@ static double round_ioctl(long n)
 
 static double round_rw1(long n)
 {
-	int in = open("/dev/zero", O_RDONLY | O_CLOEXEC), out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int in = open("/dev/zero", O_RDONLY | O_CLOEXEC),
+	    out = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	char c;
 	double t0;
 
@@ -78,8 +79,8 @@ static double round_rw1(long n)
 
 static double round_exec(long n)
 {
-	static char *const argv[] = { "true", NULL };
-	static char *const envp[] = { NULL };
+	static char *const argv[] = {"true", NULL};
+	static char *const envp[] = {NULL};
 	double t0 = now_ns();
 
 	for (long i = 0; i < n; i++) {
@@ -126,7 +127,8 @@ static int run_prog(long rounds, char **argv)
 			r[i] = (now_ns() - t0) / 1e6;
 	}
 	qsort(r, rounds, sizeof r[0], cmp);
-	printf("{\"mode\":\"run\",\"n\":1,\"rounds\":%ld,\"median\":%.3f,\"min\":%.3f,\"unit\":\"ms\"}\n",
+	printf("{\"mode\":\"run\",\"n\":1,\"rounds\":%ld,\"median\":%.3f,\"min\":%.3f,\"unit\":"
+	       "\"ms\"}\n",
 	       rounds, r[rounds / 2], r[0]);
 	return 0;
 }
@@ -162,7 +164,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ROUNDS; i++)
 		r[i] = fn(n);
 	qsort(r, ROUNDS, sizeof r[0], cmp);
-	printf("{\"mode\":\"%s\",\"n\":%ld,\"rounds\":%d,\"median\":%.3f,\"min\":%.3f,\"unit\":\"%s\"}\n",
+	printf("{\"mode\":\"%s\",\"n\":%ld,\"rounds\":%d,\"median\":%.3f,\"min\":%.3f,\"unit\":\"%"
+	       "s\"}\n",
 	       argv[1], n, ROUNDS, r[ROUNDS / 2], r[0], unit);
 	return 0;
 }

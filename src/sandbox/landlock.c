@@ -57,31 +57,33 @@ struct ll_ruleset_attr {
 #define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define FS_RX (FS_READ | LANDLOCK_ACCESS_FS_EXECUTE)
 /* every right that changes the tree or a file's contents */
-#define FS_WRITE                                                                              \
-	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |                      \
-	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |                      \
-	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | \
-	 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM | \
-	 LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define FS_WRITE                                                                                   \
+	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |                           \
+	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |                           \
+	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |                               \
+	 LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |                             \
+	 LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_REFER |  \
+	 LANDLOCK_ACCESS_FS_TRUNCATE)
 #define FS_ALL (FS_RX | FS_WRITE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 /* rights that make sense on a file (not a directory); others are EINVAL */
-#define FS_FILE_RIGHTS                                                                       \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
-	 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
-#define FS_DEV_NODE                                                                          \
-	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE | \
+#define FS_FILE_RIGHTS                                                                             \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                              \
+	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                              \
 	 LANDLOCK_ACCESS_FS_IOCTL_DEV)
+#define FS_DEV_NODE                                                                                \
+	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |                            \
+	 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 #define MAX_RULES 64
 
 struct al_landlock {
-	int abi;                 /* 0: not available */
-	bool degraded;           /* ABI below AL_LANDLOCK_ABI_WANTED, accepted */
+	int abi;       /* 0: not available */
+	bool degraded; /* ABI below AL_LANDLOCK_ABI_WANTED, accepted */
 	struct ll_ruleset_attr attr;
 	size_t attr_size;
 	struct al_landlock_rule rules[MAX_RULES];
 	size_t n_rules;
-	char *owned[MAX_RULES];  /* strings we allocated */
+	char *owned[MAX_RULES]; /* strings we allocated */
 	size_t n_owned;
 };
 
@@ -102,13 +104,13 @@ static uint64_t fs_rights_for_abi(int abi)
 }
 
 static int add_rule(struct al_landlock *ll, const char *path, uint64_t access, bool optional,
-		    const char *why, struct al_error *err)
+                    const char *why, struct al_error *err)
 {
 	if (ll->n_rules >= MAX_RULES)
-		return al_error_set(err, E2BIG, "landlock", "more than %d Landlock path rules (at %s)",
-				    MAX_RULES, path);
-	ll->rules[ll->n_rules++] = (struct al_landlock_rule){ .path = path, .access = access,
-							       .optional = optional, .why = why };
+		return al_error_set(err, E2BIG, "landlock",
+		                    "more than %d Landlock path rules (at %s)", MAX_RULES, path);
+	ll->rules[ll->n_rules++] = (struct al_landlock_rule){
+	    .path = path, .access = access, .optional = optional, .why = why};
 	return 0;
 }
 
@@ -128,8 +130,8 @@ static const char *own(struct al_landlock *ll, const char *path)
 static bool image_entry_is_code(const char *name)
 {
 	static const char *const skip[] = {
-		".", "..", "proc", "sys", "dev", "tmp", "run", "home", "workspace", "etc",
-		"var", "root", "mnt", "media", "lost+found", "boot", "srv", "opt",
+	    ".",   "..",  "proc", "sys", "dev",   "tmp",        "run",  "home", "workspace",
+	    "etc", "var", "root", "mnt", "media", "lost+found", "boot", "srv",  "opt",
 	};
 	for (size_t i = 0; i < AL_ARRAY_SIZE(skip); i++)
 		if (strcmp(name, skip[i]) == 0)
@@ -137,10 +139,11 @@ static bool image_entry_is_code(const char *name)
 	return true;
 }
 
-static int plan_image_rules(struct al_landlock *ll, const struct al_spec *spec, struct al_error *err)
+static int plan_image_rules(struct al_landlock *ll, const struct al_spec *spec,
+                            struct al_error *err)
 {
-	static const char *const host_dirs[] = { "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
-						 "/libx32" };
+	static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+	                                        "/lib32", "/lib64", "/libx32"};
 	DIR *d;
 	struct dirent *de;
 	int r = 0;
@@ -175,8 +178,8 @@ static int plan_image_rules(struct al_landlock *ll, const struct al_spec *spec, 
 
 static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct al_error *err)
 {
-	static const char *const dev_nodes[] = { "/dev/null", "/dev/zero",    "/dev/full",
-						 "/dev/random", "/dev/urandom", "/dev/tty" };
+	static const char *const dev_nodes[] = {"/dev/null",   "/dev/zero",    "/dev/full",
+	                                        "/dev/random", "/dev/urandom", "/dev/tty"};
 	const char *home = spec->uid == 0 ? "/root" : "/home/agent";
 	int r;
 
@@ -186,16 +189,19 @@ static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct
 	if (r == 0)
 		r = plan_image_rules(ll, spec, err);
 	if (r == 0)
-		r = add_rule(ll, "/etc", FS_READ, false, "synthesized configuration: read only", err);
+		r = add_rule(ll, "/etc", FS_READ, false, "synthesized configuration: read only",
+		             err);
 	if (r == 0)
 		r = add_rule(ll, "/proc", FS_READ, false, "procfs: read only", err);
 	/* /dev/tty can be absent from the sandbox (no controlling terminal to bind) */
 	for (size_t i = 0; r == 0 && i < AL_ARRAY_SIZE(dev_nodes); i++)
-		r = add_rule(ll, dev_nodes[i], FS_DEV_NODE, true, "device node: read, write, ioctl", err);
+		r = add_rule(ll, dev_nodes[i], FS_DEV_NODE, true, "device node: read, write, ioctl",
+		             err);
 	if (r == 0)
 		r = add_rule(ll, "/dev/pts", FS_READ | FS_DEV_NODE, true, "pseudo-terminals", err);
 	if (r == 0)
-		r = add_rule(ll, "/dev/shm", FS_READ | FS_WRITE, true, "POSIX shared memory (noexec mount)", err);
+		r = add_rule(ll, "/dev/shm", FS_READ | FS_WRITE, true,
+		             "POSIX shared memory (noexec mount)", err);
 	/* The writable areas: full rights, including execute (agent tool
 	 * installers unpack and run binaries from /tmp, /var/tmp and home). */
 	if (r == 0)
@@ -213,7 +219,7 @@ static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct
 			return al_error_set(err, ENOMEM, "landlock", "planning volume rules");
 		/* read-only volumes are data: readable, not executable */
 		r = add_rule(ll, p, v->rw ? FS_ALL : FS_READ, false,
-			     v->rw ? "read-write volume" : "read-only volume", err);
+		             v->rw ? "read-write volume" : "read-only volume", err);
 	}
 	return r;
 }
@@ -235,9 +241,10 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 			int e = ll->abi == 0 ? (abi < 0 ? errno : ENOSYS) : ENOTSUP;
 			free(ll);
 			return al_error_set(err, e, "landlock",
-					    "Landlock ABI %d is available, airlock needs %d (filesystem, TCP and scope rules); "
-					    "allow the degradation 'landlock' to run with less",
-					    abi > 0 ? (int)abi : 0, AL_LANDLOCK_ABI_WANTED);
+			                    "Landlock ABI %d is available, airlock needs %d "
+			                    "(filesystem, TCP and scope rules); "
+			                    "allow the degradation 'landlock' to run with less",
+			                    abi > 0 ? (int)abi : 0, AL_LANDLOCK_ABI_WANTED);
 		}
 		ll->degraded = true;
 	}
@@ -250,7 +257,8 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 	if (ll->abi >= 4) {
 		/* handled with no rule: no TCP bind or connect at all; the netns
 		 * holds only lo, and a later egress proxy will add its port here */
-		ll->attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
+		ll->attr.handled_access_net =
+		    LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
 		ll->attr_size = offsetof(struct ll_ruleset_attr, scoped);
 	}
 	if (ll->abi >= 6) {
@@ -275,7 +283,8 @@ int al_landlock_child_setup(const struct al_landlock *ll, struct al_error *err)
 	/* Fail closed if the order is wrong: restrict_self needs no_new_privs
 	 * (we hold no CAP_SYS_ADMIN), and it must never be skipped silently. */
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		return al_error_set(err, EPERM, "landlock", "applying Landlock: no_new_privs is not set");
+		return al_error_set(err, EPERM, "landlock",
+		                    "applying Landlock: no_new_privs is not set");
 	rfd = (int)syscall(SYS_landlock_create_ruleset, &ll->attr, ll->attr_size, 0);
 	if (rfd < 0)
 		return al_error_errno(err, "landlock", "landlock_create_ruleset");
@@ -288,7 +297,8 @@ int al_landlock_child_setup(const struct al_landlock *ll, struct al_error *err)
 		if (fd < 0) {
 			if (errno == ENOENT && rule->optional)
 				continue;
-			r = al_error_errno(err, "landlock", "opening %s for a Landlock rule", rule->path);
+			r = al_error_errno(err, "landlock", "opening %s for a Landlock rule",
+			                   rule->path);
 			break;
 		}
 		if (fstat(fd, &st) < 0) {
@@ -341,10 +351,10 @@ uint64_t al_landlock_scoped(const struct al_landlock *ll)
 
 static void access_names(struct al_json *j, uint64_t a)
 {
-	static const char *const names[] = { "execute", "write_file", "read_file", "read_dir",
-					     "remove_dir", "remove_file", "make_char", "make_dir",
-					     "make_reg", "make_sock", "make_fifo", "make_block",
-					     "make_sym", "refer", "truncate", "ioctl_dev" };
+	static const char *const names[] = {"execute",    "write_file",  "read_file", "read_dir",
+	                                    "remove_dir", "remove_file", "make_char", "make_dir",
+	                                    "make_reg",   "make_sock",   "make_fifo", "make_block",
+	                                    "make_sym",   "refer",       "truncate",  "ioctl_dev"};
 	al_json_arr_begin(j);
 	for (unsigned i = 0; i < AL_ARRAY_SIZE(names); i++)
 		if (a & (1ULL << i))
@@ -362,7 +372,8 @@ void al_landlock_describe(const struct al_landlock *ll, struct al_json *j)
 		al_json_key(j, "fs_handled");
 		access_names(j, ll->attr.handled_access_fs);
 		al_json_kv_bool(j, "net_tcp_denied", ll->attr.handled_access_net != 0);
-		al_json_kv_bool(j, "scope_abstract_unix", (ll->attr.scoped & LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) != 0);
+		al_json_kv_bool(j, "scope_abstract_unix",
+		                (ll->attr.scoped & LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) != 0);
 		al_json_kv_bool(j, "scope_signal", (ll->attr.scoped & LANDLOCK_SCOPE_SIGNAL) != 0);
 		al_json_key(j, "fs_rules");
 		al_json_arr_begin(j);

@@ -36,9 +36,9 @@ void al_landlock_free(struct al_landlock *ll);
 
 /* One path rule, exposed for tests and docs. */
 struct al_landlock_rule {
-	const char *path;      /* absolute, inside the sandbox */
-	uint64_t access;       /* LANDLOCK_ACCESS_FS_* bits (before masking by ABI/file type) */
-	int optional;          /* skip if absent (e.g. /lib32) */
+	const char *path; /* absolute, inside the sandbox */
+	uint64_t access;  /* LANDLOCK_ACCESS_FS_* bits (before masking by ABI/file type) */
+	int optional;     /* skip if absent (e.g. /lib32) */
 	const char *why;
 };
 const struct al_landlock_rule *al_landlock_rules(const struct al_landlock *ll, size_t *n);

@@ -32,8 +32,8 @@
 /* Namespace-creating clone flags. CLONE_NEWTIME (0x80) is left out on
  * purpose: in clone(2) the low byte is the exit signal, and clone(2) rejects
  * CLONE_NEWTIME anyway (only clone3 and unshare accept it; both are denied). */
-#define AL_CLONE_NS_FLAGS                                                              \
-	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | \
+#define AL_CLONE_NS_FLAGS                                                                          \
+	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
 	 CLONE_NEWPID | CLONE_NEWNET)
 
 /* Linux personality values: PER_LINUX (0) is the default, 0xffffffff queries. */
@@ -47,6 +47,8 @@
 
 #define LO32 0xffffffffull
 
+/* the row constructors and the table stay one row per line */
+/* clang-format off */
 /* Row constructors keep the table one line per syscall. */
 #define ALLOW(n, g, why) { (n), -1, AL_SC_ALLOW, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 #define ALLOW_NR(n, nr, g, why) { (n), (nr), AL_SC_ALLOW, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
@@ -59,6 +61,7 @@
 /* allow unless the low 32 bits of arg[i] are one of the (1 or 2) values */
 #define ALLOW_EXCEPT2(n, i, a, b, g, why) \
 	{ (n), -1, AL_SC_ALLOW, 0, { { 0 } }, (i), 2, { (a), (b) }, (g), (why) }
+/* clang-format on */
 
 /*
  * The policy. Default (not listed): EPERM, recorded as syscall_denied.
@@ -66,6 +69,8 @@
  * syscalls are plain ALLOW rows with no argument checks, so the kernel's
  * constant-action cache answers them without running the filter at all.
  */
+/* one row per line reads as a table */
+/* clang-format off */
 static const struct al_seccomp_rule rules[] = {
 	/* @default: what every process needs to exist */
 	ALLOW("arch_prctl", "@default", "TLS setup on x86_64"),
@@ -459,12 +464,13 @@ static const struct al_seccomp_rule rules[] = {
 	DENY("_sysctl", "@obsolete", "obsolete sysctl interface"),
 	DENY("nfsservctl", "@obsolete", "obsolete NFS server control"),
 };
+/* clang-format on */
 
 struct al_seccomp {
 	struct sock_filter *insns;
 	size_t n_insns;
-	bool notify;        /* USER_NOTIF actions present: install with NEW_LISTENER */
-	unsigned n_rules;   /* libseccomp rules added */
+	bool notify;      /* USER_NOTIF actions present: install with NEW_LISTENER */
+	unsigned n_rules; /* libseccomp rules added */
 };
 
 const struct al_seccomp_rule *al_seccomp_rules(size_t *n)
@@ -548,7 +554,7 @@ static uint32_t action_of(enum al_seccomp_action a, bool notify)
  * be passed with junk in the high half.
  */
 static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp_rule *r,
-			    unsigned *count, struct al_error *err)
+                            unsigned *count, struct al_error *err)
 {
 	uint32_t a = r->except[0], b = r->n_except > 1 ? r->except[1] : r->except[0];
 	uint32_t diff = a ^ b;
@@ -559,7 +565,7 @@ static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp
 		if (diff & m)
 			continue;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-				      SCMP_CMP(r->except_idx, SCMP_CMP_MASKED_EQ, m, (~a) & m));
+		                      SCMP_CMP(r->except_idx, SCMP_CMP_MASKED_EQ, m, (~a) & m));
 		if (rc < 0)
 			return al_error_set(err, -rc, "seccomp", "seccomp_rule_add %s", r->name);
 		(*count)++;
@@ -568,10 +574,10 @@ static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp
 	for (uint32_t p = diff;; p = (p - 1) & diff) {
 		if (p != (a & diff) && p != (b & diff)) {
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-					      SCMP_CMP(r->except_idx, SCMP_CMP_MASKED_EQ, diff, p));
+			                      SCMP_CMP(r->except_idx, SCMP_CMP_MASKED_EQ, diff, p));
 			if (rc < 0)
 				return al_error_set(err, -rc, "seccomp", "seccomp_rule_add %s",
-						    r->name);
+				                    r->name);
 			(*count)++;
 		}
 		if (p == 0)
@@ -581,7 +587,7 @@ static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp
 }
 
 static int add_rule(scmp_filter_ctx ctx, const struct al_seccomp_rule *r, uint32_t def, bool notify,
-		    unsigned *count, struct al_error *err)
+                    unsigned *count, struct al_error *err)
 {
 	struct scmp_arg_cmp cmp[2];
 	uint32_t act = action_of(r->action, notify);
@@ -590,7 +596,7 @@ static int add_rule(scmp_filter_ctx ctx, const struct al_seccomp_rule *r, uint32
 
 	if (nr < 0)
 		return al_error_set(err, ENOSYS, "seccomp", "syscall %s is unknown to libseccomp",
-				    r->name);
+		                    r->name);
 	if (r->n_except > 0)
 		return add_allow_except(ctx, nr, r, count, err);
 	/* A deny row whose action is the default is documentation (and the
@@ -598,9 +604,10 @@ static int add_rule(scmp_filter_ctx ctx, const struct al_seccomp_rule *r, uint32
 	if (act == def)
 		return 0;
 	for (unsigned i = 0; i < r->n_conds; i++)
-		cmp[i] = (struct scmp_arg_cmp){ .arg = r->conds[i].idx, .op = SCMP_CMP_MASKED_EQ,
-						.datum_a = r->conds[i].mask,
-						.datum_b = r->conds[i].value };
+		cmp[i] = (struct scmp_arg_cmp){.arg = r->conds[i].idx,
+		                               .op = SCMP_CMP_MASKED_EQ,
+		                               .datum_a = r->conds[i].mask,
+		                               .datum_b = r->conds[i].value};
 	rc = seccomp_rule_add_array(ctx, act, nr, r->n_conds, r->n_conds ? cmp : NULL);
 	if (rc < 0)
 		return al_error_set(err, -rc, "seccomp", "seccomp_rule_add %s", r->name);
@@ -633,7 +640,7 @@ static int export_program(scmp_filter_ctx ctx, struct al_seccomp *sc, struct al_
 	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
 	    st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
 		return al_error_set(err, E2BIG, "seccomp", "BPF program of %lld bytes",
-				    (long long)st.st_size);
+		                    (long long)st.st_size);
 	sc->insns = malloc(st.st_size);
 	if (sc->insns == NULL)
 		return al_error_set(err, ENOMEM, "seccomp", "allocating the BPF program");
@@ -698,15 +705,17 @@ int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, stru
 
 	*out = NULL;
 	if (!notify && !(spec->allow_degraded & AL_DEGRADE_SECCOMP_NOTIFY))
-		return al_error_set(err, ENOSYS, "seccomp",
-				    "this kernel lacks seccomp user notification (needed to record execs and denied syscalls); "
-				    "allow the degradation 'seccomp-notify' to run without those records");
+		return al_error_set(
+		    err, ENOSYS, "seccomp",
+		    "this kernel lacks seccomp user notification (needed to record execs and "
+		    "denied syscalls); "
+		    "allow the degradation 'seccomp-notify' to run without those records");
 	return al_seccomp_compile(out, notify, err);
 }
 
 int al_seccomp_child_setup(const struct al_seccomp *sc, int *listener_out, struct al_error *err)
 {
-	struct sock_fprog prog = { .len = (unsigned short)sc->n_insns, .filter = sc->insns };
+	struct sock_fprog prog = {.len = (unsigned short)sc->n_insns, .filter = sc->insns};
 	unsigned long flags = 0;
 	long fd;
 
@@ -715,7 +724,7 @@ int al_seccomp_child_setup(const struct al_seccomp *sc, int *listener_out, struc
 	 * CAP_SYS_ADMIN, and a caller that forgot the step must not go on. */
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		return al_error_set(err, EPERM, "seccomp",
-				    "installing the seccomp filter: no_new_privs is not set");
+		                    "installing the seccomp filter: no_new_privs is not set");
 	if (sc->notify)
 		/* WAIT_KILLABLE_RECV: once the supervisor holds an exec notification,
 		 * only a fatal signal interrupts it, so it is not replayed. */

@@ -14,10 +14,10 @@ struct al_seccomp;
 
 /* What a rule does when it matches. */
 enum al_seccomp_action {
-	AL_SC_ALLOW = 0,   /* plain allow: the kernel's constant-action cache serves it */
-	AL_SC_DENY,        /* EPERM, recorded as syscall_denied through the listener */
-	AL_SC_EXEC,        /* execve/execveat: recorded as exec, then continued */
-	AL_SC_ENOSYS,      /* fail with ENOSYS, not recorded (clone3: libc falls back to clone) */
+	AL_SC_ALLOW = 0, /* plain allow: the kernel's constant-action cache serves it */
+	AL_SC_DENY,      /* EPERM, recorded as syscall_denied through the listener */
+	AL_SC_EXEC,      /* execve/execveat: recorded as exec, then continued */
+	AL_SC_ENOSYS,    /* fail with ENOSYS, not recorded (clone3: libc falls back to clone) */
 };
 
 /* How a rule looks at one argument (only on cold syscalls; hot ones have none). */
@@ -37,16 +37,16 @@ struct al_seccomp_cond {
  * falls to the default action (EPERM, recorded), and `reason` of the first
  * row explains why it is restricted. */
 struct al_seccomp_rule {
-	const char *name;       /* libseccomp name */
-	int fallback_nr;        /* x86_64 number when libseccomp is older than the syscall, else -1 */
+	const char *name; /* libseccomp name */
+	int fallback_nr;  /* x86_64 number when libseccomp is older than the syscall, else -1 */
 	enum al_seccomp_action action;
-	unsigned n_conds;       /* 0..2, all must hold (AND) */
+	unsigned n_conds; /* 0..2, all must hold (AND) */
 	struct al_seccomp_cond conds[2];
-	uint8_t except_idx;     /* with n_except > 0: allow unless low32(arg) is listed */
+	uint8_t except_idx; /* with n_except > 0: allow unless low32(arg) is listed */
 	unsigned n_except;
 	uint32_t except[2];
-	const char *group;      /* systemd-style group, for docs and events */
-	const char *reason;     /* why it is allowed / denied */
+	const char *group;  /* systemd-style group, for docs and events */
+	const char *reason; /* why it is allowed / denied */
 };
 
 /* The policy table, in one place (seccomp.c). */

@@ -35,13 +35,13 @@ struct al_notify {
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
 	struct al_notify_stats st;
-	bool suppress_recorded;  /* the "denials no longer recorded" record was written */
-	char *strbuf;            /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX scratch */
-	uint64_t *ptrs;          /* AL_NOTIFY_ARGV_MAX + 1 argv pointers */
+	bool suppress_recorded; /* the "denials no longer recorded" record was written */
+	char *strbuf;           /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX scratch */
+	uint64_t *ptrs;         /* AL_NOTIFY_ARGV_MAX + 1 argv pointers */
 };
 
 int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
-		   struct al_error *err)
+                   struct al_error *err)
 {
 	struct al_notify *n;
 	int fl;
@@ -126,8 +126,8 @@ static ssize_t peek(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 		if (chunk > len - done)
 			chunk = len - done;
-		local = (struct iovec){ .iov_base = (char *)buf + done, .iov_len = chunk };
-		remote = (struct iovec){ .iov_base = (void *)(uintptr_t)a, .iov_len = chunk };
+		local = (struct iovec){.iov_base = (char *)buf + done, .iov_len = chunk};
+		remote = (struct iovec){.iov_base = (void *)(uintptr_t)a, .iov_len = chunk};
 		r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 		if (r <= 0) {
 			if (done > 0)
@@ -215,7 +215,8 @@ static bool notif_still_valid(struct al_notify *n, uint64_t id)
 	return ioctl(n->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-static int respond(struct al_notify *n, uint64_t id, int error, uint32_t flags, struct al_error *err)
+static int respond(struct al_notify *n, uint64_t id, int error, uint32_t flags,
+                   struct al_error *err)
 {
 	memset(n->resp, 0, n->sizes.seccomp_notif_resp);
 	n->resp->id = id;
@@ -235,7 +236,7 @@ static int respond(struct al_notify *n, uint64_t id, int error, uint32_t flags, 
 /* pid and ppid as seen inside the sandbox, and the host pid. */
 static void pid_fields(struct al_json *j, pid_t host_pid)
 {
-	struct pid_status self, parent = { -1, 0, -1 };
+	struct pid_status self, parent = {-1, 0, -1};
 
 	read_pid_status(host_pid, &self);
 	if (self.ppid > 0)
@@ -351,7 +352,8 @@ static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, str
 		al_json_init(&j, &b);
 		al_json_obj_begin(&j);
 		pid_fields(&j, (pid_t)req->pid);
-		al_json_kv_str(&j, "syscall", req->data.nr == __NR_execveat ? "execveat" : "execve");
+		al_json_kv_str(&j, "syscall",
+		               req->data.nr == __NR_execveat ? "execveat" : "execve");
 		al_json_kv_str(&j, "path", NULL);
 		al_json_kv_int(&j, "read_error", read_errno);
 		al_json_kv_bool(&j, "refused", true);
@@ -395,9 +397,10 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 		if (!n->suppress_recorded) {
 			n->suppress_recorded = true;
 			r = record(n, "syscall_denied_unrecorded",
-				   "{\"reason\":\"more than " AL_STR(AL_NOTIFY_DENIED_RECORDS)
-				   " denied syscalls; further ones are only counted\"}",
-				   err);
+			           "{\"reason\":\"more than " AL_STR(
+			               AL_NOTIFY_DENIED_RECORDS) " denied syscalls; further ones "
+			                                         "are only counted\"}",
+			           err);
 		}
 		if (r < 0) {
 			respond(n, req->id, -EPERM, 0, err);
@@ -409,7 +412,8 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
 	pid_fields(&j, (pid_t)req->pid);
-	al_json_kv_str(&j, "syscall", al_seccomp_syscall_name((int)req->data.nr, name, sizeof name));
+	al_json_kv_str(&j, "syscall",
+	               al_seccomp_syscall_name((int)req->data.nr, name, sizeof name));
 	al_json_kv_int(&j, "nr", (int32_t)req->data.nr);
 	al_json_key(&j, "args");
 	al_json_arr_begin(&j);
@@ -427,7 +431,7 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 		return 0;
 	}
 	r = b.oom ? al_error_set(err, ENOMEM, "notify", "building a syscall_denied record")
-		  : record(n, "syscall_denied", b.data, err);
+	          : record(n, "syscall_denied", b.data, err);
 	al_buf_free(&b);
 	if (r < 0) {
 		respond(n, req->id, -EPERM, 0, err);
@@ -439,7 +443,7 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 int al_notify_handle(struct al_notify *n, struct al_error *err)
 {
 	struct seccomp_notif *req = n->req;
-	struct pollfd p = { .fd = n->fd, .events = POLLIN };
+	struct pollfd p = {.fd = n->fd, .events = POLLIN};
 
 	if (n->fd < 0)
 		return 0;

@@ -10,9 +10,9 @@
 #include "util/error.h"
 
 /* Bounds on what is read from a target for one exec record. */
-#define AL_NOTIFY_PATH_MAX 4096        /* bytes of the path */
-#define AL_NOTIFY_ARGV_MAX 256         /* argv entries */
-#define AL_NOTIFY_ARGV_BYTES 16384     /* bytes of all argv strings together */
+#define AL_NOTIFY_PATH_MAX 4096    /* bytes of the path */
+#define AL_NOTIFY_ARGV_MAX 256     /* argv entries */
+#define AL_NOTIFY_ARGV_BYTES 16384 /* bytes of all argv strings together */
 /* syscall_denied records per run; beyond, denials are counted, not recorded */
 #define AL_NOTIFY_DENIED_RECORDS 10000
 
@@ -22,7 +22,7 @@ struct al_notify;
  * log may be NULL in tests: then records go to the recorder set below, or
  * nowhere. */
 int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
-		   struct al_error *err);
+                   struct al_error *err);
 
 /* The listener fd to poll for EPOLLIN; -1 once the listener was closed
  * because no process inside uses the filter any more (closing it also takes
@@ -47,7 +47,7 @@ void al_notify_stats(const struct al_notify *n, struct al_notify_stats *st);
 
 /* Where records go instead of the event log (tests, benchmarks). */
 typedef int (*al_notify_recorder)(void *ctx, const char *type, const char *fields_json,
-				  struct al_error *err);
+                                  struct al_error *err);
 void al_notify_set_recorder(struct al_notify *n, al_notify_recorder fn, void *ctx);
 
 void al_notify_free(struct al_notify *n);

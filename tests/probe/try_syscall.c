@@ -51,12 +51,14 @@
 #define BAD ((long)-1)
 
 struct attempt {
-	const char *name;  /* as reported; usually the syscall name */
+	const char *name; /* as reported; usually the syscall name */
 	long nr;
 	long a[6];
 };
 
 /* Denied syscalls with arguments that cannot do anything even if allowed. */
+/* one attempt per line */
+/* clang-format off */
 static const struct attempt denied[] = {
 	{ "bpf", __NR_bpf, { BAD, 0, 0 } },
 	{ "perf_event_open", __NR_perf_event_open, { 0, BAD, BAD, BAD, 0 } },
@@ -114,37 +116,51 @@ static const struct attempt denied[] = {
 	/* not listed at all: the default */
 	{ "sysfs", __NR_sysfs, { BAD, 0, 0 } },
 };
+/* clang-format on */
 
 /* Must fail with ENOSYS, unrecorded. */
 static const struct attempt enosys[] = {
-	{ "clone3", __NR_clone3, { 0, 0 } },
+    {"clone3", __NR_clone3, {0, 0}},
 };
 
 /* Must work: shows the probe itself is not failing everything. */
 static const struct attempt allowed[] = {
-	{ "getppid", __NR_getppid, { 0 } },
-	{ "socket_unix", __NR_socket, { AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0 } },
-	{ "socket_inet", __NR_socket, { AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0 } },
-	{ "personality_query", __NR_personality, { 0xffffffffL } },
-	{ "ioctl_tcgets", __NR_ioctl, { BAD, TCGETS, 0 } }, /* EBADF, not EPERM */
+    {"getppid", __NR_getppid, {0}},
+    {"socket_unix", __NR_socket, {AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0}},
+    {"socket_inet", __NR_socket, {AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0}},
+    {"personality_query", __NR_personality, {0xffffffffL}},
+    {"ioctl_tcgets", __NR_ioctl, {BAD, TCGETS, 0}}, /* EBADF, not EPERM */
 };
 
 static const char *errname(int e)
 {
 	switch (e) {
-	case 0: return NULL;
-	case EPERM: return "EPERM";
-	case ENOSYS: return "ENOSYS";
-	case EINVAL: return "EINVAL";
-	case EFAULT: return "EFAULT";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	case ENOENT: return "ENOENT";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	case EIO: return "EIO";
-	case ESRCH: return "ESRCH";
-	case ENOTTY: return "ENOTTY";
-	default: return "other";
+	case 0:
+		return NULL;
+	case EPERM:
+		return "EPERM";
+	case ENOSYS:
+		return "ENOSYS";
+	case EINVAL:
+		return "EINVAL";
+	case EFAULT:
+		return "EFAULT";
+	case EBADF:
+		return "EBADF";
+	case EACCES:
+		return "EACCES";
+	case ENOENT:
+		return "ENOENT";
+	case EAFNOSUPPORT:
+		return "EAFNOSUPPORT";
+	case EIO:
+		return "EIO";
+	case ESRCH:
+		return "ESRCH";
+	case ENOTTY:
+		return "ENOTTY";
+	default:
+		return "other";
 	}
 }
 
@@ -162,10 +178,12 @@ static void try_one(const struct attempt *t)
 	if (r == 0 && t->nr == __NR_clone)
 		_exit(0); /* we are the unexpected child */
 	if (e)
-		printf("{\"syscall\":\"%s\",\"nr\":%ld,\"ret\":%ld,\"errno\":\"%s\",\"errno_num\":%d}\n",
+		printf("{\"syscall\":\"%s\",\"nr\":%ld,\"ret\":%ld,\"errno\":\"%s\",\"errno_num\":%"
+		       "d}\n",
 		       t->name, t->nr, r, errname(e), e);
 	else
-		printf("{\"syscall\":\"%s\",\"nr\":%ld,\"ret\":%ld,\"errno\":null}\n", t->name, t->nr, r);
+		printf("{\"syscall\":\"%s\",\"nr\":%ld,\"ret\":%ld,\"errno\":null}\n", t->name,
+		       t->nr, r);
 	fflush(stdout);
 }
 
@@ -204,8 +222,8 @@ static void try_foreign(const char *name)
 
 static int run_named(const char *name)
 {
-	const struct attempt *sets[] = { denied, enosys, allowed };
-	size_t lens[] = { N(denied), N(enosys), N(allowed) };
+	const struct attempt *sets[] = {denied, enosys, allowed};
+	size_t lens[] = {N(denied), N(enosys), N(allowed)};
 
 	if (strcmp(name, "i386") == 0 || strcmp(name, "x32") == 0) {
 		try_foreign(name);

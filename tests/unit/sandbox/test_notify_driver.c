@@ -50,11 +50,11 @@ static int capture_record(void *ctx, const char *type, const char *json, struct 
 
 static int send_fd(int sock, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
 	char byte = 'L';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof cbuf };
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
 	cm->cmsg_level = SOL_SOCKET;
@@ -68,9 +68,9 @@ static int recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof cbuf };
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	struct cmsghdr *cm;
 	int fd = -1;
 
@@ -83,7 +83,7 @@ static int recv_fd(int sock)
 }
 
 struct run {
-	struct al_buf out;     /* the probe's stdout */
+	struct al_buf out; /* the probe's stdout */
 	struct capture cap;
 	int status;
 	struct al_notify_stats st;
@@ -95,7 +95,7 @@ static void run_probe(struct run *r, char *const args[])
 	struct al_seccomp *sc = NULL;
 	struct al_notify *n = NULL;
 	struct al_spec spec;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	int sp[2], outp[2], listener;
 	pid_t pid;
 
@@ -110,7 +110,7 @@ static void run_probe(struct run *r, char *const args[])
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct al_error cerr = { 0 };
+		struct al_error cerr = {0};
 		int lfd = -1;
 		close(sp[0]);
 		close(outp[0]);
@@ -138,8 +138,8 @@ static void run_probe(struct run *r, char *const args[])
 	al_notify_set_recorder(n, capture_record, &r->cap);
 
 	for (int open_out = 1; open_out;) {
-		struct pollfd p[2] = { { .fd = outp[0], .events = POLLIN },
-				       { .fd = al_notify_fd(n), .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = outp[0], .events = POLLIN},
+		                      {.fd = al_notify_fd(n), .events = POLLIN}};
 		int k = poll(p, al_notify_fd(n) >= 0 ? 2 : 1, 10000);
 		assert_true(k > 0); /* a hang here is a bug: fail, don't wait forever */
 		if (p[1].revents & (POLLIN | POLLHUP))
@@ -157,7 +157,7 @@ static void run_probe(struct run *r, char *const args[])
 	assert_int_equal(waitpid(pid, &r->status, 0), pid);
 	/* drain what is left (the listener hangs up once the probe is gone) */
 	while (al_notify_fd(n) >= 0) {
-		struct pollfd p = { .fd = al_notify_fd(n), .events = POLLIN };
+		struct pollfd p = {.fd = al_notify_fd(n), .events = POLLIN};
 		if (poll(&p, 1, 1000) <= 0)
 			break;
 		assert_int_equal(al_notify_handle(n, &err), 0);
@@ -197,8 +197,8 @@ static int count_records(const struct run *r, const char *needle)
 
 static void denied_syscalls_get_eperm_and_are_recorded(void **state)
 {
-	static char *const args[] = { "try_syscall", "list", NULL };
-	static char *const all[] = { "try_syscall", "all", NULL };
+	static char *const args[] = {"try_syscall", "list", NULL};
+	static char *const all[] = {"try_syscall", "all", NULL};
 	struct run lr, r;
 	char line[512], needle[160];
 	int n_denied = 0;
@@ -239,9 +239,9 @@ static void denied_syscalls_get_eperm_and_are_recorded(void **state)
 	/* one syscall_denied record per denied attempt, with the real name */
 	assert_int_equal(count_records(&r, "syscall_denied\t"), n_denied);
 	assert_int_equal(r.st.denied, (uint64_t)n_denied);
-	static const char *const names[] = { "bpf", "io_uring_setup", "unshare", "mount",
-					     "open_tree", "ptrace", "keyctl", "personality",
-					     "ioctl", "socket", "clone", "sysfs", "kexec_load" };
+	static const char *const names[] = {
+	    "bpf",         "io_uring_setup", "unshare", "mount", "open_tree", "ptrace",    "keyctl",
+	    "personality", "ioctl",          "socket",  "clone", "sysfs",     "kexec_load"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		snprintf(needle, sizeof needle, "\"syscall\":\"%s\"", names[i]);
 		if (count_records(&r, needle) < 1)
@@ -257,7 +257,7 @@ static void denied_syscalls_get_eperm_and_are_recorded(void **state)
 
 static void exec_is_recorded_with_argv(void **state)
 {
-	static char *const args[] = { "try_syscall", "getppid", "--marker=a b\"c", "clone3", NULL };
+	static char *const args[] = {"try_syscall", "getppid", "--marker=a b\"c", "clone3", NULL};
 	struct run r;
 	char needle[512];
 
@@ -268,8 +268,10 @@ static void exec_is_recorded_with_argv(void **state)
 	assert_int_equal(r.st.execs, 1);
 	snprintf(needle, sizeof needle, "\"path\":\"%s\"", probe_path);
 	assert_int_equal(count_records(&r, needle), 1);
-	assert_int_equal(count_records(&r,
-		"\"argv\":[\"try_syscall\",\"getppid\",\"--marker=a b\\\"c\",\"clone3\"]"), 1);
+	assert_int_equal(
+	    count_records(
+	        &r, "\"argv\":[\"try_syscall\",\"getppid\",\"--marker=a b\\\"c\",\"clone3\"]"),
+	    1);
 	/* the exec'ing process is our child: its pid and our pid as ppid */
 	snprintf(needle, sizeof needle, "\"ppid\":%d,", (int)getpid());
 	assert_int_equal(count_records(&r, needle), 1);
@@ -303,9 +305,9 @@ static void huge_argv_is_bounded(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(denied_syscalls_get_eperm_and_are_recorded),
-		cmocka_unit_test(exec_is_recorded_with_argv),
-		cmocka_unit_test(huge_argv_is_bounded),
+	    cmocka_unit_test(denied_syscalls_get_eperm_and_are_recorded),
+	    cmocka_unit_test(exec_is_recorded_with_argv),
+	    cmocka_unit_test(huge_argv_is_bounded),
 	};
 
 	if (argc < 2) {

@@ -32,15 +32,16 @@
 
 struct emu_result {
 	uint32_t ret;
-	bool ok;           /* program ran to a RET */
-	bool const_path;   /* only what the kernel's constant-action check accepts:
-			      loads of nr/arch, JA/JEQ/JGE/JGT/JSET with K, AND with K, RET K */
+	bool ok;         /* program ran to a RET */
+	bool const_path; /* only what the kernel's constant-action check accepts:
+	                    loads of nr/arch, JA/JEQ/JGE/JGT/JSET with K, AND with K, RET K */
 };
 
-static struct emu_result emulate(const struct sock_filter *f, size_t n, const struct seccomp_data *d)
+static struct emu_result emulate(const struct sock_filter *f, size_t n,
+                                 const struct seccomp_data *d)
 {
-	struct emu_result res = { 0, false, true };
-	uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = { 0 };
+	struct emu_result res = {0, false, true};
+	uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = {0};
 	size_t pc = 0;
 
 	for (unsigned steps = 0; pc < n && steps < 100000; steps++) {
@@ -88,14 +89,29 @@ static struct emu_result emulate(const struct sock_filter *f, size_t n, const st
 			if (!(BPF_OP(code) == BPF_AND && BPF_SRC(code) == BPF_K))
 				res.const_path = false;
 			switch (BPF_OP(code)) {
-			case BPF_ADD: A += src; break;
-			case BPF_SUB: A -= src; break;
-			case BPF_AND: A &= src; break;
-			case BPF_OR: A |= src; break;
-			case BPF_LSH: A <<= src; break;
-			case BPF_RSH: A >>= src; break;
-			case BPF_NEG: A = -A; break;
-			default: return res;
+			case BPF_ADD:
+				A += src;
+				break;
+			case BPF_SUB:
+				A -= src;
+				break;
+			case BPF_AND:
+				A &= src;
+				break;
+			case BPF_OR:
+				A |= src;
+				break;
+			case BPF_LSH:
+				A <<= src;
+				break;
+			case BPF_RSH:
+				A >>= src;
+				break;
+			case BPF_NEG:
+				A = -A;
+				break;
+			default:
+				return res;
 			}
 			break;
 		case BPF_JMP: {
@@ -103,12 +119,23 @@ static struct emu_result emulate(const struct sock_filter *f, size_t n, const st
 			if (BPF_SRC(code) == BPF_X)
 				res.const_path = false;
 			switch (BPF_OP(code)) {
-			case BPF_JA: pc += in->k; continue;
-			case BPF_JEQ: t = A == src; break;
-			case BPF_JGT: t = A > src; break;
-			case BPF_JGE: t = A >= src; break;
-			case BPF_JSET: t = (A & src) != 0; break;
-			default: return res;
+			case BPF_JA:
+				pc += in->k;
+				continue;
+			case BPF_JEQ:
+				t = A == src;
+				break;
+			case BPF_JGT:
+				t = A > src;
+				break;
+			case BPF_JGE:
+				t = A >= src;
+				break;
+			case BPF_JSET:
+				t = (A & src) != 0;
+				break;
+			default:
+				return res;
 			}
 			pc += t ? in->jt : in->jf;
 			break;
@@ -140,7 +167,7 @@ static size_t prog_len;
 static int setup(void **state)
 {
 	struct al_spec spec;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	(void)state;
 	al_spec_init(&spec);
@@ -161,7 +188,7 @@ static int teardown(void **state)
 
 static struct emu_result run(uint32_t arch, int nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
-	struct seccomp_data d = { .nr = nr, .arch = arch, .args = { a0, a1, a2 } };
+	struct seccomp_data d = {.nr = nr, .arch = arch, .args = {a0, a1, a2}};
 	struct emu_result r = emulate(prog, prog_len, &d);
 
 	assert_true(r.ok);
@@ -176,13 +203,48 @@ static uint32_t act(int nr, uint64_t a0, uint64_t a1)
 /* ---- the table ---------------------------------------------------------- */
 
 static const char *const must_deny[] = {
-	"bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "keyctl", "add_key", "request_key", "ptrace", "process_vm_readv",
-	"process_vm_writev", "mount", "fsopen", "fsmount", "move_mount", "open_tree",
-	"mount_setattr", "fsconfig", "fspick", "umount2", "pivot_root", "chroot", "unshare",
-	"setns", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"open_by_handle_at", "name_to_handle_at", "swapon", "swapoff", "reboot", "syslog", "acct",
-	"quotactl", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "mount",
+    "fsopen",
+    "fsmount",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "fsconfig",
+    "fspick",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "syslog",
+    "acct",
+    "quotactl",
+    "settimeofday",
+    "clock_settime",
+    "adjtimex",
+    "clock_adjtime",
 };
 
 static void every_row_resolves_and_has_a_reason(void **state)
@@ -237,17 +299,18 @@ static void foreign_architectures_are_killed(void **state)
 	assert_int_equal(run(AUDIT_ARCH_I386, 20, 0, 0, 0).ret, SECCOMP_RET_KILL_PROCESS);
 	/* x32: the x86_64 arch with bit 30 set in the number */
 	assert_int_equal(run(AUDIT_ARCH_X86_64, 0x40000000 | __NR_getpid, 0, 0, 0).ret,
-			 SECCOMP_RET_KILL_PROCESS);
+	                 SECCOMP_RET_KILL_PROCESS);
 	assert_int_equal(run(AUDIT_ARCH_X86_64, 0x40000000 | __NR_execve, 0, 0, 0).ret,
-			 SECCOMP_RET_KILL_PROCESS);
-	assert_int_equal(run(AUDIT_ARCH_AARCH64, __NR_getpid, 0, 0, 0).ret, SECCOMP_RET_KILL_PROCESS);
+	                 SECCOMP_RET_KILL_PROCESS);
+	assert_int_equal(run(AUDIT_ARCH_AARCH64, __NR_getpid, 0, 0, 0).ret,
+	                 SECCOMP_RET_KILL_PROCESS);
 }
 
 static void hot_syscalls_are_constant_allow(void **state)
 {
-	static const int hot[] = { __NR_getppid, __NR_read, __NR_write, __NR_futex,
-				   __NR_mmap, __NR_close, __NR_openat, __NR_newfstatat,
-				   __NR_epoll_wait, __NR_clock_gettime, __NR_brk, __NR_lseek };
+	static const int hot[] = {__NR_getppid,    __NR_read,          __NR_write,  __NR_futex,
+	                          __NR_mmap,       __NR_close,         __NR_openat, __NR_newfstatat,
+	                          __NR_epoll_wait, __NR_clock_gettime, __NR_brk,    __NR_lseek};
 	size_t n;
 	const struct al_seccomp_rule *r = al_seccomp_rules(&n);
 
@@ -292,13 +355,15 @@ static void clone_with_namespace_flags_is_denied(void **state)
 	(void)state;
 	/* glibc's fork and pthread_create flags */
 	assert_int_equal(act(__NR_clone, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, 0),
-			 SECCOMP_RET_ALLOW);
-	assert_int_equal(act(__NR_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-					 CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS |
-					 CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID, 0),
-			 SECCOMP_RET_ALLOW);
-	static const uint64_t ns[] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET,
-				       CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP };
+	                 SECCOMP_RET_ALLOW);
+	assert_int_equal(act(__NR_clone,
+	                     CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+	                         CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+	                         CLONE_CHILD_CLEARTID,
+	                     0),
+	                 SECCOMP_RET_ALLOW);
+	static const uint64_t ns[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
+	                              CLONE_NEWUTS,  CLONE_NEWIPC, CLONE_NEWCGROUP};
 	for (size_t i = 0; i < sizeof ns / sizeof *ns; i++)
 		assert_int_equal(act(__NR_clone, ns[i] | SIGCHLD, 0), SECCOMP_RET_USER_NOTIF);
 	/* clone3 keeps its flags in memory: ENOSYS, so libc falls back to clone */
@@ -311,7 +376,8 @@ static void ioctl_terminal_injection_is_denied(void **state)
 	assert_int_equal(act(__NR_ioctl, 0, TIOCSTI), SECCOMP_RET_USER_NOTIF);
 	assert_int_equal(act(__NR_ioctl, 0, TIOCLINUX), SECCOMP_RET_USER_NOTIF);
 	/* the kernel truncates cmd to 32 bits: junk above must not help */
-	assert_int_equal(act(__NR_ioctl, 0, 0xffffffff00000000ull | TIOCSTI), SECCOMP_RET_USER_NOTIF);
+	assert_int_equal(act(__NR_ioctl, 0, 0xffffffff00000000ull | TIOCSTI),
+	                 SECCOMP_RET_USER_NOTIF);
 	assert_int_equal(act(__NR_ioctl, 0, 0x100000000ull | TIOCLINUX), SECCOMP_RET_USER_NOTIF);
 	/* everything else works, including a sign-extended _IOR/_IOW command */
 	assert_int_equal(act(__NR_ioctl, 0, TCGETS), SECCOMP_RET_ALLOW);
@@ -320,8 +386,8 @@ static void ioctl_terminal_injection_is_denied(void **state)
 	assert_int_equal(act(__NR_ioctl, 0, 0xffffffffc0045406ull), SECCOMP_RET_ALLOW);
 	/* neighbours of the denied values */
 	for (uint32_t c = 0x5400; c < 0x5440; c++) {
-		uint32_t want = (c == TIOCSTI || c == TIOCLINUX) ? SECCOMP_RET_USER_NOTIF
-								 : SECCOMP_RET_ALLOW;
+		uint32_t want =
+		    (c == TIOCSTI || c == TIOCLINUX) ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
 		assert_int_equal(act(__NR_ioctl, 0, c), want);
 	}
 }
@@ -344,7 +410,8 @@ static void personality_keeps_aslr(void **state)
 	(void)state;
 	assert_int_equal(act(__NR_personality, PER_LINUX, 0), SECCOMP_RET_ALLOW);
 	assert_int_equal(act(__NR_personality, 0xffffffff, 0), SECCOMP_RET_ALLOW);
-	assert_int_equal(act(__NR_personality, PER_LINUX | ADDR_NO_RANDOMIZE, 0), SECCOMP_RET_USER_NOTIF);
+	assert_int_equal(act(__NR_personality, PER_LINUX | ADDR_NO_RANDOMIZE, 0),
+	                 SECCOMP_RET_USER_NOTIF);
 	assert_int_equal(act(__NR_personality, PER_LINUX32, 0), SECCOMP_RET_USER_NOTIF);
 	assert_int_equal(act(__NR_personality, READ_IMPLIES_EXEC, 0), SECCOMP_RET_USER_NOTIF);
 }
@@ -353,18 +420,19 @@ static void seccomp_cannot_make_a_second_listener(void **state)
 {
 	(void)state;
 	assert_int_equal(act(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0), SECCOMP_RET_ALLOW);
-	assert_int_equal(act(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER),
-			 SECCOMP_RET_USER_NOTIF);
+	assert_int_equal(
+	    act(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER),
+	    SECCOMP_RET_USER_NOTIF);
 	assert_int_equal(act(__NR_seccomp, SECCOMP_GET_ACTION_AVAIL, 0), SECCOMP_RET_ALLOW);
 }
 
 static void degraded_filter_denies_without_a_listener(void **state)
 {
 	struct al_seccomp *d = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	const struct sock_filter *p;
 	size_t len;
-	struct seccomp_data sd = { .arch = AUDIT_ARCH_X86_64 };
+	struct seccomp_data sd = {.arch = AUDIT_ARCH_X86_64};
 
 	(void)state;
 	assert_int_equal(al_seccomp_compile(&d, false, &err), 0);
@@ -401,20 +469,20 @@ static void syscall_names_for_events(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_row_resolves_and_has_a_reason),
-		cmocka_unit_test(every_named_syscall_is_denied_in_the_table),
-		cmocka_unit_test(no_syscall_is_listed_twice_with_different_actions),
-		cmocka_unit_test(foreign_architectures_are_killed),
-		cmocka_unit_test(hot_syscalls_are_constant_allow),
-		cmocka_unit_test(exec_goes_to_the_listener),
-		cmocka_unit_test(unlisted_syscalls_are_denied_and_recorded),
-		cmocka_unit_test(clone_with_namespace_flags_is_denied),
-		cmocka_unit_test(ioctl_terminal_injection_is_denied),
-		cmocka_unit_test(only_three_socket_families),
-		cmocka_unit_test(personality_keeps_aslr),
-		cmocka_unit_test(seccomp_cannot_make_a_second_listener),
-		cmocka_unit_test(degraded_filter_denies_without_a_listener),
-		cmocka_unit_test(syscall_names_for_events),
+	    cmocka_unit_test(every_row_resolves_and_has_a_reason),
+	    cmocka_unit_test(every_named_syscall_is_denied_in_the_table),
+	    cmocka_unit_test(no_syscall_is_listed_twice_with_different_actions),
+	    cmocka_unit_test(foreign_architectures_are_killed),
+	    cmocka_unit_test(hot_syscalls_are_constant_allow),
+	    cmocka_unit_test(exec_goes_to_the_listener),
+	    cmocka_unit_test(unlisted_syscalls_are_denied_and_recorded),
+	    cmocka_unit_test(clone_with_namespace_flags_is_denied),
+	    cmocka_unit_test(ioctl_terminal_injection_is_denied),
+	    cmocka_unit_test(only_three_socket_families),
+	    cmocka_unit_test(personality_keeps_aslr),
+	    cmocka_unit_test(seccomp_cannot_make_a_second_listener),
+	    cmocka_unit_test(degraded_filter_denies_without_a_listener),
+	    cmocka_unit_test(syscall_names_for_events),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
