@@ -190,14 +190,37 @@ static int plan_file(struct al_sandbox_plan *p, const char *dst, const char *con
 					   .content_len = c ? strlen(c) : 0, .mode = mode}, err);
 }
 
+/* The content of host file src becomes the file dst in the new root. */
+static int plan_copy(struct al_sandbox_plan *p, const char *src, const char *dst, struct al_error *err)
+{
+	char *buf;
+	ssize_t n;
+	struct stat st;
+	int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0; /* unreadable: not part of the image */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 256 * 1024 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n < 0 || plan_own(p, buf) == NULL)
+		return n < 0 ? (free(buf), 0) : al_error_set(err, ENOMEM, "rootfs", "planning %s", dst);
+	return add(p, (struct al_mount_op){.kind = AL_MNT_FILE, .dst = dst, .content = buf,
+					   .content_len = (size_t)n, .mode = st.st_mode & 0644}, err);
+}
+
 /* Read-only binds of the host /etc pieces programs need to work: TLS roots,
  * the dynamic linker cache, Debian's alternatives links, Python's config. */
 static int plan_etc_host(struct al_sandbox_plan *p, const char *etc, struct al_error *err)
 {
 	static const char *const dirs[] = {"ssl/certs", "alternatives", "python3", "python3.11",
 					   "python3.12", "python3.13", "ca-certificates"};
-	static const char *const files[] = {"ld.so.cache", "ssl/openssl.cnf", "mime.types",
-					    "protocols", "services", "gitconfig"};
+	static const char *const files[] = {"ld.so.cache", "ssl/openssl.cnf", "protocols",
+					    "services", "gitconfig"};
 	size_t i;
 	int r;
 	struct stat st;
@@ -215,14 +238,14 @@ static int plan_etc_host(struct al_sandbox_plan *p, const char *etc, struct al_e
 		if (r < 0)
 			return r;
 	}
+	/* Small files are copied (read here, written by the init into the root
+	 * tmpfs, which ends read-only): cheaper than a bind mount each, and a
+	 * snapshot the host cannot change under the run. */
 	for (i = 0; i < AL_ARRAY_SIZE(files); i++) {
 		snprintf(src, sizeof src, "%s/%s", etc, files[i]);
-		if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
+		if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 256 * 1024)
 			continue;
-		r = add(p, (struct al_mount_op){.kind = AL_MNT_BIND_FILE,
-					     .src = al_plan_printf(p, AL_OLDROOT "%s", src),
-					     .dst = al_plan_printf(p, NR("/etc/%s"), files[i]),
-					     .flags = MS_RDONLY}, err);
+		r = plan_copy(p, src, al_plan_printf(p, NR("/etc/%s"), files[i]), err);
 		if (r < 0)
 			return r;
 	}
@@ -293,19 +316,22 @@ static int plan_etc(struct al_sandbox_plan *p, const char *home, const char *use
 	return r;
 }
 
-/* /proc: fresh for the sandbox's pid namespace; the kernel-wide knobs and
- * leaks are made read-only or hidden (the set docker/runc mask, plus more). */
+/* /proc: fresh for the sandbox's pid namespace. The kernel-wide knobs are
+ * read-only; what leaks host facts to anyone who can read it is hidden (the
+ * set docker and runc mask, plus kallsyms, key-users, config.gz, mtrr and
+ * driver). Files only host root can read (kmsg, kpage*, slabinfo, ...) stay
+ * as they are: no sandbox id is host root and no capability reaches past
+ * the user namespace, so their permissions already keep them closed; each
+ * mask costs two syscalls on every start. */
 static int plan_proc(struct al_sandbox_plan *p, struct al_error *err)
 {
 	static const char *const ro[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
 					 "/proc/bus", "/proc/fs"};
 	static const char *const masked[] = {
 		"/proc/kcore", "/proc/kallsyms", "/proc/keys", "/proc/key-users",
-		"/proc/timer_list", "/proc/sched_debug", "/proc/acpi", "/proc/scsi",
-		"/proc/latency_stats", "/proc/kmsg", "/proc/kpagecount", "/proc/kpageflags",
-		"/proc/kpagecgroup", "/proc/config.gz", "/proc/vmallocinfo", "/proc/slabinfo",
-		"/proc/pagetypeinfo", "/proc/sysvipc", "/proc/dynamic_debug", "/proc/tty/driver",
-		"/proc/driver", "/proc/mtrr", "/proc/kpageidle", "/proc/crypto",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats",
+		"/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/config.gz", "/proc/mtrr",
+		"/proc/driver",
 	};
 	size_t i;
 	int r;
@@ -316,9 +342,11 @@ static int plan_proc(struct al_sandbox_plan *p, struct al_error *err)
 	for (i = 0; r == 0 && i < AL_ARRAY_SIZE(ro); i++)
 		r = add(p, (struct al_mount_op){.kind = AL_MNT_RDONLY,
 					     .dst = al_plan_printf(p, AL_NEWROOT "%s", ro[i])}, err);
+	/* Planned only for what exists on this kernel: no probe in the child. */
 	for (i = 0; r == 0 && i < AL_ARRAY_SIZE(masked); i++)
-		r = add(p, (struct al_mount_op){.kind = AL_MNT_MASK,
-					     .dst = al_plan_printf(p, AL_NEWROOT "%s", masked[i])}, err);
+		if (access(masked[i], F_OK) == 0)
+			r = add(p, (struct al_mount_op){.kind = AL_MNT_MASK,
+						     .dst = al_plan_printf(p, AL_NEWROOT "%s", masked[i])}, err);
 	return r;
 }
 
