@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -317,28 +318,23 @@ static int valid_run_id(const char *id)
 	return 1;
 }
 
-/* Runs whose supervisor was SIGKILLed (or the machine rebooted mid-run on a
- * persistent cgroupfs) never reach their teardown. Their processes died with
- * the init (PDEATHSIG, pid namespace), so what remains are empty run
- * directories. Each new run removes those older than AL_CG_STALE_S: a live
- * run's cgroup is empty only for the milliseconds between prepare and
- * clone, and if one were removed anyway its attach fails and that run stops
- * (fail closed), it never runs unlimited. */
-#define AL_CG_STALE_S 120
+/* Runs whose supervisor was SIGKILLed never reach their teardown. Their
+ * processes die with the init (PDEATHSIG, pid namespace), leaving empty run
+ * directories; each new run removes those beside its own. A live run holds
+ * flock(LOCK_EX) on each of its directories from just after mkdir until
+ * destroy, so "stale" means: lock free, empty, and not brand new (the age
+ * covers the microseconds between a run's mkdir and its flock; kernfs gives
+ * a directory the time its inode was last instantiated, which is never
+ * older than its real age, so the check never errs towards removal). */
+#define AL_CG_STALE_S 10
 
-void al_cg_collect_stale(const struct al_cg_dir *const *dirs, int n)
+static void collect_in(const char *parent)
 {
-	const struct al_cg_dir *scan = NULL;
-	DIR *dir;
+	DIR *dir = opendir(parent);
 	struct dirent *de;
 	time_t now = time(NULL);
 
-	/* one hierarchy is scanned (its directory listing is the same run ids
-	 * as the others'); a stale id is removed from all of them */
-	for (int i = 0; i < n && scan == NULL; i++)
-		if (dirs[i]->created && !dirs[i]->parent_created)
-			scan = dirs[i];
-	if (scan == NULL || (dir = opendir(scan->parent)) == NULL)
+	if (dir == NULL)
 		return;
 	while ((de = readdir(dir)) != NULL) {
 		struct stat st;
@@ -354,19 +350,24 @@ void al_cg_collect_stale(const struct al_cg_dir *const *dirs, int n)
 		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
-		got = al_read_file_at(fd, "cgroup.procs", procs, sizeof procs);
-		close(fd);
-		if (got != 0)
-			continue;
-		for (int i = 0; i < n; i++) {
-			char p[PATH_MAX];
-			if (!dirs[i]->created ||
-			    snprintf(p, sizeof p, "%s/%s", dirs[i]->parent, de->d_name) >= (int)sizeof p)
-				continue;
-			rmdir(p); /* fails harmlessly (EBUSY) if anything lives there */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			got = al_read_file_at(fd, "cgroup.procs", procs, sizeof procs);
+			if (got == 0)
+				unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR); /* fails harmlessly if busy */
 		}
+		close(fd);
 	}
 	closedir(dir);
+}
+
+/* Each hierarchy separately: they hold different sets (v1 memory runs nest
+ * under each caller's own cgroup, pids runs may all share one parent), and
+ * a supervisor killed mid-prepare leaves some hierarchies only. */
+void al_cg_collect_stale(const struct al_cg_dir *const *dirs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (dirs[i]->created && !dirs[i]->parent_created)
+			collect_in(dirs[i]->parent);
 }
 
 int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id, struct al_error *err)
@@ -393,6 +394,9 @@ int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id,
 	d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (d->fd < 0)
 		return al_error_errno(err, STAGE, "opening cgroup %s", d->path);
+	/* held until destroy: tells other runs' stale collection this one lives */
+	if (flock(d->fd, LOCK_EX | LOCK_NB) < 0)
+		return al_error_errno(err, STAGE, "locking cgroup %s", d->path);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -489,7 +490,9 @@ static void test_prepare_real(void **state)
 static void test_v1_real_collects_stale(void **state)
 {
 	struct al_cg_layout lay;
-	char self[8192], id[64], stale[PATH_MAX], fresh[PATH_MAX], busy[PATH_MAX], procs[PATH_MAX + 16];
+	char self[8192], id[64], stale[PATH_MAX], fresh[PATH_MAX], busy[PATH_MAX], locked[PATH_MAX],
+		procs[PATH_MAX + 16];
+	int lockfd;
 	struct al_limits lim = { .memory = 64 * MiB, .pids = 8, .cpus = 1 };
 	static struct al_cgroup cg; /* static: the teardown may see it */
 	struct timespec old[2] = { { .tv_sec = 0 }, { .tv_sec = 0 } };
@@ -506,6 +509,7 @@ static void test_v1_real_collects_stale(void **state)
 	snprintf(stale, sizeof stale, "%s/airlock/unittest-stale-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
 	snprintf(fresh, sizeof fresh, "%s/airlock/unittest-fresh-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
 	snprintf(busy, sizeof busy, "%s/airlock/unittest-busy-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
+	snprintf(locked, sizeof locked, "%s/airlock/unittest-locked-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
 	snprintf(procs, sizeof procs, "%s/airlock", lay.v1[AL_CG1_PIDS]);
 	mkdir(procs, 0755);
 	assert_int_equal(mkdir(stale, 0755), 0);
@@ -513,6 +517,12 @@ static void test_v1_real_collects_stale(void **state)
 	assert_int_equal(mkdir(busy, 0755), 0);
 	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
 	assert_int_equal(utimensat(AT_FDCWD, busy, old, 0), 0);
+	/* old and empty, but a live run (here: this test) holds its lock */
+	assert_int_equal(mkdir(locked, 0755), 0);
+	assert_int_equal(utimensat(AT_FDCWD, locked, old, 0), 0);
+	lockfd = open(locked, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(lockfd >= 0);
+	assert_int_equal(flock(lockfd, LOCK_EX | LOCK_NB), 0);
 	pid = fork_waiting(&go);
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", busy);
 	snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
@@ -525,6 +535,9 @@ static void test_v1_real_collects_stale(void **state)
 	assert_int_equal(access(stale, F_OK), -1);
 	assert_int_equal(access(fresh, F_OK), 0);
 	assert_int_equal(access(busy, F_OK), 0);
+	assert_int_equal(access(locked, F_OK), 0);
+	close(lockfd);
+	assert_int_equal(rmdir(locked), 0);
 
 	assert_int_equal(write(go, "x", 1), 1); /* 'x': the child just exits */
 	close(go);
