@@ -25,11 +25,8 @@
 #define STAGE "cgroup"
 
 static const char *const cg1_names[AL_CG1_N] = {
-	[AL_CG1_MEMORY] = "memory",
-	[AL_CG1_PIDS] = "pids",
-	[AL_CG1_CPU] = "cpu",
-	[AL_CG1_CPUACCT] = "cpuacct",
-	[AL_CG1_FREEZER] = "freezer",
+    [AL_CG1_MEMORY] = "memory",   [AL_CG1_PIDS] = "pids",       [AL_CG1_CPU] = "cpu",
+    [AL_CG1_CPUACCT] = "cpuacct", [AL_CG1_FREEZER] = "freezer",
 };
 
 void al_cg_dir_init(struct al_cg_dir *d)
@@ -134,7 +131,7 @@ static void find_v1(const char *root, enum al_cg1_ctl c, bool check_fs_type, cha
 }
 
 int al_cg_detect_layout(const char *root, bool check_fs_type, struct al_cg_layout *out,
-			struct al_error *err)
+                        struct al_error *err)
 {
 	char p[PATH_MAX];
 	bool any_v1 = false;
@@ -151,7 +148,8 @@ int al_cg_detect_layout(const char *root, bool check_fs_type, struct al_cg_layou
 		find_v1(root, (enum al_cg1_ctl)c, check_fs_type, out->v1[c], sizeof out->v1[c]);
 		any_v1 |= out->v1[c][0] != '\0';
 	}
-	if (snprintf(p, sizeof p, "%s/unified", root) < (int)sizeof p && is_v2_root(p, check_fs_type))
+	if (snprintf(p, sizeof p, "%s/unified", root) < (int)sizeof p &&
+	    is_v2_root(p, check_fs_type))
 		snprintf(out->unified, sizeof out->unified, "%s", p);
 	if (any_v1)
 		out->kind = out->unified[0] ? AL_CG_LAYOUT_HYBRID : AL_CG_LAYOUT_V1;
@@ -249,11 +247,15 @@ int al_cg_keyed_u64(const char *text, const char *key, uint64_t *out)
 const char *al_cg_delegation_hint(enum al_cg_layout_kind kind)
 {
 	if (kind == AL_CG_LAYOUT_V2)
-		return "no usable cgroup for the run's limits (delegate to this user a cgroup2 subtree with "
-		       "memory, pids and cpu enabled and run airlock from a leaf of it, see docs/limits.md; "
+		return "no usable cgroup for the run's limits (delegate to this user a cgroup2 "
+		       "subtree with "
+		       "memory, pids and cpu enabled and run airlock from a leaf of it, see "
+		       "docs/limits.md; "
 		       "or accept rlimits only: --allow-degraded cgroup)";
-	return "no usable cgroup for the run's limits (delegate to this user a cgroup in each of the v1 "
-	       "memory, pids, cpu and freezer hierarchies and run airlock from it, see docs/limits.md; "
+	return "no usable cgroup for the run's limits (delegate to this user a cgroup in each of "
+	       "the v1 "
+	       "memory, pids, cpu and freezer hierarchies and run airlock from it, see "
+	       "docs/limits.md; "
 	       "or accept rlimits only: --allow-degraded cgroup)";
 }
 
@@ -274,12 +276,13 @@ int al_cg_write(const struct al_cg_dir *d, const char *file, const char *val, st
 	if (w < 0)
 		return al_error_errno(err, STAGE, "writing \"%s\" to %s/%s", val, d->path, file);
 	if ((size_t)w != len)
-		return al_error_set(err, EIO, STAGE, "writing \"%s\" to %s/%s: short write", val, d->path,
-				    file);
+		return al_error_set(err, EIO, STAGE, "writing \"%s\" to %s/%s: short write", val,
+		                    d->path, file);
 	return 0;
 }
 
-int al_cg_read(const struct al_cg_dir *d, const char *file, char *buf, size_t n, struct al_error *err)
+int al_cg_read(const struct al_cg_dir *d, const char *file, char *buf, size_t n,
+               struct al_error *err)
 {
 	ssize_t r = al_read_file_at(d->fd, file, buf, n);
 	if (r < 0)
@@ -301,8 +304,8 @@ int al_cg_read_u64(const struct al_cg_dir *d, const char *file, uint64_t *out, s
 	errno = 0;
 	v = strtoull(buf, &end, 10);
 	if (errno || end == buf)
-		return al_error_set(err, EINVAL, STAGE, "reading %s/%s: not a number: \"%.20s\"", d->path,
-				    file, buf);
+		return al_error_set(err, EINVAL, STAGE, "reading %s/%s: not a number: \"%.20s\"",
+		                    d->path, file, buf);
 	*out = v;
 	return 0;
 }
@@ -347,13 +350,15 @@ static void collect_in(const char *parent)
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    now - st.st_mtime < AL_CG_STALE_S)
 			continue;
-		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		fd =
+		    openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			got = al_read_file_at(fd, "cgroup.procs", procs, sizeof procs);
 			if (got == 0)
-				unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR); /* fails harmlessly if busy */
+				unlinkat(dirfd(dir), de->d_name,
+				         AT_REMOVEDIR); /* fails harmlessly if busy */
 		}
 		close(fd);
 	}
@@ -370,10 +375,12 @@ void al_cg_collect_stale(const struct al_cg_dir *const *dirs, int n)
 			collect_in(dirs[i]->parent);
 }
 
-int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id, struct al_error *err)
+int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id,
+                    struct al_error *err)
 {
 	if (!valid_run_id(run_id))
-		return al_error_set(err, EINVAL, STAGE, "run id \"%s\" is not a safe cgroup name", run_id);
+		return al_error_set(err, EINVAL, STAGE, "run id \"%s\" is not a safe cgroup name",
+		                    run_id);
 	if (snprintf(d->parent, sizeof d->parent, "%s", parent) >= (int)sizeof d->parent ||
 	    snprintf(d->path, sizeof d->path, "%s/%s", parent, run_id) >= (int)sizeof d->path)
 		return al_error_set(err, ENAMETOOLONG, STAGE, "cgroup path %s/%s", parent, run_id);
@@ -419,7 +426,8 @@ int al_cg_rmdir_run(struct al_cg_dir *d, struct al_error *err)
 		al_cg_sleep_ms(1);
 	}
 	if (access(d->path, F_OK) == 0 || errno != ENOENT)
-		return al_error_set(err, EEXIST, STAGE, "cgroup %s still exists after removal", d->path);
+		return al_error_set(err, EEXIST, STAGE, "cgroup %s still exists after removal",
+		                    d->path);
 	d->removed = true;
 	if (rmdir(d->parent) < 0 && errno != ENOTEMPTY && errno != EBUSY && errno != ENOENT &&
 	    errno != EEXIST && errno != EACCES && errno != EPERM)
@@ -456,8 +464,9 @@ int al_cg_signal_procs(const struct al_cg_dir *d, int sig, struct al_error *err)
 		if (pid > 0) {
 			n++;
 			if (kill((pid_t)pid, sig) < 0 && errno != ESRCH)
-				return al_error_errno(err, STAGE, "sending signal %d to pid %ld in %s", sig,
-						      pid, d->path);
+				return al_error_errno(err, STAGE,
+				                      "sending signal %d to pid %ld in %s", sig,
+				                      pid, d->path);
 		}
 	}
 	return n;
@@ -465,7 +474,7 @@ int al_cg_signal_procs(const struct al_cg_dir *d, int sig, struct al_error *err)
 
 void al_cg_sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -523,7 +532,7 @@ static void dirname_of(const char *path, char *out, size_t n)
 }
 
 static int prepare_v2(struct al_cgroup *cg, const struct al_cg_layout *lay, const char *self,
-		      const struct al_spec *spec, const char *run_id, struct al_error *err)
+                      const struct al_spec *spec, const char *run_id, struct al_error *err)
 {
 	char self_path[PATH_MAX], parent[PATH_MAX];
 	int r = al_cg_self_path(self, NULL, self_path, sizeof self_path);
@@ -540,13 +549,13 @@ static int prepare_v2(struct al_cgroup *cg, const struct al_cg_layout *lay, cons
 }
 
 int al_cgroup_prepare(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
-		      struct al_error *err)
+                      struct al_error *err)
 {
 	return al_cg_prepare_at(out, spec, run_id, "/sys/fs/cgroup", err);
 }
 
 int al_cg_prepare_at(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
-		     const char *root, struct al_error *err)
+                     const char *root, struct al_error *err)
 {
 	_cleanup_free_ struct al_cgroup *cg = calloc(1, sizeof *cg);
 	struct al_cg_layout lay;
@@ -580,7 +589,8 @@ int al_cg_prepare_at(struct al_cgroup **out, const struct al_spec *spec, const c
 		r = al_cg_v1_create(cg, &lay, self, run_id, &spec->limits, err);
 		break;
 	default:
-		r = al_error_set(err, ENODEV, STAGE, "no cgroup file system is mounted at %s", root);
+		r = al_error_set(err, ENODEV, STAGE, "no cgroup file system is mounted at %s",
+		                 root);
 		break;
 	}
 	if (r < 0) {
@@ -588,17 +598,19 @@ int al_cg_prepare_at(struct al_cgroup **out, const struct al_spec *spec, const c
 			return r;
 		if (!(spec->allow_degraded & AL_DEGRADE_CGROUP)) {
 			if (lay.kind == AL_CG_LAYOUT_NONE)
-				return al_error_wrap(err, "no cgroup to enforce memory, pids and cpu limits "
-							  "(--allow-degraded cgroup accepts rlimits only)");
-			return al_error_wrap(err, "%s", al_cg_delegation_hint(lay.kind == AL_CG_LAYOUT_V2
-									       ? AL_CG_LAYOUT_V2
-									       : AL_CG_LAYOUT_V1));
+				return al_error_wrap(
+				    err, "no cgroup to enforce memory, pids and cpu limits "
+				         "(--allow-degraded cgroup accepts rlimits only)");
+			return al_error_wrap(err, "%s",
+			                     al_cg_delegation_hint(lay.kind == AL_CG_LAYOUT_V2
+			                                               ? AL_CG_LAYOUT_V2
+			                                               : AL_CG_LAYOUT_V1));
 		}
 		/* the user accepted rlimits only: say why in the record */
 		{
 			char msg[AL_ERR_MSG_MAX + 64];
 			snprintf(cg->none_reason, sizeof cg->none_reason, "%s",
-				 al_error_format(err, msg, sizeof msg));
+			         al_error_format(err, msg, sizeof msg));
 		}
 		al_error_clear(err);
 		cg->ops = NULL;
@@ -671,8 +683,10 @@ void al_cgroup_describe(const struct al_cgroup *cg, struct al_json *j)
 		al_json_obj_begin(j);
 		al_json_kv_str(j, "mode", "none (rlimits only)");
 		al_json_kv_bool(j, "degraded", true);
-		al_json_kv_str(j, "reason", cg && cg->none_reason[0] ? cg->none_reason : "no cgroup");
-		al_json_kv_str(j, "enforced_by", "rlimits only: no memory, cpu or total pids limit");
+		al_json_kv_str(j, "reason",
+		               cg && cg->none_reason[0] ? cg->none_reason : "no cgroup");
+		al_json_kv_str(j, "enforced_by",
+		               "rlimits only: no memory, cpu or total pids limit");
 		al_json_obj_end(j);
 		return;
 	}

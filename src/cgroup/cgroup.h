@@ -20,7 +20,7 @@ struct al_cgroup;
  * AL_DEGRADE_CGROUP: then *out is a cgroup in "none (rlimits only)" mode on
  * which every other call is a harmless no-op. */
 int al_cgroup_prepare(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
-		      struct al_error *err);
+                      struct al_error *err);
 
 /* v2: an O_DIRECTORY fd of the run's cgroup for clone3 CLONE_INTO_CGROUP
  * (owned by cg: do not close); -1 on v1 and in none mode. */
@@ -47,7 +47,7 @@ int al_cgroup_read_events(struct al_cgroup *cg, struct al_cgroup_events *ev, str
 struct al_cgroup_stats {
 	uint64_t memory_peak; /* bytes */
 	uint64_t cpu_ns;
-	uint64_t pids_peak;   /* kernel's pids.peak where it exists, else sampled */
+	uint64_t pids_peak; /* kernel's pids.peak where it exists, else sampled */
 };
 int al_cgroup_stats(struct al_cgroup *cg, struct al_cgroup_stats *st, struct al_error *err);
 

@@ -29,8 +29,8 @@ enum al_cg1_ctl {
 
 struct al_cg_layout {
 	enum al_cg_layout_kind kind;
-	char unified[PATH_MAX];        /* where the v2 hierarchy is mounted, or "" */
-	char v1[AL_CG1_N][PATH_MAX];   /* where each v1 controller's hierarchy is, or "" */
+	char unified[PATH_MAX];      /* where the v2 hierarchy is mounted, or "" */
+	char v1[AL_CG1_N][PATH_MAX]; /* where each v1 controller's hierarchy is, or "" */
 };
 
 /* v2 controllers a run needs enabled (bit mask). */
@@ -56,21 +56,21 @@ struct al_cg_dir {
 	char parent[PATH_MAX]; /* the shared "airlock" directory above it */
 	int fd;                /* O_DIRECTORY, -1 when not open */
 	bool created;
-	bool parent_created;   /* this run made the "airlock" directory */
+	bool parent_created; /* this run made the "airlock" directory */
 	bool removed;
 };
 
 struct al_cgroup {
 	const struct al_cg_ops *ops; /* NULL: none (rlimits only) mode */
 	char none_reason[AL_ERR_MSG_MAX];
-	bool has_limits;       /* limits were written (false only in tests) */
+	bool has_limits; /* limits were written (false only in tests) */
 	struct al_limits lim;
 
 	/* v2 */
 	struct al_cg_dir v2;
-	bool oom_group;        /* memory.oom.group = 1 in force */
-	bool swap_off;         /* memory.swap.max = 0 written (or no swap exists) */
-	bool has_kill_file;    /* cgroup.kill exists (5.14+) */
+	bool oom_group;     /* memory.oom.group = 1 in force */
+	bool swap_off;      /* memory.swap.max = 0 written (or no swap exists) */
+	bool has_kill_file; /* cgroup.kill exists (5.14+) */
 
 	/* v1: dirs[c] is the run's directory in controller c's hierarchy; when
 	 * two controllers share a hierarchy, alias[c] is the first one's index. */
@@ -79,9 +79,9 @@ struct al_cgroup {
 	int oom_control_fd;
 	int oom_eventfd;
 	int inotify_fd;
-	int timer_fd;          /* v1: pids.events is not pollable there; sample it */
+	int timer_fd; /* v1: pids.events is not pollable there; sample it */
 
-	int event_fd;          /* what al_cgroup_event_fd hands out */
+	int event_fd; /* what al_cgroup_event_fd hands out */
 
 	/* event counters at the previous read, for deltas */
 	uint64_t last_oom_kills, last_pids_max, last_memory_max;
@@ -90,7 +90,7 @@ struct al_cgroup {
 
 /* Pure helpers, unit-tested. */
 int al_cg_detect_layout(const char *root, bool check_fs_type, struct al_cg_layout *out,
-			struct al_error *err);
+                        struct al_error *err);
 /* From the text of /proc/PID/cgroup, the path of the line whose controller
  * list contains controller (v1), or of the "0::" line (controller NULL). */
 int al_cg_self_path(const char *proc_cgroup, const char *controller, char *out, size_t n);
@@ -105,9 +105,12 @@ const char *al_cg_delegation_hint(enum al_cg_layout_kind kind);
 
 /* File helpers: messages name the full path. */
 int al_cg_write(const struct al_cg_dir *d, const char *file, const char *val, struct al_error *err);
-int al_cg_read(const struct al_cg_dir *d, const char *file, char *buf, size_t n, struct al_error *err);
-int al_cg_read_u64(const struct al_cg_dir *d, const char *file, uint64_t *out, struct al_error *err);
-int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id, struct al_error *err);
+int al_cg_read(const struct al_cg_dir *d, const char *file, char *buf, size_t n,
+               struct al_error *err);
+int al_cg_read_u64(const struct al_cg_dir *d, const char *file, uint64_t *out,
+                   struct al_error *err);
+int al_cg_mkdir_run(struct al_cg_dir *d, const char *parent, const char *run_id,
+                    struct al_error *err);
 int al_cg_rmdir_run(struct al_cg_dir *d, struct al_error *err);
 /* Remove run directories left empty for minutes beside the ones in dirs
  * (whose supervisors died before teardown). */
@@ -127,12 +130,12 @@ void al_cg_undo(struct al_cgroup *cg);
 /* al_cgroup_prepare with the cgroup file systems looked for under root
  * (tests mount a cgroup2 hierarchy elsewhere in a private mount namespace). */
 int al_cg_prepare_at(struct al_cgroup **out, const struct al_spec *spec, const char *run_id,
-		     const char *root, struct al_error *err);
+                     const char *root, struct al_error *err);
 
 /* Back ends. lim NULL creates the cgroups without limits and without
  * requiring controllers (unit tests on hosts whose controllers are bound to
  * another hierarchy). They undo what they created on failure. */
-int al_cg_v2_create(struct al_cgroup *cg, const char *mount, const char *parent_rel, const char *run_id,
-		    const struct al_limits *lim, struct al_error *err);
+int al_cg_v2_create(struct al_cgroup *cg, const char *mount, const char *parent_rel,
+                    const char *run_id, const struct al_limits *lim, struct al_error *err);
 int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const char *proc_cgroup,
-		    const char *run_id, const struct al_limits *lim, struct al_error *err);
+                    const char *run_id, const struct al_limits *lim, struct al_error *err);

@@ -20,11 +20,8 @@
 #define STAGE "cgroup"
 
 static const char *const names[AL_CG1_N] = {
-	[AL_CG1_MEMORY] = "memory",
-	[AL_CG1_PIDS] = "pids",
-	[AL_CG1_CPU] = "cpu",
-	[AL_CG1_CPUACCT] = "cpuacct",
-	[AL_CG1_FREEZER] = "freezer",
+    [AL_CG1_MEMORY] = "memory",   [AL_CG1_PIDS] = "pids",       [AL_CG1_CPU] = "cpu",
+    [AL_CG1_CPUACCT] = "cpuacct", [AL_CG1_FREEZER] = "freezer",
 };
 
 /* The directory holding controller c's files (c's own, or the one it shares). */
@@ -102,8 +99,8 @@ static int write_limits(struct al_cgroup *cg, const struct al_limits *lim, struc
 static int setup_events(struct al_cgroup *cg, struct al_error *err)
 {
 	struct al_cg_dir *mem = dir_of(cg, AL_CG1_MEMORY);
-	struct epoll_event ee = { .events = EPOLLIN };
-	struct itimerspec its = { .it_interval = { 0, V1_SAMPLE_NS }, .it_value = { 0, V1_SAMPLE_NS } };
+	struct epoll_event ee = {.events = EPOLLIN};
+	struct itimerspec its = {.it_interval = {0, V1_SAMPLE_NS}, .it_value = {0, V1_SAMPLE_NS}};
 	char reg[64];
 	int r;
 
@@ -113,10 +110,12 @@ static int setup_events(struct al_cgroup *cg, struct al_error *err)
 	if (mem) {
 		cg->oom_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (cg->oom_eventfd < 0)
-			return al_error_errno(err, STAGE, "eventfd for %s/memory.oom_control", mem->path);
+			return al_error_errno(err, STAGE, "eventfd for %s/memory.oom_control",
+			                      mem->path);
 		cg->oom_control_fd = openat(mem->fd, "memory.oom_control", O_RDONLY | O_CLOEXEC);
 		if (cg->oom_control_fd < 0)
-			return al_error_errno(err, STAGE, "opening %s/memory.oom_control", mem->path);
+			return al_error_errno(err, STAGE, "opening %s/memory.oom_control",
+			                      mem->path);
 		snprintf(reg, sizeof reg, "%d %d", cg->oom_eventfd, cg->oom_control_fd);
 		r = al_cg_write(mem, "cgroup.event_control", reg, err);
 		if (r < 0)
@@ -128,9 +127,11 @@ static int setup_events(struct al_cgroup *cg, struct al_error *err)
 	if (dir_of(cg, AL_CG1_PIDS)) {
 		cg->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (cg->timer_fd < 0)
-			return al_error_errno(err, STAGE, "timerfd_create for sampling pids.events");
+			return al_error_errno(err, STAGE,
+			                      "timerfd_create for sampling pids.events");
 		if (timerfd_settime(cg->timer_fd, 0, &its, NULL) < 0)
-			return al_error_errno(err, STAGE, "timerfd_settime for sampling pids.events");
+			return al_error_errno(err, STAGE,
+			                      "timerfd_settime for sampling pids.events");
 		ee.data.fd = cg->timer_fd;
 		if (epoll_ctl(cg->event_fd, EPOLL_CTL_ADD, cg->timer_fd, &ee) < 0)
 			return al_error_errno(err, STAGE, "epoll_ctl for the pids sampling timer");
@@ -163,7 +164,7 @@ static void drain(int fd)
 }
 
 static int keyed(struct al_cg_dir *d, const char *file, const char *key, uint64_t *out,
-		 struct al_error *err)
+                 struct al_error *err)
 {
 	char buf[1024];
 	int r;
@@ -232,7 +233,8 @@ static int v1_stats(struct al_cgroup *cg, struct al_cgroup_stats *st, struct al_
 	struct al_cg_dir *pids = dir_of(cg, AL_CG1_PIDS);
 	int r;
 
-	if (mem && (r = al_cg_read_u64(mem, "memory.max_usage_in_bytes", &st->memory_peak, err)) < 0)
+	if (mem &&
+	    (r = al_cg_read_u64(mem, "memory.max_usage_in_bytes", &st->memory_peak, err)) < 0)
 		return r;
 	/* cpuacct.usage is nanoseconds; without a cpuacct hierarchy there is
 	 * no per-cgroup CPU time in v1 and the figure stays 0 (describe says so) */
@@ -262,7 +264,8 @@ static int wait_frozen(struct al_cg_dir *fz, struct al_error *err)
 		if (strncmp(state, "FROZEN", 6) == 0)
 			return 0;
 		if (i >= 1000)
-			return al_error_set(err, ETIMEDOUT, STAGE, "%s did not freeze within 1 s", fz->path);
+			return al_error_set(err, ETIMEDOUT, STAGE, "%s did not freeze within 1 s",
+			                    fz->path);
 		al_cg_sleep_ms(1);
 	}
 }
@@ -315,8 +318,9 @@ static int v1_kill(struct al_cgroup *cg, struct al_error *err)
 			al_cg_sleep_ms(1);
 		}
 		if (round >= 10)
-			return al_error_set(err, EBUSY, STAGE, "processes remain in %s after %d kill rounds",
-					    fz->path, round + 1);
+			return al_error_set(err, EBUSY, STAGE,
+			                    "processes remain in %s after %d kill rounds", fz->path,
+			                    round + 1);
 	}
 }
 
@@ -364,21 +368,23 @@ static void v1_describe(const struct al_cgroup *cg, struct al_json *j)
 	/* v1 cannot kill the whole group on OOM: the kernel picks one victim */
 	al_json_kv_bool(j, "oom_group", false);
 	al_json_kv_str(j, "kill", "freezer FROZEN + SIGKILL + THAWED");
-	al_json_kv_str(j, "cpu_time", acct ? "cpuacct.usage" : "unavailable (no cpuacct hierarchy)");
+	al_json_kv_str(j, "cpu_time",
+	               acct ? "cpuacct.usage" : "unavailable (no cpuacct hierarchy)");
 	al_json_kv_str(j, "pids_peak",
-		       pids && faccessat(pids->fd, "pids.peak", F_OK, 0) == 0 ? "pids.peak" : "sampled");
+	               pids && faccessat(pids->fd, "pids.peak", F_OK, 0) == 0 ? "pids.peak"
+	                                                                      : "sampled");
 	al_json_kv_str(j, "events", "memory.oom_control eventfd; pids.events sampled every 100 ms");
 	al_json_obj_end(j);
 }
 
 static const struct al_cg_ops v1_ops = {
-	.mode = "v1",
-	.attach = v1_attach,
-	.read_events = v1_read_events,
-	.stats = v1_stats,
-	.kill = v1_kill,
-	.destroy = v1_destroy,
-	.describe = v1_describe,
+    .mode = "v1",
+    .attach = v1_attach,
+    .read_events = v1_read_events,
+    .stats = v1_stats,
+    .kill = v1_kill,
+    .destroy = v1_destroy,
+    .describe = v1_describe,
 };
 
 static bool same_dir(const char *a, const char *b)
@@ -390,7 +396,7 @@ static bool same_dir(const char *a, const char *b)
 }
 
 int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const char *proc_cgroup,
-		    const char *run_id, const struct al_limits *lim, struct al_error *err)
+                    const char *run_id, const struct al_limits *lim, struct al_error *err)
 {
 	int r;
 
@@ -406,11 +412,12 @@ int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const 
 			if (c == AL_CG1_CPUACCT)
 				continue;
 			r = al_error_set(err, ENODEV, STAGE, "no v1 %s hierarchy is mounted",
-					 names[c]);
+			                 names[c]);
 			goto fail;
 		}
 		for (int prev = 0; prev < c; prev++)
-			if (lay->v1[prev][0] && cg->dirs[prev].created && same_dir(lay->v1[prev], lay->v1[c]))
+			if (lay->v1[prev][0] && cg->dirs[prev].created &&
+			    same_dir(lay->v1[prev], lay->v1[c]))
 				cg->alias[c] = prev;
 		if (cg->alias[c] >= 0)
 			continue;
@@ -418,12 +425,14 @@ int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const 
 		 * cgroup and stays inside whatever limits the caller runs under */
 		r = al_cg_self_path(proc_cgroup, names[c], self, sizeof self);
 		if (r < 0) {
-			r = al_error_set(err, -r, STAGE, "finding our %s cgroup in /proc/self/cgroup", names[c]);
+			r = al_error_set(err, -r, STAGE,
+			                 "finding our %s cgroup in /proc/self/cgroup", names[c]);
 			goto fail;
 		}
 		if (snprintf(parent, sizeof parent, "%s%s/airlock", lay->v1[c],
-			     strcmp(self, "/") == 0 ? "" : self) >= (int)sizeof parent) {
-			r = al_error_set(err, ENAMETOOLONG, STAGE, "cgroup path under %s", lay->v1[c]);
+		             strcmp(self, "/") == 0 ? "" : self) >= (int)sizeof parent) {
+			r = al_error_set(err, ENAMETOOLONG, STAGE, "cgroup path under %s",
+			                 lay->v1[c]);
 			goto fail;
 		}
 		r = al_cg_mkdir_run(&cg->dirs[c], parent, run_id, err);

@@ -20,9 +20,9 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } v2_ctls[] = {
-	{ AL_CG2_MEMORY, "memory" },
-	{ AL_CG2_PIDS, "pids" },
-	{ AL_CG2_CPU, "cpu" },
+    {AL_CG2_MEMORY, "memory"},
+    {AL_CG2_PIDS, "pids"},
+    {AL_CG2_CPU, "cpu"},
 };
 
 static bool list_has(const char *list, const char *name)
@@ -68,9 +68,10 @@ static int enable_controllers(const char *dir, unsigned need, struct al_error *e
 		if (!(need & v2_ctls[i].bit) || list_has(on, v2_ctls[i].name))
 			continue;
 		if (!list_has(have, v2_ctls[i].name))
-			return al_error_set(err, ENODEV, STAGE,
-					    "the %s controller is not available in %s (cgroup.controllers: %s)",
-					    v2_ctls[i].name, dir, have[0] ? have : "empty");
+			return al_error_set(
+			    err, ENODEV, STAGE,
+			    "the %s controller is not available in %s (cgroup.controllers: %s)",
+			    v2_ctls[i].name, dir, have[0] ? have : "empty");
 		snprintf(plus, sizeof plus, "+%s", v2_ctls[i].name);
 		r = al_cg_write(&d, "cgroup.subtree_control", plus, err);
 		if (r < 0)
@@ -99,9 +100,11 @@ static int write_limits(struct al_cgroup *cg, const struct al_limits *lim, struc
 	if (r == -ENOENT && !al_cg_host_has_swap())
 		r = 0; /* no swap accounting, but no swap either */
 	else if (r == -ENOENT)
-		return al_error_set(err, ENODEV, STAGE,
-				    "%s/memory.swap.max does not exist (swap accounting off) while swap is on: "
-				    "cannot keep the run out of swap", cg->v2.path);
+		return al_error_set(
+		    err, ENODEV, STAGE,
+		    "%s/memory.swap.max does not exist (swap accounting off) while swap is on: "
+		    "cannot keep the run out of swap",
+		    cg->v2.path);
 	if (r < 0)
 		return r;
 	cg->swap_off = true;
@@ -124,7 +127,7 @@ static int write_limits(struct al_cgroup *cg, const struct al_limits *lim, struc
 
 static int watch_events(struct al_cgroup *cg, struct al_error *err)
 {
-	static const char *const files[] = { "memory.events", "pids.events" };
+	static const char *const files[] = {"memory.events", "pids.events"};
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	int watched = 0;
 
@@ -161,7 +164,7 @@ static void drain(int fd)
 
 /* read a keyed counter; a missing file (controller off, in tests) is 0 */
 static int keyed(struct al_cgroup *cg, const char *file, const char *key, uint64_t *out,
-		 struct al_error *err)
+                 struct al_error *err)
 {
 	char buf[1024];
 	int r = al_cg_read(&cg->v2, file, buf, sizeof buf, err);
@@ -184,7 +187,8 @@ static void sample_pids(struct al_cgroup *cg)
 {
 	uint64_t cur;
 	struct al_error ignored;
-	if (al_cg_read_u64(&cg->v2, "pids.current", &cur, &ignored) == 0 && cur > cg->pids_peak_sampled)
+	if (al_cg_read_u64(&cg->v2, "pids.current", &cur, &ignored) == 0 &&
+	    cur > cg->pids_peak_sampled)
 		cg->pids_peak_sampled = cur;
 }
 
@@ -209,7 +213,7 @@ static int v2_read_events(struct al_cgroup *cg, struct al_cgroup_events *ev, str
 }
 
 static int optional_u64(struct al_cgroup *cg, const char *file, uint64_t *out, bool *found,
-			struct al_error *err)
+                        struct al_error *err)
 {
 	int r = al_cg_read_u64(&cg->v2, file, out, err);
 	*found = r == 0;
@@ -237,7 +241,8 @@ static int v2_stats(struct al_cgroup *cg, struct al_cgroup_stats *st, struct al_
 	if (r < 0)
 		return r;
 	if (al_cg_keyed_u64(buf, "usage_usec", &usec) < 0)
-		return al_error_set(err, EINVAL, STAGE, "no usage_usec in %s/cpu.stat", cg->v2.path);
+		return al_error_set(err, EINVAL, STAGE, "no usage_usec in %s/cpu.stat",
+		                    cg->v2.path);
 	st->cpu_ns = usec * 1000;
 	sample_pids(cg);
 	r = optional_u64(cg, "pids.peak", &st->pids_peak, &found, err);
@@ -249,7 +254,7 @@ static int v2_stats(struct al_cgroup *cg, struct al_cgroup_stats *st, struct al_
 }
 
 static int wait_events_key(struct al_cgroup *cg, const char *key, uint64_t want, unsigned ms,
-			   struct al_error *err)
+                           struct al_error *err)
 {
 	for (unsigned i = 0;; i++) {
 		char buf[256];
@@ -260,8 +265,9 @@ static int wait_events_key(struct al_cgroup *cg, const char *key, uint64_t want,
 		if (al_cg_keyed_u64(buf, key, &v) == 0 && v == want)
 			return 0;
 		if (i >= ms)
-			return al_error_set(err, ETIMEDOUT, STAGE, "%s/cgroup.events: %s did not become %llu",
-					    cg->v2.path, key, (unsigned long long)want);
+			return al_error_set(err, ETIMEDOUT, STAGE,
+			                    "%s/cgroup.events: %s did not become %llu", cg->v2.path,
+			                    key, (unsigned long long)want);
 		al_cg_sleep_ms(1);
 	}
 }
@@ -318,24 +324,24 @@ static void v2_describe(const struct al_cgroup *cg, struct al_json *j)
 }
 
 static const struct al_cg_ops v2_ops = {
-	.mode = "v2",
-	.attach = v2_attach,
-	.read_events = v2_read_events,
-	.stats = v2_stats,
-	.kill = v2_kill,
-	.destroy = v2_destroy,
-	.describe = v2_describe,
+    .mode = "v2",
+    .attach = v2_attach,
+    .read_events = v2_read_events,
+    .stats = v2_stats,
+    .kill = v2_kill,
+    .destroy = v2_destroy,
+    .describe = v2_describe,
 };
 
-int al_cg_v2_create(struct al_cgroup *cg, const char *mount, const char *parent_rel, const char *run_id,
-		    const struct al_limits *lim, struct al_error *err)
+int al_cg_v2_create(struct al_cgroup *cg, const char *mount, const char *parent_rel,
+                    const char *run_id, const struct al_limits *lim, struct al_error *err)
 {
 	unsigned need = lim ? (AL_CG2_MEMORY | AL_CG2_PIDS | AL_CG2_CPU) : 0;
 	char base[PATH_MAX], airlock[PATH_MAX];
 	int r;
 
-	if (snprintf(base, sizeof base, "%s%s", mount, strcmp(parent_rel, "/") == 0 ? "" : parent_rel) >=
-		    (int)sizeof base ||
+	if (snprintf(base, sizeof base, "%s%s", mount,
+	             strcmp(parent_rel, "/") == 0 ? "" : parent_rel) >= (int)sizeof base ||
 	    snprintf(airlock, sizeof airlock, "%s/airlock", base) >= (int)sizeof airlock)
 		return al_error_set(err, ENAMETOOLONG, STAGE, "cgroup path under %s", mount);
 	cg->has_limits = lim != NULL;
@@ -352,7 +358,7 @@ int al_cg_v2_create(struct al_cgroup *cg, const char *mount, const char *parent_
 	if (r < 0)
 		goto fail;
 	{
-		const struct al_cg_dir *made[1] = { &cg->v2 };
+		const struct al_cg_dir *made[1] = {&cg->v2};
 		al_cg_collect_stale(made, 1);
 	}
 	if (lim) {

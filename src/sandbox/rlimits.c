@@ -17,12 +17,12 @@ static int rlimit_items(const struct al_limits *lim, struct rlimit_item it[4])
 {
 	/* no core dumps: a dump of a hostile process could land anywhere the
 	 * kernel's core_pattern says, outside the sandbox's writable areas */
-	it[0] = (struct rlimit_item){ RLIMIT_CORE, "core", 0 };
-	it[1] = (struct rlimit_item){ RLIMIT_NOFILE, "nofile", lim->nofile };
+	it[0] = (struct rlimit_item){RLIMIT_CORE, "core", 0};
+	it[1] = (struct rlimit_item){RLIMIT_NOFILE, "nofile", lim->nofile};
 	/* counted per (user namespace, real uid): only the sandbox's own
 	 * processes and threads of the workload's uid count (docs/limits.md) */
-	it[2] = (struct rlimit_item){ RLIMIT_NPROC, "nproc", lim->nproc };
-	it[3] = (struct rlimit_item){ RLIMIT_FSIZE, "fsize", lim->fsize };
+	it[2] = (struct rlimit_item){RLIMIT_NPROC, "nproc", lim->nproc};
+	it[3] = (struct rlimit_item){RLIMIT_FSIZE, "fsize", lim->fsize};
 	return 4;
 }
 
@@ -48,8 +48,8 @@ int al_rlimits_child_setup(const struct al_limits *lim, struct al_error *err)
 		 * fails with EPERM, and the lower hard limit is stricter anyway */
 		next.rlim_cur = next.rlim_max = clamp(it[i].want, cur.rlim_max);
 		if (setrlimit(it[i].resource, &next) < 0)
-			return al_error_errno(err, "rlimits", "setrlimit RLIMIT_%s to %llu", it[i].name,
-					      (unsigned long long)next.rlim_max);
+			return al_error_errno(err, "rlimits", "setrlimit RLIMIT_%s to %llu",
+			                      it[i].name, (unsigned long long)next.rlim_max);
 	}
 	return 0;
 }
@@ -75,12 +75,14 @@ void al_rlimits_describe(const struct al_limits *lim, struct al_json *j)
 			al_json_kv_str(j, "limit", "unlimited");
 		else
 			al_json_kv_uint(j, "limit", (uint64_t)v);
-		if ((uint64_t)v != it[i].want && !(v == RLIM_INFINITY && it[i].want == UINT64_MAX)) {
+		if ((uint64_t)v != it[i].want &&
+		    !(v == RLIM_INFINITY && it[i].want == UINT64_MAX)) {
 			al_json_kv_uint(j, "requested", it[i].want);
 			al_json_kv_str(j, "clamped_by", "the hard limit airlock was started with");
 		}
 		al_json_obj_end(j);
 	}
-	al_json_kv_str(j, "nproc_scope", "per user namespace and uid: only the sandbox's own processes count");
+	al_json_kv_str(j, "nproc_scope",
+	               "per user namespace and uid: only the sandbox's own processes count");
 	al_json_obj_end(j);
 }

@@ -32,10 +32,10 @@
 #include "util/fdutil.h"
 
 /* cmocka's skip() prints no reason; CI should show why a test did not run */
-#define skip_because(why)                                       \
-	do {                                                    \
-		fprintf(stderr, "[  SKIP    ] %s: %s\n", __func__, why); \
-		skip();                                         \
+#define skip_because(why)                                                                          \
+	do {                                                                                       \
+		fprintf(stderr, "[  SKIP    ] %s: %s\n", __func__, why);                           \
+		skip();                                                                            \
 	} while (0)
 
 /* ---- fake trees ---------------------------------------------------------- */
@@ -173,7 +173,7 @@ static void test_detect_checks_fs_type(void **state)
 static void test_self_path(void **state)
 {
 	const char *hybrid = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/357493ac\n"
-			     "3:cpuset:/\n2:cpu,cpuacct:/grp/a:b\n0::/\n";
+	                     "3:cpuset:/\n2:cpu,cpuacct:/grp/a:b\n0::/\n";
 	const char *v2 = "0::/user.slice/user-1000.slice/session-3.scope\n";
 	char out[PATH_MAX];
 
@@ -307,7 +307,8 @@ static pid_t fork_waiting(int *release_fd)
 		} else if (c == 'm') {
 			/* touch 256 MiB against a 32 MiB limit with no swap */
 			size_t sz = 256 * MiB;
-			char *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			char *m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED)
 				_exit(4);
 			for (size_t off = 0; off < sz; off += 4096)
@@ -325,7 +326,7 @@ static pid_t fork_waiting(int *release_fd)
 
 static bool wait_readable(int fd, int ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	return poll(&pfd, 1, ms) == 1;
 }
 
@@ -341,7 +342,7 @@ static void test_v1_real_pids(void **state)
 {
 	struct al_cg_layout lay;
 	char self[8192], buf[256], id[64];
-	struct al_limits lim = { .memory = 64 * MiB, .pids = 6, .cpus = 0.5 };
+	struct al_limits lim = {.memory = 64 * MiB, .pids = 6, .cpus = 0.5};
 	static struct al_cgroup cg; /* static: the teardown may see it */
 	struct al_cgroup_events ev;
 	struct al_cgroup_stats st;
@@ -400,9 +401,9 @@ static void test_v1_real_oom(void **state)
 {
 	struct al_cg_layout lay;
 	char self[8192], id[64];
-	struct al_limits lim = { .memory = 32 * MiB, .pids = 16, .cpus = 1 };
+	struct al_limits lim = {.memory = 32 * MiB, .pids = 16, .cpus = 1};
 	static struct al_cgroup cg; /* static: the teardown may see it */
-	struct al_cgroup_events ev = { 0 };
+	struct al_cgroup_events ev = {0};
 	struct al_cgroup_stats st;
 	struct al_error err;
 	int go, status;
@@ -456,7 +457,7 @@ static void test_prepare_real(void **state)
 		return;
 	}
 	memset(&spec, 0, sizeof spec);
-	spec.limits = (struct al_limits){ .memory = 128 * MiB, .pids = 32, .cpus = 1.0 };
+	spec.limits = (struct al_limits){.memory = 128 * MiB, .pids = 32, .cpus = 1.0};
 	unit_run_id(id, sizeof id, "prepare");
 	assert_int_equal(al_cgroup_prepare(&cg, &spec, id, &err), 0);
 	assert_non_null(cg);
@@ -491,11 +492,11 @@ static void test_v1_real_collects_stale(void **state)
 {
 	struct al_cg_layout lay;
 	char self[8192], id[64], stale[PATH_MAX], fresh[PATH_MAX], busy[PATH_MAX], locked[PATH_MAX],
-		procs[PATH_MAX + 16];
+	    procs[PATH_MAX + 16];
 	int lockfd;
-	struct al_limits lim = { .memory = 64 * MiB, .pids = 8, .cpus = 1 };
+	struct al_limits lim = {.memory = 64 * MiB, .pids = 8, .cpus = 1};
 	static struct al_cgroup cg; /* static: the teardown may see it */
-	struct timespec old[2] = { { .tv_sec = 0 }, { .tv_sec = 0 } };
+	struct timespec old[2] = {{.tv_sec = 0}, {.tv_sec = 0}};
 	struct al_error err;
 	char pidbuf[32];
 	int go, status;
@@ -506,10 +507,14 @@ static void test_v1_real_collects_stale(void **state)
 		return;
 	}
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
-	snprintf(stale, sizeof stale, "%s/airlock/unittest-stale-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
-	snprintf(fresh, sizeof fresh, "%s/airlock/unittest-fresh-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
-	snprintf(busy, sizeof busy, "%s/airlock/unittest-busy-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
-	snprintf(locked, sizeof locked, "%s/airlock/unittest-locked-%d", lay.v1[AL_CG1_PIDS], (int)getpid());
+	snprintf(stale, sizeof stale, "%s/airlock/unittest-stale-%d", lay.v1[AL_CG1_PIDS],
+	         (int)getpid());
+	snprintf(fresh, sizeof fresh, "%s/airlock/unittest-fresh-%d", lay.v1[AL_CG1_PIDS],
+	         (int)getpid());
+	snprintf(busy, sizeof busy, "%s/airlock/unittest-busy-%d", lay.v1[AL_CG1_PIDS],
+	         (int)getpid());
+	snprintf(locked, sizeof locked, "%s/airlock/unittest-locked-%d", lay.v1[AL_CG1_PIDS],
+	         (int)getpid());
 	snprintf(procs, sizeof procs, "%s/airlock", lay.v1[AL_CG1_PIDS]);
 	mkdir(procs, 0755);
 	assert_int_equal(mkdir(stale, 0755), 0);
@@ -574,7 +579,7 @@ static void test_v2_real_clone_into(void **state)
 
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
 	{
-		struct clone_args args = { 0 };
+		struct clone_args args = {0};
 		args.flags = CLONE_INTO_CGROUP;
 		args.exit_signal = SIGCHLD;
 		args.cgroup = (uint64_t)al_cgroup_clone_fd(&cg);
@@ -613,7 +618,7 @@ static void test_v2_real_clone_into(void **state)
 static void test_v2_real_missing_controller_fails_closed(void **state)
 {
 	struct al_cg_layout lay;
-	struct al_limits lim = { .memory = 64 * MiB, .pids = 8, .cpus = 1 };
+	struct al_limits lim = {.memory = 64 * MiB, .pids = 8, .cpus = 1};
 	static struct al_cgroup cg;
 	struct al_error err;
 	char have[256], id[64], path[PATH_MAX + 80];
@@ -665,7 +670,7 @@ static int v2_frontend_child(void)
 	    strcmp(lay.unified, dir) != 0)
 		return 12;
 	memset(&spec, 0, sizeof spec);
-	spec.limits = (struct al_limits){ .memory = 64 * MiB, .pids = 8, .cpus = 1 };
+	spec.limits = (struct al_limits){.memory = 64 * MiB, .pids = 8, .cpus = 1};
 	r = al_cg_prepare_at(&cg, &spec, "unittest-v2front", dir, &err);
 	if (r != -ENODEV || cg != NULL)
 		return 13;
@@ -684,7 +689,8 @@ static int v2_frontend_child(void)
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_cgroup_describe(cg, &j);
-	if (!strstr(b.data, "\"degraded\":true") || !strstr(b.data, "memory controller is not available"))
+	if (!strstr(b.data, "\"degraded\":true") ||
+	    !strstr(b.data, "memory controller is not available"))
 		return 17;
 	al_buf_free(&b);
 	al_cgroup_free(cg);
@@ -721,21 +727,21 @@ static void test_v2_frontend_in_private_mount(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_detect_v2, fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_detect_v1_comounted, fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_detect_hybrid, fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_detect_none, fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_detect_checks_fs_type, fake_setup, fake_teardown),
-		cmocka_unit_test(test_self_path),
-		cmocka_unit_test(test_cpu_quota),
-		cmocka_unit_test(test_keyed),
-		cmocka_unit_test_teardown(test_v1_real_pids, real_teardown),
-		cmocka_unit_test_teardown(test_v1_real_oom, real_teardown),
-		cmocka_unit_test_teardown(test_prepare_real, real_teardown),
-		cmocka_unit_test_teardown(test_v1_real_collects_stale, real_teardown),
-		cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
-		cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
-		cmocka_unit_test(test_v2_frontend_in_private_mount),
+	    cmocka_unit_test_setup_teardown(test_detect_v2, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_v1_comounted, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_hybrid, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_none, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_detect_checks_fs_type, fake_setup, fake_teardown),
+	    cmocka_unit_test(test_self_path),
+	    cmocka_unit_test(test_cpu_quota),
+	    cmocka_unit_test(test_keyed),
+	    cmocka_unit_test_teardown(test_v1_real_pids, real_teardown),
+	    cmocka_unit_test_teardown(test_v1_real_oom, real_teardown),
+	    cmocka_unit_test_teardown(test_prepare_real, real_teardown),
+	    cmocka_unit_test_teardown(test_v1_real_collects_stale, real_teardown),
+	    cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
+	    cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
+	    cmocka_unit_test(test_v2_frontend_in_private_mount),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ static int in_child(int (*fn)(void))
 
 static int limits_in_force(void)
 {
-	struct al_limits lim = { .nofile = 64, .nproc = 4096, .fsize = 1 << 20 };
+	struct al_limits lim = {.nofile = 64, .nproc = 4096, .fsize = 1 << 20};
 	struct al_error err;
 	struct rlimit r;
 
@@ -55,7 +55,7 @@ static int limits_in_force(void)
 /* the limit bites: opening fds stops at nofile with EMFILE */
 static int nofile_bites(void)
 {
-	struct al_limits lim = { .nofile = 16, .nproc = 4096, .fsize = 1 << 20 };
+	struct al_limits lim = {.nofile = 16, .nproc = 4096, .fsize = 1 << 20};
 	struct al_error err;
 	int n = 0, fd;
 
@@ -72,8 +72,8 @@ static int nofile_bites(void)
 /* a request above the hard limit is clamped to it, not an error */
 static int clamped(void)
 {
-	struct rlimit hard = { 200, 200 }, r;
-	struct al_limits lim = { .nofile = 100000, .nproc = UINT64_MAX, .fsize = UINT64_MAX };
+	struct rlimit hard = {200, 200}, r;
+	struct al_limits lim = {.nofile = 100000, .nproc = UINT64_MAX, .fsize = UINT64_MAX};
 	struct al_error err;
 
 	if (setrlimit(RLIMIT_NOFILE, &hard))
@@ -87,8 +87,8 @@ static int clamped(void)
 
 static int described(void)
 {
-	struct rlimit hard = { 200, 200 };
-	struct al_limits lim = { .nofile = 100000, .nproc = 77, .fsize = 4096 };
+	struct rlimit hard = {200, 200};
+	struct al_limits lim = {.nofile = 100000, .nproc = 77, .fsize = 4096};
 	struct al_buf b;
 	struct al_json j;
 	int bad = 0;
@@ -120,9 +120,9 @@ static void test_fsize_bites(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct al_limits lim = { .nofile = 64, .nproc = 4096, .fsize = 4096 };
+		struct al_limits lim = {.nofile = 64, .nproc = 4096, .fsize = 4096};
 		struct al_error err;
-		char buf[8192] = { 0 };
+		char buf[8192] = {0};
 		if (al_rlimits_child_setup(&lim, &err) != 0)
 			_exit(1);
 		if (write(fd, buf, sizeof buf) != 4096) /* short write up to the limit */
@@ -136,19 +136,29 @@ static void test_fsize_bites(void **state)
 	assert_int_equal(WTERMSIG(status), SIGXFSZ);
 }
 
-static void test_limits_in_force(void **state) { assert_int_equal(in_child(limits_in_force), 0); }
-static void test_nofile_bites(void **state) { assert_int_equal(in_child(nofile_bites), 0); }
-static void test_clamped(void **state) { assert_int_equal(in_child(clamped), 0); }
-static void test_described(void **state) { assert_int_equal(in_child(described), 0); }
+static void test_limits_in_force(void **state)
+{
+	assert_int_equal(in_child(limits_in_force), 0);
+}
+static void test_nofile_bites(void **state)
+{
+	assert_int_equal(in_child(nofile_bites), 0);
+}
+static void test_clamped(void **state)
+{
+	assert_int_equal(in_child(clamped), 0);
+}
+static void test_described(void **state)
+{
+	assert_int_equal(in_child(described), 0);
+}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_limits_in_force),
-		cmocka_unit_test(test_nofile_bites),
-		cmocka_unit_test(test_clamped),
-		cmocka_unit_test(test_described),
-		cmocka_unit_test(test_fsize_bites),
+	    cmocka_unit_test(test_limits_in_force), cmocka_unit_test(test_nofile_bites),
+	    cmocka_unit_test(test_clamped),         cmocka_unit_test(test_described),
+	    cmocka_unit_test(test_fsize_bites),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
