@@ -5,9 +5,12 @@
  * Cases that must kill the caller (foreign ABIs) run in a child and report
  * the signal: {"syscall":"i386","signal":"SIGSYS"}.
  * Usage: try_syscall all | try_syscall NAME... | try_syscall list
+ *        try_syscall repeat N NAME   (N attempts, one summary line)
+ *        try_syscall execveat PATH [ARG...]   (exec PATH with execveat(2))
  * Static, no libc features beyond syscall(2) and stdio. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -239,6 +242,28 @@ static int run_named(const char *name)
 	return 2;
 }
 
+/* N attempts of one case; prints {"syscall":..,"repeat":N,"eperm":K}. */
+static int repeat(long n, const char *name)
+{
+	const struct attempt *sets[] = {denied, enosys, allowed};
+	size_t lens[] = {N(denied), N(enosys), N(allowed)};
+	const struct attempt *t = NULL;
+	long eperm = 0;
+
+	for (size_t s = 0; s < 3 && !t; s++)
+		for (size_t i = 0; i < lens[s]; i++)
+			if (strcmp(sets[s][i].name, name) == 0)
+				t = &sets[s][i];
+	if (t == NULL || n <= 0)
+		return 2;
+	for (long i = 0; i < n; i++) {
+		long r = syscall(t->nr, t->a[0], t->a[1], t->a[2], t->a[3], t->a[4], t->a[5]);
+		eperm += r < 0 && errno == EPERM;
+	}
+	printf("{\"syscall\":\"%s\",\"repeat\":%ld,\"eperm\":%ld}\n", name, n, eperm);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 0;
@@ -256,6 +281,14 @@ int main(int argc, char **argv)
 			printf("allowed %s\n", allowed[i].name);
 		printf("killed i386\nkilled x32\n");
 		return 0;
+	}
+	if (strcmp(argv[1], "repeat") == 0 && argc == 4)
+		return repeat(atol(argv[2]), argv[3]);
+	if (strcmp(argv[1], "execveat") == 0 && argc >= 3) {
+		extern char **environ;
+		syscall(__NR_execveat, AT_FDCWD, argv[2], argv + 2, environ, 0);
+		printf("{\"syscall\":\"execveat\",\"ret\":-1,\"errno_num\":%d}\n", errno);
+		return 1;
 	}
 	if (strcmp(argv[1], "all") == 0 || strcmp(argv[1], "denied") == 0) {
 		for (size_t i = 0; i < N(denied); i++)

@@ -302,12 +302,51 @@ static void huge_argv_is_bounded(void **state)
 	free_run(&r);
 }
 
+static void execveat_is_recorded(void **state)
+{
+	static char *const args[] = {"try_syscall", "execveat", "/bin/echo",
+	                             "via",         "execveat", NULL};
+	struct run r;
+
+	(void)state;
+	run_probe(&r, args);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	assert_string_equal(r.out.data, "via execveat\n");
+	assert_int_equal(r.st.execs, 2);
+	assert_int_equal(count_records(&r, "\"syscall\":\"execveat\""), 1);
+	assert_int_equal(count_records(&r, "\"path\":\"/bin/echo\",\"argv\":[\"/bin/echo\","
+	                                   "\"via\",\"execveat\"]"),
+	                 1);
+	free_run(&r);
+}
+
+static void denial_flood_is_capped(void **state)
+{
+	char n[32];
+	char *args[] = {"try_syscall", "repeat", n, "sysfs", NULL};
+	struct run r;
+
+	(void)state;
+	snprintf(n, sizeof n, "%d", AL_NOTIFY_DENIED_RECORDS + 25);
+	run_probe(&r, args);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	/* every call refused, only the first AL_NOTIFY_DENIED_RECORDS recorded */
+	assert_non_null(strstr(r.out.data, "\"eperm\":10025}"));
+	assert_int_equal(count_records(&r, "syscall_denied\t"), AL_NOTIFY_DENIED_RECORDS);
+	assert_int_equal(count_records(&r, "syscall_denied_unrecorded\t"), 1);
+	assert_int_equal(r.st.denied, AL_NOTIFY_DENIED_RECORDS + 25);
+	assert_int_equal(r.st.denied_unrecorded, 25);
+	free_run(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(denied_syscalls_get_eperm_and_are_recorded),
 	    cmocka_unit_test(exec_is_recorded_with_argv),
 	    cmocka_unit_test(huge_argv_is_bounded),
+	    cmocka_unit_test(execveat_is_recorded),
+	    cmocka_unit_test(denial_flood_is_capped),
 	};
 
 	if (argc < 2) {
