@@ -287,7 +287,7 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("shutdown", "@network-io", "sockets"),
 
 	/* @process */
-	ALLOW_IF("clone", 0, AL_CLONE_NS_FLAGS, 0, "@process", "threads and processes without namespace flags (no nested namespaces)"),
+	ALLOW_IF("clone", 0, AL_CLONE_NS_FLAGS, 0, "@process", "only without namespace flags (threads, fork): no nested namespaces"),
 	{ "clone3", -1, AL_SC_ENOSYS, 0, { { 0 } }, 0, 0, { 0 }, "@process",
 	  "ENOSYS: its flags are in memory where BPF cannot look, so libc falls back to clone, whose flags are checked" },
 	ALLOW("fork", "@process", "processes"),
