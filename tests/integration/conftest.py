@@ -297,6 +297,44 @@ def pids_with(mark, exclude=()):
     return found
 
 
+def _stat_fields(pid):
+    """(ppid, starttime, state) of a host process, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(rest[1]), int(rest[19]), rest[0]
+
+
+def descendants(root):
+    """{pid: starttime} of every living descendant of host pid root (the
+    sandbox init blanks its argv, so the marker alone does not find it)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            f = _stat_fields(int(d))
+            if f:
+                children.setdefault(f[0], []).append((int(d), f[1]))
+    out, todo = {}, [root]
+    while todo:
+        for pid, start in children.get(todo.pop(), []):
+            out[pid] = start
+            todo.append(pid)
+    return out
+
+
+def still_alive(procs):
+    """The processes of {pid: starttime} that still exist (same pid AND same
+    start time: not a reused pid) and are not zombies."""
+    alive = []
+    for pid, start in procs.items():
+        f = _stat_fields(pid)
+        if f and f[1] == start and f[2] != "Z":
+            alive.append(pid)
+    return alive
+
+
 def wait_until(pred, timeout=10.0, interval=0.05):
     end = time.monotonic() + timeout
     while True:

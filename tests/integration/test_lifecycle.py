@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (EXIT_TIMEOUT, SANDBOX_PROBE, kill_all, log_records, make_world_writable,
-                      marker, pids_with, wait_for_line, wait_until)
+from conftest import (EXIT_TIMEOUT, SANDBOX_PROBE, descendants, kill_all, log_records,
+                      make_world_writable, marker, pids_with, still_alive, wait_for_line, wait_until)
 
 pytestmark = pytest.mark.usefixtures("airlock_works")
 
@@ -101,17 +101,22 @@ def test_output_is_relayed_promptly(airlock):
 def test_timeout_gives_124_and_sandbox_is_gone(airlock, world_tmp):
     mark = marker()
     log = world_tmp / "run.jsonl"
-    p = airlock.popen(*airlock.probe_args("ignore-signals", ",", "sleep", "120", mark,
-                                          opts=["--timeout", "1s", "--log", str(log)]))
+    before = {}
+    p = airlock.popen(*airlock.probe_args("ignore-signals", ",", "echo", "ready", ",",
+                                          "sleep", "120", mark,
+                                          opts=["--timeout", "2s", "--log", str(log)]))
     try:
+        assert b"ready" in wait_for_line(p.stdout, b"ready"), "workload never started"
+        before = descendants(p.pid)
         out, err = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         p.kill()
         raise
     finally:
-        leftover = pids_with(mark)
+        leftover = sorted(set(pids_with(mark)) | set(still_alive(before)))
         kill_all(leftover)
     assert p.returncode == EXIT_TIMEOUT, (p.returncode, err)
+    assert len(before) >= 2, f"init + workload not found: {before}"
     assert leftover == [], f"processes of the run survive the timeout: {leftover}"
     end = [r for r in log_records(log) if r.get("type") == "run_end"]
     assert end and end[-1].get("verdict") == "timeout", f"run_end: {end}"
@@ -146,6 +151,7 @@ def test_signal_to_airlock_kills_sandbox(airlock, world_tmp, sig, hostile):
         got = wait_for_line(p.stdout, b"ready")
         assert b"ready" in got, "workload never started"
         assert sandbox_pids(mark, p.pid), "sandbox processes not found"
+        before = descendants(p.pid)
         if sig == signal.SIGINT:
             os.killpg(p.pid, sig)  # what the terminal does on Ctrl-C
         else:
@@ -154,8 +160,8 @@ def test_signal_to_airlock_kills_sandbox(airlock, world_tmp, sig, hostile):
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pytest.fail(f"airlock did not exit within 30 s of {sig.name}")
-        gone = wait_until(lambda: not pids_with(mark), timeout=10)
-        leftover = pids_with(mark)
+        gone = wait_until(lambda: not pids_with(mark) and not still_alive(before), timeout=10)
+        leftover = sorted(set(pids_with(mark)) | set(still_alive(before)))
         assert gone and not leftover, f"processes survive {sig.name}: {leftover}"
         assert p.returncode == 128 + int(sig), f"{sig.name}: exit status {p.returncode}"
         end = [r for r in log_records(log) if r.get("type") == "run_end"]
@@ -179,14 +185,14 @@ def test_supervisor_sigkill_leaves_zero_processes(airlock, world_tmp, with_daemo
     try:
         got = wait_for_line(p.stdout, b"ready")
         assert b"ready" in got, "workload never started"
-        before = sandbox_pids(mark, p.pid)
-        assert len(before) >= (3 if with_daemon else 2), f"expected init+workload(+daemon): {before}"
         if with_daemon:
             assert wait_until(lambda: (out / "hb").exists(), 10), "daemon never wrote"
+        before = descendants(p.pid)
+        assert len(before) >= (3 if with_daemon else 2), f"expected init+workload(+daemon): {before}"
         p.kill()
         p.wait()
-        gone = wait_until(lambda: not pids_with(mark), timeout=10)
-        leftover = pids_with(mark)
+        gone = wait_until(lambda: not pids_with(mark) and not still_alive(before), timeout=10)
+        leftover = sorted(set(pids_with(mark)) | set(still_alive(before)))
         assert gone and not leftover, f"processes survive the supervisor's SIGKILL: {leftover}"
         if with_daemon:
             assert heartbeat_stopped(out / "hb"), "the daemon still writes its heartbeat"
@@ -203,16 +209,23 @@ def test_daemon_does_not_survive_the_run(airlock, world_tmp):
     out = world_tmp / "out"
     out.mkdir()
     make_world_writable(out)
-    res = airlock.run(*airlock.probe_args("daemonize", "/out/hb", ",", "sleep", "0.5", mark,
-                                          opts=["-v", f"{out}:/out:rw"]))
+    p = airlock.popen(*airlock.probe_args("daemonize", "/out/hb", ",", "echo", "ready", ",",
+                                          "sleep", "0.5", mark, opts=["-v", f"{out}:/out:rw"]))
     try:
-        assert res.rc == 0, res.describe()
-        assert res.one("daemonize")["ok"], res.describe()
+        got = wait_for_line(p.stdout, b"ready")
+        assert b'"daemonize","ok":true' in got, got
+        before = descendants(p.pid)
+        p.communicate(timeout=60)
+        assert p.returncode == 0, p.returncode
         assert (out / "hb").exists(), "the daemon never ran (test proves nothing)"
-        leftover = pids_with(mark)
-        assert not leftover, f"daemon survives the run: {leftover}"
+        assert len(before) >= 3, f"init + workload + daemon not found: {before}"
+        leftover = sorted(set(pids_with(mark)) | set(still_alive(before)))
+        assert not leftover, f"processes survive the run: {leftover}"
         assert heartbeat_stopped(out / "hb"), "the daemon still writes its heartbeat"
     finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
         kill_all(pids_with(mark))
 
 
