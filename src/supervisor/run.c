@@ -316,6 +316,7 @@ static const char *verdict_of(struct al_supervisor *s, int *status)
 }
 
 struct al_teardown_facts {
+	const char *method;  /* how processes_left was established */
 	int processes_left;
 	int fds_left;
 	bool cgroup_removed;
@@ -531,11 +532,16 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		al_notify_free(s.notify);
 		s.notify = NULL;
 	}
-	td.processes_left = count_ns_processes(nsst.st_ino);
+	/* No process of the run may remain. With a cgroup the kernel's own
+	 * bookkeeping is the evidence: an rmdir succeeds only on an empty
+	 * cgroup, and nothing inside can leave it (there is no cgroupfs in the
+	 * sandbox). Without one, scan /proc for the sandbox's pid namespace. */
 	td.cgroup_removed = true;
+	td.method = "proc-scan";
 	if (s.cgroup) {
 		struct al_error cerr = {0};
 		struct al_cgroup_stats st = {0};
+		bool real = strncmp(al_cgroup_mode(s.cgroup), "none", 4) != 0;
 		al_cgroup_stats(s.cgroup, &st, &cerr);
 		s.peak_memory = st.memory_peak;
 		s.peak_cpu_ns = st.cpu_ns;
@@ -543,10 +549,13 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		if (al_cgroup_destroy(s.cgroup, &cerr) < 0) {
 			td.cgroup_removed = false;
 			snprintf(td.detail, sizeof td.detail, "%s", cerr.msg);
+		} else if (real) {
+			td.method = "cgroup-removed";
 		}
 		al_cgroup_free(s.cgroup);
 		s.cgroup = NULL;
 	}
+	td.processes_left = strcmp(td.method, "proc-scan") == 0 ? count_ns_processes(nsst.st_ino) : 0;
 	close(s.pidfd);
 	s.pidfd = -1;
 	if (s.epfd >= 0)
@@ -664,6 +673,7 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
 	al_json_kv_int(&j, "processes_left", t->processes_left);
+	al_json_kv_str(&j, "processes_checked_by", t->method);
 	al_json_kv_int(&j, "mounts_left", t->processes_left == 0 && t->fds_left == 0 ? 0 : -1);
 	al_json_kv_int(&j, "fds_left", t->fds_left);
 	al_json_kv_bool(&j, "cgroup_removed", t->cgroup_removed);
