@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import (SANDBOX_PROBE, is_rootless, make_world_writable, marker, pids_with,
+from conftest import (PROBE_MOUNT_MODE, SANDBOX_PROBE, is_rootless, make_world_writable, marker, pids_with,
                       wait_for_line, wait_until, kill_all)
 
 pytestmark = pytest.mark.usefixtures("airlock_works")
@@ -600,3 +600,80 @@ def test_supervisor_command_line_not_revealed(airlock, world_tmp):
     assert secret_dir.name not in out, (
         f"the workload can read the caller's log/spec location ({secret_dir}):\n"
         + "\n".join(l for l in out.splitlines() if secret_dir.name in l)[:1500])
+
+
+# ---------- the root filesystem: synthesized /etc, exec areas, --image ----------
+
+def test_etc_is_synthesized_not_the_hosts(airlock):
+    """/etc/passwd and group are airlock's (the agent user, uid 1000), none of
+    the host's accounts; /etc/shadow and the host's other files are absent."""
+    res = airlock.probe("read", "/etc/passwd", ",", "read", "/etc/group", ",",
+                        "read", "/etc/shadow", ",", "read", "/etc/hostname", ",",
+                        "stat", "/etc/sudoers", ",", "stat", "/etc/ssh",
+                        opts=["--user", "0", "--hostname", "etc-check"])
+    assert res.rc == 0, res.describe()
+    passwd, group, shadow, hostname = res.all("read")
+    assert passwd["ok"], res.describe()
+    users = {l.split(":")[0]: l.split(":") for l in passwd["data"].splitlines() if l.strip()}
+    extra = set(users) - {"root", "agent", "nobody"}
+    assert not extra, f"host accounts visible in /etc/passwd: {extra}"
+    assert shadow["ok"] is False and shadow["errno"] == "ENOENT", res.describe()
+    assert hostname["ok"] and hostname["data"].strip() == "etc-check", res.describe()
+    for st in res.all("stat"):
+        assert st["ok"] is False and st["errno"] == "ENOENT", f"{st['path']} present\n{res.describe()}"
+    res = airlock.probe("read", "/etc/passwd")
+    agent = [l.split(":") for l in res.one("read")["data"].splitlines() if l.startswith("agent:")]
+    assert agent and agent[0][2] == "1000" and agent[0][5] == "/home/agent", res.one("read")
+
+
+def test_var_tmp_allows_exec(airlock):
+    """Agent tool installers need an exec-capable scratch area: /var/tmp."""
+    res = airlock.run("run", *airlock.extra, "-v",
+                      f"{airlock.probe_dir}:/probe:{PROBE_MOUNT_MODE}",
+                      "--", "/bin/sh", "-c",
+                      "cp /probe/probe /var/tmp/p && /var/tmp/p echo from-var-tmp")
+    assert res.rc == 0, res.describe()
+    assert res.one("echo")["text"] == "from-var-tmp"
+
+
+@pytest.fixture
+def busybox_image(world_tmp):
+    import shutil
+    bb = shutil.which("busybox")
+    if not bb or b"statically linked" not in subprocess.run(["file", "-L", bb], capture_output=True).stdout:
+        pytest.skip("busybox-static not installed")
+    root = world_tmp / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(bb, root / "bin" / "busybox")
+    for applet in ("sh", "cat", "ls", "echo", "touch"):
+        os.symlink("busybox", root / "bin" / applet)
+    for d in ("usr/share", "etc", "tmp", "proc", "dev"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    # docs/isolation.md: the image provides /usr, /bin, /sbin, /lib*
+    (root / "usr" / "share" / "image-marker").write_text("from the image\n")
+    for p in [root, *root.rglob("*")]:
+        if not p.is_symlink():
+            p.chmod(0o755)
+    return root
+
+
+def test_image_dir_is_the_root(airlock, busybox_image):
+    """--image DIR: the sandbox runs on that rootfs, read-only; the host's
+    /usr is not there."""
+    res = airlock.probe("read", "/usr/share/image-marker", ",", "stat", "/usr/bin/python3", ",",
+                        "write", "/usr/share/image-marker", "x", ",",
+                        "write", "/usr/share/new-in-image", "x", ",", "write", "/bin/new-in-image", "x",
+                        opts=["--image", str(busybox_image), "--user", "0"])
+    assert res.rc == 0, res.describe()
+    marker_read, = res.all("read")
+    assert marker_read["ok"] and marker_read["data"] == "from the image\n", res.describe()
+    st = res.one("stat")
+    assert st["ok"] is False and st["errno"] == "ENOENT", f"host /usr visible with --image\n{res.describe()}"
+    for w in res.all("write"):
+        assert w["ok"] is False and w["errno"] == "EROFS", res.describe()
+    assert (busybox_image / "usr" / "share" / "image-marker").read_text() == "from the image\n"
+    assert not (busybox_image / "usr" / "share" / "new-in-image").exists()
+    assert not (busybox_image / "bin" / "new-in-image").exists()
+    res = airlock.run("run", *airlock.extra, "--image", str(busybox_image), "--",
+                      "/bin/sh", "-c", "echo shell-from-image")
+    assert res.rc == 0 and res.stdout == b"shell-from-image\n", res.describe()
