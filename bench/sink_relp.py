@@ -21,6 +21,7 @@ usage: bench/sink_relp.py [--records N] [--size BYTES] [--runs K]
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,8 +35,16 @@ BUILD = os.environ.get("AIRLOCK_BUILDDIR", os.path.join(ROOT, "build"))
 SINKDRIVE = os.path.join(BUILD, "tests", "unit", "evidence", "sinkdrive")
 
 
+def proc_cpu(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(rs, scheme, n, size):
+    """records/s, client CPU us/record, rsyslogd CPU us/record"""
     before = len(rs.records())
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    srv0 = proc_cpu(rs.proc.pid)
     args = [SINKDRIVE, "--url", rs.url(scheme), "--run", "bench", "--generate", str(n),
             "--size", str(size), "--sigpipe-ignored"]
     if scheme == "tls":
@@ -51,7 +60,10 @@ def one_run(rs, scheme, n, size):
     got = len(rs.records()) - before
     if got != n:
         raise SystemExit("%s: rsyslog wrote %d of %d records" % (scheme, got, n))
-    return n / stats["seconds"]
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cli = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime) / n * 1e6
+    srv = (proc_cpu(rs.proc.pid) - srv0) / n * 1e6
+    return n / stats["seconds"], cli, srv
 
 
 def main():
@@ -63,10 +75,17 @@ def main():
     if not os.path.exists(SINKDRIVE):
         raise SystemExit("build first: %s missing" % SINKDRIVE)
     schemes = ["relp", "tcp"] + (["tls"] if have_tls() else [])
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    rsv = subprocess.run(["rsyslogd", "-v"], capture_output=True, text=True).stdout.split("(")[0]
+    print("measured %s by bench/sink_relp.py (airlock at %s, %s), load average before: %s"
+          % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit, rsv.strip(),
+             open("/proc/loadavg").read().split()[0]))
     print("sink throughput: %d records of ~%d bytes per run, %d runs, median records/s"
           % (a.records, a.size + 120, a.runs))
+    print("records/s (median); in brackets CPU us per record: airlock's sender / rsyslogd")
     print("| rsyslog config | " + " | ".join(schemes) + " |")
-    print("|---|" + "---|" * len(schemes))
+    print("|---|" + "---:|" * len(schemes))
     for durable in (False, True):
         rs = Rsyslog(durable=durable)
         rs.start()
@@ -77,9 +96,13 @@ def main():
                     rates[s].append(one_run(rs, s, a.records, a.size))
         finally:
             rs.cleanup()
-        print("| %s | " % ("durable" if durable else "queued")
-              + " | ".join("%.0f" % statistics.median(rates[s]) for s in schemes) + " |")
+        cells = []
+        for s in schemes:
+            med = lambda i: statistics.median(r[i] for r in rates[s])  # noqa: E731
+            cells.append("%.0f (%.1f / %.1f)" % (med(0), med(1), med(2)))
+        print("| %s | " % ("durable" if durable else "queued") + " | ".join(cells) + " |")
         sys.stdout.flush()
+    print("load average after: %s" % open("/proc/loadavg").read().split()[0])
 
 
 if __name__ == "__main__":
