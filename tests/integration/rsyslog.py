@@ -44,9 +44,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_pki(d, name="ca"):
-    """A throwaway CA and a server certificate for 127.0.0.1 / localhost.
-    Returns (ca_cert, server_cert, server_key)."""
+def make_pki(d, name="ca", names=('dns_name = "localhost"', 'ip_address = "127.0.0.1"')):
+    """A throwaway CA and a server certificate for 127.0.0.1 / localhost
+    (or the given certtool template lines). Returns (ca_cert, server_cert,
+    server_key)."""
     os.makedirs(d, exist_ok=True)
     ca_key, ca_crt = os.path.join(d, name + "-key.pem"), os.path.join(d, name + ".pem")
     srv_key, srv_crt = os.path.join(d, name + "-server-key.pem"), os.path.join(d, name + "-server.pem")
@@ -54,8 +55,8 @@ def make_pki(d, name="ca"):
     with open(ca_tpl, "w") as f:
         f.write('cn = "airlock test CA %s"\nca\ncert_signing_key\nexpiration_days = 2\n' % name)
     with open(srv_tpl, "w") as f:
-        f.write('cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                "tls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n")
+        f.write('cn = "localhost"\n' + "".join(n + "\n" for n in names)
+                + "tls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n")
     q = dict(check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run(["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", ca_key], **q)
     subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", ca_key,
@@ -70,7 +71,7 @@ def make_pki(d, name="ca"):
 class Rsyslog:
     """rsyslogd -n under our control. Ports stay the same across restarts."""
 
-    def __init__(self, tls=None, durable=True):
+    def __init__(self, tls=None, durable=True, cert_names=None):
         self.dir = tempfile.mkdtemp(prefix="airlock-rsyslog-")
         os.chmod(self.dir, 0o755)  # readable by an unprivileged test user too
         self.work = os.path.join(self.dir, "work")
@@ -85,7 +86,9 @@ class Rsyslog:
         self.tls = have_tls() if tls is None else tls
         self.tls_port = free_port() if self.tls else None
         if self.tls:
-            self.ca, self.cert, self.key = make_pki(os.path.join(self.dir, "pki"))
+            pki = os.path.join(self.dir, "pki")
+            self.ca, self.cert, self.key = (make_pki(pki, names=cert_names) if cert_names
+                                            else make_pki(pki))
         self.proc = None
         self.durable = durable
         self._write_conf()

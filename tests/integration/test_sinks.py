@@ -129,6 +129,18 @@ def test_tls_refuses_server_not_signed_by_our_ca(rs):
     assert rs.records() == []
 
 
+@pytest.mark.skipif(not have_tls(), reason="rsyslog-gnutls or certtool missing")
+def test_tls_refuses_certificate_for_another_host():
+    # Signed by the CA we trust, but issued to another name: a stolen or
+    # misissued certificate for some other server must not receive the log.
+    with Rsyslog(tls=True, cert_names=['dns_name = "logs.example.org"']) as other:
+        d = Driver(other, "tls")
+        rc, err = d.finish()
+        assert rc == 5, err
+        assert "certificate" in err and "127.0.0.1" in err
+        assert other.records() == []
+
+
 def test_open_fails_when_server_absent(rs):
     url = rs.url("relp")
     rs.stop()
