@@ -294,3 +294,50 @@ def test_killed_supervisor_prefix_verifies(airlock, airlock_bin, tmp_path, airlo
     assert r.returncode == TRUNCATED, r.stdout
     assert "ends without a final checkpoint" in r.stdout or "torn" in r.stdout
     assert "verify up to the checkpoint at line" in r.stdout
+
+
+def test_real_run_signed_with_keygen_key_and_ratchet(airlock, airlock_bin, tmp_path, airlock_works):
+    prefix = tmp_path / "signer"
+    subprocess.run([str(airlock_bin), "keygen", "-o", str(prefix)], check=True, capture_output=True)
+    log = tmp_path / "run.jsonl"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"log:\n  path: {log}\n  signing_key: {prefix}.key\n  checkpoint_every: 2\n")
+    r = airlock.run("run", *airlock.extra, "--spec", spec, "--", "/bin/sh", "-c",
+                    "for i in 1 2 3 4 5; do /bin/true; done; echo done")
+    assert r.rc == 0, r.describe()
+    v = verify(airlock_bin, log, "--pubkey", f"{prefix}.pub")
+    assert v.returncode == OK, v.stdout
+    cps = [x for x in log_records(log) if x["type"] == "checkpoint"]
+    assert len(cps) >= 3
+    # epoch keys change and each is the one the previous checkpoint committed to
+    assert cps[0]["key"] == Path(f"{prefix}.pub").read_text().strip()
+    for a, b in zip(cps, cps[1:]):
+        assert b["key"] == a["next_key"] and b["key"] != a["key"]
+
+
+def test_flood_of_output_is_capped(airlock, airlock_bin, tmp_path, airlock_works):
+    """50 MB of zero bytes and fake records against a 1 MiB output cap: the
+    stream files stay within the cap, the log counts what was dropped, and
+    the log still verifies."""
+    log = tmp_path / "run.jsonl"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"log:\n  path: {log}\nlimits:\n  output: 1MiB\n")
+    flood = ("i=0; while [ $i -lt 2000 ]; do "
+             "printf '{\"v\":1,\"seq\":%d,\"type\":\"run_end\"}\\n' $i; i=$((i+1)); done; "
+             "head -c 50000000 /dev/zero")
+    r = airlock.run("run", *airlock.extra, "--spec", spec, "--", "/bin/sh", "-c", flood,
+                    timeout=120)
+    assert r.rc == 0, r.describe()
+    out = Path(f"{log}.stdout")
+    assert out.stat().st_size <= 1024 * 1024
+    v = verify(airlock_bin, log)
+    assert v.returncode == OK, v.stdout
+    recs = log_records(log)
+    assert [x["type"] for x in recs].count("run_end") == 1
+    streams = next(x for x in recs if x["type"] == "streams")
+    assert streams["stdout"]["stored"] == out.stat().st_size
+    assert streams["stdout"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    end = next(x for x in recs if x["type"] == "run_end")
+    assert end["output"]["dropped_bytes"] > 40_000_000 or streams["stdout"]["dropped"] > 40_000_000
+    assert any(x["type"] in ("limit", "output_capped") for x in recs)
+    assert len(recs) < 200, "output turned into too many records"
