@@ -47,6 +47,7 @@ class Peer:
         self.pass_fds = pass_fds
         self.rewind = rewind  # fd to seek to 0 before each run (bwrap reads --seccomp FD)
         self.samples = []
+        self.cpu = []
         self.error = None
 
     def run_once(self, cwd):
@@ -55,12 +56,19 @@ class Peer:
             os.lseek(self.rewind, 0, os.SEEK_SET)
         # no preexec_fn: Python then spawns with vfork, the cheapest way, the same for all
         t0 = time.perf_counter_ns()
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, cwd=cwd,
-                           pass_fds=self.pass_fds, close_fds=True)
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, cwd=cwd,
+                             pass_fds=self.pass_fds, close_fds=True)
+        _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter_ns()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err = p.stderr.read()
+        p.stderr.close()
         if p.returncode != 0:
-            raise RuntimeError(f"exit {p.returncode}: {p.stderr.decode(errors='replace').strip()[:300]}")
+            raise RuntimeError(f"exit {p.returncode}: {err.decode(errors='replace').strip()[:300]}")
+        # CPU time of the process and every descendant it waited for: far less
+        # sensitive to other load on the machine than wall time
+        self.cpu.append((ru.ru_utime + ru.ru_stime) * 1e3)
         return (t1 - t0) / 1e6
 
 
@@ -201,6 +209,7 @@ def main():
                     p.run_once(str(tmp))
             except Exception as e:
                 p.error = str(e)
+            p.cpu = []
 
         load_before = open("/proc/loadavg").read().split()[:3]
         rng = random.Random(args.seed)
@@ -278,6 +287,7 @@ def versions():
 def report(peers, rss, args, elapsed, tmp):
     base = next((p for p in peers if p.name == "bwrap hardened" and p.samples), None)
     base_med = statistics.median(base.samples) if base else None
+    base_cpu = statistics.median(base.cpu) if base and base.cpu else None
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True).stdout.strip()
@@ -289,21 +299,26 @@ def report(peers, rss, args, elapsed, tmp):
         f"runsc in every {max(1, args.iterations // (args.runsc_iterations or max(1, args.iterations // 4)))}"
         f"th), {args.warmup} warm-up runs each, {elapsed:.0f} s in all. Wall time of spawn+wait "
         f"(vfork+exec) from a Python driver: the spawn cost is in every row (see bare /bin/true). "
+        f"CPU: user+sys of the process and all it waited for (wait4 rusage); kernel work done "
+        f"asynchronously (e.g. network namespace teardown) is in neither. "
         f"Load average (1/5/15 min) before: {' '.join(args.load[0])}, after: {' '.join(args.load[1])} "
         f"on {os.cpu_count()} CPUs -- other work on the machine inflates every row; compare ratios.",
         "",
-        "| what | runs | median ms | p90 ms | ratio to bwrap hardened (median) | note |",
-        "|---|---:|---:|---:|---:|---|",
+        "| what | runs | median ms | p90 ms | ratio to bwrap hardened (median) | CPU ms (user+sys, median) | CPU ratio | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for p in peers:
         if p.samples:
             med = statistics.median(p.samples)
             ratio = f"{med / base_med:.2f}x" if base_med else "-"
+            cpu = statistics.median(p.cpu) if p.cpu else None
+            cpu_s = f"{cpu:.2f}" if cpu is not None else "-"
+            cpu_r = f"{cpu / base_cpu:.2f}x" if cpu is not None and base_cpu else "-"
             lines.append(f"| {p.name} | {len(p.samples)} | {med:.2f} | {pct(p.samples, 0.9):.2f} | "
-                         f"{ratio} | {p.note}{'; ' if p.note and p.error else ''}"
+                         f"{ratio} | {cpu_s} | {cpu_r} | {p.note}{'; ' if p.note and p.error else ''}"
                          f"{'FAILED later: ' + p.error if p.error else ''} |")
         else:
-            lines.append(f"| {p.name} | 0 | - | - | - | did not run: {p.error} |")
+            lines.append(f"| {p.name} | 0 | - | - | - | - | - | did not run: {p.error} |")
     if rss:
         lines += ["", "Supervisor memory while the workload sleeps (`/proc/PID/status` of the "
                   "process started, ~0.6 s in; the last row: `/usr/bin/time -f %M airlock --version`):", "",
