@@ -65,6 +65,7 @@ struct al_evlog {
 
 	struct al_sink *sink;
 	bool sink_failed;
+	int sink_pending;         /* a loss not yet reported to the caller */
 	char sink_failure[AL_ERR_MSG_MAX];
 
 	uint64_t time_sec;        /* cache for put_time */
@@ -109,13 +110,26 @@ static int create_file(const char *path, struct al_error *err)
 
 /* The remote sink is gone and policy says kill. The caller is told once
  * (it kills the run); the local file goes on recording to the end, so the
- * reason for the kill is in the record -- only shipping stops. The record
- * that hit the loss is already in the file and the chain. */
-static int sink_lost(struct al_evlog *log, int r, struct al_error *err)
+ * reason for the kill is in the record -- only shipping stops. The loss is
+ * noted here and reported by the public entry point only after the local
+ * work is complete (a checkpoint interrupted half-way would leave its epoch
+ * key unrotated and the local log unverifiable). */
+static void sink_lost(struct al_evlog *log, int r, const struct al_error *err)
 {
 	log->sink_failed = true;
+	log->sink_pending = r;
 	snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
-	return r;
+}
+
+/* Every public entry point returns through here. */
+static int report(struct al_evlog *log, int r, struct al_error *err)
+{
+	int s = log->sink_pending;
+
+	if (r < 0 || s == 0)
+		return r;
+	log->sink_pending = 0;
+	return al_error_set(err, -s, "evidence", "log sink lost: %s", log->sink_failure);
 }
 
 static int poison(struct al_evlog *log, int r, struct al_error *err, const char *what)
@@ -147,9 +161,10 @@ static int emit_line(struct al_evlog *log, struct al_error *err)
 	}
 	log->seq++;
 	if (log->sink && !log->sink_failed) {
-		r = al_sink_send(log->sink, log->seq - 1, log->line.data, len, err);
+		struct al_error serr = { 0 };
+		r = al_sink_send(log->sink, log->seq - 1, log->line.data, len, &serr);
 		if (r < 0)
-			return sink_lost(log, r, err);
+			sink_lost(log, r, &serr);
 	}
 	return 0;
 }
@@ -453,7 +468,7 @@ fail:
 	return r;
 }
 
-int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_json,
+static int append_impl(struct al_evlog *log, const char *type, const char *fields_json,
 		    struct al_error *err)
 {
 	const char *inner = NULL;
@@ -481,6 +496,12 @@ int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_j
 	return maybe_checkpoint(log, err);
 }
 
+int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_json,
+		    struct al_error *err)
+{
+	return report(log, append_impl(log, type, fields_json, err), err);
+}
+
 static int record_capped(struct al_evlog *log, struct stream *st, struct al_error *err)
 {
 	char inner[128];
@@ -496,7 +517,7 @@ static int record_capped(struct al_evlog *log, struct stream *st, struct al_erro
 	return append_raw(log, "output_capped", inner, (size_t)n, err);
 }
 
-int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t len,
+static int output_impl(struct al_evlog *log, int stream, const void *data, size_t len,
 		    struct al_error *err)
 {
 	struct stream *st;
@@ -543,7 +564,13 @@ int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t l
 	return maybe_checkpoint(log, err);
 }
 
-int al_evlog_tick(struct al_evlog *log, struct al_error *err)
+int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t len,
+		    struct al_error *err)
+{
+	return report(log, output_impl(log, stream, data, len, err), err);
+}
+
+static int tick_impl(struct al_evlog *log, struct al_error *err)
 {
 	int r;
 
@@ -564,11 +591,17 @@ int al_evlog_tick(struct al_evlog *log, struct al_error *err)
 			return r;
 	}
 	if (log->sink && !log->sink_failed) {
-		r = al_sink_tick(log->sink, err);
+		struct al_error serr = { 0 };
+		r = al_sink_tick(log->sink, &serr);
 		if (r < 0)
-			return sink_lost(log, r, err);
+			sink_lost(log, r, &serr);
 	}
 	return 0;
+}
+
+int al_evlog_tick(struct al_evlog *log, struct al_error *err)
+{
+	return report(log, tick_impl(log, err), err);
 }
 
 int al_evlog_stream_stats(const struct al_evlog *log, int stream, struct al_evlog_stream_stats *out)
@@ -632,7 +665,7 @@ static int record_streams(struct al_evlog *log, struct al_error *err)
 	return r;
 }
 
-int al_evlog_close(struct al_evlog *log, struct al_error *err)
+static int close_impl(struct al_evlog *log, struct al_error *err)
 {
 	int r;
 
@@ -658,16 +691,18 @@ int al_evlog_close(struct al_evlog *log, struct al_error *err)
 	if (log->fd >= 0 && close(log->fd) < 0 && r == 0)
 		r = poison(log, -errno, err, "closing");
 	log->fd = -1;
-	if (log->sink) {
-		int s = al_sink_close(log->sink, err);
-		if (s < 0) {
-			log->sink_failed = true;
-			snprintf(log->sink_failure, sizeof log->sink_failure, "%s", err->msg);
-			if (r == 0)
-				r = s;
-		}
+	if (log->sink && !log->sink_failed) {
+		struct al_error serr = { 0 };
+		int s = al_sink_close(log->sink, &serr);
+		if (s < 0)
+			sink_lost(log, s, &serr);
 	}
 	return r;
+}
+
+int al_evlog_close(struct al_evlog *log, struct al_error *err)
+{
+	return report(log, close_impl(log, err), err);
 }
 
 void al_evlog_free(struct al_evlog *log)

@@ -4,6 +4,8 @@
  * writer's refusals (bad fields, oversized records, existing files). */
 #include "evtest.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "evidence/chain.h"
@@ -288,6 +290,57 @@ static void test_time_checkpoint_and_memory_log(void **state)
 	al_evlog_free(log);
 }
 
+/* The sink drops away mid-run (policy kill): the caller is told once, and
+ * the local log goes on -- checkpoints (and their key ratchet) included -- so
+ * the file still verifies and holds the records saying why the run ended. */
+static void test_sink_loss_keeps_local_log(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof sa;
+	struct al_log_spec ls = { 0 };
+	struct al_evlog *log = NULL;
+	struct al_error err = { 0 };
+	struct al_verify v;
+	char url[64], *p = path_in(f->dir, "sunk.jsonl");
+	int lfd, cfd, failures = 0, r;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%u", ntohs(sa.sin_port));
+	ls.path = p;
+	ls.sink = url;
+	ls.on_sink_failure = AL_SINK_FAILURE_KILL;
+	ls.checkpoint_every = 2;
+	assert_int_equal(al_evlog_open(&log, &ls, "run-sink", &err), 0);
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(cfd >= 0);
+	append_kv(log, "run_start", "pubkey", al_evlog_pubkey_hex(log));
+	close(cfd);
+	close(lfd);
+	usleep(20000);
+	/* every record still lands locally; the loss is reported exactly once */
+	for (int i = 0; i < 9; i++) {
+		r = al_evlog_append(log, "exec", "{\"path\":\"/bin/true\"}", &err);
+		if (r < 0) {
+			failures++;
+			assert_non_null(strstr(err.msg, "log sink lost"));
+		}
+	}
+	assert_int_equal(failures, 1);
+	assert_non_null(al_evlog_sink_failure(log));
+	append_kv(log, "run_end", "verdict", "policy");
+	assert_int_equal(al_evlog_close(log, &err), 0);
+	al_evlog_free(log);
+	assert_int_equal(verify_path(p, NULL, &v), AL_VERIFY_OK);
+	assert_int_equal(v.next_seq, 1 + 9 + 1 + 1 + 5 + 1); /* + streams, 5 checkpoints, final */
+	al_verify_free(&v);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_field_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_existing_log, setup, teardown),
 		cmocka_unit_test(test_time_checkpoint_and_memory_log),
+		cmocka_unit_test_setup_teardown(test_sink_loss_keeps_local_log, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
