@@ -130,6 +130,27 @@ static void put_bytes(FILE *out, uint64_t b)
 		fprintf(out, "%" PRIu64 " B", b);
 }
 
+/* One argument, quoted when it would otherwise read ambiguously (empty, or
+ * with blanks or quotes); quotes inside are backslash-escaped. */
+static void put_arg(FILE *out, const char *a, size_t n)
+{
+	const char *q;
+
+	if (n > 0 && !memchr(a, ' ', n) && !memchr(a, '\'', n) && !memchr(a, '"', n)) {
+		put_safe(out, a, n);
+		return;
+	}
+	fputc('\'', out);
+	while ((q = memchr(a, '\'', n)) != NULL) {
+		put_safe(out, a, (size_t)(q - a));
+		fputs("\\'", out);
+		n -= (size_t)(q - a) + 1;
+		a = q + 1;
+	}
+	put_safe(out, a, n);
+	fputc('\'', out);
+}
+
 static void put_argv(FILE *out, const struct al_jval *obj)
 {
 	struct al_jval arr, el;
@@ -156,14 +177,7 @@ static void put_argv(FILE *out, const struct al_jval *obj)
 			continue;
 		}
 		n = al_jstr_unescape(&el, buf, sizeof buf);
-		/* quote what would read ambiguously; the content is escaped either way */
-		if (n == 0 || memchr(buf, ' ', n < FIELD_MAX ? n : FIELD_MAX) || memchr(buf, '\'', n < FIELD_MAX ? n : FIELD_MAX)) {
-			fputc('\'', out);
-			put_safe(out, buf, n < FIELD_MAX ? n : FIELD_MAX);
-			fputc('\'', out);
-		} else {
-			put_safe(out, buf, n < FIELD_MAX ? n : FIELD_MAX);
-		}
+		put_arg(out, buf, n < FIELD_MAX ? n : FIELD_MAX);
 		if (n > FIELD_MAX)
 			fputs("...", out);
 	}
