@@ -18,10 +18,10 @@
 #include "util/cleanup.h"
 #include "util/timeutil.h"
 
-#define RETRY_FIRST_NS (100ull * 1000000)    /* first reconnect 100 ms after a loss */
-#define RETRY_MAX_NS (5000ull * 1000000)     /* backoff doubles up to 5 s */
-#define RECONNECT_TIMEOUT_MS 1000            /* one attempt may stall a tick this long */
-#define DRAIN_BUDGET_NS (20ull * 1000000)    /* spool redelivery per tick */
+#define RETRY_FIRST_NS (100ull * 1000000) /* first reconnect 100 ms after a loss */
+#define RETRY_MAX_NS (5000ull * 1000000)  /* backoff doubles up to 5 s */
+#define RECONNECT_TIMEOUT_MS 1000         /* one attempt may stall a tick this long */
+#define DRAIN_BUDGET_NS (20ull * 1000000) /* spool redelivery per tick */
 
 enum sink_state {
 	SINK_UP,       /* live: records go straight to the server */
@@ -37,16 +37,16 @@ struct al_sink {
 	char *url;
 	char *tls_ca;
 	enum al_sink_failure policy;
-	char *run_sd;            /* run id, escaped for an SD-PARAM value */
-	char *run_json;          /* run id, escaped for a JSON string */
+	char *run_sd;   /* run id, escaped for an SD-PARAM value */
+	char *run_json; /* run id, escaped for a JSON string */
 	char hostname[256];
 	char procid[16];
-	struct al_buf msg;       /* one formatted message */
-	struct al_buf line;      /* one record read back from the spool */
+	struct al_buf msg;  /* one formatted message */
+	struct al_buf line; /* one record read back from the spool */
 	enum sink_state state;
 	struct al_spool *spool;
-	uint64_t last_spooled;   /* seq of the newest spooled record */
-	uint64_t lost_at_ns;     /* realtime of the loss being recovered */
+	uint64_t last_spooled; /* seq of the newest spooled record */
+	uint64_t lost_at_ns;   /* realtime of the loss being recovered */
 	char lost_reason[256];
 	uint64_t retry_at_ns, backoff_ns;
 	struct al_error failure; /* sticky, SINK_FAILED */
@@ -60,9 +60,9 @@ static const struct {
 	enum al_sink_scheme scheme;
 	const char *port;
 } schemes[] = {
-	{ "tcp://", AL_SINK_TCP, "514" },
-	{ "tls://", AL_SINK_TLS, "6514" },
-	{ "relp://", AL_SINK_RELP, "2514" },
+    {"tcp://", AL_SINK_TCP, "514"},
+    {"tls://", AL_SINK_TLS, "6514"},
+    {"relp://", AL_SINK_RELP, "2514"},
 };
 
 static bool host_char(char c)
@@ -86,16 +86,17 @@ int al_sink_url_parse(const char *url, struct al_sink_url *out, struct al_error 
 	}
 	if (!p)
 		return al_error_set(err, EINVAL, "sink",
-				    "log sink '%s': scheme must be tcp://, tls:// or relp://", url);
+		                    "log sink '%s': scheme must be tcp://, tls:// or relp://", url);
 	if (*p == '[') {
 		host = p + 1;
 		host_end = strchr(host, ']');
 		if (!host_end)
-			return al_error_set(err, EINVAL, "sink", "log sink '%s': unclosed '['", url);
+			return al_error_set(err, EINVAL, "sink", "log sink '%s': unclosed '['",
+			                    url);
 		for (const char *c = host; c < host_end; c++)
 			if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.')
 				return al_error_set(err, EINVAL, "sink",
-						    "log sink '%s': bad IPv6 address", url);
+				                    "log sink '%s': bad IPv6 address", url);
 		p = host_end + 1;
 	} else {
 		host = p;
@@ -106,7 +107,7 @@ int al_sink_url_parse(const char *url, struct al_sink_url *out, struct al_error 
 	hl = (size_t)(host_end - host);
 	if (hl == 0 || hl >= sizeof out->host)
 		return al_error_set(err, EINVAL, "sink", "log sink '%s': missing or overlong host",
-				    url);
+		                    url);
 	if (*p == ':') {
 		char *end;
 		unsigned long v;
@@ -170,8 +171,8 @@ void al_sink_sd_escape(struct al_buf *out, const char *s)
 }
 
 int al_sink_format_5424(struct al_buf *out, int pri, uint64_t realtime_ns, const char *hostname,
-			const char *procid, const char *msgid, const char *sd_params,
-			const char *msg, size_t len)
+                        const char *procid, const char *msgid, const char *sd_params,
+                        const char *msg, size_t len)
 {
 	time_t secs = (time_t)(realtime_ns / 1000000000ull);
 	struct tm tm;
@@ -179,10 +180,10 @@ int al_sink_format_5424(struct al_buf *out, int pri, uint64_t realtime_ns, const
 	/* RFC 5424 allows at most six digits of fractional seconds. */
 	gmtime_r(&secs, &tm);
 	al_buf_reset(out);
-	al_buf_printf(out, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%06uZ %s airlock %s %s [%s %s] ", pri,
-		      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		      (unsigned)(realtime_ns % 1000000000ull / 1000), hostname, procid, msgid,
-		      AL_SINK_SDID, sd_params);
+	al_buf_printf(out, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%06uZ %s airlock %s %s [%s %s] ",
+	              pri, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	              tm.tm_sec, (unsigned)(realtime_ns % 1000000000ull / 1000), hostname, procid,
+	              msgid, AL_SINK_SDID, sd_params);
 	al_buf_append(out, msg, len);
 	return out->oom ? -ENOMEM : 0;
 }
@@ -226,7 +227,7 @@ static void sink_hostname(char out[256])
 
 /* Default spool directory: the log file's directory ({run} expanded). */
 static int spool_dir_for(const struct al_log_spec *ls, const char *run_id, char **out,
-			 struct al_error *err)
+                         struct al_error *err)
 {
 	struct al_buf b;
 	const char *p;
@@ -237,7 +238,7 @@ static int spool_dir_for(const struct al_log_spec *ls, const char *run_id, char 
 	}
 	if (!ls->path)
 		return al_error_set(err, EINVAL, "sink",
-				    "on_sink_failure: spool needs log.spool_dir or a log path");
+		                    "on_sink_failure: spool needs log.spool_dir or a log path");
 	al_buf_init(&b);
 	for (p = ls->path; *p;) {
 		if (!strncmp(p, "{run}", 5)) {
@@ -273,7 +274,7 @@ static char *escape_dup(const char *s, bool json)
 }
 
 int al_sink_open(struct al_sink **out, const struct al_log_spec *ls, const char *run_id,
-		 struct al_error *err)
+                 struct al_error *err)
 {
 	struct al_sink *s;
 	_cleanup_free_ char *spool_dir = NULL;
@@ -289,7 +290,7 @@ int al_sink_open(struct al_sink **out, const struct al_log_spec *ls, const char 
 	if (r < 0)
 		goto fail;
 	s->tp = s->conf.url.scheme == AL_SINK_RELP ? &al_sink_relp_transport
-						   : &al_sink_syslog_transport;
+	                                           : &al_sink_syslog_transport;
 	s->policy = ls->on_sink_failure;
 	s->url = strdup(ls->sink);
 	s->tls_ca = ls->tls_ca ? strdup(ls->tls_ca) : NULL;
@@ -342,13 +343,12 @@ static int format_record(struct al_sink *s, uint64_t seq, const char *line, size
 		return -ENOMEM;
 	}
 	r = al_sink_format_5424(&s->msg, AL_SINK_PRI_RECORD, al_realtime_ns(), s->hostname,
-				s->procid, msgid, params.data, line, len);
+	                        s->procid, msgid, params.data, line, len);
 	al_buf_free(&params);
 	return r;
 }
 
-static int ship(struct al_sink *s, uint64_t seq, const char *line, size_t len,
-		struct al_error *err)
+static int ship(struct al_sink *s, uint64_t seq, const char *line, size_t len, struct al_error *err)
 {
 	int r = format_record(s, seq, line, len);
 	if (r < 0)
@@ -386,7 +386,7 @@ static int sink_lost(struct al_sink *s, int r, struct al_error *err)
 }
 
 static int spool_record(struct al_sink *s, uint64_t seq, const char *line, size_t len,
-			struct al_error *err)
+                        struct al_error *err)
 {
 	int r = al_spool_append(s->spool, seq, line, len, err);
 	if (r < 0) {
@@ -416,21 +416,22 @@ static int send_gap_marker(struct al_sink *s, struct al_error *err)
 	al_utc_rfc3339(s->lost_at_ns, lost, sizeof lost);
 	al_utc_rfc3339(al_realtime_ns(), now, sizeof now);
 	al_buf_init(&m);
-	al_buf_printf(&m, "{\"type\":\"sink_gap\",\"run\":\"%s\",\"first_seq\":%" PRIu64
-		      ",\"last_seq\":%" PRIu64 ",\"records\":%" PRIu64
-		      ",\"lost_at\":\"%s\",\"restored_at\":\"%s\",\"reason\":\"",
-		      s->run_json, first, s->last_spooled, al_spool_pending(s->spool), lost, now);
+	al_buf_printf(&m,
+	              "{\"type\":\"sink_gap\",\"run\":\"%s\",\"first_seq\":%" PRIu64
+	              ",\"last_seq\":%" PRIu64 ",\"records\":%" PRIu64
+	              ",\"lost_at\":\"%s\",\"restored_at\":\"%s\",\"reason\":\"",
+	              s->run_json, first, s->last_spooled, al_spool_pending(s->spool), lost, now);
 	al_json_escape(&m, s->lost_reason, strlen(s->lost_reason));
 	al_buf_puts(&m, "\"}");
 	snprintf(sd, sizeof sd, "\" first=\"%" PRIu64 "\" last=\"%" PRIu64 "\"", first,
-		 s->last_spooled);
+	         s->last_spooled);
 	struct al_buf params;
 	al_buf_init(&params);
 	al_buf_printf(&params, "run=\"%s%s", s->run_sd, sd);
-	r = (m.oom || params.oom) ? -ENOMEM
-				  : al_sink_format_5424(&s->msg, AL_SINK_PRI_GAP, al_realtime_ns(),
-							s->hostname, s->procid, AL_SINK_GAP_MSGID,
-							params.data, m.data, m.len);
+	r = (m.oom || params.oom)
+	        ? -ENOMEM
+	        : al_sink_format_5424(&s->msg, AL_SINK_PRI_GAP, al_realtime_ns(), s->hostname,
+	                              s->procid, AL_SINK_GAP_MSGID, params.data, m.data, m.len);
 	al_buf_free(&m);
 	al_buf_free(&params);
 	if (r < 0)
@@ -501,14 +502,14 @@ static int sticky(struct al_sink *s, struct al_error *err)
 }
 
 int al_sink_send(struct al_sink *s, uint64_t seq, const char *line, size_t len,
-		 struct al_error *err)
+                 struct al_error *err)
 {
 	int r;
 
 	if (len > AL_SINK_MAX_RECORD)
 		return al_error_set(err, EMSGSIZE, "sink",
-				    "record %" PRIu64 " of %zu bytes exceeds the sink limit of %d",
-				    seq, len, AL_SINK_MAX_RECORD);
+		                    "record %" PRIu64 " of %zu bytes exceeds the sink limit of %d",
+		                    seq, len, AL_SINK_MAX_RECORD);
 	switch (s->state) {
 	case SINK_FAILED:
 		return sticky(s, err);
@@ -579,9 +580,9 @@ int al_sink_close(struct al_sink *s, struct al_error *err)
 		return sticky(s, err);
 	if (s->state != SINK_UP)
 		return al_error_set(err, EPIPE, "sink",
-				    "log sink %s unreachable at close: %" PRIu64
-				    " records not delivered, kept in %s",
-				    s->url, al_spool_pending(s->spool), al_spool_path(s->spool));
+		                    "log sink %s unreachable at close: %" PRIu64
+		                    " records not delivered, kept in %s",
+		                    s->url, al_spool_pending(s->spool), al_spool_path(s->spool));
 	r = s->tp->finish(s, AL_SINK_IO_TIMEOUT_MS, err);
 	if (r < 0) {
 		al_error_wrap(err, "log sink %s: closing", s->url);

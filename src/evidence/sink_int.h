@@ -52,8 +52,8 @@ void al_sink_msgid(const char *line, size_t len, char out[33]);
  * the inside of the structured data element after the SD-ID, already
  * escaped (e.g. `run="x" seq="1"`). */
 int al_sink_format_5424(struct al_buf *out, int pri, uint64_t realtime_ns, const char *hostname,
-			const char *procid, const char *msgid, const char *sd_params,
-			const char *msg, size_t len);
+                        const char *procid, const char *msgid, const char *sd_params,
+                        const char *msg, size_t len);
 /* SD-PARAM value escaping (RFC 5424 6.3.3: '"', '\' and ']'). */
 void al_sink_sd_escape(struct al_buf *out, const char *s);
 /* RFC 6587 3.4.1 octet counting: "LEN SP MSG" appended to out. */
@@ -95,10 +95,9 @@ void al_sink_set_transport_state(struct al_sink *s, void *state);
  * One file per run, 0600, entries {u64 seq, u32 len, bytes} little-endian. */
 struct al_spool;
 /* Create dir/<run>.sink-spool (O_EXCL, 0600); dir is created 0700 if missing. */
-int al_spool_open(struct al_spool **out, const char *dir, const char *run_id,
-		  struct al_error *err);
+int al_spool_open(struct al_spool **out, const char *dir, const char *run_id, struct al_error *err);
 int al_spool_append(struct al_spool *sp, uint64_t seq, const char *line, size_t len,
-		    struct al_error *err);
+                    struct al_error *err);
 /* The oldest record not yet popped into line: 1 if there is one, 0 if the
  * spool is empty, -errno on a read error or a damaged entry. */
 int al_spool_peek(struct al_spool *sp, uint64_t *seq, struct al_buf *line, struct al_error *err);

@@ -31,10 +31,10 @@
 struct relp_tp {
 	relpEngine_t *engine;
 	relpClt_t *clt;
-	bool session;   /* relpCltConnect succeeded once: reconnects keep the window */
-	bool broken;    /* librelp said the session broke */
-	bool refused;   /* the server answered a message with an error */
-	int fd;         /* librelp's socket, -1 if it could not be identified */
+	bool session;        /* relpCltConnect succeeded once: reconnects keep the window */
+	bool broken;         /* librelp said the session broke */
+	bool refused;        /* the server answered a message with an error */
+	int fd;              /* librelp's socket, -1 if it could not be identified */
 	uint64_t checked_ns; /* last poll of fd */
 	char last_err[200];
 };
@@ -47,7 +47,7 @@ static void relp_on_err(void *usr, char *objinfo, char *errmsg, relpRetVal code)
 	if (!t)
 		return;
 	snprintf(t->last_err, sizeof t->last_err, "%s: %s (librelp %d)", objinfo, errmsg,
-		 (int)code);
+	         (int)code);
 	if (code == RELP_RET_RSP_STATE_ERR)
 		t->refused = true;
 	else
@@ -93,7 +93,7 @@ static void guard_end(struct pipe_guard *g)
 	sigaddset(&set, SIGPIPE);
 	sigpending(&pend);
 	if (!g->was_pending && sigismember(&pend, SIGPIPE)) {
-		struct timespec zero = { 0, 0 };
+		struct timespec zero = {0, 0};
 		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
 			;
 	}
@@ -177,7 +177,8 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 		if (relpEngineConstruct(&t->engine) != RELP_RET_OK)
 			return al_error_set(err, ENOMEM, "sink", "relpEngineConstruct");
 		relpEngineSetDbgprint(t->engine, relp_dbg_quiet);
-		relpEngineSetEnableCmd(t->engine, (unsigned char *)"syslog", eRelpCmdState_Required);
+		relpEngineSetEnableCmd(t->engine, (unsigned char *)"syslog",
+		                       eRelpCmdState_Required);
 		relpEngineSetOnErr(t->engine, relp_on_err);
 	}
 	t->broken = t->refused = false;
@@ -201,7 +202,7 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 			relpCltSetConnTimeout(t->clt, secs > 0 ? secs : 1);
 			relpCltSetWindowSize(t->clt, RELP_WINDOW);
 			rr = relpCltConnect(t->clt, 0, (unsigned char *)c->url.port,
-					    (unsigned char *)c->url.host);
+			                    (unsigned char *)c->url.host);
 			if (rr == RELP_RET_OK)
 				t->session = true;
 		}
@@ -212,8 +213,8 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 			clt_destroy(t);
 		t->broken = true;
 		return al_error_set(err, ECONNREFUSED, "sink", "RELP connect to %s port %s: %s",
-				    c->url.host, c->url.port,
-				    t->last_err[0] ? t->last_err : "librelp error");
+		                    c->url.host, c->url.port,
+		                    t->last_err[0] ? t->last_err : "librelp error");
 	}
 	t->fd = find_new_socket(before);
 	return 0;
@@ -232,12 +233,12 @@ static int relp_send(struct al_sink *s, const char *msg, size_t len, struct al_e
 	guard_end(&g);
 	if (t->refused)
 		return al_error_set(err, EPROTO, "sink", "RELP server refused a message: %s",
-				    t->last_err);
+		                    t->last_err);
 	if (rr != RELP_RET_OK) {
 		t->broken = true;
 		return al_error_set(err, rr == RELP_RET_TIMED_OUT ? ETIMEDOUT : ECONNRESET, "sink",
-				    "RELP send: %s",
-				    t->last_err[0] ? t->last_err : "session broken");
+		                    "RELP send: %s",
+		                    t->last_err[0] ? t->last_err : "session broken");
 	}
 	return 0;
 }
@@ -247,11 +248,11 @@ static int relp_send(struct al_sink *s, const char *msg, size_t len, struct al_e
 static int relp_check(struct al_sink *s, struct al_error *err)
 {
 	struct relp_tp *t = al_sink_transport_state(s);
-	struct pollfd p = { .fd = t->fd, .events = POLLRDHUP };
+	struct pollfd p = {.fd = t->fd, .events = POLLRDHUP};
 
 	if (t->broken)
 		return al_error_set(err, ECONNRESET, "sink", "RELP session broken: %s",
-				    t->last_err);
+		                    t->last_err);
 	/* librelp itself notices a dead peer when it sends (it reads first);
 	 * this poll is for quiet periods, so once per 10 ms is enough. */
 	uint64_t now = al_mono_ns();
@@ -281,8 +282,8 @@ static int relp_finish(struct al_sink *s, int timeout_ms, struct al_error *err)
 	clt_destroy(t);
 	if (t->broken || t->refused)
 		return al_error_set(err, EPIPE, "sink",
-				    "RELP close: not every message was acknowledged: %s",
-				    t->last_err);
+		                    "RELP close: not every message was acknowledged: %s",
+		                    t->last_err);
 	return 0;
 }
 
@@ -305,11 +306,11 @@ static void relp_destroy(struct al_sink *s)
 }
 
 const struct al_sink_transport al_sink_relp_transport = {
-	.name = "relp",
-	.connect = relp_connect,
-	.send = relp_send,
-	.check = relp_check,
-	.finish = relp_finish,
-	.drop = relp_drop,
-	.destroy = relp_destroy,
+    .name = "relp",
+    .connect = relp_connect,
+    .send = relp_send,
+    .check = relp_check,
+    .finish = relp_finish,
+    .drop = relp_drop,
+    .destroy = relp_destroy,
 };

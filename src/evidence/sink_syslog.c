@@ -45,7 +45,7 @@ static int remaining_ms(uint64_t deadline_ns)
 static int wait_fd(int fd, short events, uint64_t deadline_ns)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
+		struct pollfd p = {.fd = fd, .events = events};
 		int n = poll(&p, 1, remaining_ms(deadline_ns));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -68,22 +68,21 @@ static void tp_close(struct syslog_tp *t)
 }
 
 static int tcp_connect(struct syslog_tp *t, const struct al_sink_url *u, uint64_t deadline,
-		       struct al_error *err)
+                       struct al_error *err)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *ai = NULL, *a;
 	int r, last = ECONNREFUSED;
 
 	r = getaddrinfo(u->host, u->port, &hints, &ai);
 	if (r != 0)
 		return al_error_set(err, r == EAI_SYSTEM ? errno : EHOSTUNREACH, "sink",
-				    "resolving %s: %s", u->host, gai_strerror(r));
+		                    "resolving %s: %s", u->host, gai_strerror(r));
 	for (a = ai; a; a = a->ai_next) {
 		/* Non-blocking from birth: a stalled server must never stall the
 		 * supervisor's loop for longer than our own deadlines. */
-		_cleanup_close_ int fd =
-			socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			       a->ai_protocol);
+		_cleanup_close_ int fd = socket(
+		    a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
 		int one = 1, soerr = 0;
 		socklen_t sl = sizeof soerr;
 
@@ -123,7 +122,7 @@ static bool is_ip_literal(const char *h)
 }
 
 static int tls_handshake(struct syslog_tp *t, const struct al_sink_conf *c, uint64_t deadline,
-			 struct al_error *err)
+                         struct al_error *err)
 {
 	const char *host = c->url.host;
 	int r;
@@ -132,17 +131,17 @@ static int tls_handshake(struct syslog_tp *t, const struct al_sink_conf *c, uint
 		r = gnutls_certificate_allocate_credentials(&t->cred);
 		if (r < 0)
 			return al_error_set(err, ENOMEM, "sink", "gnutls credentials: %s",
-					    gnutls_strerror(r));
+			                    gnutls_strerror(r));
 		/* Trust exactly the CA the spec names; without one, the system's. */
 		if (c->tls_ca)
 			r = gnutls_certificate_set_x509_trust_file(t->cred, c->tls_ca,
-								   GNUTLS_X509_FMT_PEM);
+			                                           GNUTLS_X509_FMT_PEM);
 		else
 			r = gnutls_certificate_set_x509_system_trust(t->cred);
 		if (r <= 0)
 			return al_error_set(err, EINVAL, "sink", "loading TLS trust from %s: %s",
-					    c->tls_ca ? c->tls_ca : "the system store",
-					    r == 0 ? "no certificates" : gnutls_strerror(r));
+			                    c->tls_ca ? c->tls_ca : "the system store",
+			                    r == 0 ? "no certificates" : gnutls_strerror(r));
 	}
 	r = gnutls_init(&t->sess, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
 	if (r < 0)
@@ -154,7 +153,7 @@ static int tls_handshake(struct syslog_tp *t, const struct al_sink_conf *c, uint
 		r = gnutls_server_name_set(t->sess, GNUTLS_NAME_DNS, host, strlen(host));
 	if (r < 0)
 		return al_error_set(err, EINVAL, "sink", "TLS setup for %s: %s", host,
-				    gnutls_strerror(r));
+		                    gnutls_strerror(r));
 	/* The handshake fails unless the chain leads to the trusted CA and the
 	 * certificate names the host (DNS name or IP address) we dialled. */
 	gnutls_session_set_verify_cert(t->sess, host, 0);
@@ -169,25 +168,25 @@ static int tls_handshake(struct syslog_tp *t, const struct al_sink_conf *c, uint
 			int w = wait_fd(t->fd, ev, deadline);
 			if (w == 0)
 				return al_error_set(err, ETIMEDOUT, "sink", "TLS handshake with %s",
-						    host);
+				                    host);
 			if (w < 0)
 				return al_error_set(err, -w, "sink", "TLS handshake with %s", host);
 			continue;
 		}
 		if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
-			gnutls_datum_t why = { 0 };
+			gnutls_datum_t why = {0};
 			unsigned status = gnutls_session_get_verify_cert_status(t->sess);
-			gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
-								      &why, 0);
+			gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why,
+			                                             0);
 			r = al_error_set(err, EACCES, "sink",
-					 "TLS server %s: certificate rejected: %s", host,
-					 why.data ? (char *)why.data : "verification failed");
+			                 "TLS server %s: certificate rejected: %s", host,
+			                 why.data ? (char *)why.data : "verification failed");
 			gnutls_free(why.data);
 			return r;
 		}
 		if (gnutls_error_is_fatal(r))
 			return al_error_set(err, ECONNRESET, "sink", "TLS handshake with %s: %s",
-					    host, gnutls_strerror(r));
+			                    host, gnutls_strerror(r));
 	}
 }
 
@@ -219,7 +218,7 @@ static int syslog_connect(struct al_sink *s, int timeout_ms, struct al_error *er
 /* Write all of buf before deadline; a peer that stops reading for that
  * long counts as lost. */
 static int write_all(struct syslog_tp *t, const char *buf, size_t n, uint64_t deadline,
-		     struct al_error *err)
+                     struct al_error *err)
 {
 	while (n > 0) {
 		ssize_t w;
@@ -234,7 +233,7 @@ static int write_all(struct syslog_tp *t, const char *buf, size_t n, uint64_t de
 				errno = EAGAIN;
 			} else if (w < 0) {
 				return al_error_set(err, EPIPE, "sink", "TLS send: %s",
-						    gnutls_strerror((int)w));
+				                    gnutls_strerror((int)w));
 			}
 		} else {
 			w = send(t->fd, buf, n, MSG_NOSIGNAL);
@@ -247,8 +246,8 @@ static int write_all(struct syslog_tp *t, const char *buf, size_t n, uint64_t de
 			int r = wait_fd(t->fd, ev, deadline);
 			if (r == 0)
 				return al_error_set(err, ETIMEDOUT, "sink",
-						    "server stopped reading for %d ms",
-						    AL_SINK_IO_TIMEOUT_MS);
+				                    "server stopped reading for %d ms",
+				                    AL_SINK_IO_TIMEOUT_MS);
 			if (r < 0)
 				return al_error_set(err, -r, "sink", "waiting to send");
 			continue;
@@ -277,7 +276,7 @@ static int syslog_send(struct al_sink *s, const char *msg, size_t len, struct al
 static int syslog_check(struct al_sink *s, struct al_error *err)
 {
 	struct syslog_tp *t = al_sink_transport_state(s);
-	struct pollfd p = { .fd = t->fd, .events = POLLIN | POLLRDHUP };
+	struct pollfd p = {.fd = t->fd, .events = POLLIN | POLLRDHUP};
 	int soerr = 0;
 	socklen_t sl = sizeof soerr;
 
@@ -297,7 +296,7 @@ static int syslog_check(struct al_sink *s, struct al_error *err)
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED || n > 0)
 			return 0; /* a renegotiation record or stray data: harmless */
 		return al_error_set(err, EPIPE, "sink", "server ended the TLS session: %s",
-				    n == 0 ? "close_notify" : gnutls_strerror((int)n));
+		                    n == 0 ? "close_notify" : gnutls_strerror((int)n));
 	}
 	char junk[512];
 	ssize_t n = recv(t->fd, junk, sizeof junk, MSG_DONTWAIT);
@@ -329,7 +328,7 @@ static int syslog_finish(struct al_sink *s, int timeout_ms, struct al_error *err
 				break;
 			if (b != GNUTLS_E_AGAIN && b != GNUTLS_E_INTERRUPTED) {
 				r = al_error_set(err, EPIPE, "sink", "TLS close: %s",
-						 gnutls_strerror(b));
+				                 gnutls_strerror(b));
 				goto out;
 			}
 			if (wait_fd(t->fd, POLLOUT, deadline) <= 0) {
@@ -347,14 +346,14 @@ static int syslog_finish(struct al_sink *s, int timeout_ms, struct al_error *err
 			break;
 		if (al_mono_ns() >= deadline) {
 			r = al_error_set(err, ETIMEDOUT, "sink",
-					 "%d bytes not acknowledged by the server after %d ms", outq,
-					 timeout_ms);
+			                 "%d bytes not acknowledged by the server after %d ms",
+			                 outq, timeout_ms);
 			goto out;
 		}
-		struct pollfd p = { .fd = t->fd, .events = POLLRDHUP };
+		struct pollfd p = {.fd = t->fd, .events = POLLRDHUP};
 		if (poll(&p, 1, 10) > 0 && (p.revents & (POLLERR | POLLHUP))) {
 			r = al_error_set(err, ECONNRESET, "sink",
-					 "connection reset with %d bytes unacknowledged", outq);
+			                 "connection reset with %d bytes unacknowledged", outq);
 			goto out;
 		}
 	}
@@ -380,11 +379,11 @@ static void syslog_destroy(struct al_sink *s)
 }
 
 const struct al_sink_transport al_sink_syslog_transport = {
-	.name = "syslog",
-	.connect = syslog_connect,
-	.send = syslog_send,
-	.check = syslog_check,
-	.finish = syslog_finish,
-	.drop = syslog_drop,
-	.destroy = syslog_destroy,
+    .name = "syslog",
+    .connect = syslog_connect,
+    .send = syslog_send,
+    .check = syslog_check,
+    .finish = syslog_finish,
+    .drop = syslog_drop,
+    .destroy = syslog_destroy,
 };

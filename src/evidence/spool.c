@@ -22,8 +22,8 @@
 struct al_spool {
 	int fd;
 	char *path;
-	uint64_t rd_off;  /* next entry to peek */
-	uint64_t wr_off;  /* end of the last entry */
+	uint64_t rd_off;     /* next entry to peek */
+	uint64_t wr_off;     /* end of the last entry */
 	uint64_t peeked_len; /* bytes of the peeked entry, 0 if none */
 	uint64_t pending;
 };
@@ -42,8 +42,7 @@ static uint64_t get_le(const unsigned char *p, int n)
 	return v;
 }
 
-int al_spool_open(struct al_spool **out, const char *dir, const char *run_id,
-		  struct al_error *err)
+int al_spool_open(struct al_spool **out, const char *dir, const char *run_id, struct al_error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1;
@@ -71,19 +70,19 @@ int al_spool_open(struct al_spool **out, const char *dir, const char *run_id,
 }
 
 int al_spool_append(struct al_spool *sp, uint64_t seq, const char *line, size_t len,
-		    struct al_error *err)
+                    struct al_error *err)
 {
 	unsigned char hdr[ENTRY_HDR];
 	ssize_t n;
 
 	if (len > UINT32_MAX)
-		return al_error_set(err, EMSGSIZE, "sink", "spool %s: record of %zu bytes", sp->path,
-				    len);
+		return al_error_set(err, EMSGSIZE, "sink", "spool %s: record of %zu bytes",
+		                    sp->path, len);
 	put_le(hdr, seq, 8);
 	put_le(hdr + 8, len, 4);
 	struct iovec iov[2] = {
-		{ .iov_base = hdr, .iov_len = sizeof hdr },
-		{ .iov_base = (void *)line, .iov_len = len },
+	    {.iov_base = hdr, .iov_len = sizeof hdr},
+	    {.iov_base = (void *)line, .iov_len = len},
 	};
 	size_t total = sizeof hdr + len, done = 0;
 	int i = 0;
@@ -123,7 +122,7 @@ static int pread_full(struct al_spool *sp, void *buf, size_t n, uint64_t off, st
 			return al_error_errno(err, "sink", "reading spool %s", sp->path);
 		if (r == 0)
 			return al_error_set(err, EIO, "sink", "reading spool %s: truncated entry",
-					    sp->path);
+			                    sp->path);
 		done += (size_t)r;
 	}
 	return 0;
@@ -143,7 +142,7 @@ int al_spool_peek(struct al_spool *sp, uint64_t *seq, struct al_buf *line, struc
 	len = get_le(hdr + 8, 4);
 	if (len > sp->wr_off - sp->rd_off - ENTRY_HDR)
 		return al_error_set(err, EIO, "sink", "spool %s: damaged entry at offset %llu",
-				    sp->path, (unsigned long long)sp->rd_off);
+		                    sp->path, (unsigned long long)sp->rd_off);
 	al_buf_reset(line);
 	/* In pieces through a small stack buffer: memory is the record, once. */
 	for (uint64_t done = 0; done < len;) {
@@ -154,7 +153,7 @@ int al_spool_peek(struct al_spool *sp, uint64_t *seq, struct al_buf *line, struc
 			return r;
 		if (al_buf_append(line, chunk, n) < 0)
 			return al_error_set(err, ENOMEM, "sink", "spool %s: %llu byte record",
-					    sp->path, (unsigned long long)len);
+			                    sp->path, (unsigned long long)len);
 		done += n;
 	}
 	if (len == 0 && al_buf_append(line, "", 0) < 0)

@@ -30,18 +30,18 @@
 
 static void report(struct al_sink *s, const char *outcome, double secs, uint64_t n)
 {
-	struct al_sink_stats st = { 0 };
+	struct al_sink_stats st = {0};
 	if (s)
 		al_sink_get_stats(s, &st);
 	fprintf(stderr,
-		"{\"outcome\":\"%s\",\"records\":%" PRIu64 ",\"seconds\":%.6f,"
-		"\"sent\":%" PRIu64 ",\"spooled\":%" PRIu64 ",\"gaps\":%" PRIu64
-		",\"redelivered\":%" PRIu64 "}\n",
-		outcome, n, secs, st.sent, st.spooled, st.gaps, st.redelivered);
+	        "{\"outcome\":\"%s\",\"records\":%" PRIu64 ",\"seconds\":%.6f,"
+	        "\"sent\":%" PRIu64 ",\"spooled\":%" PRIu64 ",\"gaps\":%" PRIu64
+	        ",\"redelivered\":%" PRIu64 "}\n",
+	        outcome, n, secs, st.sent, st.spooled, st.gaps, st.redelivered);
 }
 
 static int fail(struct al_sink *s, const char *what, const struct al_error *err, int code,
-		double secs, uint64_t n)
+                double secs, uint64_t n)
 {
 	char buf[700];
 	fprintf(stderr, "sinkdrive: %s: %s\n", what, al_error_format(err, buf, sizeof buf));
@@ -53,39 +53,54 @@ static int fail(struct al_sink *s, const char *what, const struct al_error *err,
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "spool-dir", required_argument, NULL, 'd' },
-		{ "ca", required_argument, NULL, 'c' },
-		{ "run", required_argument, NULL, 'r' },
-		{ "generate", required_argument, NULL, 'g' },
-		{ "size", required_argument, NULL, 's' },
-		{ "sigpipe-ignored", no_argument, NULL, 'i' },
-		{ NULL, 0, NULL, 0 },
+	    {"url", required_argument, NULL, 'u'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"spool-dir", required_argument, NULL, 'd'},
+	    {"ca", required_argument, NULL, 'c'},
+	    {"run", required_argument, NULL, 'r'},
+	    {"generate", required_argument, NULL, 'g'},
+	    {"size", required_argument, NULL, 's'},
+	    {"sigpipe-ignored", no_argument, NULL, 'i'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct al_log_spec ls = { .on_sink_failure = AL_SINK_FAILURE_KILL };
+	struct al_log_spec ls = {.on_sink_failure = AL_SINK_FAILURE_KILL};
 	const char *run = "sinkdrive";
 	uint64_t generate = 0, size = 200, seq = 0, t0, last_tick;
 	struct al_sink *s = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'u': ls.sink = optarg; break;
+		case 'u':
+			ls.sink = optarg;
+			break;
 		case 'p':
 			if (!strcmp(optarg, "spool"))
 				ls.on_sink_failure = AL_SINK_FAILURE_SPOOL;
 			else if (strcmp(optarg, "kill"))
 				return 2;
 			break;
-		case 'd': ls.spool_dir = optarg; break;
-		case 'c': ls.tls_ca = optarg; break;
-		case 'r': run = optarg; break;
-		case 'g': generate = strtoull(optarg, NULL, 10); break;
-		case 's': size = strtoull(optarg, NULL, 10); break;
-		case 'i': signal(SIGPIPE, SIG_IGN); break;
-		default: return 2;
+		case 'd':
+			ls.spool_dir = optarg;
+			break;
+		case 'c':
+			ls.tls_ca = optarg;
+			break;
+		case 'r':
+			run = optarg;
+			break;
+		case 'g':
+			generate = strtoull(optarg, NULL, 10);
+			break;
+		case 's':
+			size = strtoull(optarg, NULL, 10);
+			break;
+		case 'i':
+			signal(SIGPIPE, SIG_IGN);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!ls.sink) {
@@ -106,8 +121,10 @@ int main(int argc, char **argv)
 		pad[size] = '\0';
 		for (seq = 1; seq <= generate; seq++) {
 			int n = snprintf(line, size + 256,
-					 "{\"v\":1,\"seq\":%" PRIu64 ",\"run\":\"%s\",\"type\":\"bench\","
-					 "\"pad\":\"%s\"}", seq, run, pad);
+			                 "{\"v\":1,\"seq\":%" PRIu64
+			                 ",\"run\":\"%s\",\"type\":\"bench\","
+			                 "\"pad\":\"%s\"}",
+			                 seq, run, pad);
 			r = al_sink_send(s, seq, line, (size_t)n, &err);
 			if (r < 0)
 				return fail(s, "send", &err, 3, 0, seq - 1);
@@ -127,7 +144,7 @@ int main(int argc, char **argv)
 		if (!buf)
 			return 2;
 		while (!eof) {
-			struct pollfd p = { .fd = 0, .events = POLLIN };
+			struct pollfd p = {.fd = 0, .events = POLLIN};
 			int n = poll(&p, 1, 100);
 			if (n < 0 && errno != EINTR)
 				return 2;

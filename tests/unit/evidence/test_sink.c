@@ -18,11 +18,10 @@
 
 #include "evidence/sink_int.h"
 
-static void url_ok(const char *url, enum al_sink_scheme scheme, const char *host,
-		   const char *port)
+static void url_ok(const char *url, enum al_sink_scheme scheme, const char *host, const char *port)
 {
 	struct al_sink_url u;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	int r = al_sink_url_parse(url, &u, &err);
 	if (r != 0)
 		fail_msg("%s: %s", url, err.msg);
@@ -34,7 +33,7 @@ static void url_ok(const char *url, enum al_sink_scheme scheme, const char *host
 static void url_bad(const char *url)
 {
 	struct al_sink_url u;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	if (al_sink_url_parse(url, &u, &err) != -EINVAL)
 		fail_msg("accepted %s", url);
 	/* The message names the URL the user wrote. */
@@ -132,21 +131,21 @@ static void test_format_5424(void **state)
 
 	al_buf_init(&b);
 	assert_int_equal(al_sink_format_5424(&b, AL_SINK_PRI_RECORD, ns, "host-1", "4242", "exec",
-					     "run=\"r1\" seq=\"7\"", rec, strlen(rec)),
-			 0);
+	                                     "run=\"r1\" seq=\"7\"", rec, strlen(rec)),
+	                 0);
 	/* PRI 134 = local0.info; 6 fraction digits (RFC 5424 max); MSG is
 	 * the record, byte for byte, after exactly one space. */
 	assert_string_equal(b.data, "<134>1 2026-11-26T18:39:04.123456Z host-1 airlock 4242 exec "
-				    "[airlock@32473 run=\"r1\" seq=\"7\"] "
-				    "{\"seq\":7,\"type\":\"exec\",\"s\":\"\xc3\xa9\"}");
+	                            "[airlock@32473 run=\"r1\" seq=\"7\"] "
+	                            "{\"seq\":7,\"type\":\"exec\",\"s\":\"\xc3\xa9\"}");
 	assert_int_equal(b.len, strlen(b.data));
 
 	/* Gap markers: local0.warning. */
 	assert_int_equal(al_sink_format_5424(&b, AL_SINK_PRI_GAP, 0, "h", "1", AL_SINK_GAP_MSGID,
-					     "run=\"r\" first=\"1\" last=\"2\"", "{}", 2),
-			 0);
+	                                     "run=\"r\" first=\"1\" last=\"2\"", "{}", 2),
+	                 0);
 	assert_string_equal(b.data, "<132>1 1970-01-01T00:00:00.000000Z h airlock 1 sink-gap "
-				    "[airlock@32473 run=\"r\" first=\"1\" last=\"2\"] {}");
+	                            "[airlock@32473 run=\"r\" first=\"1\" last=\"2\"] {}");
 	al_buf_free(&b);
 }
 
@@ -203,7 +202,7 @@ static void test_spool_order(void **state)
 {
 	char *dir = tmpdir();
 	struct al_spool *sp = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_buf line;
 	uint64_t seq;
 	char rec[64];
@@ -292,7 +291,7 @@ static void test_spool_kept_and_exclusive(void **state)
 {
 	char *dir = tmpdir();
 	struct al_spool *sp = NULL, *sp2 = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	assert_int_equal(al_spool_open(&sp, dir, "run2", &err), 0);
 	/* Never reuse or follow an existing file. */
@@ -317,7 +316,7 @@ static void test_spool_damage(void **state)
 {
 	char *dir = tmpdir();
 	struct al_spool *sp = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_buf line;
 	uint64_t seq;
 
@@ -326,7 +325,7 @@ static void test_spool_damage(void **state)
 	assert_int_equal(al_spool_append(sp, 1, "hello", 5, &err), 0);
 	/* Someone rewrites the length field to claim more than the file has. */
 	int fd = open(al_spool_path(sp), O_WRONLY | O_CLOEXEC);
-	unsigned char bad[4] = { 0xff, 0xff, 0, 0 };
+	unsigned char bad[4] = {0xff, 0xff, 0, 0};
 	assert_int_equal(pwrite(fd, bad, 4, 8), 4);
 	close(fd);
 	assert_int_equal(al_spool_peek(sp, &seq, &line, &err), -EIO);
@@ -341,14 +340,14 @@ static void test_spool_damage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url),
-		cmocka_unit_test(test_msgid),
-		cmocka_unit_test(test_sd_escape),
-		cmocka_unit_test(test_format_5424),
-		cmocka_unit_test(test_frame_octets),
-		cmocka_unit_test(test_spool_order),
-		cmocka_unit_test(test_spool_kept_and_exclusive),
-		cmocka_unit_test(test_spool_damage),
+	    cmocka_unit_test(test_url),
+	    cmocka_unit_test(test_msgid),
+	    cmocka_unit_test(test_sd_escape),
+	    cmocka_unit_test(test_format_5424),
+	    cmocka_unit_test(test_frame_octets),
+	    cmocka_unit_test(test_spool_order),
+	    cmocka_unit_test(test_spool_kept_and_exclusive),
+	    cmocka_unit_test(test_spool_damage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
