@@ -266,9 +266,11 @@ static int relp_check(struct al_sink *s, struct al_error *err)
 	return 0;
 }
 
-/* relpCltDestruct sends "close" and waits (our timeout) for its response;
- * responses come in order, so that response means every message before it
- * was acknowledged. Any failure on the way arrives through relp_on_err. */
+/* relpCltDestruct waits up to 1 s for window space, sends "close" and waits
+ * for its response up to the session timeout set at connect (5 s, the
+ * timeout_ms the caller passes): responses come in order, so that response
+ * means every message before it was acknowledged. Any failure on the way
+ * arrives through relp_on_err. */
 static int relp_finish(struct al_sink *s, int timeout_ms, struct al_error *err)
 {
 	struct relp_tp *t = al_sink_transport_state(s);
@@ -278,7 +280,6 @@ static int relp_finish(struct al_sink *s, int timeout_ms, struct al_error *err)
 		clt_destroy(t);
 		return al_error_wrap(err, "RELP close: messages may be unacknowledged");
 	}
-	relpCltSetTimeout(t->clt, (unsigned)((timeout_ms + 999) / 1000));
 	clt_destroy(t);
 	if (t->broken || t->refused)
 		return al_error_set(err, EPIPE, "sink",

@@ -293,8 +293,9 @@ static int syslog_check(struct al_sink *s, struct al_error *err)
 	if (t->tls) {
 		char junk[512];
 		ssize_t n = gnutls_record_recv(t->sess, junk, sizeof junk);
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED || n > 0)
-			return 0; /* a renegotiation record or stray data: harmless */
+		/* Session tickets and other non-fatal records, or stray data. */
+		if (n > 0 || (n < 0 && !gnutls_error_is_fatal((int)n)))
+			return 0;
 		return al_error_set(err, EPIPE, "sink", "server ended the TLS session: %s",
 		                    n == 0 ? "close_notify" : gnutls_strerror((int)n));
 	}
