@@ -3,6 +3,7 @@
  * exit statuses are enum al_verify_status (docs/events.md). */
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,7 +112,28 @@ static int cmd_verify(int argc, char **argv)
 		return AL_VERIFY_IO;
 	al_verify_init(&v, pubarg ? pk : NULL);
 	st = al_verify_fd(&v, fd);
-	report(&v, argv[optind], st);
+	if (st == AL_VERIFY_OK && strcmp(argv[optind], "-") != 0) {
+		/* the output streams beside the log are part of the evidence */
+		_cleanup_free_ char *copy = strdup(argv[optind]);
+		int checked = 0, missing = 0;
+		if (!copy) {
+			fprintf(stderr, "airlock: log verify: out of memory\n");
+			al_verify_free(&v);
+			return AL_VERIFY_IO;
+		}
+		st = al_verify_stream_files(&v, dirname(copy), &checked, &missing);
+		if (st != AL_VERIFY_OK) {
+			printf("FAILED: %s: %s [%s]\n", argv[optind], v.reason, al_verify_status_name(st));
+			al_verify_free(&v);
+			return (int)st;
+		}
+		report(&v, argv[optind], st);
+		if (checked || missing)
+			printf("output streams: %d file(s) match the log%s\n", checked,
+			       missing ? "; some named by the log are absent and were not checked" : "");
+	} else {
+		report(&v, argv[optind], st);
+	}
 	al_verify_free(&v);
 	return (int)st;
 }

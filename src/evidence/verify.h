@@ -45,6 +45,14 @@ struct al_verify {
 	uint64_t last_cp_line;
 	uint64_t last_cp_seq;
 
+	/* the "streams" record: what the files beside the log must hold */
+	struct {
+		bool seen;
+		uint64_t stored;
+		uint8_t sha256[AL_HASH_LEN];
+		char file[256];
+	} streams[2];
+
 	/* result */
 	enum al_verify_status status;
 	bool failed;
@@ -68,3 +76,10 @@ enum al_verify_status al_verify_line(struct al_verify *v, const char *line, size
 enum al_verify_status al_verify_finish(struct al_verify *v, bool torn_tail);
 /* Read and verify a whole file descriptor. */
 enum al_verify_status al_verify_fd(struct al_verify *v, int fd);
+
+/* After a log verified: hash the stream files its "streams" record names
+ * (in log_dir) and compare length and SHA-256. AL_VERIFY_EDITED on a
+ * mismatch (reason filled); files that are absent are counted in *missing
+ * and not judged; *checked counts the files that matched. */
+enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked,
+					     int *missing);

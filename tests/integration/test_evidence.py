@@ -277,6 +277,12 @@ def test_real_run_log_verifies(airlock, airlock_bin, tmp_path, airlock_works):
     start = recs[0]
     v = verify(airlock_bin, log, "--pubkey", start["pubkey"])
     assert v.returncode == OK, v.stdout
+    assert "output streams: 2 file(s) match the log" in v.stdout
+    # the stream files are evidence too: a changed byte is an edit
+    Path(f"{log}.stderr").write_bytes(b"\xff\xfe\x00bim\n")
+    v = verify(airlock_bin, log)
+    assert v.returncode == EDITED, v.stdout
+    assert "run.jsonl.stderr" in v.stdout
 
 
 def test_killed_supervisor_prefix_verifies(airlock, airlock_bin, tmp_path, airlock_works):

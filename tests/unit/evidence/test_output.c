@@ -110,6 +110,19 @@ static void test_hostile_bytes_stay_in_stream_file(void **state)
 	assert_non_null(strstr(l.v[1], hex));
 	assert_non_null(strstr(l.v[1], "\"offset\":0,\"len\":"));
 	assert_int_equal(verify_path(f->log, NULL, &v), AL_VERIFY_OK);
+	{
+		int checked, missing;
+		FILE *fp;
+		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing), AL_VERIFY_OK);
+		assert_int_equal(checked, 2);
+		assert_int_equal(missing, 0);
+		/* one byte more in the stream file: no longer the recorded output */
+		fp = fopen(outp, "ae");
+		fputc('x', fp);
+		fclose(fp);
+		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing), AL_VERIFY_EDITED);
+		assert_non_null(strstr(v.reason, "out.jsonl.stdout"));
+	}
 	al_verify_free(&v);
 	lines_free(&l);
 	free(data);
