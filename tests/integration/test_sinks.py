@@ -196,6 +196,30 @@ def test_kill_policy_fails_on_send_after_server_died(rs, scheme):
     assert rc == 3, err
 
 
+def test_kill_policy_fails_when_relp_server_stops_acknowledging(rs):
+    # A server that hangs (here: SIGSTOP) is as lost as a dead one: once
+    # the RELP window is full, a send waits 5 s for acknowledgements, then
+    # the sink counts as lost.
+    d = Driver(rs, "relp", policy="kill")
+    d.send([record(i) for i in range(1, 11)])
+    assert len(rs.wait_records(10)) == 10
+    rs.proc.send_signal(signal.SIGSTOP)
+    try:
+        t = time.monotonic()
+        try:
+            d.send([record(i) for i in range(11, 400)])
+        except BrokenPipeError:
+            pass
+        assert wait_exit(d.proc, 15)
+        elapsed = time.monotonic() - t
+    finally:
+        rs.proc.send_signal(signal.SIGCONT)
+    rc, err = d.finish()
+    assert rc == 3, err
+    assert "Connection timed out" in err
+    assert 4.5 < elapsed < 10, elapsed
+
+
 @pytest.mark.parametrize("scheme", SCHEME_PARAMS)
 def test_spool_policy_redelivers_in_order_after_restart(rs, scheme):
     spool = tempfile.mkdtemp(prefix="airlock-spool-")
