@@ -49,9 +49,10 @@ int al_cmd_keygen(int argc, char **argv)
 		usage(stderr);
 		return AL_EXIT_SETUP;
 	}
+	/* docs/exit-codes.md: 1 refused or I/O error, 125 usage */
 	if (al_key_generate_files(prefix, pub, &err) < 0) {
 		fprintf(stderr, "airlock: keygen: %s\n", al_error_format(&err, msg, sizeof msg));
-		return AL_EXIT_SETUP;
+		return 1;
 	}
 	printf("wrote %s.key (secret, mode 0600) and %s.pub\npublic key: %s\n", prefix, prefix, pub);
 	return 0;

@@ -20,7 +20,8 @@ static void usage(FILE *out)
 	      "\n"
 	      "verify exit status: 0 ok, 1 malformed, 2 edited, 3 reordered or missing records,\n"
 	      "  4 truncated (the prefix up to the last checkpoint verifies), 5 bad signature,\n"
-	      "  6 wrong key, 64 usage or I/O error.\n",
+	      "  6 wrong key, 64 usage or I/O error.\n"
+	      "show exit status: 0, 1 unreadable file, 125 usage error.\n",
 	      out);
 }
 
@@ -138,32 +139,37 @@ static int cmd_verify(int argc, char **argv)
 	return (int)st;
 }
 
+/* show's statuses (docs/exit-codes.md): 0, 1 unreadable file, 125 usage */
 static int cmd_show(int argc, char **argv)
 {
 	_cleanup_close_ int fd = -1;
 	struct al_show_stats st;
 	int r;
 
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc != 2 || (argv[1][0] == '-' && argv[1][1] != '\0')) {
-		usage(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : AL_VERIFY_IO;
+		usage(stderr);
+		return 125;
 	}
 	fd = open_log(argv[1]);
 	if (fd < 0)
-		return AL_VERIFY_IO;
+		return 1;
 	r = al_show_fd(fd, stdout, &st);
 	if (r < 0) {
 		fprintf(stderr, "airlock: log show: reading %s: %s\n", argv[1], strerror(-r));
-		return AL_VERIFY_IO;
+		return 1;
 	}
-	return fflush(stdout) == 0 ? 0 : AL_VERIFY_IO;
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int al_cmd_log(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
-		return AL_VERIFY_IO;
+		return 125;
 	}
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
@@ -175,5 +181,5 @@ int al_cmd_log(int argc, char **argv)
 	}
 	fprintf(stderr, "airlock: log: unknown subcommand '%s'\n", argv[1]);
 	usage(stderr);
-	return AL_VERIFY_IO;
+	return 125;
 }

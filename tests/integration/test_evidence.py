@@ -73,7 +73,7 @@ def test_keygen_writes_private_key_and_refuses_overwrite(airlock_bin, tmp_path):
     before = key.read_bytes()
     cp = subprocess.run([str(airlock_bin), "keygen", "-o", str(prefix)], capture_output=True,
                         text=True)
-    assert cp.returncode == 125
+    assert cp.returncode == 1  # docs/exit-codes.md: refused
     assert "refusing to overwrite" in cp.stderr
     assert key.read_bytes() == before
 
@@ -228,6 +228,11 @@ def test_show_is_readable_and_safe(airlock_bin, evgen, tmp_path):
     # nothing a terminal would act on: the workload's argv holds ESC [ 2 J
     assert b"\x1b" not in cp.stdout and "\u202e" not in out
     assert "\\x1b[2J" in out
+    # docs/exit-codes.md: 1 unreadable file, 125 usage
+    missing = subprocess.run([str(airlock_bin), "log", "show", str(tmp_path / "nope")],
+                             capture_output=True)
+    assert missing.returncode == 1
+    assert subprocess.run([str(airlock_bin), "log", "show"], capture_output=True).returncode == 125
 
 
 # --- bounded memory on a large log ------------------------------------------
