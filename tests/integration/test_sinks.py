@@ -5,7 +5,8 @@ on_sink_failure: kill, and under spool the records arrive after a restart,
 in order, behind a gap marker. Then the same through a real `airlock run`.
 
 The driver is tests/unit/evidence/sinkdrive.c (built by meson); set
-AIRLOCK_BUILDDIR if the build directory is not ./build.
+AIRLOCK_BUILDDIR if the build directory is not ./build (tests/run-integration.sh
+does), AIRLOCK_BIN to test another airlock binary.
 """
 
 import json
@@ -22,7 +23,7 @@ from rsyslog import Rsyslog, have_rsyslog, have_tls, make_pki, reassemble
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AIRLOCK_BUILDDIR", os.path.join(ROOT, "build"))
 SINKDRIVE = os.path.join(BUILD, "tests", "unit", "evidence", "sinkdrive")
-AIRLOCK = os.path.join(BUILD, "src", "cli", "airlock")
+AIRLOCK = os.environ.get("AIRLOCK_BIN") or os.path.join(BUILD, "src", "cli", "airlock")
 # Sanitizer builds: a fixed leak inside librelp (see the file) is not ours.
 LSAN_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan-librelp.supp")
 
