@@ -1,5 +1,6 @@
 /* `airlock run`: parse the options into a spec, run it, report. The exit
  * status is the workload's, or one of airlock's documented codes. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +19,10 @@ int al_cmd_run(int argc, char **argv)
 	al_spec_init(&spec);
 	r = al_cli_parse_run(argc, argv, &spec, &opts, &err);
 	if (r < 0) {
-		fprintf(stderr, "airlock: %s\n", err.msg);
+		char buf[AL_ERR_MSG_MAX + 64];
+		/* with the OS reason when there is one ("opening spec x: No such file ...") */
+		fprintf(stderr, "airlock: %s\n", err.code && err.code != EINVAL
+						       ? al_error_format(&err, buf, sizeof buf) : err.msg);
 		al_spec_free(&spec);
 		return AL_EXIT_SETUP;
 	}

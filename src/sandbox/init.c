@@ -31,6 +31,7 @@ struct init_ctx {
 	struct al_error err;
 	int upper_fd;     /* workspace overlay upper dir, for the supervisor */
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
+	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
 };
 
 #define SYNC_FD 3
@@ -202,24 +203,50 @@ static int step_seccomp(struct init_ctx *c)
 	return al_seccomp_child_setup(c->plan->seccomp, &c->listener_fd, &c->err);
 }
 
-/* Hand the supervisor the descriptors it watches from outside. */
+/* Handles on the writable tmpfs areas, so the supervisor can see from
+ * outside when one fills up (a `limit` event). O_PATH: no access to the
+ * content, only fstatfs. Taken right after the pivot, while the paths are
+ * ours alone. */
+static int step_disk_handles(struct init_ctx *c)
+{
+	const struct al_sandbox_plan *p = c->plan;
+	size_t i;
+	for (i = 0; i < p->n_disk_areas; i++) {
+		c->disk_fds[i] = open(p->disk_areas[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (c->disk_fds[i] < 0)
+			return al_error_errno(&c->err, "init", "opening %s", p->disk_areas[i]);
+	}
+	return 0;
+}
+
+/* Hand the supervisor the descriptors it watches from outside; m.text
+ * names each one's kind in order: L listener, U workspace upper layer,
+ * D writable area (in plan->disk_areas order). */
 static int step_handover(struct init_ctx *c)
 {
 	struct al_msg m = {.type = AL_MSG_FDS};
-	int fds[2], n = 0;
+	int fds[AL_MAX_HANDOVER_FDS], n = 0;
 	char cbuf[CMSG_SPACE(sizeof fds)];
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
+	size_t i;
 
-	if (c->listener_fd >= 0)
+	if (c->listener_fd >= 0) {
+		m.text[n] = 'L';
 		fds[n++] = c->listener_fd;
-	if (c->upper_fd >= 0)
+	}
+	if (c->upper_fd >= 0) {
+		m.text[n] = 'U';
 		fds[n++] = c->upper_fd;
+	}
+	for (i = 0; i < c->plan->n_disk_areas; i++) {
+		m.text[n] = 'D';
+		fds[n++] = c->disk_fds[i];
+	}
 	if (n == 0)
 		return 0;
-	/* status says which: bit 0 listener first, bit 1 upper dir present */
-	m.status = (c->listener_fd >= 0 ? 1 : 0) | (c->upper_fd >= 0 ? 2 : 0);
+	m.status = n;
 	memset(cbuf, 0, sizeof cbuf);
 	mh.msg_control = cbuf;
 	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
@@ -230,10 +257,8 @@ static int step_handover(struct init_ctx *c)
 	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
 	if (sendmsg(SYNC_FD, &mh, MSG_NOSIGNAL) < 0)
 		return al_error_errno(&c->err, "init", "handing descriptors to the supervisor");
-	if (c->listener_fd >= 0)
-		close(c->listener_fd);
-	if (c->upper_fd >= 0)
-		close(c->upper_fd);
+	while (n > 0)
+		close(fds[--n]);
 	c->listener_fd = c->upper_fd = -1;
 	return 0;
 }
@@ -259,6 +284,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_MOUNTS, step_mounts},
 	{AL_STAGE_MOUNTS, step_workspace_handle},
 	{AL_STAGE_PIVOT, step_pivot},
+	{AL_STAGE_PIVOT, step_disk_handles},
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
 	{AL_STAGE_RLIMITS, step_rlimits},

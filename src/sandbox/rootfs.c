@@ -111,6 +111,15 @@ static int add(struct al_sandbox_plan *p, struct al_mount_op op, struct al_error
 	return 0;
 }
 
+/* A size-limited writable area the supervisor watches for filling up. */
+static int add_disk_area(struct al_sandbox_plan *p, const char *sandbox_path, struct al_error *err)
+{
+	if (p->n_disk_areas >= AL_MAX_DISK_AREAS)
+		return al_error_set(err, E2BIG, "rootfs", "too many writable areas");
+	p->disk_areas[p->n_disk_areas++] = sandbox_path;
+	return 0;
+}
+
 /* Top-level entries of an image that become part of the new root. Virtual
  * and writable places are made fresh instead; /etc is synthesized. */
 static bool image_entry_skipped(const char *name)
@@ -387,6 +396,8 @@ static int plan_dev(struct al_sandbox_plan *p, struct al_error *err)
 								    (unsigned long long)p->spec->limits.disk),
 					     .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC}, err);
 	if (r == 0)
+		r = add_disk_area(p, "/dev/shm", err);
+	if (r == 0)
 		r = add(p, (struct al_mount_op){.kind = AL_MNT_REMOUNT_RO, .dst = NR("/dev"),
 					     .flags = MS_NOSUID | MS_NOEXEC}, err);
 	return r;
@@ -404,6 +415,8 @@ static int plan_tmpfs(struct al_sandbox_plan *p, const char *dst, uint32_t mode,
 	if (r == 0)
 		r = add(p, (struct al_mount_op){.kind = AL_MNT_TMPFS, .dst = dst, .data = data,
 					     .flags = MS_NOSUID | MS_NODEV}, err);
+	if (r == 0)
+		r = add_disk_area(p, dst + strlen(AL_NEWROOT), err);
 	return r;
 }
 
@@ -469,6 +482,9 @@ static int plan_workspace(struct al_sandbox_plan *p, struct al_error *err)
 		r = add(p, (struct al_mount_op){.kind = AL_MNT_OVERLAY, .dst = NR("/workspace"),
 					     .data = "lowerdir=/ws-lower,upperdir=/ws/upper,workdir=/ws/work,userxattr",
 					     .flags = MS_NOSUID | MS_NODEV}, err);
+	/* an overlay's statfs is its upper layer's: the tmpfs that fills */
+	if (r == 0)
+		r = add_disk_area(p, "/workspace", err);
 	p->want_upper_fd = true;
 	return r;
 }

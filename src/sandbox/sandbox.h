@@ -77,7 +77,7 @@ const char *al_stage_name(int stage);
 /* Messages from the init to the supervisor over the setup socket. */
 enum al_msg_type {
 	AL_MSG_ERROR = 1,     /* setup failed: stage, err */
-	AL_MSG_FDS,           /* SCM_RIGHTS: seccomp listener and/or workspace upper dir */
+	AL_MSG_FDS,           /* SCM_RIGHTS; status = count, text = kinds (see init.c) */
 	AL_MSG_STARTED,       /* workload forked + exec'd: pid (inside pid ns) */
 	AL_MSG_EXEC_FAILED,   /* workload exec failed: err (errno) */
 	AL_MSG_EXITED,        /* workload exited: wait status in `status` */
@@ -98,6 +98,8 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 #define AL_EXIT_SETUP_STATUS 125
 
 #define AL_MAX_MOVE_FDS 64
+#define AL_MAX_DISK_AREAS 8
+#define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS)
 #define AL_MOVE_FD_BASE 4 /* 0-2 stdio, 3 the setup socket */
 
 struct al_sandbox_plan {
@@ -120,6 +122,8 @@ struct al_sandbox_plan {
 	int sync_fd;             /* child end of the setup socketpair */
 	int stdout_fd, stderr_fd, stdin_fd; /* child ends; stdin -1 = /dev/null inside */
 	bool want_upper_fd;      /* send the workspace overlay's upper dir to the supervisor */
+	const char *disk_areas[AL_MAX_DISK_AREAS]; /* writable tmpfs areas (sandbox paths) */
+	size_t n_disk_areas;
 
 	/* Detached (idmapped) mounts made by the parent; the init finds them at
 	 * fds AL_MOVE_FD_BASE + i and attaches them. */

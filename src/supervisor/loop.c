@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/statfs.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -223,29 +224,71 @@ static void stdin_flush(struct al_supervisor *s)
 static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al_msg *m)
 {
 	struct cmsghdr *cm;
+	size_t disk = 0;
+
 	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		int fds[2], n, i = 0;
+		int fds[AL_MAX_HANDOVER_FDS + 1];
+		size_t n, i;
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (n > 2)
-			n = 2;
-		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)n);
-		if ((m->status & 1) && i < n) {
-			int fd = fds[i++];
-			struct al_error e = {0};
-			if (s->notify == NULL && al_notify_open(&s->notify, fd, s->log, &e) == 0)
-				ep_add(s->epfd, al_notify_fd(s->notify), EPOLLIN, TAG_NOTIFY);
-			else
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (n < AL_MAX_HANDOVER_FDS ? n : AL_MAX_HANDOVER_FDS));
+		for (i = 0; i < n; i++) {
+			int fd;
+			char kind = i < sizeof m->text ? m->text[i] : 0;
+			if (i >= AL_MAX_HANDOVER_FDS) {
+				/* more than the init can send: never keep what we cannot name */
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
 				close(fd);
+				continue;
+			}
+			fd = fds[i];
+			if (kind == 'L' && s->notify == NULL) {
+				struct al_error e = {0};
+				if (al_notify_open(&s->notify, fd, s->log, &e) < 0 ||
+				    ep_add(s->epfd, al_notify_fd(s->notify), EPOLLIN, TAG_NOTIFY) < 0) {
+					/* Unserved, the listener would leave execs unrecorded. */
+					if (s->notify == NULL)
+						close(fd);
+					fail_closed(s, &e);
+				}
+			} else if (kind == 'U' && s->upper_fd < 0) {
+				s->upper_fd = fd;
+			} else if (kind == 'D' && disk < s->plan->n_disk_areas && s->n_disk_fds < AL_MAX_DISK_AREAS) {
+				s->disk[s->n_disk_fds].fd = fd;
+				s->disk[s->n_disk_fds].path = s->plan->disk_areas[disk++];
+				s->disk[s->n_disk_fds].reported = false;
+				s->n_disk_fds++;
+			} else {
+				close(fd);
+			}
 		}
-		if ((m->status & 2) && i < n) {
-			if (s->upper_fd >= 0)
-				close(s->upper_fd);
-			s->upper_fd = fds[i++];
-		}
-		for (; i < n; i++)
-			close(fds[i]);
+	}
+}
+
+/* A writable area filled up (blocks or inodes): one `limit` event per area. */
+void al_supervisor_check_disks(struct al_supervisor *s)
+{
+	size_t i;
+	for (i = 0; i < s->n_disk_fds; i++) {
+		struct statfs st;
+		struct al_buf b;
+		struct al_json j;
+		if (s->disk[i].reported || fstatfs(s->disk[i].fd, &st) < 0)
+			continue;
+		if (st.f_bavail > 0 && st.f_ffree > 0)
+			continue;
+		s->disk[i].reported = true;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "kind", "disk");
+		al_json_kv_str(&j, "path", s->disk[i].path);
+		al_json_kv_str(&j, "exhausted", st.f_bavail == 0 ? "space" : "inodes");
+		al_json_kv_uint(&j, "limit_bytes", (uint64_t)st.f_blocks * (uint64_t)st.f_bsize);
+		al_json_obj_end(&j);
+		log_event(s, "limit", b.data);
+		al_buf_free(&b);
 	}
 }
 
@@ -276,7 +319,7 @@ static void read_sync(struct al_supervisor *s)
 {
 	for (;;) {
 		struct al_msg m;
-		char cbuf[CMSG_SPACE(sizeof(int) * 2)];
+		char cbuf[CMSG_SPACE(sizeof(int) * AL_MAX_HANDOVER_FDS)];
 		struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				    .msg_controllen = sizeof cbuf};
@@ -293,6 +336,12 @@ static void read_sync(struct al_supervisor *s)
 		}
 		if ((size_t)n != sizeof m)
 			continue;
+		if (mh.msg_flags & MSG_CTRUNC) {
+			/* descriptors were dropped on the way: we would run blind */
+			struct al_error e;
+			al_error_set(&e, EPROTO, "supervisor", "descriptors from the sandbox init were truncated");
+			fail_closed(s, &e);
+		}
 		m.text[sizeof m.text - 1] = '\0';
 		switch (m.type) {
 		case AL_MSG_ERROR:
@@ -445,6 +494,7 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 			case TAG_TICK:
 				if (read(s->tickfd, &ticks, sizeof ticks) > 0 && al_evlog_tick(s->log, &e) < 0)
 					fail_closed(s, &e);
+				al_supervisor_check_disks(s);
 				break;
 			case TAG_SYNC: read_sync(s); break;
 			case TAG_STDOUT: relay_output(s, &s->out, 1); break;

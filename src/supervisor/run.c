@@ -520,6 +520,12 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	}
 	verdict = verdict_of(&s, &status);
 
+	/* A fill between the last tick and the end is still an event. */
+	al_supervisor_check_disks(&s);
+	for (size_t i = 0; i < s.n_disk_fds; i++)
+		close(s.disk[i].fd);
+	s.n_disk_fds = 0;
+
 	/* ---- report what the workload changed, then verify teardown ---- */
 	if (s.upper_fd >= 0) {
 		struct al_error werr = {0};

@@ -71,6 +71,12 @@ struct al_supervisor {
 	int kill_signal;      /* the signal airlock received, for AL_KILL_SIGNAL */
 	char kill_detail[256];
 	int upper_fd;         /* workspace upper layer, from the init */
+	struct {
+		int fd;           /* O_PATH handle on a writable area, from the init */
+		const char *path; /* its path inside */
+		bool reported;
+	} disk[AL_MAX_DISK_AREAS];
+	size_t n_disk_fds;
 
 	uint64_t t_start_ns, t_ready_ns, t_end_ns;
 	uint64_t peak_memory, peak_cpu_ns, peak_pids;
@@ -80,6 +86,7 @@ struct al_supervisor {
 /* loop.c */
 int al_supervise(struct al_supervisor *s, struct al_error *err);
 void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const char *detail);
+void al_supervisor_check_disks(struct al_supervisor *s);
 
 /* workspace.c: the change report (and --export) from the overlay's upper layer. */
 int al_workspace_report(struct al_supervisor *s, struct al_error *err);

@@ -171,14 +171,29 @@ print(json.dumps({"written": total, "errno": err}), flush=True)
 """
 
 
-def test_disk_fill_stops_at_tmpfs_limit(airlock, rootless):
+def test_disk_fill_stops_at_tmpfs_limit(airlock, world_tmp, rootless):
     disk = 16 * MiB
+    log = world_tmp / "run.jsonl"
     res = airlock.run("run", "--disk", "16MiB", *degrade_opts(rootless), "--timeout", "60s",
-                      "--", PY, "-c", DISK_FILL, timeout=120)
+                      "--log", log, "--", PY, "-c", DISK_FILL, timeout=120)
     assert res.rc == 0, res.describe()
     rec = last_json(res)
     assert rec["errno"] == "ENOSPC", rec
     assert disk - 2 * MiB <= rec["written"] <= disk, rec
+    # the supervisor saw it from outside: one disk limit event for /tmp
+    hits = [r for r in records_of(log, "limit") if r.get("kind") == "disk"]
+    assert [h["path"] for h in hits] == ["/tmp"], hits
+    assert hits[0]["exhausted"] == "space" and hits[0]["limit_bytes"] == disk, hits
+
+
+def test_filling_nothing_reports_no_disk_event(airlock, world_tmp, rootless):
+    """The disk event is evidence of a fill, not noise: a run that writes a
+    little records none."""
+    log = world_tmp / "run.jsonl"
+    res = airlock.run("run", "--disk", "16MiB", *degrade_opts(rootless), "--log", log, "--",
+                      "/bin/sh", "-c", "head -c 1000000 /dev/zero > /tmp/f", timeout=60)
+    assert res.rc == 0, res.describe()
+    assert [r for r in records_of(log, "limit") if r.get("kind") == "disk"] == []
 
 
 # ---------- open files ----------
