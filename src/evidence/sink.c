@@ -578,6 +578,11 @@ int al_sink_close(struct al_sink *s, struct al_error *err)
 	}
 	if (s->state == SINK_FAILED)
 		return sticky(s, err);
+	if (s->state != SINK_UP && al_spool_pending(s->spool) == 0)
+		return al_error_set(err, EPIPE, "sink",
+		                    "log sink %s unreachable at close: what was sent before "
+		                    "it was lost may not have arrived",
+		                    s->url);
 	if (s->state != SINK_UP)
 		return al_error_set(err, EPIPE, "sink",
 		                    "log sink %s unreachable at close: %" PRIu64
