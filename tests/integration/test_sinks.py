@@ -327,20 +327,38 @@ AIRLOCK_SKIP = airlock_supports_sinks() if os.path.exists(SINKDRIVE) else "not b
 
 
 @pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
-def test_airlock_run_records_arrive_and_verify(rs, tmp_path):
+@pytest.mark.parametrize("scheme", SCHEME_PARAMS)
+def test_airlock_run_records_arrive_and_verify(rs, tmp_path, scheme):
     log = tmp_path / "run.jsonl"
-    p = subprocess.run(RUN + ["-q", "--log", str(log), "--log-sink", rs.url("relp"),
-                        "--", "/bin/sh", "-c", "echo hello; echo oops >&2; exit 3"],
+    spec = tmp_path / "spec.json"
+    logspec = {"sink": rs.url(scheme)}
+    if scheme == "tls":
+        logspec["tls_ca"] = rs.ca
+    spec.write_text(json.dumps({"log": logspec}))
+    # Hostile output too: fake syslog headers, control bytes, invalid UTF-8.
+    script = ("printf 'hello\\n<13>1 - - - - - [x] fake\\n\\033[31m\\377\\376\\n'; "
+              "echo oops >&2; exit 3")
+    p = subprocess.run(RUN + ["-q", "--spec", str(spec), "--log", str(log),
+                              "--", "/bin/sh", "-c", script],
                        capture_output=True, timeout=60)
     assert p.returncode == 3, p.stderr
     local = log.read_bytes().splitlines()
     got = rs.wait_records(len(local))
     records, _ = reassemble(got)
     assert records == local
+    if scheme != "relp":
+        assert got == local  # at most once: no duplicates either
     shipped = tmp_path / "shipped.jsonl"
     shipped.write_bytes(b"".join(r + b"\n" for r in records))
     v = subprocess.run([AIRLOCK, "log", "verify", str(shipped)], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
+    # MSGID is each record's type; SD carries run and seq.
+    with open(rs.all_path, "rb") as f:
+        envelopes = f.read().splitlines()
+    for env, rec in zip(envelopes, got):
+        r = json.loads(rec)
+        assert env.startswith(('%s [airlock@32473 run="%s" seq="%d"] '
+                               % (r["type"], r["run"], r["seq"])).encode()), env[:120]
 
 
 @pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
