@@ -28,7 +28,8 @@ trap 'rm -rf "$RESULTS"' EXIT
 
 AIRLOCK_BIN=$(readlink -f "$AIRLOCK_BIN")
 AIRLOCK_PROBE=$(readlink -f "$AIRLOCK_PROBE")
-export AIRLOCK_BIN AIRLOCK_PROBE
+AIRLOCK_BUILDDIR=${AIRLOCK_BUILDDIR:-$(readlink -f "$BUILD_DIR")}
+export AIRLOCK_BIN AIRLOCK_PROBE AIRLOCK_BUILDDIR
 
 for f in "$AIRLOCK_BIN" "$AIRLOCK_PROBE"; do
 	if [ ! -x "$f" ]; then
@@ -132,20 +133,46 @@ if [ "${ROOTFUL_ONLY:-0}" != 1 ]; then
 		uid=$(id -u "$TEST_USER")
 		gid=$(id -g "$TEST_USER")
 		home=$(getent passwd "$TEST_USER" | cut -d: -f6)
-		# what the test user must be able to reach
-		for f in "$AIRLOCK_BIN" "$AIRLOCK_PROBE" "$REPO/tests/integration/conftest.py"; do
-			if ! setpriv --reuid="$uid" --regid="$gid" --clear-groups test -r "$f"; then
-				echo "run-integration: $TEST_USER cannot read $f (check the modes of its directories)" >&2
-				exit 2
-			fi
-		done
+		# The test user must reach the tests and the build. A checkout under a
+		# private directory (/root/...) is not reachable: then the pass runs on
+		# a world-readable copy of the tests and of the build directory.
+		can_read() { setpriv --reuid="$uid" --regid="$gid" --clear-groups test -r "$1"; }
+		if ! can_read "$AIRLOCK_BIN" || ! can_read "$AIRLOCK_PROBE" ||
+		   ! can_read "$REPO/tests/integration/conftest.py" || ! can_read "$AIRLOCK_BUILDDIR"; then
+			stage="$RESULTS/stage"
+			echo "run-integration: $TEST_USER cannot read the checkout; staging a copy in $stage" >&2
+			mkdir -p "$stage"
+			tar -C "$REPO" --exclude=.git --exclude='./build*' -cf - . | tar -C "$stage" -xf -
+			cp -a "$AIRLOCK_BUILDDIR" "$stage/build"
+			chmod -R a+rX "$stage"
+			rel_bin=${AIRLOCK_BIN#"$AIRLOCK_BUILDDIR"/}
+			rel_probe=${AIRLOCK_PROBE#"$AIRLOCK_BUILDDIR"/}
+			# binaries from elsewhere than the build dir are copied beside it
+			[ "$rel_bin" != "$AIRLOCK_BIN" ] || { cp "$AIRLOCK_BIN" "$stage/airlock"; rel_bin=../airlock; }
+			[ "$rel_probe" != "$AIRLOCK_PROBE" ] || { cp "$AIRLOCK_PROBE" "$stage/probe"; rel_probe=../probe; }
+			ROOTLESS_TEST_PATHS=()
+			for t in "${TEST_PATHS[@]}"; do ROOTLESS_TEST_PATHS+=("$stage/${t#"$REPO"/}"); done
+			rl_bin="$stage/build/$rel_bin" rl_probe="$stage/build/$rel_probe" rl_build="$stage/build"
+		else
+			ROOTLESS_TEST_PATHS=("${TEST_PATHS[@]}")
+			rl_bin=$AIRLOCK_BIN rl_probe=$AIRLOCK_PROBE rl_build=$AIRLOCK_BUILDDIR
+		fi
+		# the environment of the pass: a clean one, plus airlock's test settings
+		# and the sanitizers' options
+		pass_env=(HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" LANG=C.UTF-8
+			  PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin)
+		while IFS= read -r -d '' kv; do
+			case "$kv" in
+			AIRLOCK_BIN=*|AIRLOCK_PROBE=*|AIRLOCK_BUILDDIR=*) ;;
+			AIRLOCK_*=*|ASAN_OPTIONS=*|UBSAN_OPTIONS=*|LSAN_OPTIONS=*) pass_env+=("$kv") ;;
+			esac
+		done < <(env -0)
+		pass_env+=(AIRLOCK_BIN="$rl_bin" AIRLOCK_PROBE="$rl_probe" AIRLOCK_BUILDDIR="$rl_build")
+		saved_paths=("${TEST_PATHS[@]}")
+		TEST_PATHS=("${ROOTLESS_TEST_PATHS[@]}")
 		run_pass rootless setpriv --reuid="$uid" --regid="$gid" --init-groups \
-			env -i HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-			PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-			AIRLOCK_BIN="$AIRLOCK_BIN" AIRLOCK_PROBE="$AIRLOCK_PROBE" LANG=C.UTF-8 \
-			${ASAN_OPTIONS+ASAN_OPTIONS="$ASAN_OPTIONS"} \
-			${UBSAN_OPTIONS+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
-			${AIRLOCK_ROOTLESS_DEGRADE+AIRLOCK_ROOTLESS_DEGRADE="$AIRLOCK_ROOTLESS_DEGRADE"}
+			env -i -C "$RESULTS" "${pass_env[@]}"
+		TEST_PATHS=("${saved_paths[@]}")
 	else
 		echo "run-integration: unprivileged user namespaces unavailable ($why): rootless pass SKIPPED" >&2
 		summary="$summary
