@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,12 +25,31 @@
 #include "spec/spec.h"
 #include "supervisor/notify.h"
 
-static double now_us(void)
+static double clock_us(clockid_t c)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(c, &t);
 	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
 }
+
+static double now_us(void)
+{
+	return clock_us(CLOCK_MONOTONIC);
+}
+
+/* CPU time of this process and of its waited-for descendants */
+static double cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return clock_us(CLOCK_PROCESS_CPUTIME_ID) +
+	       (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_usec;
+}
+
+struct cost {
+	double wall, cpu; /* us per exec; cpu = the exec'ing side + the supervisor */
+};
 
 static void die(const char *what, const struct al_error *e)
 {
@@ -47,7 +67,8 @@ static void child(const struct al_seccomp *sc, int sock, int out, long n)
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	int lfd = -1;
-	double t0, us;
+	double t0, c0;
+	struct cost us;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -68,6 +89,7 @@ static void child(const struct al_seccomp *sc, int sock, int out, long n)
 	if (lfd >= 0)
 		close(lfd);
 	t0 = now_us();
+	c0 = cpu_us();
 	for (long i = 0; i < n; i++) {
 		int st;
 		pid_t pid = fork();
@@ -78,7 +100,8 @@ static void child(const struct al_seccomp *sc, int sock, int out, long n)
 		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 			_exit(4);
 	}
-	us = (now_us() - t0) / n;
+	us.wall = (now_us() - t0) / n;
+	us.cpu = (cpu_us() - c0) / n;
 	if (write(out, &us, sizeof us) != sizeof us)
 		_exit(5);
 	_exit(0);
@@ -87,7 +110,7 @@ static void child(const struct al_seccomp *sc, int sock, int out, long n)
 static double handle_us_total; /* time spent inside al_notify_handle */
 static long handled;
 
-static double one_round(bool notify, long n, const char *logdir, int round)
+static struct cost one_round(bool notify, long n, const char *logdir, int round)
 {
 	struct al_seccomp *sc = NULL;
 	struct al_notify *nt = NULL;
@@ -99,7 +122,8 @@ static double one_round(bool notify, long n, const char *logdir, int round)
 	struct msghdr mh = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	int sp[2], op[2], st, lfd = -1;
-	double us = -1;
+	struct cost us = {-1, -1};
+	double sup_cpu0;
 	pid_t pid;
 
 	if (al_seccomp_compile(&sc, notify, &err) < 0)
@@ -131,6 +155,7 @@ static double one_round(bool notify, long n, const char *logdir, int round)
 		if (al_notify_open(&nt, lfd, log, &err) < 0)
 			die("notify", &err);
 	}
+	sup_cpu0 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = op[0], .events = POLLIN},
 		                      {.fd = nt ? al_notify_fd(nt) : -1, .events = POLLIN}};
@@ -145,10 +170,12 @@ static double one_round(bool notify, long n, const char *logdir, int round)
 		}
 		if (p[0].revents) {
 			if (read(op[0], &us, sizeof us) != sizeof us)
-				us = -1;
+				die("child result", NULL);
 			break;
 		}
 	}
+	/* the supervisor's CPU while it served this round */
+	us.cpu += (clock_us(CLOCK_PROCESS_CPUTIME_ID) - sup_cpu0) / n;
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("child failed", NULL);
 	close(op[0]);
@@ -170,10 +197,19 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static double median_of(struct cost *c, long n, bool cpu)
+{
+	double v[64];
+	for (long i = 0; i < n; i++)
+		v[i] = cpu ? c[i].cpu : c[i].wall;
+	qsort(v, n, sizeof v[0], cmp);
+	return v[n / 2];
+}
+
 int main(int argc, char **argv)
 {
+	struct cost with[64], without[64];
 	long n, rounds;
-	double *with, *without;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: exec_notify N ROUNDS LOGDIR\n");
@@ -181,10 +217,8 @@ int main(int argc, char **argv)
 	}
 	n = atol(argv[1]);
 	rounds = atol(argv[2]);
-	if (n <= 0 || rounds <= 0)
+	if (n <= 0 || rounds <= 0 || rounds > 64)
 		return 2;
-	with = calloc(rounds, sizeof *with);
-	without = calloc(rounds, sizeof *without);
 	for (long r = 0; r < rounds; r++) {
 		/* alternate which goes first, against drift */
 		if (r % 2) {
@@ -195,11 +229,11 @@ int main(int argc, char **argv)
 			with[r] = one_round(true, n, argv[3], (int)r);
 		}
 	}
-	qsort(with, rounds, sizeof *with, cmp);
-	qsort(without, rounds, sizeof *without, cmp);
-	printf("{\"n\":%ld,\"rounds\":%ld,\"us_per_exec_notify\":%.1f,\"us_per_exec_plain\":%.1f,"
-	       "\"us_added\":%.1f,\"us_in_supervisor_per_notification\":%.1f}\n",
-	       n, rounds, with[rounds / 2], without[rounds / 2],
-	       with[rounds / 2] - without[rounds / 2], handled ? handle_us_total / handled : 0.0);
+	printf(
+	    "{\"n\":%ld,\"rounds\":%ld,\"wall_notify\":%.1f,\"wall_plain\":%.1f,"
+	    "\"cpu_notify\":%.1f,\"cpu_plain\":%.1f,\"us_in_supervisor_per_notification\":%.1f}\n",
+	    n, rounds, median_of(with, rounds, false), median_of(without, rounds, false),
+	    median_of(with, rounds, true), median_of(without, rounds, true),
+	    handled ? handle_us_total / handled : 0.0);
 	return 0;
 }

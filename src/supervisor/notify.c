@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <linux/types.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,11 +24,42 @@
 #include "util/fdutil.h"
 #include "util/json.h"
 
+/* bytes of each argv string fetched in the one batched read (most are shorter) */
+#define ARG_PREFETCH 128
+
 #define AL_STR_(x) #x
 #define AL_STR(x) AL_STR_(x)
 
+/* From the kernel's uapi (linux/nsfs.h, linux/pidfd.h), newer than the
+ * installed headers: pid translation without parsing /proc. */
+#ifndef NS_GET_PID_IN_PIDNS
+#define NS_GET_PID_IN_PIDNS _IOR(0xb7, 0x8, int)
+#endif
+#ifndef PIDFD_GET_INFO
+struct pidfd_info {
+	__u64 mask;
+	__u64 cgroupid;
+	__u32 pid;
+	__u32 tgid;
+	__u32 ppid;
+	__u32 ruid;
+	__u32 rgid;
+	__u32 euid;
+	__u32 egid;
+	__u32 suid;
+	__u32 sgid;
+	__u32 fsuid;
+	__u32 fsgid;
+	__u32 spare0[1];
+};
+#define PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info)
+#define PIDFD_INFO_PID (1UL << 0)
+#endif
+
 struct al_notify {
 	int fd;
+	int pidns_fd;        /* the sandbox's pid namespace, once known; -1 before */
+	bool pidns_fallback; /* the kernel cannot translate pids: parse /proc instead */
 	struct al_evlog *log;
 	al_notify_recorder recorder;
 	void *recorder_ctx;
@@ -38,6 +70,7 @@ struct al_notify {
 	bool suppress_recorded; /* the "denials no longer recorded" record was written */
 	char *strbuf;           /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX scratch */
 	uint64_t *ptrs;         /* AL_NOTIFY_ARGV_MAX + 1 argv pointers */
+	char *prefetch; /* AL_NOTIFY_ARGV_MAX x ARG_PREFETCH: the start of every argv string */
 };
 
 int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
@@ -54,6 +87,7 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 	}
 	n->fd = listener_fd;
 	n->log = log;
+	n->pidns_fd = -1;
 	/* The kernel's structs may be larger than our headers' (newer fields):
 	 * size the buffers as the kernel says (seccomp_unotify(2)). */
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &n->sizes) < 0) {
@@ -69,7 +103,9 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 	n->resp = calloc(1, n->sizes.seccomp_notif_resp);
 	n->strbuf = malloc(AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX);
 	n->ptrs = calloc(AL_NOTIFY_ARGV_MAX + 1, sizeof *n->ptrs);
-	if (n->req == NULL || n->resp == NULL || n->strbuf == NULL || n->ptrs == NULL) {
+	n->prefetch = malloc(AL_NOTIFY_ARGV_MAX * ARG_PREFETCH);
+	if (n->req == NULL || n->resp == NULL || n->strbuf == NULL || n->ptrs == NULL ||
+	    n->prefetch == NULL) {
 		al_notify_free(n);
 		return al_error_set(err, ENOMEM, "notify", "allocating notification buffers");
 	}
@@ -233,25 +269,111 @@ static int respond(struct al_notify *n, uint64_t id, int error, uint32_t flags,
 	return 0;
 }
 
+/* Inner pid and ppid through the kernel's translation: the host ppid from a
+ * pidfd (PIDFD_GET_INFO, 6.13+), both translated into the sandbox's pid
+ * namespace (NS_GET_PID_IN_PIDNS, 6.11+). A handful of cheap syscalls where
+ * /proc/PID/status costs ~10 us per read. Every process inside shares one pid
+ * namespace (nested ones are denied), learned from the first target. Returns
+ * false where the kernel cannot do it. */
+static bool translate_pids(struct al_notify *n, pid_t host_pid, long *pid, long *ppid)
+{
+	struct pidfd_info info = {.mask = PIDFD_INFO_PID};
+	int pidfd, r;
+
+	if (n->pidns_fallback)
+		return false;
+	pidfd = (int)syscall(SYS_pidfd_open, host_pid, 0);
+	if (pidfd < 0)
+		return false; /* e.g. a non-leader thread */
+	r = ioctl(pidfd, PIDFD_GET_INFO, &info);
+	if (r == 0 && n->pidns_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)host_pid);
+		n->pidns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* named by pid: only trusted if that process is still the one
+		 * the pidfd names (alive after the open) */
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		if (n->pidns_fd >= 0 && poll(&p, 1, 0) != 0) {
+			close(n->pidns_fd);
+			n->pidns_fd = -1;
+		}
+	}
+	close(pidfd);
+	if (r < 0 || n->pidns_fd < 0) {
+		if (r < 0 && (errno == ENOTTY || errno == EINVAL))
+			n->pidns_fallback = true;
+		return false;
+	}
+	*pid = ioctl(n->pidns_fd, NS_GET_PID_IN_PIDNS, (unsigned long)host_pid);
+	if (*pid < 0) {
+		if (errno == ENOTTY || errno == EINVAL)
+			n->pidns_fallback = true;
+		return false;
+	}
+	/* a parent outside the sandbox (the init's: the supervisor) has no pid
+	 * there: 0, as the kernel shows it inside */
+	*ppid = ioctl(n->pidns_fd, NS_GET_PID_IN_PIDNS, (unsigned long)info.ppid);
+	if (*ppid < 0)
+		*ppid = 0;
+	return true;
+}
+
 /* pid and ppid as seen inside the sandbox, and the host pid. */
-static void pid_fields(struct al_json *j, pid_t host_pid)
+static void pid_fields(struct al_notify *n, struct al_json *j, pid_t host_pid)
 {
 	struct pid_status self, parent = {-1, 0, -1};
+	long pid, ppid;
 
-	read_pid_status(host_pid, &self);
-	if (self.ppid > 0)
-		read_pid_status((pid_t)self.ppid, &parent);
-	/* a parent in a shallower pid namespace is outside the sandbox (the
-	 * init's parent is the supervisor): 0, as the kernel shows it inside */
-	if (parent.levels < self.levels)
-		parent.nspid = 0;
-	al_json_kv_int(j, "pid", self.nspid);
-	al_json_kv_int(j, "ppid", parent.nspid);
+	if (!translate_pids(n, host_pid, &pid, &ppid)) {
+		read_pid_status(host_pid, &self);
+		if (self.ppid > 0)
+			read_pid_status((pid_t)self.ppid, &parent);
+		/* a parent in a shallower pid namespace is outside the sandbox */
+		if (parent.levels < self.levels)
+			parent.nspid = 0;
+		pid = self.nspid;
+		ppid = parent.nspid;
+	}
+	al_json_kv_int(j, "pid", pid);
+	al_json_kv_int(j, "ppid", ppid);
 	al_json_kv_int(j, "host_pid", host_pid);
 }
 
 /* Build the exec record into b from the target's memory. Returns 0, or
  * -errno when the target's memory could not be read at all. */
+/* The first zero among n words, or NULL. */
+static const uint64_t *memchr_u64(const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i] == 0)
+			return &w[i];
+	return NULL;
+}
+
+/* The start of every argv string in one vectored process_vm_readv, each
+ * piece ending at its page boundary (so one unmapped page cannot fail the
+ * others before it). Returns how many pieces were read whole; lens[i] is the
+ * size of piece i. */
+static size_t prefetch_args(struct al_notify *n, pid_t pid, size_t nptr, size_t *lens)
+{
+	struct iovec loc[AL_NOTIFY_ARGV_MAX], rem[AL_NOTIFY_ARGV_MAX];
+	size_t done = 0, acc = 0;
+	ssize_t r;
+
+	for (size_t i = 0; i < nptr; i++) {
+		uint64_t a = n->ptrs[i];
+		size_t c = 4096 - (size_t)(a & 4095);
+		lens[i] = c < ARG_PREFETCH ? c : ARG_PREFETCH;
+		loc[i] =
+		    (struct iovec){.iov_base = n->prefetch + i * ARG_PREFETCH, .iov_len = lens[i]};
+		rem[i] = (struct iovec){.iov_base = (void *)(uintptr_t)a, .iov_len = lens[i]};
+	}
+	r = nptr ? process_vm_readv(pid, loc, nptr, rem, nptr, 0) : 0;
+	while (r > 0 && done < nptr && acc + lens[done] <= (size_t)r)
+		acc += lens[done++];
+	return done;
+}
+
 static int exec_record(struct al_notify *n, const struct seccomp_notif *req, struct al_buf *b)
 {
 	pid_t pid = (pid_t)req->pid;
@@ -260,7 +382,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 	uint64_t argv_addr = req->data.args[at ? 2 : 1];
 	char *path = n->strbuf + AL_NOTIFY_ARGV_BYTES;
 	char *args = n->strbuf;
-	size_t used = 0, nptr = 0;
+	size_t used = 0, nptr = 0, fetched, lens[AL_NOTIFY_ARGV_MAX];
 	bool trunc = false, argv_trunc = false;
 	ssize_t plen, r;
 	struct al_json j;
@@ -271,7 +393,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 
 	al_json_init(&j, b);
 	al_json_obj_begin(&j);
-	pid_fields(&j, pid);
+	pid_fields(n, &j, pid);
 	al_json_kv_str(&j, "syscall", at ? "execveat" : "execve");
 	if (at) {
 		al_json_kv_int(&j, "dirfd", (int32_t)req->data.args[0]);
@@ -284,7 +406,14 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 
 	/* argv: the pointer array, then each string, within the byte budget */
 	if (argv_addr != 0) {
-		r = peek(pid, argv_addr, n->ptrs, (AL_NOTIFY_ARGV_MAX + 1) * sizeof *n->ptrs);
+		/* the first 32 pointers, then the rest only if no NULL was among them */
+		size_t first = 32 * sizeof *n->ptrs;
+		r = peek(pid, argv_addr, n->ptrs, first);
+		if (r == (ssize_t)first && memchr_u64(n->ptrs, 32) == NULL) {
+			ssize_t more = peek(pid, argv_addr + first, n->ptrs + 32,
+			                    (AL_NOTIFY_ARGV_MAX + 1) * sizeof *n->ptrs - first);
+			r += more > 0 ? more : 0;
+		}
 		if (r < 0)
 			r = 0;
 		for (nptr = 0; nptr < (size_t)r / sizeof *n->ptrs; nptr++)
@@ -299,7 +428,10 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 	}
 	al_json_key(&j, "argv");
 	al_json_arr_begin(&j);
+	fetched = prefetch_args(n, pid, nptr, lens);
 	for (size_t i = 0; i < nptr; i++) {
+		const char *pre = n->prefetch + i * ARG_PREFETCH;
+		const char *nul = i < fetched ? memchr(pre, '\0', lens[i]) : NULL;
 		bool t = false;
 		ssize_t len;
 
@@ -307,7 +439,14 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 			argv_trunc = true;
 			break;
 		}
-		len = peek_string(pid, n->ptrs[i], args + used, AL_NOTIFY_ARGV_BYTES - used, &t);
+		if (nul != NULL && (size_t)(nul - pre) + 1 <= AL_NOTIFY_ARGV_BYTES - used) {
+			len = nul - pre;
+			memcpy(args + used, pre, (size_t)len + 1);
+		} else {
+			/* longer than the prefetched piece, or not readable at once */
+			len = peek_string(pid, n->ptrs[i], args + used, AL_NOTIFY_ARGV_BYTES - used,
+			                  &t);
+		}
 		if (len < 0) {
 			argv_trunc = true;
 			break;
@@ -351,7 +490,7 @@ static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, str
 		al_buf_reset(&b);
 		al_json_init(&j, &b);
 		al_json_obj_begin(&j);
-		pid_fields(&j, (pid_t)req->pid);
+		pid_fields(n, &j, (pid_t)req->pid);
 		al_json_kv_str(&j, "syscall",
 		               req->data.nr == __NR_execveat ? "execveat" : "execve");
 		al_json_kv_str(&j, "path", NULL);
@@ -411,7 +550,7 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
-	pid_fields(&j, (pid_t)req->pid);
+	pid_fields(n, &j, (pid_t)req->pid);
 	al_json_kv_str(&j, "syscall",
 	               al_seccomp_syscall_name((int)req->data.nr, name, sizeof name));
 	al_json_kv_int(&j, "nr", (int32_t)req->data.nr);
@@ -484,9 +623,12 @@ void al_notify_free(struct al_notify *n)
 		return;
 	if (n->fd >= 0)
 		close(n->fd);
+	if (n->pidns_fd >= 0)
+		close(n->pidns_fd);
 	free(n->req);
 	free(n->resp);
 	free(n->strbuf);
 	free(n->ptrs);
+	free(n->prefetch);
 	free(n);
 }
