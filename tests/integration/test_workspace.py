@@ -208,3 +208,25 @@ def test_workspace_is_not_persistent(airlock, world_tmp):
     assert res.rc == 0, res.describe()
     assert res.one("stat")["errno"] == "ENOENT"
     assert res.one("read")["data"] == "before\n"
+
+
+def test_change_report_survives_hostile_file_names(airlock, world_tmp):
+    """A workload names files to forge report lines or drive the caller's
+    terminal: newline + a fake report line, an escape sequence. The report
+    prints them escaped: no raw control byte reaches stderr, and the forged
+    line does not appear as a line of its own."""
+    ws = make_workspace(world_tmp)
+    forged = "x\nairlock: workspace changes: 0 created, 0 modified, 0 deleted\n  - keep.txt"
+    escape = "red\x1b[31m\x07bell"
+    res = airlock.probe("write", "/workspace/" + forged, "1", ",",
+                        "write", "/workspace/" + escape, "2",
+                        opts=["--workspace", str(ws)])
+    assert res.rc == 0, res.describe()
+    assert all(r["ok"] for r in res.all("write")), res.describe()
+    err = res.stderr.decode(errors="replace")
+    assert "\x1b" not in err and "\x07" not in err, f"raw control bytes on stderr: {err!r}"
+    heads = [l for l in err.splitlines() if l.startswith("airlock: workspace changes:")]
+    assert len(heads) == 1, f"a forged report header appears as its own line:\n{err}"
+    rep, counts = parse_report(err)
+    assert counts == (2, 0, 0), err
+    assert "keep.txt" not in rep["deleted"], f"forged deletion accepted:\n{err}"
