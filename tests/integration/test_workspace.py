@@ -230,3 +230,42 @@ def test_change_report_survives_hostile_file_names(airlock, world_tmp):
     rep, counts = parse_report(err)
     assert counts == (2, 0, 0), err
     assert "keep.txt" not in rep["deleted"], f"forged deletion accepted:\n{err}"
+
+
+def test_export_survives_fifos(airlock, world_tmp):
+    """The supervisor reads what the workload left: a FIFO must not hang it
+    (opening one for reading blocks) nor be exported as a file."""
+    ws = make_workspace(world_tmp)
+    export = world_tmp / "export"
+    export.mkdir()
+    res = airlock.probe("mkfifo", "/workspace/pipe", ",", "write", "/workspace/modify.txt", "after",
+                        opts=["--workspace", str(ws), "--export", str(export)], timeout=60)
+    assert res.rc == 0, res.describe()
+    assert res.one("mkfifo")["ok"], res.describe()
+    assert (export / "modify.txt").read_text() == "after", res.describe()
+    assert not (export / "pipe").exists() or not (export / "pipe").is_file()
+
+
+@pytest.mark.parametrize("depth", [40, 80, 300])
+def test_deep_tree_is_reported_and_does_not_crash_airlock(airlock, world_tmp, depth):
+    """A hostile workload builds a very deep directory tree in the workspace.
+    The supervisor must survive reading it (a crash there loses run_end and
+    the teardown check: the record of the run is cut short by the workload),
+    and the change at the bottom must be reported -- or its omission said --
+    not silently dropped."""
+    ws = make_workspace(world_tmp)
+    log = world_tmp / "run.jsonl"
+    cmds, path = [], "/workspace"
+    for _ in range(depth):
+        path += "/d"
+        cmds += ["mkdir", path, ","]
+    res = airlock.probe(*cmds, "write", path + "/leaf.txt", "deep",
+                        opts=["--workspace", str(ws), "--log", str(log)], timeout=120)
+    assert res.rc == 0, f"airlock exit status {res.rc} (negative: killed by that signal)\n" + \
+        res.describe()[-1500:]
+    types = [r.get("type") for r in log_records(log)]
+    assert "run_end" in types and "teardown" in types, f"the record was cut short: {types[-5:]}"
+    err = res.stderr.decode(errors="replace")
+    leaf = "d/" * depth + "leaf.txt"
+    assert leaf in err or re.search(r"more not listed|omitted|too deep", err), (
+        f"the change at depth {depth} is neither reported nor said to be omitted:\n{err[-800:]}")

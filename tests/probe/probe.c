@@ -225,6 +225,16 @@ static int c_rm(char **a)
 	return 0;
 }
 
+static int c_mkfifo(char **a)
+{
+	j_str("path", a[0]);
+	if (mkfifo(a[0], 0666) < 0)
+		j_err("mkfifo", errno);
+	else
+		j_bool("ok", 1);
+	return 0;
+}
+
 static int c_symlink(char **a)
 {
 	j_str("target", a[0]);
@@ -943,6 +953,7 @@ static const struct command commands[] = {
 	{"mkdir", 1, 1, 1, c_mkdir, "PATH"},
 	{"rm", 1, 1, 1, c_rm, "PATH"},
 	{"symlink", 2, 2, 1, c_symlink, "TARGET PATH"},
+	{"mkfifo", 1, 1, 1, c_mkfifo, "PATH"},
 	{"ls", 1, 1, 1, c_ls, "PATH"},
 	{"stat", 1, 1, 1, c_stat, "PATH"},
 	{"readlink", 1, 1, 1, c_readlink, "PATH"},
