@@ -124,7 +124,7 @@ static void fd_snapshot(unsigned char *open_fds)
 static int find_new_socket(const unsigned char *before)
 {
 	unsigned char after[FD_SCAN_MAX / 8];
-	int found = -1;
+	int found = -1, n = 0;
 
 	fd_snapshot(after);
 	for (int fd = 0; fd < FD_SCAN_MAX; fd++) {
@@ -138,13 +138,14 @@ static int find_new_socket(const unsigned char *before)
 			continue;
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 || type != SOCK_STREAM)
 			continue;
-		if (found >= 0)
-			return -1; /* ambiguous: do without */
+		/* Whatever librelp opened must not leak into a child. */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		found = fd;
+		n++;
 	}
-	if (found >= 0)
-		fcntl(found, F_SETFD, FD_CLOEXEC);
-	return found;
+	/* Poll only a socket we are sure of; otherwise librelp's own reads
+	 * at the next send are the only loss detection. */
+	return n == 1 ? found : -1;
 }
 
 static void clt_destroy(struct relp_tp *t)

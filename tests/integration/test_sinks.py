@@ -70,7 +70,10 @@ class Driver:
     """sinkdrive fed over a pipe, as the supervisor feeds al_sink_*."""
 
     def __init__(self, rs, scheme, policy="kill", spool_dir=None, ca=None, url=None):
-        args = [SINKDRIVE, "--url", url or rs.url(scheme), "--run", "r-test", "--policy", policy]
+        # --require-cloexec: every fd the sink opens (librelp's socket too)
+        # must be close-on-exec, or it would leak into a child (exit 6).
+        args = [SINKDRIVE, "--url", url or rs.url(scheme), "--run", "r-test", "--policy", policy,
+                "--require-cloexec"]
         if spool_dir:
             args += ["--spool-dir", spool_dir]
         if scheme == "tls":

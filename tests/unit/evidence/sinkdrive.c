@@ -6,6 +6,9 @@
  *   sinkdrive --url URL [--policy kill|spool] [--spool-dir D] [--ca FILE]
  *             [--run ID] [--generate N [--size BYTES]] [--sigpipe-ignored]
  *
+ * --require-cloexec: after open and before close, every fd above 2 must be
+ * close-on-exec (exit 6 naming the first that is not).
+ *
  * SIGPIPE keeps its default action (so the tests prove the sinks never
  * raise it) unless --sigpipe-ignored, which is how the supervisor runs.
  *
@@ -14,6 +17,7 @@
  * stderr as one JSON line. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -27,6 +31,17 @@
 #include "util/timeutil.h"
 
 #define TICK_NS (100ull * 1000000)
+
+/* The fd of ours (not stdio) that would leak into a child, or -1. */
+static int leaky_fd(void)
+{
+	for (int fd = 3; fd < 4096; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			return fd;
+	}
+	return -1;
+}
 
 static void report(struct al_sink *s, const char *outcome, double secs, uint64_t n)
 {
@@ -61,6 +76,7 @@ int main(int argc, char **argv)
 	    {"generate", required_argument, NULL, 'g'},
 	    {"size", required_argument, NULL, 's'},
 	    {"sigpipe-ignored", no_argument, NULL, 'i'},
+	    {"require-cloexec", no_argument, NULL, 'x'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct al_log_spec ls = {.on_sink_failure = AL_SINK_FAILURE_KILL};
@@ -68,7 +84,8 @@ int main(int argc, char **argv)
 	uint64_t generate = 0, size = 200, seq = 0, t0, last_tick;
 	struct al_sink *s = NULL;
 	struct al_error err = {0};
-	int o, r;
+	bool require_cloexec = false;
+	int o, r, leak;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -99,6 +116,9 @@ int main(int argc, char **argv)
 		case 'i':
 			signal(SIGPIPE, SIG_IGN);
 			break;
+		case 'x':
+			require_cloexec = true;
+			break;
 		default:
 			return 2;
 		}
@@ -110,6 +130,10 @@ int main(int argc, char **argv)
 	r = al_sink_open(&s, &ls, run, &err);
 	if (r < 0)
 		return fail(NULL, "open", &err, 5, 0, 0);
+	if (require_cloexec && (leak = leaky_fd()) >= 0) {
+		fprintf(stderr, "sinkdrive: fd %d is not close-on-exec after open\n", leak);
+		return 6;
+	}
 	t0 = last_tick = al_mono_ns();
 
 	if (generate) {
@@ -176,6 +200,10 @@ int main(int argc, char **argv)
 			}
 		}
 		free(buf);
+	}
+	if (require_cloexec && (leak = leaky_fd()) >= 0) {
+		fprintf(stderr, "sinkdrive: fd %d is not close-on-exec before close\n", leak);
+		return 6;
 	}
 	r = al_sink_close(s, &err);
 	double secs = (double)(al_mono_ns() - t0) / 1e9;
