@@ -224,8 +224,9 @@ def main():
             f"{ab['wall_notify'] - ab['wall_plain']:+.1f} |",
             "",
             f"The supervisor spends {ab['us_in_supervisor_per_notification']:.1f} µs (elapsed) "
-            f"per notification: receive, read path and argv from the target, two "
-            f"/proc/PID/status reads (pid and ppid as seen inside), the log record, the answer.",
+            f"per notification: receive, read path and argv from the target, translate pid and "
+            f"ppid into the sandbox's pid namespace, the log record, the answer (elapsed time "
+            f"includes waiting for a CPU on this shared machine).",
             ""]
     report = "\n".join(out)
     print(report)
