@@ -3,6 +3,7 @@
  * policy -- kill (fail closed) or spool to disk, mark the gap, redeliver. */
 #define _GNU_SOURCE
 #include "evidence/sink_int.h"
+#include "evidence/sink_dl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -287,6 +288,13 @@ int al_sink_open(struct al_sink **out, const struct al_log_spec *ls, const char 
 	if (!s)
 		return al_error_set(err, ENOMEM, "sink", "allocating sink");
 	r = al_sink_url_parse(ls->sink, &s->conf.url, err);
+	if (r < 0)
+		goto fail;
+	/* Only a sink that needs them loads gnutls / librelp (sink_dl.h). */
+	if (s->conf.url.scheme == AL_SINK_TLS)
+		r = al_sink_dl_gnutls(err);
+	else if (s->conf.url.scheme == AL_SINK_RELP)
+		r = al_sink_dl_relp(err);
 	if (r < 0)
 		goto fail;
 	s->tp = s->conf.url.scheme == AL_SINK_RELP ? &al_sink_relp_transport

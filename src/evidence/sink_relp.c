@@ -3,6 +3,7 @@
  * them on reconnect, and a close waits for every acknowledgement. */
 #define _GNU_SOURCE
 #include "evidence/sink_int.h"
+#include "evidence/sink_dl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -154,7 +155,7 @@ static void clt_destroy(struct relp_tp *t)
 	if (!t->clt)
 		return;
 	guard_begin(&g);
-	relpEngineCltDestruct(t->engine, &t->clt);
+	sym_relpEngineCltDestruct(t->engine, &t->clt);
 	guard_end(&g);
 	t->clt = NULL;
 	t->session = false;
@@ -175,12 +176,12 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 			return al_error_set(err, ENOMEM, "sink", "allocating transport");
 		t->fd = -1;
 		al_sink_set_transport_state(s, t);
-		if (relpEngineConstruct(&t->engine) != RELP_RET_OK)
+		if (sym_relpEngineConstruct(&t->engine) != RELP_RET_OK)
 			return al_error_set(err, ENOMEM, "sink", "relpEngineConstruct");
-		relpEngineSetDbgprint(t->engine, relp_dbg_quiet);
-		relpEngineSetEnableCmd(t->engine, (unsigned char *)"syslog",
+		sym_relpEngineSetDbgprint(t->engine, relp_dbg_quiet);
+		sym_relpEngineSetEnableCmd(t->engine, (unsigned char *)"syslog",
 		                       eRelpCmdState_Required);
-		relpEngineSetOnErr(t->engine, relp_on_err);
+		sym_relpEngineSetOnErr(t->engine, relp_on_err);
 	}
 	t->broken = t->refused = false;
 	t->last_err[0] = '\0';
@@ -192,17 +193,17 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 	if (t->session) {
 		/* Same session object: librelp reconnects and first resends
 		 * every frame the server had not acknowledged, in order. */
-		rr = relpCltReconnect(t->clt);
+		rr = sym_relpCltReconnect(t->clt);
 	} else {
 		clt_destroy(t);
-		rr = relpEngineCltConstruct(t->engine, &t->clt);
+		rr = sym_relpEngineCltConstruct(t->engine, &t->clt);
 		if (rr == RELP_RET_OK) {
 			int secs = (timeout_ms + 999) / 1000;
-			relpCltSetUsrPtr(t->clt, s);
-			relpCltSetTimeout(t->clt, AL_SINK_IO_TIMEOUT_MS / 1000);
-			relpCltSetConnTimeout(t->clt, secs > 0 ? secs : 1);
-			relpCltSetWindowSize(t->clt, RELP_WINDOW);
-			rr = relpCltConnect(t->clt, 0, (unsigned char *)c->url.port,
+			sym_relpCltSetUsrPtr(t->clt, s);
+			sym_relpCltSetTimeout(t->clt, AL_SINK_IO_TIMEOUT_MS / 1000);
+			sym_relpCltSetConnTimeout(t->clt, secs > 0 ? secs : 1);
+			sym_relpCltSetWindowSize(t->clt, RELP_WINDOW);
+			rr = sym_relpCltConnect(t->clt, 0, (unsigned char *)c->url.port,
 			                    (unsigned char *)c->url.host);
 			if (rr == RELP_RET_OK)
 				t->session = true;
@@ -230,7 +231,7 @@ static int relp_send(struct al_sink *s, const char *msg, size_t len, struct al_e
 	if (!t->clt || t->broken)
 		return al_error_set(err, ENOTCONN, "sink", "RELP session down");
 	guard_begin(&g);
-	rr = relpCltSendSyslog(t->clt, (unsigned char *)msg, len);
+	rr = sym_relpCltSendSyslog(t->clt, (unsigned char *)msg, len);
 	guard_end(&g);
 	if (t->refused)
 		return al_error_set(err, EPROTO, "sink", "RELP server refused a message: %s",
@@ -302,7 +303,7 @@ static void relp_destroy(struct al_sink *s)
 	struct relp_tp *t = al_sink_transport_state(s);
 	clt_destroy(t);
 	if (t->engine)
-		relpEngineDestruct(&t->engine);
+		sym_relpEngineDestruct(&t->engine);
 	free(t);
 	al_sink_set_transport_state(s, NULL);
 }

@@ -3,6 +3,7 @@
  * server certificate verified against log.tls_ca and the URL's host). */
 #define _GNU_SOURCE
 #include "evidence/sink_int.h"
+#include "evidence/sink_dl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +59,7 @@ static int wait_fd(int fd, short events, uint64_t deadline_ns)
 static void tp_close(struct syslog_tp *t)
 {
 	if (t->sess) {
-		gnutls_deinit(t->sess);
+		sym_gnutls_deinit(t->sess);
 		t->sess = NULL;
 	}
 	if (t->fd >= 0) {
@@ -128,43 +129,43 @@ static int tls_handshake(struct syslog_tp *t, const struct al_sink_conf *c, uint
 	int r;
 
 	if (!t->cred) {
-		r = gnutls_certificate_allocate_credentials(&t->cred);
+		r = sym_gnutls_certificate_allocate_credentials(&t->cred);
 		if (r < 0)
 			return al_error_set(err, ENOMEM, "sink", "gnutls credentials: %s",
-			                    gnutls_strerror(r));
+			                    sym_gnutls_strerror(r));
 		/* Trust exactly the CA the spec names; without one, the system's. */
 		if (c->tls_ca)
-			r = gnutls_certificate_set_x509_trust_file(t->cred, c->tls_ca,
+			r = sym_gnutls_certificate_set_x509_trust_file(t->cred, c->tls_ca,
 			                                           GNUTLS_X509_FMT_PEM);
 		else
-			r = gnutls_certificate_set_x509_system_trust(t->cred);
+			r = sym_gnutls_certificate_set_x509_system_trust(t->cred);
 		if (r <= 0)
 			return al_error_set(err, EINVAL, "sink", "loading TLS trust from %s: %s",
 			                    c->tls_ca ? c->tls_ca : "the system store",
-			                    r == 0 ? "no certificates" : gnutls_strerror(r));
+			                    r == 0 ? "no certificates" : sym_gnutls_strerror(r));
 	}
-	r = gnutls_init(&t->sess, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+	r = sym_gnutls_init(&t->sess, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
 	if (r < 0)
-		return al_error_set(err, ENOMEM, "sink", "gnutls_init: %s", gnutls_strerror(r));
-	r = gnutls_set_default_priority(t->sess);
+		return al_error_set(err, ENOMEM, "sink", "gnutls_init: %s", sym_gnutls_strerror(r));
+	r = sym_gnutls_set_default_priority(t->sess);
 	if (r >= 0)
-		r = gnutls_credentials_set(t->sess, GNUTLS_CRD_CERTIFICATE, t->cred);
+		r = sym_gnutls_credentials_set(t->sess, GNUTLS_CRD_CERTIFICATE, t->cred);
 	if (r >= 0 && !is_ip_literal(host))
-		r = gnutls_server_name_set(t->sess, GNUTLS_NAME_DNS, host, strlen(host));
+		r = sym_gnutls_server_name_set(t->sess, GNUTLS_NAME_DNS, host, strlen(host));
 	if (r < 0)
 		return al_error_set(err, EINVAL, "sink", "TLS setup for %s: %s", host,
-		                    gnutls_strerror(r));
+		                    sym_gnutls_strerror(r));
 	/* The handshake fails unless the chain leads to the trusted CA and the
 	 * certificate names the host (DNS name or IP address) we dialled. */
-	gnutls_session_set_verify_cert(t->sess, host, 0);
-	gnutls_transport_set_int(t->sess, t->fd);
-	gnutls_handshake_set_timeout(t->sess, 0);
+	sym_gnutls_session_set_verify_cert(t->sess, host, 0);
+	sym_gnutls_transport_set_int2(t->sess, t->fd, t->fd);
+	sym_gnutls_handshake_set_timeout(t->sess, 0);
 	for (;;) {
-		r = gnutls_handshake(t->sess);
+		r = sym_gnutls_handshake(t->sess);
 		if (r == GNUTLS_E_SUCCESS)
 			return 0;
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-			short ev = gnutls_record_get_direction(t->sess) ? POLLOUT : POLLIN;
+			short ev = sym_gnutls_record_get_direction(t->sess) ? POLLOUT : POLLIN;
 			int w = wait_fd(t->fd, ev, deadline);
 			if (w == 0)
 				return al_error_set(err, ETIMEDOUT, "sink", "TLS handshake with %s",
@@ -175,18 +176,18 @@ static int tls_handshake(struct syslog_tp *t, const struct al_sink_conf *c, uint
 		}
 		if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 			gnutls_datum_t why = {0};
-			unsigned status = gnutls_session_get_verify_cert_status(t->sess);
-			gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why,
+			unsigned status = sym_gnutls_session_get_verify_cert_status(t->sess);
+			sym_gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why,
 			                                             0);
 			r = al_error_set(err, EACCES, "sink",
 			                 "TLS server %s: certificate rejected: %s", host,
 			                 why.data ? (char *)why.data : "verification failed");
-			gnutls_free(why.data);
+			(*sym_gnutls_free)(why.data);
 			return r;
 		}
-		if (gnutls_error_is_fatal(r))
+		if (sym_gnutls_error_is_fatal(r))
 			return al_error_set(err, ECONNRESET, "sink", "TLS handshake with %s: %s",
-			                    host, gnutls_strerror(r));
+			                    host, sym_gnutls_strerror(r));
 	}
 }
 
@@ -225,15 +226,15 @@ static int write_all(struct syslog_tp *t, const char *buf, size_t n, uint64_t de
 		short ev = POLLOUT;
 
 		if (t->tls) {
-			w = gnutls_record_send(t->sess, buf, n);
+			w = sym_gnutls_record_send(t->sess, buf, n);
 			if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
 				/* gnutls wants the same call repeated once writable. */
-				ev = gnutls_record_get_direction(t->sess) ? POLLOUT : POLLIN;
+				ev = sym_gnutls_record_get_direction(t->sess) ? POLLOUT : POLLIN;
 				w = -1;
 				errno = EAGAIN;
 			} else if (w < 0) {
 				return al_error_set(err, EPIPE, "sink", "TLS send: %s",
-				                    gnutls_strerror((int)w));
+				                    sym_gnutls_strerror((int)w));
 			}
 		} else {
 			w = send(t->fd, buf, n, MSG_NOSIGNAL);
@@ -292,12 +293,12 @@ static int syslog_check(struct al_sink *s, struct al_error *err)
 		return al_error_set(err, EPIPE, "sink", "server closed the connection");
 	if (t->tls) {
 		char junk[512];
-		ssize_t n = gnutls_record_recv(t->sess, junk, sizeof junk);
+		ssize_t n = sym_gnutls_record_recv(t->sess, junk, sizeof junk);
 		/* Session tickets and other non-fatal records, or stray data. */
-		if (n > 0 || (n < 0 && !gnutls_error_is_fatal((int)n)))
+		if (n > 0 || (n < 0 && !sym_gnutls_error_is_fatal((int)n)))
 			return 0;
 		return al_error_set(err, EPIPE, "sink", "server ended the TLS session: %s",
-		                    n == 0 ? "close_notify" : gnutls_strerror((int)n));
+		                    n == 0 ? "close_notify" : sym_gnutls_strerror((int)n));
 	}
 	char junk[512];
 	ssize_t n = recv(t->fd, junk, sizeof junk, MSG_DONTWAIT);
@@ -324,12 +325,12 @@ static int syslog_finish(struct al_sink *s, int timeout_ms, struct al_error *err
 		goto out;
 	if (t->tls) {
 		for (;;) {
-			int b = gnutls_bye(t->sess, GNUTLS_SHUT_WR);
+			int b = sym_gnutls_bye(t->sess, GNUTLS_SHUT_WR);
 			if (b == GNUTLS_E_SUCCESS)
 				break;
 			if (b != GNUTLS_E_AGAIN && b != GNUTLS_E_INTERRUPTED) {
 				r = al_error_set(err, EPIPE, "sink", "TLS close: %s",
-				                 gnutls_strerror(b));
+				                 sym_gnutls_strerror(b));
 				goto out;
 			}
 			if (wait_fd(t->fd, POLLOUT, deadline) <= 0) {
@@ -373,7 +374,7 @@ static void syslog_destroy(struct al_sink *s)
 	struct syslog_tp *t = al_sink_transport_state(s);
 	tp_close(t);
 	if (t->cred)
-		gnutls_certificate_free_credentials(t->cred);
+		sym_gnutls_certificate_free_credentials(t->cred);
 	al_buf_free(&t->frame);
 	free(t);
 	al_sink_set_transport_state(s, NULL);
