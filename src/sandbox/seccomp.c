@@ -519,6 +519,7 @@ const char *al_seccomp_syscall_name(int nr, char *buf, size_t len)
 }
 
 /* Whether this kernel can deliver SECCOMP_RET_USER_NOTIF (5.0+). */
+__attribute__((unused)) /* not in seccomp-gen */
 static bool kernel_has_user_notif(void)
 {
 	uint32_t action = SECCOMP_RET_USER_NOTIF;
@@ -700,6 +701,9 @@ int al_seccomp_compile(struct al_seccomp **out, bool notify, struct al_error *er
 	return 0;
 }
 
+/* seccomp-gen (the build-time compiler of this table) is built from this
+ * file too, before any embedded program exists: it leaves out what uses one. */
+#ifndef AL_SECCOMP_GENERATOR
 int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, struct al_error *err)
 {
 	bool notify = kernel_has_user_notif();
@@ -711,8 +715,30 @@ int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, stru
 		    "this kernel lacks seccomp user notification (needed to record execs and "
 		    "denied syscalls); "
 		    "allow the degradation 'seccomp-notify' to run without those records");
-	return al_seccomp_compile(out, notify, err);
+	return al_seccomp_embedded(out, notify, err);
 }
+
+/* The program seccomp-gen compiled from this table at build time. */
+extern const struct sock_filter al_seccomp_embedded_notify[], al_seccomp_embedded_plain[];
+extern const size_t al_seccomp_embedded_notify_len, al_seccomp_embedded_plain_len;
+
+int al_seccomp_embedded(struct al_seccomp **out, bool notify, struct al_error *err)
+{
+	const struct sock_filter *src = notify ? al_seccomp_embedded_notify : al_seccomp_embedded_plain;
+	size_t n = notify ? al_seccomp_embedded_notify_len : al_seccomp_embedded_plain_len;
+	struct al_seccomp *sc = calloc(1, sizeof *sc);
+
+	if (sc == NULL || (sc->insns = malloc(n * sizeof *sc->insns)) == NULL) {
+		free(sc);
+		return al_error_set(err, ENOMEM, "seccomp", "allocating the filter");
+	}
+	memcpy(sc->insns, src, n * sizeof *sc->insns);
+	sc->n_insns = n;
+	sc->notify = notify;
+	*out = sc;
+	return 0;
+}
+#endif /* AL_SECCOMP_GENERATOR */
 
 int al_seccomp_child_setup(const struct al_seccomp *sc, int *listener_out, struct al_error *err)
 {

@@ -71,6 +71,10 @@ int al_seccomp_prepare(struct al_seccomp **out, const struct al_spec *spec, stru
  * the kernel and the spec; tests build both). */
 int al_seccomp_compile(struct al_seccomp **out, bool notify, struct al_error *err);
 
+/* The same program, compiled from the same table at build time by
+ * seccomp-gen (what prepare uses: no libseccomp work per start). */
+int al_seccomp_embedded(struct al_seccomp **out, bool notify, struct al_error *err);
+
 /* Child, as the LAST step before forking the workload, after no_new_privs:
  * installs the filter. *listener_out = the user-notification listener fd
  * (CLOEXEC; to be sent to the supervisor), or -1 when degraded. No malloc. */

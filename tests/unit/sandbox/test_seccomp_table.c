@@ -456,6 +456,29 @@ static void degraded_filter_denies_without_a_listener(void **state)
 	al_seccomp_free(d);
 }
 
+/* What airlock installs is the build-time program (seccomp-gen): it must be
+ * exactly what libseccomp makes of the table now, in both variants. */
+static void embedded_program_is_the_table_compiled(void **state)
+{
+	for (int notify = 0; notify <= 1; notify++) {
+		struct al_seccomp *fresh = NULL, *emb = NULL;
+		struct al_error err = {0};
+		const struct sock_filter *a, *b;
+		size_t na, nb;
+
+		assert_int_equal(al_seccomp_compile(&fresh, notify, &err), 0);
+		assert_int_equal(al_seccomp_embedded(&emb, notify, &err), 0);
+		a = al_seccomp_program(fresh, &na);
+		b = al_seccomp_program(emb, &nb);
+		assert_int_equal(na, nb);
+		assert_true(na > 100);
+		assert_memory_equal(a, b, na * sizeof *a);
+		assert_int_equal(al_seccomp_notify_enabled(emb), notify);
+		al_seccomp_free(fresh);
+		al_seccomp_free(emb);
+	}
+}
+
 static void syscall_names_for_events(void **state)
 {
 	char buf[64];
@@ -483,6 +506,7 @@ int main(void)
 	    cmocka_unit_test(seccomp_cannot_make_a_second_listener),
 	    cmocka_unit_test(degraded_filter_denies_without_a_listener),
 	    cmocka_unit_test(syscall_names_for_events),
+	    cmocka_unit_test(embedded_program_is_the_table_compiled),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
