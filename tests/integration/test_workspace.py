@@ -269,3 +269,21 @@ def test_deep_tree_is_reported_and_does_not_crash_airlock(airlock, world_tmp, de
     leaf = "d/" * depth + "leaf.txt"
     assert leaf in err or re.search(r"more not listed|omitted|too deep", err), (
         f"the change at depth {depth} is neither reported nor said to be omitted:\n{err[-800:]}")
+
+
+def test_workspace_host_path_not_revealed(airlock, world_tmp):
+    """The workload learns nothing of where its workspace lives on the host:
+    not from the mount table, nor from any process's argv or environment."""
+    secret_parent = world_tmp / ("client-project-" + os.urandom(6).hex())
+    secret_parent.mkdir()
+    secret_parent.chmod(0o755)
+    ws = make_workspace(secret_parent)
+    res = airlock.probe("read", "/proc/self/mountinfo", ",", "proc-all", "cmdline", ",",
+                        "proc-all", "environ", ",", "readlink", "/proc/self/cwd",
+                        opts=["--workspace", str(ws), "--user", "0"])
+    assert res.rc == 0, res.describe()
+    assert res.one("read")["ok"], res.describe()
+    out = res.stdout.decode(errors="replace")
+    assert secret_parent.name not in out, (
+        "the workspace's host path is visible inside:\n"
+        + "\n".join(l for l in out.splitlines() if secret_parent.name in l)[:1500])
