@@ -369,7 +369,7 @@ static void v1_describe(const struct al_cgroup *cg, struct al_json *j)
 	al_json_kv_bool(j, "oom_group", false);
 	al_json_kv_str(j, "kill", "freezer FROZEN + SIGKILL + THAWED");
 	al_json_kv_str(j, "cpu_time",
-	               acct ? "cpuacct.usage" : "unavailable (no cpuacct hierarchy)");
+	               acct ? "cpuacct.usage" : "the init's rusage (every process it reaped)");
 	al_json_kv_str(j, "pids_peak",
 	               pids && faccessat(pids->fd, "pids.peak", F_OK, 0) == 0 ? "pids.peak"
 	                                                                      : "sampled");
@@ -420,6 +420,12 @@ int al_cg_v1_create(struct al_cgroup *cg, const struct al_cg_layout *lay, const 
 			    same_dir(lay->v1[prev], lay->v1[c]))
 				cg->alias[c] = prev;
 		if (cg->alias[c] >= 0)
+			continue;
+		/* A cpuacct hierarchy of its own would cost a cgroup mkdir and
+		 * rmdir per run (a tenth of the start-up CPU here) for one
+		 * statistic the supervisor gets anyway from the init's rusage:
+		 * use cpuacct only when it comes free, co-mounted with cpu. */
+		if (c == AL_CG1_CPUACCT)
 			continue;
 		/* v1 has no internal-process rule, so the run nests under our own
 		 * cgroup and stays inside whatever limits the caller runs under */

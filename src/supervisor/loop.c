@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -384,8 +385,14 @@ static void handle_signal(struct al_supervisor *s)
 static void handle_init_exit(struct al_supervisor *s)
 {
 	siginfo_t si = {0};
-	if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	struct rusage ru = {0};
+	/* The raw syscall takes a rusage: the init's CPU time includes every
+	 * process it reaped -- the workload, orphans, and all the namespace's
+	 * processes, which its exit reaps -- so it is the run's CPU time. */
+	if (syscall(SYS_waitid, P_PIDFD, s->pidfd, &si, WEXITED | WNOHANG, &ru) < 0 || si.si_pid == 0)
 		return;
+	s->rusage_cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
+			   ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
 	s->init_exited = true;
 	s->init_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
 	ep_del(s->epfd, s->pidfd);

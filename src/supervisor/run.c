@@ -562,6 +562,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		s.cgroup = NULL;
 	}
 	td.processes_left = strcmp(td.method, "proc-scan") == 0 ? count_ns_processes(nsst.st_ino) : 0;
+	/* Without a per-cgroup CPU counter (v1 without a co-mounted cpuacct,
+	 * rlimits-only mode) the init's rusage is the run's CPU time. */
+	if (s.peak_cpu_ns == 0)
+		s.peak_cpu_ns = s.rusage_cpu_ns;
 	close(s.pidfd);
 	s.pidfd = -1;
 	if (s.epfd >= 0)

@@ -472,3 +472,16 @@ def test_nproc_counts_only_the_sandbox_not_the_users_other_processes(airlock, wo
     rec = json.loads(cp.stdout.strip().splitlines()[-1])
     # the same 10 as when the user has no other processes (init + workload + 10)
     assert rec["errno"] == "EAGAIN" and rec["forked"] == 10, rec
+
+
+def test_cpu_time_peak_reflects_the_work(airlock, world_tmp, rootless):
+    """run_end.peaks.cpu_ns is the run's CPU time, from the cgroup or (v1
+    without a co-mounted cpuacct, or rlimits only) the init's rusage, which
+    includes every process it reaped -- here a child of the workload."""
+    log = world_tmp / "run.jsonl"
+    burn = "import time\nt=time.process_time()\nwhile time.process_time()-t < 0.3: pass"
+    res = airlock.run("run", *degrade_opts(rootless), "--log", log, "--", "/bin/sh", "-c",
+                      f"{PY} -c '{burn}' & wait", timeout=60)
+    assert res.rc == 0, res.describe()
+    cpu = records_of(log, "run_end")[-1]["peaks"]["cpu_ns"]
+    assert 0.25e9 <= cpu <= 5e9, cpu
