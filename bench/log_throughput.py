@@ -68,7 +68,7 @@ def main():
     evgen = build / "tests/unit/evidence/evgen"
     airlock = build / "src/cli/airlock"
     d = tempfile.mkdtemp(prefix="airlock-logbench-", dir=os.environ.get("TMPDIR", "/tmp"))
-    fs = subprocess.run(["stat", "-f", "-c", "%T", d], capture_output=True, text=True).stdout.strip()
+    fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", d], capture_output=True, text=True).stdout.strip()
     rows = []
     try:
         n = 1_000_000
@@ -121,8 +121,9 @@ def main():
     out = [BEGIN,
            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/log_throughput.py` "
            f"(airlock at commit {commit}), {os.cpu_count()} CPUs, Linux {platform.release()}, "
-           f"log on {fs}; load average at the end {load[0]:.1f} (other work was running: wall "
-           "figures vary with it, CPU figures less).",
+           f"log on {fs}; load average at the end {load[0]:.1f}"
+           + (" (other work was running: wall figures vary with it, CPU figures less)."
+              if load[0] > (os.cpu_count() or 1) else "."),
            "",
            f"Appending (evgen, the real library; {a.runs} runs of 1,000,000 events each; checkpoint every "
            "1000 records and every 1 s, each Ed25519-signed with a ratcheted key and fsync'd):",
