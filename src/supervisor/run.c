@@ -230,6 +230,8 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_buf_free(&canon);
 	r = b.oom ? -ENOMEM : al_evlog_append(s->log, "run_start", b.data, err);
 	al_buf_free(&b);
+	if (r == 0)
+		s->run_start_logged = true;
 	return r;
 }
 
@@ -347,6 +349,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	struct al_landlock *ll = NULL;
 	struct al_teardown_facts td = {0};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
+	bool cg_before_clone = false;
 	int fds_before = 0, pidfd = -1, r, status = AL_EXIT_SETUP;
 	struct stat nsst = {0};
 	const char *verdict = "setup-error";
@@ -397,12 +400,18 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	/* Baseline for the teardown check: every fd opened from here on
 	 * belongs to the run and must be gone at the end. */
 	fds_before = count_fds();
-	r = al_cgroup_prepare(&s.cgroup, spec, s.run_id, err);
-	if (r < 0)
-		goto out;
-	r = log_run_start(&s, &feat, sc, ll, err);
-	if (r < 0)
-		goto out;
+	/* On a unified (v2) host the sandbox is cloned straight into its
+	 * cgroup, which must exist first. Elsewhere the cgroup is made while
+	 * the init builds the sandbox (below): the workload waits for it. */
+	cg_before_clone = feat.cgroup_v2;
+	if (cg_before_clone) {
+		r = al_cgroup_prepare(&s.cgroup, spec, s.run_id, err);
+		if (r < 0)
+			goto out;
+		r = log_run_start(&s, &feat, sc, ll, err);
+		if (r < 0)
+			goto out;
+	}
 
 	if (make_pipe(outp, true, err) < 0 || make_pipe(errp, true, err) < 0) {
 		r = -err->code;
@@ -484,6 +493,12 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		char go = AL_GO;
 		if (write(s.sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the sandbox init");
+	}
+	if (r == 0 && !cg_before_clone) {
+		r = al_cgroup_prepare(&s.cgroup, spec, s.run_id, err);
+		need_attach = r == 0 && s.cgroup != NULL;
+		if (r == 0)
+			r = log_run_start(&s, &feat, sc, ll, err);
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s.cgroup, pid, err);
@@ -594,6 +609,11 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			verdict = "teardown-failed";
 		}
 	}
+	if (!s.run_start_logged) {
+		/* setup failed before it was written: the log still opens with it */
+		struct al_error lerr = {0};
+		log_run_start(&s, &feat, sc, ll, &lerr);
+	}
 	log_exit_records(&s, verdict, status, &td);
 	{
 		struct al_error cerr = {0};
@@ -614,6 +634,8 @@ out:
 			struct al_buf b;
 			struct al_json j;
 			struct al_error cerr = {0};
+			if (!s.run_start_logged)
+				log_run_start(&s, &feat, sc, ll, &cerr);
 			al_buf_init(&b);
 			al_json_init(&j, &b);
 			al_json_obj_begin(&j);

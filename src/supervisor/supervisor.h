@@ -82,6 +82,7 @@ struct al_supervisor {
 	uint64_t peak_memory, peak_cpu_ns, peak_pids;
 	uint64_t rusage_cpu_ns; /* the init's, including all it reaped */
 	bool log_failed_reported;
+	bool run_start_logged;
 };
 
 /* loop.c */

@@ -25,6 +25,7 @@
 
 #define MAX_REPORTED 10000
 #define MAX_DEPTH 64
+#define CMP_BUF 65536
 
 enum change { CH_CREATED, CH_MODIFIED, CH_DELETED };
 
@@ -36,6 +37,8 @@ struct entry {
 };
 
 struct report {
+	char *cmp_a, *cmp_b; /* CMP_BUF each: compare buffers, on the heap */
+	char *path;          /* PATH_MAX: the walk's current path */
 	struct entry *v;
 	size_t n, cap;
 	size_t omitted;
@@ -72,13 +75,17 @@ static void add_entry(struct report *rep, enum change kind, const char *path, ui
 	rep->n++;
 }
 
-/* Same bytes? Both fds regular files of equal size. */
-static bool same_content(int a, int b)
+/* Same bytes? Both fds regular files of equal size. The walk recurses once
+ * per directory level of a tree the workload made, so nothing big may live
+ * in its frames: buffers are on the heap, helpers out of line. */
+__attribute__((noinline)) static bool same_content(struct report *rep, int a, int b)
 {
-	char ba[65536], bb[65536];
+	char *ba = rep->cmp_a, *bb = rep->cmp_b;
+	if (ba == NULL || bb == NULL)
+		return false; /* cannot compare: report it as modified */
 	for (;;) {
-		ssize_t na = al_read_full(a, ba, sizeof ba);
-		ssize_t nb = al_read_full(b, bb, sizeof bb);
+		ssize_t na = al_read_full(a, ba, CMP_BUF);
+		ssize_t nb = al_read_full(b, bb, CMP_BUF);
 		if (na < 0 || nb < 0 || na != nb)
 			return false;
 		if (na == 0)
@@ -128,7 +135,7 @@ static int export_dir_for(struct report *rep, const char *rel)
 	return fd;
 }
 
-static void export_entry(struct report *rep, int upper_dir, const char *name, const char *rel,
+__attribute__((noinline)) static void export_entry(struct report *rep, int upper_dir, const char *name, const char *rel,
 			 const struct stat *st)
 {
 	int dfd, src, dst;
@@ -185,7 +192,28 @@ static void export_entry(struct report *rep, int upper_dir, const char *name, co
 	close(dfd);
 }
 
-static void list_lower_as_deleted(struct report *rep, int lower_dir, int upper_dir,
+__attribute__((noinline)) static bool same_file(struct report *rep, int upper_dir, int lower_dir,
+						 const char *name)
+{
+	int a = openat(upper_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int b = openat(lower_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	bool same = a >= 0 && b >= 0 && same_content(rep, a, b);
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	return same;
+}
+
+__attribute__((noinline)) static bool same_link(int upper_dir, int lower_dir, const char *name)
+{
+	char t1[PATH_MAX], t2[PATH_MAX];
+	ssize_t n1 = readlinkat(upper_dir, name, t1, sizeof t1);
+	ssize_t n2 = readlinkat(lower_dir, name, t2, sizeof t2);
+	return n1 == n2 && n1 >= 0 && memcmp(t1, t2, (size_t)n1) == 0;
+}
+
+__attribute__((noinline)) static void list_lower_as_deleted(struct report *rep, int lower_dir, int upper_dir,
 				  const char *prefix)
 {
 	int fd = fcntl(lower_dir, F_DUPFD_CLOEXEC, 3);
@@ -210,14 +238,15 @@ static void list_lower_as_deleted(struct report *rep, int lower_dir, int upper_d
 	closedir(d);
 }
 
-static void walk(struct report *rep, int upper_dir, int lower_dir, const char *prefix, int depth)
+/* rep->path holds the current directory's path (relative, "" or ending in
+ * '/'); entries are appended and the length restored after each. */
+static void walk(struct report *rep, int upper_dir, int lower_dir, int depth)
 {
 	int fd;
 	DIR *d;
 	struct dirent *de;
+	size_t base = strlen(rep->path);
 
-	if (depth > MAX_DEPTH)
-		return;
 	fd = fcntl(upper_dir, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
@@ -226,14 +255,19 @@ static void walk(struct report *rep, int upper_dir, int lower_dir, const char *p
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st, lst;
-		char rel[PATH_MAX];
+		const char *rel = rep->path;
 		bool in_lower;
 
+		rep->path[base] = '\0';
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(upper_dir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		snprintf(rel, sizeof rel, "%s%s", prefix, de->d_name);
+		if (base + strlen(de->d_name) + 2 > PATH_MAX) {
+			rep->omitted++;
+			continue;
+		}
+		strcpy(rep->path + base, de->d_name);
 		in_lower = lower_dir >= 0 &&
 			   fstatat(lower_dir, de->d_name, &lst, AT_SYMLINK_NOFOLLOW) == 0;
 
@@ -249,7 +283,6 @@ static void walk(struct report *rep, int upper_dir, int lower_dir, const char *p
 			int lsub = -1;
 			char opaque[4] = {0};
 			bool is_opaque = false;
-			char nprefix[PATH_MAX];
 			if (sub < 0)
 				continue;
 			is_opaque = fgetxattr(sub, "user.overlay.opaque", opaque, sizeof opaque) > 0 &&
@@ -261,15 +294,17 @@ static void walk(struct report *rep, int upper_dir, int lower_dir, const char *p
 				add_entry(rep, CH_DELETED, rel, 0, type_of(lst.st_mode));
 			if (lsub < 0)
 				add_entry(rep, CH_CREATED, rel, 0, "dir");
+			strcat(rep->path, "/");
 			if (lsub >= 0 && is_opaque) {
 				/* Deleted and made anew: the old contents are gone. */
-				snprintf(nprefix, sizeof nprefix, "%s/", rel);
-				list_lower_as_deleted(rep, lsub, sub, nprefix);
+				list_lower_as_deleted(rep, lsub, sub, rep->path);
 				close(lsub);
 				lsub = -1;
 			}
-			snprintf(nprefix, sizeof nprefix, "%s/", rel);
-			walk(rep, sub, lsub, nprefix, depth + 1);
+			if (depth < MAX_DEPTH)
+				walk(rep, sub, lsub, depth + 1);
+			else
+				rep->omitted++; /* deeper than we walk: said in the report */
 			if (lsub >= 0)
 				close(lsub);
 			close(sub);
@@ -284,26 +319,17 @@ static void walk(struct report *rep, int upper_dir, int lower_dir, const char *p
 		/* Present in both: copied up. Report it only if it really differs. */
 		bool changed = (st.st_mode & S_IFMT) != (lst.st_mode & S_IFMT) ||
 			       st.st_size != lst.st_size || (st.st_mode & 07777) != (lst.st_mode & 07777);
-		if (!changed && S_ISREG(st.st_mode)) {
-			int a = openat(upper_dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			int b = openat(lower_dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			changed = a < 0 || b < 0 || !same_content(a, b);
-			if (a >= 0)
-				close(a);
-			if (b >= 0)
-				close(b);
-		} else if (!changed && S_ISLNK(st.st_mode)) {
-			char t1[PATH_MAX], t2[PATH_MAX];
-			ssize_t n1 = readlinkat(upper_dir, de->d_name, t1, sizeof t1);
-			ssize_t n2 = readlinkat(lower_dir, de->d_name, t2, sizeof t2);
-			changed = n1 != n2 || n1 < 0 || memcmp(t1, t2, (size_t)n1) != 0;
-		}
+		if (!changed && S_ISREG(st.st_mode))
+			changed = !same_file(rep, upper_dir, lower_dir, de->d_name);
+		else if (!changed && S_ISLNK(st.st_mode))
+			changed = !same_link(upper_dir, lower_dir, de->d_name);
 		if (changed) {
 			add_entry(rep, CH_MODIFIED, rel, (uint64_t)st.st_size, type_of(st.st_mode));
 			if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
 				export_entry(rep, upper_dir, de->d_name, rel, &st);
 		}
 	}
+	rep->path[base] = '\0';
 	closedir(d);
 }
 
@@ -350,7 +376,20 @@ int al_workspace_report(struct al_supervisor *s, struct al_error *err)
 		if (rep.export_root < 0)
 			return al_error_errno(err, "workspace", "opening export directory %s", tmp);
 	}
-	walk(&rep, s->upper_fd, lower, "", 0);
+	rep.path = calloc(1, PATH_MAX);
+	rep.cmp_a = malloc(CMP_BUF);
+	rep.cmp_b = malloc(CMP_BUF);
+	if (rep.path == NULL) {
+		free(rep.cmp_a);
+		free(rep.cmp_b);
+		if (rep.export_root >= 0)
+			close(rep.export_root);
+		return al_error_set(err, ENOMEM, "workspace", "walking the changes");
+	}
+	walk(&rep, s->upper_fd, lower, 0);
+	free(rep.path);
+	free(rep.cmp_a);
+	free(rep.cmp_b);
 	if (rep.n > 1)
 		qsort(rep.v, rep.n, sizeof *rep.v, cmp_entry);
 	for (i = 0; i < rep.n; i++)
