@@ -365,6 +365,10 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
 		al_error_errno(&c->err, "exec", "pipe");
 		fail(c, AL_STAGE_EXEC);
 	}
+	/* fork, not vfork: tried, and after a vfork child's exec the init's
+	 * memory was dumpable again here (6.18), so the workload could read
+	 * /proc/1/environ -- the caller's environment. test_isolation's
+	 * test_caller_env_secret_absent catches that. */
 	pid = fork();
 	if (pid < 0) {
 		al_error_errno(&c->err, "exec", "fork");
@@ -461,6 +465,10 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	/* We are a copy of the supervisor: its command line (host paths of the
 	 * log, the spec, volumes) must not be readable in /proc/1/cmdline. */
 	al_proctitle_set("airlock-init");
+	/* Likewise its environment: non-dumpable already keeps /proc/1/environ
+	 * closed, but the init has no use for the caller's variables (secrets
+	 * among them), so it does not keep them at all. */
+	al_proctitle_clear_environ();
 
 	/* Signals are taken synchronously (sigwaitinfo) once the workload runs. */
 	sigfillset(&sigs);

@@ -570,19 +570,25 @@ static int child_fail(struct al_error *err, const char *what, const char *path)
 	return al_error_set(err, errno, "mounts", "%s %s", what, path);
 }
 
-/* mkdir -p without allocation. */
+/* mkdir -p without allocation. Most targets have an existing parent, so
+ * try the full path first and walk the components only when that fails. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path), i;
+	bool created = false;
 
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode); /* mkdir honours the umask; the mode is by design */
+	if (errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	if (len >= sizeof buf) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(buf, path, len + 1);
-	bool created = false;
-
 	for (i = 1; i <= len; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
@@ -592,7 +598,6 @@ static int mkdir_p(const char *path, mode_t mode)
 			return -1;
 		buf[i] = i == len ? '\0' : '/';
 	}
-	/* mkdir honours the umask; the mode is part of the design, so set it. */
 	return created && chmod(path, mode) < 0 ? -1 : 0;
 }
 

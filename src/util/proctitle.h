@@ -7,3 +7,7 @@
 void al_proctitle_save(int argc, char **argv);
 /* Overwrite the whole argument area with title (truncated to fit). No allocation. */
 void al_proctitle_set(const char *title);
+/* Zero the environment strings the process started with (/proc/PID/environ):
+ * the caller's environment, secrets included. The process must not use
+ * getenv() afterwards. No allocation. */
+void al_proctitle_clear_environ(void);
