@@ -22,13 +22,13 @@ static void usage(FILE *out)
 int al_cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *prefix = "airlock";
 	char pub[2 * AL_PUBKEY_LEN + 1], msg[AL_ERR_MSG_MAX + 64];
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	int c;
 
 	optind = 1;
@@ -54,6 +54,7 @@ int al_cmd_keygen(int argc, char **argv)
 		fprintf(stderr, "airlock: keygen: %s\n", al_error_format(&err, msg, sizeof msg));
 		return 1;
 	}
-	printf("wrote %s.key (secret, mode 0600) and %s.pub\npublic key: %s\n", prefix, prefix, pub);
+	printf("wrote %s.key (secret, mode 0600) and %s.pub\npublic key: %s\n", prefix, prefix,
+	       pub);
 	return 0;
 }

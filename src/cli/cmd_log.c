@@ -45,11 +45,13 @@ static void report(const struct al_verify *v, const char *path, enum al_verify_s
 		al_hex(v->root_key, AL_PUBKEY_LEN, key);
 		printf("OK: %s: %llu records of run %s; final checkpoint at line %llu (seq %llu, "
 		       "epoch %u)\nsigned by key %s (%s)\n",
-		       path, (unsigned long long)v->next_seq, v->run, (unsigned long long)v->last_cp_line,
-		       (unsigned long long)v->last_cp_seq, v->epoch - 1, key,
-		       v->have_trusted    ? "the key given with --pubkey"
-		       : v->have_recorded ? "the key recorded in run_start; pass --pubkey to check it is yours"
-					  : "not checked against a trusted key: pass --pubkey");
+		       path, (unsigned long long)v->next_seq, v->run,
+		       (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq,
+		       v->epoch - 1, key,
+		       v->have_trusted ? "the key given with --pubkey"
+		       : v->have_recorded
+		           ? "the key recorded in run_start; pass --pubkey to check it is yours"
+		           : "not checked against a trusted key: pass --pubkey");
 		return;
 	}
 	printf("%s: %s: ", st == AL_VERIFY_TRUNCATED ? "TRUNCATED" : "FAILED", path);
@@ -63,8 +65,10 @@ static void report(const struct al_verify *v, const char *path, enum al_verify_s
 		       al_verify_status_name(st));
 	if (st != AL_VERIFY_TRUNCATED && st != AL_VERIFY_IO) {
 		if (v->epoch)
-			printf("records up to the checkpoint at line %llu (seq %llu) verified before this\n",
-			       (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq);
+			printf("records up to the checkpoint at line %llu (seq %llu) verified "
+			       "before this\n",
+			       (unsigned long long)v->last_cp_line,
+			       (unsigned long long)v->last_cp_seq);
 		else
 			printf("no checkpoint verified before this\n");
 	}
@@ -73,13 +77,13 @@ static void report(const struct al_verify *v, const char *path, enum al_verify_s
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pubkey", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"pubkey", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *pubarg = NULL;
 	uint8_t pk[AL_PUBKEY_LEN];
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_verify v;
 	_cleanup_close_ int fd = -1;
 	enum al_verify_status st;
@@ -105,7 +109,8 @@ static int cmd_verify(int argc, char **argv)
 		return AL_VERIFY_IO;
 	}
 	if (pubarg && al_key_parse_public(pubarg, pk, &err) < 0) {
-		fprintf(stderr, "airlock: log verify: %s\n", al_error_format(&err, msg, sizeof msg));
+		fprintf(stderr, "airlock: log verify: %s\n",
+		        al_error_format(&err, msg, sizeof msg));
 		return AL_VERIFY_IO;
 	}
 	fd = open_log(argv[optind]);
@@ -124,14 +129,16 @@ static int cmd_verify(int argc, char **argv)
 		}
 		st = al_verify_stream_files(&v, dirname(copy), &checked, &missing);
 		if (st != AL_VERIFY_OK) {
-			printf("FAILED: %s: %s [%s]\n", argv[optind], v.reason, al_verify_status_name(st));
+			printf("FAILED: %s: %s [%s]\n", argv[optind], v.reason,
+			       al_verify_status_name(st));
 			al_verify_free(&v);
 			return (int)st;
 		}
 		report(&v, argv[optind], st);
 		if (checked || missing)
 			printf("output streams: %d file(s) match the log%s\n", checked,
-			       missing ? "; some named by the log are absent and were not checked" : "");
+			       missing ? "; some named by the log are absent and were not checked"
+			               : "");
 	} else {
 		report(&v, argv[optind], st);
 	}

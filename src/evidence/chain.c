@@ -130,11 +130,11 @@ int al_checkpoint_line(const struct al_checkpoint *cp, struct al_buf *out)
 	al_hex(cp->sig, AL_SIG_LEN, sig);
 	al_buf_reset(out);
 	al_buf_printf(out,
-		      "{\"v\":%d,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"mono_ns\":%" PRIu64
-		      ",\"run\":\"%.*s\",\"type\":\"checkpoint\",\"epoch\":%" PRIu32
-		      ",\"final\":%s,\"head\":\"%s\",\"key\":\"%s\",\"next_key\":",
-		      AL_EVLOG_VERSION, cp->seq, cp->time, cp->mono_ns, (int)cp->run_len, cp->run,
-		      cp->epoch, cp->final ? "true" : "false", head, key);
+	              "{\"v\":%d,\"seq\":%" PRIu64 ",\"time\":\"%s\",\"mono_ns\":%" PRIu64
+	              ",\"run\":\"%.*s\",\"type\":\"checkpoint\",\"epoch\":%" PRIu32
+	              ",\"final\":%s,\"head\":\"%s\",\"key\":\"%s\",\"next_key\":",
+	              AL_EVLOG_VERSION, cp->seq, cp->time, cp->mono_ns, (int)cp->run_len, cp->run,
+	              cp->epoch, cp->final ? "true" : "false", head, key);
 	if (cp->final)
 		al_buf_puts(out, "null");
 	else

@@ -22,11 +22,11 @@
 #define AL_EVLOG_RUN_MAX 64
 #define AL_EVLOG_TYPE_MAX 32
 
-#define AL_HASH_LEN crypto_hash_sha256_BYTES            /* 32 */
-#define AL_PUBKEY_LEN crypto_sign_PUBLICKEYBYTES        /* 32 */
-#define AL_SECKEY_LEN crypto_sign_SECRETKEYBYTES        /* 64 */
-#define AL_SEED_LEN crypto_sign_SEEDBYTES               /* 32 */
-#define AL_SIG_LEN crypto_sign_BYTES                    /* 64 */
+#define AL_HASH_LEN crypto_hash_sha256_BYTES     /* 32 */
+#define AL_PUBKEY_LEN crypto_sign_PUBLICKEYBYTES /* 32 */
+#define AL_SECKEY_LEN crypto_sign_SECRETKEYBYTES /* 64 */
+#define AL_SEED_LEN crypto_sign_SEEDBYTES        /* 32 */
+#define AL_SIG_LEN crypto_sign_BYTES             /* 64 */
 
 /* Domain separation for checkpoint signatures. */
 #define AL_CHECKPOINT_DOMAIN "airlock-checkpoint-v1"
@@ -56,8 +56,8 @@ struct al_checkpoint {
 	size_t run_len;
 	uint32_t epoch;
 	bool final;
-	uint8_t head[AL_HASH_LEN];     /* hash of the previous line = the record's prev */
-	uint8_t key[AL_PUBKEY_LEN];    /* the epoch key that signs */
+	uint8_t head[AL_HASH_LEN];       /* hash of the previous line = the record's prev */
+	uint8_t key[AL_PUBKEY_LEN];      /* the epoch key that signs */
 	uint8_t next_key[AL_PUBKEY_LEN]; /* the next epoch's key; unused when final */
 	uint8_t sig[AL_SIG_LEN];
 };
@@ -71,10 +71,10 @@ int al_checkpoint_line(const struct al_checkpoint *cp, struct al_buf *out);
 /* Key files written by `airlock keygen`: PREFIX.key holds the 32-byte seed
  * as hex (mode 0600), PREFIX.pub the public key as hex. */
 int al_key_generate_files(const char *prefix, char pub_hex[2 * AL_PUBKEY_LEN + 1],
-			  struct al_error *err);
+                          struct al_error *err);
 /* Load a secret key file; refuses files readable by group or others. sk must
  * hold AL_SECKEY_LEN bytes (e.g. sodium_malloc'd). */
 int al_key_load_secret(const char *path, uint8_t *sk, uint8_t pk[AL_PUBKEY_LEN],
-		       struct al_error *err);
+                       struct al_error *err);
 /* A public key given as 64 hex digits, or as a file holding them. */
 int al_key_parse_public(const char *arg, uint8_t pk[AL_PUBKEY_LEN], struct al_error *err);

@@ -25,18 +25,18 @@
 #define CHUNK_MAX (1024 * 1024)
 
 struct stream {
-	const char *name;         /* "stdout" / "stderr": also the record type */
+	const char *name; /* "stdout" / "stderr": also the record type */
 	char *path;
-	int fd;                   /* -1 when the log is in memory only */
-	uint64_t bytes;           /* everything the workload wrote */
-	uint64_t stored;          /* kept within the cap (= next file offset) */
-	uint64_t dropped;         /* beyond the cap: counted, not kept */
+	int fd;           /* -1 when the log is in memory only */
+	uint64_t bytes;   /* everything the workload wrote */
+	uint64_t stored;  /* kept within the cap (= next file offset) */
+	uint64_t dropped; /* beyond the cap: counted, not kept */
 	crypto_hash_sha256_state all;
-	uint64_t pend_off;        /* the chunk not yet recorded */
+	uint64_t pend_off; /* the chunk not yet recorded */
 	uint64_t pend_len;
 	crypto_hash_sha256_state pend;
-	bool capped;              /* output_capped already recorded */
-	bool dirty;               /* written since the last fdatasync */
+	bool capped; /* output_capped already recorded */
+	bool dirty;  /* written since the last fdatasync */
 };
 
 struct al_evlog {
@@ -60,15 +60,15 @@ struct al_evlog {
 	uint64_t since_cp;
 	uint64_t last_cp_mono;
 
-	uint64_t output_cap;      /* stdout + stderr together, like limits.output */
+	uint64_t output_cap; /* stdout + stderr together, like limits.output */
 	struct stream streams[2];
 
 	struct al_sink *sink;
 	bool sink_failed;
-	int sink_pending;         /* a loss not yet reported to the caller */
+	int sink_pending; /* a loss not yet reported to the caller */
 	char sink_failure[AL_ERR_MSG_MAX];
 
-	uint64_t time_sec;        /* cache for put_time */
+	uint64_t time_sec; /* cache for put_time */
 	char time_prefix[21];
 
 	bool poisoned;
@@ -77,7 +77,7 @@ struct al_evlog {
 	struct al_buf msg;
 };
 
-static const char *const envelope_keys[] = { "v", "seq", "time", "mono_ns", "run", "type", "prev" };
+static const char *const envelope_keys[] = {"v", "seq", "time", "mono_ns", "run", "type", "prev"};
 
 static int expand_path(const char *tmpl, const char *run, char **out)
 {
@@ -148,8 +148,9 @@ static int emit_line(struct al_evlog *log, struct al_error *err)
 		return poison(log, -ENOMEM, err, "building a record for");
 	if (len > AL_EVLOG_LINE_MAX) {
 		/* refuse, but do not poison: nothing was written, the chain is intact */
-		return al_error_set(err, E2BIG, "evidence", "record of %zu bytes exceeds the %d byte limit",
-				    len, AL_EVLOG_LINE_MAX);
+		return al_error_set(err, E2BIG, "evidence",
+		                    "record of %zu bytes exceeds the %d byte limit", len,
+		                    AL_EVLOG_LINE_MAX);
 	}
 	al_chain_hash_line(log->line.data, len, log->prev);
 	if (log->fd >= 0) {
@@ -161,7 +162,7 @@ static int emit_line(struct al_evlog *log, struct al_error *err)
 	}
 	log->seq++;
 	if (log->sink && !log->sink_failed) {
-		struct al_error serr = { 0 };
+		struct al_error serr = {0};
 		r = al_sink_send(log->sink, log->seq - 1, log->line.data, len, &serr);
 		if (r < 0)
 			sink_lost(log, r, &serr);
@@ -232,7 +233,7 @@ static void envelope_end(struct al_evlog *log)
 /* The members of fields_json (a complete object) without its braces, after
  * checking it cannot break framing or shadow the envelope. */
 static int fields_inner(const char *fields, const char **inner, size_t *inner_len,
-			struct al_error *err)
+                        struct al_error *err)
 {
 	struct al_jval obj, k, v;
 	struct al_jiter it;
@@ -250,7 +251,8 @@ static int fields_inner(const char *fields, const char **inner, size_t *inner_le
 		for (size_t i = 0; i < AL_ARRAY_SIZE(envelope_keys); i++)
 			if (k.n < sizeof name && strcmp(name, envelope_keys[i]) == 0)
 				return al_error_set(err, EINVAL, "evidence",
-						    "record field \"%s\" would shadow the envelope", name);
+				                    "record field \"%s\" would shadow the envelope",
+				                    name);
 	}
 	a = obj.p + 1;
 	b = obj.p + obj.n - 1;
@@ -264,7 +266,7 @@ static int fields_inner(const char *fields, const char **inner, size_t *inner_le
 }
 
 static int append_raw(struct al_evlog *log, const char *type, const char *inner, size_t inner_len,
-		      struct al_error *err)
+                      struct al_error *err)
 {
 	envelope(log, type);
 	if (inner_len) {
@@ -291,7 +293,7 @@ static int sync_streams(struct al_evlog *log, struct al_error *err)
 
 static int checkpoint(struct al_evlog *log, bool final, struct al_error *err)
 {
-	struct al_checkpoint cp = { 0 };
+	struct al_checkpoint cp = {0};
 	int r;
 
 	cp.seq = log->seq;
@@ -311,7 +313,8 @@ static int checkpoint(struct al_evlog *log, bool final, struct al_error *err)
 	al_checkpoint_message(&cp, &log->msg);
 	if (log->msg.oom)
 		return poison(log, -ENOMEM, err, "signing a checkpoint of");
-	crypto_sign_detached(cp.sig, NULL, (const unsigned char *)log->msg.data, log->msg.len, log->sk);
+	crypto_sign_detached(cp.sig, NULL, (const unsigned char *)log->msg.data, log->msg.len,
+	                     log->sk);
 
 	/* the bytes a chunk record names must be durable before it is signed over */
 	r = sync_streams(log, err);
@@ -349,8 +352,9 @@ static int flush_chunk(struct al_evlog *log, struct stream *st, struct al_error 
 		return 0;
 	crypto_hash_sha256_final(&st->pend, h);
 	al_hex(h, AL_HASH_LEN, hex);
-	n = snprintf(inner, sizeof inner, "\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"sha256\":\"%s\"",
-		     st->pend_off, st->pend_len, hex);
+	n = snprintf(inner, sizeof inner,
+	             "\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"sha256\":\"%s\"", st->pend_off,
+	             st->pend_len, hex);
 	st->pend_len = 0;
 	crypto_hash_sha256_init(&st->pend);
 	log->since_cp++;
@@ -379,12 +383,13 @@ static int usable(struct al_evlog *log, struct al_error *err)
 	if (log->closed)
 		return al_error_set(err, EBADF, "evidence", "event log already closed");
 	if (log->poisoned)
-		return al_error_set(err, EIO, "evidence", "event log failed earlier; refusing more records");
+		return al_error_set(err, EIO, "evidence",
+		                    "event log failed earlier; refusing more records");
 	return 0;
 }
 
 int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const char *run_id,
-		  struct al_error *err)
+                  struct al_error *err)
 {
 	struct al_evlog *log;
 	int r;
@@ -393,14 +398,15 @@ int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const cha
 	if (r < 0)
 		return r;
 	if (!al_run_id_valid(run_id, strlen(run_id)))
-		return al_error_set(err, EINVAL, "evidence", "run id '%s' is not 1-%d of [A-Za-z0-9._-]",
-				    run_id, AL_EVLOG_RUN_MAX);
+		return al_error_set(err, EINVAL, "evidence",
+		                    "run id '%s' is not 1-%d of [A-Za-z0-9._-]", run_id,
+		                    AL_EVLOG_RUN_MAX);
 	log = calloc(1, sizeof *log);
 	if (!log)
 		return al_error_set(err, ENOMEM, "evidence", "out of memory");
 	log->fd = -1;
-	log->streams[0] = (struct stream){ .name = "stdout", .fd = -1 };
-	log->streams[1] = (struct stream){ .name = "stderr", .fd = -1 };
+	log->streams[0] = (struct stream){.name = "stdout", .fd = -1};
+	log->streams[1] = (struct stream){.name = "stderr", .fd = -1};
 	for (int i = 0; i < 2; i++) {
 		crypto_hash_sha256_init(&log->streams[i].all);
 		crypto_hash_sha256_init(&log->streams[i].pend);
@@ -469,7 +475,7 @@ fail:
 }
 
 static int append_impl(struct al_evlog *log, const char *type, const char *fields_json,
-		    struct al_error *err)
+                       struct al_error *err)
 {
 	const char *inner = NULL;
 	size_t inner_len = 0;
@@ -497,7 +503,7 @@ static int append_impl(struct al_evlog *log, const char *type, const char *field
 }
 
 int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_json,
-		    struct al_error *err)
+                    struct al_error *err)
 {
 	return report(log, append_impl(log, type, fields_json, err), err);
 }
@@ -510,15 +516,16 @@ static int record_capped(struct al_evlog *log, struct stream *st, struct al_erro
 	r = flush_chunk(log, st, err);
 	if (r < 0)
 		return r;
-	n = snprintf(inner, sizeof inner, "\"stream\":\"%s\",\"cap_bytes\":%" PRIu64 ",\"offset\":%" PRIu64,
-		     st->name, log->output_cap, st->stored);
+	n = snprintf(inner, sizeof inner,
+	             "\"stream\":\"%s\",\"cap_bytes\":%" PRIu64 ",\"offset\":%" PRIu64, st->name,
+	             log->output_cap, st->stored);
 	st->capped = true;
 	log->since_cp++;
 	return append_raw(log, "output_capped", inner, (size_t)n, err);
 }
 
 static int output_impl(struct al_evlog *log, int stream, const void *data, size_t len,
-		    struct al_error *err)
+                       struct al_error *err)
 {
 	struct stream *st;
 	uint64_t used, room, take;
@@ -565,7 +572,7 @@ static int output_impl(struct al_evlog *log, int stream, const void *data, size_
 }
 
 int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t len,
-		    struct al_error *err)
+                    struct al_error *err)
 {
 	return report(log, output_impl(log, stream, data, len, err), err);
 }
@@ -591,7 +598,7 @@ static int tick_impl(struct al_evlog *log, struct al_error *err)
 			return r;
 	}
 	if (log->sink && !log->sink_failed) {
-		struct al_error serr = { 0 };
+		struct al_error serr = {0};
 		r = al_sink_tick(log->sink, &serr);
 		if (r < 0)
 			sink_lost(log, r, &serr);
@@ -692,7 +699,7 @@ static int close_impl(struct al_evlog *log, struct al_error *err)
 		r = poison(log, -errno, err, "closing");
 	log->fd = -1;
 	if (log->sink && !log->sink_failed) {
-		struct al_error serr = { 0 };
+		struct al_error serr = {0};
 		int s = al_sink_close(log->sink, &serr);
 		if (s < 0)
 			sink_lost(log, s, &serr);
@@ -718,7 +725,7 @@ void al_evlog_free(struct al_evlog *log)
 			close(log->streams[i].fd);
 		free(log->streams[i].path);
 	}
-	sodium_free(log->sk);      /* sodium_free wipes before unmapping */
+	sodium_free(log->sk); /* sodium_free wipes before unmapping */
 	sodium_free(log->next_sk);
 	al_buf_free(&log->line);
 	al_buf_free(&log->msg);

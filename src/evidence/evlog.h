@@ -18,7 +18,7 @@ struct al_evlog;
  * ls->path == NULL and no sink, records are still chained in memory (so the
  * supervisor code has one path) but nothing is written. */
 int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const char *run_id,
-		  struct al_error *err);
+                  struct al_error *err);
 
 /* Append one record. fields_json is a complete JSON object ("{...}", e.g.
  * built with al_json) whose members follow the envelope, or NULL. Returns
@@ -26,13 +26,13 @@ int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const cha
  * error, or sink lost with on_sink_failure: kill) -- the caller must then
  * kill the run (fail closed). */
 int al_evlog_append(struct al_evlog *log, const char *type, const char *fields_json,
-		    struct al_error *err);
+                    struct al_error *err);
 
 /* Workload output: stream 1 (stdout) or 2 (stderr). Appends the bytes to the
  * stream file beside the log and a chunk record (offset, length, hash of the
  * chunk). Bounded: past the configured caps bytes are counted, not stored. */
 int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t len,
-		    struct al_error *err);
+                    struct al_error *err);
 
 /* Called by the supervisor's loop at least every 100 ms: time-based
  * checkpoints, sink reconnects and spool flushes. Same return contract as
@@ -67,7 +67,8 @@ struct al_evlog_stream_stats {
 	uint64_t dropped; /* beyond the cap */
 	char sha256[65];
 };
-int al_evlog_stream_stats(const struct al_evlog *log, int stream, struct al_evlog_stream_stats *out);
+int al_evlog_stream_stats(const struct al_evlog *log, int stream,
+                          struct al_evlog_stream_stats *out);
 
 /* Number of records written so far (the next record's seq). */
 uint64_t al_evlog_seq(const struct al_evlog *log);

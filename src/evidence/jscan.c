@@ -242,10 +242,11 @@ static int scan_value(struct scan *s, int depth, struct al_jval *v)
 
 int al_jscan_value(const char *str, size_t n, bool strict_ws, struct al_jval *v)
 {
-	struct scan s = { (const unsigned char *)str, (const unsigned char *)str + n };
+	struct scan s = {(const unsigned char *)str, (const unsigned char *)str + n};
 	int r;
 
-	if (strict_ws && n > 0 && (str[0] == ' ' || str[0] == '\t' || str[0] == '\n' || str[0] == '\r'))
+	if (strict_ws && n > 0 &&
+	    (str[0] == ' ' || str[0] == '\t' || str[0] == '\n' || str[0] == '\r'))
 		return -EINVAL;
 	r = scan_value(&s, 0, v);
 	if (r < 0)
@@ -258,7 +259,7 @@ int al_jscan_value(const char *str, size_t n, bool strict_ws, struct al_jval *v)
 /* Skip one validated value starting at p (after whitespace); returns its end. */
 static const char *skip_value(const char *p, const char *end, struct al_jval *v)
 {
-	struct scan s = { (const unsigned char *)p, (const unsigned char *)end };
+	struct scan s = {(const unsigned char *)p, (const unsigned char *)end};
 	if (scan_value(&s, 0, v) < 0)
 		return end;
 	return (const char *)s.p;
@@ -409,12 +410,24 @@ size_t al_jstr_unescape(const struct al_jval *v, char *out, size_t cap)
 			tl = put_utf8(tmp, cp);
 		} else if (i + 1 < v->n) {
 			switch (v->p[i + 1]) {
-			case 'b': tmp[0] = '\b'; break;
-			case 'f': tmp[0] = '\f'; break;
-			case 'n': tmp[0] = '\n'; break;
-			case 'r': tmp[0] = '\r'; break;
-			case 't': tmp[0] = '\t'; break;
-			default: tmp[0] = v->p[i + 1]; break;
+			case 'b':
+				tmp[0] = '\b';
+				break;
+			case 'f':
+				tmp[0] = '\f';
+				break;
+			case 'n':
+				tmp[0] = '\n';
+				break;
+			case 'r':
+				tmp[0] = '\r';
+				break;
+			case 't':
+				tmp[0] = '\t';
+				break;
+			default:
+				tmp[0] = v->p[i + 1];
+				break;
 			}
 			i += 2;
 		} else {

@@ -15,13 +15,14 @@
 
 static size_t trim_len(const char *s, size_t n)
 {
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+	while (n > 0 &&
+	       (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
 	return n;
 }
 
 static int write_new_file(const char *path, const char *data, size_t n, mode_t mode,
-			  struct al_error *err)
+                          struct al_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -42,7 +43,7 @@ static int write_new_file(const char *path, const char *data, size_t n, mode_t m
 }
 
 int al_key_generate_files(const char *prefix, char pub_hex[2 * AL_PUBKEY_LEN + 1],
-			  struct al_error *err)
+                          struct al_error *err)
 {
 	uint8_t pk[AL_PUBKEY_LEN], sk[AL_SECKEY_LEN];
 	char seed_hex[2 * AL_SEED_LEN + 2];
@@ -57,8 +58,9 @@ int al_key_generate_files(const char *prefix, char pub_hex[2 * AL_PUBKEY_LEN + 1
 		return al_error_set(err, ENOMEM, "keygen", "out of memory");
 	/* check both first so a refused overwrite leaves nothing half-written */
 	if (access(keypath, F_OK) == 0 || access(pubpath, F_OK) == 0)
-		return al_error_set(err, EEXIST, "keygen", "%s or %s already exists; refusing to overwrite",
-				    keypath, pubpath);
+		return al_error_set(err, EEXIST, "keygen",
+		                    "%s or %s already exists; refusing to overwrite", keypath,
+		                    pubpath);
 	crypto_sign_keypair(pk, sk);
 	/* libsodium's secret key is seed || public key: store the seed only */
 	al_hex(sk, AL_SEED_LEN, seed_hex);
@@ -80,7 +82,7 @@ int al_key_generate_files(const char *prefix, char pub_hex[2 * AL_PUBKEY_LEN + 1
 }
 
 int al_key_load_secret(const char *path, uint8_t *sk, uint8_t pk[AL_PUBKEY_LEN],
-		       struct al_error *err)
+                       struct al_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	char buf[256];
@@ -98,19 +100,22 @@ int al_key_load_secret(const char *path, uint8_t *sk, uint8_t pk[AL_PUBKEY_LEN],
 	if (fstat(fd, &st) < 0)
 		return al_error_errno(err, "evidence", "stat %s", path);
 	if (!S_ISREG(st.st_mode))
-		return al_error_set(err, EINVAL, "evidence", "signing key %s is not a regular file", path);
+		return al_error_set(err, EINVAL, "evidence", "signing key %s is not a regular file",
+		                    path);
 	/* like ssh: a secret others can read is not a secret any more */
 	if (st.st_mode & 077)
-		return al_error_set(err, EPERM, "evidence",
-				    "signing key %s is accessible by group or others (chmod 600 it)", path);
+		return al_error_set(
+		    err, EPERM, "evidence",
+		    "signing key %s is accessible by group or others (chmod 600 it)", path);
 	n = al_read_full(fd, buf, sizeof buf);
 	if (n < 0)
 		return al_error_set(err, (int)-n, "evidence", "reading signing key %s", path);
 	r = al_unhex(buf, trim_len(buf, (size_t)n), seed, sizeof seed);
 	sodium_memzero(buf, sizeof buf);
 	if (r < 0)
-		return al_error_set(err, EINVAL, "evidence",
-				    "signing key %s: expected 64 hex digits (written by airlock keygen)", path);
+		return al_error_set(
+		    err, EINVAL, "evidence",
+		    "signing key %s: expected 64 hex digits (written by airlock keygen)", path);
 	crypto_sign_seed_keypair(pk, sk, seed);
 	sodium_memzero(seed, sizeof seed);
 	return 0;
@@ -126,12 +131,13 @@ int al_key_parse_public(const char *arg, uint8_t pk[AL_PUBKEY_LEN], struct al_er
 		return 0;
 	fd = open(arg, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return al_error_errno(err, "verify", "public key %s: not 64 hex digits and not a readable file",
-				      arg);
+		return al_error_errno(
+		    err, "verify", "public key %s: not 64 hex digits and not a readable file", arg);
 	n = al_read_full(fd, buf, sizeof buf);
 	if (n < 0)
 		return al_error_set(err, (int)-n, "verify", "reading public key %s", arg);
 	if (al_unhex(buf, trim_len(buf, (size_t)n), pk, AL_PUBKEY_LEN) < 0)
-		return al_error_set(err, EINVAL, "verify", "public key file %s: expected 64 hex digits", arg);
+		return al_error_set(err, EINVAL, "verify",
+		                    "public key file %s: expected 64 hex digits", arg);
 	return 0;
 }

@@ -52,7 +52,8 @@ int al_linereader_next(struct al_linereader *lr)
 	size_t scanned = 0;
 
 	for (;;) {
-		char *nl = memchr(lr->buf + lr->start + scanned, '\n', lr->end - lr->start - scanned);
+		char *nl =
+		    memchr(lr->buf + lr->start + scanned, '\n', lr->end - lr->start - scanned);
 		ssize_t n;
 
 		if (nl) {

@@ -9,12 +9,12 @@ struct al_linereader {
 	int fd;
 	char *buf;
 	size_t cap;
-	size_t start, end;   /* unread bytes are buf[start..end) */
+	size_t start, end; /* unread bytes are buf[start..end) */
 	bool eof;
 	/* the current line, valid until the next call */
 	const char *line;
 	size_t len;
-	bool newline;        /* the line ended with '\n' (false: torn tail) */
+	bool newline; /* the line ended with '\n' (false: torn tail) */
 };
 
 int al_linereader_init(struct al_linereader *lr, int fd);

@@ -10,8 +10,8 @@
 #include "evidence/jscan.h"
 #include "evidence/lineio.h"
 
-#define FIELD_MAX 256   /* bytes of one decoded string shown */
-#define ARGV_MAX 16     /* argv elements shown */
+#define FIELD_MAX 256 /* bytes of one decoded string shown */
+#define ARGV_MAX 16   /* argv elements shown */
 
 /* Length of a valid UTF-8 sequence at p, and its code point; 0 if invalid. */
 static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
@@ -187,7 +187,7 @@ static void put_argv(FILE *out, const struct al_jval *obj)
  * not know are shown this way: readers ignore nothing silently). */
 static void put_members(FILE *out, const struct al_jval *obj)
 {
-	static const char *const skip[] = { "v", "seq", "time", "mono_ns", "run", "type", "prev" };
+	static const char *const skip[] = {"v", "seq", "time", "mono_ns", "run", "type", "prev"};
 	struct al_jiter it;
 	struct al_jval k, v;
 	int shown = 0;
@@ -279,7 +279,7 @@ static void show_run_end(FILE *out, const struct al_jval *obj)
 
 static void show_streams(FILE *out, const struct al_jval *obj)
 {
-	static const char *const names[] = { "stdout", "stderr" };
+	static const char *const names[] = {"stdout", "stderr"};
 
 	fputs("output:", out);
 	for (int i = 0; i < 2; i++) {
@@ -353,7 +353,9 @@ void al_show_line(const char *line, size_t len, FILE *out, struct al_show_stats 
 		put_members(out, &obj);
 	} else if (al_jstr_eq(&type, "teardown")) {
 		struct al_jval ok;
-		fputs(get(&obj, "ok", &ok) && ok.type == AL_J_TRUE ? "teardown  clean:" : "teardown  NOT CLEAN:", out);
+		fputs(get(&obj, "ok", &ok) && ok.type == AL_J_TRUE ? "teardown  clean:"
+		                                                   : "teardown  NOT CLEAN:",
+		      out);
 		put_members(out, &obj);
 	} else if (al_jstr_eq(&type, "run_end")) {
 		show_run_end(out, &obj);
@@ -362,8 +364,9 @@ void al_show_line(const char *line, size_t len, FILE *out, struct al_show_stats 
 	} else if (al_jstr_eq(&type, "checkpoint")) {
 		struct al_jval fin;
 		st->checkpoints++;
-		fputs(get(&obj, "final", &fin) && fin.type == AL_J_TRUE ? "checkpoint (final, signed) epoch "
-								       : "checkpoint (signed) epoch ",
+		fputs(get(&obj, "final", &fin) && fin.type == AL_J_TRUE
+		          ? "checkpoint (final, signed) epoch "
+		          : "checkpoint (signed) epoch ",
 		      out);
 		put_field(out, &obj, "epoch", "?");
 	} else {
@@ -388,7 +391,8 @@ int al_show_fd(int fd, FILE *out, struct al_show_stats *st)
 		if (r == -E2BIG) {
 			st->lines++;
 			st->unreadable++;
-			fprintf(out, "           (line %" PRIu64 ": too long, skipped)\n", st->lines);
+			fprintf(out, "           (line %" PRIu64 ": too long, skipped)\n",
+			        st->lines);
 			continue;
 		}
 		if (r < 0)
@@ -399,8 +403,9 @@ int al_show_fd(int fd, FILE *out, struct al_show_stats *st)
 	if (r < 0)
 		return r;
 	fprintf(out,
-		"\n%" PRIu64 " records: %" PRIu64 " exec, %" PRIu64 " denied, %" PRIu64 " limit, %" PRIu64
-		" checkpoints; %" PRIu64 " unreadable lines. Not verified here: run `airlock log verify`.\n",
-		st->records, st->execs, st->denied, st->limits, st->checkpoints, st->unreadable);
+	        "\n%" PRIu64 " records: %" PRIu64 " exec, %" PRIu64 " denied, %" PRIu64
+	        " limit, %" PRIu64 " checkpoints; %" PRIu64
+	        " unreadable lines. Not verified here: run `airlock log verify`.\n",
+	        st->records, st->execs, st->denied, st->limits, st->checkpoints, st->unreadable);
 	return 0;
 }

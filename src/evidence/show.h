@@ -19,5 +19,4 @@ struct al_show_stats {
 /* Print the timeline of the log read from fd. 0, or -errno on a read error. */
 int al_show_fd(int fd, FILE *out, struct al_show_stats *st);
 /* One line (exposed for the fuzzer). */
-void al_show_line(const char *line, size_t len, FILE *out, struct al_show_stats *st,
-		  uint64_t *t0);
+void al_show_line(const char *line, size_t len, FILE *out, struct al_show_stats *st, uint64_t *t0);

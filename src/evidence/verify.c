@@ -17,14 +17,22 @@
 const char *al_verify_status_name(enum al_verify_status s)
 {
 	switch (s) {
-	case AL_VERIFY_OK: return "ok";
-	case AL_VERIFY_MALFORMED: return "malformed";
-	case AL_VERIFY_EDITED: return "edited";
-	case AL_VERIFY_SEQUENCE: return "reordered-or-missing";
-	case AL_VERIFY_TRUNCATED: return "truncated";
-	case AL_VERIFY_BAD_SIGNATURE: return "bad-signature";
-	case AL_VERIFY_WRONG_KEY: return "wrong-key";
-	case AL_VERIFY_IO: return "error";
+	case AL_VERIFY_OK:
+		return "ok";
+	case AL_VERIFY_MALFORMED:
+		return "malformed";
+	case AL_VERIFY_EDITED:
+		return "edited";
+	case AL_VERIFY_SEQUENCE:
+		return "reordered-or-missing";
+	case AL_VERIFY_TRUNCATED:
+		return "truncated";
+	case AL_VERIFY_BAD_SIGNATURE:
+		return "bad-signature";
+	case AL_VERIFY_WRONG_KEY:
+		return "wrong-key";
+	case AL_VERIFY_IO:
+		return "error";
 	}
 	return "unknown";
 }
@@ -83,7 +91,7 @@ static bool hex_field(const struct al_jval *val, uint8_t *out, size_t n)
 
 static bool is_envelope_key(const struct al_jval *k)
 {
-	static const char *const names[] = { "v", "seq", "time", "mono_ns", "run", "type", "prev" };
+	static const char *const names[] = {"v", "seq", "time", "mono_ns", "run", "type", "prev"};
 	char name[16];
 
 	if (al_jstr_unescape(k, name, sizeof name) >= sizeof name)
@@ -104,9 +112,9 @@ struct envelope {
 /* Check the envelope order and types; returns NULL or what is wrong. */
 static const char *parse_envelope(const struct al_jval *obj, struct envelope *e)
 {
-	static const char *const order[] = { "v", "seq", "time", "mono_ns", "run", "type" };
+	static const char *const order[] = {"v", "seq", "time", "mono_ns", "run", "type"};
 	struct al_jiter it;
-	struct al_jval k, val, last_k = { 0 }, last_v = { 0 };
+	struct al_jval k, val, last_k = {0}, last_v = {0};
 	size_t i = 0;
 	uint64_t version;
 
@@ -165,32 +173,39 @@ static const char *parse_envelope(const struct al_jval *obj, struct envelope *e)
 }
 
 static enum al_verify_status checkpoint(struct al_verify *v, const struct al_jval *obj,
-					const struct envelope *e, const char *line, size_t len)
+                                        const struct envelope *e, const char *line, size_t len)
 {
-	struct al_checkpoint cp = { 0 };
+	struct al_checkpoint cp = {0};
 	struct al_jval val;
 	uint64_t epoch, ln = v->lines;
 
 	if (!al_jobj_get(obj, "epoch", &val) || al_jnum_u64(&val, &epoch) < 0 || epoch > UINT32_MAX)
-		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq, "checkpoint: epoch missing or invalid");
+		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq,
+		            "checkpoint: epoch missing or invalid");
 	if (!al_jobj_get(obj, "final", &val) || (val.type != AL_J_TRUE && val.type != AL_J_FALSE))
-		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq, "checkpoint: final missing or invalid");
+		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq,
+		            "checkpoint: final missing or invalid");
 	cp.final = val.type == AL_J_TRUE;
 	if (!al_jobj_get(obj, "head", &val) || !hex_field(&val, cp.head, AL_HASH_LEN))
-		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq, "checkpoint: head missing or invalid");
+		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq,
+		            "checkpoint: head missing or invalid");
 	if (!al_jobj_get(obj, "key", &val) || !hex_field(&val, cp.key, AL_PUBKEY_LEN))
-		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq, "checkpoint: key missing or invalid");
+		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq,
+		            "checkpoint: key missing or invalid");
 	if (!al_jobj_get(obj, "next_key", &val) ||
 	    !(cp.final ? val.type == AL_J_NULL : hex_field(&val, cp.next_key, AL_PUBKEY_LEN)))
-		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq, "checkpoint: next_key missing or invalid");
+		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq,
+		            "checkpoint: next_key missing or invalid");
 	if (!al_jobj_get(obj, "sig", &val) || !hex_field(&val, cp.sig, AL_SIG_LEN))
-		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq, "checkpoint: sig missing or invalid");
+		return fail(v, AL_VERIFY_MALFORMED, ln, &e->seq,
+		            "checkpoint: sig missing or invalid");
 	if (memcmp(cp.head, e->prev_bin, AL_HASH_LEN) != 0)
 		return fail(v, AL_VERIFY_EDITED, ln, &e->seq, "checkpoint: head differs from prev");
 	if (epoch != v->epoch)
 		return fail(v, AL_VERIFY_EDITED, ln, &e->seq,
-			    "checkpoint: epoch %llu where %u was expected (a checkpoint was removed or forged)",
-			    (unsigned long long)epoch, v->epoch);
+		            "checkpoint: epoch %llu where %u was expected (a checkpoint was "
+		            "removed or forged)",
+		            (unsigned long long)epoch, v->epoch);
 
 	cp.seq = e->seq;
 	memcpy(cp.time, e->time.p, e->time.n);
@@ -203,26 +218,28 @@ static enum al_verify_status checkpoint(struct al_verify *v, const struct al_jva
 	if (al_checkpoint_line(&cp, &v->scratch) < 0 || v->scratch.len != len ||
 	    memcmp(v->scratch.data, line, len) != 0)
 		return fail(v, AL_VERIFY_EDITED, ln, &e->seq,
-			    "checkpoint line differs from its canonical form (edited)");
+		            "checkpoint line differs from its canonical form (edited)");
 
 	if (v->epoch == 0) {
 		if (v->have_trusted && memcmp(cp.key, v->trusted, AL_PUBKEY_LEN) != 0)
 			return fail(v, AL_VERIFY_WRONG_KEY, ln, &e->seq,
-				    "checkpoints are signed by a key other than the one given");
+			            "checkpoints are signed by a key other than the one given");
 		if (v->have_recorded && memcmp(cp.key, v->recorded, AL_PUBKEY_LEN) != 0)
 			return fail(v, AL_VERIFY_WRONG_KEY, ln, &e->seq,
-				    "checkpoints are signed by a key other than the one recorded in run_start");
+			            "checkpoints are signed by a key other than the one recorded "
+			            "in run_start");
 		memcpy(v->root_key, cp.key, AL_PUBKEY_LEN);
 	} else if (memcmp(cp.key, v->next_key, AL_PUBKEY_LEN) != 0) {
 		return fail(v, AL_VERIFY_BAD_SIGNATURE, ln, &e->seq,
-			    "checkpoint key is not the one committed by the previous checkpoint");
+		            "checkpoint key is not the one committed by the previous checkpoint");
 	}
 	al_checkpoint_message(&cp, &v->msg);
 	if (v->msg.oom)
 		return fail(v, AL_VERIFY_IO, ln, &e->seq, "out of memory");
 	if (crypto_sign_verify_detached(cp.sig, (const unsigned char *)v->msg.data, v->msg.len,
-					cp.key) != 0)
-		return fail(v, AL_VERIFY_BAD_SIGNATURE, ln, &e->seq, "checkpoint signature does not verify");
+	                                cp.key) != 0)
+		return fail(v, AL_VERIFY_BAD_SIGNATURE, ln, &e->seq,
+		            "checkpoint signature does not verify");
 
 	memcpy(v->next_key, cp.next_key, AL_PUBKEY_LEN);
 	v->epoch++;
@@ -233,39 +250,41 @@ static enum al_verify_status checkpoint(struct al_verify *v, const struct al_jva
 }
 
 static enum al_verify_status run_start(struct al_verify *v, const struct al_jval *obj,
-				       const struct envelope *e)
+                                       const struct envelope *e)
 {
 	struct al_jval val;
 
 	if (!al_jobj_get(obj, "pubkey", &val))
 		return AL_VERIFY_OK;
 	if (!hex_field(&val, v->recorded, AL_PUBKEY_LEN))
-		return fail(v, AL_VERIFY_MALFORMED, v->lines, &e->seq, "run_start: pubkey is not 64 hex digits");
+		return fail(v, AL_VERIFY_MALFORMED, v->lines, &e->seq,
+		            "run_start: pubkey is not 64 hex digits");
 	v->have_recorded = true;
 	if (v->have_trusted && memcmp(v->recorded, v->trusted, AL_PUBKEY_LEN) != 0)
 		return fail(v, AL_VERIFY_WRONG_KEY, v->lines, &e->seq,
-			    "run_start records a signing key other than the one given");
+		            "run_start records a signing key other than the one given");
 	return AL_VERIFY_OK;
 }
 
 /* Remember what the streams record says; a malformed one is malformed. */
 static enum al_verify_status streams_record(struct al_verify *v, const struct al_jval *obj,
-					    const struct envelope *e)
+                                            const struct envelope *e)
 {
-	static const char *const names[] = { "stdout", "stderr" };
+	static const char *const names[] = {"stdout", "stderr"};
 
 	for (int i = 0; i < 2; i++) {
 		struct al_jval s, x;
 		if (!al_jobj_get(obj, names[i], &s) || s.type != AL_J_OBJECT)
 			continue;
 		if (!al_jobj_get(&s, "stored", &x) || al_jnum_u64(&x, &v->streams[i].stored) < 0 ||
-		    !al_jobj_get(&s, "sha256", &x) || !hex_field(&x, v->streams[i].sha256, AL_HASH_LEN))
+		    !al_jobj_get(&s, "sha256", &x) ||
+		    !hex_field(&x, v->streams[i].sha256, AL_HASH_LEN))
 			return fail(v, AL_VERIFY_MALFORMED, v->lines, &e->seq,
-				    "streams: %s has no valid stored/sha256", names[i]);
+			            "streams: %s has no valid stored/sha256", names[i]);
 		v->streams[i].file[0] = '\0';
 		if (al_jobj_get(&s, "file", &x) && x.type == AL_J_STRING &&
 		    al_jstr_unescape(&x, v->streams[i].file, sizeof v->streams[i].file) >=
-			    sizeof v->streams[i].file)
+		        sizeof v->streams[i].file)
 			v->streams[i].file[0] = '\0';
 		v->streams[i].seen = true;
 	}
@@ -275,7 +294,7 @@ static enum al_verify_status streams_record(struct al_verify *v, const struct al
 enum al_verify_status al_verify_line(struct al_verify *v, const char *line, size_t len)
 {
 	struct al_jval obj;
-	struct envelope e = { 0 };
+	struct envelope e = {0};
 	const char *why;
 	uint64_t ln;
 
@@ -285,27 +304,32 @@ enum al_verify_status al_verify_line(struct al_verify *v, const char *line, size
 	if (v->init_failed)
 		return fail(v, AL_VERIFY_IO, ln, NULL, "libsodium initialisation failed");
 	if (len > AL_EVLOG_LINE_MAX)
-		return fail(v, AL_VERIFY_MALFORMED, ln, NULL, "line longer than %d bytes", AL_EVLOG_LINE_MAX);
+		return fail(v, AL_VERIFY_MALFORMED, ln, NULL, "line longer than %d bytes",
+		            AL_EVLOG_LINE_MAX);
 	if (al_jscan_value(line, len, true, &obj) < 0 || obj.type != AL_J_OBJECT)
 		return fail(v, AL_VERIFY_MALFORMED, ln, NULL, "not a JSON object");
 	why = parse_envelope(&obj, &e);
 	if (why)
 		return fail(v, AL_VERIFY_MALFORMED, ln, NULL, "%s", why);
 	if (v->final_seen)
-		return fail(v, AL_VERIFY_EDITED, ln, &e.seq,
-			    "record after the final checkpoint (appended after the log was closed)");
+		return fail(
+		    v, AL_VERIFY_EDITED, ln, &e.seq,
+		    "record after the final checkpoint (appended after the log was closed)");
 	if (e.seq != v->next_seq)
-		return fail(v, AL_VERIFY_SEQUENCE, ln, &e.seq,
-			    "seq %llu where %llu was expected (records reordered, removed or duplicated)",
-			    (unsigned long long)e.seq, (unsigned long long)v->next_seq);
+		return fail(
+		    v, AL_VERIFY_SEQUENCE, ln, &e.seq,
+		    "seq %llu where %llu was expected (records reordered, removed or duplicated)",
+		    (unsigned long long)e.seq, (unsigned long long)v->next_seq);
 	if (memcmp(e.prev_bin, v->prev, AL_HASH_LEN) != 0) {
 		uint64_t s = v->prev_line_seq;
 		if (ln == 1)
-			return fail(v, AL_VERIFY_EDITED, ln, &e.seq, "first record's prev is not the genesis value");
+			return fail(v, AL_VERIFY_EDITED, ln, &e.seq,
+			            "first record's prev is not the genesis value");
 		/* the earlier line is the likelier edit; name both */
-		return fail(v, AL_VERIFY_EDITED, ln - 1, &s,
-			    "line %llu does not hash to the prev of line %llu: one of them was edited",
-			    (unsigned long long)(ln - 1), (unsigned long long)ln);
+		return fail(
+		    v, AL_VERIFY_EDITED, ln - 1, &s,
+		    "line %llu does not hash to the prev of line %llu: one of them was edited",
+		    (unsigned long long)(ln - 1), (unsigned long long)ln);
 	}
 	if (ln == 1) {
 		memcpy(v->run, e.run.p, e.run.n);
@@ -336,17 +360,18 @@ enum al_verify_status al_verify_finish(struct al_verify *v, bool torn_tail)
 		return v->status;
 	if (torn_tail || !v->final_seen) {
 		uint64_t after = v->next_seq - (v->epoch ? v->last_cp_seq + 1 : 0);
-		const char *why = torn_tail ? "the last line is incomplete (torn write)"
-				  : v->lines == 0 ? "the log is empty"
-						  : "the log ends without a final checkpoint";
+		const char *why = torn_tail       ? "the last line is incomplete (torn write)"
+		                  : v->lines == 0 ? "the log is empty"
+		                                  : "the log ends without a final checkpoint";
 		if (v->epoch == 0)
 			return fail(v, AL_VERIFY_TRUNCATED, v->lines, NULL,
-				    "%s, and no checkpoint was reached: nothing is signed", why);
-		return fail(v, AL_VERIFY_TRUNCATED, v->lines, NULL,
-			    "%s: lines 1-%llu (seq 0-%llu) verify up to the checkpoint at line %llu; "
-			    "%llu record(s) after it are not covered by a signature",
-			    why, (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq,
-			    (unsigned long long)v->last_cp_line, (unsigned long long)after);
+			            "%s, and no checkpoint was reached: nothing is signed", why);
+		return fail(
+		    v, AL_VERIFY_TRUNCATED, v->lines, NULL,
+		    "%s: lines 1-%llu (seq 0-%llu) verify up to the checkpoint at line %llu; "
+		    "%llu record(s) after it are not covered by a signature",
+		    why, (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq,
+		    (unsigned long long)v->last_cp_line, (unsigned long long)after);
 	}
 	v->status = AL_VERIFY_OK;
 	return AL_VERIFY_OK;
@@ -362,8 +387,8 @@ enum al_verify_status al_verify_fd(struct al_verify *v, int fd)
 		return fail(v, AL_VERIFY_IO, 0, NULL, "out of memory");
 	while ((r = al_linereader_next(&lr)) != 0) {
 		if (r == -E2BIG) {
-			fail(v, AL_VERIFY_MALFORMED, v->lines + 1, NULL, "line longer than %d bytes",
-			     AL_EVLOG_LINE_MAX);
+			fail(v, AL_VERIFY_MALFORMED, v->lines + 1, NULL,
+			     "line longer than %d bytes", AL_EVLOG_LINE_MAX);
 			break;
 		}
 		if (r < 0) {
@@ -384,9 +409,9 @@ enum al_verify_status al_verify_fd(struct al_verify *v, int fd)
 }
 
 enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked,
-					     int *missing)
+                                             int *missing)
 {
-	static const char *const names[] = { "stdout", "stderr" };
+	static const char *const names[] = {"stdout", "stderr"};
 
 	*checked = *missing = 0;
 	if (v->failed)
@@ -403,8 +428,8 @@ enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *lo
 			continue;
 		/* the name comes from the log: only a plain name beside it */
 		if (strchr(f, '/') || strcmp(f, ".") == 0 || strcmp(f, "..") == 0)
-			return fail(v, AL_VERIFY_MALFORMED, 0, NULL, "streams: %s file name is not a plain name",
-				    names[i]);
+			return fail(v, AL_VERIFY_MALFORMED, 0, NULL,
+			            "streams: %s file name is not a plain name", names[i]);
 		dfd = open(log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		fd = dfd < 0 ? -1 : openat(dfd, f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (dfd >= 0)
@@ -422,10 +447,12 @@ enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *lo
 		if (n < 0)
 			return fail(v, AL_VERIFY_IO, 0, NULL, "reading %s: %s", f, strerror(errno));
 		crypto_hash_sha256_final(&st, h);
-		if (total != v->streams[i].stored || memcmp(h, v->streams[i].sha256, AL_HASH_LEN) != 0)
+		if (total != v->streams[i].stored ||
+		    memcmp(h, v->streams[i].sha256, AL_HASH_LEN) != 0)
 			return fail(v, AL_VERIFY_EDITED, 0, NULL,
-				    "%s (%llu bytes) does not match the %s length and SHA-256 in the streams record",
-				    f, (unsigned long long)total, names[i]);
+			            "%s (%llu bytes) does not match the %s length and SHA-256 in "
+			            "the streams record",
+			            f, (unsigned long long)total, names[i]);
 		(*checked)++;
 	}
 	return AL_VERIFY_OK;

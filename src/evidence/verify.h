@@ -28,7 +28,7 @@ struct al_verify {
 	uint8_t trusted[AL_PUBKEY_LEN];
 
 	/* chain state */
-	uint64_t lines;           /* lines consumed */
+	uint64_t lines; /* lines consumed */
 	uint64_t next_seq;
 	uint8_t prev[AL_HASH_LEN];
 	char run[AL_EVLOG_RUN_MAX + 1];
@@ -36,11 +36,11 @@ struct al_verify {
 	uint64_t prev_line_seq;
 
 	/* key state */
-	bool have_recorded;       /* run_start's "pubkey" */
+	bool have_recorded; /* run_start's "pubkey" */
 	uint8_t recorded[AL_PUBKEY_LEN];
 	uint8_t root_key[AL_PUBKEY_LEN]; /* epoch 0 key, once seen */
 	uint8_t next_key[AL_PUBKEY_LEN]; /* key the next checkpoint must use */
-	uint32_t epoch;           /* checkpoints seen */
+	uint32_t epoch;                  /* checkpoints seen */
 	bool final_seen;
 	uint64_t last_cp_line;
 	uint64_t last_cp_seq;
@@ -56,7 +56,7 @@ struct al_verify {
 	/* result */
 	enum al_verify_status status;
 	bool failed;
-	uint64_t bad_line;        /* 1-based */
+	uint64_t bad_line; /* 1-based */
 	bool bad_seq_known;
 	uint64_t bad_seq;
 	char reason[320];
@@ -82,4 +82,4 @@ enum al_verify_status al_verify_fd(struct al_verify *v, int fd);
  * mismatch (reason filled); files that are absent are counted in *missing
  * and not judged; *checked counts the files that matched. */
 enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked,
-					     int *missing);
+                                             int *missing);

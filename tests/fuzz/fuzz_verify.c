@@ -16,7 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static enum al_verify_status by_lines(const uint8_t *data, size_t size, const uint8_t *key,
-				      struct al_verify *v)
+                                      struct al_verify *v)
 {
 	const char *p = (const char *)data, *end = p + size;
 
@@ -38,7 +38,7 @@ static enum al_verify_status by_lines(const uint8_t *data, size_t size, const ui
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *devnull;
-	static const uint8_t key[32] = { 1, 2, 3 };
+	static const uint8_t key[32] = {1, 2, 3};
 	struct al_verify a, b;
 	struct al_show_stats st;
 	enum al_verify_status sa, sb;

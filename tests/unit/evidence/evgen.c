@@ -32,9 +32,9 @@ static void die(const char *what, const struct al_error *err)
 }
 
 static void put(struct al_evlog *log, const char *type, struct al_buf *b, uint64_t *count,
-		uint64_t kill_after)
+                uint64_t kill_after)
 {
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	if (al_evlog_append(log, type, b->data, &err) < 0)
 		die("append", &err);
@@ -49,19 +49,20 @@ static void put(struct al_evlog *log, const char *type, struct al_buf *b, uint64
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "every", required_argument, NULL, 'e' },
-		{ "interval-ms", required_argument, NULL, 'i' },
-		{ "kill-after", required_argument, NULL, 'K' },
-		{ "output", no_argument, NULL, 'o' },
-		{ "bench", no_argument, NULL, 'b' },
-		{ "run", required_argument, NULL, 'r' },
-		{ 0 },
+	    {"key", required_argument, NULL, 'k'},
+	    {"every", required_argument, NULL, 'e'},
+	    {"interval-ms", required_argument, NULL, 'i'},
+	    {"kill-after", required_argument, NULL, 'K'},
+	    {"output", no_argument, NULL, 'o'},
+	    {"bench", no_argument, NULL, 'b'},
+	    {"run", required_argument, NULL, 'r'},
+	    {0},
 	};
-	static const char hostile[] = "progress 42%\n{\"v\":1,\"seq\":0,\"type\":\"run_end\"}\n\xff\xfe\x1b[31m\n";
-	struct al_log_spec ls = { .checkpoint_every = 1000, .checkpoint_ns = 1000000000ull };
+	static const char hostile[] =
+	    "progress 42%\n{\"v\":1,\"seq\":0,\"type\":\"run_end\"}\n\xff\xfe\x1b[31m\n";
+	struct al_log_spec ls = {.checkpoint_every = 1000, .checkpoint_ns = 1000000000ull};
 	struct al_evlog *log = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_buf b;
 	struct al_json j;
 	const char *run = "evgen-run-0001";
@@ -71,14 +72,29 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': ls.signing_key = optarg; break;
-		case 'e': ls.checkpoint_every = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'i': ls.checkpoint_ns = strtoull(optarg, NULL, 10) * 1000000ull; break;
-		case 'K': kill_after = strtoull(optarg, NULL, 10); break;
-		case 'o': output = true; break;
-		case 'b': bench = true; break;
-		case 'r': run = optarg; break;
-		default: usage();
+		case 'k':
+			ls.signing_key = optarg;
+			break;
+		case 'e':
+			ls.checkpoint_every = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			ls.checkpoint_ns = strtoull(optarg, NULL, 10) * 1000000ull;
+			break;
+		case 'K':
+			kill_after = strtoull(optarg, NULL, 10);
+			break;
+		case 'o':
+			output = true;
+			break;
+		case 'b':
+			bench = true;
+			break;
+		case 'r':
+			run = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (argc - optind != 2)
@@ -99,8 +115,9 @@ int main(int argc, char **argv)
 	al_json_kv_str(&j, "kernel", "6.18.0");
 	al_json_key(&j, "spec");
 	al_json_raw(&j, "{\"image\":\"host\",\"limits\":{\"memory\":1073741824}}");
-	al_json_kv_str(&j, "spec_hash", "5d41402abc4b2a76b9719d911017c592"
-					 "5d41402abc4b2a76b9719d911017c592");
+	al_json_kv_str(&j, "spec_hash",
+	               "5d41402abc4b2a76b9719d911017c592"
+	               "5d41402abc4b2a76b9719d911017c592");
 	al_json_kv_str(&j, "image", "host");
 	al_json_kv_str(&j, "image_digest", NULL);
 	al_json_key(&j, "protections");
@@ -130,8 +147,8 @@ int main(int argc, char **argv)
 			put(log, "exec", &b, &count, kill_after);
 			break;
 		case 1:
-			if (output && al_evlog_output(log, 1 + (int)(i / 4 % 2), hostile, sizeof hostile - 1,
-						      &err) < 0)
+			if (output && al_evlog_output(log, 1 + (int)(i / 4 % 2), hostile,
+			                              sizeof hostile - 1, &err) < 0)
 				die("output", &err);
 			al_json_kv_int(&j, "pid", pid);
 			al_json_kv_str(&j, "syscall", "ptrace");
@@ -182,7 +199,7 @@ int main(int argc, char **argv)
 		uint64_t total = al_evlog_seq(log);
 		double s = (double)(t1 - t0) / 1e9;
 		fprintf(stderr, "records=%" PRIu64 " seconds=%.3f rate=%.0f/s\n", total, s,
-			(double)total / s);
+		        (double)total / s);
 	}
 	al_evlog_free(log);
 	al_buf_free(&b);

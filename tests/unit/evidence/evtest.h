@@ -86,7 +86,7 @@ static inline void lines_free(struct lines *l)
 }
 
 static inline enum al_verify_status verify_path(const char *path, const uint8_t *trusted,
-						struct al_verify *v)
+                                                struct al_verify *v)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	enum al_verify_status st;
@@ -103,7 +103,7 @@ static inline void append_kv(struct al_evlog *log, const char *type, const char 
 {
 	struct al_buf b;
 	struct al_json j;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	al_buf_init(&b);
 	al_json_init(&j, &b);
@@ -117,11 +117,11 @@ static inline void append_kv(struct al_evlog *log, const char *type, const char 
 
 /* A log of: run_start (with pubkey), n exec records, close. */
 static inline void make_log(const char *path, unsigned n, unsigned every, const char *key,
-			    char pub_out[65])
+                            char pub_out[65])
 {
-	struct al_log_spec ls = { 0 };
+	struct al_log_spec ls = {0};
 	struct al_evlog *log = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	ls.path = (char *)path;
 	ls.checkpoint_every = every;

@@ -40,7 +40,7 @@ static int teardown(void **state)
 }
 
 static enum al_verify_status verify_lines(struct fixture *f, const struct lines *l,
-					  const uint8_t *trusted, struct al_verify *v)
+                                          const uint8_t *trusted, struct al_verify *v)
 {
 	char *p = path_in(f->dir, "edited.jsonl");
 	enum al_verify_status st;
@@ -53,8 +53,8 @@ static enum al_verify_status verify_lines(struct fixture *f, const struct lines 
 static bool is_type(const char *line, const char *type)
 {
 	struct al_jval obj, t;
-	return al_jscan_value(line, strlen(line), true, &obj) == 0 && al_jobj_get(&obj, "type", &t) &&
-	       al_jstr_eq(&t, type);
+	return al_jscan_value(line, strlen(line), true, &obj) == 0 &&
+	       al_jobj_get(&obj, "type", &t) && al_jstr_eq(&t, type);
 }
 
 static size_t nth_checkpoint(const struct lines *l, int n)
@@ -91,7 +91,8 @@ static void test_roundtrip_and_chain(void **state)
 	/* envelope first, in order, and prev = SHA-256 of the previous line */
 	assert_true(strncmp(f->l.v[0], "{\"v\":1,\"seq\":0,\"time\":\"", 23) == 0);
 	assert_non_null(strstr(f->l.v[0], "\",\"mono_ns\":"));
-	assert_non_null(strstr(f->l.v[0], ",\"run\":\"run-test-1\",\"type\":\"run_start\",\"pubkey\":"));
+	assert_non_null(
+	    strstr(f->l.v[0], ",\"run\":\"run-test-1\",\"type\":\"run_start\",\"pubkey\":"));
 	get_hex(f->l.v[0], "prev", prev, sizeof prev);
 	memset(h, 0, sizeof h);
 	assert_memory_equal(prev, h, sizeof h);
@@ -222,7 +223,7 @@ static void test_empty(void **state)
 {
 	struct fixture *f = *state;
 	struct al_verify v;
-	struct lines none = { 0 };
+	struct lines none = {0};
 
 	assert_int_equal(verify_lines(f, &none, NULL, &v), AL_VERIFY_TRUNCATED);
 	al_verify_free(&v);
@@ -271,7 +272,7 @@ static void reforge(struct lines *l, bool replace_recorded_key)
 		char *line = l->v[i];
 		size_t len = strlen(line);
 		if (is_type(line, "checkpoint")) {
-			struct al_checkpoint cp = { 0 };
+			struct al_checkpoint cp = {0};
 			struct al_jval obj, x;
 			uint64_t u;
 			al_jscan_value(line, len, true, &obj);
@@ -366,10 +367,12 @@ static void test_appended_after_final(void **state)
 
 	crypto_hash_sha256(h, (const unsigned char *)last, strlen(last));
 	al_hex(h, 32, hex);
-	assert_true(asprintf(&extra,
-			     "{\"v\":1,\"seq\":15,\"time\":\"2026-01-01T00:00:00.000000000Z\",\"mono_ns\":1,"
-			     "\"run\":\"run-test-1\",\"type\":\"exec\",\"prev\":\"%s\"}",
-			     hex) > 0);
+	assert_true(
+	    asprintf(
+	        &extra,
+	        "{\"v\":1,\"seq\":15,\"time\":\"2026-01-01T00:00:00.000000000Z\",\"mono_ns\":1,"
+	        "\"run\":\"run-test-1\",\"type\":\"exec\",\"prev\":\"%s\"}",
+	        hex) > 0);
 	f->l.v = realloc(f->l.v, (f->l.n + 1) * sizeof *f->l.v);
 	f->l.v[f->l.n++] = extra;
 	assert_int_equal(verify_lines(f, &f->l, NULL, &v), AL_VERIFY_EDITED);
@@ -426,11 +429,11 @@ static void test_keyfiles(void **state)
 	struct fixture *f = *state;
 	char *prefix = path_in(f->dir, "signer"), *keyp = path_in(f->dir, "signer.key");
 	char *log2 = path_in(f->dir, "signed.jsonl"), pub[65], pub2[65];
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_verify v;
 	struct stat st;
 	uint8_t pk[32];
-	struct al_log_spec ls = { 0 };
+	struct al_log_spec ls = {0};
 	struct al_evlog *log = NULL;
 
 	assert_int_equal(al_key_generate_files(prefix, pub, &err), 0);
@@ -467,23 +470,23 @@ static void test_keyfiles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip_and_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flip_byte, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flip_byte_before_final, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_swap_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_signature, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint_extra_member, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resigned_with_other_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_forgery_needs_pubkey, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_pubkey, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_appended_after_final, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlong_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keyfiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_and_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flip_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flip_byte_before_final, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_swap_lines, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_signature, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_extra_member, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resigned_with_other_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_forgery_needs_pubkey, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_pubkey, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_appended_after_final, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overlong_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyfiles, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

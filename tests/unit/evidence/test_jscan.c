@@ -25,12 +25,31 @@ static void test_refuses(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"", " {}", "{}x", "{", "{\"a\"}", "{\"a\":}", "{a:1}", "[1,]", "{\"a\":1,}", "01", "1.",
-		"-", "1e", "tru", "\"abc", "\"a\\x\"", "\"\\u12g4\"", "\"\x01\"", "\"\n\"",
-		"\"\xc0\x80\"",         /* overlong */
-		"\"\xed\xa0\x80\"",     /* surrogate */
-		"\"\xf4\x90\x80\x80\"", /* > U+10FFFF */
-		"\"\xff\"", "\"\xe2\x82\"", "{}{}",
+	    "",
+	    " {}",
+	    "{}x",
+	    "{",
+	    "{\"a\"}",
+	    "{\"a\":}",
+	    "{a:1}",
+	    "[1,]",
+	    "{\"a\":1,}",
+	    "01",
+	    "1.",
+	    "-",
+	    "1e",
+	    "tru",
+	    "\"abc",
+	    "\"a\\x\"",
+	    "\"\\u12g4\"",
+	    "\"\x01\"",
+	    "\"\n\"",
+	    "\"\xc0\x80\"",         /* overlong */
+	    "\"\xed\xa0\x80\"",     /* surrogate */
+	    "\"\xf4\x90\x80\x80\"", /* > U+10FFFF */
+	    "\"\xff\"",
+	    "\"\xe2\x82\"",
+	    "{}{}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (ok(bad[i]))
@@ -60,8 +79,9 @@ static void test_depth_limit(void **state)
 
 static void test_members_and_numbers(void **state)
 {
-	const char *s = "{\"seq\":18446744073709551615,\"n\":18446744073709551616,\"f\":1.5,\"z\":01,"
-			"\"s\":\"a\\\"b\\u0041\\ud83d\\ude00\\ud800\"}";
+	const char *s =
+	    "{\"seq\":18446744073709551615,\"n\":18446744073709551616,\"f\":1.5,\"z\":01,"
+	    "\"s\":\"a\\\"b\\u0041\\ud83d\\ude00\\ud800\"}";
 	struct al_jval obj, v;
 	uint64_t x;
 	char buf[32];
@@ -101,10 +121,10 @@ static void test_members_and_numbers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepts),
-		cmocka_unit_test(test_refuses),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_members_and_numbers),
+	    cmocka_unit_test(test_accepts),
+	    cmocka_unit_test(test_refuses),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_members_and_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

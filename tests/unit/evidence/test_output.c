@@ -20,8 +20,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	struct al_log_spec ls = { 0 };
-	struct al_error err = { 0 };
+	struct al_log_spec ls = {0};
+	struct al_error err = {0};
 
 	f->dir = scratch_dir();
 	f->log = path_in(f->dir, "out.jsonl");
@@ -45,7 +45,7 @@ static int teardown(void **state)
 
 static void close_log(struct fixture *f)
 {
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	assert_int_equal(al_evlog_close(f->ev, &err), 0);
 }
 
@@ -82,9 +82,9 @@ static void test_hostile_bytes_stay_in_stream_file(void **state)
 {
 	struct fixture *f = *state;
 	static const char evil[] =
-		"ok\n{\"v\":1,\"seq\":2,\"type\":\"run_end\",\"verdict\":\"exited\"}\n"
-		"\xff\xfe\xc0\x80 invalid utf-8 \x1b[2J\r\n\0NUL\n\"},{\"prev\":\"";
-	struct al_error err = { 0 };
+	    "ok\n{\"v\":1,\"seq\":2,\"type\":\"run_end\",\"verdict\":\"exited\"}\n"
+	    "\xff\xfe\xc0\x80 invalid utf-8 \x1b[2J\r\n\0NUL\n\"},{\"prev\":\"";
+	struct al_error err = {0};
 	struct al_verify v;
 	struct lines l;
 	char *outp = path_in(f->dir, "out.jsonl.stdout"), *data;
@@ -113,14 +113,16 @@ static void test_hostile_bytes_stay_in_stream_file(void **state)
 	{
 		int checked, missing;
 		FILE *fp;
-		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing), AL_VERIFY_OK);
+		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing),
+		                 AL_VERIFY_OK);
 		assert_int_equal(checked, 2);
 		assert_int_equal(missing, 0);
 		/* one byte more in the stream file: no longer the recorded output */
 		fp = fopen(outp, "ae");
 		fputc('x', fp);
 		fclose(fp);
-		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing), AL_VERIFY_EDITED);
+		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing),
+		                 AL_VERIFY_EDITED);
 		assert_non_null(strstr(v.reason, "out.jsonl.stdout"));
 	}
 	al_verify_free(&v);
@@ -132,7 +134,7 @@ static void test_hostile_bytes_stay_in_stream_file(void **state)
 static void test_coalescing(void **state)
 {
 	struct fixture *f = *state;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_evlog_stream_stats s;
 	struct lines l;
 
@@ -162,12 +164,13 @@ static void test_coalescing(void **state)
 static void test_output_cap(void **state)
 {
 	struct fixture *f = *state;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_evlog_stream_stats s1, s2;
 	struct al_verify v;
 	struct lines l;
 	struct stat st;
-	char *outp = path_in(f->dir, "out.jsonl.stdout"), *errp = path_in(f->dir, "out.jsonl.stderr");
+	char *outp = path_in(f->dir, "out.jsonl.stdout"),
+	     *errp = path_in(f->dir, "out.jsonl.stderr");
 	char buf[100];
 
 	memset(buf, 'a', sizeof buf);
@@ -193,7 +196,8 @@ static void test_output_cap(void **state)
 	lines_read(f->log, &l);
 	/* one output_capped record, however much more is written */
 	assert_int_equal(count_type(&l, "output_capped"), 1);
-	assert_non_null(strstr(l.v[l.n - 2], "\"stdout\":{\"bytes\":5000,\"stored\":400,\"dropped\":4600,"));
+	assert_non_null(
+	    strstr(l.v[l.n - 2], "\"stdout\":{\"bytes\":5000,\"stored\":400,\"dropped\":4600,"));
 	assert_non_null(strstr(l.v[l.n - 2], s1.sha256));
 	assert_int_equal(verify_path(f->log, NULL, &v), AL_VERIFY_OK);
 	al_verify_free(&v);
@@ -205,7 +209,7 @@ static void test_output_cap(void **state)
 static void test_stream_hash_matches_file(void **state)
 {
 	struct fixture *f = *state;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_evlog_stream_stats s;
 	char *outp = path_in(f->dir, "out.jsonl.stdout"), *data, hex[65];
 	size_t len;
@@ -230,7 +234,7 @@ static void test_stream_hash_matches_file(void **state)
 static void test_field_refusals(void **state)
 {
 	struct fixture *f = *state;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_verify v;
 	char *big;
 	size_t n = AL_EVLOG_LINE_MAX + 10;
@@ -262,9 +266,9 @@ static void test_field_refusals(void **state)
 static void test_refuses_existing_log(void **state)
 {
 	struct fixture *f = *state;
-	struct al_log_spec ls = { 0 };
+	struct al_log_spec ls = {0};
 	struct al_evlog *other = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 
 	ls.path = f->log;
 	assert_int_equal(al_evlog_open(&other, &ls, "run-out", &err), -EEXIST);
@@ -277,9 +281,9 @@ static void test_refuses_existing_log(void **state)
 
 static void test_time_checkpoint_and_memory_log(void **state)
 {
-	struct al_log_spec ls = { 0 };
+	struct al_log_spec ls = {0};
 	struct al_evlog *log = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	uint64_t seq;
 
 	(void)state;
@@ -309,11 +313,11 @@ static void test_time_checkpoint_and_memory_log(void **state)
 static void test_sink_loss_keeps_local_log(void **state)
 {
 	struct fixture *f = *state;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof sa;
-	struct al_log_spec ls = { 0 };
+	struct al_log_spec ls = {0};
 	struct al_evlog *log = NULL;
-	struct al_error err = { 0 };
+	struct al_error err = {0};
 	struct al_verify v;
 	char url[64], *p = path_in(f->dir, "sunk.jsonl");
 	int lfd, cfd, failures = 0, r;
@@ -357,14 +361,15 @@ static void test_sink_loss_keeps_local_log(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_hostile_bytes_stay_in_stream_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_hash_matches_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_field_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_existing_log, setup, teardown),
-		cmocka_unit_test(test_time_checkpoint_and_memory_log),
-		cmocka_unit_test_setup_teardown(test_sink_loss_keeps_local_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_bytes_stay_in_stream_file, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_hash_matches_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_field_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_existing_log, setup, teardown),
+	    cmocka_unit_test(test_time_checkpoint_and_memory_log),
+	    cmocka_unit_test_setup_teardown(test_sink_loss_keeps_local_log, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

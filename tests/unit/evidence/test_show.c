@@ -20,14 +20,16 @@ static char *show(const char *line, struct al_show_stats *st)
 
 static void test_escapes_terminal_controls(void **state)
 {
-	struct al_show_stats st = { 0 };
+	struct al_show_stats st = {0};
 	char *o;
 
 	(void)state;
 	o = show("{\"v\":1,\"seq\":1,\"mono_ns\":5,\"type\":\"exec\",\"pid\":7,"
-		 "\"argv\":[\"sh\",\"-c\",\"\\u001b]0;owned\\u0007\\u009b2J\",\"\\u202eevil\",\"a b\",\"\"]}",
-		 &st);
-	assert_non_null(strstr(o, "exec      pid 7: sh -c \\x1b]0;owned\\x07\\x9b2J \\u202eevil 'a b' ''"));
+	         "\"argv\":[\"sh\",\"-c\",\"\\u001b]0;owned\\u0007\\u009b2J\",\"\\u202eevil\",\"a "
+	         "b\",\"\"]}",
+	         &st);
+	assert_non_null(
+	    strstr(o, "exec      pid 7: sh -c \\x1b]0;owned\\x07\\x9b2J \\u202eevil 'a b' ''"));
 	for (const char *p = o; *p; p++)
 		assert_false((unsigned char)*p < 0x20 && *p != '\n');
 	assert_null(strstr(o, "\xe2\x80\xae"));
@@ -37,7 +39,7 @@ static void test_escapes_terminal_controls(void **state)
 
 static void test_garbage_and_unknown(void **state)
 {
-	struct al_show_stats st = { 0 };
+	struct al_show_stats st = {0};
 	char *o;
 
 	(void)state;
@@ -54,16 +56,17 @@ static void test_garbage_and_unknown(void **state)
 
 static void test_run_end_and_exit(void **state)
 {
-	struct al_show_stats st = { 0 };
+	struct al_show_stats st = {0};
 	char *o;
 
 	(void)state;
 	o = show("{\"type\":\"exit\",\"pid\":2,\"status\":null,\"signal\":9}", &st);
 	assert_non_null(strstr(o, "exit      pid 2 killed by signal 9"));
 	free(o);
-	o = show("{\"type\":\"run_end\",\"verdict\":\"timeout\",\"exit_status\":124,\"duration_ns\":1500000000,"
-		 "\"peaks\":{\"memory_bytes\":2097152,\"cpu_ns\":250000000,\"pids\":4}}",
-		 &st);
+	o = show("{\"type\":\"run_end\",\"verdict\":\"timeout\",\"exit_status\":124,\"duration_"
+	         "ns\":1500000000,"
+	         "\"peaks\":{\"memory_bytes\":2097152,\"cpu_ns\":250000000,\"pids\":4}}",
+	         &st);
 	assert_non_null(strstr(o, "run ended: timeout, exit status 124, after 1.500 s"));
 	assert_non_null(strstr(o, "peaks: memory 2.0 MiB, cpu 0.250 s, pids 4"));
 	free(o);
@@ -72,9 +75,9 @@ static void test_run_end_and_exit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escapes_terminal_controls),
-		cmocka_unit_test(test_garbage_and_unknown),
-		cmocka_unit_test(test_run_end_and_exit),
+	    cmocka_unit_test(test_escapes_terminal_controls),
+	    cmocka_unit_test(test_garbage_and_unknown),
+	    cmocka_unit_test(test_run_end_and_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
