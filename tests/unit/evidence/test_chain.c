@@ -424,6 +424,80 @@ static void test_overlong_line(void **state)
 	al_verify_free(&v);
 }
 
+/* The ratchet: whoever holds the long-term key (a stolen key file) cannot
+ * re-sign a later epoch in place -- epoch e > 0 must be signed by the key
+ * checkpoint e-1 committed to, whose secret existed only in the writer's
+ * memory until it signed. */
+static void test_old_key_cannot_sign_later_epoch(void **state)
+{
+	struct fixture *f = *state;
+	char *prefix = path_in(f->dir, "lt"), *keyp = path_in(f->dir, "lt.key");
+	char *log2 = path_in(f->dir, "lt.jsonl"), pub[65];
+	struct al_error err = {0};
+	struct al_verify v;
+	struct lines l;
+	uint8_t *sk = sodium_malloc(AL_SECKEY_LEN), pk[32];
+	struct al_checkpoint cp = {0};
+	struct al_jval obj, x;
+	struct al_buf b;
+	uint64_t u;
+	size_t c1;
+	char *line;
+
+	assert_int_equal(al_key_generate_files(prefix, pub, &err), 0);
+	make_log(log2, 10, 4, keyp, NULL);
+	lines_read(log2, &l);
+	assert_int_equal(al_key_load_secret(keyp, sk, pk, &err), 0);
+	c1 = nth_checkpoint(&l, 1);
+	line = strdup(l.v[c1]); /* l.v[c1] is replaced below */
+
+	/* rebuild checkpoint 1 exactly, but signed with the long-term key */
+	assert_int_equal(al_jscan_value(line, strlen(line), true, &obj), 0);
+	al_jobj_get(&obj, "seq", &x), al_jnum_u64(&x, &cp.seq);
+	al_jobj_get(&obj, "mono_ns", &x), al_jnum_u64(&x, &cp.mono_ns);
+	al_jobj_get(&obj, "epoch", &x), al_jnum_u64(&x, &u);
+	assert_int_equal(u, 1);
+	cp.epoch = 1;
+	al_jobj_get(&obj, "time", &x);
+	memcpy(cp.time, x.p, x.n);
+	cp.run = "run-test-1";
+	cp.run_len = strlen(cp.run);
+	get_hex(line, "head", cp.head, 32);
+	get_hex(line, "next_key", cp.next_key, 32);
+	al_buf_init(&b);
+
+	/* (a) claiming the long-term key for epoch 1 */
+	memcpy(cp.key, pk, 32);
+	al_checkpoint_message(&cp, &b);
+	crypto_sign_detached(cp.sig, NULL, (unsigned char *)b.data, b.len, sk);
+	al_checkpoint_line(&cp, &b);
+	free(l.v[c1]);
+	l.v[c1] = strdup(b.data);
+	assert_int_equal(verify_lines(f, &l, NULL, &v), AL_VERIFY_BAD_SIGNATURE);
+	assert_int_equal(v.bad_line, c1 + 1);
+	assert_non_null(strstr(v.reason, "committed by the previous checkpoint"));
+	al_verify_free(&v);
+
+	/* (b) keeping the committed key in the line, signature by the old key */
+	get_hex(line, "key", cp.key, 32);
+	al_checkpoint_message(&cp, &b);
+	crypto_sign_detached(cp.sig, NULL, (unsigned char *)b.data, b.len, sk);
+	al_checkpoint_line(&cp, &b);
+	free(l.v[c1]);
+	l.v[c1] = strdup(b.data);
+	assert_int_equal(verify_lines(f, &l, NULL, &v), AL_VERIFY_BAD_SIGNATURE);
+	assert_non_null(strstr(v.reason, "does not verify"));
+	al_verify_free(&v);
+
+	free(line);
+	al_buf_free(&b);
+	sodium_free(sk);
+	lines_free(&l);
+	free(prefix);
+	free(keyp);
+	free(log2);
+}
+
 static void test_keyfiles(void **state)
 {
 	struct fixture *f = *state;
@@ -487,6 +561,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overlong_line, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keyfiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_old_key_cannot_sign_later_epoch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
