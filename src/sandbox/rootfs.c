@@ -274,6 +274,59 @@ static int plan_etc_host(struct al_sandbox_plan *p, const char *etc, struct al_e
 	return 0;
 }
 
+/* A rootfs image's /etc is image content: all of it is visible (read-only),
+ * except the files airlock writes itself and the image's password hashes. */
+static int plan_etc_image(struct al_sandbox_plan *p, const char *etc, struct al_error *err)
+{
+	static const char *const ours[] = {".", "..", "passwd", "group", "hosts", "hostname",
+					   "resolv.conf", "nsswitch.conf", "shadow", "gshadow"};
+	_cleanup_close_ int dfd = open(etc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (dfd < 0)
+		return 0; /* an image without /etc */
+	d = fdopendir(dfd);
+	if (d == NULL)
+		return al_error_errno(err, "rootfs", "reading %s", etc);
+	dfd = -1;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		size_t i;
+		bool skip = false;
+		for (i = 0; i < AL_ARRAY_SIZE(ours); i++)
+			skip = skip || strcmp(de->d_name, ours[i]) == 0;
+		if (skip || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		const char *src = al_plan_printf(p, "%s/%s", etc, de->d_name);
+		const char *dst = al_plan_printf(p, NR("/etc/%s"), de->d_name);
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+			if (n < 0)
+				continue;
+			target[n] = '\0';
+			r = add(p, (struct al_mount_op){.kind = AL_MNT_SYMLINK,
+						     .src = al_plan_strdup(p, target), .dst = dst}, err);
+		} else if (S_ISDIR(st.st_mode)) {
+			r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = dst, .mode = 0755}, err);
+			if (r == 0)
+				r = add(p, (struct al_mount_op){.kind = AL_MNT_BIND,
+							     .src = al_plan_printf(p, AL_OLDROOT "%s", src),
+							     .dst = dst, .flags = MS_RDONLY | MS_NODEV}, err);
+		} else if (S_ISREG(st.st_mode)) {
+			r = st.st_size <= 256 * 1024
+				    ? plan_copy(p, src, dst, err)
+				    : add(p, (struct al_mount_op){.kind = AL_MNT_BIND_FILE,
+							       .src = al_plan_printf(p, AL_OLDROOT "%s", src),
+							       .dst = dst, .flags = MS_RDONLY | MS_NODEV}, err);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
 static int plan_etc(struct al_sandbox_plan *p, const char *home, const char *user,
 		    struct al_error *err)
 {
@@ -317,10 +370,10 @@ static int plan_etc(struct al_sandbox_plan *p, const char *home, const char *use
 			      "networks: files\nprotocols: files\nservices: files\n",
 			      0644, err);
 	if (r == 0) {
-		const char *etc = strcmp(s->image, "host") == 0
-					  ? "/etc"
-					  : al_plan_printf(p, "%s/etc", s->image);
-		r = plan_etc_host(p, etc, err);
+		if (strcmp(s->image, "host") == 0)
+			r = plan_etc_host(p, "/etc", err);
+		else
+			r = plan_etc_image(p, al_plan_printf(p, "%s/etc", s->image), err);
 	}
 	return r;
 }
