@@ -108,6 +108,11 @@ def test_intact_log_verifies(airlock_bin, evgen, tmp_path):
     n = len(lines_of(log))
     assert r.stdout.startswith(f"OK: {log}: {n} records")
     assert pub in r.stdout
+    # "-" reads the log from stdin
+    with open(log, "rb") as f:
+        r = subprocess.run([str(airlock_bin), "log", "verify", "-", "--pubkey", pub], stdin=f,
+                           capture_output=True, text=True)
+    assert r.returncode == OK, r.stdout
 
 
 def test_flipped_byte_is_edited(airlock_bin, evgen, tmp_path):
