@@ -287,3 +287,24 @@ def test_workspace_host_path_not_revealed(airlock, world_tmp):
     assert secret_parent.name not in out, (
         "the workspace's host path is visible inside:\n"
         + "\n".join(l for l in out.splitlines() if secret_parent.name in l)[:1500])
+
+
+def test_unreadable_changes_are_still_reported(airlock, world_tmp):
+    """A workload makes what it created unreadable (mode 000) to hide it from
+    the change report. It must still be reported -- at least the directory
+    itself, and its content or the fact that it could not be listed. (As
+    root the supervisor can read anything; rootless it cannot.)"""
+    ws = make_workspace(world_tmp)
+    res = airlock.probe("mkdir", "/workspace/hidden", ",",
+                        "write", "/workspace/hidden/payload", "exfil", ",",
+                        "chmod", "000", "/workspace/hidden", ",",
+                        "write", "/workspace/sealed.txt", "sealed", ",",
+                        "chmod", "000", "/workspace/sealed.txt",
+                        opts=["--workspace", str(ws)])
+    assert all(r["ok"] for r in res.records), res.describe()
+    err = res.stderr.decode(errors="replace")
+    rep, _ = parse_report(err)
+    assert "sealed.txt" in rep["created"], f"unreadable file missing from the report:\n{err}"
+    assert "hidden" in rep["created"], f"unreadable directory missing from the report:\n{err}"
+    assert "hidden/payload" in rep["created"] or re.search(r"unreadable|could not|omitted|not listed", err), (
+        f"the content of the unreadable directory is silently dropped:\n{err}")

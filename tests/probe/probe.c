@@ -235,6 +235,16 @@ static int c_mkfifo(char **a)
 	return 0;
 }
 
+static int c_chmod(char **a)
+{
+	j_str("path", a[1]);
+	if (chmod(a[1], (mode_t)strtoul(a[0], NULL, 8)) < 0)
+		j_err("chmod", errno);
+	else
+		j_bool("ok", 1);
+	return 0;
+}
+
 static int c_symlink(char **a)
 {
 	j_str("target", a[0]);
@@ -954,6 +964,7 @@ static const struct command commands[] = {
 	{"rm", 1, 1, 1, c_rm, "PATH"},
 	{"symlink", 2, 2, 1, c_symlink, "TARGET PATH"},
 	{"mkfifo", 1, 1, 1, c_mkfifo, "PATH"},
+	{"chmod", 2, 2, 1, c_chmod, "OCTAL-MODE PATH"},
 	{"ls", 1, 1, 1, c_ls, "PATH"},
 	{"stat", 1, 1, 1, c_stat, "PATH"},
 	{"readlink", 1, 1, 1, c_readlink, "PATH"},
