@@ -308,3 +308,21 @@ def test_unreadable_changes_are_still_reported(airlock, world_tmp):
     assert "hidden" in rep["created"], f"unreadable directory missing from the report:\n{err}"
     assert "hidden/payload" in rep["created"] or re.search(r"unreadable|could not|omitted|not listed", err), (
         f"the content of the unreadable directory is silently dropped:\n{err}")
+
+
+def test_export_of_unreadable_file_is_complete_or_absent(airlock, world_tmp):
+    """--export never leaves a truncated copy: a changed file the workload
+    made unreadable is exported whole, or not at all (and the error said)."""
+    ws = make_workspace(world_tmp)
+    export = world_tmp / "export"
+    export.mkdir()
+    res = airlock.probe("write", "/workspace/sealed.txt", "sealed", ",",
+                        "chmod", "000", "/workspace/sealed.txt",
+                        opts=["--workspace", str(ws), "--export", str(export)])
+    assert all(r["ok"] for r in res.records), res.describe()
+    p = export / "sealed.txt"
+    if p.exists():
+        assert p.stat().st_size == len("sealed"), (
+            f"exported copy is truncated ({p.stat().st_size} bytes of 6)\n{res.stderr.decode()}")
+    else:
+        assert b"could not be exported" in res.stderr or b"error" in res.stderr, res.describe()
