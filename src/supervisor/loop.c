@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/signalfd.h>
@@ -30,7 +33,7 @@
 
 enum tag {
 	TAG_PIDFD = 1, TAG_SIGNAL, TAG_TIMEOUT, TAG_TICK, TAG_SYNC, TAG_STDOUT, TAG_STDERR,
-	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP,
+	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP, TAG_STDOUT_OUT, TAG_STDERR_OUT,
 };
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
@@ -89,21 +92,77 @@ static void output_limit_event(struct al_supervisor *s)
 	al_buf_free(&b);
 }
 
+/* Write what is pending to the caller without ever blocking the loop: a
+ * reader that stalls must not stall the supervisor (the timeout, signals,
+ * the listener). For a pollable out, POLLOUT guarantees room for PIPE_BUF
+ * bytes; a regular file never blocks for long. Returns true when drained. */
+static bool flush_output(struct al_stream *st)
+{
+	while (st->poff < st->plen) {
+		size_t chunk = st->plen - st->poff;
+		ssize_t w;
+		if (st->out_broken) {
+			st->poff = st->plen;
+			break;
+		}
+		if (st->out_pollable) {
+			struct pollfd p = {.fd = st->out, .events = POLLOUT};
+			if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLOUT | POLLERR | POLLHUP)))
+				return false;
+			if (chunk > PIPE_BUF)
+				chunk = PIPE_BUF;
+		}
+		w = write(st->out, st->pend + st->poff, chunk);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0) {
+			st->out_broken = true; /* EPIPE & co: keep draining, stop writing */
+			continue;
+		}
+		st->poff += (size_t)w;
+	}
+	st->plen = st->poff = 0;
+	return true;
+}
+
+/* Back-pressure: while output is pending, stop reading the workload's pipe
+ * (it blocks on its own write) and wait for the caller's side instead. */
+static void arm_stream(struct al_supervisor *s, struct al_stream *st, enum tag read_tag,
+		       enum tag out_tag)
+{
+	bool pending = st->plen > st->poff;
+	if (st->fd >= 0 && pending == st->reading) {
+		if (pending)
+			ep_del(s->epfd, st->fd);
+		else
+			ep_add(s->epfd, st->fd, EPOLLIN, read_tag);
+		st->reading = !pending;
+	}
+	if (pending != st->watching_out) {
+		if (pending)
+			ep_add(s->epfd, st->out, EPOLLOUT, out_tag);
+		else
+			ep_del(s->epfd, st->out);
+		st->watching_out = pending;
+	}
+}
+
 static void relay_output(struct al_supervisor *s, struct al_stream *st, int stream)
 {
-	char buf[65536];
 	ssize_t n;
 	int i;
 
 	/* Bounded work per wakeup so one chatty stream cannot starve the rest. */
-	for (i = 0; i < 16; i++) {
-		n = read(st->fd, buf, sizeof buf);
+	for (i = 0; i < 16 && st->plen == 0; i++) {
+		n = read(st->fd, st->pend, sizeof st->pend);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			ep_del(s->epfd, st->fd);
+			if (st->reading)
+				ep_del(s->epfd, st->fd);
+			st->reading = false;
 			close(st->fd);
 			st->fd = -1;
 			return;
@@ -121,11 +180,12 @@ static void relay_output(struct al_supervisor *s, struct al_stream *st, int stre
 		st->bytes += keep;
 		if (keep == 0)
 			continue;
-		if (!st->out_broken && al_write_all(st->out, buf, keep) < 0)
-			st->out_broken = true;
 		struct al_error e = {0};
-		if (al_evlog_output(s->log, stream, buf, keep, &e) < 0)
+		if (al_evlog_output(s->log, stream, st->pend, keep, &e) < 0)
 			fail_closed(s, &e);
+		st->plen = keep;
+		st->poff = 0;
+		flush_output(st);
 	}
 }
 
@@ -424,6 +484,15 @@ static void cgroup_events(struct al_supervisor *s)
 	}
 }
 
+/* Can fd go in epoll (and so block a writer)? Regular files and block
+ * devices cannot and never block for long; a closed fd counts as not. */
+static bool fd_pollable(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+	       !S_ISDIR(st.st_mode);
+}
+
 static int setup_loop(struct al_supervisor *s, struct al_error *err)
 {
 	sigset_t set;
@@ -459,6 +528,9 @@ static int setup_loop(struct al_supervisor *s, struct al_error *err)
 	    ep_add(s->epfd, s->out.fd, EPOLLIN, TAG_STDOUT) < 0 ||
 	    ep_add(s->epfd, s->err.fd, EPOLLIN, TAG_STDERR) < 0)
 		return al_error_errno(err, "supervisor", "epoll_ctl");
+	s->out.reading = s->err.reading = true;
+	s->out.out_pollable = fd_pollable(s->out.out);
+	s->err.out_pollable = fd_pollable(s->err.out);
 	if (s->cgroup && al_cgroup_event_fd(s->cgroup) >= 0 &&
 	    ep_add(s->epfd, al_cgroup_event_fd(s->cgroup), EPOLLIN, TAG_CGROUP) < 0)
 		return al_error_errno(err, "supervisor", "epoll cgroup events");
@@ -473,7 +545,10 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 		al_supervisor_kill(s, AL_KILL_ERROR, err->msg);
 		/* fall through: still reap and drain so nothing is left behind */
 	}
-	while (!(s->init_exited && s->out.fd < 0 && s->err.fd < 0 && s->sync_fd < 0)) {
+	/* Done when the init is gone, both pipes are at EOF, the setup socket is
+	 * closed and everything read has been handed to the caller. */
+	while (!(s->init_exited && s->out.fd < 0 && s->err.fd < 0 && s->sync_fd < 0 &&
+		 s->out.plen == 0 && s->err.plen == 0)) {
 		struct epoll_event evs[16];
 		int i, n;
 
@@ -504,8 +579,22 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				al_supervisor_check_disks(s);
 				break;
 			case TAG_SYNC: read_sync(s); break;
-			case TAG_STDOUT: relay_output(s, &s->out, 1); break;
-			case TAG_STDERR: relay_output(s, &s->err, 2); break;
+			case TAG_STDOUT:
+				relay_output(s, &s->out, 1);
+				arm_stream(s, &s->out, TAG_STDOUT, TAG_STDOUT_OUT);
+				break;
+			case TAG_STDERR:
+				relay_output(s, &s->err, 2);
+				arm_stream(s, &s->err, TAG_STDERR, TAG_STDERR_OUT);
+				break;
+			case TAG_STDOUT_OUT:
+				flush_output(&s->out);
+				arm_stream(s, &s->out, TAG_STDOUT, TAG_STDOUT_OUT);
+				break;
+			case TAG_STDERR_OUT:
+				flush_output(&s->err);
+				arm_stream(s, &s->err, TAG_STDERR, TAG_STDERR_OUT);
+				break;
 			case TAG_STDIN_SRC: stdin_fill(s); stdin_flush(s); stdin_arm(s); break;
 			case TAG_STDIN_DST: stdin_flush(s); stdin_arm(s); break;
 			case TAG_NOTIFY:

@@ -397,6 +397,14 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	r = al_evlog_open(&s.log, &spec->log, s.run_id, err);
 	if (r < 0)
 		goto out;
+	/* the stream files beside the log keep what the relay keeps */
+	al_evlog_set_output_cap(s.log, spec->limits.output);
+	/* Without a signing key of the caller's, the run's own key is the only
+	 * handle a verifier has: say it where a person sees it, not only in the
+	 * log that it signs. */
+	if (!spec->quiet && !spec->log.signing_key && (spec->log.path || spec->log.sink))
+		fprintf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s.run_id,
+			al_evlog_pubkey_hex(s.log));
 	/* Baseline for the teardown check: every fd opened from here on
 	 * belongs to the run and must be gone at the end. */
 	fds_before = count_fds();

@@ -15,11 +15,18 @@ struct al_evlog;
 struct al_notify;
 struct al_cgroup;
 
+#define AL_RELAY_BUF 65536
+
 struct al_stream {
 	int fd;            /* supervisor end, nonblocking; -1 when closed */
 	int out;           /* where to relay (1 or 2) */
 	bool out_broken;   /* caller closed it: keep draining, stop writing */
+	bool out_pollable; /* out is a pipe/socket/tty: writes could block */
+	bool reading;      /* fd is in epoll (no pending data) */
+	bool watching_out; /* out is in epoll for EPOLLOUT */
 	uint64_t bytes;    /* total read from the workload */
+	char pend[AL_RELAY_BUF]; /* read but not yet written to out */
+	size_t plen, poff;
 };
 
 struct al_stdin_relay {
