@@ -326,3 +326,22 @@ def test_export_of_unreadable_file_is_complete_or_absent(airlock, world_tmp):
             f"exported copy is truncated ({p.stat().st_size} bytes of 6)\n{res.stderr.decode()}")
     else:
         assert b"could not be exported" in res.stderr or b"error" in res.stderr, res.describe()
+
+
+def test_renames_are_reported_as_delete_and_create(airlock, world_tmp):
+    """Renaming a file of the original: the old name is deleted, the new one
+    created with the content; the original is untouched. (A directory of the
+    original cannot be renamed on this overlay -- EXDEV, as without
+    redirect_dir; `mv` then copies, which the other tests cover.)"""
+    ws = make_workspace(world_tmp)
+    before = tree_snapshot(ws)
+    res = airlock.probe("rename", "/workspace/keep.txt", "/workspace/kept.txt", ",",
+                        "rename", "/workspace/sub/deeper/data.bin", "/workspace/moved.bin",
+                        opts=["--workspace", str(ws)])
+    err = res.stderr.decode(errors="replace")
+    assert res.rc == 0 and all(r["ok"] for r in res.records), res.describe()
+    rep, _ = parse_report(err)
+    assert set(rep["deleted"]) == {"keep.txt", "sub/deeper/data.bin"}, err
+    assert set(rep["created"]) == {"kept.txt", "moved.bin"}, err
+    assert rep["created"]["moved.bin"] == 256 * 64, err
+    assert tree_snapshot(ws) == before

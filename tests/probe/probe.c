@@ -245,6 +245,17 @@ static int c_chmod(char **a)
 	return 0;
 }
 
+static int c_rename(char **a)
+{
+	j_str("path", a[0]);
+	j_str("to", a[1]);
+	if (rename(a[0], a[1]) < 0)
+		j_err("rename", errno);
+	else
+		j_bool("ok", 1);
+	return 0;
+}
+
 static int c_symlink(char **a)
 {
 	j_str("target", a[0]);
@@ -964,6 +975,7 @@ static const struct command commands[] = {
 	{"rm", 1, 1, 1, c_rm, "PATH"},
 	{"symlink", 2, 2, 1, c_symlink, "TARGET PATH"},
 	{"mkfifo", 1, 1, 1, c_mkfifo, "PATH"},
+	{"rename", 2, 2, 1, c_rename, "FROM TO"},
 	{"chmod", 2, 2, 1, c_chmod, "OCTAL-MODE PATH"},
 	{"ls", 1, 1, 1, c_ls, "PATH"},
 	{"stat", 1, 1, 1, c_stat, "PATH"},
