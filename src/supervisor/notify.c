@@ -24,6 +24,14 @@
 #include "util/fdutil.h"
 #include "util/json.h"
 
+/* Linux 6.6+ (uapi linux/seccomp.h), newer than the installed headers */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 /* bytes of each argv string fetched in the one batched read (most are shorter) */
 #define ARG_PREFETCH 128
 
@@ -109,6 +117,12 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 		al_notify_free(n);
 		return al_error_set(err, ENOMEM, "notify", "allocating notification buffers");
 	}
+	/* The target waits for our answer and we wait for its notification:
+	 * synchronous wake-ups (6.6+) let the scheduler hand the CPU straight
+	 * over when both share one CPU. Best effort (older kernels lack it);
+	 * on this 2-CPU build machine it made no measurable difference. */
+	(void)ioctl(n->fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	            (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	/* O_NONBLOCK is set for tidiness only: the receive ioctl ignores it
 	 * (see al_notify_handle for how blocking is avoided). */
 	fl = fcntl(n->fd, F_GETFL);
