@@ -7,6 +7,7 @@
  * Usage: try_syscall all | try_syscall NAME... | try_syscall list
  *        try_syscall repeat N NAME   (N attempts, one summary line)
  *        try_syscall execveat PATH [ARG...]   (exec PATH with execveat(2))
+ *        try_syscall execve_badpath   (execve with an unmapped path pointer)
  * Static, no libc features beyond syscall(2) and stdio. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -289,6 +290,14 @@ int main(int argc, char **argv)
 		syscall(__NR_execveat, AT_FDCWD, argv[2], argv + 2, environ, 0);
 		printf("{\"syscall\":\"execveat\",\"ret\":-1,\"errno_num\":%d}\n", errno);
 		return 1;
+	}
+	if (strcmp(argv[1], "execve_badpath") == 0) {
+		/* an address no process maps: the supervisor cannot read the path */
+		long r = syscall(__NR_execve, 16L, argv, NULL);
+		printf("{\"syscall\":\"execve_badpath\",\"nr\":%d,\"ret\":%ld,\"errno\":\"%s\","
+		       "\"errno_num\":%d}\n",
+		       __NR_execve, r, errname(errno), errno);
+		return 0;
 	}
 	if (strcmp(argv[1], "all") == 0 || strcmp(argv[1], "denied") == 0) {
 		for (size_t i = 0; i < N(denied); i++)

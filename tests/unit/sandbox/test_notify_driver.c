@@ -320,6 +320,21 @@ static void execveat_is_recorded(void **state)
 	free_run(&r);
 }
 
+static void unreadable_exec_is_refused_and_recorded(void **state)
+{
+	static char *const args[] = {"try_syscall", "execve_badpath", NULL};
+	struct run r;
+
+	(void)state;
+	run_probe(&r, args);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	assert_non_null(strstr(r.out.data, "\"errno\":\"EFAULT\""));
+	/* the probe's own exec, then the refused one */
+	assert_int_equal(count_records(&r, "exec\t"), 2);
+	assert_int_equal(count_records(&r, "\"path\":null,\"read_error\":14,\"refused\":true"), 1);
+	free_run(&r);
+}
+
 static void denial_flood_is_capped(void **state)
 {
 	char n[32];
@@ -347,6 +362,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(huge_argv_is_bounded),
 	    cmocka_unit_test(execveat_is_recorded),
 	    cmocka_unit_test(denial_flood_is_capped),
+	    cmocka_unit_test(unreadable_exec_is_refused_and_recorded),
 	};
 
 	if (argc < 2) {
