@@ -236,3 +236,13 @@ def test_ordinary_workloads_run_clean(airlock, ts_dir, world_tmp, airlock_works,
     denied = of_type(recs, "syscall_denied")
     assert not denied, f"{name} hit the filter: {json.dumps(denied)[:2000]}"
     assert len(of_type(recs, "exec")) >= 2
+
+
+def test_denial_flood_is_capped_not_fatal(airlock, ts_dir, world_tmp, airlock_works):
+    # a workload looping on a denied call: every call refused, the log bounded
+    res, recs = run_logged(airlock, ts_dir, world_tmp, TS, "repeat", "10100", "sysfs")
+    assert res.rc == 0, res.describe()
+    line = probe_lines(res)["sysfs"]
+    assert line["eperm"] == 10100, line
+    assert len(of_type(recs, "syscall_denied")) == 10000
+    assert len(of_type(recs, "syscall_denied_unrecorded")) == 1
