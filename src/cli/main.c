@@ -1,6 +1,9 @@
 /* airlock: the thin command-line front end. Dispatches to a subcommand; all
  * logic lives in the library. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "airlock-config.h"
@@ -23,10 +26,28 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* Started with 0, 1 or 2 closed, the first fds airlock opens (the log, the
+ * relay pipes) would take those numbers and be mistaken for stdio. */
+static void ensure_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n < 0)
+			_exit(125);
+		if (n != fd) { /* lower ones are taken, so n == fd; be sure anyway */
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
 
+	ensure_stdio();
 	al_proctitle_save(argc, argv);
 	if (argc < 2) {
 		usage(stderr);

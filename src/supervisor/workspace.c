@@ -106,6 +106,39 @@ static const char *type_of(mode_t m)
 	return "special";
 }
 
+/* Open name in the upper layer. A workload can chmod its files to 000; a
+ * rootful supervisor reads them anyway, a rootless one is only their owner
+ * (the sandbox uid is the caller's). The owner may grant itself access: the
+ * upper layer is about to be discarded and nothing inside runs any more.
+ * Done through an O_PATH handle, so a link the workload made is never
+ * followed; only the report's view of the mode changes, not the export's. */
+static int open_upper(int upper_dir, const char *name, int flags)
+{
+	char proc[64];
+	struct stat st;
+	int fd = openat(upper_dir, name, flags | O_NOFOLLOW | O_CLOEXEC), h;
+
+	if (fd >= 0 || errno != EACCES)
+		return fd;
+	h = openat(upper_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (h < 0)
+		return -1;
+	if (fstat(h, &st) < 0 || st.st_uid != geteuid() ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+		close(h);
+		errno = EACCES;
+		return -1;
+	}
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", h);
+	if (chmod(proc, (st.st_mode & 07777) | (S_ISDIR(st.st_mode) ? 0700 : 0600)) < 0) {
+		close(h);
+		errno = EACCES;
+		return -1;
+	}
+	close(h);
+	return openat(upper_dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
 /* Open (creating) the export directory that mirrors rel's parent. */
 static int export_dir_for(struct report *rep, const char *rel)
 {
@@ -163,9 +196,11 @@ __attribute__((noinline)) static void export_entry(struct report *rep, int upper
 		close(dfd);
 		return;
 	}
-	src = openat(upper_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	dst = openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		     st->st_mode & 0777);
+	/* Source first: an export is complete or absent, never a truncated copy. */
+	src = open_upper(upper_dir, name, O_RDONLY);
+	dst = src < 0 ? -1
+		      : openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			       st->st_mode & 0777);
 	if (src >= 0 && dst >= 0) {
 		char buf[65536];
 		ssize_t n;
@@ -178,10 +213,12 @@ __attribute__((noinline)) static void export_entry(struct report *rep, int upper
 		if (n < 0)
 			ok = 0;
 		fchmod(dst, st->st_mode & 0777);
-		if (ok)
+		if (ok) {
 			rep->exported++;
-		else
+		} else {
+			unlinkat(dfd, base, 0); /* no partial copy left behind */
 			rep->export_errors++;
+		}
 	} else {
 		rep->export_errors++;
 	}
@@ -195,7 +232,7 @@ __attribute__((noinline)) static void export_entry(struct report *rep, int upper
 __attribute__((noinline)) static bool same_file(struct report *rep, int upper_dir, int lower_dir,
 						 const char *name)
 {
-	int a = openat(upper_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int a = open_upper(upper_dir, name, O_RDONLY);
 	int b = openat(lower_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	bool same = a >= 0 && b >= 0 && same_content(rep, a, b);
 	if (a >= 0)
@@ -278,13 +315,14 @@ static void walk(struct report *rep, int upper_dir, int lower_dir, int depth)
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(upper_dir, de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = open_upper(upper_dir, de->d_name, O_RDONLY | O_DIRECTORY);
 			int lsub = -1;
 			char opaque[4] = {0};
 			bool is_opaque = false;
-			if (sub < 0)
+			if (sub < 0) {
+				rep->omitted++; /* could not look inside: the report says so */
 				continue;
+			}
 			is_opaque = fgetxattr(sub, "user.overlay.opaque", opaque, sizeof opaque) > 0 &&
 				    opaque[0] == 'y';
 			if (in_lower && S_ISDIR(lst.st_mode))
