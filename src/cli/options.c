@@ -28,6 +28,7 @@ enum {
 	OPT_LOG_SINK,
 	OPT_SIGNING_KEY,
 	OPT_ALLOW_DEGRADED,
+	OPT_ALLOW_LOOPBACK_TCP,
 	OPT_VERSION,
 };
 
@@ -50,6 +51,7 @@ static const struct option run_options[] = {
     {"log-sink", required_argument, NULL, OPT_LOG_SINK},
     {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
     {"allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED},
+    {"allow-loopback-tcp", no_argument, NULL, OPT_ALLOW_LOOPBACK_TCP},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -102,6 +104,10 @@ void al_cli_usage_run(FILE *out)
 	      "      --pids N               process/thread limit (default 256)\n"
 	      "      --cpus N               CPU share, e.g. 0.5, 2 (default 1)\n"
 	      "      --disk SIZE            size of each writable tmpfs area (default 512MiB)\n"
+	      "\n"
+	      "network (air-gapped: only lo exists):\n"
+	      "      --allow-loopback-tcp   let TCP bind/connect on the sandbox's own lo\n"
+	      "                             (denied by default; local test servers need it)\n"
 	      "\n"
 	      "evidence:\n"
 	      "      --log FILE             write the JSON Lines event log to FILE\n"
@@ -290,6 +296,9 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return set_str(spec, &spec->log.sink, "--log-sink", arg, err);
 	case OPT_SIGNING_KEY:
 		return set_host_path(spec, &spec->log.signing_key, "--signing-key", arg, err);
+	case OPT_ALLOW_LOOPBACK_TCP:
+		spec->network.loopback_tcp = true;
+		return 0;
 	case OPT_ALLOW_DEGRADED:
 		if (al_degradation_parse(arg, &bit) < 0)
 			return al_error_set(

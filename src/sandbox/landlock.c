@@ -254,13 +254,16 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 	}
 	ll->attr.handled_access_fs = fs_rights_for_abi(ll->abi);
 	ll->attr_size = sizeof ll->attr.handled_access_fs;
-	if (ll->abi >= 4) {
+	if (ll->abi >= 4 && !spec->network.loopback_tcp) {
 		/* handled with no rule: no TCP bind or connect at all; the netns
-		 * holds only lo, and a later egress proxy will add its port here */
+		 * holds only lo, and a later egress proxy will add its port here.
+		 * network.loopback_tcp leaves TCP unhandled: Landlock rules are per
+		 * port, not per address, and lo is all there is to reach. */
 		ll->attr.handled_access_net =
 		    LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
-		ll->attr_size = offsetof(struct ll_ruleset_attr, scoped);
 	}
+	if (ll->abi >= 4)
+		ll->attr_size = offsetof(struct ll_ruleset_attr, scoped);
 	if (ll->abi >= 6) {
 		ll->attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
 		ll->attr_size = sizeof ll->attr;

@@ -69,6 +69,10 @@ enum al_net_mode {
 
 struct al_network_spec {
 	enum al_net_mode mode;
+	/* Allow TCP bind/connect on the sandbox's own loopback (Landlock denies
+	 * all TCP by default). Only lo exists in mode none, so this cannot
+	 * reach anything outside; it lets local servers (tests, notebooks) work. */
+	bool loopback_tcp;
 };
 
 /* Ownership: every char * in the struct is owned by it and released by

@@ -219,6 +219,7 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 
 	al_json_key(&j, "network");
 	al_json_obj_begin(&j);
+	al_json_kv_bool(&j, "loopback_tcp", spec->network.loopback_tcp);
 	al_json_kv_str(&j, "mode", "none");
 	al_json_obj_end(&j);
 

@@ -445,6 +445,18 @@ static int get_string(struct yctx *c, const struct ynode *n, const char *key, co
 	return 0;
 }
 
+/* An unquoted true or false (YAML 1.2 core schema; not yes/no/on/off). */
+static int get_bool(struct yctx *c, const struct ynode *n, const char *key, bool *out)
+{
+	if (n->type != Y_SCALAR || is_null(n) || !n->plain ||
+	    (strcmp(n->text, "true") != 0 && strcmp(n->text, "false") != 0))
+		return yerr(c, n, key, "expected true or false, got %s%s%s%s", type_name(n),
+		            n->type == Y_SCALAR ? " \"" : "", n->type == Y_SCALAR ? n->text : "",
+		            n->type == Y_SCALAR ? "\"" : "");
+	*out = strcmp(n->text, "true") == 0;
+	return 0;
+}
+
 static int get_nonempty_string(struct yctx *c, const struct ynode *n, const char *key,
                                const char **out)
 {
@@ -1088,8 +1100,14 @@ static int h_network_mode(struct yctx *c, const struct ynode *v, const char *key
 	return yerr(c, v, key, "unknown network mode \"%s\" (only \"none\" is available)", s);
 }
 
+static int h_network_loopback_tcp(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_bool(c, v, key, &c->spec->network.loopback_tcp);
+}
+
 static const struct key_def network_keys[] = {
     {"mode", h_network_mode},
+    {"loopback_tcp", h_network_loopback_tcp},
 };
 
 static int h_network(struct yctx *c, const struct ynode *v, const char *key)

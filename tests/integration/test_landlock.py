@@ -81,6 +81,37 @@ def test_tcp_bind_and_connect_are_denied(airlock):
     assert errno_of(airlock, "s = socket.socket(socket.AF_UNIX); s.bind('/tmp/s')") == "ok"
 
 
+def test_loopback_tcp_opt_in_reaches_only_the_sandbox(airlock):
+    """--allow-loopback-tcp: a server on the sandbox's own lo works; the
+    host's loopback is still another network namespace, out of reach."""
+    import socket as hsock
+    host = hsock.socket()
+    host.bind(("127.0.0.1", 0))
+    host.listen()
+    port = host.getsockname()[1]
+    try:
+        code = ("import socket, threading, json\n"
+                "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                "threading.Thread(target=lambda: s.accept()[0].sendall(b'pong'), daemon=True).start()\n"
+                "c = socket.create_connection(s.getsockname(), timeout=5)\n"
+                "local = c.recv(4).decode()\n"
+                "try:\n"
+                f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); host = 'connected'\n"
+                "except OSError as e:\n"
+                "    host = type(e).__name__\n"
+                "print(json.dumps({'local': local, 'host': host}))\n")
+        res = airlock.run("run", *airlock.extra, "--allow-loopback-tcp", "--", "python3", "-c", code)
+        assert res.rc == 0, res.describe()
+        out = json.loads(res.stdout.decode().strip().splitlines()[-1])
+        assert out["local"] == "pong", out
+        assert out["host"] != "connected", out   # refused: nothing listens on the sandbox's port
+        host.settimeout(0.5)
+        with pytest.raises(hsock.timeout):
+            host.accept()                          # and nothing arrived on the host
+    finally:
+        host.close()
+
+
 def test_ruleset_is_recorded(airlock, world_tmp):
     log = world_tmp / "run.jsonl"
     res = airlock.run("run", *airlock.extra, "--log", str(log), "-v", f"{world_tmp}:/vol:ro",

@@ -336,7 +336,7 @@ static void test_canonical_defaults(void **state)
 	    "\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"on_sink_"
 	    "failure\":\"kill\","
 	    "\"path\":null,\"signing_key\":null,\"sink\":null,\"spool_dir\":null,\"tls_ca\":null},"
-	    "\"network\":{\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
+	    "\"network\":{\"loopback_tcp\":false,\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
 	    "\"volumes\":[],\"workdir\":\"/workspace\",\"workspace\":null}";
 
 	base(&s);
@@ -397,6 +397,7 @@ static void test_canonical_stable(void **state)
 		    "command: [/bin/echo, hi]\nlog: {on_sink_failure: spool}\n",
 		    "command: [/bin/echo, hi]\nuser: \"1000:1001\"\n",
 		    "command: [/bin/echo, hi]\nallow_degraded: [cgroup]\n",
+		    "command: [/bin/echo, hi]\nnetwork: {loopback_tcp: true}\n",
 		};
 		for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
 			char hv[65];

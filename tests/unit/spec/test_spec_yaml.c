@@ -81,6 +81,7 @@ static void test_full_spec(void **state)
 	                           "  tls_ca: /etc/ssl/ca.pem\n"
 	                           "network:\n"
 	                           "  mode: none\n"
+	                           "  loopback_tcp: true\n"
 	                           "allow_degraded: [landlock, timens]\n";
 	struct al_spec s;
 	struct al_error err;
@@ -131,6 +132,7 @@ static void test_full_spec(void **state)
 	assert_string_equal(s.log.spool_dir, "/var/spool/airlock");
 	assert_string_equal(s.log.tls_ca, "/etc/ssl/ca.pem");
 	assert_int_equal(s.network.mode, AL_NET_NONE);
+	assert_true(s.network.loopback_tcp);
 	assert_int_equal(s.allow_degraded, AL_DEGRADE_LANDLOCK | AL_DEGRADE_TIMENS);
 	assert_int_equal(al_spec_validate(&s, &err), 0);
 	al_spec_free(&s);
@@ -455,6 +457,10 @@ static void test_errors_values(void **state)
 	    "available yet in this version of airlock; only \"none\" (air-gapped) is");
 	expect_error("network: {mode: host}\n", "spec.yaml:1:17: network.mode: unknown network "
 	                                        "mode \"host\" (only \"none\" is available)");
+	expect_error("network: {loopback_tcp: yes}\n",
+	             "spec.yaml:1:25: network.loopback_tcp: expected true or false, got a scalar \"yes\"");
+	expect_error("network: {loopback_tcp: \"true\"}\n",
+	             "spec.yaml:1:25: network.loopback_tcp: expected true or false, got a string \"true\"");
 	expect_error("allow_degraded: [landlock, seccomp]\n",
 	             "spec.yaml:1:28: allow_degraded[1]: unknown degradation \"seccomp\" (known: "
 	             "landlock, cgroup, timens, seccomp-notify)");
