@@ -222,7 +222,7 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 		    ((bit == AL_DEGRADE_TIMENS && !f->timens) ||
 		     (bit == AL_DEGRADE_CGROUP && s->cgroup &&
 		      strncmp(al_cgroup_mode(s->cgroup), "none", 4) == 0) ||
-		     (bit == AL_DEGRADE_LANDLOCK && (ll == NULL || al_landlock_abi(ll) < 7)) ||
+		     (bit == AL_DEGRADE_LANDLOCK && (ll == NULL || al_landlock_abi(ll) < AL_LANDLOCK_ABI_WANTED)) ||
 		     (bit == AL_DEGRADE_SECCOMP_NOTIFY && (sc == NULL || !al_seccomp_notify_enabled(sc)))))
 			al_json_str(&j, al_degradation_name(bit));
 	al_json_arr_end(&j);
@@ -558,6 +558,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		s.upper_fd = -1;
 	}
 	if (s.notify) {
+		al_notify_stats(s.notify, &s.notify_stats);
 		al_notify_free(s.notify);
 		s.notify = NULL;
 	}
@@ -737,6 +738,12 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "memory_bytes", s->peak_memory);
 	al_json_kv_uint(&j, "cpu_ns", s->peak_cpu_ns);
 	al_json_kv_uint(&j, "pids", s->peak_pids);
+	al_json_obj_end(&j);
+	al_json_key(&j, "syscalls");
+	al_json_obj_begin(&j);
+	al_json_kv_uint(&j, "execs", s->notify_stats.execs);
+	al_json_kv_uint(&j, "denied", s->notify_stats.denied);
+	al_json_kv_uint(&j, "denied_unrecorded", s->notify_stats.denied_unrecorded);
 	al_json_obj_end(&j);
 	al_json_key(&j, "output");
 	al_json_obj_begin(&j);

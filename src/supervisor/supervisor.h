@@ -9,6 +9,7 @@
 #include "sandbox/sandbox.h"
 #include "spec/spec.h"
 #include "supervisor/run.h"
+#include "supervisor/notify.h"
 #include "util/error.h"
 
 struct al_evlog;
@@ -90,6 +91,7 @@ struct al_supervisor {
 	uint64_t rusage_cpu_ns; /* the init's, including all it reaped */
 	bool log_failed_reported;
 	bool run_start_logged;
+	struct al_notify_stats notify_stats; /* at teardown, for run_end */
 };
 
 /* loop.c */
