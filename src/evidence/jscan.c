@@ -2,6 +2,7 @@
  * depth bound; strings must be valid UTF-8 and contain no raw control bytes,
  * so a record accepted here can be re-emitted and displayed safely. */
 #include "evidence/jscan.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,39 +27,6 @@ static int hexval(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, max U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0];
-	size_t len, i;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 static int scan_string(struct scan *s)
@@ -91,7 +59,8 @@ static int scan_string(struct scan *s)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t l = utf8_len(s->p, s->end);
+			uint32_t cp;
+			size_t l = al_utf8_decode(s->p, (size_t)(s->end - s->p), &cp);
 			if (l == 0)
 				return -EINVAL;
 			s->p += l;

@@ -9,39 +9,10 @@
 
 #include "evidence/jscan.h"
 #include "evidence/lineio.h"
+#include "util/utf8.h"
 
 #define FIELD_MAX 256 /* bytes of one decoded string shown */
 #define ARGV_MAX 16   /* argv elements shown */
-
-/* Length of a valid UTF-8 sequence at p, and its code point; 0 if invalid. */
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	size_t len;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, *cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, *cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, *cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
-	    (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* Code points a terminal acts on or that reorder text: C0/C1 controls, DEL,
  * bidi embeddings/overrides/isolates, line/paragraph separators. */
@@ -58,7 +29,7 @@ static void put_safe(FILE *out, const char *s, size_t n)
 
 	while (i < n) {
 		uint32_t cp;
-		size_t l = utf8_decode(p + i, n - i, &cp);
+		size_t l = al_utf8_decode(p + i, n - i, &cp);
 		if (l == 0) {
 			fprintf(out, "\\x%02x", p[i]);
 			i++;

@@ -3,6 +3,7 @@
  * (the last word before anything is started). */
 #define _GNU_SOURCE
 #include "spec/spec.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -548,7 +549,7 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 		                    spec->uid, spec->gid, SANDBOX_IDS - 1);
 	for (size_t i = 0; i < spec->n_env; i++)
 		if (spec->env[i].key[0] == '\0' || strchr(spec->env[i].key, '=') != NULL ||
-		    !al_spec_utf8_valid(spec->env[i].key, strlen(spec->env[i].key)))
+		    !al_utf8_valid(spec->env[i].key, strlen(spec->env[i].key)))
 			return al_error_set(err, 0, "spec", "env: invalid variable name \"%s\"",
 			                    spec->env[i].key);
 	r = validate_volumes(spec, err);

@@ -3,6 +3,7 @@
  * durations in ns; and its SHA-256, which the first log record carries so a
  * run says exactly what policy it ran under. */
 #include "spec/spec.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -32,46 +33,6 @@ static void json_shortest_double(struct al_json *j, double v)
 	al_json_raw(j, buf);
 }
 
-bool al_spec_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t cp;
-		size_t len;
-
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((p[i] & 0xe0) == 0xc0) {
-			cp = p[i] & 0x1fu;
-			len = 2;
-		} else if ((p[i] & 0xf0) == 0xe0) {
-			cp = p[i] & 0x0fu;
-			len = 3;
-		} else if ((p[i] & 0xf8) == 0xf0) {
-			cp = p[i] & 0x07u;
-			len = 4;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3fu);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* A string, losslessly. The JSON writer replaces invalid UTF-8 with U+FFFD,
  * which would let two different byte strings (say, command arguments given
  * on the command line) hash alike; such a string is written as {"hex": ...}
@@ -82,7 +43,7 @@ static void canon_str(struct al_json *j, const char *s)
 	_cleanup_free_ char *hex = NULL;
 	size_t n;
 
-	if (s == NULL || al_spec_utf8_valid(s, (n = strlen(s)))) {
+	if (s == NULL || al_utf8_valid(s, (n = strlen(s)))) {
 		al_json_str(j, s);
 		return;
 	}

@@ -19,4 +19,3 @@ bool al_spec_sink_url_valid(const char *url);
 bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len);
 
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-bool al_spec_utf8_valid(const char *s, size_t n);

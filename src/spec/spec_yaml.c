@@ -3,6 +3,7 @@
  * against the schema, so every error names file:line:col and the dotted key. */
 #define _GNU_SOURCE
 #include "spec/spec.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -281,38 +282,9 @@ static int check_charset(const char *text, size_t len, int *line, int *col, long
 	*col = 1;
 	while (p < end) {
 		uint32_t cp;
-		size_t n;
+		size_t n = al_utf8_decode(p, (size_t)(end - p), &cp);
 
-		if (p[0] < 0x80) {
-			cp = p[0];
-			n = 1;
-		} else if ((p[0] & 0xe0) == 0xc0) {
-			cp = p[0] & 0x1fu;
-			n = 2;
-		} else if ((p[0] & 0xf0) == 0xe0) {
-			cp = p[0] & 0x0fu;
-			n = 3;
-		} else if ((p[0] & 0xf8) == 0xf0) {
-			cp = p[0] & 0x07u;
-			n = 4;
-		} else {
-			*bad = -1;
-			return -EILSEQ;
-		}
-		if ((size_t)(end - p) < n) {
-			*bad = -1;
-			return -EILSEQ;
-		}
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				*bad = -1;
-				return -EILSEQ;
-			}
-			cp = (cp << 6) | (p[i] & 0x3fu);
-		}
-		/* overlong forms, surrogates and beyond U+10FFFF are not UTF-8 */
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+		if (n == 0) { /* malformed, overlong, surrogate, beyond U+10FFFF, cut short */
 			*bad = -1;
 			return -EILSEQ;
 		}
