@@ -434,10 +434,11 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		}
 		s.in.src = 0;
 		s.in.dst = inp[1];
+		/* Read only after EPOLLIN (or, for a regular file, at any time):
+		 * never O_NONBLOCK, which would change the file description the
+		 * caller shares with others (the next command of a script). */
 		s.in.pollable = fstat(0, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
 				!S_ISDIR(st.st_mode);
-		if (s.in.pollable)
-			fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = al_error_errno(err, "supervisor", "socketpair");

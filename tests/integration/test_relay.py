@@ -56,3 +56,20 @@ def test_large_output_is_relayed_completely_to_a_slow_reader(airlock):
         time.sleep(0.001)
     assert p.wait(timeout=60) == 0
     assert got == 8388608
+
+
+def test_callers_stdin_flags_are_left_alone(airlock):
+    """Relaying stdin must not change the caller's open file description
+    (O_NONBLOCK there would break the next reader of the same pipe)."""
+    r, w = os.pipe()
+    try:
+        os.write(w, b"input\n")
+        before = __import__("fcntl").fcntl(r, __import__("fcntl").F_GETFL)
+        p = subprocess.run(airlock.cmd("run", *airlock.extra, "--", "/usr/bin/head", "-c", "3"),
+                           stdin=r, capture_output=True, timeout=60)
+        after = __import__("fcntl").fcntl(r, __import__("fcntl").F_GETFL)
+        assert p.returncode == 0 and p.stdout == b"inp", p
+        assert after == before and not after & os.O_NONBLOCK, (before, after)
+    finally:
+        os.close(r)
+        os.close(w)
