@@ -350,6 +350,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	struct al_teardown_facts td = {0};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
 	bool cg_before_clone = false;
+	struct al_error release_err = {0};
 	int fds_before = 0, pidfd = -1, r, status = AL_EXIT_SETUP;
 	struct stat nsst = {0};
 	const char *verdict = "setup-error";
@@ -517,6 +518,9 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			r = al_error_errno(err, "supervisor", "releasing the workload");
 	}
 	if (r < 0) {
+		/* Nothing of the workload ran: report the cause as it is, not as
+		 * a killed run (the init is still killed and reaped). */
+		release_err = *err;
 		al_supervisor_kill(&s, AL_KILL_ERROR, err->msg);
 		s.setup_failed = true;
 	}
@@ -529,7 +533,9 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			*err = lerr;
 	}
 	s.t_end_ns = al_mono_ns();
-	if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
+	if (release_err.msg[0]) {
+		*err = release_err;
+	} else if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
 		al_error_set(err, s.setup_msg.err, "setup", "setting up the sandbox: %s: %s",
 			     al_stage_name(s.setup_msg.stage), s.setup_msg.text);
 	} else if (s.exec_errno) {
