@@ -39,7 +39,7 @@ def _static(path):
     return b"not a dynamic executable" in out.stdout + out.stderr
 
 
-def test_image_dir_is_the_root(airlock, rootfs):
+def test_image_etc_is_the_images_but_synthesized_files_win(airlock, rootfs):
     res = airlock.run("run", *airlock.extra, "--image", str(rootfs), "--", "/bin/sh", "-c",
                       "exec 2>&1; cat /etc/motd; id -un; ls /usr 2>&1; echo x > /bin/new 2>&1; "
                       "echo x > /etc/motd 2>&1; cat /etc/shadow 2>&1; true")
