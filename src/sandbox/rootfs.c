@@ -100,11 +100,14 @@ void al_plan_free(struct al_sandbox_plan *plan)
 
 #define NR(path) AL_NEWROOT path
 
+/* Strings of an op come from al_plan_printf/strdup: NULL means an
+ * allocation failed there, so the check for it is made once, here. */
 static int add(struct al_sandbox_plan *p, struct al_mount_op op, struct al_error *err)
 {
-	if (op.dst == NULL || (op.kind != AL_MNT_FILE && op.kind != AL_MNT_DIR && op.src == NULL &&
-			       (op.kind == AL_MNT_BIND || op.kind == AL_MNT_BIND_FILE ||
-				op.kind == AL_MNT_SYMLINK)))
+	bool needs_src = op.kind == AL_MNT_BIND || op.kind == AL_MNT_BIND_FILE ||
+			 op.kind == AL_MNT_SYMLINK;
+	if (op.dst == NULL || (needs_src && op.src == NULL) ||
+	    (op.kind == AL_MNT_FILE && op.content == NULL))
 		return al_error_set(err, ENOMEM, "rootfs", "planning the root filesystem");
 	if (al_plan_add(p, &op) < 0)
 		return al_error_set(err, ENOMEM, "rootfs", "planning the root filesystem");

@@ -413,7 +413,6 @@ static void read_sync(struct al_supervisor *s)
 			take_fds(s, &mh, &m);
 			break;
 		case AL_MSG_STARTED:
-			s->started = true;
 			s->workload_pid = m.status;
 			s->t_ready_ns = al_mono_ns();
 			if (s->notify == NULL)
@@ -454,7 +453,6 @@ static void handle_init_exit(struct al_supervisor *s)
 	s->rusage_cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
 			   ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
 	s->init_exited = true;
-	s->init_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
 	ep_del(s->epfd, s->pidfd);
 	/* Whatever is left is killed now: the namespace died with its init,
 	 * and the cgroup kill catches anything that is not in the namespace. */

@@ -67,11 +67,9 @@ struct al_supervisor {
 
 	/* what happened */
 	bool init_exited;
-	int init_status;      /* waitid status of init */
 	bool got_exit_msg;
 	int workload_status;  /* wait status reported by init */
 	pid_t workload_pid;   /* in the sandbox's pid namespace */
-	bool started;
 	int exec_errno;
 	bool setup_failed;
 	struct al_msg setup_msg;
