@@ -478,6 +478,22 @@ void al_cg_sleep_ms(unsigned ms)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
+/* The fds behind al_cgroup_event_fd (event_fd may be the inotify fd itself). */
+static void close_event_fds(struct al_cgroup *cg)
+{
+	if (cg->event_fd >= 0 && cg->event_fd != cg->inotify_fd)
+		close(cg->event_fd);
+	if (cg->inotify_fd >= 0)
+		close(cg->inotify_fd);
+	if (cg->timer_fd >= 0)
+		close(cg->timer_fd);
+	if (cg->oom_eventfd >= 0)
+		close(cg->oom_eventfd);
+	if (cg->oom_control_fd >= 0)
+		close(cg->oom_control_fd);
+	cg->event_fd = cg->inotify_fd = cg->timer_fd = cg->oom_eventfd = cg->oom_control_fd = -1;
+}
+
 
 /* Undo a partly made run cgroup: close fds, remove the directories this run
  * created. Best effort by design: it runs on an error path that already
@@ -501,17 +517,7 @@ void al_cg_undo(struct al_cgroup *cg)
 			rmdir(d->parent);
 		d->created = false;
 	}
-	if (cg->event_fd >= 0 && cg->event_fd != cg->inotify_fd)
-		close(cg->event_fd);
-	if (cg->inotify_fd >= 0)
-		close(cg->inotify_fd);
-	if (cg->timer_fd >= 0)
-		close(cg->timer_fd);
-	if (cg->oom_eventfd >= 0)
-		close(cg->oom_eventfd);
-	if (cg->oom_control_fd >= 0)
-		close(cg->oom_control_fd);
-	cg->event_fd = cg->inotify_fd = cg->timer_fd = cg->oom_eventfd = cg->oom_control_fd = -1;
+	close_event_fds(cg);
 }
 
 /* ---- the front end ------------------------------------------------------- */
@@ -702,15 +708,6 @@ void al_cgroup_free(struct al_cgroup *cg)
 			close(cg->dirs[i].fd);
 	if (cg->v2.fd >= 0)
 		close(cg->v2.fd);
-	if (cg->event_fd >= 0 && cg->event_fd != cg->inotify_fd)
-		close(cg->event_fd);
-	if (cg->inotify_fd >= 0)
-		close(cg->inotify_fd);
-	if (cg->timer_fd >= 0)
-		close(cg->timer_fd);
-	if (cg->oom_eventfd >= 0)
-		close(cg->oom_eventfd);
-	if (cg->oom_control_fd >= 0)
-		close(cg->oom_control_fd);
+	close_event_fds(cg);
 	free(cg);
 }
