@@ -17,7 +17,8 @@ struct al_cli_run {
 
 /* Parse `airlock run` arguments (argv[0] is "run"): --spec is loaded first,
  * then every other option overrides it, then the command after "--" (or the
- * first non-option) replaces spec->argv. Errors: -errno with err filled
- * (the caller exits 125). */
+ * first non-option) replaces spec->argv; the result is checked with
+ * al_spec_validate (except for --help / --version). Errors: -errno with err
+ * filled (the caller exits 125). */
 int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
 		     struct al_error *err);

@@ -36,12 +36,7 @@ int al_cmd_run(int argc, char **argv)
 		al_spec_free(&spec);
 		return 0;
 	}
-	r = al_spec_validate(&spec, &err);
-	if (r < 0) {
-		fprintf(stderr, "airlock: %s\n", err.msg);
-		al_spec_free(&spec);
-		return AL_EXIT_SETUP;
-	}
+	/* al_cli_parse_run has validated the spec with its overrides applied */
 	al_error_clear(&err);
 	r = al_run(&spec, &res, &err);
 	if (err.msg[0] && (!spec.quiet || res.exit_status == AL_EXIT_SETUP)) {
