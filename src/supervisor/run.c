@@ -364,6 +364,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	s.out.fd = s.err.fd = -1;
 	s.in.src = s.in.dst = -1;
 	s.upper_fd = -1;
+	s.export_parent_fd = -1;
 	s.t_start_ns = al_mono_ns();
 	make_run_id(s.run_id);
 	snprintf(res->run_id, sizeof res->run_id, "%s", s.run_id);
@@ -394,6 +395,13 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		goto out;
 	plan.landlock = ll;
 	plan.seccomp = sc;
+
+	/* Before the log is created and before any sandbox exists: no host path
+	 * the supervisor opens, creates or copies to may pass through a place
+	 * the sandbox can write (docs/isolation.md, "What the host trusts"). */
+	r = al_host_paths_check(&s, err);
+	if (r < 0)
+		goto out;
 
 	r = al_evlog_open(&s.log, &spec->log, s.run_id, err);
 	if (r < 0)
@@ -563,6 +571,16 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			fprintf(stderr, "airlock: workspace report: %s\n", werr.msg);
 		close(s.upper_fd);
 		s.upper_fd = -1;
+		/* The timeout bounds the whole run, the report and export included:
+		 * a workload that ended in time but left more than the rest of the
+		 * time could export ends as a timeout. */
+		if (s.report_timed_out && (strcmp(verdict, "exited") == 0 || strcmp(verdict, "signaled") == 0)) {
+			status = AL_EXIT_TIMEOUT;
+			verdict = "timeout";
+			if (!spec->quiet)
+				fprintf(stderr, "airlock: timeout reached after %.3f s during the workspace report\n",
+					(double)spec->limits.timeout_ns / 1e9);
+		}
 	}
 	if (s.notify) {
 		al_notify_stats(s.notify, &s.notify_stats);
@@ -688,6 +706,9 @@ out:
 	}
 	if (s.log)
 		al_evlog_free(s.log);
+	if (s.export_parent_fd >= 0)
+		close(s.export_parent_fd);
+	free(s.export_path);
 	al_seccomp_free(sc);
 	al_landlock_free(ll);
 	al_plan_free(&plan);

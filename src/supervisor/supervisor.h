@@ -77,6 +77,10 @@ struct al_supervisor {
 	int kill_signal;      /* the signal airlock received, for AL_KILL_SIGNAL */
 	char kill_detail[256];
 	int upper_fd;         /* workspace upper layer, from the init */
+	int export_parent_fd; /* --export's parent, opened (checked) before the clone; -1 */
+	char *export_path;    /* --export without trailing slashes */
+	const char *export_base; /* its last component, in export_path */
+	bool report_timed_out; /* the report/export ran out of the run's time */
 	struct {
 		int fd;           /* O_PATH handle on a writable area, from the init */
 		const char *path; /* its path inside */
@@ -99,3 +103,11 @@ void al_supervisor_check_disks(struct al_supervisor *s);
 
 /* workspace.c: the change report (and --export) from the overlay's upper layer. */
 int al_workspace_report(struct al_supervisor *s, struct al_error *err);
+/* Rootless: refuse up front a workspace holding a file whose owner or group
+ * the user namespace cannot map (the overlay could not copy it up). */
+int al_workspace_check_owners(const char *workspace, uid_t uid, gid_t gid, struct al_error *err);
+
+/* hostpaths.c: before the clone, check every host path the supervisor will
+ * open, create or copy to against the places the sandbox can write, and
+ * open --export's parent (s->export_parent_fd). */
+int al_host_paths_check(struct al_supervisor *s, struct al_error *err);
