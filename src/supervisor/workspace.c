@@ -854,7 +854,7 @@ int al_workspace_check_owners(const char *workspace, uid_t uid, gid_t gid, struc
 	}
 	if (!sc->found)
 		return 0;
-	return al_error_set(err, EOVERFLOW, "workspace",
+	return al_error_set(err, EPERM, "workspace",
 			    "workspace %s%s is owned by uid %u gid %u, but a rootless sandbox maps only your "
 			    "uid %u and gid %u: the workload could not change it (EOVERFLOW). Give the "
 			    "workspace to yourself (chown -R %u:%u), work on a copy, or run airlock as root",
