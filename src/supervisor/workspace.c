@@ -395,6 +395,7 @@ __attribute__((noinline)) static void export_entry(struct report *rep, int upper
 	if (src < 0 || dst < 0) {
 		not_exported(rep, e, src < 0 ? "could not read it" : "could not create it", true);
 	} else {
+		uint64_t bytes_before = rep->export_bytes;
 		r = copy_extents(rep, src, dst, st->st_size);
 		/* permission bits only: never setuid, setgid or sticky */
 		if (r == 0 && fchmod(dst, st->st_mode & 0777) < 0)
@@ -406,6 +407,7 @@ __attribute__((noinline)) static void export_entry(struct report *rep, int upper
 				remember_link(rep, st, rel); /* without memory: copied again later */
 		} else {
 			unlinkat(dfd, base, 0); /* no partial copy left behind */
+			rep->export_bytes = bytes_before; /* nor counted */
 			if (r == 1)
 				not_exported(rep, e, rep->export_stopped, false);
 			else
