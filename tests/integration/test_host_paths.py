@@ -278,3 +278,25 @@ def test_rootless_workspace_with_unmapped_owner_is_refused_up_front(airlock):
     err = refused(res, "rootless", "owned by uid 0")
     assert "chown" in err, err
     assert b"rc=" not in res.stdout, "the workload ran"
+
+
+def test_export_that_outlasts_the_timeout_ends_the_run_as_a_timeout(airlock, world_tmp):
+    """The workload ends just before its timeout, leaving more to export than
+    the time left: the export stops at the deadline, is recorded incomplete,
+    and the run ends 124 although the workload exited 0. (Should the workload
+    be killed first on a loaded machine, the same must hold.)"""
+    ws = workspace(world_tmp)
+    out = world_tmp / "out"
+    log = world_tmp / "run.jsonl"
+    script = ("s=$(date +%s%N); head -c 300M /dev/zero > /workspace/big; "
+              "e=$(( (1900000000 - ($(date +%s%N) - s)) / 1000000 )); "
+              "[ $e -gt 0 ] && sleep $(printf '%d.%03d' $((e/1000)) $((e%1000))); exit 0")
+    res = sh(airlock, script, ["--timeout", "2s", "--workspace", ws, "--export", out, "--log", log],
+             timeout=60)
+    assert res.rc == 124, res.describe()
+    w = workspace_record(log)
+    assert w["export_complete"] is False and w["export_incomplete"] == "timeout", {
+        k: w[k] for k in w if k.startswith("export") or k == "incomplete"}
+    assert not out.exists()
+    ends = [r for r in log_records(log) if r.get("type") == "run_end"]
+    assert ends and ends[-1]["verdict"] == "timeout" and ends[-1]["exit_status"] == 124, ends
