@@ -32,6 +32,7 @@ static void places_free(struct places *p)
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->v[i].fd >= 0)
 			close(p->v[i].fd);
+		free(p->v[i].fs_path);
 		free(p->what[i]);
 	}
 	free(p->v);
@@ -63,6 +64,11 @@ static int place_add(struct places *p, const char *host, const char *kind, struc
 		return al_error_set(err, ENOMEM, "paths", "%s %s", kind, host);
 	}
 	p->v[p->n] = (struct al_place){.dev = st.st_dev, .ino = st.st_ino, .fd = fd, .what = p->what[p->n]};
+	/* Where it lies in its file system: then a bind mount of a directory
+	 * inside it, elsewhere, is known to be inside it too. Without it (no
+	 * mount id from statx, no mountinfo) the walk up through ".." remains. */
+	if (fd >= 0)
+		(void)al_place_locate(&p->v[p->n]);
 	p->n++;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "util/pathsafe.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -27,6 +28,130 @@ static int match(const struct stat *st, const struct al_place *places, size_t n)
 	return -1;
 }
 
+static int mnt_id_of(int fd, uint64_t *id)
+{
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
+		return -errno;
+	if (!(sx.stx_mask & STATX_MNT_ID))
+		return -ENOSYS;
+	*id = sx.stx_mnt_id;
+	return 0;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* The root (inside its file system) and mount point of mount id. */
+static int mount_lookup(uint64_t id, char **root, char **mpoint)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char *save = NULL, *fld[5];
+		int k;
+		for (k = 0; k < 5; k++) {
+			fld[k] = strtok_r(k ? NULL : line, " \n", &save);
+			if (!fld[k])
+				break;
+		}
+		if (k < 5 || strtoull(fld[0], NULL, 10) != id)
+			continue;
+		unescape(fld[3]);
+		unescape(fld[4]);
+		*root = strdup(fld[3]);
+		*mpoint = strdup(fld[4]);
+		if (!*root || !*mpoint) {
+			free(*root);
+			free(*mpoint);
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static bool path_within(const char *prefix, const char *path)
+{
+	size_t n = strlen(prefix);
+	if (!strcmp(prefix, "/"))
+		return path[0] == '/';
+	return strncmp(prefix, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int al_place_locate(struct al_place *place)
+{
+	_cleanup_free_ char *root = NULL, *mp = NULL;
+	char proc[64], p[PATH_MAX];
+	const char *rel;
+	uint64_t id;
+	ssize_t k;
+	int r;
+
+	place->fs_path = NULL;
+	if (place->fd < 0)
+		return -EBADF;
+	r = mnt_id_of(place->fd, &id);
+	if (r < 0)
+		return r;
+	r = mount_lookup(id, &root, &mp);
+	if (r < 0)
+		return r;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", place->fd);
+	k = readlink(proc, p, sizeof p - 1);
+	if (k < 0)
+		return -errno;
+	p[k] = '\0';
+	if (!path_within(mp, p))
+		return -EXDEV;
+	rel = strcmp(mp, "/") == 0 ? p : p + strlen(mp);
+	if (asprintf(&place->fs_path, "%s%s", strcmp(root, "/") == 0 && rel[0] ? "" : root, rel) < 0) {
+		place->fs_path = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* cur is the root of its mount: is that mount a bind of a directory inside
+ * a place (same file system, its root at or beneath the place's fs_path)? */
+static int mount_root_inside(int cur, const struct stat *st, const struct al_place *places, size_t n)
+{
+	_cleanup_free_ char *root = NULL, *mp = NULL;
+	uint64_t id;
+
+	if (mnt_id_of(cur, &id) < 0 || mount_lookup(id, &root, &mp) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (places[i].fs_path && places[i].dev == st->st_dev && path_within(places[i].fs_path, root))
+			return (int)i;
+	return -1;
+}
+
+static bool shares_fs(const struct stat *st, const struct al_place *places, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (places[i].fs_path && places[i].dev == st->st_dev)
+			return true;
+	return false;
+}
+
 int al_path_beneath(int dirfd, const struct al_place *places, size_t n)
 {
 	_cleanup_close_ int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
@@ -38,6 +163,7 @@ int al_path_beneath(int dirfd, const struct al_place *places, size_t n)
 		return -errno;
 	for (int depth = 0; depth < MAX_UP; depth++) {
 		int i = match(&st, places, n), nfd;
+		bool top;
 		if (i >= 0)
 			return i;
 		nfd = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -47,10 +173,21 @@ int al_path_beneath(int dirfd, const struct al_place *places, size_t n)
 			close(nfd);
 			return -errno;
 		}
+		top = up.st_dev == st.st_dev && up.st_ino == st.st_ino; /* the root is its own parent */
+		if (shares_fs(&st, places, n)) {
+			uint64_t a = 0, b = 0;
+			if (top || (mnt_id_of(cur, &a) == 0 && mnt_id_of(nfd, &b) == 0 && a != b)) {
+				i = mount_root_inside(cur, &st, places, n);
+				if (i >= 0) {
+					close(nfd);
+					return i;
+				}
+			}
+		}
 		close(cur);
 		cur = nfd;
-		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
-			return -1; /* the root is its own parent */
+		if (top)
+			return -1;
 		st = up;
 	}
 	return -ELOOP;

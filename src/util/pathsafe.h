@@ -16,10 +16,19 @@ struct al_place {
 	ino_t ino;
 	int fd;           /* O_PATH handle on it (directories), or -1 */
 	const char *what; /* "rw volume /srv/data", "the workspace /home/u/task" */
+	char *fs_path;    /* its path inside its file system (al_place_locate), or NULL */
 };
 
+/* Fill place->fs_path: where the place lies inside its file system, from
+ * the mount it was opened on (/proc/self/mountinfo). With it, a directory
+ * reached through a bind mount of a *subdirectory* of the place is known to
+ * lie inside it too. 0 or -errno; the caller frees fs_path. */
+int al_place_locate(struct al_place *place);
+
 /* Index of the place that the directory at dirfd is, or lies beneath (its
- * parents are followed through ".." up to the root); -1 for none; -errno. */
+ * parents are followed through ".." up to the root; at each mount crossed,
+ * the mount's root inside its file system is compared with the places'
+ * fs_path); -1 for none; -errno. */
 int al_path_beneath(int dirfd, const struct al_place *places, size_t n);
 
 /* Does the directory at dirfd contain place (is place dirfd or beneath it)?

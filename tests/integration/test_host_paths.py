@@ -67,19 +67,25 @@ def test_export_refused_through_symlinks_dotdot_and_bind_mounts(airlock, world_t
     ws = workspace(world_tmp)
     os.symlink(vol / "sub", world_tmp / "alias")
     paths = [world_tmp / "alias" / "out", f"{world_tmp}/ws/../vol/sub/../out", f"{vol}/./sub/out"]
-    mnt = None
+    mounts = []
     if not is_rootless():
-        mnt = world_tmp / "mnt"
-        mnt.mkdir()
-        subprocess.run(["mount", "--bind", str(vol), str(mnt)], check=True)
-        paths.append(mnt / "sub" / "out")
+        # a second mount of the volume, and one of a directory inside it
+        for name, src in (("mnt", vol), ("mnt-sub", vol / "sub")):
+            m = world_tmp / name
+            m.mkdir()
+            subprocess.run(["mount", "--bind", str(src), str(m)], check=True)
+            mounts.append(m)
+        paths += [world_tmp / "mnt" / "sub" / "out", world_tmp / "mnt-sub" / "out"]
     try:
         for export in paths:
             res = sh(airlock, "true", ["-v", f"{vol}:/vol:rw", "--workspace", ws, "--export", export])
             refused(res, "rw volume")
+        if mounts:
+            res = sh(airlock, "true", ["-v", f"{vol}:/vol:rw", "--log", mounts[1] / "run.jsonl"])
+            refused(res, "log.path", "rw volume")
     finally:
-        if mnt:
-            subprocess.run(["umount", str(mnt)], check=True)
+        for m in mounts:
+            subprocess.run(["umount", str(m)], check=True)
     assert sorted(os.listdir(vol / "sub")) == [], "a refused export created something"
 
 
