@@ -63,7 +63,8 @@ static int place_add(struct places *p, const char *host, const char *kind, struc
 			close(fd);
 		return al_error_set(err, ENOMEM, "paths", "%s %s", kind, host);
 	}
-	p->v[p->n] = (struct al_place){.dev = st.st_dev, .ino = st.st_ino, .fd = fd, .what = p->what[p->n]};
+	p->v[p->n] =
+	    (struct al_place){.dev = st.st_dev, .ino = st.st_ino, .fd = fd, .what = p->what[p->n]};
 	/* Where it lies in its file system: then a bind mount of a directory
 	 * inside it, elsewhere, is known to be inside it too. Without it (no
 	 * mount id from statx, no mountinfo) the walk up through ".." remains. */
@@ -96,7 +97,7 @@ static char *expand_run(const char *tmpl, const char *run)
 /* A file the supervisor will create (O_EXCL) at path: the directory it is
  * created in, and every lookup on the way, must be out of the sandbox's reach. */
 static int check_file_path(const struct places *pl, const char *what, const char *path,
-			   struct al_error *err)
+                           struct al_error *err)
 {
 	int fd = -1, r;
 	r = al_path_resolve_checked(path, AL_PATH_PARENT, pl->v, pl->n, what, &fd, NULL, err);
@@ -106,7 +107,7 @@ static int check_file_path(const struct places *pl, const char *what, const char
 }
 
 static int check_dir_path(const struct places *pl, const char *what, const char *path,
-			  struct al_error *err)
+                          struct al_error *err)
 {
 	int fd = -1, r;
 	r = al_path_resolve_checked(path, 0, pl->v, pl->n, what, &fd, NULL, err);
@@ -116,7 +117,7 @@ static int check_dir_path(const struct places *pl, const char *what, const char 
 }
 
 static int check_log(const struct al_spec *spec, const char *run_id, const struct places *pl,
-		     struct al_error *err)
+                     struct al_error *err)
 {
 	_cleanup_free_ char *log = NULL, *spool_dflt = NULL;
 	int r;
@@ -130,7 +131,8 @@ static int check_log(const struct al_spec *spec, const char *run_id, const struc
 			_cleanup_free_ char *p = NULL;
 			if (asprintf(&p, "%s%s", log, suffix[i]) < 0)
 				return al_error_set(err, ENOMEM, "paths", "log.path");
-			r = check_file_path(pl, i == 0 ? "log.path" : "the log's stream file", p, err);
+			r = check_file_path(pl, i == 0 ? "log.path" : "the log's stream file", p,
+			                    err);
 			if (r < 0)
 				return r;
 		}
@@ -142,7 +144,8 @@ static int check_log(const struct al_spec *spec, const char *run_id, const struc
 			spool_dflt = strdup(log);
 			if (!spool_dflt)
 				return al_error_set(err, ENOMEM, "paths", "spool");
-			return check_dir_path(pl, "the sink spool directory", dirname(spool_dflt), err);
+			return check_dir_path(pl, "the sink spool directory", dirname(spool_dflt),
+			                      err);
 		}
 	}
 	return 0;
@@ -165,7 +168,7 @@ static int open_export(struct al_supervisor *s, const struct places *pl, struct 
 	while (len > 1 && path[len - 1] == '/')
 		path[--len] = '\0';
 	r = al_path_resolve_checked(path, AL_PATH_PARENT | AL_PATH_CREATE, pl->v, pl->n, "--export",
-				    &parent, &base, err);
+	                            &parent, &base, err);
 	if (r < 0) {
 		free(path);
 		return r;
@@ -174,8 +177,10 @@ static int open_export(struct al_supervisor *s, const struct places *pl, struct 
 		_cleanup_close_ int t = -1;
 		if (!S_ISDIR(st.st_mode)) {
 			r = al_error_set(err, EEXIST, "paths",
-					 "--export %s exists and is not a directory (it must not exist, or be an "
-					 "empty directory)", path);
+			                 "--export %s exists and is not a directory (it must not "
+			                 "exist, or be an "
+			                 "empty directory)",
+			                 path);
 			goto fail;
 		}
 		t = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -185,18 +190,22 @@ static int open_export(struct al_supervisor *s, const struct places *pl, struct 
 		}
 		r = al_path_beneath(t, pl->v, pl->n);
 		if (r >= 0) {
-			r = al_error_set(err, EPERM, "paths", "--export %s is inside %s, which the sandbox can write",
-					 path, pl->v[r].what);
+			r = al_error_set(err, EPERM, "paths",
+			                 "--export %s is inside %s, which the sandbox can write",
+			                 path, pl->v[r].what);
 			goto fail;
 		}
 		for (size_t i = 0; i < pl->n; i++) {
 			int c = al_path_contains(t, &pl->v[i]);
 			if (c != 0) {
-				r = c < 0 ? al_error_set(err, -c, "paths", "--export %s: checking %s", path,
-							 pl->v[i].what)
-					  : al_error_set(err, EPERM, "paths",
-							 "--export %s contains %s: the export must lie apart "
-							 "from it", path, pl->v[i].what);
+				r = c < 0
+				        ? al_error_set(err, -c, "paths", "--export %s: checking %s",
+				                       path, pl->v[i].what)
+				        : al_error_set(
+				              err, EPERM, "paths",
+				              "--export %s contains %s: the export must lie apart "
+				              "from it",
+				              path, pl->v[i].what);
 				goto fail;
 			}
 		}
@@ -217,9 +226,11 @@ static int open_export(struct al_supervisor *s, const struct places *pl, struct 
 					empty = false;
 			closedir(dir);
 			if (!empty) {
-				r = al_error_set(err, ENOTEMPTY, "paths",
-						 "--export %s is not empty (it must not exist, or be an empty "
-						 "directory: the export replaces it once complete)", path);
+				r = al_error_set(
+				    err, ENOTEMPTY, "paths",
+				    "--export %s is not empty (it must not exist, or be an empty "
+				    "directory: the export replaces it once complete)",
+				    path);
 				goto fail;
 			}
 		}
@@ -262,6 +273,7 @@ int al_host_paths_check(struct al_supervisor *s, struct al_error *err)
 		r = open_export(s, &pl, err);
 	places_free(&pl);
 	if (r == 0 && spec->workspace && s->plan->rootless)
-		r = al_workspace_check_owners(spec->workspace, s->plan->host_uid, s->plan->host_gid, err);
+		r = al_workspace_check_owners(spec->workspace, s->plan->host_uid, s->plan->host_gid,
+		                              err);
 	return r;
 }

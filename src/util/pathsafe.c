@@ -44,8 +44,8 @@ static void unescape(char *s)
 {
 	char *o = s;
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-		    s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
 			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
 			s += 3;
 		} else {
@@ -122,7 +122,8 @@ int al_place_locate(struct al_place *place)
 	if (!path_within(mp, p))
 		return -EXDEV;
 	rel = strcmp(mp, "/") == 0 ? p : p + strlen(mp);
-	if (asprintf(&place->fs_path, "%s%s", strcmp(root, "/") == 0 && rel[0] ? "" : root, rel) < 0) {
+	if (asprintf(&place->fs_path, "%s%s", strcmp(root, "/") == 0 && rel[0] ? "" : root, rel) <
+	    0) {
 		place->fs_path = NULL;
 		return -ENOMEM;
 	}
@@ -131,7 +132,8 @@ int al_place_locate(struct al_place *place)
 
 /* cur is the root of its mount: is that mount a bind of a directory inside
  * a place (same file system, its root at or beneath the place's fs_path)? */
-static int mount_root_inside(int cur, const struct stat *st, const struct al_place *places, size_t n)
+static int mount_root_inside(int cur, const struct stat *st, const struct al_place *places,
+                             size_t n)
 {
 	_cleanup_free_ char *root = NULL, *mp = NULL;
 	uint64_t id;
@@ -139,7 +141,8 @@ static int mount_root_inside(int cur, const struct stat *st, const struct al_pla
 	if (mnt_id_of(cur, &id) < 0 || mount_lookup(id, &root, &mp) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (places[i].fs_path && places[i].dev == st->st_dev && path_within(places[i].fs_path, root))
+		if (places[i].fs_path && places[i].dev == st->st_dev &&
+		    path_within(places[i].fs_path, root))
 			return (int)i;
 	return -1;
 }
@@ -173,7 +176,8 @@ int al_path_beneath(int dirfd, const struct al_place *places, size_t n)
 			close(nfd);
 			return -errno;
 		}
-		top = up.st_dev == st.st_dev && up.st_ino == st.st_ino; /* the root is its own parent */
+		top = up.st_dev == st.st_dev &&
+		      up.st_ino == st.st_ino; /* the root is its own parent */
 		if (shares_fs(&st, places, n)) {
 			uint64_t a = 0, b = 0;
 			if (top || (mnt_id_of(cur, &a) == 0 && mnt_id_of(nfd, &b) == 0 && a != b)) {
@@ -212,21 +216,22 @@ int al_path_contains(int dirfd, const struct al_place *place)
 
 /* Check the directory a lookup is about to happen in. */
 static int check_dir(int cur, const struct al_place *places, size_t n, const char *what,
-		     const char *path, struct al_error *err)
+                     const char *path, struct al_error *err)
 {
 	int i = al_path_beneath(cur, places, n);
 	if (i < -1)
 		return al_error_set(err, -i, "paths", "%s %s: checking where it lies", what, path);
 	if (i >= 0)
-		return al_error_set(err, EPERM, "paths",
-				    "%s %s lies inside %s, which the sandbox can write: the workload could "
-				    "redirect it; choose a path outside every rw volume and the workspace",
-				    what, path, places[i].what);
+		return al_error_set(
+		    err, EPERM, "paths",
+		    "%s %s lies inside %s, which the sandbox can write: the workload could "
+		    "redirect it; choose a path outside every rw volume and the workspace",
+		    what, path, places[i].what);
 	return 0;
 }
 
 int al_path_resolve_checked(const char *path, int flags, const struct al_place *places, size_t n,
-			    const char *what, int *out, const char **base, struct al_error *err)
+                            const char *what, int *out, const char **base, struct al_error *err)
 {
 	_cleanup_free_ char *pend = NULL, *tmp = NULL;
 	_cleanup_close_ int cur = -1;
@@ -250,7 +255,7 @@ int al_path_resolve_checked(const char *path, int flags, const struct al_place *
 		const char *b = slash ? slash + 1 : pend;
 		if (!b[0] || !strcmp(b, ".") || !strcmp(b, ".."))
 			return al_error_set(err, EINVAL, "paths",
-					    "%s %s: the last component must be a name", what, path);
+			                    "%s %s: the last component must be a name", what, path);
 		if (base)
 			*base = path + (b - pend);
 		if (slash)
@@ -260,7 +265,8 @@ int al_path_resolve_checked(const char *path, int flags, const struct al_place *
 	}
 	cur = open(pend[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cur < 0)
-		return al_error_errno(err, "paths", "%s %s: opening the start of the lookup", what, path);
+		return al_error_errno(err, "paths", "%s %s: opening the start of the lookup", what,
+		                      path);
 
 	for (;;) {
 		char *comp;
@@ -284,13 +290,17 @@ int al_path_resolve_checked(const char *path, int flags, const struct al_place *
 			continue;
 		if (fstatat(cur, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT)
-				return al_error_errno(err, "paths", "%s %s: looking up %s", what, path, tmp);
+				return al_error_errno(err, "paths", "%s %s: looking up %s", what,
+				                      path, tmp);
 			if (!(flags & AL_PATH_CREATE))
-				return 0; /* the rest is created later, beneath a checked directory */
+				return 0; /* the rest is created later, beneath a checked directory
+				           */
 			if (mkdirat(cur, tmp, 0755) < 0 && errno != EEXIST)
-				return al_error_errno(err, "paths", "%s %s: creating %s", what, path, tmp);
+				return al_error_errno(err, "paths", "%s %s: creating %s", what,
+				                      path, tmp);
 			if (fstatat(cur, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0)
-				return al_error_errno(err, "paths", "%s %s: looking up %s", what, path, tmp);
+				return al_error_errno(err, "paths", "%s %s: looking up %s", what,
+				                      path, tmp);
 		}
 		if (S_ISLNK(st.st_mode)) {
 			char *target = tmp + len + 1;
@@ -300,9 +310,12 @@ int al_path_resolve_checked(const char *path, int flags, const struct al_place *
 				return al_error_set(err, ELOOP, "paths", "%s %s", what, path);
 			k = readlinkat(cur, tmp, target, cap);
 			if (k < 0)
-				return al_error_errno(err, "paths", "%s %s: reading link %s", what, path, tmp);
-			if ((size_t)k + strlen(pend + pos) + 2 > cap || (size_t)k + strlen(pend + pos) + 2 > 2 * PATH_MAX)
-				return al_error_set(err, ENAMETOOLONG, "paths", "%s %s", what, path);
+				return al_error_errno(err, "paths", "%s %s: reading link %s", what,
+				                      path, tmp);
+			if ((size_t)k + strlen(pend + pos) + 2 > cap ||
+			    (size_t)k + strlen(pend + pos) + 2 > 2 * PATH_MAX)
+				return al_error_set(err, ENAMETOOLONG, "paths", "%s %s", what,
+				                    path);
 			target[k] = '\0';
 			strcat(target, "/");
 			strcat(target, pend + pos);
@@ -321,20 +334,23 @@ int al_path_resolve_checked(const char *path, int flags, const struct al_place *
 			while (pend[q] == '/')
 				q++;
 			if (pend[q])
-				return al_error_set(err, ENOTDIR, "paths", "%s %s: %s is not a directory",
-						    what, path, tmp);
+				return al_error_set(err, ENOTDIR, "paths",
+				                    "%s %s: %s is not a directory", what, path,
+				                    tmp);
 			/* the path names an existing non-directory: it may be a
 			 * writable place itself (a file volume) */
 			int i = match(&st, places, n);
 			if (i >= 0)
-				return al_error_set(err, EPERM, "paths", "%s %s is %s, which the sandbox can write",
-						    what, path, places[i].what);
+				return al_error_set(err, EPERM, "paths",
+				                    "%s %s is %s, which the sandbox can write",
+				                    what, path, places[i].what);
 			return 0;
 		}
 		{
 			int nfd = openat(cur, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (nfd < 0)
-				return al_error_errno(err, "paths", "%s %s: opening %s", what, path, tmp);
+				return al_error_errno(err, "paths", "%s %s: opening %s", what, path,
+				                      tmp);
 			close(cur);
 			cur = nfd;
 		}

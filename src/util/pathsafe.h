@@ -54,4 +54,4 @@ enum {
 	AL_PATH_CREATE = 2,
 };
 int al_path_resolve_checked(const char *path, int flags, const struct al_place *places, size_t n,
-			    const char *what, int *out, const char **base, struct al_error *err);
+                            const char *what, int *out, const char **base, struct al_error *err);

@@ -95,8 +95,9 @@ static void inside_is_refused_however_named(void **state)
 	assert_int_equal(check("place/x", AL_PATH_PARENT), -EPERM);
 	assert_int_equal(check("place", 0), -EPERM);
 	assert_int_equal(check("out/../place/sub/x", AL_PATH_PARENT), -EPERM);
-	assert_int_equal(check("alias/x", AL_PATH_PARENT), -EPERM);         /* link outside, into it */
-	assert_int_equal(check("place/link/x", AL_PATH_PARENT), -EPERM);    /* link inside: not followed */
+	assert_int_equal(check("alias/x", AL_PATH_PARENT), -EPERM); /* link outside, into it */
+	assert_int_equal(check("place/link/x", AL_PATH_PARENT),
+	                 -EPERM); /* link inside: not followed */
 	assert_int_equal(check("place/missing/x", AL_PATH_PARENT | AL_PATH_CREATE), -EPERM);
 }
 
@@ -138,11 +139,11 @@ static void last_component_must_be_a_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(outside_is_accepted),
-		cmocka_unit_test(inside_is_refused_however_named),
-		cmocka_unit_test(nothing_is_created_inside),
-		cmocka_unit_test(beneath_and_contains),
-		cmocka_unit_test(last_component_must_be_a_name),
+	    cmocka_unit_test(outside_is_accepted),
+	    cmocka_unit_test(inside_is_refused_however_named),
+	    cmocka_unit_test(nothing_is_created_inside),
+	    cmocka_unit_test(beneath_and_contains),
+	    cmocka_unit_test(last_component_must_be_a_name),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
