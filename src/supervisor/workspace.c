@@ -389,7 +389,16 @@ __attribute__((noinline)) static void export_entry(struct report *rep, int upper
 	}
 	/* Source first: an export is complete or absent, never a truncated copy.
 	 * O_EXCL: the directory is new and ours; nothing can already be there. */
-	src = open_upper(upper_dir, name, O_RDONLY);
+	src = open_upper(upper_dir, name, O_RDONLY | O_NONBLOCK);
+	if (src >= 0) {
+		/* what was opened is what was reported: never a FIFO or another file */
+		struct stat now;
+		if (fstat(src, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino ||
+		    now.st_dev != st->st_dev) {
+			close(src);
+			src = -1;
+		}
+	}
 	dst = src < 0 ? -1
 		      : openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (src < 0 || dst < 0) {
