@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <seccomp.h>
 #include <stdbool.h>
@@ -47,10 +48,22 @@
 
 #define LO32 0xffffffffull
 
+/* The set-id mode bits: no file the sandbox creates or changes may carry
+ * them (a volume's files are the host's; a setuid file there is a privilege
+ * for whoever runs it on the host, root or the rootless caller). */
+#define AL_SETID_BITS ((uint64_t)(S_ISUID | S_ISGID))
+/* open flags under which the mode argument is used: O_TMPFILE is the bit
+ * 020000000 together with O_DIRECTORY (glibc's __O_TMPFILE includes
+ * O_DIRECTORY too), and that bit alone is what marks it */
+#define AL_CREATE_FLAGS ((uint64_t)(O_CREAT | (O_TMPFILE & ~O_DIRECTORY)))
+/* socket(2)'s type argument: the low bits are the type, the rest flags */
+#define AL_SOCK_TYPE_MASK 0xfull
+
 /* the row constructors and the table stay one row per line */
 /* clang-format off */
 /* Row constructors keep the table one line per syscall. */
 #define ALLOW(n, g, why) { (n), -1, AL_SC_ALLOW, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
+#define ENOSYS_ROW(n, g, why) { (n), -1, AL_SC_ENOSYS, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 #define ALLOW_NR(n, nr, g, why) { (n), (nr), AL_SC_ALLOW, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 #define DENY(n, g, why) { (n), -1, AL_SC_DENY, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 /* allow when (arg[i] & m) == v */
@@ -58,6 +71,18 @@
 	{ (n), -1, AL_SC_ALLOW, 1, { { (i), (m), (v) } }, 0, 0, { 0 }, (g), (why) }
 #define ALLOW_IF2(n, i, m, v, i2, m2, v2, g, why) \
 	{ (n), -1, AL_SC_ALLOW, 2, { { (i), (m), (v) }, { (i2), (m2), (v2) } }, 0, 0, { 0 }, (g), (why) }
+#define ALLOW_IF3(n, i, m, v, i2, m2, v2, i3, m3, v3, g, why) \
+	{ (n), -1, AL_SC_ALLOW, 3, { { (i), (m), (v) }, { (i2), (m2), (v2) }, { (i3), (m3), (v3) } }, 0, 0, { 0 }, (g), (why) }
+/* allow only when the mode argument i carries neither S_ISUID nor S_ISGID */
+#define ALLOW_NO_SETID(n, i, g, why) ALLOW_IF((n), (i), AL_SETID_BITS, 0, (g), (why))
+/* open-style: allow when nothing is created (no O_CREAT, no O_TMPFILE), or
+ * when the mode of what is created carries no setuid/setgid bit */
+#define ALLOW_OPEN(n, fi, mi, g, why) \
+	ALLOW_IF((n), (fi), AL_CREATE_FLAGS, 0, (g), (why)), \
+	ALLOW_NO_SETID((n), (mi), (g), (why))
+/* socket(family, type, protocol) for one of the types and protocols the policy means */
+#define ALLOW_SOCK(fam, type, proto, why) \
+	ALLOW_IF3("socket", 0, LO32, (fam), 1, AL_SOCK_TYPE_MASK, (type), 2, LO32, (proto), "@network-io", (why))
 /* allow unless the low 32 bits of arg[i] are one of the (1 or 2) values */
 #define ALLOW_EXCEPT2(n, i, a, b, g, why) \
 	{ (n), -1, AL_SC_ALLOW, 0, { { 0 } }, (i), 2, { (a), (b) }, (g), (why) }
@@ -140,10 +165,10 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("copy_file_range", "@basic-io", "in-kernel copy (coreutils cp)"),
 
 	/* @file-system: Landlock and the read-only mounts decide which paths */
-	ALLOW("open", "@file-system", "paths are confined by mounts and Landlock"),
-	ALLOW("openat", "@file-system", "paths are confined by mounts and Landlock"),
-	ALLOW("openat2", "@file-system", "paths are confined by mounts and Landlock"),
-	ALLOW("creat", "@file-system", "file creation"),
+	ALLOW_OPEN("open", 1, 2, "@file-system", "paths are confined by mounts and Landlock; no file is created setuid/setgid"),
+	ALLOW_OPEN("openat", 2, 3, "@file-system", "paths are confined by mounts and Landlock; no file is created setuid/setgid"),
+	ENOSYS_ROW("openat2", "@file-system", "ENOSYS: its mode is in memory where BPF cannot look (a setuid create could pass), so callers fall back to openat, whose mode is checked"),
+	ALLOW_NO_SETID("creat", 1, "@file-system", "file creation, never setuid/setgid"),
 	ALLOW("stat", "@file-system", "metadata"),
 	ALLOW("fstat", "@file-system", "metadata"),
 	ALLOW("lstat", "@file-system", "metadata"),
@@ -170,20 +195,20 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("unlink", "@file-system", "removal"),
 	ALLOW("unlinkat", "@file-system", "removal"),
 	ALLOW("rmdir", "@file-system", "removal"),
-	ALLOW("mkdir", "@file-system", "creation"),
-	ALLOW("mkdirat", "@file-system", "creation"),
-	ALLOW("mknod", "@file-system", "FIFOs and sockets; device nodes need CAP_MKNOD and mounts are nodev"),
-	ALLOW("mknodat", "@file-system", "FIFOs and sockets; device nodes need CAP_MKNOD and mounts are nodev"),
+	ALLOW_NO_SETID("mkdir", 1, "@file-system", "creation, without setuid/setgid bits (a setgid parent still passes its bit on, as the kernel does)"),
+	ALLOW_NO_SETID("mkdirat", 2, "@file-system", "creation, without setuid/setgid bits"),
+	ALLOW_NO_SETID("mknod", 1, "@file-system", "FIFOs and sockets, never setuid/setgid; device nodes need CAP_MKNOD and mounts are nodev"),
+	ALLOW_NO_SETID("mknodat", 2, "@file-system", "FIFOs and sockets, never setuid/setgid; device nodes need CAP_MKNOD and mounts are nodev"),
 	ALLOW("rename", "@file-system", "renames"),
 	ALLOW("renameat", "@file-system", "renames"),
 	ALLOW("renameat2", "@file-system", "renames"),
 	ALLOW("truncate", "@file-system", "size"),
 	ALLOW("ftruncate", "@file-system", "size"),
 	ALLOW("fallocate", "@file-system", "preallocation (bounded by the tmpfs size)"),
-	ALLOW("chmod", "@file-system", "modes (setuid is void under no_new_privs and nosuid mounts)"),
-	ALLOW("fchmod", "@file-system", "modes"),
-	ALLOW("fchmodat", "@file-system", "modes"),
-	ALLOW("fchmodat2", "@file-system", "modes (newer libcs)"),
+	ALLOW_NO_SETID("chmod", 1, "@file-system", "modes, never setuid/setgid: a volume's files are the host's, where those bits are a privilege"),
+	ALLOW_NO_SETID("fchmod", 1, "@file-system", "modes, never setuid/setgid"),
+	ALLOW_NO_SETID("fchmodat", 2, "@file-system", "modes, never setuid/setgid"),
+	ALLOW_NO_SETID("fchmodat2", 2, "@file-system", "modes, never setuid/setgid (newer libcs)"),
 	ALLOW("chown", "@file-system", "ownership within the sandbox's mapped ids"),
 	ALLOW("fchown", "@file-system", "ownership within the sandbox's mapped ids"),
 	ALLOW("fchownat", "@file-system", "ownership within the sandbox's mapped ids"),
@@ -265,9 +290,17 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("mq_getsetattr", "@ipc", "POSIX message queues"),
 
 	/* @network-io: only families listed in `socket`; the netns has only lo */
-	ALLOW_IF("socket", 0, LO32, AF_UNIX, "@network-io", "AF_UNIX, AF_INET and AF_INET6 only: no netlink, packet or other families"),
-	ALLOW_IF("socket", 0, LO32, AF_INET, "@network-io", "AF_INET"),
-	ALLOW_IF("socket", 0, LO32, AF_INET6, "@network-io", "AF_INET6"),
+	ALLOW_IF("socket", 0, LO32, AF_UNIX, "@network-io", "AF_UNIX, and AF_INET/AF_INET6 only as TCP, UDP or ICMP: no netlink, packet or other families, no MPTCP, SCTP, DCCP, UDP-Lite or raw sockets (protocols Landlock's TCP rules do not cover)"),
+	ALLOW_SOCK(AF_INET, SOCK_STREAM, 0, "TCP (default protocol)"),
+	ALLOW_SOCK(AF_INET, SOCK_STREAM, IPPROTO_TCP, "TCP by number"),
+	ALLOW_SOCK(AF_INET, SOCK_DGRAM, 0, "UDP (default protocol)"),
+	ALLOW_SOCK(AF_INET, SOCK_DGRAM, IPPROTO_UDP, "UDP by number"),
+	ALLOW_SOCK(AF_INET, SOCK_DGRAM, IPPROTO_ICMP, "ICMP echo (ping sockets, if ping_group_range allows)"),
+	ALLOW_SOCK(AF_INET6, SOCK_STREAM, 0, "TCP (default protocol)"),
+	ALLOW_SOCK(AF_INET6, SOCK_STREAM, IPPROTO_TCP, "TCP by number"),
+	ALLOW_SOCK(AF_INET6, SOCK_DGRAM, 0, "UDP (default protocol)"),
+	ALLOW_SOCK(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, "UDP by number"),
+	ALLOW_SOCK(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6, "ICMPv6 echo (ping sockets, if ping_group_range allows)"),
 	ALLOW("socketpair", "@network-io", "AF_UNIX pairs (the kernel accepts no other family)"),
 	ALLOW("bind", "@network-io", "sockets"),
 	ALLOW("listen", "@network-io", "sockets"),
@@ -590,7 +623,7 @@ static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp
 static int add_rule(scmp_filter_ctx ctx, const struct al_seccomp_rule *r, uint32_t def, bool notify,
                     unsigned *count, struct al_error *err)
 {
-	struct scmp_arg_cmp cmp[2];
+	struct scmp_arg_cmp cmp[3];
 	uint32_t act = action_of(r->action, notify);
 	int nr = al_seccomp_rule_nr(r);
 	int rc;

@@ -40,8 +40,8 @@ struct al_seccomp_rule {
 	const char *name; /* libseccomp name */
 	int fallback_nr;  /* x86_64 number when libseccomp is older than the syscall, else -1 */
 	enum al_seccomp_action action;
-	unsigned n_conds; /* 0..2, all must hold (AND) */
-	struct al_seccomp_cond conds[2];
+	unsigned n_conds; /* 0..3, all must hold (AND) */
+	struct al_seccomp_cond conds[3];
 	uint8_t except_idx; /* with n_except > 0: allow unless low32(arg) is listed */
 	unsigned n_except;
 	uint32_t except[2];
