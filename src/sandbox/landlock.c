@@ -217,9 +217,15 @@ static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct
 		const char *p = own(ll, v->sandbox);
 		if (p == NULL)
 			return al_error_set(err, ENOMEM, "landlock", "planning volume rules");
-		/* read-only volumes are data: readable, not executable */
-		r = add_rule(ll, p, v->rw ? FS_ALL : FS_READ, false,
-		             v->rw ? "read-write volume" : "read-only volume", err);
+		/* executable unless noexec (the mount is noexec too): tools
+		 * volumes are what docker, podman and bwrap users expect to run */
+		uint64_t rights = v->rw ? FS_ALL : FS_RX;
+		if (v->noexec)
+			rights &= ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE;
+		r = add_rule(ll, p, rights, false,
+		             v->rw ? (v->noexec ? "read-write volume, noexec" : "read-write volume")
+		                   : (v->noexec ? "read-only volume, noexec" : "read-only volume"),
+		             err);
 	}
 	return r;
 }
