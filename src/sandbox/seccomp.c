@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -132,8 +133,9 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("getrandom", "@default", "entropy"),
 	ALLOW("getcpu", "@default", "current CPU"),
 	ALLOW("getrlimit", "@default", "limits query"),
-	ALLOW("setrlimit", "@default", "lowering limits (raising needs CAP_SYS_RESOURCE)"),
-	ALLOW("prlimit64", "@default", "limits query and lowering"),
+	ALLOW_EXCEPT2("setrlimit", 0, RLIMIT_CORE, RLIMIT_CORE, "@default", "lowering limits (raising needs CAP_SYS_RESOURCE); not RLIMIT_CORE, whose value 1 is what stops pipe core dumps to a host helper"),
+	ALLOW_IF("prlimit64", 2, ~0ull, 0, "@default", "limits query (no new limit)"),
+	ALLOW_EXCEPT2("prlimit64", 1, RLIMIT_CORE, RLIMIT_CORE, "@default", "lowering limits; not RLIMIT_CORE, whose value 1 is what stops pipe core dumps to a host helper"),
 	ALLOW("getrusage", "@default", "resource usage"),
 	ALLOW("times", "@default", "process times"),
 	ALLOW("umask", "@default", "file creation mask"),

@@ -38,10 +38,10 @@ void al_spec_init(struct al_spec *spec)
 	spec->hostname = (char *)default_hostname;
 	spec->uid = 1000;
 	spec->gid = 1000;
-	spec->limits.memory = 1 * GiB;
+	spec->limits.memory = 4 * GiB;
 	spec->limits.pids = 256;
 	spec->limits.cpus = 1.0;
-	spec->limits.disk = 512 * MiB;
+	spec->limits.disk = 2 * GiB;
 	spec->limits.nofile = 1024;
 	spec->limits.nproc = spec->limits.pids;
 	spec->limits.fsize = spec->limits.disk;

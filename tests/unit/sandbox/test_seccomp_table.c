@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -490,6 +491,25 @@ static void setid_modes_are_denied(void **state)
 	assert_int_equal(act(437 /* openat2 */, 0, 0), SECCOMP_RET_ERRNO | ENOSYS);
 }
 
+/* RLIMIT_CORE stays at 1 (what stops pipe core dumps): no lowering to 0. */
+static void core_limit_cannot_be_changed(void **state)
+{
+	(void)state;
+	assert_int_equal(act(__NR_setrlimit, RLIMIT_CORE, 0x1000), SECCOMP_RET_USER_NOTIF);
+	assert_int_equal(act(__NR_setrlimit, 0x100000000ull | RLIMIT_CORE, 0x1000),
+	                 SECCOMP_RET_USER_NOTIF);
+	assert_int_equal(act(__NR_setrlimit, RLIMIT_NOFILE, 0x1000), SECCOMP_RET_ALLOW);
+	assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_prlimit64, 0, RLIMIT_CORE, 0x1000).ret,
+	                 SECCOMP_RET_USER_NOTIF);
+	assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_prlimit64, 0, RLIMIT_CORE, 0).ret,
+	                 SECCOMP_RET_ALLOW); /* a query */
+	assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_prlimit64, 0, RLIMIT_NOFILE, 0x1000).ret,
+	                 SECCOMP_RET_ALLOW);
+	assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_prlimit64, 0, RLIMIT_FSIZE, 0x1000).ret,
+	                 SECCOMP_RET_ALLOW);
+	assert_int_equal(act(__NR_getrlimit, RLIMIT_CORE, 0x1000), SECCOMP_RET_ALLOW);
+}
+
 static void personality_keeps_aslr(void **state)
 {
 	(void)state;
@@ -589,6 +609,7 @@ int main(void)
 	    cmocka_unit_test(only_three_socket_families),
 	    cmocka_unit_test(only_tcp_udp_icmp_protocols),
 	    cmocka_unit_test(setid_modes_are_denied),
+	    cmocka_unit_test(core_limit_cannot_be_changed),
 	    cmocka_unit_test(personality_keeps_aslr),
 	    cmocka_unit_test(seccomp_cannot_make_a_second_listener),
 	    cmocka_unit_test(degraded_filter_denies_without_a_listener),

@@ -350,7 +350,7 @@ static void test_canonical_defaults(void **state)
 	static const char want[] =
 	    "{\"allow_degraded\":[],\"command\":[\"/bin/true\"],\"env\":{},\"export\":null,"
 	    "\"hostname\":\"airlock\",\"image\":\"host\","
-	    "\"limits\":{\"cpus\":1,\"disk\":536870912,\"fsize\":536870912,\"memory\":1073741824,"
+	    "\"limits\":{\"cpus\":1,\"disk\":2147483648,\"fsize\":2147483648,\"memory\":4294967296,"
 	    "\"nproc\":256,\"open_files\":1024,\"output\":67108864,\"pids\":256,\"timeout\":"
 	    "600000000000},"
 	    "\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"on_sink_"
@@ -412,6 +412,10 @@ static void test_canonical_stable(void **state)
 		    "command: [/bin/echo, hi]\nhostname: other\n",
 		    "command: [/bin/echo, hi]\nlimits: {cpus: 0.51}\n",
 		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:rw\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:noexec\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:owner=root\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [{host: /srv, path: /srv, noexec: true, owner: root}]\n",
 		    "command: [/bin/echo, hi]\nenv: {A: \"1 \"}\n",
 		    "command: [/bin/echo, hi, \"\"]\n",
 		    "command: [/bin/echo, hi]\nlog: {on_sink_failure: spool}\n",

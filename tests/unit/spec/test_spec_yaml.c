@@ -152,13 +152,13 @@ static void test_defaults_and_empty(void **state)
 		assert_string_equal(s.hostname, "airlock");
 		assert_int_equal(s.uid, 1000);
 		assert_int_equal(s.gid, 1000);
-		assert_int_equal(s.limits.memory, GiB);
+		assert_int_equal(s.limits.memory, 4 * GiB);
 		assert_int_equal(s.limits.pids, 256);
 		assert_true(s.limits.cpus == 1.0);
-		assert_int_equal(s.limits.disk, 512 * MiB);
+		assert_int_equal(s.limits.disk, 2 * GiB);
 		assert_int_equal(s.limits.nofile, 1024);
 		assert_int_equal(s.limits.nproc, 256);
-		assert_int_equal(s.limits.fsize, 512 * MiB);
+		assert_int_equal(s.limits.fsize, 2 * GiB);
 		assert_int_equal(s.limits.output, 64 * MiB);
 		assert_int_equal(s.limits.timeout_ns, 600ull * 1000000000ull);
 		assert_int_equal(s.log.checkpoint_every, 1000);
