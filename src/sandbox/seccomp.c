@@ -46,6 +46,7 @@
  * both in the same header). */
 #define AL_TIOCSTI 0x5412u
 #define AL_TIOCLINUX 0x541Cu
+#define AL_TIOCSETD 0x5423u
 
 #define LO32 0xffffffffull
 
@@ -84,9 +85,11 @@
 /* socket(family, type, protocol) for one of the types and protocols the policy means */
 #define ALLOW_SOCK(fam, type, proto, why) \
 	ALLOW_IF3("socket", 0, LO32, (fam), 1, AL_SOCK_TYPE_MASK, (type), 2, LO32, (proto), "@network-io", (why))
-/* allow unless the low 32 bits of arg[i] are one of the (1 or 2) values */
+/* allow unless the low 32 bits of arg[i] are one of the (1 to 3) values */
 #define ALLOW_EXCEPT2(n, i, a, b, g, why) \
 	{ (n), -1, AL_SC_ALLOW, 0, { { 0 } }, (i), 2, { (a), (b) }, (g), (why) }
+#define ALLOW_EXCEPT3(n, i, a, b, c, g, why) \
+	{ (n), -1, AL_SC_ALLOW, 0, { { 0 } }, (i), 3, { (a), (b), (c) }, (g), (why) }
 /* clang-format on */
 
 /*
@@ -435,8 +438,8 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("ioprio_set", "@sched", "I/O priority"),
 
 	/* ioctl: everything but terminal input injection */
-	ALLOW_EXCEPT2("ioctl", 1, AL_TIOCSTI, AL_TIOCLINUX, "@basic-io",
-		      "all but TIOCSTI and TIOCLINUX, which push input into a terminal (low 32 bits compared, as the kernel does)"),
+	ALLOW_EXCEPT3("ioctl", 1, AL_TIOCSTI, AL_TIOCLINUX, AL_TIOCSETD, "@basic-io",
+		      "all but TIOCSTI and TIOCLINUX, which push input into a terminal, and TIOCSETD, which can autoload a line-discipline module (low 32 bits compared, as the kernel does)"),
 
 	/* Denied with EPERM and recorded. These are listed (rather than just
 	 * left out) so the reason travels with each syscall_denied event. */
@@ -589,9 +592,50 @@ static uint32_t action_of(enum al_seccomp_action a, bool notify)
  * truncates ioctl's cmd to unsigned int, so a compare on all 64 bits could
  * be passed with junk in the high half.
  */
+/*
+ * The same for any (small) number of excluded values, by the binary trie of
+ * the set: walking each excluded value from the top bit down, the subtree
+ * that branches off at bit k (same bits above k, the other value at k) is
+ * one masked-equality cube; it joins the union unless an excluded value
+ * lies in it (then that value's own walk covers it further down). Every
+ * value outside the set lies in exactly one such cube, no excluded value in
+ * any.
+ */
+static int add_allow_except_many(scmp_filter_ctx ctx, int nr, const struct al_seccomp_rule *r,
+                                 unsigned *count, struct al_error *err)
+{
+	uint32_t seen_mask[AL_SC_MAX_EXCEPT * 32], seen_val[AL_SC_MAX_EXCEPT * 32];
+	unsigned n_seen = 0;
+	int rc;
+
+	for (unsigned i = 0; i < r->n_except; i++) {
+		for (int k = 31; k >= 0; k--) {
+			uint32_t mask = ~((1u << k) - 1u), val = (r->except[i] & mask) ^ (1u << k);
+			bool skip = false;
+			for (unsigned e = 0; e < r->n_except && !skip; e++)
+				skip = (r->except[e] & mask) == val;
+			for (unsigned q = 0; q < n_seen && !skip; q++)
+				skip = seen_mask[q] == mask && seen_val[q] == val;
+			if (skip)
+				continue;
+			seen_mask[n_seen] = mask;
+			seen_val[n_seen++] = val;
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+			                      SCMP_CMP(r->except_idx, SCMP_CMP_MASKED_EQ, mask, val));
+			if (rc < 0)
+				return al_error_set(err, -rc, "seccomp", "seccomp_rule_add %s",
+				                    r->name);
+			(*count)++;
+		}
+	}
+	return 0;
+}
+
 static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp_rule *r,
                             unsigned *count, struct al_error *err)
 {
+	if (r->n_except > 2)
+		return add_allow_except_many(ctx, nr, r, count, err);
 	uint32_t a = r->except[0], b = r->n_except > 1 ? r->except[1] : r->except[0];
 	uint32_t diff = a ^ b;
 	int rc;

@@ -116,6 +116,7 @@ static const struct attempt denied[] = {
 	/* high half set: the kernel truncates cmd to 32 bits, so must the filter */
 	{ "ioctl_tiocsti_high", __NR_ioctl, { BAD, (long)(0xdead000000000000ul | TIOCSTI), 0 } },
 	{ "ioctl_tioclinux", __NR_ioctl, { BAD, TIOCLINUX, 0 } },
+	{ "ioctl_tiocsetd", __NR_ioctl, { BAD, TIOCSETD, 0 } },
 	{ "socket_netlink", __NR_socket, { AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 } },
 	{ "socket_packet", __NR_socket, { AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0 } },
 	/* protocols the policy does not mean (MPTCP passed Landlock's TCP rules) */
