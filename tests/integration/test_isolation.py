@@ -187,6 +187,33 @@ def test_writable_mounts_are_only_the_documented_ones(airlock):
     assert not problems, "\n".join(problems) + "\n" + info["data"]
 
 
+def test_workspace_and_volumes_are_nosuid_nodev(airlock, world_tmp):
+    """The workspace overlay (and its lower layer), read-only and read-write
+    volumes, and a noexec volume: every one nosuid and nodev; noexec where
+    asked, and not elsewhere."""
+    ws = world_tmp / "ws"
+    ro = world_tmp / "ro"
+    rw = world_tmp / "rw"
+    for d in (ws, ro, rw):
+        d.mkdir()
+        d.chmod(0o755)
+    if os.geteuid() == 0:
+        os.chown(rw, 54321, 54321)   # an unprivileged owner: root's is refused rw
+    res = airlock.probe("read", "/proc/self/mountinfo",
+                        opts=["--workspace", str(ws), "-v", f"{ro}:/vro", "-v", f"{rw}:/vrw:rw",
+                              "-v", f"{ro}:/vnx:ro,noexec"])
+    assert res.rc == 0, res.describe()
+    seen = {}
+    for line in res.one("read")["data"].splitlines():
+        fields = line.split()
+        seen[fields[4]] = fields[5].split(",")
+    for mnt in ("/workspace", "/vro", "/vrw", "/vnx"):
+        assert mnt in seen, (mnt, sorted(seen))
+        assert "nosuid" in seen[mnt] and "nodev" in seen[mnt], (mnt, seen[mnt])
+    assert "noexec" in seen["/vnx"] and "noexec" not in seen["/vro"], seen
+    assert "ro" in seen["/vro"] and "rw" in seen["/vrw"], seen
+
+
 def test_proc_sensitive_paths_masked(airlock):
     res = airlock.probe("read", "/proc/kcore", ",", "write", "/proc/sysrq-trigger", "h", ",",
                         "read", "/proc/kallsyms", ",", "write", "/proc/sys/kernel/hostname", "x",
