@@ -74,11 +74,12 @@ int al_rlimits_child_setup(const struct al_limits *lim, struct al_error *err)
 		 * raised to 1 from here; it stops file dumps but not a helper:
 		 * fail closed where the host has one. */
 		if (it[i].resource == RLIMIT_CORE && next.rlim_max == 0 && core_pattern_is_helper())
-			return al_error_set(err, EPERM, "rlimits",
-			                    "the host's core_pattern hands core dumps to a helper, and "
-			                    "airlock was started with a hard core limit of 0, which "
-			                    "does not stop it (only 1 does); start airlock with "
-			                    "'ulimit -Hc 1' or higher");
+			return al_error_set(
+			    err, EPERM, "rlimits",
+			    "the host's core_pattern hands core dumps to a helper, and "
+			    "airlock was started with a hard core limit of 0, which "
+			    "does not stop it (only 1 does); start airlock with "
+			    "'ulimit -Hc 1' or higher");
 		if (setrlimit(it[i].resource, &next) < 0)
 			return al_error_errno(err, "rlimits", "setrlimit RLIMIT_%s to %llu",
 			                      it[i].name, (unsigned long long)next.rlim_max);

@@ -261,8 +261,7 @@ static int spec_push_volume(struct al_spec *spec, char *host, char *sandbox,
 /* The comma-separated options of "HOST:SANDBOX:OPTS": ro or rw (at most
  * one), noexec, owner=root. Each at most once: "ro,rw" is a mistake, not a
  * choice. */
-static int parse_volume_opts(const char *arg, char *opts, struct al_volume *v,
-                             struct al_error *err)
+static int parse_volume_opts(const char *arg, char *opts, struct al_volume *v, struct al_error *err)
 {
 	bool mode_seen = false;
 	char *o;
@@ -274,7 +273,8 @@ static int parse_volume_opts(const char *arg, char *opts, struct al_volume *v,
 		if (strcmp(o, "ro") == 0 || strcmp(o, "rw") == 0) {
 			if (mode_seen)
 				return al_error_set(err, 0, "spec",
-				                    "volume \"%s\": ro/rw given more than once", arg);
+				                    "volume \"%s\": ro/rw given more than once",
+				                    arg);
 			mode_seen = true;
 			v->rw = o[1] == 'w';
 			continue;
@@ -284,13 +284,14 @@ static int parse_volume_opts(const char *arg, char *opts, struct al_volume *v,
 		else if (strcmp(o, "owner=root") == 0)
 			flag = &v->owner_root;
 		else
-			return al_error_set(err, 0, "spec",
-			                    "volume \"%s\": unknown option \"%s\" (expected ro, rw, "
-			                    "noexec, owner=root)",
-			                    arg, o);
+			return al_error_set(
+			    err, 0, "spec",
+			    "volume \"%s\": unknown option \"%s\" (expected ro, rw, "
+			    "noexec, owner=root)",
+			    arg, o);
 		if (*flag)
-			return al_error_set(err, 0, "spec", "volume \"%s\": option \"%s\" given twice",
-			                    arg, o);
+			return al_error_set(err, 0, "spec",
+			                    "volume \"%s\": option \"%s\" given twice", arg, o);
 		*flag = true;
 	}
 	return 0;

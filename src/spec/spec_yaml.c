@@ -805,7 +805,9 @@ static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key
 		if (r < 0)
 			return r;
 		if (strcmp(s, "root") != 0)
-			return yerr(c, owner, item, "must be root (the only owner airlock needs told), not \"%s\"", s);
+			return yerr(c, owner, item,
+			            "must be root (the only owner airlock needs told), not \"%s\"",
+			            s);
 		opts.owner_root = true;
 	}
 	nv = realloc(c->spec->volumes, (c->spec->n_volumes + 1) * sizeof *nv);
@@ -845,7 +847,8 @@ static int h_volumes(struct yctx *c, const struct ynode *v, const char *key)
 				            c->spec->volumes[c->spec->n_volumes - 1].sandbox);
 		} else {
 			r = yerr(c, it, item,
-			         "expected \"HOST:SANDBOX[:OPTIONS]\" or {host, path, mode, noexec, owner}, got %s",
+			         "expected \"HOST:SANDBOX[:OPTIONS]\" or {host, path, mode, "
+			         "noexec, owner}, got %s",
 			         type_name(it));
 		}
 		if (r < 0)

@@ -161,9 +161,9 @@ static const struct attempt allowed[] = {
     {"socket_tcp", __NR_socket, {AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 6}},
     {"socket_tcp6", __NR_socket, {AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0}},
     {"socket_udp6", __NR_socket, {AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 17}},
-    {"chmod_plain", __NR_chmod, {BAD, 0755}},                                /* EFAULT */
+    {"chmod_plain", __NR_chmod, {BAD, 0755}},                                       /* EFAULT */
     {"openat_creat_plain", __NR_openat, {AT_FDCWD, BAD, O_CREAT | O_WRONLY, 0644}}, /* EFAULT */
-    {"mkdir_plain", __NR_mkdir, {BAD, 01777}},                               /* EFAULT */
+    {"mkdir_plain", __NR_mkdir, {BAD, 01777}},                                      /* EFAULT */
     {"personality_query", __NR_personality, {0xffffffffL}},
     {"ioctl_tcgets", __NR_ioctl, {BAD, TCGETS, 0}}, /* EBADF, not EPERM */
 };

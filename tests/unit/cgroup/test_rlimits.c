@@ -49,8 +49,9 @@ static rlim_t expected_core(void)
 static void skip_unless_core_settable(void)
 {
 	if (expected_core() == 0 && core_pattern_is_helper()) {
-		fprintf(stderr, "skipped: hard RLIMIT_CORE is 0 and core_pattern is a helper: "
-		                "the step refuses (tested by core_helper_with_hard_zero_refused)\n");
+		fprintf(stderr,
+		        "skipped: hard RLIMIT_CORE is 0 and core_pattern is a helper: "
+		        "the step refuses (tested by core_helper_with_hard_zero_refused)\n");
 		skip();
 	}
 }
@@ -246,9 +247,12 @@ static void test_core_helper_with_hard_zero_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_limits_in_force), cmocka_unit_test(test_nofile_bites),
-	    cmocka_unit_test(test_clamped),         cmocka_unit_test(test_described),
-	    cmocka_unit_test(test_fsize_bites),     cmocka_unit_test(test_core_helper_with_hard_zero_refused),
+	    cmocka_unit_test(test_limits_in_force),
+	    cmocka_unit_test(test_nofile_bites),
+	    cmocka_unit_test(test_clamped),
+	    cmocka_unit_test(test_described),
+	    cmocka_unit_test(test_fsize_bites),
+	    cmocka_unit_test(test_core_helper_with_hard_zero_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

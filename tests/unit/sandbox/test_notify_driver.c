@@ -241,8 +241,9 @@ static void check_foreign_never_runs(const char *name, const char *sandboxed)
 		fail_msg("%s: unexpected bare-host result %s", name, bare);
 	if (strstr(sandboxed, "\"signal\":") == NULL)
 		fail_msg("%s: host refuses it (%s), yet filtered: %s", name, bare, sandboxed);
-	fprintf(stderr, "note: %s: this kernel refuses the entry itself (%s); the filter's "
-	                "own verdict cannot be observed here (see test_seccomp_table)\n",
+	fprintf(stderr,
+	        "note: %s: this kernel refuses the entry itself (%s); the filter's "
+	        "own verdict cannot be observed here (see test_seccomp_table)\n",
 	        name, bare);
 }
 

@@ -321,9 +321,9 @@ static void foreign_architectures_are_killed(void **state)
 
 static void hot_syscalls_are_constant_allow(void **state)
 {
-	static const int hot[] = {__NR_getppid,    __NR_read,          __NR_write,  __NR_futex,
-	                          __NR_mmap,       __NR_close,         __NR_fstat,  __NR_newfstatat,
-	                          __NR_epoll_wait, __NR_clock_gettime, __NR_brk,    __NR_lseek};
+	static const int hot[] = {__NR_getppid,    __NR_read,          __NR_write, __NR_futex,
+	                          __NR_mmap,       __NR_close,         __NR_fstat, __NR_newfstatat,
+	                          __NR_epoll_wait, __NR_clock_gettime, __NR_brk,   __NR_lseek};
 	size_t n;
 	const struct al_seccomp_rule *r = al_seccomp_rules(&n);
 
@@ -416,8 +416,9 @@ static void ioctl_terminal_injection_is_denied(void **state)
 	}
 	for (uint64_t c = 0; c < 0x100000000ull; c += 0x10001ull)
 		assert_int_equal(act(__NR_ioctl, 0, c),
-		                 (c == TIOCSTI || c == TIOCLINUX || c == TIOCSETD) ? SECCOMP_RET_USER_NOTIF
-		                                                                   : SECCOMP_RET_ALLOW);
+		                 (c == TIOCSTI || c == TIOCLINUX || c == TIOCSETD)
+		                     ? SECCOMP_RET_USER_NOTIF
+		                     : SECCOMP_RET_ALLOW);
 }
 
 static void only_three_socket_families(void **state)
@@ -443,19 +444,41 @@ static void only_tcp_udp_icmp_protocols(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		uint64_t f = (uint64_t)fams[i];
 		uint64_t icmp = fams[i] == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, 0).ret, SECCOMP_RET_ALLOW);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP).ret, SECCOMP_RET_ALLOW);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM | SOCK_CLOEXEC, 0).ret, SECCOMP_RET_ALLOW);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM, IPPROTO_UDP).ret, SECCOMP_RET_ALLOW);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM, icmp).ret, SECCOMP_RET_ALLOW);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, 262 /* MPTCP */).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, 0x100000000ull | 262).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, IPPROTO_SCTP).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_SEQPACKET, 0).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DCCP, 0).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM, IPPROTO_UDPLITE).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_RAW, IPPROTO_TCP).ret, SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, IPPROTO_UDP).ret, SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, 0).ret,
+		                 SECCOMP_RET_ALLOW);
+		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f,
+		                     SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP)
+		                     .ret,
+		                 SECCOMP_RET_ALLOW);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM | SOCK_CLOEXEC, 0).ret,
+		    SECCOMP_RET_ALLOW);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM, IPPROTO_UDP).ret,
+		    SECCOMP_RET_ALLOW);
+		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM, icmp).ret,
+		                 SECCOMP_RET_ALLOW);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, 262 /* MPTCP */).ret,
+		    SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, 0x100000000ull | 262).ret,
+		    SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, IPPROTO_SCTP).ret,
+		    SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_SEQPACKET, 0).ret,
+		                 SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DCCP, 0).ret,
+		                 SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_DGRAM, IPPROTO_UDPLITE).ret,
+		    SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_RAW, IPPROTO_TCP).ret,
+		                 SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(
+		    run(AUDIT_ARCH_X86_64, __NR_socket, f, SOCK_STREAM, IPPROTO_UDP).ret,
+		    SECCOMP_RET_USER_NOTIF);
 	}
 }
 
@@ -473,7 +496,8 @@ static void setid_modes_are_denied(void **state)
 		assert_int_equal(act(__NR_chmod, 0, m), SECCOMP_RET_USER_NOTIF);
 		assert_int_equal(act(__NR_fchmod, 3, m), SECCOMP_RET_USER_NOTIF);
 		assert_int_equal(act4(__NR_fchmodat, AT_FDCWD, 0, m, 0), SECCOMP_RET_USER_NOTIF);
-		assert_int_equal(act4(452 /* fchmodat2 */, AT_FDCWD, 0, m, 0), SECCOMP_RET_USER_NOTIF);
+		assert_int_equal(act4(452 /* fchmodat2 */, AT_FDCWD, 0, m, 0),
+		                 SECCOMP_RET_USER_NOTIF);
 		assert_int_equal(act(__NR_creat, 0, m), SECCOMP_RET_USER_NOTIF);
 		assert_int_equal(act(__NR_mkdir, 0, m), SECCOMP_RET_USER_NOTIF);
 		assert_int_equal(act4(__NR_mkdirat, AT_FDCWD, 0, m, 0), SECCOMP_RET_USER_NOTIF);
@@ -494,7 +518,8 @@ static void setid_modes_are_denied(void **state)
 		assert_int_equal(act4(__NR_fchmodat, AT_FDCWD, 0, m, 0), SECCOMP_RET_ALLOW);
 		assert_int_equal(act4(452, AT_FDCWD, 0, m, 0), SECCOMP_RET_ALLOW);
 		assert_int_equal(act(__NR_mkdir, 0, m), SECCOMP_RET_ALLOW);
-		assert_int_equal(act4(__NR_mknodat, AT_FDCWD, 0, S_IFIFO | m, 0), SECCOMP_RET_ALLOW);
+		assert_int_equal(act4(__NR_mknodat, AT_FDCWD, 0, S_IFIFO | m, 0),
+		                 SECCOMP_RET_ALLOW);
 		assert_int_equal(act4(__NR_openat, AT_FDCWD, 0, O_CREAT | O_WRONLY, m),
 		                 SECCOMP_RET_ALLOW);
 	}
