@@ -85,7 +85,7 @@ def environments(tmp, with_runsc):
         "bare": lambda argv: [str(tmp / "syscall_loop"), *argv],
         "bwrap + minimal filter": lambda argv: BWRAP + ["--ro-bind", str(tmp), "/b", "--seccomp",
                                                         "9", loop, *argv],
-        "airlock": lambda argv: [str(AIRLOCK), "run", "-q", "-v", f"{tmp}:/b:rw", "--", loop, *argv],
+        "airlock": lambda argv: [str(AIRLOCK), "run", "-q", "-v", f"{tmp}:/b:ro", "--", loop, *argv],
     }
     if with_runsc and shutil.which("runsc"):
         envs["runsc"] = lambda argv: ["runsc", "--network=none", "do", str(tmp / "syscall_loop"),

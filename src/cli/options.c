@@ -29,6 +29,7 @@ enum {
 	OPT_SIGNING_KEY,
 	OPT_ALLOW_DEGRADED,
 	OPT_ALLOW_LOOPBACK_TCP,
+	OPT_NO_LOOPBACK_TCP,
 	OPT_VERSION,
 };
 
@@ -52,6 +53,7 @@ static const struct option run_options[] = {
     {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
     {"allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED},
     {"allow-loopback-tcp", no_argument, NULL, OPT_ALLOW_LOOPBACK_TCP},
+    {"no-loopback-tcp", no_argument, NULL, OPT_NO_LOOPBACK_TCP},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -80,9 +82,11 @@ void al_cli_usage_run(FILE *out)
 	      "                             host paths in it resolve against its directory\n"
 	      "\n"
 	      "filesystem:\n"
-	      "  -v, --volume HOST:SANDBOX[:ro|rw]\n"
-	      "                             bind HOST at SANDBOX, read-only unless :rw\n"
-	      "                             (repeatable; a relative HOST is from the cwd)\n"
+	      "  -v, --volume HOST:SANDBOX[:OPTIONS]\n"
+	      "                             bind HOST at SANDBOX (repeatable; a relative HOST\n"
+	      "                             is from the cwd). OPTIONS, comma-separated: ro\n"
+	      "                             (default) or rw; noexec; owner=root (rootful: map\n"
+	      "                             a root-owned HOST, see docs/isolation.md)\n"
 	      "      --workspace DIR        mount DIR at /workspace as an overlay: the original\n"
 	      "                             is never modified; changes are reported at the end\n"
 	      "      --export DIR           copy changed workspace files to DIR at the end\n"
@@ -100,14 +104,15 @@ void al_cli_usage_run(FILE *out)
 	      "limits:\n"
 	      "      --timeout DURATION     wall-clock limit, e.g. 30s, 1m30s, 2h; 0 = none\n"
 	      "                             (default 10m; on expiry airlock exits 124)\n"
-	      "      --memory SIZE          memory limit, e.g. 512MiB, 2G (default 1GiB)\n"
+	      "      --memory SIZE          memory limit, e.g. 512MiB, 2G (default 4GiB)\n"
 	      "      --pids N               process/thread limit (default 256)\n"
 	      "      --cpus N               CPU share, e.g. 0.5, 2 (default 1)\n"
-	      "      --disk SIZE            size of each writable tmpfs area (default 512MiB)\n"
+	      "      --disk SIZE            size of each writable tmpfs area (default 2GiB)\n"
 	      "\n"
 	      "network (air-gapped: only lo exists):\n"
-	      "      --allow-loopback-tcp   let TCP bind/connect on the sandbox's own lo\n"
-	      "                             (denied by default; local test servers need it)\n"
+	      "      --no-loopback-tcp      deny TCP bind/connect on the sandbox's own lo\n"
+	      "                             (allowed by default: only lo exists)\n"
+	      "      --allow-loopback-tcp   allow it (the default; kept for old scripts)\n"
 	      "\n"
 	      "evidence:\n"
 	      "      --log FILE             write the JSON Lines event log to FILE\n"
@@ -298,6 +303,9 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return set_host_path(spec, &spec->log.signing_key, "--signing-key", arg, err);
 	case OPT_ALLOW_LOOPBACK_TCP:
 		spec->network.loopback_tcp = true;
+		return 0;
+	case OPT_NO_LOOPBACK_TCP:
+		spec->network.loopback_tcp = false;
 		return 0;
 	case OPT_ALLOW_DEGRADED:
 		if (al_degradation_parse(arg, &bit) < 0)

@@ -1,10 +1,16 @@
 /* Idmapped mounts for rootful runs. The sandbox's ids map to an
- * unprivileged host range, so host files (owned by, say, root or the
- * invoking user) would appear as "nobody" inside and the workload could not
- * work on its own workspace. An idmapped bind mount shows the owner's files
- * as owned by the sandbox user, without changing anything on disk and
- * without ever mapping a sandbox id to that owner. Rootless runs need none:
- * the caller's own uid is the one mapped. */
+ * unprivileged host range, so host files (owned by, say, the invoking user)
+ * would appear as "nobody" inside and the workload could not work on its own
+ * workspace. An idmapped bind mount shows the owner's files as owned by the
+ * sandbox user, without changing anything on disk; what the sandbox creates
+ * through it is the owner's on the host. Rootless runs need none: the
+ * caller's own uid is the one mapped.
+ *
+ * The owner rule (docs/isolation.md): host uid 0 or gid 0 is never the
+ * mapped owner of a volume unless the caller says owner=root. Otherwise a
+ * read-write volume on a root-owned directory is refused (the sandbox would
+ * write root's files on the host), and a read-only one is bound unmapped,
+ * so root's files appear as nobody's: 0600 root files stay unreadable. */
 #define _GNU_SOURCE
 #include "sandbox/sandbox.h"
 
@@ -71,8 +77,23 @@ static int make_idmap_userns(struct al_sandbox_plan *p, uid_t owner_uid, gid_t o
 	return 0;
 }
 
-int al_idmap_mount(struct al_sandbox_plan *p, const char *host_path, bool rdonly,
-		   struct al_error *err)
+int al_idmap_owner_rule(const char *host_path, uid_t uid, gid_t gid, bool rw, bool owner_root,
+			struct al_error *err)
+{
+	if ((uid != 0 && gid != 0) || owner_root)
+		return 1;
+	if (!rw)
+		return 0;
+	return al_error_set(err, EPERM, "volumes",
+			    "%s is owned by %s on the host: files the sandbox writes through a "
+			    "read-write volume would be root's. Give the directory to an "
+			    "unprivileged owner (chown), mount it read-only, or add the volume "
+			    "option owner=root to accept root-owned files",
+			    host_path, uid == 0 ? "root (uid 0)" : "group root (gid 0)");
+}
+
+int al_idmap_mount(struct al_sandbox_plan *p, const char *host_path, uint64_t attrs,
+		   bool owner_root, struct al_error *err)
 {
 	struct mount_attr attr = {0};
 	struct stat st;
@@ -81,25 +102,38 @@ int al_idmap_mount(struct al_sandbox_plan *p, const char *host_path, bool rdonly
 	if (p->n_move_fds >= AL_MAX_MOVE_FDS)
 		return al_error_set(err, E2BIG, "idmap", "too many mapped volumes (at most %d)",
 				    AL_MAX_MOVE_FDS);
-	if (stat(host_path, &st) < 0)
-		return al_error_errno(err, "idmap", "%s", host_path);
-	if (p->idmap_userns_fd >= 0 &&
-	    (st.st_uid != p->idmap_owner_uid || st.st_gid != p->idmap_owner_gid)) {
-		close(p->idmap_userns_fd);
-		p->idmap_userns_fd = -1;
-	}
-	if (p->idmap_userns_fd < 0) {
-		r = make_idmap_userns(p, st.st_uid, st.st_gid, err);
-		if (r < 0)
-			return r;
-	}
 	fd = (int)syscall(SYS_open_tree, AT_FDCWD, host_path,
 			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (fd < 0)
 		return al_error_errno(err, "idmap", "open_tree %s", host_path);
-	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-			(rdonly ? MOUNT_ATTR_RDONLY : 0);
-	attr.userns_fd = (uint64_t)p->idmap_userns_fd;
+	/* The owner of what was cloned, not of whatever the path names now. */
+	if (fstat(fd, &st) < 0) {
+		r = al_error_errno(err, "idmap", "%s", host_path);
+		close(fd);
+		return r;
+	}
+	r = al_idmap_owner_rule(host_path, st.st_uid, st.st_gid, !(attrs & MOUNT_ATTR_RDONLY),
+				owner_root, err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (r == 1 && p->idmap_userns_fd >= 0 &&
+	    (st.st_uid != p->idmap_owner_uid || st.st_gid != p->idmap_owner_gid)) {
+		close(p->idmap_userns_fd);
+		p->idmap_userns_fd = -1;
+	}
+	if (r == 1 && p->idmap_userns_fd < 0) {
+		r = make_idmap_userns(p, st.st_uid, st.st_gid, err);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+		r = 1;
+	}
+	/* r == 0: a read-only volume of root's, bound with no mapping at all */
+	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | attrs | (r == 1 ? MOUNT_ATTR_IDMAP : 0);
+	attr.userns_fd = r == 1 ? (uint64_t)p->idmap_userns_fd : 0;
 	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
 		int e = errno;
 		close(fd);

@@ -1,5 +1,6 @@
 /* Landlock for the sandbox: which paths may be read, written and executed,
- * no TCP bind/connect, no abstract unix sockets or signals across the
+ * TCP bind/connect only where network.loopback_tcp (the default) leaves it
+ * to the netns, no abstract unix sockets or signals across the
  * sandbox boundary. The parent probes the ABI and builds the rule list; the
  * init applies it in its own root after every mount is done. */
 #define _GNU_SOURCE
@@ -217,9 +218,15 @@ static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct
 		const char *p = own(ll, v->sandbox);
 		if (p == NULL)
 			return al_error_set(err, ENOMEM, "landlock", "planning volume rules");
-		/* read-only volumes are data: readable, not executable */
-		r = add_rule(ll, p, v->rw ? FS_ALL : FS_READ, false,
-		             v->rw ? "read-write volume" : "read-only volume", err);
+		/* executable unless noexec (the mount is noexec too): tools
+		 * volumes are what docker, podman and bwrap users expect to run */
+		uint64_t rights = v->rw ? FS_ALL : FS_RX;
+		if (v->noexec)
+			rights &= ~(uint64_t)LANDLOCK_ACCESS_FS_EXECUTE;
+		r = add_rule(ll, p, rights, false,
+		             v->rw ? (v->noexec ? "read-write volume, noexec" : "read-write volume")
+		                   : (v->noexec ? "read-only volume, noexec" : "read-only volume"),
+		             err);
 	}
 	return r;
 }
@@ -255,10 +262,11 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 	ll->attr.handled_access_fs = fs_rights_for_abi(ll->abi);
 	ll->attr_size = sizeof ll->attr.handled_access_fs;
 	if (ll->abi >= 4 && !spec->network.loopback_tcp) {
-		/* handled with no rule: no TCP bind or connect at all; the netns
-		 * holds only lo, and a later egress proxy will add its port here.
-		 * network.loopback_tcp leaves TCP unhandled: Landlock rules are per
-		 * port, not per address, and lo is all there is to reach. */
+		/* network.loopback_tcp: false -- handled with no rule: no TCP bind
+		 * or connect at all. By default (true) TCP is left unhandled:
+		 * Landlock rules are per port, not per address, and lo is all
+		 * there is to reach. A mode whose netns reaches more than lo (an
+		 * egress proxy) must decide here for itself, not inherit this. */
 		ll->attr.handled_access_net =
 		    LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
 	}

@@ -4,7 +4,10 @@
 #include "sandbox/rlimits.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 struct rlimit_item {
 	int resource;
@@ -15,9 +18,14 @@ struct rlimit_item {
 /* Fixed table, no allocation: the child walks it between clone and exec. */
 static int rlimit_items(const struct al_limits *lim, struct rlimit_item it[4])
 {
-	/* no core dumps: a dump of a hostile process could land anywhere the
-	 * kernel's core_pattern says, outside the sandbox's writable areas */
-	it[0] = (struct rlimit_item){RLIMIT_CORE, "core", 0};
+	/* No core dumps, of either kind. A file dump needs at least a page
+	 * (binfmt min_coredump), so 1 stops it as 0 would. A pipe dump
+	 * (core_pattern "|helper": apport, systemd-coredump) ignores the limit
+	 * and starts the host's helper as root on the hostile process's memory
+	 * -- except at exactly 1, which the kernel reserves to stop recursive
+	 * helper crashes and answers with "aborting core". The seccomp filter
+	 * keeps the workload from lowering it back to 0 (docs/isolation.md). */
+	it[0] = (struct rlimit_item){RLIMIT_CORE, "core", 1};
 	it[1] = (struct rlimit_item){RLIMIT_NOFILE, "nofile", lim->nofile};
 	/* counted per (user namespace, real uid): only the sandbox's own
 	 * processes and threads of the workload's uid count (docs/limits.md) */
@@ -35,6 +43,21 @@ static rlim_t clamp(uint64_t want, rlim_t hard)
 	return (rlim_t)want;
 }
 
+/* Whether the host's core_pattern hands dumps to a program ("|...") or a
+ * socket ("@..."). Syscalls only (the child calls it); unreadable counts as yes. */
+static bool core_pattern_is_helper(void)
+{
+	char c = '|';
+	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '|';
+		close(fd);
+	}
+	return c == '|' || c == '@';
+}
+
 int al_rlimits_child_setup(const struct al_limits *lim, struct al_error *err)
 {
 	struct rlimit_item it[4];
@@ -47,6 +70,16 @@ int al_rlimits_child_setup(const struct al_limits *lim, struct al_error *err)
 		/* never ask for more than the hard limit we inherited: raising
 		 * fails with EPERM, and the lower hard limit is stricter anyway */
 		next.rlim_cur = next.rlim_max = clamp(it[i].want, cur.rlim_max);
+		/* A hard core limit of 0 inherited from the caller cannot be
+		 * raised to 1 from here; it stops file dumps but not a helper:
+		 * fail closed where the host has one. */
+		if (it[i].resource == RLIMIT_CORE && next.rlim_max == 0 && core_pattern_is_helper())
+			return al_error_set(
+			    err, EPERM, "rlimits",
+			    "the host's core_pattern hands core dumps to a helper, and "
+			    "airlock was started with a hard core limit of 0, which "
+			    "does not stop it (only 1 does); start airlock with "
+			    "'ulimit -Hc 1' or higher");
 		if (setrlimit(it[i].resource, &next) < 0)
 			return al_error_errno(err, "rlimits", "setrlimit RLIMIT_%s to %llu",
 			                      it[i].name, (unsigned long long)next.rlim_max);

@@ -185,7 +185,7 @@ static int plan_image(struct al_sandbox_plan *p, const char *image_root, bool ho
 				r = add(p, (struct al_mount_op){.kind = AL_MNT_BIND,
 							     .src = al_plan_printf(p, AL_OLDROOT "%s/%s",
 										   strcmp(image_root, "/") == 0 ? "" : image_root, name),
-							     .dst = dst, .flags = MS_RDONLY}, err);
+							     .dst = dst, .flags = MS_RDONLY | MS_NODEV}, err);
 		}
 		if (r < 0)
 			break;
@@ -477,14 +477,18 @@ static int plan_tmpfs(struct al_sandbox_plan *p, const char *dst, uint32_t mode,
 }
 
 /* A caller-chosen host path (volume, workspace). Rootful, directories are
- * idmapped so the owner's files are the sandbox user's inside; rootless the
- * caller's own uid is already the sandbox user's. */
+ * idmapped so the owner's files are the sandbox user's inside, under the
+ * owner rule of idmap.c (owner_root: whether a root-owned directory may be
+ * mapped); rootless the caller's own uid is already the sandbox user's.
+ * Always nosuid and nodev; noexec when asked. */
 static int add_host_bind(struct al_sandbox_plan *p, const char *real, const char *dst, bool ro,
-			 bool is_dir, struct al_error *err)
+			 bool noexec, bool owner_root, bool is_dir, struct al_error *err)
 {
-	unsigned long flags = (ro ? MS_RDONLY : 0) | MS_NOSUID | MS_NODEV;
+	unsigned long flags = (ro ? MS_RDONLY : 0) | (noexec ? MS_NOEXEC : 0) | MS_NOSUID | MS_NODEV;
 	if (!p->rootless && is_dir) {
-		int idx = al_idmap_mount(p, real, ro, err);
+		int idx = al_idmap_mount(p, real,
+					 (ro ? MOUNT_ATTR_RDONLY : 0) | (noexec ? MOUNT_ATTR_NOEXEC : 0),
+					 owner_root, err);
 		if (idx < 0)
 			return idx;
 		return add(p, (struct al_mount_op){.kind = AL_MNT_MOVE_FD, .dst = dst, .fd = idx}, err);
@@ -518,7 +522,9 @@ static int plan_workspace(struct al_sandbox_plan *p, struct al_error *err)
 
 	r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = "/ws-lower", .mode = 0755}, err);
 	if (r == 0)
-		r = add_host_bind(p, real, "/ws-lower", true, true, err);
+		/* the lower layer is never written: the owner (root included)
+		 * may be mapped, so the workload can work on its own files */
+		r = add_host_bind(p, real, "/ws-lower", true, false, true, true, err);
 	if (r == 0)
 		r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = "/ws", .mode = 0755}, err);
 	if (r == 0)
@@ -569,7 +575,8 @@ static int plan_volumes(struct al_sandbox_plan *p, struct al_error *err)
 			r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = parent, .mode = 0755}, err);
 		}
 		if (r == 0)
-			r = add_host_bind(p, real, dst, !v->rw, S_ISDIR(st.st_mode), err);
+			r = add_host_bind(p, real, dst, !v->rw, v->noexec, v->owner_root,
+					  S_ISDIR(st.st_mode), err);
 		if (r < 0)
 			return r;
 	}
@@ -707,7 +714,12 @@ static int run_op(const struct al_mount_op *op, struct al_error *err)
 				return 0;
 			return child_fail(err, "bind-mounting", op->dst);
 		}
-		if (restrict_mount(op->dst, op->flags | MS_NOSUID) < 0)
+		/* Every bind is nosuid; every directory bind (image, /etc pieces,
+		 * volumes) is also nodev, so a device node in an image or a host
+		 * directory opens nothing. Single-file binds keep their planned
+		 * flags: /dev/null and friends are such binds. */
+		if (restrict_mount(op->dst, op->flags | MS_NOSUID |
+						(op->kind == AL_MNT_BIND ? MS_NODEV : 0)) < 0)
 			return child_fail(err, "restricting", op->dst);
 		return 0;
 	case AL_MNT_SYMLINK:

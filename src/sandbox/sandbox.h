@@ -149,11 +149,20 @@ int al_rootfs_child_setup(const struct al_sandbox_plan *plan, struct al_error *e
 int al_userns_prepare(struct al_sandbox_plan *plan, struct al_error *err);
 int al_userns_parent_setup(const struct al_sandbox_plan *plan, pid_t pid, struct al_error *err);
 
-/* idmap.c (rootful only): a detached bind mount of host_path whose files
- * owned by the directory's owner appear owned by the sandbox user; returns
- * the index for an AL_MNT_MOVE_FD op. */
-int al_idmap_mount(struct al_sandbox_plan *plan, const char *host_path, bool rdonly,
-		   struct al_error *err);
+/* idmap.c (rootful only): a detached bind mount of host_path (with the
+ * MOUNT_ATTR_* bits attrs, always nosuid and nodev) whose files owned by the
+ * directory's owner appear owned by the sandbox user; returns the index for
+ * an AL_MNT_MOVE_FD op. The owner rule (al_idmap_owner_rule) decides first:
+ * a root-owned directory is refused read-write and bound unmapped read-only,
+ * unless owner_root. */
+int al_idmap_mount(struct al_sandbox_plan *plan, const char *host_path, uint64_t attrs,
+		   bool owner_root, struct al_error *err);
+
+/* The owner rule alone: 1 map the owner, 0 bind unmapped (read-only, owned
+ * by uid or gid 0), <0 refused (read-write, owned by uid or gid 0, without
+ * owner_root). */
+int al_idmap_owner_rule(const char *host_path, uid_t uid, gid_t gid, bool rw, bool owner_root,
+			struct al_error *err);
 
 /* caps.c: drop every capability, lock securebits, set ids (child). */
 int al_caps_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);

@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <seccomp.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,13 +46,26 @@
  * both in the same header). */
 #define AL_TIOCSTI 0x5412u
 #define AL_TIOCLINUX 0x541Cu
+#define AL_TIOCSETD 0x5423u
 
 #define LO32 0xffffffffull
+
+/* The set-id mode bits: no file the sandbox creates or changes may carry
+ * them (a volume's files are the host's; a setuid file there is a privilege
+ * for whoever runs it on the host, root or the rootless caller). */
+#define AL_SETID_BITS ((uint64_t)(S_ISUID | S_ISGID))
+/* open flags under which the mode argument is used: O_TMPFILE is the bit
+ * 020000000 together with O_DIRECTORY (glibc's __O_TMPFILE includes
+ * O_DIRECTORY too), and that bit alone is what marks it */
+#define AL_CREATE_FLAGS ((uint64_t)(O_CREAT | (O_TMPFILE & ~O_DIRECTORY)))
+/* socket(2)'s type argument: the low bits are the type, the rest flags */
+#define AL_SOCK_TYPE_MASK 0xfull
 
 /* the row constructors and the table stay one row per line */
 /* clang-format off */
 /* Row constructors keep the table one line per syscall. */
 #define ALLOW(n, g, why) { (n), -1, AL_SC_ALLOW, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
+#define ENOSYS_ROW(n, g, why) { (n), -1, AL_SC_ENOSYS, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 #define ALLOW_NR(n, nr, g, why) { (n), (nr), AL_SC_ALLOW, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 #define DENY(n, g, why) { (n), -1, AL_SC_DENY, 0, { { 0 } }, 0, 0, { 0 }, (g), (why) }
 /* allow when (arg[i] & m) == v */
@@ -58,9 +73,23 @@
 	{ (n), -1, AL_SC_ALLOW, 1, { { (i), (m), (v) } }, 0, 0, { 0 }, (g), (why) }
 #define ALLOW_IF2(n, i, m, v, i2, m2, v2, g, why) \
 	{ (n), -1, AL_SC_ALLOW, 2, { { (i), (m), (v) }, { (i2), (m2), (v2) } }, 0, 0, { 0 }, (g), (why) }
-/* allow unless the low 32 bits of arg[i] are one of the (1 or 2) values */
+#define ALLOW_IF3(n, i, m, v, i2, m2, v2, i3, m3, v3, g, why) \
+	{ (n), -1, AL_SC_ALLOW, 3, { { (i), (m), (v) }, { (i2), (m2), (v2) }, { (i3), (m3), (v3) } }, 0, 0, { 0 }, (g), (why) }
+/* allow only when the mode argument i carries neither S_ISUID nor S_ISGID */
+#define ALLOW_NO_SETID(n, i, g, why) ALLOW_IF((n), (i), AL_SETID_BITS, 0, (g), (why))
+/* open-style: allow when nothing is created (no O_CREAT, no O_TMPFILE), or
+ * when the mode of what is created carries no setuid/setgid bit */
+#define ALLOW_OPEN(n, fi, mi, g, why) \
+	ALLOW_IF((n), (fi), AL_CREATE_FLAGS, 0, (g), (why)), \
+	ALLOW_NO_SETID((n), (mi), (g), (why))
+/* socket(family, type, protocol) for one of the types and protocols the policy means */
+#define ALLOW_SOCK(fam, type, proto, why) \
+	ALLOW_IF3("socket", 0, LO32, (fam), 1, AL_SOCK_TYPE_MASK, (type), 2, LO32, (proto), "@network-io", (why))
+/* allow unless the low 32 bits of arg[i] are one of the (1 to 3) values */
 #define ALLOW_EXCEPT2(n, i, a, b, g, why) \
 	{ (n), -1, AL_SC_ALLOW, 0, { { 0 } }, (i), 2, { (a), (b) }, (g), (why) }
+#define ALLOW_EXCEPT3(n, i, a, b, c, g, why) \
+	{ (n), -1, AL_SC_ALLOW, 0, { { 0 } }, (i), 3, { (a), (b), (c) }, (g), (why) }
 /* clang-format on */
 
 /*
@@ -107,8 +136,9 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("getrandom", "@default", "entropy"),
 	ALLOW("getcpu", "@default", "current CPU"),
 	ALLOW("getrlimit", "@default", "limits query"),
-	ALLOW("setrlimit", "@default", "lowering limits (raising needs CAP_SYS_RESOURCE)"),
-	ALLOW("prlimit64", "@default", "limits query and lowering"),
+	ALLOW_EXCEPT2("setrlimit", 0, RLIMIT_CORE, RLIMIT_CORE, "@default", "lowering limits (raising needs CAP_SYS_RESOURCE); not RLIMIT_CORE, whose value 1 is what stops pipe core dumps to a host helper"),
+	ALLOW_IF("prlimit64", 2, ~0ull, 0, "@default", "limits query (no new limit)"),
+	ALLOW_EXCEPT2("prlimit64", 1, RLIMIT_CORE, RLIMIT_CORE, "@default", "lowering limits; not RLIMIT_CORE, whose value 1 is what stops pipe core dumps to a host helper"),
 	ALLOW("getrusage", "@default", "resource usage"),
 	ALLOW("times", "@default", "process times"),
 	ALLOW("umask", "@default", "file creation mask"),
@@ -140,10 +170,10 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("copy_file_range", "@basic-io", "in-kernel copy (coreutils cp)"),
 
 	/* @file-system: Landlock and the read-only mounts decide which paths */
-	ALLOW("open", "@file-system", "paths are confined by mounts and Landlock"),
-	ALLOW("openat", "@file-system", "paths are confined by mounts and Landlock"),
-	ALLOW("openat2", "@file-system", "paths are confined by mounts and Landlock"),
-	ALLOW("creat", "@file-system", "file creation"),
+	ALLOW_OPEN("open", 1, 2, "@file-system", "paths are confined by mounts and Landlock; no file is created setuid/setgid"),
+	ALLOW_OPEN("openat", 2, 3, "@file-system", "paths are confined by mounts and Landlock; no file is created setuid/setgid"),
+	ENOSYS_ROW("openat2", "@file-system", "ENOSYS: its mode is in memory where BPF cannot look (a setuid create could pass), so callers fall back to openat, whose mode is checked"),
+	ALLOW_NO_SETID("creat", 1, "@file-system", "file creation, never setuid/setgid"),
 	ALLOW("stat", "@file-system", "metadata"),
 	ALLOW("fstat", "@file-system", "metadata"),
 	ALLOW("lstat", "@file-system", "metadata"),
@@ -170,20 +200,20 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("unlink", "@file-system", "removal"),
 	ALLOW("unlinkat", "@file-system", "removal"),
 	ALLOW("rmdir", "@file-system", "removal"),
-	ALLOW("mkdir", "@file-system", "creation"),
-	ALLOW("mkdirat", "@file-system", "creation"),
-	ALLOW("mknod", "@file-system", "FIFOs and sockets; device nodes need CAP_MKNOD and mounts are nodev"),
-	ALLOW("mknodat", "@file-system", "FIFOs and sockets; device nodes need CAP_MKNOD and mounts are nodev"),
+	ALLOW_NO_SETID("mkdir", 1, "@file-system", "creation, without setuid/setgid bits (a setgid parent still passes its bit on, as the kernel does)"),
+	ALLOW_NO_SETID("mkdirat", 2, "@file-system", "creation, without setuid/setgid bits"),
+	ALLOW_NO_SETID("mknod", 1, "@file-system", "FIFOs and sockets, never setuid/setgid; device nodes need CAP_MKNOD and mounts are nodev"),
+	ALLOW_NO_SETID("mknodat", 2, "@file-system", "FIFOs and sockets, never setuid/setgid; device nodes need CAP_MKNOD and mounts are nodev"),
 	ALLOW("rename", "@file-system", "renames"),
 	ALLOW("renameat", "@file-system", "renames"),
 	ALLOW("renameat2", "@file-system", "renames"),
 	ALLOW("truncate", "@file-system", "size"),
 	ALLOW("ftruncate", "@file-system", "size"),
 	ALLOW("fallocate", "@file-system", "preallocation (bounded by the tmpfs size)"),
-	ALLOW("chmod", "@file-system", "modes (setuid is void under no_new_privs and nosuid mounts)"),
-	ALLOW("fchmod", "@file-system", "modes"),
-	ALLOW("fchmodat", "@file-system", "modes"),
-	ALLOW("fchmodat2", "@file-system", "modes (newer libcs)"),
+	ALLOW_NO_SETID("chmod", 1, "@file-system", "modes, never setuid/setgid: a volume's files are the host's, where those bits are a privilege"),
+	ALLOW_NO_SETID("fchmod", 1, "@file-system", "modes, never setuid/setgid"),
+	ALLOW_NO_SETID("fchmodat", 2, "@file-system", "modes, never setuid/setgid"),
+	ALLOW_NO_SETID("fchmodat2", 2, "@file-system", "modes, never setuid/setgid (newer libcs)"),
 	ALLOW("chown", "@file-system", "ownership within the sandbox's mapped ids"),
 	ALLOW("fchown", "@file-system", "ownership within the sandbox's mapped ids"),
 	ALLOW("fchownat", "@file-system", "ownership within the sandbox's mapped ids"),
@@ -265,9 +295,17 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("mq_getsetattr", "@ipc", "POSIX message queues"),
 
 	/* @network-io: only families listed in `socket`; the netns has only lo */
-	ALLOW_IF("socket", 0, LO32, AF_UNIX, "@network-io", "AF_UNIX, AF_INET and AF_INET6 only: no netlink, packet or other families"),
-	ALLOW_IF("socket", 0, LO32, AF_INET, "@network-io", "AF_INET"),
-	ALLOW_IF("socket", 0, LO32, AF_INET6, "@network-io", "AF_INET6"),
+	ALLOW_IF("socket", 0, LO32, AF_UNIX, "@network-io", "AF_UNIX, and AF_INET/AF_INET6 only as TCP, UDP or ICMP: no netlink, packet or other families, no MPTCP, SCTP, DCCP, UDP-Lite or raw sockets (protocols Landlock's TCP rules do not cover)"),
+	ALLOW_SOCK(AF_INET, SOCK_STREAM, 0, "TCP (default protocol)"),
+	ALLOW_SOCK(AF_INET, SOCK_STREAM, IPPROTO_TCP, "TCP by number"),
+	ALLOW_SOCK(AF_INET, SOCK_DGRAM, 0, "UDP (default protocol)"),
+	ALLOW_SOCK(AF_INET, SOCK_DGRAM, IPPROTO_UDP, "UDP by number"),
+	ALLOW_SOCK(AF_INET, SOCK_DGRAM, IPPROTO_ICMP, "ICMP echo (ping sockets, if ping_group_range allows)"),
+	ALLOW_SOCK(AF_INET6, SOCK_STREAM, 0, "TCP (default protocol)"),
+	ALLOW_SOCK(AF_INET6, SOCK_STREAM, IPPROTO_TCP, "TCP by number"),
+	ALLOW_SOCK(AF_INET6, SOCK_DGRAM, 0, "UDP (default protocol)"),
+	ALLOW_SOCK(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, "UDP by number"),
+	ALLOW_SOCK(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6, "ICMPv6 echo (ping sockets, if ping_group_range allows)"),
 	ALLOW("socketpair", "@network-io", "AF_UNIX pairs (the kernel accepts no other family)"),
 	ALLOW("bind", "@network-io", "sockets"),
 	ALLOW("listen", "@network-io", "sockets"),
@@ -400,8 +438,8 @@ static const struct al_seccomp_rule rules[] = {
 	ALLOW("ioprio_set", "@sched", "I/O priority"),
 
 	/* ioctl: everything but terminal input injection */
-	ALLOW_EXCEPT2("ioctl", 1, AL_TIOCSTI, AL_TIOCLINUX, "@basic-io",
-		      "all but TIOCSTI and TIOCLINUX, which push input into a terminal (low 32 bits compared, as the kernel does)"),
+	ALLOW_EXCEPT3("ioctl", 1, AL_TIOCSTI, AL_TIOCLINUX, AL_TIOCSETD, "@basic-io",
+		      "all but TIOCSTI and TIOCLINUX, which push input into a terminal, and TIOCSETD, which can autoload a line-discipline module (low 32 bits compared, as the kernel does)"),
 
 	/* Denied with EPERM and recorded. These are listed (rather than just
 	 * left out) so the reason travels with each syscall_denied event. */
@@ -554,9 +592,50 @@ static uint32_t action_of(enum al_seccomp_action a, bool notify)
  * truncates ioctl's cmd to unsigned int, so a compare on all 64 bits could
  * be passed with junk in the high half.
  */
+/*
+ * The same for any (small) number of excluded values, by the binary trie of
+ * the set: walking each excluded value from the top bit down, the subtree
+ * that branches off at bit k (same bits above k, the other value at k) is
+ * one masked-equality cube; it joins the union unless an excluded value
+ * lies in it (then that value's own walk covers it further down). Every
+ * value outside the set lies in exactly one such cube, no excluded value in
+ * any.
+ */
+static int add_allow_except_many(scmp_filter_ctx ctx, int nr, const struct al_seccomp_rule *r,
+                                 unsigned *count, struct al_error *err)
+{
+	uint32_t seen_mask[AL_SC_MAX_EXCEPT * 32], seen_val[AL_SC_MAX_EXCEPT * 32];
+	unsigned n_seen = 0;
+	int rc;
+
+	for (unsigned i = 0; i < r->n_except; i++) {
+		for (int k = 31; k >= 0; k--) {
+			uint32_t mask = ~((1u << k) - 1u), val = (r->except[i] & mask) ^ (1u << k);
+			bool skip = false;
+			for (unsigned e = 0; e < r->n_except && !skip; e++)
+				skip = (r->except[e] & mask) == val;
+			for (unsigned q = 0; q < n_seen && !skip; q++)
+				skip = seen_mask[q] == mask && seen_val[q] == val;
+			if (skip)
+				continue;
+			seen_mask[n_seen] = mask;
+			seen_val[n_seen++] = val;
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+			                      SCMP_CMP(r->except_idx, SCMP_CMP_MASKED_EQ, mask, val));
+			if (rc < 0)
+				return al_error_set(err, -rc, "seccomp", "seccomp_rule_add %s",
+				                    r->name);
+			(*count)++;
+		}
+	}
+	return 0;
+}
+
 static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp_rule *r,
                             unsigned *count, struct al_error *err)
 {
+	if (r->n_except > 2)
+		return add_allow_except_many(ctx, nr, r, count, err);
 	uint32_t a = r->except[0], b = r->n_except > 1 ? r->except[1] : r->except[0];
 	uint32_t diff = a ^ b;
 	int rc;
@@ -590,7 +669,7 @@ static int add_allow_except(scmp_filter_ctx ctx, int nr, const struct al_seccomp
 static int add_rule(scmp_filter_ctx ctx, const struct al_seccomp_rule *r, uint32_t def, bool notify,
                     unsigned *count, struct al_error *err)
 {
-	struct scmp_arg_cmp cmp[2];
+	struct scmp_arg_cmp cmp[3];
 	uint32_t act = action_of(r->action, notify);
 	int nr = al_seccomp_rule_nr(r);
 	int rc;

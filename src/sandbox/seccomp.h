@@ -26,6 +26,8 @@ enum al_seccomp_argcheck {
 	AL_SC_ARG_MASKED_EQ, /* allow when (arg[idx] & mask) == value */
 };
 
+#define AL_SC_MAX_EXCEPT 3
+
 struct al_seccomp_cond {
 	uint8_t idx;
 	uint64_t mask;
@@ -40,11 +42,11 @@ struct al_seccomp_rule {
 	const char *name; /* libseccomp name */
 	int fallback_nr;  /* x86_64 number when libseccomp is older than the syscall, else -1 */
 	enum al_seccomp_action action;
-	unsigned n_conds; /* 0..2, all must hold (AND) */
-	struct al_seccomp_cond conds[2];
+	unsigned n_conds; /* 0..3, all must hold (AND) */
+	struct al_seccomp_cond conds[3];
 	uint8_t except_idx; /* with n_except > 0: allow unless low32(arg) is listed */
 	unsigned n_except;
-	uint32_t except[2];
+	uint32_t except[AL_SC_MAX_EXCEPT];
 	const char *group;  /* systemd-style group, for docs and events */
 	const char *reason; /* why it is allowed / denied */
 };

@@ -38,10 +38,10 @@ void al_spec_init(struct al_spec *spec)
 	spec->hostname = (char *)default_hostname;
 	spec->uid = 1000;
 	spec->gid = 1000;
-	spec->limits.memory = 1 * GiB;
+	spec->limits.memory = 4 * GiB;
 	spec->limits.pids = 256;
 	spec->limits.cpus = 1.0;
-	spec->limits.disk = 512 * MiB;
+	spec->limits.disk = 2 * GiB;
 	spec->limits.nofile = 1024;
 	spec->limits.nproc = spec->limits.pids;
 	spec->limits.fsize = spec->limits.disk;
@@ -51,6 +51,7 @@ void al_spec_init(struct al_spec *spec)
 	spec->log.checkpoint_every = 1000;
 	spec->log.checkpoint_ns = 1 * NSEC_PER_SEC;
 	spec->network.mode = AL_NET_NONE;
+	spec->network.loopback_tcp = true;
 }
 
 static bool is_static_default(const char *p)
@@ -241,7 +242,8 @@ char *al_spec_host_path(const char *base_dir, const char *path)
 }
 
 /* Append a volume; takes ownership of host and sandbox on success. */
-static int spec_push_volume(struct al_spec *spec, char *host, char *sandbox, bool rw)
+static int spec_push_volume(struct al_spec *spec, char *host, char *sandbox,
+                            const struct al_volume *opts)
 {
 	struct al_volume *n;
 
@@ -249,8 +251,49 @@ static int spec_push_volume(struct al_spec *spec, char *host, char *sandbox, boo
 	if (n == NULL)
 		return -ENOMEM;
 	spec->volumes = n;
-	spec->volumes[spec->n_volumes++] =
-	    (struct al_volume){.host = host, .sandbox = sandbox, .rw = rw};
+	spec->volumes[spec->n_volumes] = *opts;
+	spec->volumes[spec->n_volumes].host = host;
+	spec->volumes[spec->n_volumes].sandbox = sandbox;
+	spec->n_volumes++;
+	return 0;
+}
+
+/* The comma-separated options of "HOST:SANDBOX:OPTS": ro or rw (at most
+ * one), noexec, owner=root. Each at most once: "ro,rw" is a mistake, not a
+ * choice. */
+static int parse_volume_opts(const char *arg, char *opts, struct al_volume *v, struct al_error *err)
+{
+	bool mode_seen = false;
+	char *o;
+
+	while ((o = strsep(&opts, ",")) != NULL) {
+		bool *flag = NULL;
+		if (*o == '\0')
+			return al_error_set(err, 0, "spec", "volume \"%s\": empty option", arg);
+		if (strcmp(o, "ro") == 0 || strcmp(o, "rw") == 0) {
+			if (mode_seen)
+				return al_error_set(err, 0, "spec",
+				                    "volume \"%s\": ro/rw given more than once",
+				                    arg);
+			mode_seen = true;
+			v->rw = o[1] == 'w';
+			continue;
+		}
+		if (strcmp(o, "noexec") == 0)
+			flag = &v->noexec;
+		else if (strcmp(o, "owner=root") == 0)
+			flag = &v->owner_root;
+		else
+			return al_error_set(
+			    err, 0, "spec",
+			    "volume \"%s\": unknown option \"%s\" (expected ro, rw, "
+			    "noexec, owner=root)",
+			    arg, o);
+		if (*flag)
+			return al_error_set(err, 0, "spec",
+			                    "volume \"%s\": option \"%s\" given twice", arg, o);
+		*flag = true;
+	}
 	return 0;
 }
 
@@ -260,8 +303,8 @@ int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *bas
 	_cleanup_free_ char *copy = NULL;
 	_cleanup_free_ char *host = NULL;
 	_cleanup_free_ char *sandbox = NULL;
+	struct al_volume opts = {0};
 	char *first, *second, *mode;
-	bool rw = false;
 	int r;
 
 	if (arg == NULL)
@@ -272,29 +315,26 @@ int al_spec_add_volume_at(struct al_spec *spec, const char *arg, const char *bas
 	first = copy;
 	second = strchr(first, ':');
 	if (second == NULL)
-		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]",
-		                    arg);
+		return al_error_set(err, 0, "spec",
+		                    "volume \"%s\": expected HOST:SANDBOX[:OPTIONS]", arg);
 	*second++ = '\0';
 	mode = strchr(second, ':');
 	if (mode != NULL) {
 		*mode++ = '\0';
-		if (strcmp(mode, "rw") == 0)
-			rw = true;
-		else if (strcmp(mode, "ro") != 0)
-			return al_error_set(err, 0, "spec",
-			                    "volume \"%s\": mode must be ro or rw, not \"%s\"", arg,
-			                    mode);
+		r = parse_volume_opts(arg, mode, &opts, err);
+		if (r < 0)
+			return r;
 	}
 	if (first[0] == '\0' || second[0] == '\0')
-		return al_error_set(err, 0, "spec", "volume \"%s\": expected HOST:SANDBOX[:ro|rw]",
-		                    arg);
+		return al_error_set(err, 0, "spec",
+		                    "volume \"%s\": expected HOST:SANDBOX[:OPTIONS]", arg);
 	host = al_spec_host_path(base_dir, first);
 	if (host == NULL)
 		return al_error_errno(err, "spec", "volume \"%s\": resolving host path", arg);
 	sandbox = strdup(second);
 	if (sandbox == NULL)
 		return al_error_set(err, ENOMEM, "spec", "volume \"%s\"", arg);
-	r = spec_push_volume(spec, host, sandbox, rw);
+	r = spec_push_volume(spec, host, sandbox, &opts);
 	if (r < 0)
 		return al_error_set(err, -r, "spec", "volume \"%s\"", arg);
 	host = NULL;

@@ -15,6 +15,10 @@ struct al_volume {
 			 * against the spec file's directory, or the cwd on the CLI) */
 	char *sandbox;  /* absolute path inside the sandbox */
 	bool rw;        /* default false (read-only) */
+	bool noexec;    /* "noexec": mounted noexec, no Landlock EXECUTE (default: executable) */
+	bool owner_root; /* "owner=root": a volume owned by host uid/gid 0 is mapped as such
+			  * (rootful; files written through it are root's on the host). Without
+			  * it such a volume is refused rw and shown unmapped ro (docs/isolation.md) */
 };
 
 struct al_env_var {
@@ -69,9 +73,10 @@ enum al_net_mode {
 
 struct al_network_spec {
 	enum al_net_mode mode;
-	/* Allow TCP bind/connect on the sandbox's own loopback (Landlock denies
-	 * all TCP by default). Only lo exists in mode none, so this cannot
-	 * reach anything outside; it lets local servers (tests, notebooks) work. */
+	/* Allow TCP bind/connect on the sandbox's own loopback (default true).
+	 * Only lo exists in mode none, so this cannot reach anything outside; it
+	 * lets local servers (tests, notebooks, language servers) work. false:
+	 * Landlock denies every TCP bind and connect. */
 	bool loopback_tcp;
 };
 
@@ -145,7 +150,7 @@ int al_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
  * A key given again replaces the earlier value in place. */
 int al_spec_add_env(struct al_spec *spec, const char *kv);
 int al_spec_set_env(struct al_spec *spec, const char *key, const char *value);
-/* "HOST:SANDBOX[:ro|rw]" (default ro); a relative HOST resolves against the cwd. */
+/* "HOST:SANDBOX[:OPTS]", OPTS a comma list of ro|rw, noexec, owner=root (default ro); a relative HOST resolves against the cwd. */
 int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *err);
 /* A host path made absolute against base_dir (NULL: the cwd), lexically (the
  * filesystem is not touched: prepare opens it safely later). Returns a

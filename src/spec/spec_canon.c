@@ -199,6 +199,12 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 		al_json_obj_begin(&j);
 		canon_kv_str(&j, "host", spec->volumes[i].host);
 		al_json_kv_str(&j, "mode", spec->volumes[i].rw ? "rw" : "ro");
+		/* keys in sorted order; the options appear only when set, so the
+		 * canonical form (and hash) of a spec without them is unchanged */
+		if (spec->volumes[i].noexec)
+			al_json_kv_bool(&j, "noexec", true);
+		if (spec->volumes[i].owner_root)
+			al_json_kv_str(&j, "owner", "root");
 		canon_kv_str(&j, "path", spec->volumes[i].sandbox);
 		al_json_obj_end(&j);
 	}

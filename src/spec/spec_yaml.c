@@ -727,11 +727,10 @@ static int h_env(struct yctx *c, const struct ynode *v, const char *key)
 
 static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key)
 {
-	const struct ynode *host = NULL, *path = NULL, *mode = NULL;
+	const struct ynode *host = NULL, *path = NULL, *mode = NULL, *noexec = NULL, *owner = NULL;
 	_cleanup_free_ char *habs = NULL;
 	_cleanup_free_ char *sbox = NULL;
-	struct al_volume *nv;
-	bool rw = false;
+	struct al_volume *nv, opts = {0};
 	const char *s;
 	char item[300];
 	int r;
@@ -749,8 +748,13 @@ static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key
 			slot = &path;
 		else if (strcmp(k->text, "mode") == 0)
 			slot = &mode;
+		else if (strcmp(k->text, "noexec") == 0)
+			slot = &noexec;
+		else if (strcmp(k->text, "owner") == 0)
+			slot = &owner;
 		else
-			return yerr(c, k, item, "unknown key (expected host, path, mode)");
+			return yerr(c, k, item,
+			            "unknown key (expected host, path, mode, noexec, owner)");
 		if (*slot != NULL)
 			return yerr(c, k, item, "duplicate key");
 		*slot = v->kids[i + 1];
@@ -784,16 +788,35 @@ static int volume_mapping(struct yctx *c, const struct ynode *v, const char *key
 		if (r < 0)
 			return r;
 		if (strcmp(s, "rw") == 0)
-			rw = true;
+			opts.rw = true;
 		else if (strcmp(s, "ro") != 0)
 			return yerr(c, mode, item, "must be ro or rw, not \"%s\"", s);
+	}
+	if (noexec != NULL) {
+		snprintf(item, sizeof item, "%s.noexec", key);
+		r = get_bool(c, noexec, item, &opts.noexec);
+		if (r < 0)
+			return r;
+	}
+	if (owner != NULL) {
+		/* only "root" means anything: the owner airlock otherwise refuses to map */
+		snprintf(item, sizeof item, "%s.owner", key);
+		r = get_string(c, owner, item, &s);
+		if (r < 0)
+			return r;
+		if (strcmp(s, "root") != 0)
+			return yerr(c, owner, item,
+			            "must be root (the only owner airlock needs told), not \"%s\"",
+			            s);
+		opts.owner_root = true;
 	}
 	nv = realloc(c->spec->volumes, (c->spec->n_volumes + 1) * sizeof *nv);
 	if (nv == NULL)
 		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
 	c->spec->volumes = nv;
-	nv[c->spec->n_volumes++] =
-	    (struct al_volume){.host = TAKE_PTR(habs), .sandbox = TAKE_PTR(sbox), .rw = rw};
+	opts.host = TAKE_PTR(habs);
+	opts.sandbox = TAKE_PTR(sbox);
+	nv[c->spec->n_volumes++] = opts;
 	return 0;
 }
 
@@ -824,7 +847,8 @@ static int h_volumes(struct yctx *c, const struct ynode *v, const char *key)
 				            c->spec->volumes[c->spec->n_volumes - 1].sandbox);
 		} else {
 			r = yerr(c, it, item,
-			         "expected \"HOST:SANDBOX[:ro|rw]\" or {host, path, mode}, got %s",
+			         "expected \"HOST:SANDBOX[:OPTIONS]\" or {host, path, mode, "
+			         "noexec, owner}, got %s",
 			         type_name(it));
 		}
 		if (r < 0)

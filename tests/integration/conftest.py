@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_PROBE_DIR = "/probe"
 SANDBOX_PROBE = SANDBOX_PROBE_DIR + "/probe"
-PROBE_MOUNT_MODE = os.environ.get("AIRLOCK_PROBE_MOUNT", "rw")
+PROBE_MOUNT_MODE = os.environ.get("AIRLOCK_PROBE_MOUNT", "ro")
 
 # airlock's own exit statuses (docs/exit-codes.md, src/supervisor/run.h)
 EXIT_POLICY = 123
@@ -45,6 +45,18 @@ def _find(env, default):
 
 def is_rootless():
     return os.geteuid() != 0
+
+
+def host_has_ipv6():
+    """Whether this kernel has IPv6 at all (ipv6.disable=1 removes the family:
+    AF_INET6 sockets fail with EAFNOSUPPORT everywhere, the sandbox included).
+    Tests that use IPv6 inside judge against this instead of assuming it."""
+    import socket
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close()
+        return True
+    except OSError:
+        return False
 
 
 def mkdtemp_world(prefix="airlock-test-"):
@@ -173,10 +185,9 @@ class Airlock:
     def probe_args(self, *probe_cmd, opts=()):
         """airlock run arguments that run the probe with probe_cmd.
 
-        The probe's directory is mounted :rw because airlock's Landlock policy
-        makes read-only volumes non-executable ("data"); the directory and the
-        probe are owned by the caller, mode 0755, so in rootful mode the
-        sandbox's (unprivileged, mapped) uids cannot change them anyway."""
+        The probe's directory is mounted read-only (volumes are executable
+        unless noexec): a read-write volume of root's is refused in rootful
+        mode, and the probe has no reason to write there."""
         return ["run", *self.extra, "-v", f"{self.probe_dir}:{SANDBOX_PROBE_DIR}:{PROBE_MOUNT_MODE}",
                 *opts, "--", SANDBOX_PROBE, *probe_cmd]
 

@@ -106,7 +106,7 @@ def test_bad_spec_is_125_with_location_and_nothing_starts(airlock, world_tmp, na
     spec = world_tmp / f"{name}.yaml"
     spec.write_text(textwrap.dedent(text))
     res = airlock.probe("write", "/out/started", "yes",
-                        opts=["--spec", str(spec), "-v", f"{out}:/out:rw"])
+                        opts=["--spec", str(spec), "-v", f"{out}:/out:rw,owner=root"])
     assert res.rc == EXIT_SETUP, res.describe()
     err = res.stderr.decode()
     m = re.search(re.escape(str(spec)) + r":(\d+):(\d+)", err)

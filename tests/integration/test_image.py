@@ -2,7 +2,9 @@
 the sandbox is built from the image and nothing else: the image's own /etc
 content is there (read-only), airlock's synthesized files win over the
 image's, the host's /usr is absent, and the image cannot be written."""
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,28 @@ def test_image_etc_is_the_images_but_synthesized_files_win(airlock, rootfs):
     assert "$6$hash" not in out                      # the image's password hashes stay out
     assert not (rootfs / "bin" / "new").exists()
     assert (rootfs / "etc" / "motd").read_text() == "from-the-image\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root (mknod)")
+def test_device_node_in_a_hostile_image_opens_nothing(airlock):
+    """A hostile --image rootfs may carry device nodes (one gave read access
+    to the host console): every image bind is nodev, so the node is there
+    but cannot be opened. /dev/null's numbers: harmless if this ever fails."""
+    root = Path(mkdtemp_world("airlock-image-"))
+    try:
+        for d in ("bin", "usr", "etc", "etc/sub"):
+            (root / d).mkdir()
+            (root / d).chmod(0o755)
+        shutil.copy(airlock.probe_dir / "probe", root / "bin" / "probe")
+        (root / "bin" / "probe").chmod(0o755)
+        os.mknod(root / "usr" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.mknod(root / "etc" / "sub" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        res = airlock.run("run", *airlock.extra, "--image", str(root), "--user", "0", "--",
+                          "/bin/probe", "stat", "/usr/null", ",", "read", "/usr/null", ",",
+                          "write", "/usr/null", "x", ",", "read", "/etc/sub/null")
+        assert res.rc == 0, res.describe()
+        assert res.one("stat")["ok"], res.describe()          # the node is visible...
+        for rec in res.all("read") + res.all("write"):         # ...and opens nothing
+            assert rec["ok"] is False and rec["errno"] == "EACCES", res.describe()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -119,12 +119,15 @@ def test_root_listing_is_the_minimal_root(airlock):
 
 # ---------- read-only ----------
 
-def test_read_only_volume_is_not_executable_by_design(airlock, world_tmp):
-    """Not a requirement of the issue, a fact of airlock's Landlock policy
-    that the harness depends on (conftest mounts the probe :rw)."""
+def test_read_only_volume_is_executable_unless_noexec(airlock, world_tmp):
+    """`-v ./tools:/tools:ro` then `/tools/...` runs (docker, podman and
+    bwrap allow it; conftest mounts the probe this way); `noexec` refuses."""
     import shutil
     shutil.copy2(airlock.probe_dir / "probe", world_tmp / "probe")
     res = airlock.run("run", *airlock.extra, "-v", f"{world_tmp}:/ro", "--", "/ro/probe", "echo", "x")
+    assert res.rc == 0 and res.one("echo")["text"] == "x", res.describe()
+    res = airlock.run("run", *airlock.extra, "-v", f"{world_tmp}:/ro:ro,noexec", "--",
+                      "/ro/probe", "echo", "x")
     assert res.rc == 126, res.describe()
 
 
@@ -157,13 +160,14 @@ def test_read_only_paths_not_writable(airlock, world_tmp):
 
 def test_writable_mounts_are_only_the_documented_ones(airlock):
     """Parse /proc/self/mountinfo inside: every mount is nosuid; the only
-    writable ones are the small tmpfs areas, /dev's pieces and /proc."""
+    writable ones are the small tmpfs areas, /dev's pieces and /proc;
+    every mount but /dev and its device binds (image, volumes, tmpfs areas)
+    is nodev."""
     res = airlock.probe("read", "/proc/self/mountinfo")
     assert res.rc == 0, res.describe()
     info = res.one("read")
     assert info["ok"], res.describe()
-    # /probe: the probe's own volume (conftest mounts it :rw, see there)
-    allowed_rw = re.compile(r"^(/tmp|/var/tmp|/workspace|/home/[^/]+|/dev(/.*)?|/proc|/probe)$")
+    allowed_rw = re.compile(r"^(/tmp|/var/tmp|/workspace|/home/[^/]+|/dev(/.*)?|/proc)$")
     problems = []
     for line in info["data"].splitlines():
         fields = line.split()
@@ -172,12 +176,42 @@ def test_writable_mounts_are_only_the_documented_ones(airlock):
         fstype = fields[sep + 1]
         if "nosuid" not in opts:
             problems.append(f"{mnt} ({fstype}) is not nosuid")
+        # device binds (/dev/null over masked /proc files, /dev's nodes, devpts) need dev
+        if "nodev" not in opts and mnt != "/dev" and fstype not in ("devtmpfs", "devpts"):
+            problems.append(f"{mnt} ({fstype}) is not nodev")
         if "rw" in opts and not allowed_rw.match(mnt):
             problems.append(f"{mnt} ({fstype}) is writable")
         if fstype == "tmpfs" and "rw" in opts and mnt != "/dev":
             if "size=" not in fields[-1]:
                 problems.append(f"{mnt}: writable tmpfs without size limit: {fields[-1]}")
     assert not problems, "\n".join(problems) + "\n" + info["data"]
+
+
+def test_workspace_and_volumes_are_nosuid_nodev(airlock, world_tmp):
+    """The workspace overlay (and its lower layer), read-only and read-write
+    volumes, and a noexec volume: every one nosuid and nodev; noexec where
+    asked, and not elsewhere."""
+    ws = world_tmp / "ws"
+    ro = world_tmp / "ro"
+    rw = world_tmp / "rw"
+    for d in (ws, ro, rw):
+        d.mkdir()
+        d.chmod(0o755)
+    if os.geteuid() == 0:
+        os.chown(rw, 54321, 54321)   # an unprivileged owner: root's is refused rw
+    res = airlock.probe("read", "/proc/self/mountinfo",
+                        opts=["--workspace", str(ws), "-v", f"{ro}:/vro", "-v", f"{rw}:/vrw:rw",
+                              "-v", f"{ro}:/vnx:ro,noexec"])
+    assert res.rc == 0, res.describe()
+    seen = {}
+    for line in res.one("read")["data"].splitlines():
+        fields = line.split()
+        seen[fields[4]] = fields[5].split(",")
+    for mnt in ("/workspace", "/vro", "/vrw", "/vnx"):
+        assert mnt in seen, (mnt, sorted(seen))
+        assert "nosuid" in seen[mnt] and "nodev" in seen[mnt], (mnt, seen[mnt])
+    assert "noexec" in seen["/vnx"] and "noexec" not in seen["/vro"], seen
+    assert "ro" in seen["/vro"] and "rw" in seen["/vrw"], seen
 
 
 def test_proc_sensitive_paths_masked(airlock):

@@ -2,9 +2,10 @@
 
 Each check targets something only Landlock stops -- the mount layout would
 allow it -- so a pass shows Landlock at work, not the read-only mounts:
-writing /proc/self/comm (procfs is writable by its owner), executing from a
-read-only volume (mounted without noexec), TCP bind/connect on the sandbox's
-own loopback, and the converse: what must still work.
+writing /proc/self/comm (procfs is writable by its owner), TCP bind/connect
+on the sandbox's own loopback when network.loopback_tcp is false, and the
+converse: what must still work (executing from volumes unless noexec, TCP on
+the sandbox's own lo by default).
 """
 import json
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import log_records, mkdtemp_world
+from conftest import host_has_ipv6, log_records, mkdtemp_world
 
 PY = "/usr/bin/python3"
 
@@ -43,15 +44,26 @@ def test_procfs_is_read_only_to_the_workload(airlock):
     assert errno_of(airlock, "open('/proc/self/status').read()") == "ok"
 
 
-def test_read_only_volume_is_not_executable(airlock, world_tmp):
+def test_volumes_execute_unless_noexec(airlock, world_tmp):
+    """Read-only volumes are executable (as with docker, podman, bwrap):
+    `-v ./tools:/tools:ro` then `/tools/run` works; `noexec` turns it off,
+    for both the mount and Landlock, in both the CLI and the mapping form."""
     shutil.copy2("/bin/true", world_tmp / "tool")
     (world_tmp / "tool").chmod(0o755)
-    ro = ["-v", f"{world_tmp}:/data:ro"]
-    assert errno_of(airlock, "open('/data/tool', 'rb').read(4)", ro) == "ok"
-    assert errno_of(airlock, "os.execv('/data/tool', ['tool'])", ro) == "EACCES"
-    # the same file on a read-write volume runs
-    rw = ["-v", f"{world_tmp}:/data:rw"]
-    res = airlock.run("run", *airlock.extra, *rw, "--", "/data/tool")
+    for mode in ("", ":ro", ":rw,owner=root"):
+        res = airlock.run("run", *airlock.extra, "-v", f"{world_tmp}:/data{mode}", "--", "/data/tool")
+        assert res.rc == 0, (mode, res.describe())
+    for mode in (":ro,noexec", ":noexec", ":rw,noexec,owner=root"):
+        opts = ["-v", f"{world_tmp}:/data{mode}"]
+        assert errno_of(airlock, "open('/data/tool', 'rb').read(4)", opts) == "ok"
+        assert errno_of(airlock, "os.execv('/data/tool', ['tool'])", opts) == "EACCES", mode
+    spec = world_tmp / "spec.yaml"
+    spec.write_text(f"volumes:\n  - {{host: {world_tmp}, path: /data, noexec: true}}\n"
+                    f"  - {{host: {world_tmp}, path: /data2, noexec: false}}\n")
+    spec.chmod(0o644)
+    opts = ["--spec", str(spec)]
+    assert errno_of(airlock, "os.execv('/data/tool', ['tool'])", opts) == "EACCES"
+    res = airlock.run("run", *airlock.extra, *opts, "--", "/data2/tool")
     assert res.rc == 0, res.describe()
 
 
@@ -70,20 +82,32 @@ def test_dev_nodes_usable(airlock):
     assert res.rc == 0 and res.stdout == b"4\nok\n", res.describe()
 
 
-def test_tcp_bind_and_connect_are_denied(airlock):
+@pytest.mark.parametrize("off", [["--no-loopback-tcp"], "spec"])
+def test_tcp_bind_and_connect_are_denied_when_loopback_tcp_is_off(airlock, world_tmp, off):
+    if off == "spec":
+        spec = world_tmp / "spec.yaml"
+        spec.write_text("network: {loopback_tcp: false}\n")
+        spec.chmod(0o644)
+        off = ["--spec", str(spec)]
     # the netns holds only lo; Landlock handles TCP bind/connect with no rule
-    assert errno_of(airlock, "socket.socket().bind(('127.0.0.1', 0))") == "EACCES"
-    assert errno_of(airlock, "socket.socket(socket.AF_INET6).bind(('::1', 0))") == "EACCES"
-    assert errno_of(airlock, "socket.create_connection(('127.0.0.1', 9), timeout=2)") == "EACCES"
+    assert errno_of(airlock, "socket.socket().bind(('127.0.0.1', 0))", off) == "EACCES"
+    if host_has_ipv6():   # a kernel booted with ipv6.disable=1 has no AF_INET6 at all
+        assert errno_of(airlock, "socket.socket(socket.AF_INET6).bind(('::1', 0))", off) == "EACCES"
+    assert errno_of(airlock, "socket.create_connection(('127.0.0.1', 9), timeout=2)", off) == "EACCES"
+    # MPTCP is TCP to the network but not to Landlock: the socket filter refuses it
+    assert errno_of(airlock, "socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)", off) == "EPERM"
+    assert errno_of(airlock, "socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)", off) == "EPERM"
     # other kinds of sockets are not Landlock's business
     assert errno_of(airlock, "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-                             "s.bind(('127.0.0.1', 0))") == "ok"
-    assert errno_of(airlock, "s = socket.socket(socket.AF_UNIX); s.bind('/tmp/s')") == "ok"
+                             "s.bind(('127.0.0.1', 0))", off) == "ok"
+    assert errno_of(airlock, "s = socket.socket(socket.AF_UNIX); s.bind('/tmp/s')", off) == "ok"
 
 
-def test_loopback_tcp_opt_in_reaches_only_the_sandbox(airlock):
-    """--allow-loopback-tcp: a server on the sandbox's own lo works; the
-    host's loopback is still another network namespace, out of reach."""
+@pytest.mark.parametrize("flag", [[], ["--allow-loopback-tcp"]])
+def test_loopback_tcp_by_default_reaches_only_the_sandbox(airlock, flag):
+    """By default (and with the old --allow-loopback-tcp): a server on the
+    sandbox's own lo works; the host's loopback is still another network
+    namespace, out of reach."""
     import socket as hsock
     host = hsock.socket()
     host.bind(("127.0.0.1", 0))
@@ -100,7 +124,7 @@ def test_loopback_tcp_opt_in_reaches_only_the_sandbox(airlock):
                 "except OSError as e:\n"
                 "    host = type(e).__name__\n"
                 "print(json.dumps({'local': local, 'host': host}))\n")
-        res = airlock.run("run", *airlock.extra, "--allow-loopback-tcp", "--", "python3", "-c", code)
+        res = airlock.run("run", *airlock.extra, *flag, "--", "python3", "-c", code)
         assert res.rc == 0, res.describe()
         out = json.loads(res.stdout.decode().strip().splitlines()[-1])
         assert out["local"] == "pong", out
@@ -115,7 +139,7 @@ def test_loopback_tcp_opt_in_reaches_only_the_sandbox(airlock):
 def test_ruleset_is_recorded(airlock, world_tmp):
     log = world_tmp / "run.jsonl"
     res = airlock.run("run", *airlock.extra, "--log", str(log), "-v", f"{world_tmp}:/vol:ro",
-                      "--", "/bin/true")
+                      "-v", f"{world_tmp}:/data:ro,noexec", "--", "/bin/true")
     assert res.rc == 0, res.describe()
     start = [r for r in log_records(log) if r["type"] == "run_start"][0]
     ll = start["protections"]["landlock"]
@@ -125,8 +149,15 @@ def test_ruleset_is_recorded(airlock, world_tmp):
     assert "write_file" not in rules["/etc"] and "execute" not in rules["/etc"]
     assert "execute" in rules["/usr"] and "write_file" not in rules["/usr"]
     assert {"write_file", "execute", "make_reg"} <= rules["/tmp"]
-    assert rules["/vol"] == {"read_file", "read_dir"}, rules["/vol"]
+    assert rules["/vol"] == {"read_file", "read_dir", "execute"}, rules["/vol"]
+    assert rules["/data"] == {"read_file", "read_dir"}, rules["/data"]
     if abi >= 4:
-        assert ll["net_tcp_denied"] is True
+        assert ll["net_tcp_denied"] is False   # loopback TCP is allowed by default
+        log2 = world_tmp / "run2.jsonl"
+        res = airlock.run("run", *airlock.extra, "--log", str(log2), "--no-loopback-tcp",
+                          "--", "/bin/true")
+        assert res.rc == 0, res.describe()
+        start = [r for r in log_records(log2) if r["type"] == "run_start"][0]
+        assert start["protections"]["landlock"]["net_tcp_denied"] is True
     if abi >= 6:
         assert ll["scope_signal"] is True and ll["scope_abstract_unix"] is True

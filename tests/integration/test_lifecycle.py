@@ -47,7 +47,7 @@ def test_command_not_found_and_not_executable(airlock, world_tmp):
     assert res.rc == 127, res.describe()
     (world_tmp / "noexec").write_text("#!/bin/sh\necho hi\n")
     (world_tmp / "noexec").chmod(0o644)
-    res = airlock.run("run", *airlock.extra, "-v", f"{world_tmp}:/x:rw", "--", "/x/noexec")
+    res = airlock.run("run", *airlock.extra, "-v", f"{world_tmp}:/x", "--", "/x/noexec")
     assert res.rc == 126, res.describe()
 
 
@@ -181,7 +181,7 @@ def test_supervisor_sigkill_leaves_zero_processes(airlock, world_tmp, with_daemo
     make_world_writable(out)
     pre = ["daemonize", "/out/hb", ","] if with_daemon else []
     p = airlock.popen(*airlock.probe_args(*pre, "echo", "ready", ",", "sleep", "120", mark,
-                                          opts=["-v", f"{out}:/out:rw"]))
+                                          opts=["-v", f"{out}:/out:rw,owner=root"]))
     try:
         got = wait_for_line(p.stdout, b"ready")
         assert b"ready" in got, "workload never started"
@@ -210,7 +210,7 @@ def test_daemon_does_not_survive_the_run(airlock, world_tmp):
     out.mkdir()
     make_world_writable(out)
     p = airlock.popen(*airlock.probe_args("daemonize", "/out/hb", ",", "echo", "ready", ",",
-                                          "sleep", "0.5", mark, opts=["-v", f"{out}:/out:rw"]))
+                                          "sleep", "0.5", mark, opts=["-v", f"{out}:/out:rw,owner=root"]))
     try:
         got = wait_for_line(p.stdout, b"ready")
         assert b'"daemonize","ok":true' in got, got

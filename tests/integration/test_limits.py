@@ -171,6 +171,18 @@ print(json.dumps({"written": total, "errno": err}), flush=True)
 """
 
 
+def test_defaults_fit_a_500MiB_file_in_tmp(airlock, rootless):
+    """Ordinary data work fits the defaults: a 500 MiB download and its
+    unpacked copy side by side in /tmp (the tmpfs pages count against the
+    memory limit too; docs/limits.md)."""
+    res = airlock.run("run", *degrade_opts(rootless), "--timeout", "120s", "--", "/bin/sh", "-c",
+                      "head -c 524288000 /dev/zero > /tmp/big && cp /tmp/big /tmp/big.unpacked && "
+                      "stat -c %s /tmp/big /tmp/big.unpacked",
+                      timeout=180)
+    assert res.rc == 0, res.describe()
+    assert res.stdout == b"524288000\n524288000\n", res.describe()
+
+
 def test_disk_fill_stops_at_tmpfs_limit(airlock, world_tmp, rootless):
     disk = 16 * MiB
     log = world_tmp / "run.jsonl"
@@ -230,11 +242,36 @@ def test_fd_exhaustion_stops_at_rlimit(airlock, world_tmp, rootless):
     assert rec["raised"] is False, "the workload raised its own hard limit"
 
 
-def test_no_core_dumps(airlock, rootless):
-    res = airlock.run("run", *degrade_opts(rootless), "--", PY, "-c",
-                      "import json, resource; print(json.dumps(resource.getrlimit(resource.RLIMIT_CORE)))")
+def test_no_core_dumps(airlock, rootless, world_tmp):
+    """RLIMIT_CORE is 1/1 -- below a page, so no core file, and the value at
+    which the kernel refuses pipe dumps to a host helper (apport,
+    systemd-coredump), which a limit of 0 does not stop -- and the workload
+    cannot lower it to 0 (EPERM, recorded). A crash leaves no core file."""
+    log = world_tmp / "core.jsonl"
+    code = ("import json, os, resource, subprocess\n"
+            "lim = resource.getrlimit(resource.RLIMIT_CORE)\n"
+            "try:\n"
+            "    resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); lowered = 'ok'\n"
+            "except ValueError as e:\n"   # how Python reports EPERM from prlimit
+            "    lowered = 'EPERM' if 'not allowed' in str(e) else str(e)\n"
+            "os.chdir('/workspace')\n"
+            "crash = subprocess.run(['/usr/bin/python3', '-c', 'import os; os.abort()']).returncode\n"
+            "print(json.dumps([lim, lowered, crash, sorted(os.listdir('/workspace'))]))\n")
+    import resource
+    want = 1 if resource.getrlimit(resource.RLIMIT_CORE)[1] != 0 else 0  # airlock inherits ours
+    helper = Path("/proc/sys/kernel/core_pattern").read_text()[:1] in ("|", "@")
+    res = airlock.run("run", *degrade_opts(rootless), "--log", str(log), "--", PY, "-c", code)
+    if want == 0 and helper:
+        # a hard limit of 0 cannot become 1, and 0 would not stop the helper: refused
+        assert res.rc == 125 and b"ulimit -Hc 1" in res.stderr, res.describe()
+        return
     assert res.rc == 0, res.describe()
-    assert last_json_list(res) == [0, 0]
+    lim, lowered, crash, files = last_json_list(res)
+    assert lim == [want, want], lim
+    assert lowered == "EPERM", lowered
+    assert crash == -6 and files == [], (crash, files)
+    denied = [r for r in log_records(log) if r.get("type") == "syscall_denied"]
+    assert [r["syscall"] for r in denied] == ["prlimit64"], denied
 
 
 def last_json_list(res):
@@ -281,7 +318,7 @@ def test_cgroups_exist_during_and_are_removed_after_the_run(airlock, world_tmp, 
         else:
             mem = Path(cg["path"], "memory.max").read_text().strip()
             pids = Path(cg["path"], "pids.max").read_text().strip()
-        assert int(mem) == 1024 * MiB and int(pids) == 256, (mem, pids)  # the defaults
+        assert int(mem) == 4096 * MiB and int(pids) == 256, (mem, pids)  # the defaults
         p.terminate()
         p.communicate(timeout=30)
     finally:

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,8 +116,31 @@ static const struct attempt denied[] = {
 	/* high half set: the kernel truncates cmd to 32 bits, so must the filter */
 	{ "ioctl_tiocsti_high", __NR_ioctl, { BAD, (long)(0xdead000000000000ul | TIOCSTI), 0 } },
 	{ "ioctl_tioclinux", __NR_ioctl, { BAD, TIOCLINUX, 0 } },
+	{ "ioctl_tiocsetd", __NR_ioctl, { BAD, TIOCSETD, 0 } },
 	{ "socket_netlink", __NR_socket, { AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 } },
 	{ "socket_packet", __NR_socket, { AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0 } },
+	/* protocols the policy does not mean (MPTCP passed Landlock's TCP rules) */
+	{ "socket_mptcp", __NR_socket, { AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 } },
+	{ "socket_mptcp6", __NR_socket, { AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 262 } },
+	{ "socket_sctp", __NR_socket, { AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 132 } },
+	{ "socket_sctp_seqpacket", __NR_socket, { AF_INET6, SOCK_SEQPACKET | SOCK_CLOEXEC, 0 } },
+	{ "socket_dccp", __NR_socket, { AF_INET, 6 /* SOCK_DCCP */ | SOCK_CLOEXEC, 0 } },
+	{ "socket_udplite", __NR_socket, { AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 136 } },
+	{ "socket_raw", __NR_socket, { AF_INET, SOCK_RAW | SOCK_CLOEXEC, 6 } },
+	/* setuid/setgid modes: the path is a bad pointer, so an allowed call
+	 * would fail with EFAULT (EBADF for fchmod) and create nothing */
+	{ "chmod_setuid", __NR_chmod, { BAD, 04755 } },
+	{ "fchmod_setgid", __NR_fchmod, { BAD, 02755 } },
+	{ "fchmodat_setuid", __NR_fchmodat, { AT_FDCWD, BAD, 04755, 0 } },
+	{ "fchmodat2_setgid", 452, { AT_FDCWD, BAD, 02711, 0 } },
+	{ "open_creat_setuid", __NR_open, { BAD, O_CREAT | O_WRONLY, 04755 } },
+	{ "openat_creat_setgid", __NR_openat, { AT_FDCWD, BAD, O_CREAT | O_WRONLY, 02755 } },
+	{ "openat_tmpfile_setuid", __NR_openat, { AT_FDCWD, BAD, O_TMPFILE | O_WRONLY, 04700 } },
+	{ "creat_setuid", __NR_creat, { BAD, 06755 } },
+	{ "mkdir_setgid", __NR_mkdir, { BAD, 02775 } },
+	{ "mkdirat_setuid", __NR_mkdirat, { AT_FDCWD, BAD, 04755 } },
+	{ "mknod_setuid", __NR_mknod, { BAD, S_IFREG | 04755, 0 } },
+	{ "mknodat_setgid", __NR_mknodat, { AT_FDCWD, BAD, S_IFIFO | 02644, 0 } },
 	/* not listed at all: the default */
 	{ "sysfs", __NR_sysfs, { BAD, 0, 0 } },
 };
@@ -125,6 +149,8 @@ static const struct attempt denied[] = {
 /* Must fail with ENOSYS, unrecorded. */
 static const struct attempt enosys[] = {
     {"clone3", __NR_clone3, {0, 0}},
+    /* its mode is in memory the filter cannot read */
+    {"openat2", 437, {AT_FDCWD, BAD, BAD, 24}},
 };
 
 /* Must work: shows the probe itself is not failing everything. */
@@ -132,6 +158,12 @@ static const struct attempt allowed[] = {
     {"getppid", __NR_getppid, {0}},
     {"socket_unix", __NR_socket, {AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0}},
     {"socket_inet", __NR_socket, {AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0}},
+    {"socket_tcp", __NR_socket, {AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 6}},
+    {"socket_tcp6", __NR_socket, {AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0}},
+    {"socket_udp6", __NR_socket, {AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 17}},
+    {"chmod_plain", __NR_chmod, {BAD, 0755}},                                       /* EFAULT */
+    {"openat_creat_plain", __NR_openat, {AT_FDCWD, BAD, O_CREAT | O_WRONLY, 0644}}, /* EFAULT */
+    {"mkdir_plain", __NR_mkdir, {BAD, 01777}},                                      /* EFAULT */
     {"personality_query", __NR_personality, {0xffffffffL}},
     {"ioctl_tcgets", __NR_ioctl, {BAD, TCGETS, 0}}, /* EBADF, not EPERM */
 };

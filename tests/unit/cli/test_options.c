@@ -97,7 +97,7 @@ static void test_plain_command(void **state)
 	assert_int_equal(s.argc, 4);
 	assert_string_equal(s.argv[1], "-l");
 	assert_string_equal(s.argv[2], "--memory");
-	assert_int_equal(s.limits.memory, 1024 * MiB);
+	assert_int_equal(s.limits.memory, 4096 * MiB); /* the default: "--memory" was the command's */
 	al_spec_free(&s);
 
 	/* after "--" even an option-looking word is the command */
@@ -166,6 +166,31 @@ static void test_every_option(void **state)
 	assert_string_equal(s.image, "host");
 	al_spec_free(&s);
 	free(cwd);
+}
+
+/* Loopback TCP: on by default, off with --no-loopback-tcp, and the old
+ * --allow-loopback-tcp still parses (last one wins). Volume options. */
+static void test_loopback_and_volume_options(void **state)
+{
+	struct al_spec s;
+	struct al_cli_run o;
+	struct al_error err;
+
+	(void)state;
+	assert_int_equal(PARSE(&s, &o, &err, "x"), 0);
+	assert_true(s.network.loopback_tcp);
+	al_spec_free(&s);
+	assert_int_equal(PARSE(&s, &o, &err, "--no-loopback-tcp", "x"), 0);
+	assert_false(s.network.loopback_tcp);
+	al_spec_free(&s);
+	assert_int_equal(PARSE(&s, &o, &err, "--no-loopback-tcp", "--allow-loopback-tcp", "x"), 0);
+	assert_true(s.network.loopback_tcp);
+	al_spec_free(&s);
+	assert_int_equal(PARSE(&s, &o, &err, "-v", "/a:/a:ro,noexec", "-v", "/b:/b:rw,owner=root", "x"),
+	                 0);
+	assert_true(s.volumes[0].noexec && !s.volumes[0].rw && !s.volumes[0].owner_root);
+	assert_true(s.volumes[1].owner_root && s.volumes[1].rw && !s.volumes[1].noexec);
+	al_spec_free(&s);
 }
 
 static void test_spec_then_overrides(void **state)
@@ -265,9 +290,9 @@ static void test_errors(void **state)
 	r = PARSE(&s, &o, &err, "-e", "=v", "x");
 	expect_fail("--env =v", &s, r, &err);
 	r = PARSE(&s, &o, &err, "-v", "/only", "x");
-	expect_fail("--volume: volume \"/only\": expected HOST:SANDBOX[:ro|rw]", &s, r, &err);
+	expect_fail("--volume: volume \"/only\": expected HOST:SANDBOX[:OPTIONS]", &s, r, &err);
 	r = PARSE(&s, &o, &err, "-v", "/a:/b:wr", "x");
-	expect_fail("mode must be ro or rw", &s, r, &err);
+	expect_fail("unknown option \"wr\"", &s, r, &err);
 	r = PARSE(&s, &o, &err, "--memory", "12QB", "x");
 	expect_fail("--memory 12QB: invalid size", &s, r, &err);
 	r = PARSE(&s, &o, &err, "--memory", "1K", "x");
@@ -353,7 +378,7 @@ static void test_usage_complete(void **state)
 {
 	static const char *const opts[] = {
 	    "--spec FILE",
-	    "-v, --volume HOST:SANDBOX[:ro|rw]",
+	    "-v, --volume HOST:SANDBOX[:OPTIONS]",
 	    "--workspace DIR",
 	    "--export DIR",
 	    "-w, --workdir DIR",
@@ -411,6 +436,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_command),
 	    cmocka_unit_test(test_every_option),
+	    cmocka_unit_test(test_loopback_and_volume_options),
 	    cmocka_unit_test(test_spec_then_overrides),
 	    cmocka_unit_test(test_help_version),
 	    cmocka_unit_test(test_errors),

@@ -263,9 +263,29 @@ static void test_env_and_volume_mutators(void **state)
 	assert_true(al_spec_add_volume(&s, ":/s", &err) < 0);
 	assert_true(al_spec_add_volume(&s, "/h:", &err) < 0);
 	assert_true(al_spec_add_volume(&s, "/h:/s:rx", &err) < 0);
-	assert_non_null(strstr(err.msg, "mode must be ro or rw"));
+	assert_non_null(strstr(err.msg, "unknown option"));
 	assert_true(al_spec_add_volume(&s, "/h:/s:ro:x", &err) < 0);
+	/* options: each known one at most once, no empty ones */
+	static const char *const bad_opts[] = {"/h:/s:ro,rw", "/h:/s:rw,rw", "/h:/s:noexec,noexec",
+	                                       "/h:/s:rw,",   "/h:/s:,rw",   "/h:/s:",
+	                                       "/h:/s:rw,,noexec", "/h:/s:owner=nobody",
+	                                       "/h:/s:owner=root,owner=root", "/h:/s:exec"};
+	for (size_t i = 0; i < sizeof bad_opts / sizeof *bad_opts; i++)
+		if (al_spec_add_volume(&s, bad_opts[i], &err) >= 0)
+			fail_msg("accepted %s", bad_opts[i]);
 	assert_int_equal(s.n_volumes, 4);
+	assert_int_equal(al_spec_add_volume(&s, "/h:/s:ro,noexec", &err), 0);
+	assert_int_equal(al_spec_add_volume(&s, "/h:/t:owner=root,rw", &err), 0);
+	assert_int_equal(al_spec_add_volume(&s, "/h:/u:noexec", &err), 0);
+	assert_true(!s.volumes[4].rw && s.volumes[4].noexec && !s.volumes[4].owner_root);
+	assert_true(s.volumes[5].rw && !s.volumes[5].noexec && s.volumes[5].owner_root);
+	assert_true(!s.volumes[6].rw && s.volumes[6].noexec && !s.volumes[6].owner_root);
+	assert_false(s.volumes[0].noexec || s.volumes[0].owner_root);
+	s.n_volumes = 4;
+	for (size_t i = 4; i < 7; i++) {
+		free(s.volumes[i].host);
+		free(s.volumes[i].sandbox);
+	}
 
 	/* overriding a static default and then freeing must not double free
 	 * (ASan/valgrind would catch it); setting NULL clears */
@@ -330,13 +350,13 @@ static void test_canonical_defaults(void **state)
 	static const char want[] =
 	    "{\"allow_degraded\":[],\"command\":[\"/bin/true\"],\"env\":{},\"export\":null,"
 	    "\"hostname\":\"airlock\",\"image\":\"host\","
-	    "\"limits\":{\"cpus\":1,\"disk\":536870912,\"fsize\":536870912,\"memory\":1073741824,"
+	    "\"limits\":{\"cpus\":1,\"disk\":2147483648,\"fsize\":2147483648,\"memory\":4294967296,"
 	    "\"nproc\":256,\"open_files\":1024,\"output\":67108864,\"pids\":256,\"timeout\":"
 	    "600000000000},"
 	    "\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"on_sink_"
 	    "failure\":\"kill\","
 	    "\"path\":null,\"signing_key\":null,\"sink\":null,\"spool_dir\":null,\"tls_ca\":null},"
-	    "\"network\":{\"loopback_tcp\":false,\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
+	    "\"network\":{\"loopback_tcp\":true,\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
 	    "\"volumes\":[],\"workdir\":\"/workspace\",\"workspace\":null}";
 
 	base(&s);
@@ -392,12 +412,16 @@ static void test_canonical_stable(void **state)
 		    "command: [/bin/echo, hi]\nhostname: other\n",
 		    "command: [/bin/echo, hi]\nlimits: {cpus: 0.51}\n",
 		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:rw\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:noexec\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [\"/srv:/srv:owner=root\"]\n",
+		    "command: [/bin/echo, hi]\nvolumes: [{host: /srv, path: /srv, noexec: true, owner: root}]\n",
 		    "command: [/bin/echo, hi]\nenv: {A: \"1 \"}\n",
 		    "command: [/bin/echo, hi, \"\"]\n",
 		    "command: [/bin/echo, hi]\nlog: {on_sink_failure: spool}\n",
 		    "command: [/bin/echo, hi]\nuser: \"1000:1001\"\n",
 		    "command: [/bin/echo, hi]\nallow_degraded: [cgroup]\n",
-		    "command: [/bin/echo, hi]\nnetwork: {loopback_tcp: true}\n",
+		    "command: [/bin/echo, hi]\nnetwork: {loopback_tcp: false}\n",
 		};
 		for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
 			char hv[65];

@@ -152,13 +152,13 @@ static void test_defaults_and_empty(void **state)
 		assert_string_equal(s.hostname, "airlock");
 		assert_int_equal(s.uid, 1000);
 		assert_int_equal(s.gid, 1000);
-		assert_int_equal(s.limits.memory, GiB);
+		assert_int_equal(s.limits.memory, 4 * GiB);
 		assert_int_equal(s.limits.pids, 256);
 		assert_true(s.limits.cpus == 1.0);
-		assert_int_equal(s.limits.disk, 512 * MiB);
+		assert_int_equal(s.limits.disk, 2 * GiB);
 		assert_int_equal(s.limits.nofile, 1024);
 		assert_int_equal(s.limits.nproc, 256);
-		assert_int_equal(s.limits.fsize, 512 * MiB);
+		assert_int_equal(s.limits.fsize, 2 * GiB);
 		assert_int_equal(s.limits.output, 64 * MiB);
 		assert_int_equal(s.limits.timeout_ns, 600ull * 1000000000ull);
 		assert_int_equal(s.log.checkpoint_every, 1000);
@@ -327,7 +327,7 @@ static void test_errors_keys(void **state)
 	expect_error("env:\n  A: 1\n  A: 2\n",
 	             "spec.yaml:3:3: env.A: duplicate key (first at line 2)");
 	expect_error("volumes:\n  - {host: /a, path: /a, size: 1}\n",
-	             "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode)");
+	             "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode, noexec, owner)");
 	expect_error("network: {mode: none, allow_domains: [x]}\n",
 	             "spec.yaml:1:23: network.allow_domains: unknown key");
 	expect_error("[1, 2]\n", "spec.yaml:1:1: the spec must be a mapping of keys, got a list");
@@ -356,8 +356,8 @@ static void test_errors_types(void **state)
 	expect_error("env: {A: null}\n", "spec.yaml:1:10: env.A: expected a string, got null");
 	expect_error("volumes: /a:/b\n", "spec.yaml:1:10: volumes: expected a list, got a scalar");
 	expect_error("volumes: [[a]]\n",
-	             "spec.yaml:1:11: volumes[0]: expected \"HOST:SANDBOX[:ro|rw]\" or {host, "
-	             "path, mode}, got a list");
+	             "spec.yaml:1:11: volumes[0]: expected \"HOST:SANDBOX[:OPTIONS]\" or {host, "
+	             "path, mode, noexec, owner}, got a list");
 	expect_error("limits: {pids: \"256\"}\n",
 	             "spec.yaml:1:16: limits.pids: expected an integer, got a string");
 	expect_error("limits: {pids: 1.5}\n",
@@ -423,10 +423,10 @@ static void test_errors_values(void **state)
 	             "(no \"..\", \".\", \"//\" or trailing \"/\")");
 	expect_error("workspace: \"\"\n", "spec.yaml:1:12: workspace: must not be empty");
 	expect_error("volumes: [\"/a\"]\n",
-	             "spec.yaml:1:11: volumes[0]: volume \"/a\": expected HOST:SANDBOX[:ro|rw]");
+	             "spec.yaml:1:11: volumes[0]: volume \"/a\": expected HOST:SANDBOX[:OPTIONS]");
 	expect_error(
 	    "volumes: [\"/a:/b:rx\"]\n",
-	    "spec.yaml:1:11: volumes[0]: volume \"/a:/b:rx\": mode must be ro or rw, not \"rx\"");
+	    "spec.yaml:1:11: volumes[0]: volume \"/a:/b:rx\": unknown option \"rx\" (expected ro, rw, noexec, owner=root)");
 	expect_error("volumes: [\"/a:b\"]\n",
 	             "spec.yaml:1:11: volumes[0]: sandbox path \"b\" must be absolute and "
 	             "normalised (no \"..\", \".\", \"//\" or trailing \"/\")");
