@@ -72,15 +72,9 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	SETDEF("HOSTNAME", s->hostname);
 #undef SETDEF
 	p->path_env = default_path;
+	/* One entry per key: al_spec_set_env keeps the later -e of a key in
+	 * place of the earlier one (in linear time), so no scan is needed here. */
 	for (i = 0; i < s->n_env; i++) {
-		size_t k;
-		bool later = false;
-		/* later -e of the same key wins */
-		for (k = i + 1; k < s->n_env; k++)
-			if (strcmp(s->env[k].key, s->env[i].key) == 0)
-				later = true;
-		if (later)
-			continue;
 		if (asprintf(&env[n], "%s=%s", s->env[i].key, s->env[i].value) < 0) {
 			env[n] = NULL;
 			p->envp = env;
