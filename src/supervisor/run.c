@@ -32,6 +32,7 @@
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/timeutil.h"
+#include "util/escape.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -331,7 +332,7 @@ static void log_event_plain(struct al_supervisor *s, const char *type, const cha
 	struct al_error e = {0};
 	if (al_evlog_append(s->log, type, fields, &e) < 0 && !s->log_failed_reported) {
 		s->log_failed_reported = true;
-		fprintf(stderr, "airlock: event log: %s\n", e.msg);
+		al_escape_printf(stderr, "airlock: event log: %s\n", e.msg);
 	}
 }
 
@@ -399,7 +400,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
 	if (!spec->quiet && !spec->log.signing_key && (spec->log.path || spec->log.sink))
-		fprintf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s.run_id,
+		al_escape_printf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s.run_id,
 			al_evlog_pubkey_hex(s.log));
 	/* Baseline for the teardown check: every fd opened from here on
 	 * belongs to the run and must be gone at the end. */
@@ -544,7 +545,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	verdict = verdict_of(&s, &status);
 	log_exit_record(&s);
 	if (s.out.undelivered + s.err.undelivered && !spec->quiet)
-		fprintf(stderr, "airlock: %llu byte(s) of the workload's output were not delivered "
+		al_escape_printf(stderr, "airlock: %llu byte(s) of the workload's output were not delivered "
 			"(%s)\n",
 			(unsigned long long)(s.out.undelivered + s.err.undelivered),
 			s.kill_reason != AL_KILL_NONE ? "the run was killed" : "the reader stopped reading");
@@ -559,7 +560,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	if (s.upper_fd >= 0) {
 		struct al_error werr = {0};
 		if (al_workspace_report(&s, &werr) < 0 && !spec->quiet)
-			fprintf(stderr, "airlock: workspace report: %s\n", werr.msg);
+			al_escape_printf(stderr, "airlock: workspace report: %s\n", werr.msg);
 		close(s.upper_fd);
 		s.upper_fd = -1;
 	}
@@ -618,7 +619,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			snprintf(td.detail, sizeof td.detail, "%d process(es), %d fd(s) of the run remain",
 				 td.processes_left, td.fds_left);
 		if (status == 0 || !spec->quiet)
-			fprintf(stderr, "airlock: teardown verification failed: %s\n", td.detail);
+			al_escape_printf(stderr, "airlock: teardown verification failed: %s\n", td.detail);
 		if (status == 0) {
 			status = AL_EXIT_SETUP;
 			verdict = "teardown-failed";
@@ -633,7 +634,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	{
 		struct al_error cerr = {0};
 		if (al_evlog_close(s.log, &cerr) < 0) {
-			fprintf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
+			al_escape_printf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
 			if (status == 0) {
 				status = AL_EXIT_SETUP;
 				verdict = "log-error";

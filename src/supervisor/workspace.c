@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "evidence/evlog.h"
+#include "util/escape.h"
 #include "util/cleanup.h"
 #include "util/fdutil.h"
 #include "util/json.h"
@@ -379,11 +380,7 @@ static int cmp_entry(const void *a, const void *b)
 
 static void print_path(FILE *f, const char *p)
 {
-	struct al_buf b;
-	al_buf_init(&b);
-	al_json_escape(&b, p, strlen(p)); /* hostile names: no control chars reach the terminal */
-	fputs(b.data ? b.data : "", f);
-	al_buf_free(&b);
+	al_escape_fputs(f, p); /* hostile names: the escaping all human output uses */
 }
 
 int al_workspace_report(struct al_supervisor *s, struct al_error *err)
