@@ -249,12 +249,13 @@ static void check_output_stall(struct al_supervisor *s)
  * replaced, in airlock only, by /dev/null: airlock's own closing messages
  * must not block on a reader that never reads. The caller's file
  * description is not touched (dup2 changes only our descriptor table). */
-static void detach_stalled_output(struct al_stream *st)
+static void detach_stalled_output(const struct al_supervisor *s, struct al_stream *st)
 {
 	struct pollfd p = {.fd = st->out, .events = POLLOUT};
 	int null;
 
-	if (!st->out_pollable || st->undelivered == 0)
+	/* either stream counts: with 2>&1 both are the one stalled pipe */
+	if (!st->out_pollable || s->out.undelivered + s->err.undelivered == 0)
 		return;
 	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLOUT | POLLERR | POLLHUP)))
 		return;
@@ -743,8 +744,8 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				       s->err.watching_out))
 			drop_output_now(s);
 	}
-	detach_stalled_output(&s->out);
-	detach_stalled_output(&s->err);
+	detach_stalled_output(s, &s->out);
+	detach_stalled_output(s, &s->err);
 	/* Limit hits that raced the init's exit (an OOM kill of the last
 	 * process, a fork bomb shorter than v1's 100 ms pids sampling) are
 	 * still in the counters: record them before the run ends. */

@@ -102,8 +102,11 @@ struct al_supervisor {
 
 /* After the workload has ended, the caller's stdout/stderr get this long
  * without taking a single byte before the rest of the output is dropped
- * (counted in run_end.output.undelivered_bytes; the log keeps it all). */
-#define AL_OUTPUT_STALL_NS (5ull * 1000000000ull)
+ * (counted in run_end.output.undelivered_bytes; the log keeps it all).
+ * Long enough for a consumer that works a while on each piece it reads,
+ * short enough that airlock, its teardown and run_end are not held up by a
+ * reader that stopped. The run's timeout also ends the drain. */
+#define AL_OUTPUT_STALL_NS (10ull * 1000000000ull)
 
 /* loop.c */
 int al_supervise(struct al_supervisor *s, struct al_error *err);

@@ -75,12 +75,14 @@ def test_callers_stdin_flags_are_left_alone(airlock):
         os.close(w)
 
 
-def _run_with_stalled_reader(airlock, log, *args):
-    """Start airlock with a stdout pipe that nobody ever reads; return
-    (returncode or None if airlock did not end, stderr)."""
+def _run_with_stalled_reader(airlock, log, *args, stderr_too=False):
+    """Start airlock with a stdout pipe (and with stderr_too, stderr: 2>&1)
+    that nobody ever reads; return (returncode or None if airlock did not
+    end, stderr)."""
     r, w = os.pipe()
     p = subprocess.Popen(airlock.cmd("run", *airlock.extra, "--log", str(log), *args),
-                         stdout=w, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                         stdout=w, stderr=w if stderr_too else subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
     os.close(w)
     try:
         try:
@@ -222,3 +224,15 @@ def test_stdin_read_error_is_reported_not_hidden(airlock, world_tmp):
     assert b"reading stdin" in p.stderr, p
     end = [x for x in log_records(log) if x["type"] == "run_end"][-1]
     assert end["output"].get("stdin_error"), end
+
+
+def test_airlock_ends_at_the_timeout_with_2_to_1_into_a_stalled_reader(airlock, world_tmp):
+    """stdout and stderr are the same full pipe (2>&1): airlock's own closing
+    messages must not block on it either."""
+    log = world_tmp / "run.jsonl"
+    # only stdout is written by the workload: the full pipe is also airlock's stderr
+    rc, _ = _run_with_stalled_reader(airlock, log, "--timeout", "1s", "--", "/usr/bin/yes",
+                                     stderr_too=True)
+    assert rc == 124, rc
+    end = [x for x in log_records(log) if x["type"] == "run_end"][-1]
+    assert end["verdict"] == "timeout" and end["output"]["undelivered_bytes"] > 0, end
