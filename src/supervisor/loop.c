@@ -27,6 +27,7 @@
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
 #include "supervisor/notify.h"
+#include "util/escape.h"
 #include "util/fdutil.h"
 #include "util/json.h"
 #include "util/timeutil.h"
@@ -137,6 +138,17 @@ static void drop_pending(struct al_stream *st)
 	st->plen = st->poff = 0;
 }
 
+/* Resume reading the workload's pipe. Unwatched, it would stall the
+ * workload on its next write with nobody noticing: fail closed instead. */
+static void watch_stream(struct al_supervisor *s, struct al_stream *st, enum tag read_tag)
+{
+	if (ep_add(s->epfd, st->fd, EPOLLIN, read_tag) < 0) {
+		struct al_error e;
+		al_error_errno(&e, "supervisor", "epoll_ctl on the workload's output pipe");
+		fail_closed(s, &e);
+	}
+}
+
 /* Back-pressure: while output is pending, stop reading the workload's pipe
  * (it blocks on its own write) and wait for the caller's side instead. */
 static void arm_stream(struct al_supervisor *s, struct al_stream *st, enum tag read_tag,
@@ -149,7 +161,7 @@ static void arm_stream(struct al_supervisor *s, struct al_stream *st, enum tag r
 		if (pending)
 			ep_del(s->epfd, st->fd);
 		else
-			ep_add(s->epfd, st->fd, EPOLLIN, read_tag);
+			watch_stream(s, st, read_tag);
 		st->reading = !pending;
 	}
 	if (pending != st->watching_out) {
@@ -160,7 +172,7 @@ static void arm_stream(struct al_supervisor *s, struct al_stream *st, enum tag r
 			drop_pending(st);
 			pending = false;
 			if (st->fd >= 0 && !st->reading) {
-				ep_add(s->epfd, st->fd, EPOLLIN, read_tag);
+				watch_stream(s, st, read_tag);
 				st->reading = true;
 			}
 		} else if (!pending) {
@@ -361,8 +373,9 @@ static void stdin_fill(struct al_supervisor *s)
 		/* The workload sees the end of its input; the run's record says why. */
 		in->read_errno = errno;
 		if (!s->spec->quiet)
-			fprintf(stderr, "airlock: reading stdin: %s (the workload's stdin was closed)\n",
-				strerror(errno));
+			al_escape_printf(stderr,
+					 "airlock: reading stdin: %s (the workload's stdin was closed)\n",
+					 strerror(errno));
 	}
 	if (n <= 0) {
 		stdin_close(s);
