@@ -1211,8 +1211,11 @@ static ssize_t read_spec_fd(int fd, const char *path, bool is_pipe, char *text,
 		}
 		/* one byte more than allowed tells "too large" from "exactly full" */
 		n = read(fd, text + got, SPEC_MAX_BYTES + 1 - got);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && (errno == EINTR || (errno == EAGAIN && is_pipe)))
 			continue;
+		/* a "regular" file that would block (/proc/kmsg): never spin on it */
+		if (n < 0 && errno == EAGAIN)
+			return al_error_set(err, 0, "spec", "spec %s: reading it would block", path);
 		if (n < 0)
 			return al_error_errno(err, "spec", "reading spec %s", path);
 		if (n == 0)
