@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "evidence/chain.h"
 #include "supervisor/run.h"
+#include "util/escape.h"
 
 static void usage(FILE *out)
 {
@@ -51,7 +52,7 @@ int al_cmd_keygen(int argc, char **argv)
 	}
 	/* docs/exit-codes.md: 1 refused or I/O error, 125 usage */
 	if (al_key_generate_files(prefix, pub, &err) < 0) {
-		fprintf(stderr, "airlock: keygen: %s\n", al_error_format(&err, msg, sizeof msg));
+		al_escape_printf(stderr, "airlock: keygen: %s\n", al_error_format(&err, msg, sizeof msg));
 		return 1;
 	}
 	printf("wrote %s.key (secret, mode 0600) and %s.pub\npublic key: %s\n", prefix, prefix,

@@ -12,6 +12,7 @@
 #include "evidence/show.h"
 #include "evidence/verify.h"
 #include "util/cleanup.h"
+#include "util/escape.h"
 
 static void usage(FILE *out)
 {
@@ -33,7 +34,7 @@ static int open_log(const char *path)
 		return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		fprintf(stderr, "airlock: log: opening %s: %m\n", path);
+		al_escape_printf(stderr, "airlock: log: opening %s: %m\n", path);
 	return fd;
 }
 
@@ -43,34 +44,35 @@ static void report(const struct al_verify *v, const char *path, enum al_verify_s
 
 	if (st == AL_VERIFY_OK) {
 		al_hex(v->root_key, AL_PUBKEY_LEN, key);
-		printf("OK: %s: %llu records of run %s; final checkpoint at line %llu (seq %llu, "
-		       "epoch %u)\nsigned by key %s (%s)\n",
+		al_escape_printf(stdout, "OK: %s: %llu records of run %s; final checkpoint at line %llu (seq %llu, "
+		       "epoch %u)\n",
 		       path, (unsigned long long)v->next_seq, v->run,
 		       (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq,
-		       v->epoch - 1, key,
+		       v->epoch - 1);
+		al_escape_printf(stdout, "signed by key %s (%s)\n", key,
 		       v->have_trusted ? "the key given with --pubkey"
 		       : v->have_recorded
 		           ? "the key recorded in run_start; pass --pubkey to check it is yours"
 		           : "not checked against a trusted key: pass --pubkey");
 		return;
 	}
-	printf("%s: %s: ", st == AL_VERIFY_TRUNCATED ? "TRUNCATED" : "FAILED", path);
+	al_escape_printf(stdout, "%s: %s: ", st == AL_VERIFY_TRUNCATED ? "TRUNCATED" : "FAILED", path);
 	if (st == AL_VERIFY_TRUNCATED)
-		printf("%s\n", v->reason);
+		al_escape_printf(stdout, "%s\n", v->reason);
 	else if (v->bad_seq_known)
-		printf("line %llu (seq %llu): %s [%s]\n", (unsigned long long)v->bad_line,
+		al_escape_printf(stdout, "line %llu (seq %llu): %s [%s]\n", (unsigned long long)v->bad_line,
 		       (unsigned long long)v->bad_seq, v->reason, al_verify_status_name(st));
 	else
-		printf("line %llu: %s [%s]\n", (unsigned long long)v->bad_line, v->reason,
+		al_escape_printf(stdout, "line %llu: %s [%s]\n", (unsigned long long)v->bad_line, v->reason,
 		       al_verify_status_name(st));
 	if (st != AL_VERIFY_TRUNCATED && st != AL_VERIFY_IO) {
 		if (v->epoch)
-			printf("records up to the checkpoint at line %llu (seq %llu) verified "
+			al_escape_printf(stdout, "records up to the checkpoint at line %llu (seq %llu) verified "
 			       "before this\n",
 			       (unsigned long long)v->last_cp_line,
 			       (unsigned long long)v->last_cp_seq);
 		else
-			printf("no checkpoint verified before this\n");
+			al_escape_printf(stdout, "no checkpoint verified before this\n");
 	}
 }
 
@@ -109,7 +111,7 @@ static int cmd_verify(int argc, char **argv)
 		return AL_VERIFY_IO;
 	}
 	if (pubarg && al_key_parse_public(pubarg, pk, &err) < 0) {
-		fprintf(stderr, "airlock: log verify: %s\n",
+		al_escape_printf(stderr, "airlock: log verify: %s\n",
 		        al_error_format(&err, msg, sizeof msg));
 		return AL_VERIFY_IO;
 	}
@@ -123,20 +125,20 @@ static int cmd_verify(int argc, char **argv)
 		_cleanup_free_ char *copy = strdup(argv[optind]);
 		int checked = 0, missing = 0;
 		if (!copy) {
-			fprintf(stderr, "airlock: log verify: out of memory\n");
+			al_escape_printf(stderr, "airlock: log verify: out of memory\n");
 			al_verify_free(&v);
 			return AL_VERIFY_IO;
 		}
 		st = al_verify_stream_files(&v, dirname(copy), &checked, &missing);
 		if (st != AL_VERIFY_OK) {
-			printf("FAILED: %s: %s [%s]\n", argv[optind], v.reason,
+			al_escape_printf(stdout, "FAILED: %s: %s [%s]\n", argv[optind], v.reason,
 			       al_verify_status_name(st));
 			al_verify_free(&v);
 			return (int)st;
 		}
 		report(&v, argv[optind], st);
 		if (checked || missing)
-			printf("output streams: %d file(s) match the log%s\n", checked,
+			al_escape_printf(stdout, "output streams: %d file(s) match the log%s\n", checked,
 			       missing ? "; some named by the log are absent and were not checked"
 			               : "");
 	} else {
@@ -166,7 +168,7 @@ static int cmd_show(int argc, char **argv)
 		return 1;
 	r = al_show_fd(fd, stdout, &st);
 	if (r < 0) {
-		fprintf(stderr, "airlock: log show: reading %s: %s\n", argv[1], strerror(-r));
+		al_escape_printf(stderr, "airlock: log show: reading %s: %s\n", argv[1], strerror(-r));
 		return 1;
 	}
 	return fflush(stdout) == 0 ? 0 : 1;
@@ -186,7 +188,7 @@ int al_cmd_log(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "airlock: log: unknown subcommand '%s'\n", argv[1]);
+	al_escape_printf(stderr, "airlock: log: unknown subcommand '%s'\n", argv[1]);
 	usage(stderr);
 	return 125;
 }

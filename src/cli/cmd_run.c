@@ -7,6 +7,7 @@
 #include "airlock-config.h"
 #include "cli/cli.h"
 #include "supervisor/run.h"
+#include "util/escape.h"
 
 int al_cmd_run(int argc, char **argv)
 {
@@ -21,7 +22,7 @@ int al_cmd_run(int argc, char **argv)
 	if (r < 0) {
 		char buf[AL_ERR_MSG_MAX + 64];
 		/* with the OS reason when there is one ("opening spec x: No such file ...") */
-		fprintf(stderr, "airlock: %s\n", err.code && err.code != EINVAL
+		al_escape_printf(stderr, "airlock: %s\n", err.code && err.code != EINVAL
 						       ? al_error_format(&err, buf, sizeof buf) : err.msg);
 		al_spec_free(&spec);
 		return AL_EXIT_SETUP;
@@ -41,7 +42,7 @@ int al_cmd_run(int argc, char **argv)
 	r = al_run(&spec, &res, &err);
 	if (err.msg[0] && (!spec.quiet || res.exit_status == AL_EXIT_SETUP)) {
 		char buf[AL_ERR_MSG_MAX + 64];
-		fprintf(stderr, "airlock: %s\n", al_error_format(&err, buf, sizeof buf));
+		al_escape_printf(stderr, "airlock: %s\n", al_error_format(&err, buf, sizeof buf));
 	}
 	al_spec_free(&spec);
 	return res.exit_status;

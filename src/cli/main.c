@@ -9,6 +9,7 @@
 #include "airlock-config.h"
 #include "cli/cli.h"
 #include "util/proctitle.h"
+#include "util/escape.h"
 
 static void usage(FILE *out)
 {
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "airlock: unknown command '%s'\n", cmd);
+	al_escape_printf(stderr, "airlock: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return 125;
 }

@@ -234,6 +234,10 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return set_str(spec, &spec->workdir, "--workdir", arg, err);
 	case 'e':
 		r = al_spec_add_env(spec, arg);
+		if (r == -E2BIG)
+			return al_error_set(err, 0, "options",
+			                    "--env: more than %d variables (the limit of the spec's env:)",
+			                    AL_SPEC_MAX_ENV);
 		if (r == -ENOMEM)
 			return al_error_set(err, ENOMEM, "options", "--env %s", arg);
 		if (r < 0)
@@ -261,6 +265,13 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return set_host_path(spec, &spec->image, "--image", arg, err);
 	case OPT_TIMEOUT:
 		r = al_parse_duration(arg, &spec->limits.timeout_ns);
+		if (r == -EDOM)
+			return al_error_set(err, 0, "options",
+			                    "--timeout %s: a positive duration below 1ns rounds to 0, "
+			                    "which means no limit (say 0 for that)",
+			                    arg);
+		if (r == -ERANGE)
+			return al_error_set(err, 0, "options", "--timeout %s: duration too large", arg);
 		if (r < 0)
 			return al_error_set(
 			    err, 0, "options",
@@ -270,6 +281,9 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return 0;
 	case OPT_MEMORY:
 		r = al_parse_size(arg, &spec->limits.memory);
+		if (r == -EDOM || r == -ERANGE)
+			return al_error_set(err, 0, "options", "--memory %s: %s", arg,
+			                    r == -EDOM ? "a positive size below 1 byte" : "size too large");
 		if (r < 0)
 			return al_error_set(err, 0, "options",
 			                    "--memory %s: invalid size (e.g. 512MiB, 2G)", arg);
@@ -290,6 +304,9 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return 0;
 	case OPT_DISK:
 		r = al_parse_size(arg, &u);
+		if (r == -EDOM || r == -ERANGE)
+			return al_error_set(err, 0, "options", "--disk %s: %s", arg,
+			                    r == -EDOM ? "a positive size below 1 byte" : "size too large");
 		if (r < 0)
 			return al_error_set(err, 0, "options",
 			                    "--disk %s: invalid size (e.g. 512MiB, 2G)", arg);

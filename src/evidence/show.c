@@ -9,48 +9,16 @@
 
 #include "evidence/jscan.h"
 #include "evidence/lineio.h"
-#include "util/utf8.h"
+#include "util/escape.h"
 
 #define FIELD_MAX 256 /* bytes of one decoded string shown */
 #define ARGV_MAX 16   /* argv elements shown */
 
-/* Code points a terminal acts on or that reorder text: C0/C1 controls, DEL,
- * bidi embeddings/overrides/isolates, line/paragraph separators. */
-static bool cp_unsafe(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200e && cp <= 0x200f) ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
+/* Every string from the log goes out through the one escaping that all of
+ * airlock's human output uses (util/escape.h). */
 static void put_safe(FILE *out, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t cp;
-		size_t l = al_utf8_decode(p + i, n - i, &cp);
-		if (l == 0) {
-			fprintf(out, "\\x%02x", p[i]);
-			i++;
-			continue;
-		}
-		if (cp_unsafe(cp)) {
-			if (cp == '\n')
-				fputs("\\n", out);
-			else if (cp == '\t')
-				fputs("\\t", out);
-			else if (cp < 0x100)
-				fprintf(out, "\\x%02x", (unsigned)cp);
-			else
-				fprintf(out, "\\u%04x", (unsigned)cp);
-		} else if (cp == '\\') {
-			fputs("\\\\", out);
-		} else {
-			fwrite(p + i, 1, l, out);
-		}
-		i += l;
-	}
+	al_escape_fput(out, s, n);
 }
 
 /* Print a JSON string value decoded (bounded), or a non-string value raw. */

@@ -91,6 +91,7 @@ void al_spec_free(struct al_spec *spec)
 		free(spec->env[i].value);
 	}
 	free(spec->env);
+	free(spec->env_index);
 	for (size_t i = 0; i < spec->n_volumes; i++) {
 		free(spec->volumes[i].host);
 		free(spec->volumes[i].sandbox);
@@ -155,35 +156,87 @@ int al_spec_set_argv(struct al_spec *spec, char *const *argv, size_t argc)
 	return 0;
 }
 
+/* The env keys are indexed by an open-addressing hash table (linear
+ * probing, at most half full), so that many -e options or a large env:
+ * mapping cost linear time, not a scan per key. */
+static uint64_t env_hash(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
+	return h;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static size_t env_slot(const struct al_spec *spec, const char *key)
+{
+	size_t mask = spec->env_index_cap - 1, i = (size_t)env_hash(key) & mask;
+
+	while (spec->env_index[i] != 0 && strcmp(spec->env[spec->env_index[i] - 1].key, key) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int env_index_grow(struct al_spec *spec, size_t want_entries)
+{
+	size_t cap = spec->env_index_cap ? spec->env_index_cap : 16;
+	uint32_t *t;
+
+	while (cap < 2 * want_entries)
+		cap *= 2;
+	if (cap == spec->env_index_cap)
+		return 0;
+	t = calloc(cap, sizeof *t);
+	if (t == NULL)
+		return -ENOMEM;
+	free(spec->env_index);
+	spec->env_index = t;
+	spec->env_index_cap = cap;
+	for (size_t i = 0; i < spec->n_env; i++)
+		spec->env_index[env_slot(spec, spec->env[i].key)] = (uint32_t)(i + 1);
+	return 0;
+}
+
 int al_spec_set_env(struct al_spec *spec, const char *key, const char *value)
 {
 	_cleanup_free_ char *k = NULL;
 	_cleanup_free_ char *v = NULL;
-	struct al_env_var *n;
+	size_t slot;
+	int r;
 
 	if (key == NULL || value == NULL || key[0] == '\0' || strchr(key, '=') != NULL)
 		return -EINVAL;
 	v = strdup(value);
 	if (v == NULL)
 		return -ENOMEM;
+	r = env_index_grow(spec, spec->n_env + 1);
+	if (r < 0)
+		return r;
 	/* one value per key: the later setting replaces the earlier one in place */
-	for (size_t i = 0; i < spec->n_env; i++) {
-		if (strcmp(spec->env[i].key, key) == 0) {
-			free(spec->env[i].value);
-			spec->env[i].value = TAKE_PTR(v);
-			return 0;
-		}
+	slot = env_slot(spec, key);
+	if (spec->env_index[slot] != 0) {
+		struct al_env_var *e = &spec->env[spec->env_index[slot] - 1];
+		free(e->value);
+		e->value = TAKE_PTR(v);
+		return 0;
 	}
+	if (spec->n_env >= AL_SPEC_MAX_ENV)
+		return -E2BIG;
 	k = strdup(key);
 	if (k == NULL)
 		return -ENOMEM;
-	n = realloc(spec->env, (spec->n_env + 1) * sizeof *n);
-	if (n == NULL)
-		return -ENOMEM;
-	spec->env = n;
+	/* grow by doubling: n_env is only ever changed here */
+	if ((spec->n_env & (spec->n_env - 1)) == 0) {
+		size_t cap = spec->n_env ? 2 * spec->n_env : 1;
+		struct al_env_var *n = realloc(spec->env, cap * sizeof *n);
+		if (n == NULL)
+			return -ENOMEM;
+		spec->env = n;
+	}
 	spec->env[spec->n_env].key = TAKE_PTR(k);
 	spec->env[spec->n_env].value = TAKE_PTR(v);
 	spec->n_env++;
+	spec->env_index[slot] = (uint32_t)spec->n_env;
 	return 0;
 }
 

@@ -98,8 +98,11 @@ struct al_spec {
 	uint32_t uid;            /* inside; default 1000 */
 	uint32_t gid;            /* inside; default = uid */
 
-	struct al_env_var *env;  /* explicit variables, in order; later wins */
-	size_t n_env;
+	struct al_env_var *env;  /* explicit variables, in order; one per key (the
+	                          * later setting replaces the value in place) */
+	size_t n_env;            /* at most AL_SPEC_MAX_ENV */
+	uint32_t *env_index;     /* spec.c: hash of the keys -> position + 1 */
+	size_t env_index_cap;    /* slots; a power of two, or 0 */
 
 	struct al_volume *volumes;
 	size_t n_volumes;
@@ -141,13 +144,17 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err);
 int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out);
 int al_spec_hash(const struct al_spec *spec, char hex[65]);
 
-/* Helpers shared with the CLI. */
+/* Helpers shared with the CLI. 0, or -EINVAL (syntax), -ERANGE (does not fit
+ * 64 bits) or -EDOM (a positive value that would round down to 0). */
 int al_parse_size(const char *s, uint64_t *out);          /* "512MiB", "1G", "1024" */
 int al_parse_duration(const char *s, uint64_t *out_ns);   /* "10m", "1.5s", "250ms", "1h" */
 /* "UID" or "UID:GID" (gid defaults to uid), decimal; -ERANGE when >= 65536. */
 int al_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
 /* "K=V"; a bare "K" is -EINVAL (the caller's environment is never imported).
- * A key given again replaces the earlier value in place. */
+ * A key given again replaces the earlier value in place (constant time: keys
+ * are hashed). More than AL_SPEC_MAX_ENV distinct keys is -E2BIG: one cap
+ * for the spec file and -e alike. */
+#define AL_SPEC_MAX_ENV 4096
 int al_spec_add_env(struct al_spec *spec, const char *kv);
 int al_spec_set_env(struct al_spec *spec, const char *key, const char *value);
 /* "HOST:SANDBOX[:OPTS]", OPTS a comma list of ro|rw, noexec, owner=root (default ro); a relative HOST resolves against the cwd. */

@@ -13,8 +13,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "spec/spec_internal.h"
@@ -23,6 +25,7 @@
 /* A spec is a page of settings; anything near these bounds is a mistake or an
  * attack on the parser, and refusing it keeps memory and time bounded. */
 #define SPEC_MAX_BYTES (1024 * 1024)
+#define SPEC_PIPE_WAIT_MS 5000 /* longest silence of a pipe given as the spec */
 #define SPEC_MAX_DEPTH 32
 #define SPEC_MAX_NODES 100000
 #define SPEC_MAX_MAP_ENTRIES 4096
@@ -480,6 +483,8 @@ static int get_size(struct yctx *c, const struct ynode *n, const char *key, uint
 	r = al_parse_size(n->text, out);
 	if (r == -ERANGE)
 		return yerr(c, n, key, "size \"%s\" is too large", n->text);
+	if (r == -EDOM)
+		return yerr(c, n, key, "size \"%s\" is positive but below 1 byte", n->text);
 	if (r < 0)
 		return yerr(c, n, key, "invalid size \"%s\"", n->text);
 	return 0;
@@ -494,6 +499,11 @@ static int get_duration(struct yctx *c, const struct ynode *n, const char *key, 
 	r = al_parse_duration(n->text, out);
 	if (r == -ERANGE)
 		return yerr(c, n, key, "duration \"%s\" is too large", n->text);
+	if (r == -EDOM)
+		return yerr(c, n, key,
+		            "duration \"%s\" is positive but below 1ns (it would round to 0, "
+		            "which means no limit)",
+		            n->text);
 	if (r < 0)
 		return yerr(
 		    c, n, key,
@@ -719,6 +729,8 @@ static int h_env(struct yctx *c, const struct ynode *v, const char *key)
 		if (r < 0)
 			return r;
 		r = al_spec_set_env(c->spec, k->text, s);
+		if (r == -E2BIG)
+			return yerr(c, k, item, "more than %d variables", AL_SPEC_MAX_ENV);
 		if (r < 0)
 			return al_error_set(c->err, -r, "spec", "%s: %s", c->name, item);
 	}
@@ -1195,6 +1207,60 @@ int al_spec_load_string(struct al_spec *spec, const char *name, const char *text
 	return load_text(spec, name ? name : "<string>", NULL, text, len, err);
 }
 
+/* Read a spec to EOF, at most SPEC_MAX_BYTES: the size stat reports is not
+ * trusted (procfs and sysfs files say 0, a file can grow while read). An
+ * anonymous pipe (`--spec <(gen)`, `--spec /dev/stdin`) is read too, but
+ * never waited for longer than SPEC_PIPE_WAIT_MS without a byte: a writer
+ * that neither writes nor closes would otherwise hang airlock. Returns the
+ * length, or -errno with err set. */
+static ssize_t read_spec_fd(int fd, const char *path, bool is_pipe, char *text,
+                            struct al_error *err)
+{
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n;
+		if (is_pipe) {
+			/* wait for data or the writer's close, boundedly */
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			int pr = poll(&p, 1, SPEC_PIPE_WAIT_MS);
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr < 0)
+				return al_error_errno(err, "spec", "reading spec %s", path);
+			if (pr == 0)
+				return al_error_set(err, 0, "spec",
+				                    "spec %s: nothing written to the pipe for %d s", path,
+				                    SPEC_PIPE_WAIT_MS / 1000);
+		}
+		/* one byte more than allowed tells "too large" from "exactly full" */
+		n = read(fd, text + got, SPEC_MAX_BYTES + 1 - got);
+		if (n < 0 && (errno == EINTR || (errno == EAGAIN && is_pipe)))
+			continue;
+		/* a "regular" file that would block (/proc/kmsg): never spin on it */
+		if (n < 0 && errno == EAGAIN)
+			return al_error_set(err, 0, "spec", "spec %s: reading it would block", path);
+		if (n < 0)
+			return al_error_errno(err, "spec", "reading spec %s", path);
+		if (n == 0)
+			return (ssize_t)got;
+		got += (size_t)n;
+		if (got > SPEC_MAX_BYTES)
+			return al_error_set(err, EFBIG, "spec", "spec %s is larger than %d bytes", path,
+			                    SPEC_MAX_BYTES);
+	}
+}
+
+#ifndef PIPEFS_MAGIC
+#define PIPEFS_MAGIC 0x50495045
+#endif
+
+static bool fd_is_anonymous_pipe(int fd)
+{
+	struct statfs sf;
+	return fstatfs(fd, &sf) == 0 && sf.f_type == PIPEFS_MAGIC;
+}
+
 int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *err)
 {
 	_cleanup_close_ int fd = -1;
@@ -1202,7 +1268,7 @@ int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *e
 	_cleanup_free_ char *abs = NULL;
 	_cleanup_free_ char *dir = NULL;
 	struct stat st;
-	size_t got = 0;
+	ssize_t got;
 	int r;
 
 	/* O_NONBLOCK: a FIFO given as the spec must not hang airlock in open() */
@@ -1211,24 +1277,21 @@ int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *e
 		return al_error_errno(err, "spec", "opening spec %s", path);
 	if (fstat(fd, &st) < 0)
 		return al_error_errno(err, "spec", "stat spec %s", path);
-	if (!S_ISREG(st.st_mode))
-		return al_error_set(err, EINVAL, "spec", "spec %s is not a regular file", path);
-	if (st.st_size > SPEC_MAX_BYTES)
-		return al_error_set(err, EFBIG, "spec", "spec %s is larger than %d bytes", path,
-		                    SPEC_MAX_BYTES);
-	text = malloc((size_t)st.st_size + 1);
+	/* devices (/dev/zero, a terminal), sockets, directories and named FIFOs
+	 * (which anyone may open for writing, or nobody) are not specs; an
+	 * anonymous pipe handed to us (`<(gen)`, /dev/stdin) is */
+	if (S_ISFIFO(st.st_mode) && !fd_is_anonymous_pipe(fd))
+		return al_error_set(err, EINVAL, "spec",
+		                    "spec %s is not a regular file (a named FIFO)", path);
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return al_error_set(err, EINVAL, "spec",
+		                    "spec %s is not a regular file or a pipe", path);
+	text = malloc(SPEC_MAX_BYTES + 2);
 	if (text == NULL)
 		return al_error_set(err, ENOMEM, "spec", "reading spec %s", path);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return al_error_errno(err, "spec", "reading spec %s", path);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	got = read_spec_fd(fd, path, S_ISFIFO(st.st_mode), text, err);
+	if (got < 0)
+		return (int)got;
 	text[got] = '\0';
 
 	/* relative host paths in a spec are relative to the spec, not to wherever airlock was
@@ -1239,7 +1302,7 @@ int al_spec_load_file(struct al_spec *spec, const char *path, struct al_error *e
 	dir = strdup(abs);
 	if (dir == NULL)
 		return al_error_set(err, ENOMEM, "spec", "reading spec %s", path);
-	r = load_text(spec, path, dirname(dir), text, got, err);
+	r = load_text(spec, path, dirname(dir), text, (size_t)got, err);
 	if (r < 0)
 		return r;
 	r = al_spec_set_str(spec, &spec->source, abs);

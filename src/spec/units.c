@@ -13,15 +13,20 @@
 
 /* Parse "DIGITS[.DIGITS]" at *s. The integer part goes to *ip; the fraction
  * is kept as fp / 10^fdigits with at most 9 significant fraction digits
- * (further digits are ignored, which rounds down). Advances *s. */
-static int parse_decimal(const char **s, uint64_t *ip, uint64_t *fp, uint64_t *fscale)
+ * (further digits are ignored, which rounds down). *nonzero says whether any
+ * digit was not 0: a positive value that rounds down to nothing is then
+ * told apart from a real zero (which means "no limit" for some settings).
+ * Advances *s. */
+static int parse_decimal(const char **s, uint64_t *ip, uint64_t *fp, uint64_t *fscale,
+			 bool *nonzero)
 {
 	const char *p = *s;
 	uint64_t i = 0, f = 0, scale = 1;
-	bool any = false;
+	bool any = false, nz = false;
 
 	while (*p >= '0' && *p <= '9') {
 		uint64_t d = (uint64_t)(*p - '0');
+		nz |= d != 0;
 		if (i > UINT64_MAX / 10 || (i == UINT64_MAX / 10 && d > UINT64_MAX % 10))
 			return -ERANGE;
 		i = i * 10 + d;
@@ -32,6 +37,7 @@ static int parse_decimal(const char **s, uint64_t *ip, uint64_t *fp, uint64_t *f
 		bool frac = false;
 		p++;
 		while (*p >= '0' && *p <= '9') {
+			nz |= *p != '0';
 			if (scale < 1000000000ull) {
 				f = f * 10 + (uint64_t)(*p - '0');
 				scale *= 10;
@@ -48,6 +54,7 @@ static int parse_decimal(const char **s, uint64_t *ip, uint64_t *fp, uint64_t *f
 	*ip = i;
 	*fp = f;
 	*fscale = scale;
+	*nonzero = nz;
 	*s = p;
 	return 0;
 }
@@ -103,13 +110,14 @@ static const struct unit size_units[] = {
 
 int al_parse_size(const char *s, uint64_t *out)
 {
-	uint64_t i, f, scale;
+	uint64_t i, f, scale, v;
 	const char *p = s;
+	bool nonzero;
 	int r;
 
 	if (s == NULL || out == NULL)
 		return -EINVAL;
-	r = parse_decimal(&p, &i, &f, &scale);
+	r = parse_decimal(&p, &i, &f, &scale, &nonzero);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < AL_ARRAY_SIZE(size_units); k++) {
@@ -118,7 +126,14 @@ int al_parse_size(const char *s, uint64_t *out)
 		/* a fraction of a byte means nothing */
 		if (size_units[k].mult == 1 && f != 0)
 			return -EINVAL;
-		return scale_decimal(i, f, scale, size_units[k].mult, out);
+		r = scale_decimal(i, f, scale, size_units[k].mult, &v);
+		if (r < 0)
+			return r;
+		/* "0.0001K" is not 0 (which may mean "no limit"): refuse it */
+		if (v == 0 && nonzero)
+			return -EDOM;
+		*out = v;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -155,6 +170,7 @@ int al_parse_duration(const char *s, uint64_t *out_ns)
 {
 	const char *p = s;
 	uint64_t total = 0;
+	bool any_nonzero = false;
 
 	if (s == NULL || out_ns == NULL)
 		return -EINVAL;
@@ -168,11 +184,13 @@ int al_parse_duration(const char *s, uint64_t *out_ns)
 	while (*p != '\0') {
 		const struct unit *u;
 		uint64_t i, f, scale, v;
+		bool nonzero;
 		int r;
 
-		r = parse_decimal(&p, &i, &f, &scale);
+		r = parse_decimal(&p, &i, &f, &scale, &nonzero);
 		if (r < 0)
 			return r;
+		any_nonzero |= nonzero;
 		u = duration_unit(&p);
 		if (u == NULL)
 			return -EINVAL;
@@ -183,6 +201,10 @@ int al_parse_duration(const char *s, uint64_t *out_ns)
 			return -ERANGE;
 		total += v;
 	}
+	/* "0.5ns" rounds to 0, and a timeout of 0 means no limit at all: a
+	 * positive duration below the resolution is an error, never "none". */
+	if (total == 0 && any_nonzero)
+		return -EDOM;
 	*out_ns = total;
 	return 0;
 }

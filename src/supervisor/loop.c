@@ -27,6 +27,7 @@
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
 #include "supervisor/notify.h"
+#include "util/escape.h"
 #include "util/fdutil.h"
 #include "util/json.h"
 #include "util/timeutil.h"
@@ -55,6 +56,9 @@ void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const 
 		s->kill_reason = why;
 		snprintf(s->kill_detail, sizeof s->kill_detail, "%s", detail ? detail : "");
 	}
+	/* A killed run ends now: its output is not worth waiting for a reader
+	 * that does not read (the log keeps it all). */
+	s->drop_output = true;
 	if (!s->init_exited && s->pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
 	if (s->cgroup)
@@ -102,6 +106,7 @@ static bool flush_output(struct al_stream *st)
 		size_t chunk = st->plen - st->poff;
 		ssize_t w;
 		if (st->out_broken) {
+			st->undelivered += st->plen - st->poff;
 			st->poff = st->plen;
 			break;
 		}
@@ -120,9 +125,28 @@ static bool flush_output(struct al_stream *st)
 			continue;
 		}
 		st->poff += (size_t)w;
+		st->progress_ns = al_mono_ns();
 	}
 	st->plen = st->poff = 0;
 	return true;
+}
+
+/* What the caller has not taken is given up: counted, never waited for. */
+static void drop_pending(struct al_stream *st)
+{
+	st->undelivered += st->plen - st->poff;
+	st->plen = st->poff = 0;
+}
+
+/* Resume reading the workload's pipe. Unwatched, it would stall the
+ * workload on its next write with nobody noticing: fail closed instead. */
+static void watch_stream(struct al_supervisor *s, struct al_stream *st, enum tag read_tag)
+{
+	if (ep_add(s->epfd, st->fd, EPOLLIN, read_tag) < 0) {
+		struct al_error e;
+		al_error_errno(&e, "supervisor", "epoll_ctl on the workload's output pipe");
+		fail_closed(s, &e);
+	}
 }
 
 /* Back-pressure: while output is pending, stop reading the workload's pipe
@@ -130,19 +154,30 @@ static bool flush_output(struct al_stream *st)
 static void arm_stream(struct al_supervisor *s, struct al_stream *st, enum tag read_tag,
 		       enum tag out_tag)
 {
+	if (s->drop_output && st->plen > st->poff && !flush_output(st))
+		drop_pending(st);
 	bool pending = st->plen > st->poff;
 	if (st->fd >= 0 && pending == st->reading) {
 		if (pending)
 			ep_del(s->epfd, st->fd);
 		else
-			ep_add(s->epfd, st->fd, EPOLLIN, read_tag);
+			watch_stream(s, st, read_tag);
 		st->reading = !pending;
 	}
 	if (pending != st->watching_out) {
-		if (pending)
-			ep_add(s->epfd, st->out, EPOLLOUT, out_tag);
-		else
+		if (pending && ep_add(s->epfd, st->out, EPOLLOUT, out_tag) < 0) {
+			/* No way to wait for this caller's side: never block on it
+			 * either. What it cannot take now is counted as undelivered. */
+			st->out_broken = true;
+			drop_pending(st);
+			pending = false;
+			if (st->fd >= 0 && !st->reading) {
+				watch_stream(s, st, read_tag);
+				st->reading = true;
+			}
+		} else if (!pending) {
 			ep_del(s->epfd, st->out);
+		}
 		st->watching_out = pending;
 	}
 }
@@ -185,11 +220,90 @@ static void relay_output(struct al_supervisor *s, struct al_stream *st, int stre
 			fail_closed(s, &e);
 		st->plen = keep;
 		st->poff = 0;
-		flush_output(st);
+		st->progress_ns = al_mono_ns();
+		if (!flush_output(st) && s->drop_output)
+			drop_pending(st);
 	}
 }
 
+/* Enter (or stay in) the ending: drop what is pending for both streams and
+ * read the workload's pipes to EOF without waiting for the caller. */
+static void drop_output_now(struct al_supervisor *s)
+{
+	s->drop_output = true;
+	flush_output(&s->out);
+	flush_output(&s->err);
+	drop_pending(&s->out);
+	drop_pending(&s->err);
+	arm_stream(s, &s->out, TAG_STDOUT, TAG_STDOUT_OUT);
+	arm_stream(s, &s->err, TAG_STDERR, TAG_STDERR_OUT);
+}
+
+/* After the workload has ended, a caller that takes nothing for
+ * AL_OUTPUT_STALL_NS ends the drain (the tick calls this). */
+static void check_output_stall(struct al_supervisor *s)
+{
+	uint64_t now = al_mono_ns();
+	const struct al_stream *st[2] = {&s->out, &s->err};
+
+	if (!s->init_exited || s->drop_output)
+		return;
+	for (int i = 0; i < 2; i++) {
+		uint64_t since = st[i]->progress_ns > s->init_exit_ns ? st[i]->progress_ns : s->init_exit_ns;
+		if (st[i]->plen > st[i]->poff && now - since >= AL_OUTPUT_STALL_NS) {
+			drop_output_now(s);
+			return;
+		}
+	}
+}
+
+/* A caller's stdout/stderr that still cannot take a byte after the run is
+ * replaced, in airlock only, by /dev/null: airlock's own closing messages
+ * must not block on a reader that never reads. The caller's file
+ * description is not touched (dup2 changes only our descriptor table). */
+static void detach_stalled_output(const struct al_supervisor *s, struct al_stream *st)
+{
+	struct pollfd p = {.fd = st->out, .events = POLLOUT};
+	int null;
+
+	/* either stream counts: with 2>&1 both are the one stalled pipe */
+	if (!st->out_pollable || s->out.undelivered + s->err.undelivered == 0)
+		return;
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLOUT | POLLERR | POLLHUP)))
+		return;
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null < 0)
+		return;
+	dup2(null, st->out);
+	close(null);
+}
+
 /* ---- stdin ------------------------------------------------------------- */
+
+/* Can fd be waited for with epoll? Regular files, /dev/null, /dev/zero and
+ * other files without poll support make epoll_ctl fail with EPERM: they are
+ * always ready, so they are read or written directly instead. 1 yes, 0 no,
+ * -errno on any other failure (never ignored). */
+static int epoll_capable(int epfd, int fd, uint32_t events)
+{
+	struct epoll_event ev = {.events = events};
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 1;
+	}
+	return errno == EPERM ? 0 : -errno;
+}
+
+/* The relay itself broke (epoll refused a descriptor it had accepted): the
+ * workload could wait for input forever, so the run does not go on. */
+static void stdin_fail(struct al_supervisor *s, int code, const char *what)
+{
+	char d[160];
+
+	snprintf(d, sizeof d, "relaying stdin: %s: %s", what, strerror(code));
+	al_supervisor_kill(s, AL_KILL_ERROR, d);
+}
 
 static void stdin_close(struct al_supervisor *s)
 {
@@ -219,7 +333,11 @@ static void stdin_arm(struct al_supervisor *s)
 		want_write = true;
 	}
 	if (want_write && !in->registered_dst) {
-		ep_add(s->epfd, in->dst, EPOLLOUT, TAG_STDIN_DST);
+		if (ep_add(s->epfd, in->dst, EPOLLOUT, TAG_STDIN_DST) < 0) {
+			stdin_fail(s, errno, "epoll_ctl on the workload's stdin pipe");
+			stdin_close(s);
+			return;
+		}
 		in->registered_dst = true;
 	} else if (!want_write && in->registered_dst) {
 		ep_del(s->epfd, in->dst);
@@ -228,7 +346,11 @@ static void stdin_arm(struct al_supervisor *s)
 	if (in->pollable) {
 		bool want_read = !want_write;
 		if (want_read && !in->registered_src) {
-			ep_add(s->epfd, in->src, EPOLLIN, TAG_STDIN_SRC);
+			if (ep_add(s->epfd, in->src, EPOLLIN, TAG_STDIN_SRC) < 0) {
+				stdin_fail(s, errno, "epoll_ctl on the caller's stdin");
+				stdin_close(s);
+				return;
+			}
 			in->registered_src = true;
 		} else if (!want_read && in->registered_src) {
 			ep_del(s->epfd, in->src);
@@ -247,6 +369,14 @@ static void stdin_fill(struct al_supervisor *s)
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return;
+	if (n < 0 && !in->read_errno) {
+		/* The workload sees the end of its input; the run's record says why. */
+		in->read_errno = errno;
+		if (!s->spec->quiet)
+			al_escape_printf(stderr,
+					 "airlock: reading stdin: %s (the workload's stdin was closed)\n",
+					 strerror(errno));
+	}
 	if (n <= 0) {
 		stdin_close(s);
 		return;
@@ -453,6 +583,7 @@ static void handle_init_exit(struct al_supervisor *s)
 	s->rusage_cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
 			   ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
 	s->init_exited = true;
+	s->init_exit_ns = al_mono_ns();
 	ep_del(s->epfd, s->pidfd);
 	/* Whatever is left is killed now: the namespace died with its init,
 	 * and the cgroup kill catches anything that is not in the namespace. */
@@ -482,18 +613,11 @@ static void cgroup_events(struct al_supervisor *s)
 	}
 }
 
-/* Can fd go in epoll (and so block a writer)? Regular files and block
- * devices cannot and never block for long; a closed fd counts as not. */
-static bool fd_pollable(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
-	       !S_ISDIR(st.st_mode);
-}
 
 static int setup_loop(struct al_supervisor *s, struct al_error *err)
 {
 	sigset_t set;
+	int r;
 	struct itimerspec tick = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
 
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -527,8 +651,21 @@ static int setup_loop(struct al_supervisor *s, struct al_error *err)
 	    ep_add(s->epfd, s->err.fd, EPOLLIN, TAG_STDERR) < 0)
 		return al_error_errno(err, "supervisor", "epoll_ctl");
 	s->out.reading = s->err.reading = true;
-	s->out.out_pollable = fd_pollable(s->out.out);
-	s->err.out_pollable = fd_pollable(s->err.out);
+	/* The caller's stdout/stderr: a pipe, socket or terminal can block a
+	 * writer and is waited for; a file or /dev/null (EPERM) is written
+	 * directly. A closed or write-only-broken one counts as a file. */
+	r = epoll_capable(s->epfd, s->out.out, EPOLLOUT);
+	s->out.out_pollable = r > 0;
+	r = epoll_capable(s->epfd, s->err.out, EPOLLOUT);
+	s->err.out_pollable = r > 0;
+	if (s->in.src >= 0) {
+		r = epoll_capable(s->epfd, s->in.src, EPOLLIN);
+		if (r < 0) {
+			errno = -r;
+			return al_error_errno(err, "supervisor", "relaying stdin: epoll_ctl");
+		}
+		s->in.pollable = r > 0;
+	}
 	if (s->cgroup && al_cgroup_event_fd(s->cgroup) >= 0 &&
 	    ep_add(s->epfd, al_cgroup_event_fd(s->cgroup), EPOLLIN, TAG_CGROUP) < 0)
 		return al_error_errno(err, "supervisor", "epoll cgroup events");
@@ -568,13 +705,20 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 			case TAG_PIDFD: handle_init_exit(s); break;
 			case TAG_SIGNAL: handle_signal(s); break;
 			case TAG_TIMEOUT:
-				if (read(s->timerfd, &ticks, sizeof ticks) > 0 && !s->init_exited)
+				if (read(s->timerfd, &ticks, sizeof ticks) <= 0)
+					break;
+				/* The timeout bounds the whole run, the output drain after
+				 * the workload's exit included. */
+				if (!s->init_exited)
 					al_supervisor_kill(s, AL_KILL_TIMEOUT, "timeout reached");
+				else
+					drop_output_now(s);
 				break;
 			case TAG_TICK:
 				if (read(s->tickfd, &ticks, sizeof ticks) > 0 && al_evlog_tick(s->log, &e) < 0)
 					fail_closed(s, &e);
 				al_supervisor_check_disks(s);
+				check_output_stall(s);
 				break;
 			case TAG_SYNC: read_sync(s); break;
 			case TAG_STDOUT:
@@ -607,8 +751,14 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 			}
 		}
 		/* After the init is gone, pipes whose writers all died give EOF;
-		 * the setup socket too. Nothing can keep them open. */
+		 * the setup socket too. Nothing can keep them open. A kill (here
+		 * or in a handler above) stops waiting for the caller's side. */
+		if (s->drop_output && (s->out.plen || s->err.plen || s->out.watching_out ||
+				       s->err.watching_out))
+			drop_output_now(s);
 	}
+	detach_stalled_output(s, &s->out);
+	detach_stalled_output(s, &s->err);
 	/* Limit hits that raced the init's exit (an OOM kill of the last
 	 * process, a fork bomb shorter than v1's 100 ms pids sampling) are
 	 * still in the counters: record them before the run ends. */

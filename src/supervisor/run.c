@@ -32,6 +32,7 @@
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/timeutil.h"
+#include "util/escape.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -72,15 +73,9 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	SETDEF("HOSTNAME", s->hostname);
 #undef SETDEF
 	p->path_env = default_path;
+	/* One entry per key: al_spec_set_env keeps the later -e of a key in
+	 * place of the earlier one (in linear time), so no scan is needed here. */
 	for (i = 0; i < s->n_env; i++) {
-		size_t k;
-		bool later = false;
-		/* later -e of the same key wins */
-		for (k = i + 1; k < s->n_env; k++)
-			if (strcmp(s->env[k].key, s->env[i].key) == 0)
-				later = true;
-		if (later)
-			continue;
 		if (asprintf(&env[n], "%s=%s", s->env[i].key, s->env[i].value) < 0) {
 			env[n] = NULL;
 			p->envp = env;
@@ -328,6 +323,7 @@ struct al_teardown_facts {
 
 static void log_exit_records(struct al_supervisor *s, const char *verdict, int status,
 			     const struct al_teardown_facts *t);
+static void log_exit_record(struct al_supervisor *s);
 
 /* After the sandbox is gone there is nothing left to kill; a record that
  * cannot be written is reported, and al_evlog_close fails the run. */
@@ -336,7 +332,7 @@ static void log_event_plain(struct al_supervisor *s, const char *type, const cha
 	struct al_error e = {0};
 	if (al_evlog_append(s->log, type, fields, &e) < 0 && !s->log_failed_reported) {
 		s->log_failed_reported = true;
-		fprintf(stderr, "airlock: event log: %s\n", e.msg);
+		al_escape_printf(stderr, "airlock: event log: %s\n", e.msg);
 	}
 }
 
@@ -412,7 +408,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
 	if (!spec->quiet && !spec->log.signing_key && (spec->log.path || spec->log.sink))
-		fprintf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s.run_id,
+		al_escape_printf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s.run_id,
 			al_evlog_pubkey_hex(s.log));
 	/* Baseline for the teardown check: every fd opened from here on
 	 * belongs to the run and must be gone at the end. */
@@ -436,18 +432,16 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	}
 	/* The caller's terminal never reaches the workload; other stdin is relayed. */
 	if (fcntl(0, F_GETFD) >= 0 && !isatty(0)) {
-		struct stat st;
 		if (make_pipe(inp, false, err) < 0) {
 			r = -err->code;
 			goto out;
 		}
 		s.in.src = 0;
 		s.in.dst = inp[1];
-		/* Read only after EPOLLIN (or, for a regular file, at any time):
-		 * never O_NONBLOCK, which would change the file description the
-		 * caller shares with others (the next command of a script). */
-		s.in.pollable = fstat(0, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
-				!S_ISDIR(st.st_mode);
+		/* Read only after EPOLLIN (or, for what epoll refuses -- files,
+		 * /dev/null, /dev/zero -- at any time; the loop decides): never
+		 * O_NONBLOCK, which would change the file description the caller
+		 * shares with others (the next command of a script). */
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = al_error_errno(err, "supervisor", "socketpair");
@@ -557,6 +551,12 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		al_error_set(err, 0, "supervisor", "the sandbox init died unexpectedly");
 	}
 	verdict = verdict_of(&s, &status);
+	log_exit_record(&s);
+	if (s.out.undelivered + s.err.undelivered && !spec->quiet)
+		al_escape_printf(stderr, "airlock: %llu byte(s) of the workload's output were not delivered "
+			"(%s)\n",
+			(unsigned long long)(s.out.undelivered + s.err.undelivered),
+			s.kill_reason != AL_KILL_NONE ? "the run was killed" : "the reader stopped reading");
 
 	/* A fill between the last tick and the end is still an event. */
 	al_supervisor_check_disks(&s);
@@ -568,7 +568,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	if (s.upper_fd >= 0) {
 		struct al_error werr = {0};
 		if (al_workspace_report(&s, &werr) < 0 && !spec->quiet)
-			fprintf(stderr, "airlock: workspace report: %s\n", werr.msg);
+			al_escape_printf(stderr, "airlock: workspace report: %s\n", werr.msg);
 		close(s.upper_fd);
 		s.upper_fd = -1;
 		/* The timeout bounds the whole run, the report and export included:
@@ -637,7 +637,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			snprintf(td.detail, sizeof td.detail, "%d process(es), %d fd(s) of the run remain",
 				 td.processes_left, td.fds_left);
 		if (status == 0 || !spec->quiet)
-			fprintf(stderr, "airlock: teardown verification failed: %s\n", td.detail);
+			al_escape_printf(stderr, "airlock: teardown verification failed: %s\n", td.detail);
 		if (status == 0) {
 			status = AL_EXIT_SETUP;
 			verdict = "teardown-failed";
@@ -652,7 +652,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	{
 		struct al_error cerr = {0};
 		if (al_evlog_close(s.log, &cerr) < 0) {
-			fprintf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
+			al_escape_printf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
 			if (status == 0) {
 				status = AL_EXIT_SETUP;
 				verdict = "log-error";
@@ -715,6 +715,35 @@ out:
 	return r;
 }
 
+/* The workload's own ending, recorded as soon as the sandbox is gone and
+ * before anything else can take time or be interrupted (the workspace
+ * report, the export, teardown): a supervisor killed after this point
+ * still leaves how the workload ended in the log. */
+static void log_exit_record(struct al_supervisor *s)
+{
+	struct al_buf b;
+	struct al_json j;
+
+	if (!s->got_exit_msg)
+		return;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_int(&j, "pid", s->workload_pid);
+	if (WIFSIGNALED(s->workload_status)) {
+		al_json_key(&j, "status");
+		al_json_null(&j);
+		al_json_kv_int(&j, "signal", WTERMSIG(s->workload_status));
+	} else {
+		al_json_kv_int(&j, "status", WEXITSTATUS(s->workload_status));
+		al_json_key(&j, "signal");
+		al_json_null(&j);
+	}
+	al_json_obj_end(&j);
+	log_event_plain(s, "exit", b.data);
+	al_buf_free(&b);
+}
+
 static void log_exit_records(struct al_supervisor *s, const char *verdict, int status,
 			     const struct al_teardown_facts *t)
 {
@@ -722,23 +751,6 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	struct al_json j;
 
 	al_buf_init(&b);
-	if (s->got_exit_msg) {
-		al_json_init(&j, &b);
-		al_json_obj_begin(&j);
-		al_json_kv_int(&j, "pid", s->workload_pid);
-		if (WIFSIGNALED(s->workload_status)) {
-			al_json_key(&j, "status");
-			al_json_null(&j);
-			al_json_kv_int(&j, "signal", WTERMSIG(s->workload_status));
-		} else {
-			al_json_kv_int(&j, "status", WEXITSTATUS(s->workload_status));
-			al_json_key(&j, "signal");
-			al_json_null(&j);
-		}
-		al_json_obj_end(&j);
-		log_event_plain(s, "exit", b.data);
-		al_buf_reset(&b);
-	}
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
 	al_json_kv_int(&j, "processes_left", t->processes_left);
@@ -778,6 +790,11 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "stdout_bytes", s->out.bytes);
 	al_json_kv_uint(&j, "stderr_bytes", s->err.bytes);
 	al_json_kv_uint(&j, "dropped_bytes", s->output_cap_dropped);
+	/* read from the workload (and kept in the log) but never taken by the
+	 * caller's stdout/stderr: the run was killed or the reader stalled */
+	al_json_kv_uint(&j, "undelivered_bytes", s->out.undelivered + s->err.undelivered);
+	if (s->in.read_errno)
+		al_json_kv_str(&j, "stdin_error", strerror(s->in.read_errno));
 	al_json_obj_end(&j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);

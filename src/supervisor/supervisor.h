@@ -26,6 +26,8 @@ struct al_stream {
 	bool reading;      /* fd is in epoll (no pending data) */
 	bool watching_out; /* out is in epoll for EPOLLOUT */
 	uint64_t bytes;    /* total read from the workload */
+	uint64_t undelivered; /* read (and logged) but never written to out */
+	uint64_t progress_ns; /* when out last took bytes (or output became pending) */
 	char pend[AL_RELAY_BUF]; /* read but not yet written to out */
 	size_t plen, poff;
 };
@@ -33,8 +35,10 @@ struct al_stream {
 struct al_stdin_relay {
 	int src;           /* caller's stdin, or -1 */
 	int dst;           /* pipe to the workload, nonblocking; -1 when closed */
-	bool pollable;     /* src can go in epoll (pipe, socket, tty); else plain reads */
+	bool pollable;     /* src can go in epoll (pipe, socket); else plain reads
+	                    * (files, /dev/null, /dev/zero: epoll_ctl says EPERM) */
 	bool registered_src, registered_dst;
+	int read_errno;    /* a read of the caller's stdin failed (run_end says so) */
 	char buf[16384];
 	size_t len, off;
 };
@@ -64,6 +68,10 @@ struct al_supervisor {
 	struct al_stdin_relay in;
 	uint64_t output_cap_dropped;
 	bool output_cap_hit;
+	/* The run is over (killed, timed out, or its caller stopped reading):
+	 * output the caller cannot take at once is dropped, not waited for. */
+	bool drop_output;
+	uint64_t init_exit_ns;
 
 	/* what happened */
 	bool init_exited;
@@ -95,6 +103,14 @@ struct al_supervisor {
 	bool run_start_logged;
 	struct al_notify_stats notify_stats; /* at teardown, for run_end */
 };
+
+/* After the workload has ended, the caller's stdout/stderr get this long
+ * without taking a single byte before the rest of the output is dropped
+ * (counted in run_end.output.undelivered_bytes; the log keeps it all).
+ * Long enough for a consumer that works a while on each piece it reads,
+ * short enough that airlock, its teardown and run_end are not held up by a
+ * reader that stopped. The run's timeout also ends the drain. */
+#define AL_OUTPUT_STALL_NS (10ull * 1000000000ull)
 
 /* loop.c */
 int al_supervise(struct al_supervisor *s, struct al_error *err);

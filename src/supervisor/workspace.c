@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "evidence/evlog.h"
+#include "util/escape.h"
 #include "util/cleanup.h"
 #include "util/fdutil.h"
 #include "util/json.h"
@@ -585,11 +586,7 @@ static int cmp_entry(const void *a, const void *b)
 
 static void print_path(FILE *f, const char *p)
 {
-	struct al_buf b;
-	al_buf_init(&b);
-	al_json_escape(&b, p, strlen(p)); /* hostile names: no control chars reach the terminal */
-	fputs(b.data ? b.data : "", f);
-	al_buf_free(&b);
+	al_escape_fputs(f, p); /* hostile names: the escaping all human output uses */
 }
 
 /* The temporary export directory beside the target: its name says what it

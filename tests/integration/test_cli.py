@@ -169,3 +169,57 @@ def test_good_spec_is_followed_and_cli_overrides(airlock, world_tmp):
 def test_quiet_prints_nothing_of_airlock(airlock):
     res = airlock.probe("echo", "hi", opts=["-q"])
     assert res.rc == 0 and res.stderr == b"", res.describe()
+
+
+# ---- human output is escaped one way everywhere (util/escape.c) -------------
+
+# what a terminal acts on: C0 (ESC, BEL, CR), DEL, C1 (CSI, NEL), bidi overrides
+# and isolates. Newlines are checked separately (a message is one line).
+TERMINAL_ACTIVE = ["\x1b", "\x07", "\r", "\x7f", "\u009b", "\u0085", "\u202e", "\u202a",
+                   "\u2066", "\u2069"]
+
+
+def raw_controls(data: bytes):
+    text = data.decode("utf-8", errors="surrogateescape")
+    return [c for c in TERMINAL_ACTIVE if c in text]
+
+
+def test_error_messages_escape_what_the_spec_says(airlock, world_tmp):
+    """A hostile value quoted in an error (the hostname here) reaches the
+    caller's terminal escaped: no ESC/BEL/C1/bidi, no line of its own."""
+    hostile = "a\nairlock: fake line\x1b[31m\x07\u009b2J\u202eevil\u2066"
+    res = airlock.run("run", "--hostname", hostile, "--", "/bin/true")
+    assert res.rc == EXIT_SETUP, res.describe()
+    assert raw_controls(res.stderr) == [], res.stderr
+    lines = res.stderr.decode().splitlines()
+    assert len(lines) == 1 and "hostname" in lines[0], lines
+    for shown in ("\\n", "\\x1b[31m", "\\x07", "\\x9b2J", "\\u202eevil", "\\u2066"):
+        assert shown in lines[0], (shown, lines[0])
+    # the same through a spec file (JSON escapes give the loader raw bytes)
+    spec = world_tmp / "hostile.json"
+    spec.write_text('{"hostname": "x\\n\\u001b]0;pwned\\u0007\\u202e"}\n')
+    res = airlock.run("run", "--spec", str(spec), "--", "/bin/true")
+    assert res.rc == EXIT_SETUP, res.describe()
+    assert raw_controls(res.stderr) == [] and len(res.stderr.decode().splitlines()) == 1, res.stderr
+
+
+def test_workspace_summary_escapes_c1_and_bidi(airlock, world_tmp):
+    """File names the workload chose are printed in the change summary with
+    the same escaping as `log show`: C1 controls and bidi overrides too (the
+    summary used JSON escaping, which lets both through)."""
+    ws = world_tmp / "ws"
+    ws.mkdir()
+    make_world_writable(ws)
+    names = ["csi\u009b2J", "nel\u0085x", "rlo\u202etxt.exe", "iso\u2066x\u2069", "del\x7fx"]
+    cmd = []
+    for n in names:
+        cmd += ["write", "/workspace/" + n, "x", ","]
+    res = airlock.run("run", *airlock.extra, "-v",
+                      f"{airlock.probe_dir}:{SANDBOX_PROBE_DIR}:{PROBE_MOUNT_MODE}",
+                      "--workspace", str(ws), "--", SANDBOX_PROBE, *cmd[:-1])
+    assert res.rc == 0, res.describe()
+    err = res.stderr
+    assert b"workspace changes: 5 created" in err, err
+    assert raw_controls(err) == [], err
+    for shown in ("csi\\x9b2J", "nel\\x85x", "rlo\\u202etxt.exe", "iso\\u2066x\\u2069", "del\\x7fx"):
+        assert shown.encode() in err, (shown, err)

@@ -318,3 +318,20 @@ def test_event_log_records_the_run(airlock, world_tmp):
     assert _status_of(end) == 42, f"run_end does not carry the exit status 42: {end}"
     assert "verdict" in end, end
     assert SANDBOX_PROBE in str(recs[types.index("exec")]), "exec record does not name the command"
+
+
+def test_exit_is_recorded_before_the_workspace_report(airlock, world_tmp):
+    """The workload's `exit` is written as soon as the sandbox is gone, before
+    the workspace report and export (which take time and can be interrupted):
+    a supervisor killed during the report still leaves how the workload ended."""
+    ws = world_tmp / "ws"
+    ws.mkdir()
+    (ws / "a.txt").write_text("before\n")
+    make_world_writable(ws)
+    log = world_tmp / "run.jsonl"
+    res = airlock.probe("write", "/workspace/new.txt", "x", ",", "exit", "7",
+                        opts=["--workspace", str(ws), "--log", str(log)])
+    assert res.rc == 7, res.describe()
+    types = [r.get("type") for r in log_records(log)]
+    assert "workspace" in types and "exit" in types, types
+    assert types.index("exit") < types.index("workspace"), f"exit recorded after the report: {types}"

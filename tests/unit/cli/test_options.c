@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -336,6 +338,153 @@ static void test_errors(void **state)
 	expect_fail("--workspace: empty path", &s, r, &err);
 }
 
+/* Durations and sizes that would silently change meaning are refused. */
+static void test_hostile_units(void **state)
+{
+	struct al_spec s;
+	struct al_cli_run o;
+	struct al_error err;
+	int r;
+
+	r = PARSE(&s, &o, &err, "--timeout", "0.5ns", "x");
+	expect_fail("--timeout 0.5ns: a positive duration below 1ns rounds to 0", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--timeout", "0.0000000001s", "x");
+	expect_fail("rounds to 0", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--timeout", "1e999s", "x");
+	expect_fail("--timeout 1e999s: invalid duration", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--timeout", "99999999999h", "x");
+	expect_fail("--timeout 99999999999h: duration too large", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--timeout", "-1s", "x");
+	expect_fail("--timeout -1s: invalid duration", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--memory", "0.0001K", "x");
+	expect_fail("--memory 0.0001K: a positive size below 1 byte", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--disk", "99999999999T", "x");
+	expect_fail("--disk 99999999999T: size too large", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--cpus", "1e999", "x");
+	expect_fail("--cpus 1e999: expected a number", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--pids", "99999999999999999999999", "x");
+	expect_fail("--pids 99999999999999999999999", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--timeout", "0", "x");
+	assert_int_equal(r, 0); /* an explicit 0 is "no limit" */
+	assert_int_equal(s.limits.timeout_ns, 0);
+	al_spec_free(&s);
+}
+
+/* argv of "run", n times "-e" KEY=V (distinct keys or one key), then "x". */
+static int parse_many_env(struct al_spec *s, struct al_cli_run *o, struct al_error *err, size_t n,
+                          bool same_key)
+{
+	char **argv = calloc(2 * n + 3, sizeof *argv);
+	size_t argc = 0;
+	int r;
+
+	assert_non_null(argv);
+	argv[argc++] = (char *)"run";
+	for (size_t i = 0; i < n; i++) {
+		argv[argc++] = (char *)"-e";
+		if (asprintf(&argv[argc++], same_key ? "K=%zu" : "K%zu=v", i) < 0)
+			fail();
+	}
+	argv[argc++] = (char *)"x";
+	al_spec_init(s);
+	memset(err, 0, sizeof *err);
+	r = al_cli_parse_run((int)argc, argv, s, o, err);
+	for (size_t i = 2; i < argc - 1; i += 2)
+		free(argv[i]);
+	free(argv);
+	return r;
+}
+
+/* One cap for -e and the spec's env: (AL_SPEC_MAX_ENV distinct keys); the
+ * same key given again does not count, and the last value wins. */
+static void test_env_cap(void **state)
+{
+	struct al_spec s;
+	struct al_cli_run o;
+	struct al_error err;
+	int r;
+
+	r = parse_many_env(&s, &o, &err, AL_SPEC_MAX_ENV, false);
+	assert_int_equal(r, 0);
+	assert_int_equal(s.n_env, AL_SPEC_MAX_ENV);
+	assert_string_equal(s.env[AL_SPEC_MAX_ENV - 1].key, "K4095");
+	al_spec_free(&s);
+	r = parse_many_env(&s, &o, &err, AL_SPEC_MAX_ENV + 1, false);
+	expect_fail("--env: more than 4096 variables", &s, r, &err);
+	r = parse_many_env(&s, &o, &err, 40000, false);
+	expect_fail("--env: more than 4096 variables", &s, r, &err);
+	r = parse_many_env(&s, &o, &err, 100000, true);
+	assert_int_equal(r, 0);
+	assert_int_equal(s.n_env, 1);
+	assert_string_equal(s.env[0].value, "99999");
+	al_spec_free(&s);
+}
+
+/* A spec is read to EOF whatever stat says; devices are refused; a pipe is
+ * read, and a FIFO nobody writes is not waited for forever. */
+static void test_spec_files(void **state)
+{
+	struct al_spec s;
+	struct al_cli_run o;
+	struct al_error err;
+	char path[400], fdpath[64];
+	int p[2], r;
+
+	/* procfs says size 0: it used to load as the empty (all-defaults) spec */
+	r = PARSE(&s, &o, &err, "--spec", "/proc/cpuinfo", "x");
+	expect_fail("/proc/cpuinfo:1:", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--spec", "/dev/zero", "x");
+	expect_fail("spec /dev/zero is not a regular file or a pipe", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--spec", "/", "x");
+	expect_fail("spec / is not a regular file or a pipe", &s, r, &err);
+
+	/* a pipe (`--spec <(gen)`) is read to its end */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "hostname: from-pipe\n", 20), 20);
+	close(p[1]);
+	snprintf(fdpath, sizeof fdpath, "/dev/fd/%d", p[0]);
+	r = PARSE(&s, &o, &err, "--spec", fdpath, "x");
+	close(p[0]);
+	assert_int_equal(r, 0);
+	assert_string_equal(s.hostname, "from-pipe");
+	al_spec_free(&s);
+
+	/* more than the cap through a pipe: refused, not cut */
+	assert_int_equal(pipe(p), 0);
+	if (fork() == 0) {
+		static char junk[65536];
+		memset(junk, '#', sizeof junk);
+		close(p[0]);
+		for (int i = 0; i < 20; i++)
+			if (write(p[1], junk, sizeof junk) < 0)
+				_exit(0);
+		_exit(0);
+	}
+	close(p[1]);
+	snprintf(fdpath, sizeof fdpath, "/dev/fd/%d", p[0]);
+	r = PARSE(&s, &o, &err, "--spec", fdpath, "x");
+	close(p[0]);
+	expect_fail("is larger than 1048576 bytes", &s, r, &err);
+	while (wait(NULL) > 0)
+		;
+
+	/* a pipe whose writer neither writes nor closes: an error after a
+	 * bounded wait, never a hang */
+	assert_int_equal(pipe(p), 0);
+	snprintf(fdpath, sizeof fdpath, "/dev/fd/%d", p[0]);
+	r = PARSE(&s, &o, &err, "--spec", fdpath, "x");
+	close(p[0]);
+	close(p[1]);
+	expect_fail("nothing written to the pipe", &s, r, &err);
+
+	/* a named FIFO (anyone, or no one, may write it) is not a spec */
+	snprintf(path, sizeof path, "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	r = PARSE(&s, &o, &err, "--spec", path, "x");
+	unlink(path);
+	expect_fail("is not a regular file", &s, r, &err);
+}
+
 static void test_spec_error_located(void **state)
 {
 	char path[400];
@@ -441,6 +590,9 @@ int main(void)
 	    cmocka_unit_test(test_help_version),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_spec_error_located),
+	    cmocka_unit_test(test_hostile_units),
+	    cmocka_unit_test(test_env_cap),
+	    cmocka_unit_test(test_spec_files),
 	    cmocka_unit_test(test_parse_twice),
 	    cmocka_unit_test(test_usage_complete),
 	};

@@ -390,6 +390,11 @@ static void test_errors_values(void **state)
 	             "unit: ns, us, ms, s, m, h)");
 	expect_error("limits: {timeout: 99999999999h}\n",
 	             "spec.yaml:1:19: limits.timeout: duration \"99999999999h\" is too large");
+	expect_error("limits: {timeout: 0.5ns}\n",
+	             "spec.yaml:1:19: limits.timeout: duration \"0.5ns\" is positive but below 1ns "
+	             "(it would round to 0, which means no limit)");
+	expect_error("limits: {output: 0.0001K}\n",
+	             "spec.yaml:1:18: limits.output: size \"0.0001K\" is positive but below 1 byte");
 	expect_error("limits: {pids: 0}\n", "spec.yaml:1:16: limits.pids: 0 is not in 1..4194304");
 	expect_error("limits: {pids: -5}\n",
 	             "spec.yaml:1:16: limits.pids: must not be negative (got -5)");

@@ -75,6 +75,21 @@ static void test_sizes_bad(void **state)
 	size_bad("18446744073709551616", -ERANGE);
 	size_bad("16777216T", -ERANGE);
 	size_bad("99999999999999999999999", -ERANGE);
+	size_bad("1e999", -EINVAL);
+	size_bad("1e999G", -EINVAL);
+	size_bad("inf", -EINVAL);
+	size_bad("nan", -EINVAL);
+	/* positive, but rounds down to 0 bytes (which may mean "no limit") */
+	size_bad("0.0001K", -EDOM);
+	size_bad("0.0000000001G", -EDOM); /* past the 9 fraction digits kept */
+	size_bad("0.000000000000000000001T", -EDOM);
+}
+
+static void test_sizes_zero_is_only_zero(void **state)
+{
+	size_ok("0K", 0);
+	size_ok("0.0G", 0);
+	size_ok("0.001K", 1); /* 1.024 bytes: rounds down, but not to nothing */
 }
 
 static void dur_ok(const char *s, uint64_t want)
@@ -139,6 +154,23 @@ static void test_durations_bad(void **state)
 	dur_bad("5124096h", -ERANGE);
 	dur_bad("18446744073709551615s", -ERANGE);
 	dur_bad("5000000h5000000h", -ERANGE);
+	dur_bad("1e999s", -EINVAL);
+	dur_bad("inf", -EINVAL);
+	dur_bad("-0.5ns", -EINVAL);
+	/* a positive duration that rounds to 0 must never mean "no limit" */
+	dur_bad("0.5ns", -EDOM);
+	dur_bad("0.9ns", -EDOM);
+	dur_bad("0.0000000001s", -EDOM); /* past the 9 fraction digits kept */
+	dur_bad("0s0.5ns", -EDOM);
+	dur_bad("0.00000000000000000000000001h", -EDOM);
+}
+
+static void test_durations_zero_is_only_zero(void **state)
+{
+	dur_ok("0.0s", 0);
+	dur_ok("0m0s", 0);
+	dur_ok("0.000000001s", 1);
+	dur_ok("0.5ns1ns", 1);
 }
 
 static void test_user(void **state)
@@ -193,6 +225,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes_good),     cmocka_unit_test(test_sizes_bad),
 	    cmocka_unit_test(test_durations_good), cmocka_unit_test(test_durations_bad),
+	    cmocka_unit_test(test_sizes_zero_is_only_zero),
+	    cmocka_unit_test(test_durations_zero_is_only_zero),
 	    cmocka_unit_test(test_user),           cmocka_unit_test(test_degradations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
