@@ -31,6 +31,17 @@ def refused(res, *words):
     return err
 
 
+def unprivileged_owner(path):
+    """As root, give a rw volume's directory tree an unprivileged owner: airlock
+    refuses to map a root-owned directory read-write (docs/isolation.md,
+    "Volumes: what the host gets back"), and these tests are about host paths
+    inside such a volume, not about its owner."""
+    if os.geteuid() == 0:
+        for root, dirs, files in os.walk(path):
+            for n in [root] + [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]:
+                os.chown(n, 65534, 65534, follow_symlinks=False)
+
+
 def workspace(world_tmp):
     ws = world_tmp / "ws"
     ws.mkdir()
@@ -46,6 +57,7 @@ def test_export_inside_rw_volume_is_refused_even_through_a_planted_link(airlock,
     inside a rw volume is refused before anything is created."""
     vol = world_tmp / "vol"
     vol.mkdir()
+    unprivileged_owner(vol)
     target = world_tmp / "host-dir"
     target.mkdir()
     os.symlink(target, vol / "out")
@@ -64,6 +76,7 @@ def test_export_refused_through_symlinks_dotdot_and_bind_mounts(airlock, world_t
     mount of the volume all name the same place."""
     vol = world_tmp / "vol"
     (vol / "sub").mkdir(parents=True)
+    unprivileged_owner(vol)
     ws = workspace(world_tmp)
     os.symlink(vol / "sub", world_tmp / "alias")
     paths = [world_tmp / "alias" / "out", f"{world_tmp}/ws/../vol/sub/../out", f"{vol}/./sub/out"]
@@ -94,6 +107,7 @@ def test_log_stream_files_and_spool_inside_rw_volume_are_refused(airlock, world_
     log.path ({run} expanded), and the spool directory, are checked."""
     vol = world_tmp / "vol"
     (vol / "logs").mkdir(parents=True)
+    unprivileged_owner(vol)
     os.symlink(vol / "logs", world_tmp / "logs-link")
     for log in (vol / "run.jsonl", world_tmp / "logs-link" / "{run}.jsonl", vol / "logs" / "{run}" ):
         res = sh(airlock, "true", ["-v", f"{vol}:/vol:rw", "--log", log])
@@ -139,6 +153,7 @@ def test_export_path_swapped_during_the_run_is_never_followed(airlock, world_tmp
     host directory never receives anything."""
     vol = world_tmp / "vol"
     vol.mkdir()
+    unprivileged_owner(vol)
     target = world_tmp / "host-dir"
     target.mkdir()
     os.chmod(target, 0o777)
