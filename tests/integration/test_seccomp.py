@@ -246,3 +246,107 @@ def test_denial_flood_is_capped_not_fatal(airlock, ts_dir, world_tmp, airlock_wo
     assert line["eperm"] == 10100, line
     assert len(of_type(recs, "syscall_denied")) == 10000
     assert len(of_type(recs, "syscall_denied_unrecorded")) == 1
+
+
+# ---------- exec records say what ran (issue 7 item 4) ----------
+
+def sha256_of(path):
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def seccomp_execs(recs):
+    return [r for r in of_type(recs, "exec") if r.get("source") == "seccomp"]
+
+
+@pytest.mark.parametrize("what", ["path", "argv", "env", "all"])
+def test_exec_strings_on_write_only_pages_are_read(airlock, ts_dir, world_tmp, airlock_works,
+                                                   what):
+    # PROT_WRITE-only pages: the kernel reads them, process_vm_readv cannot.
+    # The exec runs, so its record must hold the whole path, argv and LD_ env.
+    res, recs = run_logged(airlock, ts_dir, world_tmp, TS, "exec_wronly", what, "/bin/echo",
+                           "hi", what)
+    assert res.rc == 0 and res.stdout == f"hi {what}\n".encode(), res.describe()
+    execs = [r for r in seccomp_execs(recs) if r.get("argv", [None])[0] == "/bin/echo"]
+    assert len(execs) == 1, seccomp_execs(recs)
+    e = execs[0]
+    assert e["path"] == "/bin/echo" and e["argv"] == ["/bin/echo", "hi", what], e
+    assert "LD_LIBRARY_PATH=/probe-ld-path" in e["ld_env"], e
+    assert not e.get("refused") and not e.get("argv_truncated"), e
+
+
+def test_exec_path_ending_at_a_mapping_end_is_read(airlock, ts_dir, world_tmp, airlock_works):
+    res, recs = run_logged(airlock, ts_dir, world_tmp, TS, "exec_path_at_end", "/bin/echo", "end")
+    assert res.rc == 0 and res.stdout == b"end\n", res.describe()
+    e = [r for r in seccomp_execs(recs) if r.get("argv") == ["/bin/echo", "end"]]
+    assert len(e) == 1 and e[0]["path"] == "/bin/echo" and not e[0].get("path_truncated"), recs
+
+
+@pytest.mark.parametrize("case", ["exec_path_unmapped", "exec_argv_unmapped"])
+def test_exec_partly_unreadable_is_refused_and_recorded(airlock, ts_dir, world_tmp,
+                                                        airlock_works, case):
+    # a string or the argv array running into an unmapped page: what the
+    # supervisor read is partial, so the exec is refused (EFAULT), on record
+    res, recs = run_logged(airlock, ts_dir, world_tmp, TS, case, "/bin/echo")
+    assert res.rc == 0, res.describe()
+    assert probe_lines(res)[case]["errno"] == "EFAULT", res.describe()
+    refused = [r for r in seccomp_execs(recs) if r.get("refused")]
+    assert len(refused) == 1, seccomp_execs(recs)
+    assert refused[0]["read_error"] == 14 and refused[0]["errno"] == 14, refused
+
+
+def test_fexecve_of_a_memfd_is_recorded_with_its_content(airlock, ts_dir, world_tmp,
+                                                         airlock_works, try_syscall_bin):
+    res, recs = run_logged(airlock, ts_dir, world_tmp, TS, "fexecve_memfd", TS, "getppid")
+    assert res.rc == 0 and "getppid" in probe_lines(res), res.describe()
+    e = [r for r in seccomp_execs(recs) if r.get("syscall") == "execveat"]
+    assert len(e) == 1, seccomp_execs(recs)
+    f = e[0]["file"]
+    assert e[0]["path"] == "" and e[0]["flags"] == 0x1000, e
+    assert f["image"] is False and f["sha256"] == sha256_of(try_syscall_bin), e
+
+
+def test_exec_record_names_the_file_not_argv0(airlock, ts_dir, world_tmp, airlock_works,
+                                              airlock_bin):
+    # os.execv("/tmp/evil", ["/usr/bin/true"]): the record, and log show, must
+    # name /tmp/evil and what it holds, not the argv[0] it claims
+    script = f"cp /bin/echo /tmp/evil && exec {TS} execv /tmp/evil /usr/bin/true lie"
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c", script)
+    assert res.rc == 0 and res.stdout == b"lie\n", res.describe()
+    e = [r for r in seccomp_execs(recs) if r.get("path") == "/tmp/evil"]
+    assert len(e) == 1, seccomp_execs(recs)
+    assert e[0]["argv"] == ["/usr/bin/true", "lie"], e
+    f = e[0]["file"]
+    assert f["image"] is False and f["sha256"] == sha256_of(os.path.realpath("/bin/echo")), f
+    assert f["ino"] > 0 and f["dev"], f
+    # a file of the read-only image is identified, not hashed
+    cp = [r for r in seccomp_execs(recs) if r.get("argv", [None])[0] == "cp"]
+    assert cp and cp[0]["file"]["image"] is True and "sha256" not in cp[0]["file"], cp
+    log = sorted(world_tmp.glob("run-*.jsonl"), key=lambda p: p.stat().st_mtime)[-1]
+    shown = subprocess.run([str(airlock_bin), "log", "show", str(log)], capture_output=True,
+                           text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    line = [ln for ln in shown.stdout.splitlines()
+            if "/usr/bin/true lie" in ln and "try_syscall" not in ln]
+    assert len(line) == 1 and ": /tmp/evil  argv: /usr/bin/true lie" in line[0], shown.stdout
+    assert f["sha256"] in line[0], line
+
+
+def test_exec_of_a_missing_file_is_refused_as_the_kernel_would(airlock, ts_dir, world_tmp,
+                                                               airlock_works):
+    # the supervisor could not identify the file: the exec is answered with the
+    # error it got (the kernel's own answer, unless the file appears meanwhile)
+    res, recs = run_logged(airlock, ts_dir, world_tmp, TS, "execv", "/nonexistent/x", "x")
+    assert probe_lines(res)["execv"]["errno"] == "ENOENT", res.describe()
+    e = [r for r in seccomp_execs(recs) if r.get("path") == "/nonexistent/x"]
+    assert len(e) == 1 and e[0]["refused"] is True and e[0]["file"] is None, e
+    assert e[0]["file_error"] == 2 and e[0]["errno"] == 2, e
+
+
+def test_denials_beyond_the_cap_are_counted_by_name(airlock, ts_dir, world_tmp, airlock_works):
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c",
+                           f"{TS} repeat 10005 sysfs && {TS} repeat 7 bpf")
+    assert res.rc == 0, res.describe()
+    sc = of_type(recs, "run_end")[0]["syscalls"]
+    assert sc["denied_unrecorded"] == 12, sc
+    assert sc["unrecorded_by_syscall"] == {"sysfs": 5, "bpf": 7}, sc

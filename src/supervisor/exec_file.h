@@ -1,0 +1,30 @@
+/* The file an exec names, identified by the supervisor at notification time:
+ * resolved as the kernel would resolve it for the target (its root, its cwd
+ * or dirfd, an fd for fexecve), then dev/inode, and the content's SHA-256
+ * when the file lies outside the read-only image. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Files of a writable area larger than this are identified, not hashed. */
+#define AL_EXEC_HASH_MAX (16u << 20)
+
+struct al_exec_file {
+	uint64_t dev_major, dev_minor, ino, size;
+	uint32_t mode;
+	bool image;           /* on a read-only mount: the sandbox cannot change it */
+	bool hashed;          /* sha256 holds the content's hash */
+	char sha256[65];      /* hex */
+	const char *skipped;  /* why a non-image file was not hashed, or NULL */
+	const char *resolved; /* how it was found: root, cwd, dirfd, fd, proc */
+};
+
+/* Identify the file of an exec by host pid `pid` with `path` (as read from
+ * it), `dirfd` (AT_FDCWD for execve) and execveat `flags`. *root_fd caches
+ * the sandbox's root directory (-1: open it from this pid; the caller closes
+ * it). Returns 0, or -errno: the file could not be identified (the caller
+ * refuses the exec). */
+int al_exec_file_identify(struct al_exec_file *f, int *root_fd, pid_t pid, const char *path,
+                          int dirfd, int flags);
