@@ -351,6 +351,7 @@ static void exec_refuse(struct exec_read *x, int e, const char *what)
  * (a pointer before the NULL could not be read: the kernel would fault
  * too), -E2BIG (more entries than the kernel accepts), or fn's error. */
 static ssize_t walk_vector(struct exec_read *x, uint64_t addr, uint64_t *batch,
+                           const uint64_t *head, size_t head_k,
                            int (*fn)(struct exec_read *x, const uint64_t *p, size_t k,
                                      size_t first))
 {
@@ -361,6 +362,7 @@ static ssize_t walk_vector(struct exec_read *x, uint64_t addr, uint64_t *batch,
 	for (;;) {
 		uint64_t a = addr + count * sizeof *batch;
 		size_t rest = 4096 - (size_t)(a & 4095), k;
+		const uint64_t *b = batch;
 		int r;
 
 		k = rest / sizeof *batch;
@@ -368,20 +370,59 @@ static ssize_t walk_vector(struct exec_read *x, uint64_t addr, uint64_t *batch,
 			k = 1; /* a pointer straddling two pages */
 		if (k > VEC_BATCH)
 			k = VEC_BATCH;
-		if (al_tmem_read(&x->mem, a, batch, k * sizeof *batch) < 0)
+		if (count == 0 && head_k > 0) {
+			b = head; /* already read with the path */
+			k = head_k;
+		} else if (al_tmem_read(&x->mem, a, batch, k * sizeof *batch) < 0) {
 			return -EFAULT;
+		}
 		for (size_t i = 0; i < k; i++)
-			if (batch[i] == 0) {
-				r = i ? fn(x, batch, i, count) : 0;
+			if (b[i] == 0) {
+				r = i ? fn(x, b, i, count) : 0;
 				return r < 0 ? r : (ssize_t)(count + i);
 			}
-		r = fn(x, batch, k, count);
+		r = fn(x, b, k, count);
 		if (r < 0)
 			return r;
 		count += k;
 		if (count > AL_NOTIFY_VEC_MAX)
 			return -E2BIG;
 	}
+}
+
+/* The start of the path, the argv array and the envp array in one vectored
+ * read (each piece within its page): most execs need nothing more for them.
+ * Sets the sizes of the pieces read; 0 for those not read. */
+struct exec_head {
+	char path[256];
+	uint64_t argv[32], envp[64];
+	size_t path_len, argv_k, envp_k;
+};
+
+static void read_head(struct exec_read *x, struct exec_head *h, uint64_t path_addr,
+                      uint64_t argv_addr, uint64_t envp_addr)
+{
+	struct iovec loc[3], rem[3];
+	size_t len[3], k = 0, got;
+	uint64_t addr[3] = {path_addr, argv_addr, envp_addr};
+	void *dst[3] = {h->path, h->argv, h->envp};
+	size_t cap[3] = {sizeof h->path, sizeof h->argv, sizeof h->envp};
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t rest = 4096 - (size_t)(addr[i] & 4095);
+		len[i] = rest < cap[i] ? rest : cap[i];
+		if (i > 0)
+			len[i] -= len[i] % sizeof(uint64_t);
+		if (addr[i] == 0 || len[i] == 0)
+			break; /* keep the pieces a prefix: stop at the first unusable */
+		loc[k] = (struct iovec){.iov_base = dst[i], .iov_len = len[i]};
+		rem[k] = (struct iovec){.iov_base = (void *)(uintptr_t)addr[i], .iov_len = len[i]};
+		k++;
+	}
+	got = al_tmem_readv_prefix(&x->mem, loc, rem, k);
+	h->path_len = got > 0 ? len[0] : 0;
+	h->argv_k = got > 1 ? len[1] / sizeof(uint64_t) : 0;
+	h->envp_k = got > 2 ? len[2] / sizeof(uint64_t) : 0;
 }
 
 /* argv batches: keep the first AL_NOTIFY_ARGV_MAX pointers */
@@ -529,8 +570,17 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 	ssize_t plen, r;
 	struct al_json j;
 	struct al_exec_file f;
+	struct exec_head head;
+	const char *nul;
 
-	plen = al_tmem_string(&x->mem, path_addr, path, AL_NOTIFY_PATH_MAX, &path_trunc);
+	read_head(x, &head, path_addr, argv_addr, envp_addr);
+	nul = head.path_len ? memchr(head.path, '\0', head.path_len) : NULL;
+	if (nul != NULL) {
+		plen = nul - head.path;
+		memcpy(path, head.path, (size_t)plen + 1);
+	} else {
+		plen = al_tmem_string(&x->mem, path_addr, path, AL_NOTIFY_PATH_MAX, &path_trunc);
+	}
 
 	al_json_init(&j, b);
 	x->j = &j;
@@ -559,7 +609,8 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 
 	/* argv: every pointer up to the NULL is read (the kernel reads them
 	 * all), the first AL_NOTIFY_ARGV_MAX strings are recorded */
-	r = walk_vector(x, argv_addr, n->ptrs + AL_NOTIFY_ARGV_MAX + 1, keep_argv);
+	r = walk_vector(x, argv_addr, n->ptrs + AL_NOTIFY_ARGV_MAX + 1, head.argv, head.argv_k,
+	                keep_argv);
 	if (r < 0) {
 		exec_refuse(x, -r, "argv");
 		r = 0;
@@ -582,7 +633,8 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 	al_json_key(&j, "ld_env");
 	al_json_arr_begin(&j);
 	if (x->refuse == 0) {
-		r = walk_vector(x, envp_addr, n->ptrs + AL_NOTIFY_ARGV_MAX + 1, scan_env);
+		r = walk_vector(x, envp_addr, n->ptrs + AL_NOTIFY_ARGV_MAX + 1, head.envp,
+		                head.envp_k, scan_env);
 		if (r < 0)
 			exec_refuse(x, -r, "envp");
 		else
