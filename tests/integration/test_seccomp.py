@@ -350,3 +350,27 @@ def test_denials_beyond_the_cap_are_counted_by_name(airlock, ts_dir, world_tmp, 
     sc = of_type(recs, "run_end")[0]["syscalls"]
     assert sc["denied_unrecorded"] == 12, sc
     assert sc["unrecorded_by_syscall"] == {"sysfs": 5, "bpf": 7}, sc
+
+
+def test_exec_file_is_resolved_in_the_process_view(airlock, ts_dir, world_tmp, airlock_works):
+    # relative paths (from the cwd, climbing out of it with ..), absolute
+    # symlinks (resolved in the sandbox's root, never the host's), and
+    # /proc/self/exe: each record names the file the kernel ran
+    script = ("mkdir -p /tmp/a && cp /bin/echo /tmp/evil && ln -s /bin/echo /tmp/ln && "
+              "cd /tmp/a && ../evil up && cd /tmp && ./evil here && /tmp/ln link && "
+              f"{TS} execveat /proc/self/exe getppid")
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c", script)
+    assert res.rc == 0 and res.stdout.startswith(b"up\nhere\nlink\n"), res.describe()
+    execs = seccomp_execs(recs)
+    by_path = {r["path"]: r for r in execs}
+    echo = sha256_of(os.path.realpath("/bin/echo"))
+    for p, how in (("../evil", "cwd"), ("./evil", "cwd")):
+        f = by_path[p]["file"]
+        assert f["sha256"] == echo and f["resolved"] == how and not f["image"], by_path[p]
+    assert by_path["../evil"]["file"]["ino"] == by_path["./evil"]["file"]["ino"]
+    f = by_path["/tmp/ln"]["file"]
+    assert f["image"] is True and f["resolved"] == "root" and "sha256" not in f, f
+    f = by_path["/proc/self/exe"]["file"]
+    assert f["resolved"] == "proc" and f["ino"] == by_path[TS]["file"]["ino"], execs
+    assert f["sha256"] == by_path[TS]["file"]["sha256"], execs
+    assert not [r for r in execs if r.get("refused")], execs
