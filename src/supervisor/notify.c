@@ -643,6 +643,8 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 	al_json_arr_end(&j);
 	if (x->ld_truncated)
 		al_json_kv_bool(&j, "ld_env_truncated", true);
+	if (x->refuse == 0)
+		al_json_kv_uint(&j, "envc", x->envc);
 
 	/* what the path names now, in the target's view */
 	if (x->refuse == 0) {
