@@ -31,6 +31,9 @@
 #ifndef ST_RDONLY
 #define ST_RDONLY 1
 #endif
+#ifndef ST_NOEXEC
+#define ST_NOEXEC 8
+#endif
 
 static int open_proc(pid_t pid, const char *what, int extra)
 {
@@ -179,7 +182,7 @@ static int open_exec_file(struct al_exec_file *f, int *root_fd, pid_t pid, const
 	return fd;
 }
 
-static void hash_file(struct al_exec_file *f, int path_fd)
+static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 {
 	char self[64];
 	unsigned char buf[65536], h[crypto_hash_sha256_BYTES];
@@ -188,8 +191,20 @@ static void hash_file(struct al_exec_file *f, int path_fd)
 	uint64_t total = 0;
 	ssize_t r;
 
+	/* Only what the kernel could run is read: a file it refuses (not
+	 * regular, no execute bit, on a noexec mount such as /proc or /dev/shm)
+	 * is never opened for reading -- reading some of those as root has
+	 * effects (/proc/kmsg consumes the host's kernel log). */
 	if (!S_ISREG(f->mode)) {
-		f->skipped = "not-regular"; /* the kernel will not run it */
+		f->skipped = "not-regular";
+		return;
+	}
+	if (noexec) {
+		f->skipped = "noexec";
+		return;
+	}
+	if (!(f->mode & 0111)) {
+		f->skipped = "not-executable";
 		return;
 	}
 	if (f->size > AL_EXEC_HASH_MAX) {
@@ -248,6 +263,6 @@ int al_exec_file_identify(struct al_exec_file *f, int *root_fd, pid_t pid, const
 	 * writable area whose content is hashed. */
 	f->image = (sfs.f_flags & ST_RDONLY) != 0;
 	if (!f->image)
-		hash_file(f, fd);
+		hash_file(f, fd, (sfs.f_flags & ST_NOEXEC) != 0);
 	return 0;
 }

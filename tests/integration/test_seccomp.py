@@ -374,3 +374,18 @@ def test_exec_file_is_resolved_in_the_process_view(airlock, ts_dir, world_tmp, a
     assert f["resolved"] == "proc" and f["ino"] == by_path[TS]["file"]["ino"], execs
     assert f["sha256"] == by_path[TS]["file"]["sha256"], execs
     assert not [r for r in execs if r.get("refused")], execs
+
+
+def test_exec_of_files_the_kernel_refuses_reads_nothing(airlock, ts_dir, world_tmp,
+                                                       airlock_works):
+    # /proc/kmsg (root-only, and reading it consumes the host's kernel log),
+    # a file without execute bits: the kernel refuses them, so the supervisor
+    # identifies them but never opens them for reading
+    script = (f"echo x > /tmp/plain && {TS} execv /proc/kmsg k; {TS} execv /tmp/plain p; "
+              "echo done")
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c", script)
+    assert res.rc == 0 and res.stdout.endswith(b"done\n"), res.describe()
+    by_path = {r["path"]: r for r in seccomp_execs(recs)}
+    assert by_path["/proc/kmsg"]["file"]["hash_skipped"] in ("noexec", "not-executable"), by_path
+    assert by_path["/tmp/plain"]["file"]["hash_skipped"] == "not-executable", by_path
+    assert "sha256" not in by_path["/tmp/plain"]["file"], by_path
