@@ -182,6 +182,28 @@ static int open_exec_file(struct al_exec_file *f, int *root_fd, pid_t pid, const
 	return fd;
 }
 
+/* The interpreter of a "#!" script as the kernel reads it (binfmt_script):
+ * within the first 256 bytes, after "#!" and blanks, up to a blank or the
+ * end of the line. Read from the same bytes that are hashed. */
+static void script_interpreter(struct al_exec_file *f, const unsigned char *b, size_t n)
+{
+	size_t i = 2, start;
+
+	if (n > sizeof f->interpreter)
+		n = sizeof f->interpreter;
+	if (n < 3 || b[0] != '#' || b[1] != '!')
+		return;
+	while (i < n && (b[i] == ' ' || b[i] == '\t'))
+		i++;
+	start = i;
+	while (i < n && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\0')
+		i++;
+	if (i == start || i - start >= sizeof f->interpreter)
+		return;
+	memcpy(f->interpreter, b + start, i - start);
+	f->interpreter[i - start] = '\0';
+}
+
 static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 {
 	char self[64];
@@ -220,6 +242,8 @@ static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 	}
 	crypto_hash_sha256_init(&st);
 	while ((r = read(fd, buf, sizeof buf)) != 0) {
+		if (total == 0 && r > 0)
+			script_interpreter(f, buf, (size_t)r);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;

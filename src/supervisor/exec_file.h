@@ -19,7 +19,13 @@ struct al_exec_file {
 	char sha256[65];      /* hex */
 	const char *skipped;  /* why a non-image file was not hashed, or NULL */
 	const char *resolved; /* how it was found: root, cwd, dirfd, fd, proc */
+	/* a hashed file that starts with "#!": the interpreter the kernel will
+	 * run for it (NUL-terminated), or "" */
+	char interpreter[256];
 };
+
+/* Scripts within scripts the kernel follows (its BINPRM_MAX_RECURSION). */
+#define AL_EXEC_INTERP_DEPTH 4
 
 /* Identify the file of an exec by host pid `pid` with `path` (as read from
  * it), `dirfd` (AT_FDCWD for execve) and execveat `flags`. *root_fd caches

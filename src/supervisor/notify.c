@@ -554,6 +554,48 @@ static bool kernel_like(int e)
 	       e == EBADF;
 }
 
+/* A script from a writable area runs its "#!" interpreter without another
+ * exec call, so the interpreter is identified here, as the kernel will
+ * find it (relative to the cwd), and so on for a script interpreting a
+ * script. An image script's interpreter is named by the image and is not
+ * read. An interpreter that cannot be identified refuses the exec. */
+static void interpreter_fields(struct exec_read *x, struct al_json *j, const struct al_exec_file *f,
+                               pid_t pid)
+{
+	struct al_exec_file in;
+	char name[sizeof f->interpreter];
+	int depth = 0, e;
+
+	if (f->interpreter[0] == '\0')
+		return;
+	memcpy(name, f->interpreter, sizeof name);
+	al_json_key(j, "interpreters");
+	al_json_arr_begin(j);
+	for (;;) {
+		al_json_obj_begin(j);
+		al_json_kv_str(j, "path", name);
+		if (++depth > AL_EXEC_INTERP_DEPTH) {
+			al_json_kv_int(j, "file_error", ELOOP);
+			al_json_obj_end(j);
+			exec_refuse(x, ELOOP, NULL); /* the kernel's answer too */
+			break;
+		}
+		e = al_exec_file_identify(&in, &x->n->root_fd, pid, name, AT_FDCWD, 0);
+		if (e < 0) {
+			al_json_kv_int(j, "file_error", -e);
+			al_json_obj_end(j);
+			exec_refuse(x, kernel_like(-e) ? -e : EPERM, NULL);
+			break;
+		}
+		file_fields(j, &in);
+		al_json_obj_end(j);
+		if (in.interpreter[0] == '\0')
+			break;
+		memcpy(name, in.interpreter, sizeof name);
+	}
+	al_json_arr_end(j);
+}
+
 /* Build the exec record into b; x->refuse says whether to refuse. */
 static int exec_record(struct al_notify *n, const struct seccomp_notif *req, struct al_buf *b,
                        struct exec_read *x)
@@ -655,6 +697,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 			exec_refuse(x, kernel_like(-e) ? -e : EPERM, NULL);
 		} else {
 			file_fields(&j, &f);
+			interpreter_fields(x, &j, &f, pid);
 		}
 	}
 	if (x->mem.used_mem)

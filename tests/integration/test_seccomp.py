@@ -389,3 +389,22 @@ def test_exec_of_files_the_kernel_refuses_reads_nothing(airlock, ts_dir, world_t
     assert by_path["/proc/kmsg"]["file"]["hash_skipped"] in ("noexec", "not-executable"), by_path
     assert by_path["/tmp/plain"]["file"]["hash_skipped"] == "not-executable", by_path
     assert "sha256" not in by_path["/tmp/plain"]["file"], by_path
+
+
+def test_script_interpreters_are_identified(airlock, ts_dir, world_tmp, airlock_works):
+    # the kernel runs a script's "#!" interpreter without another exec call:
+    # the record of the script names it (and a script interpreting a script)
+    script = ("cp /bin/echo /tmp/evil && printf '#!/tmp/evil from-s1\\n' > /tmp/s1 && "
+              "printf '#! /tmp/s1\\n' > /tmp/s2 && printf '#!/nonexistent\\n' > /tmp/s3 && "
+              "chmod +x /tmp/s1 /tmp/s2 /tmp/s3 && /tmp/s2; /tmp/s3; echo rc=$?")
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c", script)
+    assert res.rc == 0, res.describe()
+    assert res.stdout.startswith(b"from-s1 /tmp/s1 /tmp/s2\n"), res.describe()
+    by_path = {r["path"]: r for r in seccomp_execs(recs)}
+    chain = by_path["/tmp/s2"]["interpreters"]
+    assert [i["path"] for i in chain] == ["/tmp/s1", "/tmp/evil"], chain
+    assert chain[1]["file"]["sha256"] == sha256_of(os.path.realpath("/bin/echo")), chain
+    assert "sha256" in chain[0]["file"] and not chain[0]["file"]["image"], chain
+    s3 = by_path["/tmp/s3"]
+    assert s3["refused"] is True and s3["errno"] == 2, s3
+    assert s3["interpreters"] == [{"path": "/nonexistent", "file_error": 2}], s3
