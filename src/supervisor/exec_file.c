@@ -229,10 +229,6 @@ static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 		f->skipped = "not-executable";
 		return;
 	}
-	if (f->size > AL_EXEC_HASH_MAX) {
-		f->skipped = "size";
-		return;
-	}
 	/* re-open our own O_PATH fd for reading: the same inode, no lookup */
 	snprintf(self, sizeof self, "/proc/self/fd/%d", path_fd);
 	fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -240,10 +236,20 @@ static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 		f->skipped = "unreadable";
 		return;
 	}
+	/* the "#!" line even of a file too large to hash: padding a script
+	 * past the bound must not hide its interpreter */
+	r = pread(fd, buf, sizeof f->interpreter, 0);
+	if (r < 0) {
+		f->skipped = "unreadable";
+		return;
+	}
+	script_interpreter(f, buf, (size_t)r);
+	if (f->size > AL_EXEC_HASH_MAX) {
+		f->skipped = "size";
+		return;
+	}
 	crypto_hash_sha256_init(&st);
 	while ((r = read(fd, buf, sizeof buf)) != 0) {
-		if (total == 0 && r > 0)
-			script_interpreter(f, buf, (size_t)r);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;

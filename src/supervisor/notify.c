@@ -554,6 +554,15 @@ static bool kernel_like(int e)
 	       e == EBADF;
 }
 
+/* A file from a writable area the supervisor cannot read (rootless: mode
+ * 0111, say) could be a script whose interpreter nobody would see, and has
+ * no hash: refused (EACCES), not run unrecorded. */
+static void unreadable_refuses(struct exec_read *x, const struct al_exec_file *f)
+{
+	if (f->skipped != NULL && strcmp(f->skipped, "unreadable") == 0)
+		exec_refuse(x, EACCES, NULL);
+}
+
 /* A script from a writable area runs its "#!" interpreter without another
  * exec call, so the interpreter is identified here, as the kernel will
  * find it (relative to the cwd), and so on for a script interpreting a
@@ -589,6 +598,7 @@ static void interpreter_fields(struct exec_read *x, struct al_json *j, const str
 		}
 		file_fields(j, &in);
 		al_json_obj_end(j);
+		unreadable_refuses(x, &in);
 		if (in.interpreter[0] == '\0')
 			break;
 		memcpy(name, in.interpreter, sizeof name);
@@ -697,6 +707,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 			exec_refuse(x, kernel_like(-e) ? -e : EPERM, NULL);
 		} else {
 			file_fields(&j, &f);
+			unreadable_refuses(x, &f);
 			interpreter_fields(x, &j, &f, pid);
 		}
 	}

@@ -408,3 +408,25 @@ def test_script_interpreters_are_identified(airlock, ts_dir, world_tmp, airlock_
     s3 = by_path["/tmp/s3"]
     assert s3["refused"] is True and s3["errno"] == 2, s3
     assert s3["interpreters"] == [{"path": "/nonexistent", "file_error": 2}], s3
+
+
+def test_scripts_cannot_hide_their_interpreter(airlock, ts_dir, world_tmp, airlock_works):
+    # padded past the hash bound: the "#!" line is still read; unreadable to
+    # the supervisor (rootless, mode 0111): refused, never run unrecorded
+    script = ("cp /bin/echo /tmp/evil && "
+              "{ printf '#!/tmp/evil pad\\n'; head -c 17000000 /dev/zero; } > /tmp/big && "
+              "chmod +x /tmp/big && /tmp/big; printf '#!/tmp/evil x\\n' > /tmp/hidden && "
+              "chmod 0111 /tmp/hidden && /tmp/hidden; echo done")
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c", script)
+    assert res.rc == 0 and res.stdout.startswith(b"pad /tmp/big\n"), res.describe()
+    by_path = {r["path"]: r for r in seccomp_execs(recs)}
+    big = by_path["/tmp/big"]
+    assert big["file"]["hash_skipped"] == "size", big
+    assert [i["path"] for i in big["interpreters"]] == ["/tmp/evil"], big
+    assert big["interpreters"][0]["file"]["sha256"] == sha256_of(os.path.realpath("/bin/echo"))
+    hidden = by_path["/tmp/hidden"]
+    if hidden.get("refused"):
+        assert hidden["errno"] == 13 and hidden["file"]["hash_skipped"] == "unreadable", hidden
+        assert b"x /tmp/hidden" not in res.stdout, res.describe()
+    else:
+        assert [i["path"] for i in hidden["interpreters"]] == ["/tmp/evil"], hidden
