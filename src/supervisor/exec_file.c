@@ -35,14 +35,20 @@
 #define ST_NOEXEC 8
 #endif
 
-static int open_proc(pid_t pid, const char *what, int extra)
+static int open_proc(const struct al_exec_target *t, const char *what, int extra)
 {
 	char p[96];
 	int fd;
 
-	snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, what);
+	snprintf(p, sizeof p, "/proc/%d/%s", (int)t->pid, what);
 	fd = open(p, O_PATH | O_CLOEXEC | extra);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (t->alive && !t->alive(t->ctx)) {
+		close(fd); /* the pid may name another process now */
+		return -ESRCH;
+	}
+	return fd;
 }
 
 static int resolve(int dirfd, const char *path, uint64_t resolve_flags, bool nofollow)
@@ -68,7 +74,7 @@ static int resolve(int dirfd, const char *path, uint64_t resolve_flags, bool nof
  * for the supervisor (it is not in that pid namespace), so these are taken
  * from the host's /proc for the target pid. Returns an fd, 0 when the path
  * is none of these, or -errno. */
-static int open_self_link(pid_t pid, const char *path, bool nofollow)
+static int open_self_link(const struct al_exec_target *t, const char *path, bool nofollow)
 {
 	static const char *const pre[] = {"/proc/self/", "/proc/thread-self/", "/dev/"};
 	const char *rest = NULL;
@@ -81,7 +87,7 @@ static int open_self_link(pid_t pid, const char *path, bool nofollow)
 	if (rest == NULL)
 		return 0;
 	if (strcmp(rest, "exe") == 0 && path[1] == 'p')
-		return open_proc(pid, "exe", nofollow ? O_NOFOLLOW : 0);
+		return open_proc(t, "exe", nofollow ? O_NOFOLLOW : 0);
 	if (strncmp(rest, "fd/", 3) != 0)
 		return 0;
 	errno = 0;
@@ -91,7 +97,7 @@ static int open_self_link(pid_t pid, const char *path, bool nofollow)
 	} else {
 		char what[32];
 		snprintf(what, sizeof what, "fd/%ld", n);
-		return open_proc(pid, what, nofollow ? O_NOFOLLOW : 0);
+		return open_proc(t, what, nofollow ? O_NOFOLLOW : 0);
 	}
 }
 
@@ -112,13 +118,13 @@ static int proc_link_path(pid_t pid, const char *what, char *buf, size_t cap)
 	return 0;
 }
 
-static int root_of(int *root_fd, pid_t pid)
+static int root_of(int *root_fd, const struct al_exec_target *t)
 {
 	/* Every process inside shares one root (chroot, pivot_root, setns and
 	 * new mount namespaces are denied by the filter), so it is opened
 	 * once, from the first exec'ing process. */
 	if (*root_fd < 0) {
-		int fd = open_proc(pid, "root", O_DIRECTORY);
+		int fd = open_proc(t, "root", O_DIRECTORY);
 		if (fd < 0)
 			return fd;
 		*root_fd = fd;
@@ -126,8 +132,8 @@ static int root_of(int *root_fd, pid_t pid)
 	return *root_fd;
 }
 
-static int open_exec_file(struct al_exec_file *f, int *root_fd, pid_t pid, const char *path,
-                          int dirfd, int flags)
+static int open_exec_file(struct al_exec_file *f, int *root_fd, const struct al_exec_target *t,
+                          const char *path, int dirfd, int flags)
 {
 	bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
 	char what[32], base[4096], *joined;
@@ -140,17 +146,17 @@ static int open_exec_file(struct al_exec_file *f, int *root_fd, pid_t pid, const
 		/* fexecve: the file is the fd itself */
 		f->resolved = "fd";
 		if (dirfd == AT_FDCWD)
-			return open_proc(pid, "cwd", 0);
+			return open_proc(t, "cwd", 0);
 		snprintf(what, sizeof what, "fd/%d", dirfd);
-		return open_proc(pid, what, 0);
+		return open_proc(t, what, 0);
 	}
 	if (path[0] == '/') {
-		fd = open_self_link(pid, path, nofollow);
+		fd = open_self_link(t, path, nofollow);
 		if (fd != 0) {
 			f->resolved = "proc";
 			return fd;
 		}
-		root = root_of(root_fd, pid);
+		root = root_of(root_fd, t);
 		if (root < 0)
 			return root;
 		f->resolved = "root";
@@ -160,7 +166,7 @@ static int open_exec_file(struct al_exec_file *f, int *root_fd, pid_t pid, const
 		snprintf(what, sizeof what, "cwd");
 	else
 		snprintf(what, sizeof what, "fd/%d", dirfd);
-	dfd = open_proc(pid, what, 0);
+	dfd = open_proc(t, what, 0);
 	if (dfd < 0)
 		return dfd == -ENOENT ? -EBADF : dfd;
 	f->resolved = dirfd == AT_FDCWD ? "cwd" : "dirfd";
@@ -169,10 +175,10 @@ static int open_exec_file(struct al_exec_file *f, int *root_fd, pid_t pid, const
 		return fd;
 	/* ".." above the directory or an absolute symlink: the kernel goes on
 	 * from there within the root; so do we, from the directory's path */
-	root = root_of(root_fd, pid);
+	root = root_of(root_fd, t);
 	if (root < 0)
 		return root;
-	fd = proc_link_path(pid, what, base, sizeof base);
+	fd = proc_link_path(t->pid, what, base, sizeof base);
 	if (fd < 0)
 		return fd;
 	if (asprintf(&joined, "%s/%s", base, path) < 0)
@@ -269,15 +275,15 @@ static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 	f->size = total;
 }
 
-int al_exec_file_identify(struct al_exec_file *f, int *root_fd, pid_t pid, const char *path,
-                          int dirfd, int flags)
+int al_exec_file_identify(struct al_exec_file *f, int *root_fd, const struct al_exec_target *t,
+                          const char *path, int dirfd, int flags)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	struct statfs sfs;
 
 	memset(f, 0, sizeof *f);
-	fd = open_exec_file(f, root_fd, pid, path, dirfd, flags);
+	fd = open_exec_file(f, root_fd, t, path, dirfd, flags);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)

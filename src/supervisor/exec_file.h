@@ -27,10 +27,21 @@ struct al_exec_file {
 /* Scripts within scripts the kernel follows (its BINPRM_MAX_RECURSION). */
 #define AL_EXEC_INTERP_DEPTH 4
 
-/* Identify the file of an exec by host pid `pid` with `path` (as read from
- * it), `dirfd` (AT_FDCWD for execve) and execveat `flags`. *root_fd caches
- * the sandbox's root directory (-1: open it from this pid; the caller closes
- * it). Returns 0, or -errno: the file could not be identified (the caller
- * refuses the exec). */
-int al_exec_file_identify(struct al_exec_file *f, int *root_fd, pid_t pid, const char *path,
-                          int dirfd, int flags);
+/* The exec'ing process: its host pid, and a check that the pid still names
+ * it (the seccomp notification is still pending). Every /proc/PID/... fd is
+ * checked with it right after it is opened and before it is used, so a
+ * reused pid never makes the supervisor resolve or read outside the
+ * sandbox. */
+struct al_exec_target {
+	pid_t pid;
+	bool (*alive)(void *ctx);
+	void *ctx;
+};
+
+/* Identify the file of an exec by t with `path` (as read from it), `dirfd`
+ * (AT_FDCWD for execve) and execveat `flags`. *root_fd caches the sandbox's
+ * root directory (-1: open it from this process; the caller closes it).
+ * Returns 0, or -errno: the file could not be identified (the caller
+ * refuses the exec); -ESRCH: the process is gone. */
+int al_exec_file_identify(struct al_exec_file *f, int *root_fd, const struct al_exec_target *t,
+                          const char *path, int dirfd, int flags);

@@ -325,6 +325,8 @@ static void pid_fields(struct al_notify *n, struct al_json *j, pid_t host_pid)
 /* One exec being read: the target's memory, and what to refuse with. */
 struct exec_read {
 	struct al_notify *n;
+	uint64_t id;                  /* the notification */
+	struct al_exec_target target; /* for resolving the file */
 	struct al_tmem mem;
 	int refuse;            /* errno the exec is answered with; 0: continue */
 	int read_error;        /* errno of a failed read (EFAULT), or 0 */
@@ -334,6 +336,14 @@ struct exec_read {
 	bool ld_truncated;
 	struct al_json *j; /* ld_env entries go here while envp is walked */
 };
+
+static bool notif_still_valid(struct al_notify *n, uint64_t id);
+
+static bool exec_target_alive(void *ctx)
+{
+	struct exec_read *x = ctx;
+	return notif_still_valid(x->n, x->id);
+}
 
 static void exec_refuse(struct exec_read *x, int e, const char *what)
 {
@@ -568,8 +578,7 @@ static void unreadable_refuses(struct exec_read *x, const struct al_exec_file *f
  * find it (relative to the cwd), and so on for a script interpreting a
  * script. An image script's interpreter is named by the image and is not
  * read. An interpreter that cannot be identified refuses the exec. */
-static void interpreter_fields(struct exec_read *x, struct al_json *j, const struct al_exec_file *f,
-                               pid_t pid)
+static void interpreter_fields(struct exec_read *x, struct al_json *j, const struct al_exec_file *f)
 {
 	struct al_exec_file in;
 	char name[sizeof f->interpreter];
@@ -589,7 +598,7 @@ static void interpreter_fields(struct exec_read *x, struct al_json *j, const str
 			exec_refuse(x, ELOOP, NULL); /* the kernel's answer too */
 			break;
 		}
-		e = al_exec_file_identify(&in, &x->n->root_fd, pid, name, AT_FDCWD, 0);
+		e = al_exec_file_identify(&in, &x->n->root_fd, &x->target, name, AT_FDCWD, 0);
 		if (e < 0) {
 			al_json_kv_int(j, "file_error", -e);
 			al_json_obj_end(j);
@@ -700,7 +709,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 
 	/* what the path names now, in the target's view */
 	if (x->refuse == 0) {
-		int e = al_exec_file_identify(&f, &n->root_fd, pid, path, dirfd, flags);
+		int e = al_exec_file_identify(&f, &n->root_fd, &x->target, path, dirfd, flags);
 		if (e < 0) {
 			al_json_kv_str(&j, "file", NULL);
 			al_json_kv_int(&j, "file_error", -e);
@@ -708,7 +717,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 		} else {
 			file_fields(&j, &f);
 			unreadable_refuses(x, &f);
-			interpreter_fields(x, &j, &f, pid);
+			interpreter_fields(x, &j, &f);
 		}
 	}
 	if (x->mem.used_mem)
@@ -731,13 +740,15 @@ done:
 
 static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, struct al_error *err)
 {
-	struct exec_read x = {.n = n};
+	struct exec_read x = {.n = n, .id = req->id};
 	bool root_was_open = n->root_fd >= 0;
 	struct al_buf b;
 	int r;
 
 	al_buf_init(&b);
 	al_tmem_init(&x.mem, (pid_t)req->pid);
+	x.target =
+	    (struct al_exec_target){.pid = (pid_t)req->pid, .alive = exec_target_alive, .ctx = &x};
 	r = exec_record(n, req, &b, &x);
 	al_tmem_close(&x.mem);
 	/* Everything read above (memory, /proc/PID/...) is only trusted if the
