@@ -196,6 +196,20 @@ static void show_exec(FILE *out, const struct al_jval *obj)
 			put_val(out, &v);
 		}
 	}
+	/* a script's interpreters: what the kernel runs for it */
+	if (get(obj, "interpreters", &v) && v.type == AL_J_ARRAY) {
+		al_jiter_init(&it, &v);
+		while (al_jarr_next(&it, &el)) {
+			struct al_jval h;
+			fputs("  #! ", out);
+			put_field(out, &el, "path", "?");
+			if (get(&el, "file", &f) && f.type == AL_J_OBJECT &&
+			    get(&f, "sha256", &h) && h.type == AL_J_STRING) {
+				fputs(" sha256 ", out);
+				put_val(out, &h);
+			}
+		}
+	}
 	if (get(obj, "refused", &v) && v.type == AL_J_TRUE) {
 		fputs("  REFUSED errno ", out);
 		put_field(out, obj, "errno", "?");

@@ -67,7 +67,14 @@ static void test_exec_shows_the_executed_path(void **state)
 	                       "exec      pid 3: (path unreadable)  REFUSED errno 14 (unreadable "
 	                       "path)"));
 	free(o);
-	assert_int_equal(st.execs, 3);
+	o = show("{\"type\":\"exec\",\"pid\":4,\"path\":\"/tmp/s\",\"argv\":[\"s\"],\"file\":{"
+	         "\"sha256\":\"aa\"},\"interpreters\":[{\"path\":\"/tmp/evil\",\"file\":{"
+	         "\"sha256\":\"bb\"}}]}",
+	         &st);
+	assert_non_null(
+	    strstr(o, "exec      pid 4: /tmp/s  argv: s  sha256 aa  #! /tmp/evil sha256 bb"));
+	free(o);
+	assert_int_equal(st.execs, 4);
 }
 
 static void test_garbage_and_unknown(void **state)
