@@ -81,7 +81,7 @@ struct al_notify {
 	struct seccomp_notif_resp *resp;
 	struct al_notify_stats st;
 	bool suppress_recorded; /* the "denials no longer recorded" record was written */
-	char *strbuf;           /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX scratch */
+	char *strbuf;           /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX + 1 scratch */
 	uint64_t *ptrs;         /* AL_NOTIFY_ARGV_MAX + 1 argv pointers */
 	char *prefetch;         /* VEC_BATCH x ARG_PREFETCH: the start of every argv/envp string */
 	char *envbuf;           /* AL_NOTIFY_LD_BYTES + 1: one LD_ variable */
@@ -117,7 +117,7 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 		n->sizes.seccomp_notif_resp = sizeof(struct seccomp_notif_resp);
 	n->req = calloc(1, n->sizes.seccomp_notif);
 	n->resp = calloc(1, n->sizes.seccomp_notif_resp);
-	n->strbuf = malloc(AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX);
+	n->strbuf = malloc(AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX + 1);
 	/* argv pointers kept, then one batch of any pointer array */
 	n->ptrs = calloc(AL_NOTIFY_ARGV_MAX + 1 + VEC_BATCH, sizeof *n->ptrs);
 	n->prefetch = malloc(VEC_BATCH * ARG_PREFETCH);
@@ -640,7 +640,10 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 		plen = nul - head.path;
 		memcpy(path, head.path, (size_t)plen + 1);
 	} else {
-		plen = al_tmem_string(&x->mem, path_addr, path, AL_NOTIFY_PATH_MAX, &path_trunc);
+		/* one byte more than PATH_MAX: a path of PATH_MAX - 1 characters
+		 * has its NUL there, and is the longest the kernel takes */
+		plen =
+		    al_tmem_string(&x->mem, path_addr, path, AL_NOTIFY_PATH_MAX + 1, &path_trunc);
 	}
 
 	al_json_init(&j, b);

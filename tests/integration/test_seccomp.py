@@ -430,3 +430,19 @@ def test_scripts_cannot_hide_their_interpreter(airlock, ts_dir, world_tmp, airlo
         assert b"x /tmp/hidden" not in res.stdout, res.describe()
     else:
         assert [i["path"] for i in hidden["interpreters"]] == ["/tmp/evil"], hidden
+
+
+def test_path_at_the_kernel_limit(airlock, ts_dir, world_tmp, airlock_works):
+    # PATH_MAX counts the NUL: 4095 characters run, 4096 are the kernel's
+    # ENAMETOOLONG -- the supervisor must draw the line at the same place
+    ok = "/" * (4095 - len("bin/echo")) + "bin/echo"
+    long = "/" * (4096 - len("bin/echo")) + "bin/echo"
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c",
+                           f'{TS} execv "$1" echo fits; {TS} execv "$2" echo long', "sh", ok, long)
+    assert res.stdout.startswith(b"fits\n"), res.describe()
+    assert probe_lines(res)["execv"]["errno"] == "ENAMETOOLONG", res.describe()
+    execs = seccomp_execs(recs)
+    fits = [r for r in execs if r.get("argv") == ["echo", "fits"]]
+    assert len(fits) == 1 and fits[0]["path"] == ok and not fits[0].get("refused"), execs
+    refused = [r for r in execs if r.get("path_truncated")]
+    assert len(refused) == 1 and refused[0]["errno"] == 36 and refused[0]["refused"], refused
