@@ -10,7 +10,7 @@
 #include "util/error.h"
 
 /* Bounds on what is read from a target for one exec record. */
-#define AL_NOTIFY_PATH_MAX 4096    /* bytes of the path, NUL included (the kernel's PATH_MAX) */
+#define AL_NOTIFY_PATH_MAX 4096    /* the kernel's PATH_MAX: bytes of a path, its NUL included */
 #define AL_NOTIFY_ARGV_MAX 256     /* argv entries recorded */
 #define AL_NOTIFY_ARGV_BYTES 16384 /* bytes of all recorded argv strings together */
 #define AL_NOTIFY_LD_MAX 64        /* LD_ environment entries recorded */
