@@ -195,8 +195,8 @@ static void script_interpreter(struct al_exec_file *f, const unsigned char *b, s
 {
 	size_t i = 2, start;
 
-	if (n > sizeof f->interpreter)
-		n = sizeof f->interpreter;
+	if (n > 256) /* the kernel's BINPRM_BUF_SIZE */
+		n = 256;
 	if (n < 3 || b[0] != '#' || b[1] != '!')
 		return;
 	while (i < n && (b[i] == ' ' || b[i] == '\t'))
@@ -208,6 +208,52 @@ static void script_interpreter(struct al_exec_file *f, const unsigned char *b, s
 		return;
 	memcpy(f->interpreter, b + start, i - start);
 	f->interpreter[i - start] = '\0';
+	f->interp_kind = "script";
+}
+
+static uint64_t le(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The PT_INTERP loader of a 64-bit little-endian ELF program, as the
+ * kernel's ELF loader finds it (binfmt_elf): the first PT_INTERP program
+ * header names a NUL-terminated path of at most PATH_MAX bytes. A custom
+ * loader in a writable area runs before the program's first instruction,
+ * without an exec call of its own. */
+static void elf_interpreter(struct al_exec_file *f, int fd, const unsigned char *h, size_t n)
+{
+	unsigned char ph[56];
+	uint64_t phoff, off, sz;
+	unsigned phentsize, phnum;
+
+	if (n < 64 || memcmp(h, "\177ELF", 4) != 0 || h[4] != 2 || h[5] != 1)
+		return;
+	phoff = le(h + 0x20, 8);
+	phentsize = (unsigned)le(h + 0x36, 2);
+	phnum = (unsigned)le(h + 0x38, 2);
+	if (phentsize != sizeof ph || phnum > 1024)
+		return; /* the kernel refuses such a file */
+	for (unsigned i = 0; i < phnum; i++) {
+		if (pread(fd, ph, sizeof ph, (off_t)(phoff + (uint64_t)i * sizeof ph)) !=
+		    (ssize_t)sizeof ph)
+			return;
+		if (le(ph, 4) != 3 /* PT_INTERP */)
+			continue;
+		off = le(ph + 8, 8);
+		sz = le(ph + 0x20, 8);
+		if (sz < 2 || sz > sizeof f->interpreter ||
+		    pread(fd, f->interpreter, sz, (off_t)off) != (ssize_t)sz ||
+		    f->interpreter[sz - 1] != '\0') {
+			f->interpreter[0] = '\0'; /* the kernel refuses it: ENOEXEC */
+			return;
+		}
+		f->interp_kind = "elf";
+		return;
+	}
 }
 
 static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
@@ -242,14 +288,16 @@ static void hash_file(struct al_exec_file *f, int path_fd, bool noexec)
 		f->skipped = "unreadable";
 		return;
 	}
-	/* the "#!" line even of a file too large to hash: padding a script
-	 * past the bound must not hide its interpreter */
-	r = pread(fd, buf, sizeof f->interpreter, 0);
+	/* the "#!" line or ELF loader even of a file too large to hash:
+	 * padding a program past the bound must not hide its interpreter */
+	r = pread(fd, buf, 256, 0);
 	if (r < 0) {
 		f->skipped = "unreadable";
 		return;
 	}
 	script_interpreter(f, buf, (size_t)r);
+	if (f->interpreter[0] == '\0')
+		elf_interpreter(f, fd, buf, (size_t)r);
 	if (f->size > AL_EXEC_HASH_MAX) {
 		f->skipped = "size";
 		return;

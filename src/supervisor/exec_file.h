@@ -19,9 +19,11 @@ struct al_exec_file {
 	char sha256[65];      /* hex */
 	const char *skipped;  /* why a non-image file was not hashed, or NULL */
 	const char *resolved; /* how it was found: root, cwd, dirfd, fd, proc */
-	/* a hashed file that starts with "#!": the interpreter the kernel will
-	 * run for it (NUL-terminated), or "" */
-	char interpreter[256];
+	/* For a file of a writable area: what the kernel runs for it without
+	 * another exec call -- the "#!" interpreter of a script, or the
+	 * PT_INTERP loader of an ELF program (NUL-terminated), or "" */
+	char interpreter[4096];
+	const char *interp_kind; /* "script" or "elf" */
 };
 
 /* Scripts within scripts the kernel follows (its BINPRM_MAX_RECURSION). */

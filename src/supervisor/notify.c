@@ -573,25 +573,29 @@ static void unreadable_refuses(struct exec_read *x, const struct al_exec_file *f
 		exec_refuse(x, EACCES, NULL);
 }
 
-/* A script from a writable area runs its "#!" interpreter without another
- * exec call, so the interpreter is identified here, as the kernel will
- * find it (relative to the cwd), and so on for a script interpreting a
- * script. An image script's interpreter is named by the image and is not
- * read. An interpreter that cannot be identified refuses the exec. */
+/* A script from a writable area runs its "#!" interpreter, an ELF program
+ * its PT_INTERP loader, without another exec call, so the interpreter is
+ * identified here, as the kernel will find it (relative to the cwd), and
+ * so on for a script interpreting a script. An image file's interpreter is
+ * named by the image and is not read. An interpreter that cannot be
+ * identified refuses the exec. */
 static void interpreter_fields(struct exec_read *x, struct al_json *j, const struct al_exec_file *f)
 {
 	struct al_exec_file in;
 	char name[sizeof f->interpreter];
+	const char *kind;
 	int depth = 0, e;
 
 	if (f->interpreter[0] == '\0')
 		return;
 	memcpy(name, f->interpreter, sizeof name);
+	kind = f->interp_kind;
 	al_json_key(j, "interpreters");
 	al_json_arr_begin(j);
 	for (;;) {
 		al_json_obj_begin(j);
 		al_json_kv_str(j, "path", name);
+		al_json_kv_str(j, "kind", kind);
 		if (++depth > AL_EXEC_INTERP_DEPTH) {
 			al_json_kv_int(j, "file_error", ELOOP);
 			al_json_obj_end(j);
@@ -611,6 +615,7 @@ static void interpreter_fields(struct exec_read *x, struct al_json *j, const str
 		if (in.interpreter[0] == '\0')
 			break;
 		memcpy(name, in.interpreter, sizeof name);
+		kind = in.interp_kind;
 	}
 	al_json_arr_end(j);
 }
