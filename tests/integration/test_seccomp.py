@@ -481,3 +481,18 @@ def test_a_custom_elf_loader_is_identified(airlock, ts_dir, world_tmp, airlock_w
         assert f["image"] is False and f["sha256"] == sha256_of(loader), f
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_execveat_resolves_beneath_its_dirfd(airlock, ts_dir, world_tmp, airlock_works):
+    script = (f"mkdir -p /tmp/a && cp /bin/echo /tmp/evil && {TS} execveat_dirfd /tmp evil in; "
+              f"{TS} execveat_dirfd /tmp/a ../evil up; {TS} execveat_dirfd /tmp nope x")
+    res, recs = run_logged(airlock, ts_dir, world_tmp, "/bin/sh", "-c", script)
+    assert res.stdout.startswith(b"in\nup\n"), res.describe()
+    assert probe_lines(res)["execveat_dirfd"]["errno"] == "ENOENT", res.describe()
+    execs = [r for r in seccomp_execs(recs) if r.get("syscall") == "execveat"]
+    echo = sha256_of(os.path.realpath("/bin/echo"))
+    by_path = {r["path"]: r for r in execs}
+    for p in ("evil", "../evil"):
+        f = by_path[p]["file"]
+        assert f["resolved"] == "dirfd" and f["sha256"] == echo, by_path[p]
+    assert by_path["nope"]["refused"] and by_path["nope"]["file_error"] == 2, by_path

@@ -18,6 +18,7 @@
  *        try_syscall fexecve_memfd SRC [ARG...]   (copy SRC into a memfd and
  *            execveat(memfd, "", AT_EMPTY_PATH))
  *        try_syscall execv PATH ARG0 [ARG...]   (argv[0] need not be PATH)
+ *        try_syscall execveat_dirfd DIR PATH [ARG...]   (execveat(open(DIR), PATH))
  * Static, no libc features beyond syscall(2) and stdio. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -498,6 +499,12 @@ int main(int argc, char **argv)
 		return exec_argv_unmapped(argv + 2);
 	if (strcmp(argv[1], "fexecve_memfd") == 0 && argc >= 3)
 		return fexecve_memfd(argv + 2);
+	if (strcmp(argv[1], "execveat_dirfd") == 0 && argc >= 4) {
+		int dfd = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		syscall(__NR_execveat, dfd, argv[3], argv + 3, environ, 0);
+		exec_failed("execveat_dirfd");
+		return 1;
+	}
 	if (strcmp(argv[1], "execv") == 0 && argc >= 4) {
 		syscall(__NR_execve, argv[2], argv + 3, environ);
 		exec_failed("execv");
