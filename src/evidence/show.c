@@ -122,6 +122,75 @@ static void put_argv(FILE *out, const struct al_jval *obj)
 	}
 }
 
+/* An exec: the path that was executed first (argv[0] is whatever the caller
+ * chose: execv("/tmp/evil", ["/usr/bin/true"]) must not read as true), then
+ * argv, the loader environment, the content hash of a file from a writable
+ * area, and whether the supervisor refused it. */
+static void show_exec(FILE *out, const struct al_jval *obj)
+{
+	struct al_jval path, v, f, el;
+	struct al_jiter it;
+
+	fputs("exec      pid ", out);
+	put_field(out, obj, "pid", "?");
+	fputs(": ", out);
+	if (!get(obj, "path", &path)) { /* records of older versions: argv only */
+		put_argv(out, obj);
+		return;
+	}
+	if (path.type == AL_J_STRING)
+		put_val(out, &path);
+	else
+		fputs("(path unreadable)", out);
+	if (get(obj, "argv", &v) && v.type == AL_J_ARRAY) {
+		fputs("  argv: ", out);
+		put_argv(out, obj);
+	}
+	if (get(obj, "argv_truncated", &v) && v.type == AL_J_TRUE)
+		fputs(" (argv truncated)", out);
+	if (get(obj, "ld_env", &v) && v.type == AL_J_ARRAY) {
+		al_jiter_init(&it, &v);
+		while (al_jarr_next(&it, &el)) {
+			fputs("  env: ", out);
+			put_val(out, &el);
+		}
+	}
+	if (get(obj, "file", &f) && f.type == AL_J_OBJECT) {
+		if (get(&f, "sha256", &v) && v.type == AL_J_STRING) {
+			fputs("  sha256 ", out);
+			put_val(out, &v);
+		} else if (get(&f, "hash_skipped", &v)) {
+			fputs("  not hashed: ", out);
+			put_val(out, &v);
+		}
+	}
+	/* a script's interpreters: what the kernel runs for it */
+	if (get(obj, "interpreters", &v) && v.type == AL_J_ARRAY) {
+		al_jiter_init(&it, &v);
+		while (al_jarr_next(&it, &el)) {
+			struct al_jval h;
+			fputs("  #! ", out);
+			put_field(out, &el, "path", "?");
+			if (get(&el, "file", &f) && f.type == AL_J_OBJECT &&
+			    get(&f, "sha256", &h) && h.type == AL_J_STRING) {
+				fputs(" sha256 ", out);
+				put_val(out, &h);
+			}
+		}
+	}
+	if (get(obj, "refused", &v) && v.type == AL_J_TRUE) {
+		fputs("  REFUSED errno ", out);
+		put_field(out, obj, "errno", "?");
+		if (get(obj, "read_error", &v)) {
+			fputs(" (unreadable ", out);
+			put_field(out, obj, "read_what", "path");
+			fputc(')', out);
+		} else if (get(obj, "file_error", &v)) {
+			fputs(" (file not identified)", out);
+		}
+	}
+}
+
 /* Every member except the envelope, as key=value (types this reader does
  * not know are shown this way: readers ignore nothing silently). */
 static void put_members(FILE *out, const struct al_jval *obj)
@@ -265,10 +334,7 @@ void al_show_line(const char *line, size_t len, FILE *out, struct al_show_stats 
 		show_run_start(out, &obj);
 	} else if (al_jstr_eq(&type, "exec")) {
 		st->execs++;
-		fputs("exec      pid ", out);
-		put_field(out, &obj, "pid", "?");
-		fputs(": ", out);
-		put_argv(out, &obj);
+		show_exec(out, &obj);
 	} else if (al_jstr_eq(&type, "exit")) {
 		show_exit(out, &obj);
 	} else if (al_jstr_eq(&type, "stdout") || al_jstr_eq(&type, "stderr")) {

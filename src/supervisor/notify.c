@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/seccomp.h>
 #include <linux/types.h>
 #include <poll.h>
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include "sandbox/seccomp.h"
+#include "supervisor/exec_file.h"
+#include "supervisor/tmem.h"
 #include "util/cleanup.h"
 #include "util/fdutil.h"
 #include "util/json.h"
@@ -34,6 +37,8 @@
 
 /* bytes of each argv string fetched in the one batched read (most are shorter) */
 #define ARG_PREFETCH 128
+/* pointers read per batch of an argv/envp array (one page of them) */
+#define VEC_BATCH 512
 
 #define AL_STR_(x) #x
 #define AL_STR(x) AL_STR_(x)
@@ -76,9 +81,11 @@ struct al_notify {
 	struct seccomp_notif_resp *resp;
 	struct al_notify_stats st;
 	bool suppress_recorded; /* the "denials no longer recorded" record was written */
-	char *strbuf;           /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX scratch */
+	char *strbuf;           /* AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX + 1 scratch */
 	uint64_t *ptrs;         /* AL_NOTIFY_ARGV_MAX + 1 argv pointers */
-	char *prefetch; /* AL_NOTIFY_ARGV_MAX x ARG_PREFETCH: the start of every argv string */
+	char *prefetch;         /* VEC_BATCH x ARG_PREFETCH: the start of every argv/envp string */
+	char *envbuf;           /* AL_NOTIFY_LD_BYTES + 1: one LD_ variable */
+	int root_fd;            /* the sandbox's root directory, once known; -1 before */
 };
 
 int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
@@ -96,6 +103,7 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 	n->fd = listener_fd;
 	n->log = log;
 	n->pidns_fd = -1;
+	n->root_fd = -1;
 	/* The kernel's structs may be larger than our headers' (newer fields):
 	 * size the buffers as the kernel says (seccomp_unotify(2)). */
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &n->sizes) < 0) {
@@ -109,11 +117,13 @@ int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log
 		n->sizes.seccomp_notif_resp = sizeof(struct seccomp_notif_resp);
 	n->req = calloc(1, n->sizes.seccomp_notif);
 	n->resp = calloc(1, n->sizes.seccomp_notif_resp);
-	n->strbuf = malloc(AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX);
-	n->ptrs = calloc(AL_NOTIFY_ARGV_MAX + 1, sizeof *n->ptrs);
-	n->prefetch = malloc(AL_NOTIFY_ARGV_MAX * ARG_PREFETCH);
+	n->strbuf = malloc(AL_NOTIFY_ARGV_BYTES + AL_NOTIFY_PATH_MAX + 1);
+	/* argv pointers kept, then one batch of any pointer array */
+	n->ptrs = calloc(AL_NOTIFY_ARGV_MAX + 1 + VEC_BATCH, sizeof *n->ptrs);
+	n->prefetch = malloc(VEC_BATCH * ARG_PREFETCH);
+	n->envbuf = malloc(AL_NOTIFY_LD_BYTES + 1);
 	if (n->req == NULL || n->resp == NULL || n->strbuf == NULL || n->ptrs == NULL ||
-	    n->prefetch == NULL) {
+	    n->prefetch == NULL || n->envbuf == NULL) {
 		al_notify_free(n);
 		return al_error_set(err, ENOMEM, "notify", "allocating notification buffers");
 	}
@@ -152,6 +162,25 @@ void al_notify_stats(const struct al_notify *n, struct al_notify_stats *st)
 	*st = n->st;
 }
 
+void al_notify_stats_json(const struct al_notify_stats *st, struct al_json *j)
+{
+	char name[64];
+
+	al_json_kv_uint(j, "execs_refused", st->execs_refused);
+	al_json_key(j, "unrecorded_by_syscall");
+	al_json_obj_begin(j);
+	for (int nr = 0; nr < AL_NOTIFY_NR_SLOTS; nr++) {
+		if (st->unrecorded_by_nr[nr] == 0)
+			continue;
+		if (nr == AL_NOTIFY_NR_SLOTS - 1)
+			snprintf(name, sizeof name, "nr>=%d", nr);
+		else
+			al_seccomp_syscall_name(nr, name, sizeof name);
+		al_json_kv_uint(j, name, st->unrecorded_by_nr[nr]);
+	}
+	al_json_obj_end(j);
+}
+
 static int record(struct al_notify *n, const char *type, const char *json, struct al_error *err)
 {
 	if (n->recorder)
@@ -159,68 +188,6 @@ static int record(struct al_notify *n, const char *type, const char *json, struc
 	if (n->log)
 		return al_evlog_append(n->log, type, json, err);
 	return 0;
-}
-
-/* Copy len bytes at addr of pid, never across a page the target did not
- * map: process_vm_readv stops at the first bad page, so read page-sized
- * pieces. Returns bytes read (maybe short) or -errno when nothing could be. */
-static ssize_t peek(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		uint64_t a = addr + done;
-		size_t chunk = 4096 - (size_t)(a & 4095);
-		struct iovec local, remote;
-		ssize_t r;
-
-		if (chunk > len - done)
-			chunk = len - done;
-		local = (struct iovec){.iov_base = (char *)buf + done, .iov_len = chunk};
-		remote = (struct iovec){.iov_base = (void *)(uintptr_t)a, .iov_len = chunk};
-		r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-		if (r <= 0) {
-			if (done > 0)
-				break;
-			return r < 0 ? -errno : -EFAULT;
-		}
-		done += (size_t)r;
-		if ((size_t)r < chunk)
-			break;
-	}
-	return (ssize_t)done;
-}
-
-/* A NUL-terminated string at addr, at most cap-1 bytes (page by page, so a
- * string at the end of a mapping is read). Sets *truncated when longer. */
-static ssize_t peek_string(pid_t pid, uint64_t addr, char *buf, size_t cap, bool *truncated)
-{
-	size_t len = 0;
-
-	*truncated = false;
-	if (cap == 0)
-		return -ENOSPC;
-	while (len < cap - 1) {
-		size_t want = 4096 - (size_t)((addr + len) & 4095);
-		ssize_t r;
-		char *nul;
-
-		if (want > cap - 1 - len)
-			want = cap - 1 - len;
-		r = peek(pid, addr + len, buf + len, want);
-		if (r <= 0) {
-			if (len > 0)
-				break;
-			return r < 0 ? r : -EFAULT;
-		}
-		nul = memchr(buf + len, '\0', (size_t)r);
-		if (nul != NULL)
-			return nul - buf;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	*truncated = true;
-	return (ssize_t)len;
 }
 
 /* From /proc/<pid>/status in one read: the innermost value of NSpid (the
@@ -353,96 +320,190 @@ static void pid_fields(struct al_notify *n, struct al_json *j, pid_t host_pid)
 	al_json_kv_int(j, "host_pid", host_pid);
 }
 
-/* Build the exec record into b from the target's memory. Returns 0, or
- * -errno when the target's memory could not be read at all. */
-/* The first zero among n words, or NULL. */
-static const uint64_t *memchr_u64(const uint64_t *w, size_t n)
+/* ---- exec: what was asked, read completely or refused ---- */
+
+/* One exec being read: the target's memory, and what to refuse with. */
+struct exec_read {
+	struct al_notify *n;
+	uint64_t id;                  /* the notification */
+	struct al_exec_target target; /* for resolving the file */
+	struct al_tmem mem;
+	int refuse;            /* errno the exec is answered with; 0: continue */
+	int read_error;        /* errno of a failed read (EFAULT), or 0 */
+	const char *read_what; /* which part could not be read */
+	size_t argc, envc;
+	size_t ld_used, ld_count;
+	bool ld_truncated;
+	struct al_json *j; /* ld_env entries go here while envp is walked */
+};
+
+static bool notif_still_valid(struct al_notify *n, uint64_t id);
+
+static bool exec_target_alive(void *ctx)
 {
-	for (size_t i = 0; i < n; i++)
-		if (w[i] == 0)
-			return &w[i];
-	return NULL;
+	struct exec_read *x = ctx;
+	return notif_still_valid(x->n, x->id);
 }
 
-/* The start of every argv string in one vectored process_vm_readv, each
- * piece ending at its page boundary (so one unmapped page cannot fail the
- * others before it). Returns how many pieces were read whole; lens[i] is the
- * size of piece i. */
-static size_t prefetch_args(struct al_notify *n, pid_t pid, size_t nptr, size_t *lens)
+static void exec_refuse(struct exec_read *x, int e, const char *what)
 {
-	struct iovec loc[AL_NOTIFY_ARGV_MAX], rem[AL_NOTIFY_ARGV_MAX];
-	size_t done = 0, acc = 0;
-	ssize_t r;
-
-	for (size_t i = 0; i < nptr; i++) {
-		uint64_t a = n->ptrs[i];
-		size_t c = 4096 - (size_t)(a & 4095);
-		lens[i] = c < ARG_PREFETCH ? c : ARG_PREFETCH;
-		loc[i] =
-		    (struct iovec){.iov_base = n->prefetch + i * ARG_PREFETCH, .iov_len = lens[i]};
-		rem[i] = (struct iovec){.iov_base = (void *)(uintptr_t)a, .iov_len = lens[i]};
-	}
-	r = nptr ? process_vm_readv(pid, loc, nptr, rem, nptr, 0) : 0;
-	while (r > 0 && done < nptr && acc + lens[done] <= (size_t)r)
-		acc += lens[done++];
-	return done;
-}
-
-static int exec_record(struct al_notify *n, const struct seccomp_notif *req, struct al_buf *b)
-{
-	pid_t pid = (pid_t)req->pid;
-	bool at = req->data.nr == __NR_execveat;
-	uint64_t path_addr = req->data.args[at ? 1 : 0];
-	uint64_t argv_addr = req->data.args[at ? 2 : 1];
-	char *path = n->strbuf + AL_NOTIFY_ARGV_BYTES;
-	char *args = n->strbuf;
-	size_t used = 0, nptr = 0, fetched, lens[AL_NOTIFY_ARGV_MAX];
-	bool trunc = false, argv_trunc = false;
-	ssize_t plen, r;
-	struct al_json j;
-
-	plen = peek_string(pid, path_addr, path, AL_NOTIFY_PATH_MAX, &trunc);
-	if (plen < 0)
-		return (int)plen;
-
-	al_json_init(&j, b);
-	al_json_obj_begin(&j);
-	pid_fields(n, &j, pid);
-	al_json_kv_str(&j, "syscall", at ? "execveat" : "execve");
-	if (at) {
-		al_json_kv_int(&j, "dirfd", (int32_t)req->data.args[0]);
-		al_json_kv_int(&j, "flags", (int64_t)req->data.args[4]);
-	}
-	al_json_key(&j, "path");
-	al_json_strn(&j, path, (size_t)plen);
-	if (trunc)
-		al_json_kv_bool(&j, "path_truncated", true);
-
-	/* argv: the pointer array, then each string, within the byte budget */
-	if (argv_addr != 0) {
-		/* the first 32 pointers, then the rest only if no NULL was among them */
-		size_t first = 32 * sizeof *n->ptrs;
-		r = peek(pid, argv_addr, n->ptrs, first);
-		if (r == (ssize_t)first && memchr_u64(n->ptrs, 32) == NULL) {
-			ssize_t more = peek(pid, argv_addr + first, n->ptrs + 32,
-			                    (AL_NOTIFY_ARGV_MAX + 1) * sizeof *n->ptrs - first);
-			r += more > 0 ? more : 0;
+	if (x->refuse == 0) {
+		x->refuse = e;
+		if (e == EFAULT) {
+			x->read_error = e;
+			x->read_what = what;
 		}
+	}
+}
+
+/* Walk the NULL-terminated pointer array at addr one page of pointers at a
+ * time, handing each batch to fn. Returns the number of entries, or -EFAULT
+ * (a pointer before the NULL could not be read: the kernel would fault
+ * too), -E2BIG (more entries than the kernel accepts), or fn's error. */
+static ssize_t walk_vector(struct exec_read *x, uint64_t addr, uint64_t *batch,
+                           const uint64_t *head, size_t head_k,
+                           int (*fn)(struct exec_read *x, const uint64_t *p, size_t k,
+                                     size_t first))
+{
+	size_t count = 0;
+
+	if (addr == 0)
+		return 0; /* a NULL argv/envp is an empty one to the kernel */
+	for (;;) {
+		uint64_t a = addr + count * sizeof *batch;
+		size_t rest = 4096 - (size_t)(a & 4095), k;
+		const uint64_t *b = batch;
+		int r;
+
+		k = rest / sizeof *batch;
+		if (k == 0)
+			k = 1; /* a pointer straddling two pages */
+		if (k > VEC_BATCH)
+			k = VEC_BATCH;
+		if (count == 0 && head_k > 0) {
+			b = head; /* already read with the path */
+			k = head_k;
+		} else if (al_tmem_read(&x->mem, a, batch, k * sizeof *batch) < 0) {
+			return -EFAULT;
+		}
+		for (size_t i = 0; i < k; i++)
+			if (b[i] == 0) {
+				r = i ? fn(x, b, i, count) : 0;
+				return r < 0 ? r : (ssize_t)(count + i);
+			}
+		r = fn(x, b, k, count);
 		if (r < 0)
-			r = 0;
-		for (nptr = 0; nptr < (size_t)r / sizeof *n->ptrs; nptr++)
-			if (n->ptrs[nptr] == 0)
-				break;
-		if (nptr == (size_t)r / sizeof *n->ptrs && nptr > 0)
-			argv_trunc = true; /* no terminating NULL within what we read */
-		if (nptr > AL_NOTIFY_ARGV_MAX) {
-			nptr = AL_NOTIFY_ARGV_MAX;
-			argv_trunc = true;
-		}
+			return r;
+		count += k;
+		if (count > AL_NOTIFY_VEC_MAX)
+			return -E2BIG;
 	}
-	al_json_key(&j, "argv");
-	al_json_arr_begin(&j);
-	fetched = prefetch_args(n, pid, nptr, lens);
+}
+
+/* The start of the path, the argv array and the envp array in one vectored
+ * read (each piece within its page): most execs need nothing more for them.
+ * Sets the sizes of the pieces read; 0 for those not read. */
+struct exec_head {
+	char path[256];
+	uint64_t argv[32], envp[64];
+	size_t path_len, argv_k, envp_k;
+};
+
+static void read_head(struct exec_read *x, struct exec_head *h, uint64_t path_addr,
+                      uint64_t argv_addr, uint64_t envp_addr)
+{
+	struct iovec loc[3], rem[3];
+	size_t len[3], k = 0, got;
+	uint64_t addr[3] = {path_addr, argv_addr, envp_addr};
+	void *dst[3] = {h->path, h->argv, h->envp};
+	size_t cap[3] = {sizeof h->path, sizeof h->argv, sizeof h->envp};
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t rest = 4096 - (size_t)(addr[i] & 4095);
+		len[i] = rest < cap[i] ? rest : cap[i];
+		if (i > 0)
+			len[i] -= len[i] % sizeof(uint64_t);
+		if (addr[i] == 0 || len[i] == 0)
+			break; /* keep the pieces a prefix: stop at the first unusable */
+		loc[k] = (struct iovec){.iov_base = dst[i], .iov_len = len[i]};
+		rem[k] = (struct iovec){.iov_base = (void *)(uintptr_t)addr[i], .iov_len = len[i]};
+		k++;
+	}
+	got = al_tmem_readv_prefix(&x->mem, loc, rem, k);
+	h->path_len = got > 0 ? len[0] : 0;
+	h->argv_k = got > 1 ? len[1] / sizeof(uint64_t) : 0;
+	h->envp_k = got > 2 ? len[2] / sizeof(uint64_t) : 0;
+}
+
+/* argv batches: keep the first AL_NOTIFY_ARGV_MAX pointers */
+static int keep_argv(struct exec_read *x, const uint64_t *p, size_t k, size_t first)
+{
+	for (size_t i = 0; i < k && first + i < AL_NOTIFY_ARGV_MAX; i++)
+		x->n->ptrs[first + i] = p[i];
+	return 0;
+}
+
+/* Prefetch the start of every string of a batch in one vectored read; the
+ * pieces not read that way are read one by one by the caller. */
+static size_t prefetch(struct exec_read *x, char *dst, const uint64_t *p, size_t k, size_t *lens)
+{
+	struct iovec loc[VEC_BATCH], rem[VEC_BATCH];
+
+	for (size_t i = 0; i < k; i++) {
+		size_t c = 4096 - (size_t)(p[i] & 4095);
+		lens[i] = c < ARG_PREFETCH ? c : ARG_PREFETCH;
+		loc[i] = (struct iovec){.iov_base = dst + i * ARG_PREFETCH, .iov_len = lens[i]};
+		rem[i] = (struct iovec){.iov_base = (void *)(uintptr_t)p[i], .iov_len = lens[i]};
+	}
+	return al_tmem_readv_prefix(&x->mem, loc, rem, k);
+}
+
+/* envp batches: every string is looked at (its first bytes), the LD_ ones
+ * are recorded whole: they change what the dynamic loader runs. */
+static int scan_env(struct exec_read *x, const uint64_t *p, size_t k, size_t first)
+{
+	struct al_notify *n = x->n;
+	size_t lens[VEC_BATCH], fetched = prefetch(x, n->prefetch, p, k, lens);
+
+	(void)first;
+	for (size_t i = 0; i < k; i++) {
+		const char *pre = n->prefetch + i * ARG_PREFETCH;
+		char head[4], *s = n->envbuf;
+		bool t = false;
+		ssize_t len;
+
+		if (i >= fetched || (lens[i] < 3 && memchr(pre, '\0', lens[i]) == NULL)) {
+			/* not read at once: its first three bytes one by one */
+			if (al_tmem_string(&x->mem, p[i], head, sizeof head, &t) < 0)
+				return -EFAULT;
+			pre = head;
+		}
+		if (strncmp(pre, "LD_", 3) != 0)
+			continue;
+		if (x->ld_count >= AL_NOTIFY_LD_MAX || x->ld_used >= AL_NOTIFY_LD_BYTES) {
+			x->ld_truncated = true;
+			continue;
+		}
+		len = al_tmem_string(&x->mem, p[i], s, AL_NOTIFY_LD_BYTES - x->ld_used + 1, &t);
+		if (len < 0)
+			return -EFAULT;
+		al_json_strn(x->j, s, (size_t)len);
+		x->ld_used += (size_t)len;
+		x->ld_count++;
+		if (t)
+			x->ld_truncated = true;
+	}
+	return 0;
+}
+
+/* The argv strings whose pointers are in n->ptrs, within the byte budget. */
+static void read_argv_strings(struct al_notify *n, struct exec_read *x, size_t nptr,
+                              struct al_json *j, bool *argv_trunc)
+{
+	size_t used = 0, lens[VEC_BATCH], fetched;
+	char *args = n->strbuf;
+
+	fetched = prefetch(x, n->prefetch, n->ptrs, nptr, lens);
 	for (size_t i = 0; i < nptr; i++) {
 		const char *pre = n->prefetch + i * ARG_PREFETCH;
 		const char *nul = i < fetched ? memchr(pre, '\0', lens[i]) : NULL;
@@ -450,7 +511,7 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 		ssize_t len;
 
 		if (used + 1 >= AL_NOTIFY_ARGV_BYTES) {
-			argv_trunc = true;
+			*argv_trunc = true;
 			break;
 		}
 		if (nul != NULL && (size_t)(nul - pre) + 1 <= AL_NOTIFY_ARGV_BYTES - used) {
@@ -458,67 +519,262 @@ static int exec_record(struct al_notify *n, const struct seccomp_notif *req, str
 			memcpy(args + used, pre, (size_t)len + 1);
 		} else {
 			/* longer than the prefetched piece, or not readable at once */
-			len = peek_string(pid, n->ptrs[i], args + used, AL_NOTIFY_ARGV_BYTES - used,
-			                  &t);
+			len = al_tmem_string(&x->mem, n->ptrs[i], args + used,
+			                     AL_NOTIFY_ARGV_BYTES - used, &t);
 		}
 		if (len < 0) {
-			argv_trunc = true;
+			/* the kernel would copy this string: what we hold is partial */
+			exec_refuse(x, EFAULT, "argv");
 			break;
 		}
-		al_json_strn(&j, args + used, (size_t)len);
+		al_json_strn(j, args + used, (size_t)len);
 		used += (size_t)len + 1;
 		if (t) {
-			argv_trunc = true;
+			*argv_trunc = true;
 			break;
 		}
+	}
+}
+
+static void file_fields(struct al_json *j, const struct al_exec_file *f)
+{
+	char dev[48];
+
+	al_json_key(j, "file");
+	al_json_obj_begin(j);
+	snprintf(dev, sizeof dev, "%" PRIu64 ":%" PRIu64, f->dev_major, f->dev_minor);
+	al_json_kv_str(j, "dev", dev);
+	al_json_kv_uint(j, "ino", f->ino);
+	al_json_kv_uint(j, "size", f->size);
+	al_json_kv_uint(j, "mode", f->mode);
+	al_json_kv_bool(j, "image", f->image);
+	if (f->hashed)
+		al_json_kv_str(j, "sha256", f->sha256);
+	if (f->skipped)
+		al_json_kv_str(j, "hash_skipped", f->skipped);
+	al_json_kv_str(j, "resolved", f->resolved);
+	al_json_obj_end(j);
+}
+
+/* errnos the kernel itself gives for a path it cannot open: answered as
+ * such, so callers (execvp's PATH search) behave as without airlock */
+static bool kernel_like(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == EACCES || e == ELOOP || e == ENAMETOOLONG ||
+	       e == EBADF;
+}
+
+/* A file from a writable area the supervisor cannot read (rootless: mode
+ * 0111, say) could be a script whose interpreter nobody would see, and has
+ * no hash: refused (EACCES), not run unrecorded. */
+static void unreadable_refuses(struct exec_read *x, const struct al_exec_file *f)
+{
+	if (f->skipped != NULL && strcmp(f->skipped, "unreadable") == 0)
+		exec_refuse(x, EACCES, NULL);
+}
+
+/* A script from a writable area runs its "#!" interpreter, an ELF program
+ * its PT_INTERP loader, without another exec call, so the interpreter is
+ * identified here, as the kernel will find it (relative to the cwd), and
+ * so on for a script interpreting a script. An image file's interpreter is
+ * named by the image and is not read. An interpreter that cannot be
+ * identified refuses the exec. */
+static void interpreter_fields(struct exec_read *x, struct al_json *j, const struct al_exec_file *f)
+{
+	struct al_exec_file in;
+	char name[sizeof f->interpreter];
+	const char *kind;
+	int depth = 0, e;
+
+	if (f->interpreter[0] == '\0')
+		return;
+	memcpy(name, f->interpreter, sizeof name);
+	kind = f->interp_kind;
+	al_json_key(j, "interpreters");
+	al_json_arr_begin(j);
+	for (;;) {
+		al_json_obj_begin(j);
+		al_json_kv_str(j, "path", name);
+		al_json_kv_str(j, "kind", kind);
+		if (++depth > AL_EXEC_INTERP_DEPTH) {
+			al_json_kv_int(j, "file_error", ELOOP);
+			al_json_obj_end(j);
+			exec_refuse(x, ELOOP, NULL); /* the kernel's answer too */
+			break;
+		}
+		e = al_exec_file_identify(&in, &x->n->root_fd, &x->target, name, AT_FDCWD, 0);
+		if (e < 0) {
+			al_json_kv_int(j, "file_error", -e);
+			al_json_obj_end(j);
+			exec_refuse(x, kernel_like(-e) ? -e : EPERM, NULL);
+			break;
+		}
+		file_fields(j, &in);
+		al_json_obj_end(j);
+		unreadable_refuses(x, &in);
+		if (in.interpreter[0] == '\0')
+			break;
+		memcpy(name, in.interpreter, sizeof name);
+		kind = in.interp_kind;
+	}
+	al_json_arr_end(j);
+}
+
+/* Build the exec record into b; x->refuse says whether to refuse. */
+static int exec_record(struct al_notify *n, const struct seccomp_notif *req, struct al_buf *b,
+                       struct exec_read *x)
+{
+	pid_t pid = (pid_t)req->pid;
+	bool at = req->data.nr == __NR_execveat;
+	uint64_t path_addr = req->data.args[at ? 1 : 0];
+	uint64_t argv_addr = req->data.args[at ? 2 : 1];
+	uint64_t envp_addr = req->data.args[at ? 3 : 2];
+	int dirfd = at ? (int)(int32_t)req->data.args[0] : AT_FDCWD;
+	int flags = at ? (int)req->data.args[4] : 0;
+	char *path = n->strbuf + AL_NOTIFY_ARGV_BYTES;
+	bool path_trunc = false, argv_trunc = false;
+	ssize_t plen, r;
+	struct al_json j;
+	struct al_exec_file f;
+	struct exec_head head;
+	const char *nul;
+
+	read_head(x, &head, path_addr, argv_addr, envp_addr);
+	nul = head.path_len ? memchr(head.path, '\0', head.path_len) : NULL;
+	if (nul != NULL) {
+		plen = nul - head.path;
+		memcpy(path, head.path, (size_t)plen + 1);
+	} else {
+		/* one byte more than PATH_MAX: a path of PATH_MAX - 1 characters
+		 * has its NUL there, and is the longest the kernel takes */
+		plen =
+		    al_tmem_string(&x->mem, path_addr, path, AL_NOTIFY_PATH_MAX + 1, &path_trunc);
+	}
+
+	al_json_init(&j, b);
+	x->j = &j;
+	al_json_obj_begin(&j);
+	pid_fields(n, &j, pid);
+	al_json_kv_str(&j, "syscall", at ? "execveat" : "execve");
+	if (at) {
+		al_json_kv_int(&j, "dirfd", dirfd);
+		al_json_kv_int(&j, "flags", (int64_t)req->data.args[4]);
+	}
+	if (plen < 0) {
+		/* The kernel would fail the exec with EFAULT -- unless another
+		 * thread maps the page between our read and the kernel's, which
+		 * would make an exec with no path on record: refused. */
+		exec_refuse(x, EFAULT, "path");
+		al_json_kv_str(&j, "path", NULL);
+		goto done;
+	}
+	al_json_key(&j, "path");
+	al_json_strn(&j, path, (size_t)plen);
+	if (path_trunc) {
+		/* no NUL within PATH_MAX: the kernel's answer too */
+		al_json_kv_bool(&j, "path_truncated", true);
+		exec_refuse(x, ENAMETOOLONG, NULL);
+	}
+
+	/* argv: every pointer up to the NULL is read (the kernel reads them
+	 * all), the first AL_NOTIFY_ARGV_MAX strings are recorded */
+	r = walk_vector(x, argv_addr, n->ptrs + AL_NOTIFY_ARGV_MAX + 1, head.argv, head.argv_k,
+	                keep_argv);
+	if (r < 0) {
+		exec_refuse(x, -r, "argv");
+		r = 0;
+	}
+	x->argc = (size_t)r;
+	al_json_key(&j, "argv");
+	al_json_arr_begin(&j);
+	if (x->refuse == 0) {
+		size_t nptr = x->argc < AL_NOTIFY_ARGV_MAX ? x->argc : AL_NOTIFY_ARGV_MAX;
+		if (nptr < x->argc)
+			argv_trunc = true;
+		read_argv_strings(n, x, nptr, &j, &argv_trunc);
 	}
 	al_json_arr_end(&j);
 	if (argv_trunc)
 		al_json_kv_bool(&j, "argv_truncated", true);
+	al_json_kv_uint(&j, "argc", x->argc);
+
+	/* the loader-affecting environment */
+	al_json_key(&j, "ld_env");
+	al_json_arr_begin(&j);
+	if (x->refuse == 0) {
+		r = walk_vector(x, envp_addr, n->ptrs + AL_NOTIFY_ARGV_MAX + 1, head.envp,
+		                head.envp_k, scan_env);
+		if (r < 0)
+			exec_refuse(x, -r, "envp");
+		else
+			x->envc = (size_t)r;
+	}
+	al_json_arr_end(&j);
+	if (x->ld_truncated)
+		al_json_kv_bool(&j, "ld_env_truncated", true);
+	if (x->refuse == 0)
+		al_json_kv_uint(&j, "envc", x->envc);
+
+	/* what the path names now, in the target's view */
+	if (x->refuse == 0) {
+		int e = al_exec_file_identify(&f, &n->root_fd, &x->target, path, dirfd, flags);
+		if (e < 0) {
+			al_json_kv_str(&j, "file", NULL);
+			al_json_kv_int(&j, "file_error", -e);
+			exec_refuse(x, kernel_like(-e) ? -e : EPERM, NULL);
+		} else {
+			file_fields(&j, &f);
+			unreadable_refuses(x, &f);
+			interpreter_fields(x, &j, &f);
+		}
+	}
+	if (x->mem.used_mem)
+		al_json_kv_bool(&j, "read_via_proc_mem", true);
+done:
+	if (x->read_error) {
+		al_json_kv_int(&j, "read_error", x->read_error);
+		if (x->read_what && strcmp(x->read_what, "path") != 0)
+			al_json_kv_str(&j, "read_what", x->read_what);
+	}
+	if (x->refuse) {
+		al_json_kv_bool(&j, "refused", true);
+		al_json_kv_int(&j, "errno", x->refuse);
+	}
 	al_json_kv_str(&j, "source", "seccomp");
 	al_json_obj_end(&j);
+	x->j = NULL;
 	return b->oom ? -ENOMEM : 0;
 }
 
 static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, struct al_error *err)
 {
+	struct exec_read x = {.n = n, .id = req->id};
+	bool root_was_open = n->root_fd >= 0;
 	struct al_buf b;
 	int r;
 
 	al_buf_init(&b);
-	r = exec_record(n, req, &b);
-	/* Everything read above is only trusted if the notification is still
-	 * live: otherwise the pid may now name another process. */
+	al_tmem_init(&x.mem, (pid_t)req->pid);
+	x.target =
+	    (struct al_exec_target){.pid = (pid_t)req->pid, .alive = exec_target_alive, .ctx = &x};
+	r = exec_record(n, req, &b, &x);
+	al_tmem_close(&x.mem);
+	/* Everything read above (memory, /proc/PID/...) is only trusted if the
+	 * notification is still live: otherwise the pid may now name another
+	 * process -- and a root directory opened from it must not be kept. */
 	if (!notif_still_valid(n, req->id)) {
+		if (!root_was_open && n->root_fd >= 0) {
+			close(n->root_fd);
+			n->root_fd = -1;
+		}
 		al_buf_free(&b);
 		n->st.vanished++;
 		return 0;
 	}
 	if (r < 0) {
-		/* The path could not be read. The kernel would fail the exec with
-		 * EFAULT -- unless another thread maps the page between our read
-		 * and the kernel's, which would make an unrecorded exec. So this
-		 * exec is refused (EFAULT), and recorded as such. */
-		struct al_json j;
-		int read_errno = -r;
-		al_buf_reset(&b);
-		al_json_init(&j, &b);
-		al_json_obj_begin(&j);
-		pid_fields(n, &j, (pid_t)req->pid);
-		al_json_kv_str(&j, "syscall",
-		               req->data.nr == __NR_execveat ? "execveat" : "execve");
-		al_json_kv_str(&j, "path", NULL);
-		al_json_kv_int(&j, "read_error", read_errno);
-		al_json_kv_bool(&j, "refused", true);
-		al_json_kv_str(&j, "source", "seccomp");
-		al_json_obj_end(&j);
-		r = record(n, "exec", b.data, err);
 		al_buf_free(&b);
-		if (r < 0) {
-			respond(n, req->id, -EPERM, 0, err);
-			return al_error_wrap(err, "recording an exec");
-		}
-		return respond(n, req->id, -EFAULT, 0, err);
+		respond(n, req->id, -EPERM, 0, err);
+		return al_error_set(err, -r, "notify", "building an exec record");
 	}
 	r = record(n, "exec", b.data, err);
 	al_buf_free(&b);
@@ -527,10 +783,15 @@ static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, str
 		respond(n, req->id, -EPERM, 0, err);
 		return al_error_wrap(err, "recording an exec");
 	}
+	if (x.refuse) {
+		n->st.execs_refused++;
+		return respond(n, req->id, -x.refuse, 0, err);
+	}
 	n->st.execs++;
-	/* CONTINUE lets the kernel run the exec as asked. The record is
-	 * evidence, not enforcement: another thread of the target can rewrite
-	 * the path or argv between our read and the kernel's (docs/seccomp.md). */
+	/* CONTINUE lets the kernel run the exec as asked. The record is what
+	 * was asked when it was read, and the file the path named then: another
+	 * thread of the target can rewrite the strings, or the workload swap
+	 * the file, before the kernel reads them (docs/seccomp.md). */
 	return respond(n, req->id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE, err);
 }
 
@@ -547,6 +808,9 @@ static int handle_denied(struct al_notify *n, const struct seccomp_notif *req, s
 		/* A workload looping on a denied call must not flood the log;
 		 * say once that recording stopped, then only count. */
 		n->st.denied_unrecorded++;
+		n->st.unrecorded_by_nr[req->data.nr < AL_NOTIFY_NR_SLOTS - 1
+		                           ? req->data.nr
+		                           : AL_NOTIFY_NR_SLOTS - 1]++;
 		if (!n->suppress_recorded) {
 			n->suppress_recorded = true;
 			r = record(n, "syscall_denied_unrecorded",
@@ -639,10 +903,13 @@ void al_notify_free(struct al_notify *n)
 		close(n->fd);
 	if (n->pidns_fd >= 0)
 		close(n->pidns_fd);
+	if (n->root_fd >= 0)
+		close(n->root_fd);
 	free(n->req);
 	free(n->resp);
 	free(n->strbuf);
 	free(n->ptrs);
 	free(n->prefetch);
+	free(n->envbuf);
 	free(n);
 }

@@ -10,9 +10,16 @@
 #include "util/error.h"
 
 /* Bounds on what is read from a target for one exec record. */
-#define AL_NOTIFY_PATH_MAX 4096    /* bytes of the path */
-#define AL_NOTIFY_ARGV_MAX 256     /* argv entries */
-#define AL_NOTIFY_ARGV_BYTES 16384 /* bytes of all argv strings together */
+#define AL_NOTIFY_PATH_MAX 4096    /* the kernel's PATH_MAX: bytes of a path, its NUL included */
+#define AL_NOTIFY_ARGV_MAX 256     /* argv entries recorded */
+#define AL_NOTIFY_ARGV_BYTES 16384 /* bytes of all recorded argv strings together */
+#define AL_NOTIFY_LD_MAX 64        /* LD_ environment entries recorded */
+#define AL_NOTIFY_LD_BYTES 16384   /* bytes of them together */
+/* argv or envp entries walked (the kernel accepts fewer: its argument
+ * space is at most 6 MiB, 8 bytes a pointer); more is refused, E2BIG */
+#define AL_NOTIFY_VEC_MAX (1u << 20)
+/* denied syscall numbers counted one by one past the recording cap */
+#define AL_NOTIFY_NR_SLOTS 1024
 /* syscall_denied records per run; beyond, denials are counted, not recorded */
 #define AL_NOTIFY_DENIED_RECORDS 10000
 
@@ -38,12 +45,21 @@ int al_notify_handle(struct al_notify *n, struct al_error *err);
 
 /* Counters, for run_end and tests. */
 struct al_notify_stats {
-	uint64_t execs;
+	uint64_t execs;         /* continued */
+	uint64_t execs_refused; /* refused: not fully readable, or the file not identified */
 	uint64_t denied;
 	uint64_t denied_unrecorded; /* past AL_NOTIFY_DENIED_RECORDS */
 	uint64_t vanished;          /* targets gone before the answer */
+	/* denials past the recording cap by syscall number; the last slot
+	 * counts numbers >= AL_NOTIFY_NR_SLOTS - 1 */
+	uint64_t unrecorded_by_nr[AL_NOTIFY_NR_SLOTS];
 };
 void al_notify_stats(const struct al_notify *n, struct al_notify_stats *st);
+
+/* run_end.syscalls members beyond execs/denied/denied_unrecorded:
+ * execs_refused and unrecorded_by_syscall {name: count} (docs/events.md). */
+struct al_json;
+void al_notify_stats_json(const struct al_notify_stats *st, struct al_json *j);
 
 /* Where records go instead of the event log (tests, benchmarks). */
 typedef int (*al_notify_recorder)(void *ctx, const char *type, const char *fields_json,

@@ -784,6 +784,7 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "execs", s->notify_stats.execs);
 	al_json_kv_uint(&j, "denied", s->notify_stats.denied);
 	al_json_kv_uint(&j, "denied_unrecorded", s->notify_stats.denied_unrecorded);
+	al_notify_stats_json(&s->notify_stats, &j);
 	al_json_obj_end(&j);
 	al_json_key(&j, "output");
 	al_json_obj_begin(&j);

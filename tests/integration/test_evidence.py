@@ -225,7 +225,7 @@ def test_show_is_readable_and_safe(airlock_bin, evgen, tmp_path):
     assert cp.returncode == 0, cp.stderr
     out = cp.stdout.decode()
     assert "run started: airlock evgen on testhost" in out
-    assert "exec      pid 2: python3 -c" in out
+    assert "exec      pid 2: /usr/bin/python3  argv: python3 -c" in out
     assert "DENIED    syscall ptrace by pid 2" in out
     assert "run ended: exited, exit status 0" in out
     assert "not a record, skipped" in out

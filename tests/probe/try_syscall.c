@@ -8,17 +8,31 @@
  *        try_syscall repeat N NAME   (N attempts, one summary line)
  *        try_syscall execveat PATH [ARG...]   (exec PATH with execveat(2))
  *        try_syscall execve_badpath   (execve with an unmapped path pointer)
+ *        try_syscall exec_wronly WHAT PATH [ARG...]   (exec with the strings named by
+ *            WHAT -- path, argv, env or all -- on PROT_WRITE-only pages; the env is
+ *            the probe's plus LD_LIBRARY_PATH=/probe-ld-path)
+ *        try_syscall exec_path_at_end PATH [ARG...]   (path ends, NUL included,
+ *            at the last byte of a mapping followed by an unmapped page)
+ *        try_syscall exec_path_unmapped PATH   (path runs into an unmapped page)
+ *        try_syscall exec_argv_unmapped PATH   (argv array runs into one, no NULL)
+ *        try_syscall fexecve_memfd SRC [ARG...]   (copy SRC into a memfd and
+ *            execveat(memfd, "", AT_EMPTY_PATH))
+ *        try_syscall execv PATH ARG0 [ARG...]   (argv[0] need not be PATH)
+ *        try_syscall execveat_dirfd DIR PATH [ARG...]   (execveat(open(DIR), PATH))
  * Static, no libc features beyond syscall(2) and stdio. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -195,6 +209,12 @@ static const char *errname(int e)
 		return "ESRCH";
 	case ENOTTY:
 		return "ENOTTY";
+	case E2BIG:
+		return "E2BIG";
+	case ENAMETOOLONG:
+		return "ENAMETOOLONG";
+	case ELOOP:
+		return "ELOOP";
 	default:
 		return "other";
 	}
@@ -255,6 +275,185 @@ static void try_foreign(const char *name)
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------- hostile execs: what the supervisor must read, or refuse ---------- */
+
+extern char **environ;
+
+static void exec_failed(const char *name)
+{
+	int e = errno;
+	printf("{\"syscall\":\"%s\",\"ret\":-1,\"errno\":\"%s\",\"errno_num\":%d}\n", name,
+	       errname(e) ? errname(e) : "none", e);
+	fflush(stdout);
+}
+
+/* n pages, read-write, followed by one unmapped page (a guard). */
+static char *pages_then_hole(size_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, (n + 1) * (size_t)pg, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(3);
+	}
+	munmap(p + n * (size_t)pg, (size_t)pg);
+	return p;
+}
+
+/* Copy the strings src[0..n) (NUL-terminated each) into one fresh page and
+ * an array of pointers to them into dst (NULL-terminated). Returns the page. */
+static char *strings_to_page(char *const *src, size_t n, char **dst)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t total = 0;
+	char *page, *w;
+
+	for (size_t i = 0; i < n; i++)
+		total += strlen(src[i]) + 1;
+	page = mmap(NULL, total + (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	            -1, 0);
+	if (page == MAP_FAILED) {
+		perror("mmap");
+		exit(3);
+	}
+	w = page;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(src[i]) + 1;
+		memcpy(w, src[i], l);
+		dst[i] = w;
+		w += l;
+	}
+	dst[n] = NULL;
+	return page;
+}
+
+/* Make a mapping write-only: on x86 the kernel's own reads of it still work
+ * (a writable page is readable to the CPU), process_vm_readv does not. */
+static void write_only(void *p, size_t len)
+{
+	if (mprotect(p, len, PROT_WRITE) < 0) {
+		perror("mprotect");
+		exit(3);
+	}
+}
+
+static int exec_wronly(const char *what, int argc, char **argv)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	bool all = strcmp(what, "all") == 0;
+	size_t nenv = 0, nargs = (size_t)argc;
+	char **args, **env, *path = argv[0];
+
+	while (environ[nenv])
+		nenv++;
+	args = calloc(nargs + 1, sizeof *args);
+	env = calloc(nenv + 2, sizeof *env);
+	if (!args || !env)
+		return 3;
+	for (size_t i = 0; i < nargs; i++)
+		args[i] = argv[i];
+	for (size_t i = 0; i < nenv; i++)
+		env[i] = environ[i];
+	env[nenv++] = "LD_LIBRARY_PATH=/probe-ld-path";
+	if (all || strcmp(what, "path") == 0) {
+		char *one[2];
+		char *page = strings_to_page(&path, 1, one);
+		path = one[0];
+		write_only(page, (size_t)pg);
+	}
+	if (all || strcmp(what, "argv") == 0) {
+		char **arr = mmap(NULL, (nargs + 1) * sizeof *arr, PROT_READ | PROT_WRITE,
+		                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *page = strings_to_page(args, nargs, arr);
+		size_t len = 0;
+		for (size_t i = 0; i < nargs; i++)
+			len += strlen(args[i]) + 1;
+		write_only(page, len);
+		write_only(arr, (nargs + 1) * sizeof *arr);
+		args = arr;
+	}
+	if (all || strcmp(what, "env") == 0) {
+		char **arr = mmap(NULL, (nenv + 1) * sizeof *arr, PROT_READ | PROT_WRITE,
+		                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *page = strings_to_page(env, nenv, arr);
+		size_t len = 0;
+		for (size_t i = 0; i < nenv; i++)
+			len += strlen(env[i]) + 1;
+		write_only(page, len);
+		write_only(arr, (nenv + 1) * sizeof *arr);
+		env = arr;
+	}
+	syscall(__NR_execve, path, args, env);
+	exec_failed("exec_wronly");
+	return 1;
+}
+
+/* The path, NUL included, fills the end of a page; the next page is a hole. */
+static int exec_path_at_end(int argc, char **argv)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t l = strlen(argv[0]) + 1;
+	char *p = pages_then_hole(1);
+	char *path = p + pg - (long)l;
+
+	memcpy(path, argv[0], l);
+	(void)argc;
+	syscall(__NR_execve, path, argv, environ);
+	exec_failed("exec_path_at_end");
+	return 1;
+}
+
+/* The path has no NUL before the hole: the kernel faults (EFAULT). */
+static int exec_path_unmapped(char **argv)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t l = strlen(argv[0]);
+	char *p = pages_then_hole(1);
+	char *path = p + pg - (long)l;
+
+	memcpy(path, argv[0], l); /* no NUL: the next byte is unmapped */
+	syscall(__NR_execve, path, argv, environ);
+	exec_failed("exec_path_unmapped");
+	return 0;
+}
+
+/* The argv array fills the end of a page and has no NULL before the hole. */
+static int exec_argv_unmapped(char **argv)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *p = pages_then_hole(1);
+	char **arr = (char **)(p + pg - 2 * (long)sizeof(char *));
+
+	arr[0] = argv[0];
+	arr[1] = "unterminated";
+	syscall(__NR_execve, argv[0], arr, environ);
+	exec_failed("exec_argv_unmapped");
+	return 0;
+}
+
+static int fexecve_memfd(char **argv)
+{
+	char buf[65536];
+	int src = open(argv[0], O_RDONLY | O_CLOEXEC);
+	int mfd = (int)syscall(__NR_memfd_create, "probe-memfd", 0);
+	ssize_t n;
+
+	if (src < 0 || mfd < 0) {
+		exec_failed("fexecve_memfd");
+		return 3;
+	}
+	while ((n = read(src, buf, sizeof buf)) > 0)
+		if (write(mfd, buf, (size_t)n) != n) {
+			exec_failed("fexecve_memfd");
+			return 3;
+		}
+	close(src);
+	syscall(__NR_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
+	exec_failed("fexecve_memfd");
+	return 1;
+}
 
 static int run_named(const char *name)
 {
@@ -318,9 +517,29 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "repeat") == 0 && argc == 4)
 		return repeat(atol(argv[2]), argv[3]);
 	if (strcmp(argv[1], "execveat") == 0 && argc >= 3) {
-		extern char **environ;
 		syscall(__NR_execveat, AT_FDCWD, argv[2], argv + 2, environ, 0);
 		printf("{\"syscall\":\"execveat\",\"ret\":-1,\"errno_num\":%d}\n", errno);
+		return 1;
+	}
+	if (strcmp(argv[1], "exec_wronly") == 0 && argc >= 4)
+		return exec_wronly(argv[2], argc - 3, argv + 3);
+	if (strcmp(argv[1], "exec_path_at_end") == 0 && argc >= 3)
+		return exec_path_at_end(argc - 2, argv + 2);
+	if (strcmp(argv[1], "exec_path_unmapped") == 0 && argc >= 3)
+		return exec_path_unmapped(argv + 2);
+	if (strcmp(argv[1], "exec_argv_unmapped") == 0 && argc >= 3)
+		return exec_argv_unmapped(argv + 2);
+	if (strcmp(argv[1], "fexecve_memfd") == 0 && argc >= 3)
+		return fexecve_memfd(argv + 2);
+	if (strcmp(argv[1], "execveat_dirfd") == 0 && argc >= 4) {
+		int dfd = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		syscall(__NR_execveat, dfd, argv[3], argv + 3, environ, 0);
+		exec_failed("execveat_dirfd");
+		return 1;
+	}
+	if (strcmp(argv[1], "execv") == 0 && argc >= 4) {
+		syscall(__NR_execve, argv[2], argv + 3, environ);
+		exec_failed("execv");
 		return 1;
 	}
 	if (strcmp(argv[1], "execve_badpath") == 0) {

@@ -37,6 +37,46 @@ static void test_escapes_terminal_controls(void **state)
 	free(o);
 }
 
+/* The path that was executed leads, whatever argv[0] claims; then argv, the
+ * loader environment, the content hash; a refusal is said. */
+static void test_exec_shows_the_executed_path(void **state)
+{
+	struct al_show_stats st = {0};
+	char *o;
+
+	(void)state;
+	o = show("{\"type\":\"exec\",\"pid\":3,\"path\":\"/tmp/evil\",\"argv\":[\"/usr/bin/"
+	         "true\"],\"argc\":1,\"ld_env\":[\"LD_PRELOAD=/tmp/x.so\"],\"file\":{\"dev\":"
+	         "\"0:1\",\"ino\":5,\"image\":false,\"sha256\":\"abc\"},\"source\":\"seccomp\"}",
+	         &st);
+	assert_non_null(strstr(o, "exec      pid 3: /tmp/evil  argv: /usr/bin/true  env: "
+	                          "LD_PRELOAD=/tmp/x.so  sha256 abc"));
+	free(o);
+	o = show("{\"type\":\"exec\",\"pid\":3,\"path\":\"/bin/echo\",\"argv\":[],\"argc\":2,"
+	         "\"ld_env\":[],\"read_error\":14,\"read_what\":\"argv\",\"refused\":true,"
+	         "\"errno\":14}",
+	         &st);
+	assert_non_null(strstr(o,
+	                       "exec      pid 3: /bin/echo  argv:   REFUSED errno 14 (unreadable "
+	                       "argv)"));
+	free(o);
+	o = show("{\"type\":\"exec\",\"pid\":3,\"path\":null,\"read_error\":14,\"refused\":true,"
+	         "\"errno\":14}",
+	         &st);
+	assert_non_null(strstr(o,
+	                       "exec      pid 3: (path unreadable)  REFUSED errno 14 (unreadable "
+	                       "path)"));
+	free(o);
+	o = show("{\"type\":\"exec\",\"pid\":4,\"path\":\"/tmp/s\",\"argv\":[\"s\"],\"file\":{"
+	         "\"sha256\":\"aa\"},\"interpreters\":[{\"path\":\"/tmp/evil\",\"file\":{"
+	         "\"sha256\":\"bb\"}}]}",
+	         &st);
+	assert_non_null(
+	    strstr(o, "exec      pid 4: /tmp/s  argv: s  sha256 aa  #! /tmp/evil sha256 bb"));
+	free(o);
+	assert_int_equal(st.execs, 4);
+}
+
 static void test_garbage_and_unknown(void **state)
 {
 	struct al_show_stats st = {0};
@@ -76,6 +116,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escapes_terminal_controls),
+	    cmocka_unit_test(test_exec_shows_the_executed_path),
 	    cmocka_unit_test(test_garbage_and_unknown),
 	    cmocka_unit_test(test_run_end_and_exit),
 	};

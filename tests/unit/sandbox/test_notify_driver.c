@@ -348,7 +348,7 @@ static void huge_argv_is_bounded(void **state)
 	run_probe(&r, args);
 	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
 	assert_int_equal(count_records(&r, "exec\t"), 1);
-	assert_int_equal(count_records(&r, "\"argv_truncated\":true"), 1);
+	assert_int_equal(count_records(&r, "\"argv_truncated\":true,\"argc\":301"), 1);
 	assert_true(r.cap.records.len < AL_NOTIFY_ARGV_BYTES + 6 * 4096);
 	free_run(&r);
 }
@@ -386,6 +386,67 @@ static void unreadable_exec_is_refused_and_recorded(void **state)
 	free_run(&r);
 }
 
+static void write_only_strings_are_read(void **state)
+{
+	static char *const args[] = {"try_syscall", "exec_wronly", "all", "/bin/echo", "hi", NULL};
+	struct run r;
+
+	(void)state;
+	run_probe(&r, args);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	assert_string_equal(r.out.data, "hi\n");
+	assert_int_equal(
+	    count_records(&r, "\"path\":\"/bin/echo\",\"argv\":[\"/bin/echo\",\"hi\"]"), 1);
+	assert_int_equal(count_records(&r, "\"ld_env\":[\"LD_LIBRARY_PATH=/probe-ld-path\"]"), 1);
+	assert_int_equal(count_records(&r, "\"read_via_proc_mem\":true"), 1);
+	assert_int_equal(count_records(&r, "\"refused\""), 0);
+	free_run(&r);
+}
+
+static void partly_unmapped_exec_is_refused(void **state)
+{
+	static char *const path[] = {"try_syscall", "exec_path_unmapped", "/bin/echo", NULL};
+	static char *const argv[] = {"try_syscall", "exec_argv_unmapped", "/bin/echo", NULL};
+	struct run r;
+
+	(void)state;
+	run_probe(&r, path);
+	assert_non_null(strstr(r.out.data, "\"errno\":\"EFAULT\""));
+	assert_int_equal(count_records(&r, "\"path\":null,\"read_error\":14,\"refused\":true"), 1);
+	assert_int_equal(r.st.execs_refused, 1);
+	free_run(&r);
+	run_probe(&r, argv);
+	assert_non_null(strstr(r.out.data, "\"errno\":\"EFAULT\""));
+	assert_int_equal(
+	    count_records(&r, "\"read_error\":14,\"read_what\":\"argv\",\"refused\":true"), 1);
+	assert_int_equal(r.st.execs_refused, 1);
+	free_run(&r);
+}
+
+/* fexecve of a memfd holding the probe: identified through the fd, hashed
+ * (a memfd is writable content), the same hash as the probe's own exec */
+static void fexecve_memfd_is_hashed(void **state)
+{
+	char *args[] = {"try_syscall", "fexecve_memfd", (char *)probe_path, "getppid", NULL};
+	char first[65], second[65];
+	const char *p, *q;
+	struct run r;
+
+	(void)state;
+	run_probe(&r, args);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	assert_non_null(strstr(r.out.data, "\"syscall\":\"getppid\""));
+	p = strstr(r.cap.records.data, "\"sha256\":\"");
+	assert_non_null(p);
+	q = strstr(p + 1, "\"sha256\":\"");
+	assert_non_null(q);
+	snprintf(first, sizeof first, "%.64s", p + 10);
+	snprintf(second, sizeof second, "%.64s", q + 10);
+	assert_string_equal(first, second);
+	assert_int_equal(count_records(&r, "\"resolved\":\"fd\""), 1);
+	free_run(&r);
+}
+
 static void denial_flood_is_capped(void **state)
 {
 	char n[32];
@@ -402,6 +463,7 @@ static void denial_flood_is_capped(void **state)
 	assert_int_equal(count_records(&r, "syscall_denied_unrecorded\t"), 1);
 	assert_int_equal(r.st.denied, AL_NOTIFY_DENIED_RECORDS + 25);
 	assert_int_equal(r.st.denied_unrecorded, 25);
+	assert_int_equal(r.st.unrecorded_by_nr[__NR_sysfs], 25);
 	free_run(&r);
 }
 
@@ -414,6 +476,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(execveat_is_recorded),
 	    cmocka_unit_test(denial_flood_is_capped),
 	    cmocka_unit_test(unreadable_exec_is_refused_and_recorded),
+	    cmocka_unit_test(write_only_strings_are_read),
+	    cmocka_unit_test(partly_unmapped_exec_is_refused),
+	    cmocka_unit_test(fexecve_memfd_is_hashed),
 	};
 
 	if (argc < 2) {
