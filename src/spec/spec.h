@@ -80,6 +80,50 @@ struct al_network_spec {
 	bool loopback_tcp;
 };
 
+/* chaos: seeded fault injection (docs/chaos.md). Decided in src/chaos/. */
+enum al_chaos_trigger {
+	AL_CHAOS_RATE = 1, /* each matching call fails with probability `rate` (seeded) */
+	AL_CHAOS_AFTER,    /* every matching call after the n-th fails */
+	AL_CHAOS_EVERY,    /* every n-th matching call fails */
+};
+
+struct al_chaos_syscall {
+	char *syscall;      /* name (native x86_64 table), e.g. "openat" */
+	int err;            /* errno returned instead of running the call */
+	enum al_chaos_trigger trigger;
+	double rate;        /* AL_CHAOS_RATE: 0 < rate <= 1 */
+	uint64_t n;         /* AL_CHAOS_AFTER / AL_CHAOS_EVERY: >= 1 */
+	char *paths;        /* glob over the call's path (path-taking calls only), or NULL */
+	uint64_t max;       /* at most this many injections; 0 = no bound */
+};
+
+#define AL_CHAOS_RES_MEMORY (1u << 0)
+#define AL_CHAOS_RES_CPUS (1u << 1)
+#define AL_CHAOS_RES_PIDS (1u << 2)
+#define AL_CHAOS_RES_DISK (1u << 3)
+
+/* One step of the resource schedule: at `at_ns` after the workload starts,
+ * the live cgroup's limits named in `what` change. */
+struct al_chaos_step {
+	uint64_t at_ns;
+	unsigned what; /* AL_CHAOS_RES_* */
+	uint64_t memory, pids, disk;
+	double cpus;
+};
+
+#define AL_CHAOS_MAX_SYSCALLS 64
+#define AL_CHAOS_MAX_STEPS 64
+
+struct al_chaos_spec {
+	bool enabled;            /* a chaos: section was given */
+	uint64_t seed;           /* default 0 */
+	struct al_chaos_syscall *syscalls;
+	size_t n_syscalls;
+	struct al_chaos_step *steps; /* sorted by at_ns (stable) */
+	size_t n_steps;
+	int64_t clock_offset_ns; /* monotonic + boottime offset of the workload's time namespace */
+};
+
 /* Ownership: every char * in the struct is owned by it and released by
  * al_spec_free, except that al_spec_init points image, workdir and hostname at
  * static default strings (it cannot fail, so it does not allocate). Replace a
@@ -110,6 +154,7 @@ struct al_spec {
 	struct al_limits limits;
 	struct al_log_spec log;
 	struct al_network_spec network;
+	struct al_chaos_spec chaos;
 	uint32_t allow_degraded; /* enum al_degradation bits */
 
 	bool quiet;              /* no airlock messages on stderr (workload output still relayed) */
@@ -164,4 +209,10 @@ int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *e
  * malloc'd string, or NULL with errno set. */
 char *al_spec_host_path(const char *base_dir, const char *path);
 int al_degradation_parse(const char *name, uint32_t *bit);
+/* chaos helpers (spec_chaos.c): errno by name ("EIO") and back; the index of
+ * the path argument of a path-taking syscall (-1: none); release. */
+int al_chaos_errno_parse(const char *name);
+const char *al_chaos_errno_name(int e);
+int al_chaos_path_arg(const char *syscall);
+void al_chaos_spec_free(struct al_chaos_spec *c);
 const char *al_degradation_name(uint32_t bit);

@@ -19,3 +19,6 @@ bool al_spec_sink_url_valid(const char *url);
 bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len);
 
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+
+/* spec_chaos.c: drop the chaos syscall rules (a later spec replaces them). */
+void al_chaos_spec_free_syscalls(struct al_chaos_spec *c);

@@ -1,0 +1,98 @@
+/* The chaos section of the spec: the names it accepts (errnos, path-taking
+ * syscalls), its canonical JSON and its release. Parsing is in spec_yaml.c
+ * with every other key; the decisions are made in src/chaos/. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/spec_internal.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+
+/* The errnos a fault may return: the ones programs meet from I/O, memory,
+ * the network and process limits. */
+static const struct {
+	const char *name;
+	int value;
+} errnos[] = {
+    {"EPERM", EPERM},   {"ENOENT", ENOENT},   {"EINTR", EINTR},
+    {"EIO", EIO},       {"ENXIO", ENXIO},     {"E2BIG", E2BIG},
+    {"EBADF", EBADF},   {"EAGAIN", EAGAIN},   {"ENOMEM", ENOMEM},
+    {"EACCES", EACCES}, {"EFAULT", EFAULT},   {"EBUSY", EBUSY},
+    {"EEXIST", EEXIST}, {"ENOTDIR", ENOTDIR}, {"EISDIR", EISDIR},
+    {"EINVAL", EINVAL}, {"ENFILE", ENFILE},   {"EMFILE", EMFILE},
+    {"EFBIG", EFBIG},   {"ENOSPC", ENOSPC},   {"ESPIPE", ESPIPE},
+    {"EROFS", EROFS},   {"EMLINK", EMLINK},   {"EPIPE", EPIPE},
+    {"ENAMETOOLONG", ENAMETOOLONG},           {"ENOSYS", ENOSYS},
+    {"ENOTEMPTY", ENOTEMPTY},                 {"ELOOP", ELOOP},
+    {"EDQUOT", EDQUOT}, {"ESTALE", ESTALE},   {"ETIMEDOUT", ETIMEDOUT},
+    {"ECONNREFUSED", ECONNREFUSED},           {"ECONNRESET", ECONNRESET},
+    {"ECONNABORTED", ECONNABORTED},           {"ENETUNREACH", ENETUNREACH},
+    {"EHOSTUNREACH", EHOSTUNREACH},           {"ENETDOWN", ENETDOWN},
+    {"EADDRINUSE", EADDRINUSE},               {"EADDRNOTAVAIL", EADDRNOTAVAIL},
+    {"ENOBUFS", ENOBUFS},                     {"EMSGSIZE", EMSGSIZE},
+    {"ENOTCONN", ENOTCONN},                   {"EINPROGRESS", EINPROGRESS},
+    {"ECHILD", ECHILD}, {"ESRCH", ESRCH},     {"ENODEV", ENODEV},
+    {"EOVERFLOW", EOVERFLOW},                 {"ETXTBSY", ETXTBSY},
+};
+
+int al_chaos_errno_parse(const char *name)
+{
+	for (size_t i = 0; i < AL_ARRAY_SIZE(errnos); i++)
+		if (strcmp(errnos[i].name, name) == 0)
+			return errnos[i].value;
+	return -1;
+}
+
+const char *al_chaos_errno_name(int e)
+{
+	for (size_t i = 0; i < AL_ARRAY_SIZE(errnos); i++)
+		if (errnos[i].value == e)
+			return errnos[i].name;
+	return NULL;
+}
+
+/* Path-taking syscalls and which argument holds the path (the *at forms:
+ * the second, relative to the dirfd in the first). */
+static const struct {
+	const char *name;
+	int arg;
+} path_calls[] = {
+    {"open", 0},       {"openat", 1},     {"creat", 0},      {"stat", 0},
+    {"lstat", 0},      {"newfstatat", 1}, {"statx", 1},      {"access", 0},
+    {"faccessat", 1},  {"faccessat2", 1}, {"mkdir", 0},      {"mkdirat", 1},
+    {"unlink", 0},     {"unlinkat", 1},   {"rmdir", 0},      {"rename", 0},
+    {"renameat", 1},   {"renameat2", 1},  {"truncate", 0},   {"chdir", 0},
+    {"readlink", 0},   {"readlinkat", 1}, {"chmod", 0},      {"fchmodat", 1},
+    {"chown", 0},      {"lchown", 0},     {"fchownat", 1},   {"utimensat", 1},
+    {"link", 0},       {"linkat", 1},     {"symlink", 1},    {"symlinkat", 2},
+    {"statfs", 0},     {"getxattr", 0},   {"lgetxattr", 0},  {"setxattr", 0},
+    {"lsetxattr", 0},  {"listxattr", 0},  {"llistxattr", 0}, {"removexattr", 0},
+    {"lremovexattr", 0},
+};
+
+int al_chaos_path_arg(const char *syscall)
+{
+	for (size_t i = 0; i < AL_ARRAY_SIZE(path_calls); i++)
+		if (strcmp(path_calls[i].name, syscall) == 0)
+			return path_calls[i].arg;
+	return -1;
+}
+
+void al_chaos_spec_free_syscalls(struct al_chaos_spec *c)
+{
+	for (size_t i = 0; i < c->n_syscalls; i++) {
+		free(c->syscalls[i].syscall);
+		free(c->syscalls[i].paths);
+	}
+	free(c->syscalls);
+	c->syscalls = NULL;
+	c->n_syscalls = 0;
+}
+
+void al_chaos_spec_free(struct al_chaos_spec *c)
+{
+	al_chaos_spec_free_syscalls(c);
+	free(c->steps);
+	memset(c, 0, sizeof *c);
+}
