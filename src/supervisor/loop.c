@@ -26,6 +26,7 @@
 
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "chaos/chaos.h"
 #include "supervisor/notify.h"
 #include "util/escape.h"
 #include "util/fdutil.h"
@@ -35,6 +36,7 @@
 enum tag {
 	TAG_PIDFD = 1, TAG_SIGNAL, TAG_TIMEOUT, TAG_TICK, TAG_SYNC, TAG_STDOUT, TAG_STDERR,
 	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP, TAG_STDOUT_OUT, TAG_STDERR_OUT,
+	TAG_CHAOS,
 };
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
@@ -442,6 +444,8 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 					if (s->notify == NULL)
 						close(fd);
 					fail_closed(s, &e);
+				} else if (s->chaos) {
+					al_notify_set_interposer(s->notify, al_chaos_notify, s->chaos);
 				}
 			} else if (kind == 'U' && s->upper_fd < 0) {
 				s->upper_fd = fd;
@@ -547,6 +551,14 @@ static void read_sync(struct al_supervisor *s)
 			s->t_ready_ns = al_mono_ns();
 			if (s->notify == NULL)
 				exec_event(s);
+			if (s->chaos && s->chaos_timerfd < 0) {
+				struct al_error e = {0};
+				if (al_sv_chaos_start(s, &e) < 0 ||
+				    (s->chaos_timerfd >= 0 &&
+				     ep_add(s->epfd, s->chaos_timerfd, EPOLLIN, TAG_CHAOS) < 0 &&
+				     al_error_errno(&e, "chaos", "epoll_ctl") < 0))
+					fail_closed(s, &e);
+			}
 			break;
 		case AL_MSG_EXEC_FAILED:
 			s->exec_errno = m.err ? m.err : ENOENT;
@@ -748,6 +760,10 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				}
 				break;
 			case TAG_CGROUP: cgroup_events(s); break;
+			case TAG_CHAOS:
+				if (!s->init_exited && al_sv_chaos_fire(s, &e) < 0)
+					fail_closed(s, &e);
+				break;
 			}
 		}
 		/* After the init is gone, pipes whose writers all died give EOF;

@@ -28,6 +28,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "chaos/chaos.h"
 #include "supervisor/notify.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -190,6 +191,11 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	uint32_t bit;
 	int r;
 
+	/* the cgroup mode is known from here on (both callers), and nothing
+	 * of the workload has run: chaos refuses what it cannot apply now */
+	r = al_sv_chaos_check(s, err);
+	if (r < 0)
+		return r;
 	al_buf_init(&b);
 	al_buf_init(&canon);
 	uname(&u);
@@ -210,6 +216,10 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_json_null(&j);
 	protections_json(s, f, sc, ll, &j);
 	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
+	if (s->spec->chaos.enabled) {
+		al_json_key(&j, "chaos");
+		al_chaos_describe_start(&s->spec->chaos, &j);
+	}
 	al_json_key(&j, "degraded");
 	al_json_arr_begin(&j);
 	for (bit = 1; bit; bit <<= 1)
@@ -360,6 +370,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	s.out.fd = s.err.fd = -1;
 	s.in.src = s.in.dst = -1;
 	s.upper_fd = -1;
+	s.chaos_timerfd = -1;
 	s.export_parent_fd = -1;
 	s.t_start_ns = al_mono_ns();
 	make_run_id(s.run_id);
@@ -387,6 +398,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
 		r = al_seccomp_prepare(&sc, spec, err);
+	if (r == 0)
+		r = al_chaos_prepare(&s.chaos, spec, sc, plan.rootless, err);
 	if (r < 0)
 		goto out;
 	plan.landlock = ll;
@@ -625,6 +638,9 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		close(s.timerfd);
 	if (s.tickfd >= 0)
 		close(s.tickfd);
+	if (s.chaos_timerfd >= 0)
+		close(s.chaos_timerfd);
+	s.chaos_timerfd = -1;
 	s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	/* The log's own fds are the only ones allowed to remain open now. */
@@ -710,6 +726,7 @@ out:
 		close(s.export_parent_fd);
 	free(s.export_path);
 	al_seccomp_free(sc);
+	al_chaos_free(s.chaos);
 	al_landlock_free(ll);
 	al_plan_free(&plan);
 	return r;
@@ -786,6 +803,10 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "denied_unrecorded", s->notify_stats.denied_unrecorded);
 	al_notify_stats_json(&s->notify_stats, &j);
 	al_json_obj_end(&j);
+	if (s->chaos) {
+		al_json_key(&j, "chaos");
+		al_chaos_describe(s->chaos, &j);
+	}
 	al_json_key(&j, "output");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "stdout_bytes", s->out.bytes);

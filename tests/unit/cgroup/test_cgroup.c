@@ -731,6 +731,85 @@ static void test_v2_frontend_in_private_mount(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* chaos resource steps through the v2 back end's update, on a plain
+ * directory standing in for the run's cgroup (the files are what the kernel
+ * would be told; no controller is needed). */
+static void read_small(const char *dir, const char *file, char *buf, size_t n)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	ssize_t r = al_read_file_at(AT_FDCWD, path, buf, n);
+	assert_true(r >= 0);
+	buf[r] = '\0';
+}
+
+static void touch_in(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_v2_update_files(void **state)
+{
+	char tmpl[] = "/tmp/airlock-cg-v2-XXXXXX", buf[128];
+	struct al_cgroup cg;
+	struct al_limits lim = {0};
+	struct al_error err = {0};
+
+	assert_non_null(mkdtemp(tmpl));
+	al_cg_init(&cg);
+	if (al_cg_v2_create(&cg, tmpl, "/", "chaos", NULL, &err) < 0) {
+		skip_because("the v2 back end needs a cgroup file system to create in");
+		return;
+	}
+	touch_in(cg.v2.path, "memory.max");
+	touch_in(cg.v2.path, "pids.max");
+	touch_in(cg.v2.path, "cpu.max");
+	lim.memory = 256ull << 20;
+	lim.pids = 32;
+	lim.cpus = 0.2;
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err), 0);
+	read_small(cg.v2.path, "memory.max", buf, sizeof buf);
+	assert_string_equal(buf, "268435456");
+	read_small(cg.v2.path, "pids.max", buf, sizeof buf);
+	assert_string_equal(buf, ""); /* not named: untouched */
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_PIDS | AL_CGROUP_SET_CPUS, &lim, &err), 0);
+	read_small(cg.v2.path, "pids.max", buf, sizeof buf);
+	assert_string_equal(buf, "32");
+	read_small(cg.v2.path, "cpu.max", buf, sizeof buf);
+	assert_string_equal(buf, "20000 100000");
+	assert_int_equal(cg.lim.pids, 32);
+	/* a file the kernel would lack is an error naming it, not a silent skip */
+	{
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/memory.max", cg.v2.path);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/pids.max", cg.v2.path);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/cpu.max", cg.v2.path);
+		unlink(path);
+	}
+	assert_true(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err) < 0);
+	assert_non_null(strstr(err.msg, "memory.max"));
+	al_cg_undo(&cg);
+	{
+		char cmd[PATH_MAX + 16];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* no cgroup at all (rlimits-only mode): a step cannot land, and says so */
+static void test_update_without_cgroup(void **state)
+{
+	struct al_limits lim = {.memory = 1};
+	struct al_error err = {0};
+	assert_int_equal(al_cgroup_update(NULL, AL_CGROUP_SET_MEMORY, &lim, &err), -ENOTSUP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +828,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
 	    cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
 	    cmocka_unit_test(test_v2_frontend_in_private_mount),
+	    cmocka_unit_test(test_v2_update_files),
+	    cmocka_unit_test(test_update_without_cgroup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
