@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 
 #include "chaos/chaos.h"
+#include "chaos/matrix.h"
 #include "sandbox/seccomp.h"
 #include "util/glob.h"
 
@@ -305,6 +306,77 @@ static void test_divert_prologue(void **state)
 	al_seccomp_free(base);
 }
 
+static void test_matrix_vary(void **state)
+{
+	struct al_matrix_dim d;
+	struct al_error err = {0};
+
+	assert_int_equal(al_matrix_parse_vary("chaos.seed=1..5", &d, &err), 0);
+	assert_string_equal(d.key, "chaos.seed");
+	assert_int_equal(d.n, 5);
+	assert_string_equal(d.values[0], "1");
+	assert_string_equal(d.values[4], "5");
+	al_matrix_dim_free(&d);
+
+	assert_int_equal(al_matrix_parse_vary(
+	                     "chaos.syscalls=[{syscall: write, errno: EIO, every: 2}], [] ,'a,b'", &d,
+	                     &err),
+	                 0);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.values[0], "[{syscall: write, errno: EIO, every: 2}]");
+	assert_string_equal(d.values[1], "[]");
+	assert_string_equal(d.values[2], "'a,b'");
+	al_matrix_dim_free(&d);
+
+	assert_true(al_matrix_parse_vary("chaos.seed", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("Chaos.seed=1", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("chaos..seed=1", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("chaos.seed=5..1", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("chaos.seed=1..100000", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("chaos.syscalls=[{a: 1}", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("chaos.seed=1,,2", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+	assert_true(al_matrix_parse_vary("chaos.seed=@/nonexistent/file", &d, &err) < 0);
+	al_matrix_dim_free(&d);
+}
+
+static void test_matrix_overlay(void **state)
+{
+	char *o = al_matrix_overlay("chaos.seed", "3");
+	assert_string_equal(o, "chaos:\n  seed:\n    3\n");
+	free(o);
+	o = al_matrix_overlay("chaos.syscalls", "- {syscall: write, errno: EIO, every: 1}\n- {syscall: read, errno: EIO, every: 2}\n");
+	assert_string_equal(o, "chaos:\n  syscalls:\n    - {syscall: write, errno: EIO, every: 1}\n"
+	                       "    - {syscall: read, errno: EIO, every: 2}\n");
+	free(o);
+	/* the overlay loads on top of a spec, keeping what it does not name */
+	struct al_spec s;
+	struct al_error err = {0};
+	al_spec_init(&s);
+	const char *base = "chaos:\n  seed: 1\n  syscalls: [{syscall: write, errno: EIO, every: 2}]\n";
+	assert_int_equal(al_spec_load_string(&s, "base", base, strlen(base), &err), 0);
+	o = al_matrix_overlay("chaos.seed", "9");
+	assert_int_equal(al_spec_load_string(&s, "ov", o, strlen(o), &err), 0);
+	free(o);
+	assert_int_equal(s.chaos.seed, 9);
+	assert_int_equal(s.chaos.n_syscalls, 1);
+	o = al_matrix_overlay("chaos.syscalls", "[]");
+	assert_int_equal(al_spec_load_string(&s, "ov", o, strlen(o), &err), 0);
+	free(o);
+	assert_int_equal(s.chaos.n_syscalls, 0);
+	o = al_matrix_overlay("chaos.sed", "1");
+	assert_true(al_spec_load_string(&s, "--vary chaos.sed (value 1)", o, strlen(o), &err) < 0);
+	assert_string_equal(err.msg, "--vary chaos.sed (value 1):2:3: chaos.sed: unknown key");
+	free(o);
+	al_spec_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +390,8 @@ int main(void)
 	    cmocka_unit_test(test_bpf_on_policy),
 	    cmocka_unit_test(test_bpf_rejects_bad_programs),
 	    cmocka_unit_test(test_divert_prologue),
+	    cmocka_unit_test(test_matrix_vary),
+	    cmocka_unit_test(test_matrix_overlay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
