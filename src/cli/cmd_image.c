@@ -1,0 +1,269 @@
+/* `airlock image digest|lint`: thin front ends over src/image. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "image/image.h"
+#include "util/cleanup.h"
+#include "util/fdutil.h"
+#include "util/timeutil.h"
+
+enum {
+	IMG_LINT_FINDINGS = 1,
+	IMG_LINT_FORBIDDEN = 2,
+	IMG_LINT_ERROR = 3,
+	IMG_DIGEST_ERROR = 1,
+	IMG_USAGE = 125,
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: airlock image digest [--no-cache] [--json | --listing] DIR|host\n"
+	      "       airlock image lint [--json] [--forbid CATEGORY,...] [--no-cache] DIR\n"
+	      "\n"
+	      "digest   print the image digest (sha256:...), to pin with image_digest: or\n"
+	      "         --image-digest; --listing prints the canonical listing it hashes\n"
+	      "         (docs/images.md). Exit: 0, 1 the image cannot be read, 125 usage.\n"
+	      "lint     list the attack surface: compilers, interpreters, package-managers,\n"
+	      "         network-tools, shells, setuid, capabilities, world-writable, devices,\n"
+	      "         credentials. --forbid makes the named categories errors.\n"
+	      "         Exit: 0 no findings, 1 findings, 2 findings in a forbidden category,\n"
+	      "         3 the image cannot be read, 125 usage.\n",
+	      out);
+}
+
+static void print_json(const char *s)
+{
+	fputs(s, stdout);
+	fputc('\n', stdout);
+}
+
+static int cmd_digest(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"no-cache", no_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"listing", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct al_image_opts o = {0};
+	struct al_error err = {0};
+	bool json = false, listing = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o.no_cache = true; break;
+		case 'j': json = true; break;
+		case 'l': listing = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return IMG_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (json && listing)) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	const char *image = argv[optind];
+	uint64_t t0 = al_mono_ns();
+	struct al_image_tree t = {0};
+	struct al_buf b;
+	char digest[AL_IMAGE_DIGEST_MAX];
+	int r;
+
+	al_buf_init(&b);
+	if (strcmp(image, "host") == 0) {
+		r = al_image_digest_host(&o, digest, &b, &err);
+	} else {
+		r = al_image_digest_dir(image, &o, &t, &err);
+		if (r == 0) {
+			memcpy(digest, t.digest, sizeof digest);
+			if (listing)
+				r = al_image_listing(&t, &b) < 0 ? -ENOMEM : 0;
+		}
+	}
+	uint64_t t1 = al_mono_ns();
+	if (r < 0) {
+		char msg[700];
+		fprintf(stderr, "airlock: image digest: %s\n", al_error_format(&err, msg, sizeof msg));
+		al_buf_free(&b);
+		al_image_tree_free(&t);
+		return IMG_DIGEST_ERROR;
+	}
+	if (listing) {
+		al_write_all(1, b.data, b.len);
+	} else if (json) {
+		struct al_buf jb;
+		struct al_json j;
+		al_buf_init(&jb);
+		al_json_init(&j, &jb);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "image", image);
+		al_json_kv_str(&j, "kind", strcmp(image, "host") == 0 ? "host" : "tree");
+		al_json_kv_str(&j, "digest", digest);
+		al_json_kv_uint(&j, "elapsed_ns", t1 - t0);
+		if (strcmp(image, "host") != 0) {
+			al_json_kv_uint(&j, "entries", t.stats.entries);
+			al_json_kv_uint(&j, "files_hashed", t.stats.files_hashed);
+			al_json_kv_uint(&j, "bytes_hashed", t.stats.bytes_hashed);
+			al_json_kv_uint(&j, "cache_hits", t.stats.cache_hits);
+			al_json_kv_uint(&j, "dirs_read", t.stats.dirs_read);
+			al_json_kv_uint(&j, "dirs_reused", t.stats.dirs_reused);
+			al_json_kv_bool(&j, "cache_loaded", t.stats.cache_loaded);
+			al_json_kv_bool(&j, "cache_written", t.stats.cache_written);
+			al_json_kv_bool(&j, "unchanged", t.stats.all_hit);
+		}
+		al_json_obj_end(&j);
+		print_json(jb.data);
+		al_buf_free(&jb);
+	} else {
+		printf("%s\n", digest);
+	}
+	al_buf_free(&b);
+	al_image_tree_free(&t);
+	return 0;
+}
+
+static int parse_forbid(const char *list, bool forbid[AL_LINT_N_CATEGORIES])
+{
+	_cleanup_free_ char *copy = strdup(list);
+	char *save = NULL, *tok;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum al_lint_category c;
+		if (al_lint_category_parse(tok, &c) < 0) {
+			fprintf(stderr, "airlock: image lint: unknown category '%s'\n", tok);
+			return -EINVAL;
+		}
+		forbid[c] = true;
+	}
+	return 0;
+}
+
+static void print_table(const struct al_lint_report *rep, const bool forbid[])
+{
+	struct al_buf b;
+
+	al_buf_init(&b);
+	printf("%-8s %-16s %-40s %s\n", "SEVERITY", "CATEGORY", "PATH", "REASON");
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct al_lint_finding *f = &rep->f[i];
+		al_buf_reset(&b);
+		/* hostile names (newlines, escapes) print escaped, as in the listing */
+		al_image_escape(&b, f->path, strlen(f->path));
+		printf("%-8s %-16s %-40s %s%s\n", forbid[f->category] ? "FORBID" : f->severity,
+		       al_lint_category_name(f->category), b.data ? b.data : "", f->reason,
+		       forbid[f->category] ? " [forbidden]" : "");
+	}
+	printf("%zu finding%s in %zu entries\n", rep->n, rep->n == 1 ? "" : "s", rep->scanned);
+	al_buf_free(&b);
+}
+
+static int cmd_lint(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"forbid", required_argument, NULL, 'f'},
+	    {"no-cache", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	bool forbid[AL_LINT_N_CATEGORIES] = {false};
+	struct al_image_opts o = {0};
+	struct al_error err = {0};
+	struct al_image_tree t = {0};
+	struct al_lint_report rep = {0};
+	bool json = false, forbidden = false;
+	char msg[700];
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'n': o.no_cache = true; break;
+		case 'f':
+			if (parse_forbid(optarg, forbid) < 0)
+				return IMG_USAGE;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return IMG_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	const char *image = argv[optind];
+	r = al_image_digest_dir(image, &o, &t, &err);
+	_cleanup_close_ int rootfd = r == 0 ? open(image, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (r == 0 && rootfd < 0)
+		r = al_error_errno(&err, "image", "opening the image %s", image);
+	if (r == 0)
+		r = al_lint_tree(rootfd, &t, &rep, &err);
+	if (r < 0) {
+		fprintf(stderr, "airlock: image lint: %s\n", al_error_format(&err, msg, sizeof msg));
+		al_image_tree_free(&t);
+		return IMG_LINT_ERROR;
+	}
+	for (size_t i = 0; i < rep.n; i++)
+		if (forbid[rep.f[i].category])
+			forbidden = true;
+	if (json) {
+		struct al_buf jb;
+		struct al_json j;
+		al_buf_init(&jb);
+		al_json_init(&j, &jb);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "image", image);
+		al_json_kv_str(&j, "digest", t.digest);
+		al_lint_report_json(&rep, &j);
+		al_json_key(&j, "forbidden");
+		al_json_arr_begin(&j);
+		for (int k = 0; k < AL_LINT_N_CATEGORIES; k++)
+			if (forbid[k])
+				al_json_str(&j, al_lint_category_name((enum al_lint_category)k));
+		al_json_arr_end(&j);
+		al_json_kv_bool(&j, "ok", !forbidden);
+		al_json_obj_end(&j);
+		print_json(jb.data);
+		al_buf_free(&jb);
+	} else {
+		print_table(&rep, forbid);
+		if (forbidden)
+			fprintf(stderr, "airlock: image lint: findings in a forbidden category\n");
+	}
+	r = forbidden ? IMG_LINT_FORBIDDEN : rep.n ? IMG_LINT_FINDINGS : 0;
+	al_lint_report_free(&rep);
+	al_image_tree_free(&t);
+	return r;
+}
+
+int al_cmd_image(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	if (strcmp(argv[1], "digest") == 0)
+		return cmd_digest(argc - 1, argv + 1);
+	if (strcmp(argv[1], "lint") == 0)
+		return cmd_lint(argc - 1, argv + 1);
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "airlock: image: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return IMG_USAGE;
+}
