@@ -34,6 +34,9 @@
 #include "util/fdutil.h"
 #include "image/image_internal.h"
 
+/* The trailer is a BLAKE2b-256 of the body: a check against corruption and
+ * truncation (not against an attacker: ownership is that), cheap enough to
+ * run at every run start. */
 #define CACHE_HEADER "airlock-image-cache 1\n"
 #define CACHE_MAX_BYTES (512u << 20)
 #define LISTINGS_KEPT 32
@@ -242,24 +245,31 @@ static int parse_hex(const char *s, size_t n, unsigned char *out, size_t max, si
 
 #define MAX_FIELDS 13
 
+/* Digits only (no sign, no spaces, no overflow), in base 8 or 10: the
+ * cache is parsed at every run start, so no locale-aware strtoull. */
 static int parse_u64(const char *s, int base, unsigned long long *v)
 {
-	char *end;
-	if (s[0] < '0' || s[0] > '9')
+	unsigned long long x = 0;
+	if (*s == '\0')
 		return -EINVAL;
-	errno = 0;
-	*v = strtoull(s, &end, base);
-	return errno || *end ? -EINVAL : 0;
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (d >= (unsigned)base || x > (ULLONG_MAX - d) / (unsigned)base)
+			return -EINVAL;
+		x = x * (unsigned)base + d;
+	}
+	*v = x;
+	return 0;
 }
 
 static int parse_i64(const char *s, int64_t *v)
 {
-	char *end;
-	if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+	unsigned long long x;
+	bool neg = *s == '-';
+	if (parse_u64(s + neg, 10, &x) < 0 || x > (unsigned long long)INT64_MAX)
 		return -EINVAL;
-	errno = 0;
-	*v = strtoll(s, &end, 10);
-	return errno || *end ? -EINVAL : 0;
+	*v = neg ? -(int64_t)x : (int64_t)x;
+	return 0;
 }
 
 /* One cache line: PATH TYPE MODE UID GID SIZE DEV INO MTIME FLAGS CTIME DATA CAP */
@@ -356,7 +366,7 @@ static int cache_parse(char *text, size_t len, struct al_image_tree *t)
 		return -EINVAL;
 	if (parse_hex(trailer + 5, strlen(trailer + 5), want, 32, &got) < 0 || got != 32)
 		return -EINVAL;
-	crypto_hash_sha256(h, (unsigned char *)text, (size_t)(trailer + 1 - text));
+	crypto_generichash(h, sizeof h, (unsigned char *)text, (size_t)(trailer + 1 - text), NULL, 0);
 	if (sodium_memcmp(h, want, 32) != 0)
 		return -EINVAL;
 	*trailer = '\0';
@@ -468,7 +478,7 @@ static int cache_format(const struct al_image_tree *t, struct al_buf *b)
 	}
 	if (b->oom)
 		return -ENOMEM;
-	crypto_hash_sha256(h, (unsigned char *)b->data, b->len);
+	crypto_generichash(h, sizeof h, (unsigned char *)b->data, b->len, NULL, 0);
 	for (int k = 0; k < 32; k++) {
 		hex[2 * k] = hexd[h[k] >> 4];
 		hex[2 * k + 1] = hexd[h[k] & 15];

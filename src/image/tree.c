@@ -422,9 +422,13 @@ static bool virtual_fs(int fd)
 
 static char *child_path(const char *parent, const char *name)
 {
-	char *p;
-	if (asprintf(&p, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, name) < 0)
+	size_t pl = strcmp(parent, "/") == 0 ? 0 : strlen(parent), nl = strlen(name);
+	char *p = malloc(pl + 1 + nl + 1);
+	if (p == NULL)
 		return NULL;
+	memcpy(p, parent, pl);
+	p[pl] = '/';
+	memcpy(p + pl + 1, name, nl + 1);
 	return p;
 }
 
@@ -465,8 +469,8 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 	/* A directory: open it without following a link, and be sure it is
 	 * the one just stat'ed (not swapped in between). */
 	if (depth + 1 > AL_IMAGE_MAX_DEPTH)
-		return al_error_set(w->err, ELOOP, "image",
-				    "the image is nested deeper than %d levels at %.300s",
+		return al_error_set(w->err, 0, "image",
+				    "refused: the image is nested deeper than %d levels (at %.120s...)",
 				    AL_IMAGE_MAX_DEPTH, w->t->e[ei].path);
 	_cleanup_close_ int cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat cst;
