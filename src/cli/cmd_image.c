@@ -24,8 +24,14 @@ enum {
 
 static void usage(FILE *out)
 {
-	fputs("usage: airlock image digest [--no-cache] [--json | --listing] DIR|host\n"
-	      "       airlock image lint [--json] [--forbid CATEGORY,...] [--no-cache] DIR\n"
+	fputs("usage: airlock image digest [--no-cache] [--json | --listing] DIR|host|IMAGE\n"
+	      "       airlock image lint [--json] [--forbid CATEGORY,...] [--no-cache] DIR|IMAGE\n"
+	      "       airlock image import FILE|DIR [--name NAME:TAG]\n"
+	      "       airlock image ls [--json]\n"
+	      "       airlock image inspect IMAGE|DIR\n"
+	      "       airlock image rm IMAGE\n"
+	      "\n"
+	      "IMAGE is NAME:TAG or sha256:HEX in the local store.\n"
 	      "\n"
 	      "digest   print the image digest (sha256:...), to pin with image_digest: or\n"
 	      "         --image-digest; --listing prints the canonical listing it hashes\n"
@@ -34,8 +40,27 @@ static void usage(FILE *out)
 	      "         network-tools, shells, setuid, capabilities, world-writable, devices,\n"
 	      "         credentials. --forbid makes the named categories errors.\n"
 	      "         Exit: 0 no findings, 1 findings, 2 findings in a forbidden category,\n"
-	      "         3 the image cannot be read, 125 usage.\n",
+	      "         3 the image cannot be read, 125 usage.\n"
+	      "import   a docker-archive or OCI archive (plain tar: docker/podman save) or an OCI\n"
+	      "         layout directory, into the store (docs/images.md). Exit: 0, 1 refused or\n"
+	      "         failed, 125 usage. ls, inspect, rm: 0, 1 failed, 125 usage.\n",
 	      out);
+}
+
+/* A store reference becomes its directory; anything else is used as is. */
+static const char *image_dir(const char *image, char *buf, size_t len)
+{
+	char digest[AL_IMAGE_DIGEST_MAX];
+	struct al_error err = {0};
+
+	if (!al_image_ref_is_store(image))
+		return image;
+	if (al_image_resolve(image, buf, len, digest, &err) < 0) {
+		char msg[700];
+		fprintf(stderr, "airlock: image: %s\n", al_error_format(&err, msg, sizeof msg));
+		return NULL;
+	}
+	return buf;
 }
 
 static void print_json(const char *s)
@@ -72,7 +97,10 @@ static int cmd_digest(int argc, char **argv)
 		usage(stderr);
 		return IMG_USAGE;
 	}
-	const char *image = argv[optind];
+	char resolved[4096];
+	const char *image = image_dir(argv[optind], resolved, sizeof resolved);
+	if (image == NULL)
+		return IMG_DIGEST_ERROR;
 	uint64_t t0 = al_mono_ns();
 	struct al_image_tree t = {0};
 	struct al_buf b;
@@ -204,7 +232,10 @@ static int cmd_lint(int argc, char **argv)
 		usage(stderr);
 		return IMG_USAGE;
 	}
-	const char *image = argv[optind];
+	char resolved[4096];
+	const char *image = image_dir(argv[optind], resolved, sizeof resolved);
+	if (image == NULL)
+		return IMG_LINT_ERROR;
 	r = al_image_digest_dir(image, &o, &t, &err);
 	_cleanup_close_ int rootfd = r == 0 ? open(image, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (r == 0 && rootfd < 0)
@@ -249,6 +280,186 @@ static int cmd_lint(int argc, char **argv)
 	return r;
 }
 
+static int fail(const char *what, struct al_error *err)
+{
+	char msg[700];
+	fprintf(stderr, "airlock: image %s: %s\n", what, al_error_format(err, msg, sizeof msg));
+	return 1;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct al_image_import_result res;
+	struct al_error err = {0};
+	const char *name = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': name = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return IMG_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	if (name && !al_image_name_valid(name)) {
+		fprintf(stderr, "airlock: image import: --name %s: expected NAME:TAG\n", name);
+		return IMG_USAGE;
+	}
+	if (al_image_import(argv[optind], name, &res, &err) < 0)
+		return fail("import", &err);
+	printf("%s\n", res.digest);
+	fprintf(stderr,
+		"airlock: imported %s (%s, %zu layer%s, %zu entries, %llu bytes)%s%s; dropped: %zu "
+		"device node%s, %zu setuid/setgid bit%s; %zu whiteout%s applied\n",
+		argv[optind], res.format, res.layers, res.layers == 1 ? "" : "s", res.entries,
+		(unsigned long long)res.bytes, res.name[0] ? " as " : "", res.name,
+		res.dropped_devices, res.dropped_devices == 1 ? "" : "s", res.dropped_setuid,
+		res.dropped_setuid == 1 ? "" : "s", res.whiteouts, res.whiteouts == 1 ? "" : "s");
+	return 0;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+	struct al_error err = {0};
+	struct al_buf b;
+	struct al_json j;
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	if (al_image_store_list(&j, &err) < 0) {
+		al_buf_free(&b);
+		if (err.code == ENOENT) { /* no store yet: nothing in it */
+			puts(json ? "[]" : "DIGEST  NAMES");
+			return 0;
+		}
+		return fail("ls", &err);
+	}
+	if (json) {
+		print_json(b.data);
+	} else {
+		/* the same facts as --json, as a table: one line per top-level
+		 * object (a nested "import" object follows a ':') */
+		printf("%-71s  %s\n", "DIGEST", "NAMES");
+		const char *p = b.data;
+		while ((p = strstr(p, "{\"digest\":\"")) != NULL) {
+			char digest[AL_IMAGE_DIGEST_MAX];
+			if (p > b.data && p[-1] == ':') {
+				p += 11;
+				continue;
+			}
+			snprintf(digest, sizeof digest, "%.71s", p + 11);
+			const char *n = strstr(p, "\"names\":[");
+			const char *e = n ? strchr(n, ']') : NULL;
+			printf("%-71s  %.*s\n", digest, n && e ? (int)(e - n - 9) : 0, n ? n + 9 : "");
+			p += 11;
+		}
+	}
+	al_buf_free(&b);
+	return 0;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	struct al_error err = {0};
+	if (argc != 2) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	if (!al_image_ref_is_store(argv[1])) {
+		fprintf(stderr, "airlock: image rm: %s: expected NAME:TAG or sha256:HEX\n", argv[1]);
+		return IMG_USAGE;
+	}
+	if (al_image_store_rm(argv[1], &err) < 0)
+		return fail("rm", &err);
+	return 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	struct al_error err = {0};
+	struct al_image_tree t = {0};
+	struct al_lint_report rep = {0};
+	char resolved[4096];
+	struct al_buf b;
+	struct al_json j;
+	uint64_t bytes = 0;
+	long packages = -1;
+
+	if (argc != 2) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	const char *image = image_dir(argv[1], resolved, sizeof resolved);
+	if (image == NULL)
+		return 1;
+	if (al_image_digest_dir(image, NULL, &t, &err) < 0)
+		return fail("inspect", &err);
+	_cleanup_close_ int rootfd = open(image, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || al_lint_tree(rootfd, &t, &rep, &err) < 0) {
+		al_image_tree_free(&t);
+		if (rootfd < 0)
+			al_error_errno(&err, "image", "opening %s", image);
+		return fail("inspect", &err);
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		if (t.e[i].type == 'f')
+			bytes += t.e[i].size;
+		if (strcmp(t.e[i].path, "/var/lib/dpkg/status") == 0 && t.e[i].type == 'f') {
+			/* packages: the "Package:" stanzas dpkg records */
+			char *text = NULL;
+			int fd = openat(rootfd, "var/lib/dpkg/status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0 && t.e[i].size < (64u << 20) && (text = calloc(1, t.e[i].size + 1))) {
+				ssize_t n = al_read_full(fd, text, t.e[i].size);
+				packages = 0;
+				for (ssize_t k = 0; n > 0 && k < n; k++)
+					if ((k == 0 || text[k - 1] == '\n') && strncmp(text + k, "Package:", 8) == 0)
+						packages++;
+			}
+			free(text);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "image", argv[1]);
+	al_json_kv_str(&j, "path", image);
+	al_json_kv_str(&j, "digest", t.digest);
+	al_json_kv_uint(&j, "entries", t.n);
+	al_json_kv_uint(&j, "bytes", bytes);
+	al_json_key(&j, "packages");
+	if (packages >= 0)
+		al_json_int(&j, packages);
+	else
+		al_json_null(&j);
+	al_json_key(&j, "lint");
+	al_json_obj_begin(&j);
+	al_lint_report_json(&rep, &j);
+	al_json_obj_end(&j);
+	al_json_obj_end(&j);
+	print_json(b.data);
+	al_buf_free(&b);
+	al_lint_report_free(&rep);
+	al_image_tree_free(&t);
+	return 0;
+}
+
 int al_cmd_image(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -259,6 +470,14 @@ int al_cmd_image(int argc, char **argv)
 		return cmd_digest(argc - 1, argv + 1);
 	if (strcmp(argv[1], "lint") == 0)
 		return cmd_lint(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ls") == 0)
+		return cmd_ls(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rm") == 0)
+		return cmd_rm(argc - 1, argv + 1);
+	if (strcmp(argv[1], "inspect") == 0)
+		return cmd_inspect(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;

@@ -89,8 +89,10 @@ void al_cli_usage_run(FILE *out)
 	      "                             is never modified; changes are reported at the end\n"
 	      "      --export DIR           copy changed workspace files to DIR at the end\n"
 	      "  -w, --workdir DIR          working directory inside (default /workspace)\n"
-	      "      --image host|DIR       read-only root image: the host's /usr (default) or\n"
-	      "                             a rootfs directory\n"
+	      "      --image host|DIR|NAME:TAG|sha256:HEX\n"
+	      "                             read-only root image: the host's /usr (default),\n"
+	      "                             a rootfs directory (starting with / or .), or an\n"
+	      "                             image of the local store (airlock image import)\n"
 	      "      --image-digest sha256:HEX\n"
 	      "                             refuse to run unless the image has this digest\n"
 	      "                             (`airlock image digest`; exit 125 on drift)\n"
@@ -256,7 +258,7 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 	case OPT_HOSTNAME:
 		return set_str(spec, &spec->hostname, "--hostname", arg, err);
 	case OPT_IMAGE:
-		if (strcmp(arg, "host") == 0)
+		if (strcmp(arg, "host") == 0 || al_spec_image_is_store_ref(arg))
 			return set_str(spec, &spec->image, "--image", arg, err);
 		return set_host_path(spec, &spec->image, "--image", arg, err);
 	case OPT_IMAGE_DIGEST:

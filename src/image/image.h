@@ -116,6 +116,37 @@ int al_image_identify(const char *image, const char *pin, struct al_image_id *id
 size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char *new_listing,
 			     size_t new_len, size_t max_paths, struct al_buf *out);
 
+/* ---- store.c, import.c: the local image store ---- */
+
+/* /var/lib/airlock/images as root, else $XDG_DATA_HOME/airlock/images or
+ * ~/.local/share/airlock/images. */
+int al_image_store_dir(char *out, size_t len);
+/* The store directory's fd (created when create); -errno with err filled. */
+int al_image_store_open(bool create, struct al_error *err);
+/* Is this image: value a store reference (sha256:HEX or NAME:TAG) rather
+ * than "host" or a path (which starts with / or .)? */
+bool al_image_ref_is_store(const char *ref);
+bool al_image_name_valid(const char *name);
+/* A store reference to its directory and digest. */
+int al_image_resolve(const char *ref, char *path, size_t len, char digest[AL_IMAGE_DIGEST_MAX],
+		     struct al_error *err);
+int al_image_store_rm(const char *ref, struct al_error *err);
+/* [{digest, names[], import{...}}] */
+int al_image_store_list(struct al_json *j, struct al_error *err);
+
+struct al_image_import_result {
+	char digest[AL_IMAGE_DIGEST_MAX];
+	char name[256];
+	char format[32];        /* "docker-archive" or "oci" */
+	size_t layers, entries, whiteouts, dropped_devices, dropped_setuid;
+	uint64_t bytes;
+};
+
+/* Import a docker-archive or OCI archive (plain tar) or an OCI layout
+ * directory into the store, tagged name (NULL: the archive's own name). */
+int al_image_import(const char *src, const char *name, struct al_image_import_result *res,
+		    struct al_error *err);
+
 /* ---- lint.c: the attack surface ---- */
 
 enum al_lint_category {

@@ -17,3 +17,7 @@ int al_image_write_atomic(int dfd, const char *name, const char *data, size_t le
 /* Keep listing (whose SHA-256 is digest) for later drift reports. */
 void al_image_listing_remember(const char *cache_dir, const char *digest,
 			       const struct al_buf *listing);
+/* rm -r of dfd/name, never following a link. */
+int al_image_remove_tree(int dfd, const char *name, unsigned depth);
+/* Point the store tag name at digest. */
+int al_image_tag_set(int store, const char *name, const char *digest, struct al_error *err);

@@ -579,3 +579,10 @@ bool al_spec_image_digest_valid(const char *s)
 			return false;
 	return true;
 }
+
+bool al_spec_image_is_store_ref(const char *s)
+{
+	if (s == NULL || s[0] == '/' || s[0] == '.' || strcmp(s, "host") == 0)
+		return false;
+	return strchr(s, ':') != NULL;
+}

@@ -155,4 +155,7 @@ char *al_spec_host_path(const char *base_dir, const char *path);
 int al_degradation_parse(const char *name, uint32_t *bit);
 /* An image digest as airlock writes it: "sha256:" and 64 lowercase hex digits. */
 bool al_spec_image_digest_valid(const char *s);
+/* An image: value naming an image of the local store (sha256:HEX, or
+ * NAME:TAG not starting with / or .), kept as written; not a host path. */
+bool al_spec_image_is_store_ref(const char *s);
 const char *al_degradation_name(uint32_t bit);

@@ -648,6 +648,10 @@ static int h_image(struct yctx *c, const struct ynode *v, const char *key)
 		r = al_spec_set_str(c->spec, &c->spec->image, "host");
 		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 	}
+	if (al_spec_image_is_store_ref(s)) { /* NAME:TAG or sha256:HEX of the image store */
+		r = al_spec_set_str(c->spec, &c->spec->image, s);
+		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+	}
 	return set_host_path(c, v, key, &c->spec->image);
 }
 
