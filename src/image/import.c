@@ -303,8 +303,10 @@ static int whiteout(struct applier *a, const struct al_tar_entry *e)
 
 	snprintf(buf, sizeof buf, "%s", e->path);
 	r = split_path(buf, comp, &n);
+	if (r == -EPERM)
+		return refuse(a, e->path, "a \"..\" component (path escape)");
 	if (r < 0)
-		return refuse(a, e->path, "a \"..\" component or too deep");
+		return refuse(a, e->path, "nested too deep");
 	if (n == 0 || strncmp(comp[n - 1], ".wh.", 4) != 0)
 		return 0;
 	int p = open_parent(a, comp, n, false);
