@@ -348,7 +348,7 @@ static bool parent_of(const char *dir, const char *path)
 }
 
 /* Parse and check a cache file; on any defect the result is empty. */
-static int cache_parse(char *text, size_t len, struct al_image_tree *t)
+int al_image_cache_parse(char *text, size_t len, struct al_image_tree *t)
 {
 	unsigned char h[32], want[32];
 	size_t got, stack_n = 0;
@@ -620,7 +620,7 @@ int al_image_digest_dir(const char *path, const struct al_image_opts *o, struct 
 		size_t len = 0;
 		cfd = al_image_open_sub(dir, "images", true);
 		if (cfd >= 0 && al_image_read_private(cfd, name, false, &text, &len) == 0) {
-			if (cache_parse(text, len, &old) < 0)
+			if (al_image_cache_parse(text, len, &old) < 0)
 				memset(&old, 0, sizeof old);
 			free(text);
 		}

@@ -21,3 +21,7 @@ void al_image_listing_remember(const char *cache_dir, const char *digest,
 int al_image_remove_tree(int dfd, const char *name, unsigned depth);
 /* Point the store tag name at digest. */
 int al_image_tag_set(int store, const char *name, const char *digest, struct al_error *err);
+/* Parse and check a cache file (text is modified); on any defect -EINVAL
+ * and t empty. Exposed for the fuzzer. */
+struct al_image_tree;
+int al_image_cache_parse(char *text, size_t len, struct al_image_tree *t);
