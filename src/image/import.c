@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct applier {
 	size_t ndm, capdm;
 	struct al_error *err;
 	const char *layer;
+	uint64_t max_bytes;  /* a gzip bomb stops here, not at a full disk */
 };
 
 /* ---- the source: archive members or layout files ---- */
@@ -345,6 +347,13 @@ static int write_file(struct applier *a, struct al_tar *t, int p, const char *na
 			return al_error_errno(a->err, "import", "writing %s", e->path);
 		}
 		a->res->bytes += (uint64_t)n;
+		if (a->res->bytes > a->max_bytes) {
+			close(fd);
+			return al_error_set(a->err, EFBIG, "import",
+					    "layer %s: refused: the image expands beyond %llu bytes "
+					    "(64 GiB, or 90%% of the store's free space)",
+					    a->layer, (unsigned long long)a->max_bytes);
+		}
 	}
 	if (n < 0) {
 		close(fd);
@@ -760,6 +769,13 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 	if (store < 0) {
 		r = store;
 		goto out;
+	}
+	{
+		struct statvfs sv;
+		uint64_t avail = fstatvfs(store, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : 0;
+		a.max_bytes = (uint64_t)64 << 30;
+		if (avail / 10 * 9 < a.max_bytes)
+			a.max_bytes = avail / 10 * 9;
 	}
 	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		rnd = (uint32_t)getpid() ^ (uint32_t)time(NULL);
