@@ -378,6 +378,12 @@ static int read_names(struct walker *w, int dfd, const char *path, char ***out, 
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if (n >= AL_IMAGE_MAX_ENTRIES) {
+			closedir(d);
+			free_names(names, n, true);
+			return al_error_set(w->err, E2BIG, "image", "more than %d entries in %s",
+					    AL_IMAGE_MAX_ENTRIES, path);
+		}
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 32;
 			char **nn = realloc(names, nc * sizeof *nn);
@@ -463,8 +469,15 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 	if (r < 0)
 		return r;
 	ei = w->t->n - 1;
-	if (!S_ISDIR(st.st_mode))
-		return fill_content(w, dfd, name, &st, ei, o);
+	if (!S_ISDIR(st.st_mode)) {
+		r = fill_content(w, dfd, name, &st, ei, o);
+		/* recorded, then gone: not "removed before it was listed" (which
+		 * the caller forgives) but a tree changing under the walk */
+		if (r == -ENOENT)
+			r = al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
+					 w->t->e[ei].path);
+		return r;
+	}
 
 	/* A directory: open it without following a link, and be sure it is
 	 * the one just stat'ed (not swapped in between). */
@@ -479,6 +492,9 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 		w->all_hit = false;
 		return 0;
 	}
+	if (cfd < 0 && errno == ENOENT)
+		return al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
+				    w->t->e[ei].path);
 	if (cfd < 0)
 		return al_error_errno(w->err, "image", "opening %s", w->t->e[ei].path);
 	if (fstat(cfd, &cst) < 0)
