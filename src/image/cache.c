@@ -71,9 +71,13 @@ static int open_private_dir(int dfd, const char *name, bool create)
 	struct stat st;
 	int fd;
 
-	if (create && mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	/* open first: at run start the directory nearly always exists */
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
@@ -92,6 +96,19 @@ static int open_cache_dir(const char *dir, bool create)
 
 	if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
 		return -ENAMETOOLONG;
+	slash = strrchr(buf, '/');
+	if (slash == NULL)
+		return -EINVAL;
+	*slash = '\0';
+	{
+		/* the common case: the parents exist */
+		_cleanup_close_ int parent = open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (parent >= 0)
+			return open_private_dir(parent, slash + 1, create);
+		if (errno != ENOENT || !create)
+			return -errno;
+	}
+	*slash = '/';
 	if (create) {
 		for (char *p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
 			*p = '\0';
