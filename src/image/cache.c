@@ -40,6 +40,7 @@
 #define CACHE_HEADER "airlock-image-cache 1\n"
 #define CACHE_MAX_BYTES (512u << 20)
 #define LISTINGS_KEPT 32
+#define TREES_KEPT 64     /* previous walks kept, least recently used dropped */
 #define F_RACY 1u
 #define F_UNREADABLE 2u
 
@@ -507,7 +508,8 @@ static int cache_format(const struct al_image_tree *t, struct al_buf *b)
 
 /* ---- listings of past digests ---- */
 
-static void prune_listings(int dfd)
+/* Keep the newest `keep` files named prefix* in dfd (by mtime). */
+static void prune_oldest(int dfd, const char *prefix, size_t keep)
 {
 	for (int round = 0; round < 64; round++) {
 		_cleanup_close_ int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -522,7 +524,7 @@ static void prune_listings(int dfd)
 		fd = -1;
 		while ((de = readdir(d)) != NULL) {
 			struct stat st;
-			if (strncmp(de->d_name, "sha256-", 7) != 0 ||
+			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
 			    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
 			n++;
@@ -532,10 +534,10 @@ static void prune_listings(int dfd)
 				snprintf(oldest, sizeof oldest, "%s", de->d_name);
 			}
 		}
-		if (n > LISTINGS_KEPT && oldest[0])
+		if (n > keep && oldest[0])
 			unlinkat(dirfd(d), oldest, 0);
 		closedir(d);
-		if (n <= LISTINGS_KEPT + 1)
+		if (n <= keep + 1)
 			return;
 	}
 }
@@ -560,7 +562,7 @@ static void listing_store(const char *cache_dir, const char *digest, const struc
 		return;
 	}
 	if (al_image_write_atomic(dfd, name, listing->data, listing->len) == 0)
-		prune_listings(dfd);
+		prune_oldest(dfd, "sha256-", LISTINGS_KEPT);
 }
 
 int al_image_listing_load(const char *cache_dir, const char *digest, struct al_buf *out)
@@ -653,12 +655,16 @@ int al_image_digest_dir(const char *path, const struct al_image_opts *o, struct 
 	if (use_cache && !t->stats.all_hit) {
 		struct al_buf b;
 		al_buf_init(&b);
-		if (cfd >= 0 && cache_format(t, &b) == 0 && al_image_write_atomic(cfd, name, b.data, b.len) == 0)
+		if (cfd >= 0 && cache_format(t, &b) == 0 && al_image_write_atomic(cfd, name, b.data, b.len) == 0) {
 			t->stats.cache_written = true;
+			prune_oldest(cfd, "tree-", TREES_KEPT);
+		}
 		al_buf_reset(&b);
 		if (al_image_listing(t, &b) == 0)
 			listing_store(dir, t->digest, &b);
 		al_buf_free(&b);
+	} else if (cfd >= 0) {
+		utimensat(cfd, name, NULL, AT_SYMLINK_NOFOLLOW); /* recently used: kept */
 	}
 	if (cfd >= 0)
 		close(cfd);
