@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,8 @@ static void usage(FILE *out)
 	      "       airlock image ls [--json]\n"
 	      "       airlock image inspect IMAGE|DIR\n"
 	      "       airlock image rm IMAGE\n"
+	      "       airlock image diff A B\n"
+	      "       airlock image verify IMAGE\n"
 	      "\n"
 	      "IMAGE is NAME:TAG or sha256:HEX in the local store.\n"
 	      "\n"
@@ -43,7 +48,12 @@ static void usage(FILE *out)
 	      "         3 the image cannot be read, 125 usage.\n"
 	      "import   a docker-archive or OCI archive (plain tar: docker/podman save) or an OCI\n"
 	      "         layout directory, into the store (docs/images.md). Exit: 0, 1 refused or\n"
-	      "         failed, 125 usage. ls, inspect, rm: 0, 1 failed, 125 usage.\n",
+	      "         failed, 125 usage. ls, inspect, rm: 0, 1 failed, 125 usage.\n"
+	      "diff     files added, removed and changed, and packages changed, between two\n"
+	      "         images or directories. Exit: 0 the same, 1 different, 2 cannot be read.\n"
+	      "verify   recompute a stored image's digest from its bytes (no cache) and compare\n"
+	      "         it with the digest it is stored under. Exit: 0 intact, 1 changed,\n"
+	      "         2 cannot be read.\n",
 	      out);
 }
 
@@ -460,6 +470,135 @@ static int cmd_inspect(int argc, char **argv)
 	return 0;
 }
 
+/* The dpkg status file of a tree, read beneath its root (empty if none). */
+static void read_status(const char *dir, struct al_buf *out)
+{
+	struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	_cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (root < 0)
+		return;
+	_cleanup_close_ int fd = (int)syscall(SYS_openat2, root, "var/lib/dpkg/status", &how, sizeof how);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20))
+		return;
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		return;
+	ssize_t n = al_read_full(fd, buf, (size_t)st.st_size);
+	if (n > 0)
+		al_buf_append(out, buf, (size_t)n);
+	free(buf);
+}
+
+/* The listing (and dpkg status) of DIR, IMAGE or host. */
+static int listing_of(const char *arg, struct al_buf *listing, struct al_buf *status,
+		      char digest[AL_IMAGE_DIGEST_MAX])
+{
+	char resolved[4096];
+	struct al_error err = {0};
+	struct al_image_tree t = {0};
+	const char *dir;
+
+	if (strcmp(arg, "host") == 0) {
+		if (al_image_digest_host(NULL, digest, listing, &err) < 0)
+			return fail("diff", &err);
+		read_status("/", status);
+		return 0;
+	}
+	dir = image_dir(arg, resolved, sizeof resolved);
+	if (dir == NULL)
+		return 1;
+	if (al_image_digest_dir(dir, NULL, &t, &err) < 0)
+		return fail("diff", &err);
+	memcpy(digest, t.digest, AL_IMAGE_DIGEST_MAX);
+	al_image_listing(&t, listing);
+	al_image_tree_free(&t);
+	read_status(dir, status);
+	return 0;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	struct al_buf la, lb, sa, sb, out;
+	char da[AL_IMAGE_DIGEST_MAX], db[AL_IMAGE_DIGEST_MAX];
+	size_t n = 0;
+	int rc = 2;
+
+	if (argc != 3) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	al_buf_init(&la);
+	al_buf_init(&lb);
+	al_buf_init(&sa);
+	al_buf_init(&sb);
+	al_buf_init(&out);
+	if (listing_of(argv[1], &la, &sa, da) == 0 && listing_of(argv[2], &lb, &sb, db) == 0) {
+		printf("--- %s %s\n+++ %s %s\n", argv[1], da, argv[2], db);
+		n = al_image_listing_diff(la.data ? la.data : "", la.len, lb.data ? lb.data : "", lb.len,
+					  (size_t)-1, "\n", &out);
+		if (n)
+			printf("%s\n", out.data);
+		al_buf_reset(&out);
+		n += al_image_packages_diff(sa.data ? sa.data : "", sa.len, sb.data ? sb.data : "",
+					    sb.len, &out);
+		if (out.len)
+			fputs(out.data, stdout);
+		rc = n ? 1 : 0;
+	}
+	al_buf_free(&la);
+	al_buf_free(&lb);
+	al_buf_free(&sa);
+	al_buf_free(&sb);
+	al_buf_free(&out);
+	return rc;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	struct al_image_opts o = {.no_cache = true};
+	struct al_error err = {0};
+	struct al_image_tree t = {0};
+	char path[4096], digest[AL_IMAGE_DIGEST_MAX];
+
+	if (argc != 2) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	if (!al_image_ref_is_store(argv[1])) {
+		fprintf(stderr, "airlock: image verify: %s: expected NAME:TAG or sha256:HEX\n", argv[1]);
+		return IMG_USAGE;
+	}
+	if (al_image_resolve(argv[1], path, sizeof path, digest, &err) < 0 ||
+	    al_image_digest_dir(path, &o, &t, &err) < 0) {
+		fail("verify", &err);
+		return 2;
+	}
+	if (strcmp(t.digest, digest) == 0) {
+		printf("OK: %s is %s (recomputed from every byte)\n", argv[1], digest);
+		al_image_tree_free(&t);
+		return 0;
+	}
+	printf("CHANGED: %s is stored as %s but its content is now %s\n", argv[1], digest, t.digest);
+	struct al_buf old, now, out;
+	al_buf_init(&old);
+	al_buf_init(&now);
+	al_buf_init(&out);
+	if (al_image_listing_load(NULL, digest, &old) == 0 && al_image_listing(&t, &now) == 0) {
+		al_image_listing_diff(old.data, old.len, now.data, now.len, (size_t)-1, "\n", &out);
+		printf("%s\n", out.data ? out.data : "");
+	} else {
+		printf("(the listing of %s is not in the cache: the changed paths cannot be named)\n",
+		       digest);
+	}
+	al_buf_free(&old);
+	al_buf_free(&now);
+	al_buf_free(&out);
+	al_image_tree_free(&t);
+	return 1;
+}
+
 int al_cmd_image(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -478,6 +617,10 @@ int al_cmd_image(int argc, char **argv)
 		return cmd_rm(argc - 1, argv + 1);
 	if (strcmp(argv[1], "inspect") == 0)
 		return cmd_inspect(argc - 1, argv + 1);
+	if (strcmp(argv[1], "diff") == 0)
+		return cmd_diff(argc - 1, argv + 1);
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;

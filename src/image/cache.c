@@ -581,11 +581,17 @@ int al_image_listing_load(const char *cache_dir, const char *digest, struct al_b
 		cache_dir = dir;
 	}
 	_cleanup_close_ int dfd = al_image_open_sub(cache_dir, "listings", false);
-	if (dfd < 0)
-		return dfd;
 	listing_name(digest, name);
 	/* self-verifying: the name is the hash of the content */
-	r = al_image_read_private(dfd, name, true, &text, &len);
+	r = dfd >= 0 ? al_image_read_private(dfd, name, true, &text, &len) : dfd;
+	if (r < 0) {
+		/* a stored image keeps its listing beside it in the store */
+		struct al_error ignored = {0};
+		_cleanup_close_ int store = al_image_store_open(false, &ignored);
+		char sname[96];
+		snprintf(sname, sizeof sname, "sha256-%s.listing", digest + 7);
+		r = store >= 0 ? al_image_read_private(store, sname, false, &text, &len) : store;
+	}
 	if (r < 0)
 		return r;
 	al_image_digest_of(text, len, got);

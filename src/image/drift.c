@@ -128,7 +128,7 @@ static const char *what_changed(const struct line *a, const struct line *b)
 }
 
 size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char *new_listing,
-			     size_t new_len, size_t max_paths, struct al_buf *out)
+			     size_t new_len, size_t max_paths, const char *sep, struct al_buf *out)
 {
 	size_t no, nn, i = 0, j = 0, count = 0;
 	struct line *a = split(old_listing, old_len, &no);
@@ -169,7 +169,7 @@ size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char
 		}
 		if (count < max_paths) {
 			if (count)
-				al_buf_puts(out, ", ");
+				al_buf_puts(out, sep);
 			al_buf_printf(out, "%s ", kind);
 			al_image_escape(out, path, strlen(path));
 			al_buf_puts(out, detail);
@@ -178,6 +178,100 @@ size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char
 	}
 	if (count > max_paths)
 		al_buf_printf(out, " (and %zu more)", count - max_paths);
+	free(a);
+	free(b);
+	return count;
+}
+
+struct pkg {
+	const char *name, *version;
+	size_t nlen, vlen;
+};
+
+static int cmp_pkg(const void *a, const void *b)
+{
+	const struct pkg *x = a, *y = b;
+	size_t n = x->nlen < y->nlen ? x->nlen : y->nlen;
+	int c = memcmp(x->name, y->name, n);
+	return c ? c : (x->nlen > y->nlen) - (x->nlen < y->nlen);
+}
+
+/* The installed packages of a dpkg status file ("Package:" and "Version:"
+ * of each stanza whose Status ends in "installed"), sorted by name. */
+static struct pkg *packages(const char *s, size_t len, size_t *n)
+{
+	struct pkg *v = NULL, cur = {0};
+	size_t cap = 0;
+	bool installed = false;
+	const char *p = s, *end = s + len;
+
+	*n = 0;
+	for (;;) {
+		const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		const char *le = nl ? nl : end;
+		if (p >= end || le == p) { /* end of a stanza */
+			if (cur.name && installed) {
+				if (*n == cap) {
+					size_t nc = cap ? cap * 2 : 256;
+					struct pkg *nv = realloc(v, nc * sizeof *nv);
+					if (nv == NULL)
+						break;
+					v = nv;
+					cap = nc;
+				}
+				v[(*n)++] = cur;
+			}
+			memset(&cur, 0, sizeof cur);
+			installed = false;
+			if (p >= end)
+				break;
+		} else if ((size_t)(le - p) > 9 && memcmp(p, "Package: ", 9) == 0) {
+			cur.name = p + 9;
+			cur.nlen = (size_t)(le - p - 9);
+		} else if ((size_t)(le - p) > 9 && memcmp(p, "Version: ", 9) == 0) {
+			cur.version = p + 9;
+			cur.vlen = (size_t)(le - p - 9);
+		} else if ((size_t)(le - p) > 8 && memcmp(p, "Status: ", 8) == 0) {
+			installed = (size_t)(le - p) >= 18 && memcmp(le - 10, " installed", 10) == 0;
+		}
+		p = le + 1;
+	}
+	if (v)
+		qsort(v, *n, sizeof *v, cmp_pkg);
+	return v;
+}
+
+size_t al_image_packages_diff(const char *old_status, size_t old_len, const char *new_status,
+			      size_t new_len, struct al_buf *out)
+{
+	size_t na, nb, i = 0, j = 0, count = 0;
+	struct pkg *a = packages(old_status, old_len, &na);
+	struct pkg *b = packages(new_status, new_len, &nb);
+
+	while (i < na || j < nb) {
+		int c = i >= na ? 1 : j >= nb ? -1 : cmp_pkg(&a[i], &b[j]);
+		if (c < 0) {
+			al_buf_printf(out, "package removed %.*s %.*s\n", (int)a[i].nlen, a[i].name,
+				      (int)a[i].vlen, a[i].version ? a[i].version : "");
+			i++;
+			count++;
+		} else if (c > 0) {
+			al_buf_printf(out, "package added %.*s %.*s\n", (int)b[j].nlen, b[j].name,
+				      (int)b[j].vlen, b[j].version ? b[j].version : "");
+			j++;
+			count++;
+		} else {
+			if (a[i].vlen != b[j].vlen ||
+			    (a[i].vlen && memcmp(a[i].version, b[j].version, a[i].vlen) != 0)) {
+				al_buf_printf(out, "package %.*s: %.*s -> %.*s\n", (int)a[i].nlen, a[i].name,
+					      (int)a[i].vlen, a[i].version ? a[i].version : "",
+					      (int)b[j].vlen, b[j].version ? b[j].version : "");
+				count++;
+			}
+			i++;
+			j++;
+		}
+	}
 	free(a);
 	free(b);
 	return count;
@@ -217,7 +311,8 @@ int al_image_identify(const char *image, const char *pin, struct al_image_id *id
 	al_buf_init(&old);
 	al_buf_init(&msg);
 	if (al_image_listing_load(NULL, pin, &old) == 0) {
-		size_t n = al_image_listing_diff(old.data, old.len, listing.data, listing.len, 8, &msg);
+		size_t n = al_image_listing_diff(old.data, old.len, listing.data, listing.len, 8, ", ",
+						 &msg);
 		snprintf(id->drift_msg, sizeof id->drift_msg,
 			 "image drift: %s is %s, pinned %s: %zu difference%s: %s", image, id->digest,
 			 pin, n, n == 1 ? "" : "s", msg.data ? msg.data : "");

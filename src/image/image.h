@@ -110,11 +110,16 @@ struct al_image_id {
  * in the cache). A digest that cannot be computed is an error. */
 int al_image_identify(const char *image, const char *pin, struct al_image_id *id,
 		      struct al_error *err);
-/* Describe the differences between two listings, at most max_paths paths:
- * "changed /bin/sh (content), added /x, removed /y". Returns how many
- * differences there are in all. */
+/* Describe the differences between two listings, at most max_paths paths,
+ * separated by sep: "changed /bin/sh (content), added /x, removed /y".
+ * Returns how many differences there are in all. */
 size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char *new_listing,
-			     size_t new_len, size_t max_paths, struct al_buf *out);
+			     size_t new_len, size_t max_paths, const char *sep, struct al_buf *out);
+/* Installed packages that differ between two dpkg status files, one per
+ * line: "package NAME: OLD -> NEW", "package added NAME NEW", "package
+ * removed NAME OLD". Returns how many. */
+size_t al_image_packages_diff(const char *old_status, size_t old_len, const char *new_status,
+			      size_t new_len, struct al_buf *out);
 
 /* ---- store.c, import.c: the local image store ---- */
 

@@ -816,7 +816,20 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		if (r < 0)
 			goto cleanup;
 		memcpy(res->digest, t.digest, sizeof res->digest);
+		/* the listing stays beside the image, so that drift against the
+		 * stored digest can always name the changed paths */
+		struct al_buf lb;
+		char lname[96];
+		al_buf_init(&lb);
+		snprintf(lname, sizeof lname, "sha256-%s.listing", t.digest + 7);
+		if (al_image_listing(&t, &lb) < 0 ||
+		    al_image_write_atomic(store, lname, lb.data, lb.len) < 0 ||
+		    fchmodat(store, lname, 0644, 0) < 0)
+			r = al_error_set(err, EIO, "import", "writing the listing of %s", t.digest);
+		al_buf_free(&lb);
 		al_image_tree_free(&t);
+		if (r < 0)
+			goto cleanup;
 	}
 	snprintf(final, sizeof final, "sha256-%s", res->digest + 7);
 	if (renameat(store, staging, store, final) < 0) {
@@ -824,7 +837,26 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 			r = al_error_errno(err, "import", "storing %s", final);
 			goto cleanup;
 		}
-		al_image_remove_tree(store, staging, 0); /* already stored */
+		/* already stored: keep it if it is intact, else replace it */
+		struct al_image_tree t = {0};
+		struct al_error e2 = {0};
+		char dir[PATH_MAX];
+		al_image_store_dir(dir, sizeof dir);
+		snprintf(path, sizeof path, "%s/%s", dir, final);
+		bool intact = al_image_digest_dir(path, NULL, &t, &e2) == 0 &&
+			      strcmp(t.digest, res->digest) == 0;
+		al_image_tree_free(&t);
+		if (intact) {
+			al_image_remove_tree(store, staging, 0);
+		} else {
+			r = al_image_remove_tree(store, final, 0);
+			if (r == 0 && renameat(store, staging, store, final) < 0)
+				r = -errno;
+			if (r < 0) {
+				r = al_error_set(err, -r, "import", "replacing the changed %s", final);
+				goto cleanup;
+			}
+		}
 	}
 	write_meta(store, src, res);
 	if (name == NULL && auto_name[0] && al_image_name_valid(auto_name))

@@ -298,6 +298,8 @@ int al_image_store_rm(const char *ref, struct al_error *err)
 		return al_error_set(err, -r, "store", "removing %s", digest);
 	snprintf(path, sizeof path, "sha256-%s.json", digest + 7);
 	unlinkat(store, path, 0);
+	snprintf(path, sizeof path, "sha256-%s.listing", digest + 7);
+	unlinkat(store, path, 0);
 	return 0;
 }
 

@@ -210,3 +210,44 @@ def test_bad_archives_fail_cleanly(airlock, store_env, world_tmp):
     res = imp(airlock, src, store_env, "--name", "x/y:1")
     assert res.rc == 1 and b"does not match its digest" in res.stderr, res.describe()
     assert airlock.run("image", "import", "--name", "Bad Name", str(src), env=store_env).rc == 125
+
+
+def test_verify_names_the_change_and_reimport_repairs(airlock, store_env, name, world_tmp):
+    docker_archive(world_tmp / "d.tar", busybox_layers(), name + ":1")
+    res = imp(airlock, world_tmp / "d.tar", store_env)
+    assert res.rc == 0, res.describe()
+    digest = res.stdout.decode().strip()
+    ok = airlock.run("image", "verify", name + ":1", env=store_env)
+    assert ok.rc == 0 and b"OK" in ok.stdout, ok.describe()
+    motd = store_root(store_env) / ("sha256-" + digest[7:]) / "etc" / "motd"
+    motd.write_text("tampered\n")
+    bad = airlock.run("image", "verify", name + ":1", env=store_env)
+    assert bad.rc == 1, bad.describe()
+    assert b"CHANGED" in bad.stdout and b"changed /etc/motd (content)" in bad.stdout
+    # importing the same archive again puts the image back as it was
+    again = imp(airlock, world_tmp / "d.tar", store_env)
+    assert again.rc == 0 and again.stdout.decode().strip() == digest, again.describe()
+    assert motd.read_text() == "two\n"
+    assert airlock.run("image", "verify", name + ":1", env=store_env).rc == 0
+
+
+def test_diff_files_and_packages(airlock, world_tmp, store_env):
+    a, b = world_tmp / "a", world_tmp / "b"
+    for root, pkgs, extra in ((a, [("curl", "7.88"), ("gone", "1")], "x"),
+                              (b, [("curl", "8.0"), ("new", "2")], "y")):
+        (root / "var" / "lib" / "dpkg").mkdir(parents=True)
+        (root / "var" / "lib" / "dpkg" / "status").write_text("".join(
+            f"Package: {p}\nStatus: install ok installed\nVersion: {v}\n\n" for p, v in pkgs))
+        (root / "bin").mkdir()
+        (root / "bin" / extra).write_text(extra)
+        (root / "same").write_text("same\n")
+    res = airlock.run("image", "diff", str(a), str(b), env=store_env)
+    assert res.rc == 1, res.describe()
+    out = res.stdout.decode().splitlines()
+    assert "removed /bin/x" in out and "added /bin/y" in out
+    assert "changed /var/lib/dpkg/status (content)" in out
+    assert "package curl: 7.88 -> 8.0" in out
+    assert "package removed gone 1" in out and "package added new 2" in out
+    assert not any("/same" in l for l in out)
+    same = airlock.run("image", "diff", str(a), str(a), env=store_env)
+    assert same.rc == 0, same.describe()

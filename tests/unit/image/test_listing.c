@@ -364,12 +364,12 @@ static void listing_diff_names_paths(void **state)
 	(void)state;
 
 	al_buf_init(&out);
-	size_t n = al_image_listing_diff(a, strlen(a), b, strlen(b), 10, &out);
+	size_t n = al_image_listing_diff(a, strlen(a), b, strlen(b), 10, ", ", &out);
 	assert_int_equal(n, 5);
 	assert_string_equal(out.data, "changed /a (mode), changed /b (target), changed /c (content), "
 				      "removed /gone, added /new%0Aname");
 	al_buf_reset(&out);
-	n = al_image_listing_diff(a, strlen(a), b, strlen(b), 2, &out);
+	n = al_image_listing_diff(a, strlen(a), b, strlen(b), 2, ", ", &out);
 	assert_int_equal(n, 5);
 	assert_non_null(strstr(out.data, "(and 3 more)"));
 	al_buf_free(&out);
