@@ -96,11 +96,21 @@ static int cmd_digest(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.no_cache = true; break;
-		case 'j': json = true; break;
-		case 'l': listing = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return IMG_USAGE;
+		case 'n':
+			o.no_cache = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'l':
+			listing = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return IMG_USAGE;
 		}
 	}
 	if (optind != argc - 1 || (json && listing)) {
@@ -131,7 +141,8 @@ static int cmd_digest(int argc, char **argv)
 	uint64_t t1 = al_mono_ns();
 	if (r < 0) {
 		char msg[700];
-		fprintf(stderr, "airlock: image digest: %s\n", al_error_format(&err, msg, sizeof msg));
+		fprintf(stderr, "airlock: image digest: %s\n",
+		        al_error_format(&err, msg, sizeof msg));
 		al_buf_free(&b);
 		al_image_tree_free(&t);
 		return IMG_DIGEST_ERROR;
@@ -228,14 +239,22 @@ static int cmd_lint(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
-		case 'n': o.no_cache = true; break;
+		case 'j':
+			json = true;
+			break;
+		case 'n':
+			o.no_cache = true;
+			break;
 		case 'f':
 			if (parse_forbid(optarg, forbid) < 0)
 				return IMG_USAGE;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return IMG_USAGE;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return IMG_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
@@ -253,7 +272,8 @@ static int cmd_lint(int argc, char **argv)
 	if (r == 0)
 		r = al_lint_tree(rootfd, &t, &rep, &err);
 	if (r < 0) {
-		fprintf(stderr, "airlock: image lint: %s\n", al_error_format(&err, msg, sizeof msg));
+		fprintf(stderr, "airlock: image lint: %s\n",
+		        al_error_format(&err, msg, sizeof msg));
 		al_image_tree_free(&t);
 		return IMG_LINT_ERROR;
 	}
@@ -312,9 +332,15 @@ static int cmd_import(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': name = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return IMG_USAGE;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return IMG_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
@@ -329,12 +355,12 @@ static int cmd_import(int argc, char **argv)
 		return fail("import", &err);
 	printf("%s\n", res.digest);
 	fprintf(stderr,
-		"airlock: imported %s (%s, %zu layer%s, %zu entries, %llu bytes)%s%s; dropped: %zu "
-		"device node%s, %zu setuid/setgid bit%s; %zu whiteout%s applied\n",
-		argv[optind], res.format, res.layers, res.layers == 1 ? "" : "s", res.entries,
-		(unsigned long long)res.bytes, res.name[0] ? " as " : "", res.name,
-		res.dropped_devices, res.dropped_devices == 1 ? "" : "s", res.dropped_setuid,
-		res.dropped_setuid == 1 ? "" : "s", res.whiteouts, res.whiteouts == 1 ? "" : "s");
+	        "airlock: imported %s (%s, %zu layer%s, %zu entries, %llu bytes)%s%s; dropped: %zu "
+	        "device node%s, %zu setuid/setgid bit%s; %zu whiteout%s applied\n",
+	        argv[optind], res.format, res.layers, res.layers == 1 ? "" : "s", res.entries,
+	        (unsigned long long)res.bytes, res.name[0] ? " as " : "", res.name,
+	        res.dropped_devices, res.dropped_devices == 1 ? "" : "s", res.dropped_setuid,
+	        res.dropped_setuid == 1 ? "" : "s", res.whiteouts, res.whiteouts == 1 ? "" : "s");
 	return 0;
 }
 
@@ -375,7 +401,8 @@ static int cmd_ls(int argc, char **argv)
 			snprintf(digest, sizeof digest, "%.71s", p + 11);
 			const char *n = strstr(p, "\"names\":[");
 			const char *e = n ? strchr(n, ']') : NULL;
-			printf("%-71s  %.*s\n", digest, n && e ? (int)(e - n - 9) : 0, n ? n + 9 : "");
+			printf("%-71s  %.*s\n", digest, n && e ? (int)(e - n - 9) : 0,
+			       n ? n + 9 : "");
 			p += 11;
 		}
 	}
@@ -391,7 +418,8 @@ static int cmd_rm(int argc, char **argv)
 		return IMG_USAGE;
 	}
 	if (!al_image_ref_is_store(argv[1])) {
-		fprintf(stderr, "airlock: image rm: %s: expected NAME:TAG or sha256:HEX\n", argv[1]);
+		fprintf(stderr, "airlock: image rm: %s: expected NAME:TAG or sha256:HEX\n",
+		        argv[1]);
 		return IMG_USAGE;
 	}
 	if (al_image_store_rm(argv[1], &err) < 0)
@@ -432,12 +460,15 @@ static int cmd_inspect(int argc, char **argv)
 		if (strcmp(t.e[i].path, "/var/lib/dpkg/status") == 0 && t.e[i].type == 'f') {
 			/* packages: the "Package:" stanzas dpkg records */
 			char *text = NULL;
-			int fd = openat(rootfd, "var/lib/dpkg/status", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0 && t.e[i].size < (64u << 20) && (text = calloc(1, t.e[i].size + 1))) {
+			int fd = openat(rootfd, "var/lib/dpkg/status",
+			                O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0 && t.e[i].size < (64u << 20) &&
+			    (text = calloc(1, t.e[i].size + 1))) {
 				ssize_t n = al_read_full(fd, text, t.e[i].size);
 				packages = 0;
 				for (ssize_t k = 0; n > 0 && k < n; k++)
-					if ((k == 0 || text[k - 1] == '\n') && strncmp(text + k, "Package:", 8) == 0)
+					if ((k == 0 || text[k - 1] == '\n') &&
+					    strncmp(text + k, "Package:", 8) == 0)
 						packages++;
 			}
 			free(text);
@@ -474,12 +505,14 @@ static int cmd_inspect(int argc, char **argv)
 static void read_status(const char *dir, struct al_buf *out)
 {
 	struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	                       .resolve =
+	                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	_cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
 	if (root < 0)
 		return;
-	_cleanup_close_ int fd = (int)syscall(SYS_openat2, root, "var/lib/dpkg/status", &how, sizeof how);
+	_cleanup_close_ int fd =
+	    (int)syscall(SYS_openat2, root, "var/lib/dpkg/status", &how, sizeof how);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20))
 		return;
 	char *buf = malloc((size_t)st.st_size + 1);
@@ -493,7 +526,7 @@ static void read_status(const char *dir, struct al_buf *out)
 
 /* The listing (and dpkg status) of DIR, IMAGE or host. */
 static int listing_of(const char *arg, struct al_buf *listing, struct al_buf *status,
-		      char digest[AL_IMAGE_DIGEST_MAX])
+                      char digest[AL_IMAGE_DIGEST_MAX])
 {
 	char resolved[4096];
 	struct al_error err = {0};
@@ -536,13 +569,13 @@ static int cmd_diff(int argc, char **argv)
 	al_buf_init(&out);
 	if (listing_of(argv[1], &la, &sa, da) == 0 && listing_of(argv[2], &lb, &sb, db) == 0) {
 		printf("--- %s %s\n+++ %s %s\n", argv[1], da, argv[2], db);
-		n = al_image_listing_diff(la.data ? la.data : "", la.len, lb.data ? lb.data : "", lb.len,
-					  (size_t)-1, "\n", &out);
+		n = al_image_listing_diff(la.data ? la.data : "", la.len, lb.data ? lb.data : "",
+		                          lb.len, (size_t)-1, "\n", &out);
 		if (n)
 			printf("%s\n", out.data);
 		al_buf_reset(&out);
 		n += al_image_packages_diff(sa.data ? sa.data : "", sa.len, sb.data ? sb.data : "",
-					    sb.len, &out);
+		                            sb.len, &out);
 		if (out.len)
 			fputs(out.data, stdout);
 		rc = n ? 1 : 0;
@@ -567,7 +600,8 @@ static int cmd_verify(int argc, char **argv)
 		return IMG_USAGE;
 	}
 	if (!al_image_ref_is_store(argv[1])) {
-		fprintf(stderr, "airlock: image verify: %s: expected NAME:TAG or sha256:HEX\n", argv[1]);
+		fprintf(stderr, "airlock: image verify: %s: expected NAME:TAG or sha256:HEX\n",
+		        argv[1]);
 		return IMG_USAGE;
 	}
 	if (al_image_resolve(argv[1], path, sizeof path, digest, &err) < 0 ||
@@ -580,7 +614,8 @@ static int cmd_verify(int argc, char **argv)
 		al_image_tree_free(&t);
 		return 0;
 	}
-	printf("CHANGED: %s is stored as %s but its content is now %s\n", argv[1], digest, t.digest);
+	printf("CHANGED: %s is stored as %s but its content is now %s\n", argv[1], digest,
+	       t.digest);
 	struct al_buf old, now, out;
 	al_buf_init(&old);
 	al_buf_init(&now);
@@ -589,8 +624,9 @@ static int cmd_verify(int argc, char **argv)
 		al_image_listing_diff(old.data, old.len, now.data, now.len, (size_t)-1, "\n", &out);
 		printf("%s\n", out.data ? out.data : "");
 	} else {
-		printf("(the listing of %s is not in the cache: the changed paths cannot be named)\n",
-		       digest);
+		printf(
+		    "(the listing of %s is not in the cache: the changed paths cannot be named)\n",
+		    digest);
 	}
 	al_buf_free(&old);
 	al_buf_free(&now);

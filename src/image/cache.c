@@ -40,7 +40,7 @@
 #define CACHE_HEADER "airlock-image-cache 1\n"
 #define CACHE_MAX_BYTES (512u << 20)
 #define LISTINGS_KEPT 32
-#define TREES_KEPT 64     /* previous walks kept, least recently used dropped */
+#define TREES_KEPT 64 /* previous walks kept, least recently used dropped */
 #define F_RACY 1u
 #define F_UNREADABLE 2u
 
@@ -103,7 +103,8 @@ static int open_cache_dir(const char *dir, bool create)
 	*slash = '\0';
 	{
 		/* the common case: the parents exist */
-		_cleanup_close_ int parent = open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int parent =
+		    open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (parent >= 0)
 			return open_private_dir(parent, slash + 1, create);
 		if (errno != ENOENT || !create)
@@ -124,7 +125,8 @@ static int open_cache_dir(const char *dir, bool create)
 	if (slash == NULL)
 		return -EINVAL;
 	*slash = '\0';
-	_cleanup_close_ int parent = open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int parent =
+	    open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (parent < 0)
 		return -errno;
 	return open_private_dir(parent, slash + 1, create);
@@ -332,8 +334,9 @@ static int parse_entry(char *line, struct al_image_entry *e)
 	if (r < 0)
 		return r;
 	if (e->type == 'f') {
-		if (strcmp(f[11], "-") == 0 ? !e->unreadable
-		    : (parse_hex(f[11], strlen(f[11]), e->sha256, 32, &got) < 0 || got != 32))
+		if (strcmp(f[11], "-") == 0
+		        ? !e->unreadable
+		        : (parse_hex(f[11], strlen(f[11]), e->sha256, 32, &got) < 0 || got != 32))
 			return -EINVAL;
 		if (strcmp(f[12], "-") != 0) {
 			unsigned char cap[256];
@@ -384,7 +387,8 @@ int al_image_cache_parse(char *text, size_t len, struct al_image_tree *t)
 		return -EINVAL;
 	if (parse_hex(trailer + 5, strlen(trailer + 5), want, 32, &got) < 0 || got != 32)
 		return -EINVAL;
-	crypto_generichash(h, sizeof h, (unsigned char *)text, (size_t)(trailer + 1 - text), NULL, 0);
+	crypto_generichash(h, sizeof h, (unsigned char *)text, (size_t)(trailer + 1 - text), NULL,
+	                   0);
 	if (sodium_memcmp(h, want, 32) != 0)
 		return -EINVAL;
 	*trailer = '\0';
@@ -467,11 +471,12 @@ static int cache_format(const struct al_image_tree *t, struct al_buf *b)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct al_image_entry *e = &t->e[i];
 		al_image_escape(b, e->path, strlen(e->path));
-		al_buf_printf(b, " %c %o %u %u %llu %llu %llu %lld %u %lld ", e->type, e->mode, e->uid,
-			      e->gid, (unsigned long long)e->size, (unsigned long long)e->dev,
-			      (unsigned long long)e->ino, (long long)e->mtime_ns,
-			      (e->racy ? F_RACY : 0) | (e->unreadable ? F_UNREADABLE : 0),
-			      (long long)e->ctime_ns);
+		al_buf_printf(b, " %c %o %u %u %llu %llu %llu %lld %u %lld ", e->type, e->mode,
+		              e->uid, e->gid, (unsigned long long)e->size,
+		              (unsigned long long)e->dev, (unsigned long long)e->ino,
+		              (long long)e->mtime_ns,
+		              (e->racy ? F_RACY : 0) | (e->unreadable ? F_UNREADABLE : 0),
+		              (long long)e->ctime_ns);
 		if (e->type == 'f' && !e->unreadable) {
 			for (int k = 0; k < 32; k++) {
 				hex[2 * k] = hexd[e->sha256[k] >> 4];
@@ -605,7 +610,7 @@ int al_image_listing_load(const char *cache_dir, const char *digest, struct al_b
 }
 
 void al_image_listing_remember(const char *cache_dir, const char *digest,
-			       const struct al_buf *listing)
+                               const struct al_buf *listing)
 {
 	char dir[PATH_MAX];
 	if (cache_dir == NULL) {
@@ -619,7 +624,7 @@ void al_image_listing_remember(const char *cache_dir, const char *digest,
 /* ---- the digest of a directory, through the cache ---- */
 
 int al_image_digest_dir(const char *path, const struct al_image_opts *o, struct al_image_tree *t,
-			struct al_error *err)
+                        struct al_error *err)
 {
 	struct al_image_tree old = {0};
 	char dir[PATH_MAX], name[64];
@@ -633,7 +638,7 @@ int al_image_digest_dir(const char *path, const struct al_image_opts *o, struct 
 	if (fstat(fd, &st) < 0)
 		return al_error_errno(err, "image", "stat %s", path);
 	snprintf(name, sizeof name, "tree-%llx-%llx", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino);
+	         (unsigned long long)st.st_ino);
 	if (use_cache) {
 		if (o && o->cache_dir)
 			snprintf(dir, sizeof dir, "%s", o->cache_dir);
@@ -661,7 +666,8 @@ int al_image_digest_dir(const char *path, const struct al_image_opts *o, struct 
 	if (use_cache && !t->stats.all_hit) {
 		struct al_buf b;
 		al_buf_init(&b);
-		if (cfd >= 0 && cache_format(t, &b) == 0 && al_image_write_atomic(cfd, name, b.data, b.len) == 0) {
+		if (cfd >= 0 && cache_format(t, &b) == 0 &&
+		    al_image_write_atomic(cfd, name, b.data, b.len) == 0) {
 			t->stats.cache_written = true;
 			prune_oldest(cfd, "tree-", TREES_KEPT);
 		}

@@ -128,7 +128,7 @@ static const char *what_changed(const struct line *a, const struct line *b)
 }
 
 size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char *new_listing,
-			     size_t new_len, size_t max_paths, const char *sep, struct al_buf *out)
+                             size_t new_len, size_t max_paths, const char *sep, struct al_buf *out)
 {
 	size_t no, nn, i = 0, j = 0, count = 0;
 	struct line *a = split(old_listing, old_len, &no);
@@ -232,7 +232,8 @@ static struct pkg *packages(const char *s, size_t len, size_t *n)
 			cur.version = p + 9;
 			cur.vlen = (size_t)(le - p - 9);
 		} else if ((size_t)(le - p) > 8 && memcmp(p, "Status: ", 8) == 0) {
-			installed = (size_t)(le - p) >= 18 && memcmp(le - 10, " installed", 10) == 0;
+			installed =
+			    (size_t)(le - p) >= 18 && memcmp(le - 10, " installed", 10) == 0;
 		}
 		p = le + 1;
 	}
@@ -242,7 +243,7 @@ static struct pkg *packages(const char *s, size_t len, size_t *n)
 }
 
 size_t al_image_packages_diff(const char *old_status, size_t old_len, const char *new_status,
-			      size_t new_len, struct al_buf *out)
+                              size_t new_len, struct al_buf *out)
 {
 	size_t na, nb, i = 0, j = 0, count = 0;
 	struct pkg *a = packages(old_status, old_len, &na);
@@ -252,20 +253,21 @@ size_t al_image_packages_diff(const char *old_status, size_t old_len, const char
 		int c = i >= na ? 1 : j >= nb ? -1 : cmp_pkg(&a[i], &b[j]);
 		if (c < 0) {
 			al_buf_printf(out, "package removed %.*s %.*s\n", (int)a[i].nlen, a[i].name,
-				      (int)a[i].vlen, a[i].version ? a[i].version : "");
+			              (int)a[i].vlen, a[i].version ? a[i].version : "");
 			i++;
 			count++;
 		} else if (c > 0) {
 			al_buf_printf(out, "package added %.*s %.*s\n", (int)b[j].nlen, b[j].name,
-				      (int)b[j].vlen, b[j].version ? b[j].version : "");
+			              (int)b[j].vlen, b[j].version ? b[j].version : "");
 			j++;
 			count++;
 		} else {
 			if (a[i].vlen != b[j].vlen ||
 			    (a[i].vlen && memcmp(a[i].version, b[j].version, a[i].vlen) != 0)) {
-				al_buf_printf(out, "package %.*s: %.*s -> %.*s\n", (int)a[i].nlen, a[i].name,
-					      (int)a[i].vlen, a[i].version ? a[i].version : "",
-					      (int)b[j].vlen, b[j].version ? b[j].version : "");
+				al_buf_printf(out, "package %.*s: %.*s -> %.*s\n", (int)a[i].nlen,
+				              a[i].name, (int)a[i].vlen,
+				              a[i].version ? a[i].version : "", (int)b[j].vlen,
+				              b[j].version ? b[j].version : "");
 				count++;
 			}
 			i++;
@@ -278,7 +280,7 @@ size_t al_image_packages_diff(const char *old_status, size_t old_len, const char
 }
 
 int al_image_identify(const char *image, const char *pin, struct al_image_id *id,
-		      struct al_error *err)
+                      struct al_error *err)
 {
 	struct al_buf listing, old, msg;
 	struct al_image_tree t = {0};
@@ -311,16 +313,17 @@ int al_image_identify(const char *image, const char *pin, struct al_image_id *id
 	al_buf_init(&old);
 	al_buf_init(&msg);
 	if (al_image_listing_load(NULL, pin, &old) == 0) {
-		size_t n = al_image_listing_diff(old.data, old.len, listing.data, listing.len, 8, ", ",
-						 &msg);
+		size_t n = al_image_listing_diff(old.data, old.len, listing.data, listing.len, 8,
+		                                 ", ", &msg);
 		snprintf(id->drift_msg, sizeof id->drift_msg,
-			 "image drift: %s is %s, pinned %s: %zu difference%s: %s", image, id->digest,
-			 pin, n, n == 1 ? "" : "s", msg.data ? msg.data : "");
+		         "image drift: %s is %s, pinned %s: %zu difference%s: %s", image,
+		         id->digest, pin, n, n == 1 ? "" : "s", msg.data ? msg.data : "");
 	} else {
-		snprintf(id->drift_msg, sizeof id->drift_msg,
-			 "image drift: %s is %s, pinned %s (the pinned listing is not in the cache, "
-			 "so the changed paths cannot be named)",
-			 image, id->digest, pin);
+		snprintf(
+		    id->drift_msg, sizeof id->drift_msg,
+		    "image drift: %s is %s, pinned %s (the pinned listing is not in the cache, "
+		    "so the changed paths cannot be named)",
+		    image, id->digest, pin);
 	}
 	al_buf_free(&old);
 	al_buf_free(&msg);

@@ -42,7 +42,7 @@ static int64_t ns_of(struct timespec ts)
 }
 
 static int add_rec(struct hrec **v, size_t *n, const char *path, const struct stat *st,
-		   const char *data)
+                   const char *data)
 {
 	struct hrec *nv = realloc(*v, (*n + 1) * sizeof **v);
 	struct al_buf b;
@@ -52,8 +52,11 @@ static int add_rec(struct hrec **v, size_t *n, const char *path, const struct st
 	*v = nv;
 	al_buf_init(&b);
 	al_buf_printf(&b, " %c %04o %u %u %s\n",
-		      S_ISDIR(st->st_mode) ? 'd' : S_ISLNK(st->st_mode) ? 'l' : S_ISREG(st->st_mode) ? 'f' : 's',
-		      st->st_mode & 07777, st->st_uid, st->st_gid, data);
+	              S_ISDIR(st->st_mode)   ? 'd'
+	              : S_ISLNK(st->st_mode) ? 'l'
+	              : S_ISREG(st->st_mode) ? 'f'
+	                                     : 's',
+	              st->st_mode & 07777, st->st_uid, st->st_gid, data);
 	nv[*n].path = strdup(path);
 	nv[*n].line = b.data;
 	if (nv[*n].path == NULL || b.oom) {
@@ -69,15 +72,15 @@ static int add_dir(struct hrec **v, size_t *n, const char *path, const struct st
 {
 	char id[128];
 	snprintf(id, sizeof id, "id=%llu:%llu:%lld:%lld", (unsigned long long)st->st_dev,
-		 (unsigned long long)st->st_ino, (long long)ns_of(st->st_mtim),
-		 (long long)ns_of(st->st_ctim));
+	         (unsigned long long)st->st_ino, (long long)ns_of(st->st_mtim),
+	         (long long)ns_of(st->st_ctim));
 	return add_rec(v, n, path, st, id);
 }
 
 /* SHA-256 of dpkg's status file, reused from the cache while its identity
  * is unchanged (the same argument as for image files, cache.c). */
 static int status_hash(const struct al_image_opts *o, const struct stat *st, char hex[65],
-		       struct al_error *err)
+                       struct al_error *err)
 {
 	static const char hexd[] = "0123456789abcdef";
 	char dir[PATH_MAX], key[160], *text = NULL;
@@ -88,8 +91,8 @@ static int status_hash(const struct al_image_opts *o, const struct stat *st, cha
 	bool use_cache = !(o && o->no_cache);
 
 	snprintf(key, sizeof key, "%llu %llu %llu %lld %lld ", (unsigned long long)st->st_dev,
-		 (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
-		 (long long)ns_of(st->st_mtim), (long long)ns_of(st->st_ctim));
+	         (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+	         (long long)ns_of(st->st_mtim), (long long)ns_of(st->st_ctim));
 	if (use_cache) {
 		if (o && o->cache_dir)
 			snprintf(dir, sizeof dir, "%s", o->cache_dir);
@@ -98,11 +101,14 @@ static int status_hash(const struct al_image_opts *o, const struct stat *st, cha
 	}
 	if (use_cache) {
 		cfd = al_image_open_sub(dir, "images", true);
-		if (cfd >= 0 && al_image_read_private(cfd, "host-dpkg-status", false, &text, &len) == 0) {
+		if (cfd >= 0 &&
+		    al_image_read_private(cfd, "host-dpkg-status", false, &text, &len) == 0) {
 			size_t kl = strlen(key);
-			bool ok = len == kl + 65 && memcmp(text, key, kl) == 0 && text[len - 1] == '\n';
+			bool ok =
+			    len == kl + 65 && memcmp(text, key, kl) == 0 && text[len - 1] == '\n';
 			for (size_t i = kl; ok && i < kl + 64; i++)
-				ok = (text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f');
+				ok = (text[i] >= '0' && text[i] <= '9') ||
+				     (text[i] >= 'a' && text[i] <= 'f');
 			if (ok) {
 				memcpy(hex, text + kl, 64);
 				hex[64] = '\0';
@@ -117,7 +123,8 @@ static int status_hash(const struct al_image_opts *o, const struct stat *st, cha
 		crypto_hash_sha256_state hs;
 		unsigned char buf[65536];
 		struct stat st2;
-		_cleanup_close_ int fd = open(DPKG_STATUS, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		_cleanup_close_ int fd =
+		    open(DPKG_STATUS, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st2) < 0 || st2.st_ino != st->st_ino) {
 			if (cfd >= 0)
 				close(cfd);
@@ -164,7 +171,7 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 int al_image_digest_host(const struct al_image_opts *o, char out[AL_IMAGE_DIGEST_MAX],
-			 struct al_buf *listing, struct al_error *err)
+                         struct al_buf *listing, struct al_error *err)
 {
 	struct hrec *v = NULL;
 	size_t n = 0, i;
@@ -217,7 +224,8 @@ int al_image_digest_host(const struct al_image_opts *o, char out[AL_IMAGE_DIGEST
 		char hex[65], data[128];
 		r = status_hash(o, &st, hex, err);
 		if (r == 0) {
-			snprintf(data, sizeof data, "%llu %s -", (unsigned long long)st.st_size, hex);
+			snprintf(data, sizeof data, "%llu %s -", (unsigned long long)st.st_size,
+			         hex);
 			r = add_rec(&v, &n, DPKG_STATUS, &st, data);
 		}
 	}

@@ -16,7 +16,7 @@ int al_image_read_private(int dfd, const char *name, bool any_owner, char **out,
 int al_image_write_atomic(int dfd, const char *name, const char *data, size_t len);
 /* Keep listing (whose SHA-256 is digest) for later drift reports. */
 void al_image_listing_remember(const char *cache_dir, const char *digest,
-			       const struct al_buf *listing);
+                               const struct al_buf *listing);
 /* rm -r of dfd/name, never following a link. */
 int al_image_remove_tree(int dfd, const char *name, unsigned depth);
 /* Point the store tag name at digest. */

@@ -50,9 +50,9 @@ struct member {
 };
 
 struct source {
-	int fd;              /* the archive file, or the layout directory */
+	int fd; /* the archive file, or the layout directory */
 	bool dir;
-	struct member *m;    /* archive members (regular files) */
+	struct member *m; /* archive members (regular files) */
 	size_t n;
 };
 
@@ -69,7 +69,7 @@ struct applier {
 	size_t ndm, capdm;
 	struct al_error *err;
 	const char *layer;
-	uint64_t max_bytes;  /* a gzip bomb stops here, not at a full disk */
+	uint64_t max_bytes; /* a gzip bomb stops here, not at a full disk */
 };
 
 /* ---- the source: archive members or layout files ---- */
@@ -129,7 +129,8 @@ static int index_archive(struct source *s, struct al_error *err)
 	free(e);
 	if (r == -ENOTSUP)
 		return al_error_set(err, ENOTSUP, "import",
-				    "a compressed archive: decompress it first (docker/podman save write plain tar)");
+		                    "a compressed archive: decompress it first (docker/podman save "
+		                    "write plain tar)");
 	if (r < 0)
 		return al_error_set(err, -r, "import", "reading the archive: not a valid tar");
 	return 0;
@@ -138,14 +139,15 @@ static int index_archive(struct source *s, struct al_error *err)
 /* A member (or layout file) as (fd, offset, size); fd is borrowed for
  * archives and owned (*own) for layouts. */
 static int source_find(struct source *s, const char *name, int *fd, uint64_t *off, uint64_t *size,
-		       bool *own)
+                       bool *own)
 {
 	name = strip_dot(name);
 	if (strstr(name, "..") != NULL)
 		return -EINVAL;
 	if (s->dir) {
 		struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-				       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+		                       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		                                  RESOLVE_NO_MAGICLINKS};
 		struct stat st;
 		int f = (int)syscall(SYS_openat2, s->fd, name, &how, sizeof how);
 		if (f < 0)
@@ -172,7 +174,7 @@ static int source_find(struct source *s, const char *name, int *fd, uint64_t *of
 }
 
 static int read_json(struct source *s, const char *name, struct fy_document **doc,
-		     const char *want_digest, struct al_error *err)
+                     const char *want_digest, struct al_error *err)
 {
 	int fd;
 	uint64_t off, size;
@@ -202,8 +204,8 @@ static int read_json(struct source *s, const char *name, struct fy_document **do
 		al_image_digest_of(text, size, got);
 		if (strcmp(got, want_digest) != 0) {
 			free(text);
-			return al_error_set(err, EINVAL, "import", "%s: content does not match its digest",
-					    name);
+			return al_error_set(err, EINVAL, "import",
+			                    "%s: content does not match its digest", name);
 		}
 	}
 	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_FORCE};
@@ -217,7 +219,8 @@ static int read_json(struct source *s, const char *name, struct fy_document **do
 
 static const char *jstr(struct fy_node *n, const char *key)
 {
-	struct fy_node *v = n && fy_node_is_mapping(n) ? fy_node_mapping_lookup_by_string(n, key, FY_NT) : NULL;
+	struct fy_node *v =
+	    n && fy_node_is_mapping(n) ? fy_node_mapping_lookup_by_string(n, key, FY_NT) : NULL;
 	return v && fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
 }
 
@@ -262,7 +265,8 @@ static int open_parent(struct applier *a, char *comp[], size_t n, bool create)
 				close(cur);
 				return e;
 			}
-			next = openat(cur, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			next =
+			    openat(cur, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		int e = -errno;
 		close(cur);
@@ -275,7 +279,8 @@ static int open_parent(struct applier *a, char *comp[], size_t n, bool create)
 
 static int refuse(struct applier *a, const char *path, const char *why)
 {
-	return al_error_set(a->err, EPERM, "import", "layer %s: %s: refused: %s", a->layer, path, why);
+	return al_error_set(a->err, EPERM, "import", "layer %s: %s: refused: %s", a->layer, path,
+	                    why);
 }
 
 static int empty_dir(int dfd)
@@ -319,7 +324,7 @@ static int whiteout(struct applier *a, const struct al_tar_entry *e)
 	if (strcmp(comp[n - 1], ".wh..wh..opq") == 0)
 		r = empty_dir(p);
 	else if (comp[n - 1][4] == '\0' || strcmp(comp[n - 1] + 4, ".") == 0 ||
-		 strcmp(comp[n - 1] + 4, "..") == 0)
+	         strcmp(comp[n - 1] + 4, "..") == 0)
 		r = -EPERM;
 	else
 		r = al_image_remove_tree(p, comp[n - 1] + 4, 0);
@@ -333,7 +338,7 @@ static int whiteout(struct applier *a, const struct al_tar_entry *e)
 }
 
 static int write_file(struct applier *a, struct al_tar *t, int p, const char *name,
-		      const struct al_tar_entry *e)
+                      const struct al_tar_entry *e)
 {
 	unsigned char buf[65536];
 	int fd = openat(p, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -349,15 +354,17 @@ static int write_file(struct applier *a, struct al_tar *t, int p, const char *na
 		a->res->bytes += (uint64_t)n;
 		if (a->res->bytes > a->max_bytes) {
 			close(fd);
-			return al_error_set(a->err, EFBIG, "import",
-					    "layer %s: refused: the image expands beyond %llu bytes "
-					    "(64 GiB, or 90%% of the store's free space)",
-					    a->layer, (unsigned long long)a->max_bytes);
+			return al_error_set(
+			    a->err, EFBIG, "import",
+			    "layer %s: refused: the image expands beyond %llu bytes "
+			    "(64 GiB, or 90%% of the store's free space)",
+			    a->layer, (unsigned long long)a->max_bytes);
 		}
 	}
 	if (n < 0) {
 		close(fd);
-		return al_error_set(a->err, (int)-n, "import", "layer %s: reading %s", a->layer, e->path);
+		return al_error_set(a->err, (int)-n, "import", "layer %s: reading %s", a->layer,
+		                    e->path);
 	}
 	if (a->as_root && fchown(fd, e->uid, e->gid) < 0) {
 		close(fd);
@@ -439,7 +446,9 @@ static int apply_entry(struct applier *a, struct al_tar *t, const struct al_tar_
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++)
 			k += (size_t)snprintf(norm + k, sizeof norm - k, "/%s", comp[i]);
-		return remember_dir(a, norm, e) < 0 ? al_error_set(a->err, ENOMEM, "import", "import") : 0;
+		return remember_dir(a, norm, e) < 0
+		           ? al_error_set(a->err, ENOMEM, "import", "import")
+		           : 0;
 	}
 	if (exists) {
 		r = al_image_remove_tree(p, name, 0);
@@ -472,7 +481,8 @@ static int apply_entry(struct applier *a, struct al_tar *t, const struct al_tar_
 		if (tp < 0)
 			return refuse(a, e->path, "a hard link to something not in the tree");
 		if (fstatat(tp, lc[ln - 1], &ts, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(ts.st_mode))
-			return refuse(a, e->path, "a hard link to something not a file in the tree");
+			return refuse(a, e->path,
+			              "a hard link to something not a file in the tree");
 		if (linkat(tp, lc[ln - 1], p, name, 0) < 0)
 			return al_error_errno(a->err, "import", "link %s", e->path);
 		return 0;
@@ -482,7 +492,7 @@ static int apply_entry(struct applier *a, struct al_tar *t, const struct al_tar_
 }
 
 static int apply_layer(struct applier *a, struct source *s, const char *name,
-		       const char *want_digest)
+                       const char *want_digest)
 {
 	int fd;
 	uint64_t off, size;
@@ -521,8 +531,8 @@ static int apply_layer(struct applier *a, struct source *s, const char *name,
 		}
 		got[71] = '\0';
 		if (strcmp(got, want_digest) != 0) {
-			r = al_error_set(a->err, EINVAL, "import", "layer %s does not match its digest",
-					 name);
+			r = al_error_set(a->err, EINVAL, "import",
+			                 "layer %s does not match its digest", name);
 			goto out;
 		}
 	}
@@ -576,7 +586,8 @@ static int finish_dirs(struct applier *a)
 		if (d >= 0) {
 			if ((a->as_root && fchown(d, a->dm[i].uid, a->dm[i].gid) < 0) ||
 			    fchmod(d, a->dm[i].mode) < 0)
-				r = al_error_errno(a->err, "import", "setting the mode of %s", a->dm[i].path);
+				r = al_error_errno(a->err, "import", "setting the mode of %s",
+				                   a->dm[i].path);
 			close(d);
 		}
 		close(p);
@@ -595,8 +606,10 @@ static int layers_docker(struct source *s, struct applier *a, char *name_out, si
 	if (r < 0)
 		return r;
 	struct fy_node *root = fy_document_root(doc);
-	struct fy_node *m = root && fy_node_is_sequence(root) && fy_node_sequence_item_count(root) >= 1
-				    ? fy_node_sequence_get_by_index(root, 0) : NULL;
+	struct fy_node *m =
+	    root && fy_node_is_sequence(root) && fy_node_sequence_item_count(root) >= 1
+	        ? fy_node_sequence_get_by_index(root, 0)
+	        : NULL;
 	struct fy_node *layers = jget(m, "Layers");
 	struct fy_node *tags = jget(m, "RepoTags");
 	if (layers == NULL || !fy_node_is_sequence(layers)) {
@@ -613,7 +626,8 @@ static int layers_docker(struct source *s, struct applier *a, char *name_out, si
 		struct fy_node *l = fy_node_sequence_get_by_index(layers, i);
 		const char *path = l && fy_node_is_scalar(l) ? fy_node_get_scalar0(l) : NULL;
 		if (path == NULL) {
-			r = al_error_set(a->err, EINVAL, "import", "manifest.json: a layer is not a path");
+			r = al_error_set(a->err, EINVAL, "import",
+			                 "manifest.json: a layer is not a path");
 			break;
 		}
 		/* newer docker: blobs/sha256/HEX, checked against its name */
@@ -645,8 +659,10 @@ static int layers_oci(struct source *s, struct applier *a, char *name_out, size_
 		return r;
 	snprintf(a->res->format, sizeof a->res->format, "oci");
 	struct fy_node *mans = jget(fy_document_root(idx), "manifests");
-	struct fy_node *m0 = mans && fy_node_is_sequence(mans) && fy_node_sequence_item_count(mans) >= 1
-				     ? fy_node_sequence_get_by_index(mans, 0) : NULL;
+	struct fy_node *m0 =
+	    mans && fy_node_is_sequence(mans) && fy_node_sequence_item_count(mans) >= 1
+	        ? fy_node_sequence_get_by_index(mans, 0)
+	        : NULL;
 	const char *digest = jstr(m0, "digest");
 	const char *ref = jstr(jget(m0, "annotations"), "org.opencontainers.image.ref.name");
 	if (ref)
@@ -661,14 +677,17 @@ static int layers_oci(struct source *s, struct applier *a, char *name_out, size_
 		if (mt && strstr(mt, "index")) {
 			/* a nested index (multi-platform): its first manifest */
 			struct fy_node *n2 = jget(fy_document_root(man), "manifests");
-			struct fy_node *m1 = n2 && fy_node_is_sequence(n2) && fy_node_sequence_item_count(n2) >= 1
-						     ? fy_node_sequence_get_by_index(n2, 0) : NULL;
+			struct fy_node *m1 =
+			    n2 && fy_node_is_sequence(n2) && fy_node_sequence_item_count(n2) >= 1
+			        ? fy_node_sequence_get_by_index(n2, 0)
+			        : NULL;
 			const char *d1 = jstr(m1, "digest");
 			char *d1c = d1 ? strdup(d1) : NULL;
 			fy_document_destroy(man);
 			man = NULL;
 			if (d1c == NULL || blob_name(d1c, blob) < 0)
-				r = al_error_set(a->err, EINVAL, "import", "nested index without a manifest");
+				r = al_error_set(a->err, EINVAL, "import",
+				                 "nested index without a manifest");
 			else
 				r = read_json(s, blob, &man, d1c, a->err);
 			free(d1c);
@@ -684,11 +703,13 @@ static int layers_oci(struct source *s, struct applier *a, char *name_out, size_
 			const char *lmt = jstr(l, "mediaType");
 			char want[AL_IMAGE_DIGEST_MAX];
 			if (d == NULL || blob_name(d, blob) < 0) {
-				r = al_error_set(a->err, EINVAL, "import", "manifest: a layer without a digest");
+				r = al_error_set(a->err, EINVAL, "import",
+				                 "manifest: a layer without a digest");
 				break;
 			}
 			if (lmt && (strstr(lmt, "zstd") || strstr(lmt, "encrypted"))) {
-				r = al_error_set(a->err, ENOTSUP, "import", "layer media type %s is not supported", lmt);
+				r = al_error_set(a->err, ENOTSUP, "import",
+				                 "layer media type %s is not supported", lmt);
 				break;
 			}
 			snprintf(want, sizeof want, "%s", d);
@@ -732,7 +753,7 @@ static int write_meta(int store, const char *src, const struct al_image_import_r
 }
 
 int al_image_import(const char *src, const char *name, struct al_image_import_result *res,
-		    struct al_error *err)
+                    struct al_error *err)
 {
 	struct source s = {.fd = -1};
 	struct applier a = {.root = -1, .as_root = geteuid() == 0, .res = res, .err = err};
@@ -745,9 +766,9 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 	memset(res, 0, sizeof *res);
 	if (name && !al_image_name_valid(name))
 		return al_error_set(err, EINVAL, "import",
-				    "--name %s: expected NAME:TAG (NAME of a-z 0-9 . _ - /, TAG of "
-				    "A-Z a-z 0-9 . _ -)",
-				    name);
+		                    "--name %s: expected NAME:TAG (NAME of a-z 0-9 . _ - /, TAG of "
+		                    "A-Z a-z 0-9 . _ -)",
+		                    name);
 	if (sodium_init() < 0)
 		return al_error_set(err, EIO, "import", "libsodium initialisation failed");
 	s.fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -759,7 +780,8 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 	}
 	s.dir = S_ISDIR(st.st_mode);
 	if (!s.dir && !S_ISREG(st.st_mode)) {
-		r = al_error_set(err, EINVAL, "import", "%s is neither a file nor a directory", src);
+		r = al_error_set(err, EINVAL, "import", "%s is neither a file nor a directory",
+		                 src);
 		goto out;
 	}
 	if (!s.dir && (r = index_archive(&s, err)) < 0)
@@ -772,7 +794,8 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 	}
 	{
 		struct statvfs sv;
-		uint64_t avail = fstatvfs(store, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : 0;
+		uint64_t avail =
+		    fstatvfs(store, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : 0;
 		a.max_bytes = (uint64_t)64 << 30;
 		if (avail / 10 * 9 < a.max_bytes)
 			a.max_bytes = avail / 10 * 9;
@@ -797,7 +820,7 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		if (oci && own)
 			close(fd);
 		r = oci ? layers_oci(&s, &a, auto_name, sizeof auto_name)
-			: layers_docker(&s, &a, auto_name, sizeof auto_name);
+		        : layers_docker(&s, &a, auto_name, sizeof auto_name);
 	}
 	if (r < 0)
 		goto cleanup;
@@ -844,7 +867,7 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		al_image_store_dir(dir, sizeof dir);
 		snprintf(path, sizeof path, "%s/%s", dir, final);
 		bool intact = al_image_digest_dir(path, NULL, &t, &e2) == 0 &&
-			      strcmp(t.digest, res->digest) == 0;
+		              strcmp(t.digest, res->digest) == 0;
 		al_image_tree_free(&t);
 		if (intact) {
 			al_image_remove_tree(store, staging, 0);
@@ -853,7 +876,8 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 			if (r == 0 && renameat(store, staging, store, final) < 0)
 				r = -errno;
 			if (r < 0) {
-				r = al_error_set(err, -r, "import", "replacing the changed %s", final);
+				r = al_error_set(err, -r, "import", "replacing the changed %s",
+				                 final);
 				goto cleanup;
 			}
 		}

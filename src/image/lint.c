@@ -226,7 +226,8 @@ static bool is_interpreter_name(const char *name)
 /* KEY=value where the key names a secret and the value is not empty. */
 static bool env_has_secret(const char *data, size_t len)
 {
-	static const char *const words[] = {"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"};
+	static const char *const words[] = {"KEY",      "SECRET", "TOKEN",
+	                                    "PASSWORD", "PASSWD", "CREDENTIAL"};
 	const char *p = data, *end = data + len;
 
 	while (p < end) {
@@ -285,8 +286,8 @@ bool al_lint_content_is_secret(const char *name, const char *data, size_t len, c
 /* Secrets recognised by name alone. */
 static const char *secret_by_name(const char *path, const char *name)
 {
-	static const char *const keys[] = {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
-					   "id_ecdsa_sk", "id_ed25519_sk"};
+	static const char *const keys[] = {"id_rsa",     "id_dsa",      "id_ecdsa",
+	                                   "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"};
 	for (size_t i = 0; i < AL_ARRAY_SIZE(keys); i++)
 		if (strcmp(name, keys[i]) == 0)
 			return "SSH private key file";
@@ -320,9 +321,9 @@ static bool in_bin_dir(const char *path)
 }
 
 static int add(struct al_lint_report *rep, const char *path, enum al_lint_category c,
-	       const char *severity, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+               const char *severity, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static int add(struct al_lint_report *rep, const char *path, enum al_lint_category c,
-	       const char *severity, const char *fmt, ...)
+               const char *severity, const char *fmt, ...)
 {
 	struct al_lint_finding *f;
 	va_list ap;
@@ -352,13 +353,15 @@ static int open_beneath(int rootfd, const char *path)
 {
 	struct open_how how = {
 	    .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	    .resolve =
+	        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
-	return (int)syscall(SYS_openat2, rootfd, path[0] == '/' ? path + 1 : path, &how, sizeof how);
+	return (int)syscall(SYS_openat2, rootfd, path[0] == '/' ? path + 1 : path, &how,
+	                    sizeof how);
 }
 
 static int scan_content(int rootfd, const struct al_image_entry *e, const char *name,
-			struct al_lint_report *rep)
+                        struct al_lint_report *rep)
 {
 	char buf[SECRET_SCAN_MAX];
 	const char *why;
@@ -377,7 +380,7 @@ static int scan_content(int rootfd, const struct al_image_entry *e, const char *
 }
 
 int al_lint_tree(int rootfd, const struct al_image_tree *t, struct al_lint_report *rep,
-		 struct al_error *err)
+                 struct al_error *err)
 {
 	int r = 0;
 
@@ -390,39 +393,44 @@ int al_lint_tree(int rootfd, const struct al_image_tree *t, struct al_lint_repor
 
 		rep->scanned++;
 		if ((e->type == 'f' || e->type == 'l') && in_bin_dir(e->path) &&
-		    (e->type == 'l' || (e->mode & 0111)) && (cat = al_lint_classify_tool(name, &why)) >= 0) {
+		    (e->type == 'l' || (e->mode & 0111)) &&
+		    (cat = al_lint_classify_tool(name, &why)) >= 0) {
 			if (e->type == 'l')
-				r = add(rep, e->path, (enum al_lint_category)cat, "medium", "%s (link to %s)",
-					why, e->target);
+				r = add(rep, e->path, (enum al_lint_category)cat, "medium",
+				        "%s (link to %s)", why, e->target);
 			else
-				r = add(rep, e->path, (enum al_lint_category)cat, "medium", "%s", why);
+				r = add(rep, e->path, (enum al_lint_category)cat, "medium", "%s",
+				        why);
 		}
 		if (r == 0 && e->type == 'f' && (e->mode & 04000))
 			r = add(rep, e->path, AL_LINT_SETUID, "high",
-				is_interpreter_name(name) ? "SUID interpreter or shell (owner uid %u): runs any code as its owner"
-							  : "setuid file (owner uid %u)",
-				e->uid);
+			        is_interpreter_name(name) ? "SUID interpreter or shell (owner uid "
+			                                    "%u): runs any code as its owner"
+			                                  : "setuid file (owner uid %u)",
+			        e->uid);
 		if (r == 0 && e->type == 'f' && (e->mode & 02000) && (e->mode & 0010))
-			r = add(rep, e->path, AL_LINT_SETUID, is_interpreter_name(name) ? "high" : "medium",
-				"setgid file (group gid %u)", e->gid);
+			r = add(rep, e->path, AL_LINT_SETUID,
+			        is_interpreter_name(name) ? "high" : "medium",
+			        "setgid file (group gid %u)", e->gid);
 		if (r == 0 && e->type == 'f' && e->cap)
 			r = add(rep, e->path, AL_LINT_CAPABILITIES, "high",
-				"file capabilities (security.capability xattr)");
+			        "file capabilities (security.capability xattr)");
 		if (r == 0 && e->type == 'd' && (e->mode & 0002))
-			r = (e->mode & 01000)
-				? add(rep, e->path, AL_LINT_WORLD_WRITABLE, "low",
-				      "world-writable directory (sticky bit set)")
-				: add(rep, e->path, AL_LINT_WORLD_WRITABLE, "high",
-				      "world-writable directory without the sticky bit: anyone may replace its entries");
+			r = (e->mode & 01000) ? add(rep, e->path, AL_LINT_WORLD_WRITABLE, "low",
+			                            "world-writable directory (sticky bit set)")
+			                      : add(rep, e->path, AL_LINT_WORLD_WRITABLE, "high",
+			                            "world-writable directory without the sticky "
+			                            "bit: anyone may replace its entries");
 		if (r == 0 && e->type == 'f' && (e->mode & 0002))
-			r = add(rep, e->path, AL_LINT_WORLD_WRITABLE, "medium", "world-writable file");
+			r = add(rep, e->path, AL_LINT_WORLD_WRITABLE, "medium",
+			        "world-writable file");
 		if (r == 0 && (e->type == 'c' || e->type == 'b'))
 			r = add(rep, e->path, AL_LINT_DEVICES, "high", "%s device node %u,%u",
-				e->type == 'c' ? "character" : "block", e->rmajor, e->rminor);
+			        e->type == 'c' ? "character" : "block", e->rmajor, e->rminor);
 		if (r == 0 && e->type == 'f' && (sec = secret_by_name(e->path, name)) != NULL)
 			r = add(rep, e->path, AL_LINT_CREDENTIALS, "high", "%s", sec);
 		else if (r == 0 && e->type == 'f' && !e->unreadable && e->size > 0 &&
-			 e->size <= SECRET_SCAN_MAX)
+		         e->size <= SECRET_SCAN_MAX)
 			r = scan_content(rootfd, e, name, rep);
 	}
 	if (r < 0) {

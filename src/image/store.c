@@ -74,9 +74,9 @@ int al_image_store_open(bool create, struct al_error *err)
 		return al_error_errno(err, "store", "opening the image store %s", dir);
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
 		close(fd);
-		return al_error_set(err, EPERM, "store",
-				    "the image store %s is not owned by the caller or is writable by others",
-				    dir);
+		return al_error_set(
+		    err, EPERM, "store",
+		    "the image store %s is not owned by the caller or is writable by others", dir);
 	}
 	if (create) {
 		mkdirat(fd, "tags", 0755);
@@ -102,12 +102,12 @@ bool al_image_name_valid(const char *name)
 	if (strncmp(name, "sha256:", 7) == 0 || name[0] == '.' || name[0] == '/' || name[0] == '-')
 		return false;
 	for (const char *p = name; p < colon; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
-		      *p == '-' || *p == '/'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '_' || *p == '-' || *p == '/'))
 			return false;
 	for (const char *p = colon + 1; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '_' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
 			return false;
 	return strstr(name, "..") == NULL && strstr(name, "//") == NULL;
 }
@@ -150,7 +150,8 @@ static void untag_file(const char *file, char *out, size_t cap)
 int al_image_tag_set(int store, const char *name, const char *digest, struct al_error *err)
 {
 	char f[PATH_MAX], line[AL_IMAGE_DIGEST_MAX + 2];
-	_cleanup_close_ int tags = openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int tags =
+	    openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (tags < 0)
 		return al_error_errno(err, "store", "opening the store's tags");
@@ -168,7 +169,8 @@ static int tag_get(int store, const char *name, char digest[AL_IMAGE_DIGEST_MAX]
 {
 	char f[PATH_MAX], *text = NULL;
 	size_t len = 0;
-	_cleanup_close_ int tags = openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int tags =
+	    openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int r;
 
 	if (tags < 0)
@@ -192,7 +194,7 @@ static int tag_get(int store, const char *name, char digest[AL_IMAGE_DIGEST_MAX]
 }
 
 int al_image_resolve(const char *ref, char *path, size_t len, char digest[AL_IMAGE_DIGEST_MAX],
-		     struct al_error *err)
+                     struct al_error *err)
 {
 	char dir[PATH_MAX];
 	struct stat st;
@@ -213,7 +215,7 @@ int al_image_resolve(const char *ref, char *path, size_t len, char digest[AL_IMA
 	snprintf(dir, sizeof dir, "sha256-%s", digest + 7);
 	if (fstatat(store, dir, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return al_error_set(err, ENOENT, "store", "image %s (%s) is not in the store", ref,
-				    digest);
+		                    digest);
 	al_image_store_dir(dir, sizeof dir);
 	if (snprintf(path, len, "%s/sha256-%s", dir, digest + 7) >= (int)len)
 		return al_error_set(err, ENAMETOOLONG, "store", "store path too long");
@@ -268,7 +270,8 @@ int al_image_store_rm(const char *ref, struct al_error *err)
 	_cleanup_close_ int store = al_image_store_open(false, err);
 	if (store < 0)
 		return store;
-	_cleanup_close_ int tags = openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int tags =
+	    openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	bool other_tags = false;
 	if (tags >= 0) {
 		int dup_fd = dup(tags);
@@ -320,14 +323,16 @@ int al_image_store_list(struct al_json *j, struct al_error *err)
 		size_t len = 0;
 		struct stat st;
 		if (strncmp(de->d_name, "sha256-", 7) != 0 || strlen(de->d_name) != 7 + 64 ||
-		    fstatat(store, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		    fstatat(store, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
 			continue;
 		snprintf(digest, sizeof digest, "sha256:%s", de->d_name + 7);
 		al_json_obj_begin(j);
 		al_json_kv_str(j, "digest", digest);
 		al_json_key(j, "names");
 		al_json_arr_begin(j);
-		_cleanup_close_ int tags = openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int tags =
+		    openat(store, "tags", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int tfd = tags >= 0 ? dup(tags) : -1;
 		DIR *td = tfd >= 0 ? fdopendir(tfd) : NULL;
 		struct dirent *te;

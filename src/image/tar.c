@@ -195,14 +195,15 @@ static int set_str(char *dst, const char *s, size_t n)
 
 /* pax records "LEN key=value\n" */
 static int pax_apply(const char *data, size_t len, struct al_tar_entry *e, bool *have_size,
-		     bool *have_path, bool *have_link)
+                     bool *have_path, bool *have_link)
 {
 	size_t p = 0;
 	while (p < len) {
 		size_t rl = 0, q = p;
 		while (q < len && data[q] >= '0' && data[q] <= '9' && rl < 1000000)
 			rl = rl * 10 + (size_t)(data[q++] - '0');
-		if (q >= len || data[q] != ' ' || rl == 0 || p + rl > len || data[p + rl - 1] != '\n')
+		if (q >= len || data[q] != ' ' || rl == 0 || p + rl > len ||
+		    data[p + rl - 1] != '\n')
 			return -EINVAL;
 		const char *kv = data + q + 1, *end = data + p + rl - 1;
 		const char *eq = memchr(kv, '=', (size_t)(end - kv));
@@ -218,8 +219,9 @@ static int pax_apply(const char *data, size_t len, struct al_tar_entry *e, bool 
 			if (set_str(e->link, v, vl) < 0)
 				return -ENAMETOOLONG;
 			*have_link = true;
-		} else if ((kl == 4 && memcmp(kv, "size", 4) == 0) || (kl == 3 && memcmp(kv, "uid", 3) == 0) ||
-			   (kl == 3 && memcmp(kv, "gid", 3) == 0)) {
+		} else if ((kl == 4 && memcmp(kv, "size", 4) == 0) ||
+		           (kl == 3 && memcmp(kv, "uid", 3) == 0) ||
+		           (kl == 3 && memcmp(kv, "gid", 3) == 0)) {
 			uint64_t x = 0;
 			if (vl == 0 || vl > 19)
 				return -EINVAL;
@@ -308,7 +310,8 @@ int al_tar_next(struct al_tar *t, struct al_tar_entry *e)
 				longlink = data;
 			} else if (type == 'x') {
 				e->size = 0;
-				r = pax_apply(data, strlen(data), e, &have_size, &have_path, &have_link);
+				r = pax_apply(data, strlen(data), e, &have_size, &have_path,
+				              &have_link);
 				free(data);
 				if (r < 0)
 					goto out;
@@ -324,7 +327,8 @@ int al_tar_next(struct al_tar *t, struct al_tar_entry *e)
 				r = set_str(e->path, longname, strlen(longname));
 			} else {
 				char name[256 + 1];
-				size_t pl = strnlen((char *)h + 345, 155), nl = strnlen((char *)h, 100);
+				size_t pl = strnlen((char *)h + 345, 155),
+				       nl = strnlen((char *)h, 100);
 				bool ustar = memcmp(h + 257, "ustar", 5) == 0;
 				if (ustar && pl) {
 					memcpy(name, h + 345, pl);
@@ -343,7 +347,8 @@ int al_tar_next(struct al_tar *t, struct al_tar_entry *e)
 			if (longlink)
 				r = set_str(e->link, longlink, strlen(longlink));
 			else
-				r = set_str(e->link, (char *)h + 157, strnlen((char *)h + 157, 100));
+				r = set_str(e->link, (char *)h + 157,
+				            strnlen((char *)h + 157, 100));
 			if (r < 0)
 				goto out;
 		}
@@ -361,13 +366,29 @@ int al_tar_next(struct al_tar *t, struct al_tar_entry *e)
 		if (num(h + 337, 8, &v) == 0 && v <= UINT32_MAX)
 			e->devminor = (uint32_t)v;
 		switch (type) {
-		case '0': case '\0': case '7': e->type = 'f'; break;
-		case '1': e->type = 'h'; break;
-		case '2': e->type = 'l'; break;
-		case '3': e->type = 'c'; break;
-		case '4': e->type = 'b'; break;
-		case '5': e->type = 'd'; break;
-		case '6': e->type = 'p'; break;
+		case '0':
+		case '\0':
+		case '7':
+			e->type = 'f';
+			break;
+		case '1':
+			e->type = 'h';
+			break;
+		case '2':
+			e->type = 'l';
+			break;
+		case '3':
+			e->type = 'c';
+			break;
+		case '4':
+			e->type = 'b';
+			break;
+		case '5':
+			e->type = 'd';
+			break;
+		case '6':
+			e->type = 'p';
+			break;
 		default:
 			r = -ENOTSUP; /* sparse, multi-volume, ...: refused */
 			goto out;

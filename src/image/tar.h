@@ -11,7 +11,7 @@
 struct al_tar_entry {
 	char path[AL_IMAGE_MAX_PATH + 1];
 	char link[AL_IMAGE_MAX_PATH + 1]; /* symlink target or hard link name */
-	char type;             /* 'f' 'd' 'l' 'h' (hard link) 'c' 'b' 'p' */
+	char type;                        /* 'f' 'd' 'l' 'h' (hard link) 'c' 'b' 'p' */
 	uint32_t mode, uid, gid;
 	uint32_t devmajor, devminor;
 	uint64_t size;
@@ -19,7 +19,7 @@ struct al_tar_entry {
 
 struct al_tar {
 	int fd;
-	uint64_t off, left;    /* the raw byte range still to read */
+	uint64_t off, left; /* the raw byte range still to read */
 	uint64_t data_left, pad_left;
 	bool probed, gz, gz_init, gz_end;
 	z_stream z;

@@ -167,13 +167,20 @@ void al_image_tree_free(struct al_image_tree *t)
 static char type_of(mode_t m)
 {
 	switch (m & S_IFMT) {
-	case S_IFDIR: return 'd';
-	case S_IFREG: return 'f';
-	case S_IFLNK: return 'l';
-	case S_IFCHR: return 'c';
-	case S_IFBLK: return 'b';
-	case S_IFIFO: return 'p';
-	default: return 's';
+	case S_IFDIR:
+		return 'd';
+	case S_IFREG:
+		return 'f';
+	case S_IFLNK:
+		return 'l';
+	case S_IFCHR:
+		return 'c';
+	case S_IFBLK:
+		return 'b';
+	case S_IFIFO:
+		return 'p';
+	default:
+		return 's';
 	}
 }
 
@@ -191,7 +198,7 @@ static int add_entry(struct walker *w, char *path, const struct stat *st, size_t
 	if (t->n >= AL_IMAGE_MAX_ENTRIES) {
 		free(path);
 		return al_error_set(w->err, E2BIG, "image", "more than %d entries in the image",
-				    AL_IMAGE_MAX_ENTRIES);
+		                    AL_IMAGE_MAX_ENTRIES);
 	}
 	if (t->n == t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 1024;
@@ -237,14 +244,15 @@ static bool same_identity(const struct al_image_entry *o, const struct al_image_
 }
 
 static int hash_file(struct walker *w, int dfd, const char *name, const struct stat *st,
-		     struct al_image_entry *e)
+                     struct al_image_entry *e)
 {
 	crypto_hash_sha256_state hs;
 	struct stat st2;
 	uint64_t got = 0;
 	unsigned char capbuf[256];
 	ssize_t cl;
-	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
 		e->unreadable = true;
@@ -256,7 +264,7 @@ static int hash_file(struct walker *w, int dfd, const char *name, const struct s
 		return al_error_errno(w->err, "image", "stat %s", e->path);
 	if (!S_ISREG(st2.st_mode) || st2.st_ino != st->st_ino || st2.st_dev != st->st_dev)
 		return al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
-				    e->path);
+		                    e->path);
 	crypto_hash_sha256_init(&hs);
 	for (;;) {
 		ssize_t n = read(fd, w->buf, READ_CHUNK);
@@ -275,7 +283,7 @@ static int hash_file(struct walker *w, int dfd, const char *name, const struct s
 	if (got != (uint64_t)st->st_size || st2.st_size != st->st_size ||
 	    ns_of(st2.st_mtim) != e->mtime_ns || ns_of(st2.st_ctim) != e->ctime_ns)
 		return al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
-				    e->path);
+		                    e->path);
 	cl = fgetxattr(fd, "security.capability", capbuf, sizeof capbuf);
 	if (cl > 0) {
 		e->cap = malloc((size_t)cl);
@@ -298,7 +306,7 @@ static int read_link(struct walker *w, int dfd, const char *name, struct al_imag
 		return al_error_errno(w->err, "image", "reading the link %s", e->path);
 	if ((size_t)n >= sizeof buf)
 		return al_error_set(w->err, ENAMETOOLONG, "image", "link target of %s too long",
-				    e->path);
+		                    e->path);
 	e->target = strndup(buf, (size_t)n);
 	if (e->target == NULL)
 		return al_error_set(w->err, ENOMEM, "image", "reading %s", e->path);
@@ -308,7 +316,7 @@ static int read_link(struct walker *w, int dfd, const char *name, struct al_imag
 /* Fill the content part of entry e (index ei) from the old entry, or by
  * reading the inode. */
 static int fill_content(struct walker *w, int dfd, const char *name, const struct stat *st,
-			size_t ei, const struct al_image_entry *o)
+                        size_t ei, const struct al_image_entry *o)
 {
 	struct al_image_entry *e = &w->t->e[ei];
 
@@ -382,7 +390,7 @@ static int read_names(struct walker *w, int dfd, const char *path, char ***out, 
 			closedir(d);
 			free_names(names, n, true);
 			return al_error_set(w->err, E2BIG, "image", "more than %d entries in %s",
-					    AL_IMAGE_MAX_ENTRIES, path);
+			                    AL_IMAGE_MAX_ENTRIES, path);
 		}
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 32;
@@ -439,11 +447,11 @@ static char *child_path(const char *parent, const char *name)
 }
 
 static int walk_dir(struct walker *w, int dfd, size_t di, const struct al_image_entry *od,
-		    unsigned depth);
+                    unsigned depth);
 
 /* One directory entry: stat it, record it, fill its content, descend. */
 static int visit(struct walker *w, int dfd, size_t di, const char *name,
-		 const struct al_image_entry *o, unsigned depth)
+                 const struct al_image_entry *o, unsigned depth)
 {
 	struct stat st;
 	size_t ei;
@@ -460,8 +468,8 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 		return al_error_set(w->err, ENOMEM, "image", "listing");
 	if (strlen(path) > AL_IMAGE_MAX_PATH) {
 		r = al_error_set(w->err, ENAMETOOLONG, "image",
-				 "a path in the image is longer than %d bytes (under %.200s)",
-				 AL_IMAGE_MAX_PATH, w->t->e[di].path);
+		                 "a path in the image is longer than %d bytes (under %.200s)",
+		                 AL_IMAGE_MAX_PATH, w->t->e[di].path);
 		free(path);
 		return r;
 	}
@@ -474,18 +482,20 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 		/* recorded, then gone: not "removed before it was listed" (which
 		 * the caller forgives) but a tree changing under the walk */
 		if (r == -ENOENT)
-			r = al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
-					 w->t->e[ei].path);
+			r = al_error_set(w->err, EAGAIN, "image",
+			                 "%s changed while the image was read", w->t->e[ei].path);
 		return r;
 	}
 
 	/* A directory: open it without following a link, and be sure it is
 	 * the one just stat'ed (not swapped in between). */
 	if (depth + 1 > AL_IMAGE_MAX_DEPTH)
-		return al_error_set(w->err, 0, "image",
-				    "refused: the image is nested deeper than %d levels (at %.120s...)",
-				    AL_IMAGE_MAX_DEPTH, w->t->e[ei].path);
-	_cleanup_close_ int cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return al_error_set(
+		    w->err, 0, "image",
+		    "refused: the image is nested deeper than %d levels (at %.120s...)",
+		    AL_IMAGE_MAX_DEPTH, w->t->e[ei].path);
+	_cleanup_close_ int cfd =
+	    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat cst;
 	if (cfd < 0 && (errno == EACCES || errno == EPERM)) {
 		w->t->e[ei].unreadable = true;
@@ -494,18 +504,19 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 	}
 	if (cfd < 0 && errno == ENOENT)
 		return al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
-				    w->t->e[ei].path);
+		                    w->t->e[ei].path);
 	if (cfd < 0)
 		return al_error_errno(w->err, "image", "opening %s", w->t->e[ei].path);
 	if (fstat(cfd, &cst) < 0)
 		return al_error_errno(w->err, "image", "stat %s", w->t->e[ei].path);
 	if (cst.st_ino != st.st_ino || cst.st_dev != st.st_dev)
 		return al_error_set(w->err, EAGAIN, "image", "%s changed while the image was read",
-				    w->t->e[ei].path);
+		                    w->t->e[ei].path);
 	if (cst.st_dev != w->t->e[di].dev && virtual_fs(cfd))
-		return al_error_set(w->err, EINVAL, "image",
-				    "%s is a mounted kernel filesystem (proc, sysfs...): not an image",
-				    w->t->e[ei].path);
+		return al_error_set(
+		    w->err, EINVAL, "image",
+		    "%s is a mounted kernel filesystem (proc, sysfs...): not an image",
+		    w->t->e[ei].path);
 	return walk_dir(w, cfd, ei, o && o->type == 'd' ? o : NULL, depth + 1);
 }
 
@@ -517,7 +528,7 @@ static const struct al_image_entry *old_next(const struct al_image_tree *old, si
 }
 
 static int walk_dir(struct walker *w, int dfd, size_t di, const struct al_image_entry *od,
-		    unsigned depth)
+                    unsigned depth)
 {
 	const struct al_image_tree *old = w->old;
 	size_t oi = od ? (size_t)(od - old->e) : 0, oend = od ? od->end : 0;
@@ -554,8 +565,10 @@ static int walk_dir(struct walker *w, int dfd, size_t di, const struct al_image_
 				return 0;
 			}
 			if (r < 0)
-				return r == -ENOMEM || w->err->msg[0] ? r
-					: al_error_set(w->err, -r, "image", "reading %s", w->t->e[di].path);
+				return r == -ENOMEM || w->err->msg[0]
+				           ? r
+				           : al_error_set(w->err, -r, "image", "reading %s",
+				                          w->t->e[di].path);
 			w->all_hit = false;
 		}
 		r = 0;
@@ -605,7 +618,7 @@ static int walk_dir(struct walker *w, int dfd, size_t di, const struct al_image_
 }
 
 int al_image_tree_walk(int rootfd, const char *name, const struct al_image_tree *old,
-		       struct al_image_tree *t, struct al_error *err)
+                       struct al_image_tree *t, struct al_error *err)
 {
 	struct walker w = {.t = t, .old = old, .err = err};
 	struct timespec now;
@@ -626,7 +639,7 @@ int al_image_tree_walk(int rootfd, const char *name, const struct al_image_tree 
 		return al_error_errno(err, "image", "stat %s", name);
 	if (virtual_fs(fd))
 		return al_error_set(err, EINVAL, "image", "%s is a kernel filesystem, not an image",
-				    name);
+		                    name);
 	w.buf = malloc(READ_CHUNK);
 	root = strdup("/");
 	if (w.buf == NULL || root == NULL) {
@@ -636,8 +649,8 @@ int al_image_tree_walk(int rootfd, const char *name, const struct al_image_tree 
 	}
 	r = add_entry(&w, root, &st, 0);
 	if (r == 0)
-		r = walk_dir(&w, fd, 0, old && old->n > 0 && old->e[0].type == 'd' ? &old->e[0] : NULL,
-			     0);
+		r = walk_dir(&w, fd, 0,
+		             old && old->n > 0 && old->e[0].type == 'd' ? &old->e[0] : NULL, 0);
 	free(w.buf);
 	if (r < 0) {
 		al_image_tree_free(t);

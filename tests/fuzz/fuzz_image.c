@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (t && e) {
 			al_tar_init(t, fd, 0, size - 1);
 			for (int n = 0; n < 10000 && al_tar_next(t, e) > 0; n++) {
-				if (strlen(e->path) > AL_IMAGE_MAX_PATH || strlen(e->link) > AL_IMAGE_MAX_PATH)
+				if (strlen(e->path) > AL_IMAGE_MAX_PATH ||
+				    strlen(e->link) > AL_IMAGE_MAX_PATH)
 					abort();
 				while (al_tar_read(t, buf, sizeof buf) > 0)
 					;

@@ -29,18 +29,23 @@ static int cat(const char *name)
 static void tools_are_classified(void **state)
 {
 	(void)state;
-	const char *compilers[] = {"cc", "gcc", "gcc-12", "x86_64-linux-gnu-gcc-12", "g++", "clang",
-				   "clang-16", "ld", "ld.bfd", "x86_64-linux-gnu-ld", "as", "make",
-				   "cmake", "rustc", "go", "tcc"};
-	const char *interp[] = {"python", "python3", "python3.11", "perl", "perl5.36.0", "ruby",
-				"node", "nodejs", "lua5.4", "php8.2", "awk"};
-	const char *pkg[] = {"apt", "apt-get", "dpkg", "pip", "pip3", "pip3.11", "npm", "gem",
-			     "cargo", "conda", "yum", "apk"};
-	const char *net[] = {"curl", "wget", "nc", "nc.openbsd", "ncat", "ssh", "scp", "socat",
-			     "telnet", "ftp"};
+	const char *compilers[] = {"cc",       "gcc",
+	                           "gcc-12",   "x86_64-linux-gnu-gcc-12",
+	                           "g++",      "clang",
+	                           "clang-16", "ld",
+	                           "ld.bfd",   "x86_64-linux-gnu-ld",
+	                           "as",       "make",
+	                           "cmake",    "rustc",
+	                           "go",       "tcc"};
+	const char *interp[] = {"python", "python3", "python3.11", "perl",   "perl5.36.0", "ruby",
+	                        "node",   "nodejs",  "lua5.4",     "php8.2", "awk"};
+	const char *pkg[] = {"apt", "apt-get", "dpkg",  "pip",   "pip3", "pip3.11",
+	                     "npm", "gem",     "cargo", "conda", "yum",  "apk"};
+	const char *net[] = {"curl", "wget", "nc",    "nc.openbsd", "ncat",
+	                     "ssh",  "scp",  "socat", "telnet",     "ftp"};
 	const char *shells[] = {"sh", "bash", "dash", "zsh", "busybox"};
-	const char *none[] = {"ls", "cat", "true", "python-config-helper-not", "gccx", "ssh-add",
-			      "lsblk", "env"};
+	const char *none[] = {"ls",   "cat",     "true",  "python-config-helper-not",
+	                      "gccx", "ssh-add", "lsblk", "env"};
 
 	for (size_t i = 0; i < sizeof compilers / sizeof *compilers; i++)
 		assert_int_equal(cat(compilers[i]), AL_LINT_COMPILERS);
@@ -61,7 +66,8 @@ static void categories_round_trip(void **state)
 	enum al_lint_category c;
 	(void)state;
 	for (int i = 0; i < AL_LINT_N_CATEGORIES; i++) {
-		assert_int_equal(al_lint_category_parse(al_lint_category_name((enum al_lint_category)i), &c), 0);
+		assert_int_equal(
+		    al_lint_category_parse(al_lint_category_name((enum al_lint_category)i), &c), 0);
 		assert_int_equal(c, i);
 	}
 	assert_int_equal(al_lint_category_parse("package-managers", &c), 0);
@@ -87,7 +93,7 @@ static void secrets_by_content(void **state)
 	assert_true(secret(".env", "export API_TOKEN=xyz\n"));
 	assert_true(secret(".env.local", "db_password=hunter2\n"));
 	assert_false(secret(".env", "DEBUG=1\nPORT=8080\n"));
-	assert_false(secret(".env", "API_KEY=\n")); /* empty value */
+	assert_false(secret(".env", "API_KEY=\n"));      /* empty value */
 	assert_false(secret("config", "API_KEY=abc\n")); /* only .env files by name */
 	assert_true(secret(".npmrc", "//registry.npmjs.org/:_authToken=abc\n"));
 }
@@ -99,19 +105,19 @@ static void tree_findings(void **state)
 	struct al_image_tree t = {0};
 	struct al_lint_report rep = {0};
 	struct al_error err = {0};
-	bool seen_gcc = false, seen_suid = false, seen_ww = false, seen_wws = false, seen_key = false,
-	     seen_rsa = false, seen_data = false;
+	bool seen_gcc = false, seen_suid = false, seen_ww = false, seen_wws = false,
+	     seen_key = false, seen_rsa = false, seen_data = false;
 	(void)state;
 
 	assert_non_null(mkdtemp(root));
-#define MK(rel, mode, content)                                                      \
-	do {                                                                        \
-		snprintf(p, sizeof p, "%s/%s", root, rel);                          \
-		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);             \
-		assert_true(fd >= 0);                                               \
-		assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content)); \
-		close(fd);                                                          \
-		chmod(p, mode);                                                     \
+#define MK(rel, mode, content)                                                                     \
+	do {                                                                                       \
+		snprintf(p, sizeof p, "%s/%s", root, rel);                                         \
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);                            \
+		assert_true(fd >= 0);                                                              \
+		assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));   \
+		close(fd);                                                                         \
+		chmod(p, mode);                                                                    \
 	} while (0)
 	snprintf(p, sizeof p, "%s/usr", root);
 	mkdir(p, 0755);

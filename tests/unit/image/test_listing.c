@@ -72,8 +72,9 @@ static void record_formats(void **state)
 	e.size = 3;
 	memset(e.sha256, 0xab, 32);
 	al_image_record(&e, &b);
-	assert_string_equal(b.data, "/bin/su f 4755 0 0 3 "
-				    "abababababababababababababababababababababababababababababababab -\n");
+	assert_string_equal(b.data,
+	                    "/bin/su f 4755 0 0 3 "
+	                    "abababababababababababababababababababababababababababababababab -\n");
 	al_buf_reset(&b);
 	e.unreadable = true;
 	unsigned char cap[2] = {0x01, 0xfe};
@@ -204,7 +205,7 @@ static void walk_changes_and_cache(void **state)
 	digest(d1, NULL, false);
 	assert_string_equal(d0, d1); /* the cache changes nothing */
 	age_tree();
-	digest(d1, &st, false);      /* recorded, not racy any more */
+	digest(d1, &st, false); /* recorded, not racy any more */
 	digest(d1, &st, false);
 	assert_string_equal(d0, d1);
 	assert_true(st.all_hit);
@@ -264,7 +265,7 @@ static void hostile_cache_is_ignored(void **state)
 	digest(d1, NULL, false);
 	stat(tmpl, &st);
 	snprintf(name, sizeof name, "tree-%llx-%llx", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino);
+	         (unsigned long long)st.st_ino);
 	snprintf(path, sizeof path, "%s/images/%s", cache, name);
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -349,25 +350,26 @@ static void hostile_trees(void **state)
 static void listing_diff_names_paths(void **state)
 {
 	const char *a = "airlock-image-listing 1\n"
-			"/ d 0755 0 0 -\n"
-			"/a f 0644 0 0 1 aa -\n"
-			"/b l 0777 0 0 x\n"
-			"/c f 0644 0 0 1 cc -\n"
-			"/gone f 0644 0 0 1 dd -\n";
+	                "/ d 0755 0 0 -\n"
+	                "/a f 0644 0 0 1 aa -\n"
+	                "/b l 0777 0 0 x\n"
+	                "/c f 0644 0 0 1 cc -\n"
+	                "/gone f 0644 0 0 1 dd -\n";
 	const char *b = "airlock-image-listing 1\n"
-			"/ d 0755 0 0 -\n"
-			"/a f 0755 0 0 1 aa -\n"
-			"/b l 0777 0 0 y\n"
-			"/c f 0644 0 0 1 ce -\n"
-			"/new%0Aname f 0644 0 0 1 ee -\n";
+	                "/ d 0755 0 0 -\n"
+	                "/a f 0755 0 0 1 aa -\n"
+	                "/b l 0777 0 0 y\n"
+	                "/c f 0644 0 0 1 ce -\n"
+	                "/new%0Aname f 0644 0 0 1 ee -\n";
 	struct al_buf out;
 	(void)state;
 
 	al_buf_init(&out);
 	size_t n = al_image_listing_diff(a, strlen(a), b, strlen(b), 10, ", ", &out);
 	assert_int_equal(n, 5);
-	assert_string_equal(out.data, "changed /a (mode), changed /b (target), changed /c (content), "
-				      "removed /gone, added /new%0Aname");
+	assert_string_equal(out.data,
+	                    "changed /a (mode), changed /b (target), changed /c (content), "
+	                    "removed /gone, added /new%0Aname");
 	al_buf_reset(&out);
 	n = al_image_listing_diff(a, strlen(a), b, strlen(b), 2, ", ", &out);
 	assert_int_equal(n, 5);
