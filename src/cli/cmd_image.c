@@ -3,9 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,24 +455,13 @@ static int cmd_inspect(int argc, char **argv)
 	for (size_t i = 0; i < t.n; i++) {
 		if (t.e[i].type == 'f')
 			bytes += t.e[i].size;
-		if (strcmp(t.e[i].path, "/var/lib/dpkg/status") == 0 && t.e[i].type == 'f') {
-			/* packages: the "Package:" stanzas dpkg records */
-			char *text = NULL;
-			int fd = openat(rootfd, "var/lib/dpkg/status",
-			                O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0 && t.e[i].size < (64u << 20) &&
-			    (text = calloc(1, t.e[i].size + 1))) {
-				ssize_t n = al_read_full(fd, text, t.e[i].size);
-				packages = 0;
-				for (ssize_t k = 0; n > 0 && k < n; k++)
-					if ((k == 0 || text[k - 1] == '\n') &&
-					    strncmp(text + k, "Package:", 8) == 0)
-						packages++;
-			}
-			free(text);
-			if (fd >= 0)
-				close(fd);
-		}
+	}
+	{
+		struct al_buf st;
+		al_buf_init(&st);
+		if (al_image_dpkg_status(rootfd, &st) == 0)
+			packages = al_image_packages_count(st.data ? st.data : "", st.len);
+		al_buf_free(&st);
 	}
 	al_buf_init(&b);
 	al_json_init(&j, &b);
@@ -501,27 +488,11 @@ static int cmd_inspect(int argc, char **argv)
 	return 0;
 }
 
-/* The dpkg status file of a tree, read beneath its root (empty if none). */
 static void read_status(const char *dir, struct al_buf *out)
 {
-	struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-	                       .resolve =
-	                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	_cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct stat st;
-	if (root < 0)
-		return;
-	_cleanup_close_ int fd =
-	    (int)syscall(SYS_openat2, root, "var/lib/dpkg/status", &how, sizeof how);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20))
-		return;
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL)
-		return;
-	ssize_t n = al_read_full(fd, buf, (size_t)st.st_size);
-	if (n > 0)
-		al_buf_append(out, buf, (size_t)n);
-	free(buf);
+	if (root >= 0)
+		al_image_dpkg_status(root, out);
 }
 
 /* The listing (and dpkg status) of DIR, IMAGE or host. */

@@ -5,11 +5,17 @@
 #include "image/image.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fdutil.h"
 
 struct line {
 	const char *s; /* the record */
@@ -277,6 +283,39 @@ size_t al_image_packages_diff(const char *old_status, size_t old_len, const char
 	free(a);
 	free(b);
 	return count;
+}
+
+int al_image_dpkg_status(int rootfd, struct al_buf *out)
+{
+	struct open_how how = {
+	    .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	_cleanup_close_ int fd =
+	    (int)syscall(SYS_openat2, rootfd, "var/lib/dpkg/status", &how, sizeof how);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20))
+		return -EINVAL;
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	n = al_read_full(fd, buf, (size_t)st.st_size);
+	if (n > 0)
+		al_buf_append(out, buf, (size_t)n);
+	free(buf);
+	return n < 0 ? (int)n : 0;
+}
+
+long al_image_packages_count(const char *status, size_t len)
+{
+	size_t n;
+	free(packages(status, len, &n));
+	return (long)n;
 }
 
 int al_image_identify(const char *image, const char *pin, struct al_image_id *id,

@@ -118,6 +118,11 @@ size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char
 /* Installed packages that differ between two dpkg status files, one per
  * line: "package NAME: OLD -> NEW", "package added NAME NEW", "package
  * removed NAME OLD". Returns how many. */
+/* dpkg's status file of the tree at rootfd (read beneath it, no link
+ * followed) appended to out; -ENOENT when there is none. */
+int al_image_dpkg_status(int rootfd, struct al_buf *out);
+/* The number of installed packages in a dpkg status file. */
+long al_image_packages_count(const char *status, size_t len);
 size_t al_image_packages_diff(const char *old_status, size_t old_len, const char *new_status,
                               size_t new_len, struct al_buf *out);
 

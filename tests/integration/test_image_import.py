@@ -251,3 +251,25 @@ def test_diff_files_and_packages(airlock, world_tmp, store_env):
     assert not any("/same" in l for l in out)
     same = airlock.run("image", "diff", str(a), str(a), env=store_env)
     assert same.rc == 0, same.describe()
+
+
+def test_inspect_does_not_follow_links_out(airlock, world_tmp, store_env):
+    """An image whose /var is a link to the host's / must not report the
+    host's packages (nor read anything through the link)."""
+    (world_tmp / "var").symlink_to("/")
+    (world_tmp / "etc").mkdir()
+    res = airlock.run("image", "inspect", str(world_tmp), env=store_env)
+    assert res.rc == 0, res.describe()
+    assert json.loads(res.stdout)["packages"] is None
+    (world_tmp / "var").unlink()
+    (world_tmp / "var").mkdir()
+    (world_tmp / "var" / "lib").symlink_to("/var/lib")
+    res = airlock.run("image", "inspect", str(world_tmp), env=store_env)
+    assert json.loads(res.stdout)["packages"] is None, res.describe()
+    (world_tmp / "var" / "lib").unlink()
+    (world_tmp / "var" / "lib" / "dpkg").mkdir(parents=True)
+    (world_tmp / "var" / "lib" / "dpkg" / "status").write_text(
+        "Package: a\nStatus: install ok installed\nVersion: 1\n\n"
+        "Package: b\nStatus: deinstall ok config-files\nVersion: 1\n\n")
+    res = airlock.run("image", "inspect", str(world_tmp), env=store_env)
+    assert json.loads(res.stdout)["packages"] == 1, res.describe()
