@@ -245,11 +245,19 @@ int al_image_remove_tree(int dfd, const char *name, unsigned depth)
 	}
 	struct dirent *de;
 	int r = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		r = al_image_remove_tree(dirfd(d), de->d_name, depth + 1);
-		if (r < 0)
+	/* unlinking while reading is fine on Linux; a second sweep catches
+	 * anything a directory's readdir did not return after a removal */
+	for (int sweep = 0; sweep < 2 && r == 0; sweep++) {
+		bool removed = false;
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			r = al_image_remove_tree(dirfd(d), de->d_name, depth + 1);
+			if (r < 0)
+				break;
+			removed = true;
+		}
+		if (!removed)
 			break;
 		rewinddir(d);
 	}
