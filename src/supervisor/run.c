@@ -369,6 +369,13 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	snprintf(res->run_id, sizeof res->run_id, "%s", s.run_id);
 
 	/* ---- before clone: everything that can fail without a sandbox ---- */
+	if (spec->network.mode == AL_NET_PROXY) {
+		/* the spec keys exist; the proxy that would enforce them does not
+		 * yet: refuse rather than run with a policy nobody enforces */
+		r = al_error_set(err, ENOSYS, "network",
+				 "network.mode: proxy is not available yet in this build of airlock");
+		goto out;
+	}
 	r = al_features_probe(&feat, err);
 	if (r < 0)
 		goto out;
