@@ -10,7 +10,7 @@ SHELL     := /bin/bash
 
 # Debian packages: to build, to test, to benchmark.
 BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev \
-              librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev
+              librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev libnftables-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
               iproute2 util-linux passwd git procps busybox-static file time
 BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static

@@ -262,6 +262,13 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 		ll->attr.handled_access_net =
 		    LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
 	}
+	if (spec->network.mode == AL_NET_PROXY) {
+		/* Proxy mode: every outgoing TCP connect must reach the netns's
+		 * nftables redirect to the proxy, which decides and records;
+		 * Landlock sees the original port and would refuse it unrecorded.
+		 * Binding stays as loopback_tcp says. */
+		ll->attr.handled_access_net &= ~(uint64_t)LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	}
 	if (ll->abi >= 4)
 		ll->attr_size = offsetof(struct ll_ruleset_attr, scoped);
 	if (ll->abi >= 6) {

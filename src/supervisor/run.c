@@ -47,7 +47,7 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	const struct al_spec *s = p->spec;
 	const char *home = s->uid == 0 ? "/root" : "/home/agent";
 	const char *user = s->uid == 0 ? "root" : "agent";
-	size_t n = 0, i, cap = 8 + s->n_env + 1;
+	size_t n = 0, i, cap = 16 + s->n_env + 1;
 	char **env = calloc(cap, sizeof *env);
 
 	if (env == NULL)
@@ -70,6 +70,21 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	SETDEF("LANG", "C.UTF-8");
 	SETDEF("PWD", s->workdir);
 	SETDEF("HOSTNAME", s->hostname);
+	if (s->network.mode == AL_NET_PROXY) {
+		/* Clients that honour these go to the proxy explicitly; the
+		 * rest are caught by the netns's redirect (docs/egress.md). */
+		static const char *const http = "http://127.0.0.1:" AL_STR(AL_EGRESS_PORT_HTTP);
+		static const char *const socks = "socks5h://127.0.0.1:" AL_STR(AL_EGRESS_PORT_SOCKS);
+		static const char *const local = "localhost,127.0.0.1,::1";
+		SETDEF("HTTP_PROXY", http);
+		SETDEF("HTTPS_PROXY", http);
+		SETDEF("ALL_PROXY", socks);
+		SETDEF("NO_PROXY", local);
+		SETDEF("http_proxy", http);
+		SETDEF("https_proxy", http);
+		SETDEF("all_proxy", socks);
+		SETDEF("no_proxy", local);
+	}
 #undef SETDEF
 	p->path_env = default_path;
 	for (i = 0; i < s->n_env; i++) {
@@ -393,6 +408,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		r = al_rootfs_plan(&plan, err);
 	if (r == 0)
 		r = build_env(&plan, err);
+	if (r == 0)
+		r = al_netns_prepare(&plan, err);
 	if (r == 0)
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
