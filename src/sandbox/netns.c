@@ -48,10 +48,14 @@ static int lo_up(struct al_error *err)
 
 /* ---- proxy mode: precomputed in the parent ---------------------------- */
 
-/* The ruleset, as nft(8) text. The nat chain runs before the filter chain
- * (priority -100 < 0), so the filter sees redirected connections with
- * their new destination (127.0.0.1 / ::1, the transparent port) and lets
- * them through as loopback TCP. Loopback TCP otherwise stays open inside
+/* The ruleset, as nft(8) text. The sandbox's own loopback is 127.0.0.1 and
+ * ::1 only: every other destination, the rest of 127.0.0.0/8 included, is
+ * "outside" and redirected to the proxy (which refuses loopback addresses
+ * unless allow_cidr names them -- and then reaches the host's, which is
+ * how tests name their servers). The nat chain runs before the filter
+ * chain (priority -100 < 0), so the filter sees redirected connections
+ * with their new destination (127.0.0.1 / ::1, the transparent port) and
+ * lets them through as loopback TCP. TCP to 127.0.0.1 / ::1 stays open
  * (the proxy's own ports, the workload's local servers -- Landlock governs
  * binding); UDP only to and from the proxy's DNS port; ICMP, other
  * protocols and anything not on lo: dropped (the sender sees EPERM). */
@@ -59,15 +63,15 @@ static const char nft_ruleset[] =
     "table inet airlock {\n"
     "  chain redirect_out {\n"
     "    type nat hook output priority -100; policy accept;\n"
-    "    meta nfproto ipv4 ip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :" AL_STR(AL_EGRESS_PORT_TRANSPARENT) "\n"
+    "    meta nfproto ipv4 ip daddr != 127.0.0.1 meta l4proto tcp redirect to :" AL_STR(AL_EGRESS_PORT_TRANSPARENT) "\n"
     "    meta nfproto ipv6 ip6 daddr != ::1 meta l4proto tcp redirect to :" AL_STR(AL_EGRESS_PORT_TRANSPARENT) "\n"
     "  }\n"
     "  chain filter_out {\n"
     "    type filter hook output priority 0; policy drop;\n"
-    "    oifname \"lo\" ip daddr 127.0.0.0/8 meta l4proto tcp accept\n"
+    "    oifname \"lo\" ip daddr 127.0.0.1 meta l4proto tcp accept\n"
     "    oifname \"lo\" ip6 daddr ::1 meta l4proto tcp accept\n"
     "    oifname \"lo\" ip daddr 127.0.0.1 udp dport " AL_STR(AL_EGRESS_PORT_DNS) " accept\n"
-    "    oifname \"lo\" ip saddr 127.0.0.1 ip daddr 127.0.0.0/8 udp sport " AL_STR(AL_EGRESS_PORT_DNS) " accept\n"
+    "    oifname \"lo\" ip saddr 127.0.0.1 ip daddr 127.0.0.1 udp sport " AL_STR(AL_EGRESS_PORT_DNS) " accept\n"
     "  }\n"
     "}\n";
 
