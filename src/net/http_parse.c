@@ -397,3 +397,46 @@ int al_chunk_feed(struct al_chunk *c, const char *buf, size_t len, size_t *used)
 	*used = i;
 	return 0;
 }
+
+int al_http_sniff_host(const char *buf, size_t len, char host[AL_NAME_MAX], bool *is_ip,
+                       uint16_t *port, bool *port_given)
+{
+	const char *end = NULL, *p, *le;
+	size_t scan = len < AL_HTTP_MAX_HEAD ? len : AL_HTTP_MAX_HEAD, i;
+	int found = 0;
+
+	for (i = 0; i < scan; i++) {
+		if (buf[i] == '\0' || (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')))
+			return -1;
+		if (i >= 3 && memcmp(buf + i - 3, "\r\n\r\n", 4) == 0) {
+			end = buf + i + 1;
+			break;
+		}
+	}
+	if (end == NULL)
+		return len >= AL_HTTP_MAX_HEAD ? -1 : 0;
+	le = memchr(buf, '\r', (size_t)(end - buf));
+	/* METHOD SP origin-form SP HTTP/1.x */
+	p = memchr(buf, ' ', (size_t)(le - buf));
+	if (p == NULL || p == buf || p + 1 >= le || p[1] != '/' || le - buf < 10 ||
+	    memcmp(le - 9, " HTTP/1.", 8) != 0)
+		return -1;
+	for (p = le + 2; p < end - 2; p = le + 2) {
+		const char *v;
+		le = memchr(p, '\r', (size_t)(end - p));
+		if (*p == ' ' || *p == '\t')
+			return -1;
+		if (le - p < 5 || strncasecmp(p, "host:", 5) != 0)
+			continue;
+		if (found++)
+			return -1;
+		for (v = p + 5; v < le && (*v == ' ' || *v == '\t'); v++)
+			;
+		while (le > v && (le[-1] == ' ' || le[-1] == '\t'))
+			le--;
+		if (al_http_parse_authority(v, (size_t)(le - v), host, is_ip, port, port_given) < 0)
+			return -1;
+		le = memchr(le, '\r', (size_t)(end - le));
+	}
+	return found ? 1 : -1;
+}

@@ -62,3 +62,10 @@ struct al_chunk {
  * chunked body (*used stops there), 0 if all of buf was consumed and more is
  * needed, -1 on malformed framing. */
 int al_chunk_feed(struct al_chunk *c, const char *buf, size_t len, size_t *used);
+
+/* Transparent path: the Host header of an origin-form request head (the
+ * client did not know it was talking to a proxy). Returns 1 with host filled,
+ * 0 if more bytes are needed, -1 if this is not a well-formed HTTP/1.x head
+ * with exactly one Host header. */
+int al_http_sniff_host(const char *buf, size_t len, char host[AL_NAME_MAX], bool *is_ip,
+                       uint16_t *port, bool *port_given);
