@@ -521,7 +521,12 @@ static void connect_next(struct proxy *p, struct conn *c, int last_errno)
 	}
 	snprintf(why, sizeof(why), "connect failed: %s", strerror(last_errno ? last_errno : EHOSTUNREACH));
 	report_error(p, c, why);
-	conn_refuse(p, c, 502, 5, why);
+	/* a forwarded request gets a 502; a tunnel was already granted (200 /
+	 * SOCKS success before the first bytes), so it is simply closed */
+	if (c->kind == K_HTTP && !c->is_connect)
+		conn_refuse(p, c, 502, 0, why);
+	else
+		conn_refuse(p, c, 0, 0, why);
 }
 
 /* The decision is made: report it and connect to the checked addresses. */

@@ -6,11 +6,13 @@
  *
  *   egress_harness --listen 127.0.0.1 [--allow-domain N]... [--deny-domain N]...
  *       [--allow-port P]... [--allow-cidr A/N]... [--host NAME=ADDR]...
- *       [--resolver ADDR:PORT]... [--transparent]
+ *       [--resolver ADDR:PORT]... [--transparent] [--netns /proc/PID/ns/net]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -113,7 +115,7 @@ int main(int argc, char **argv)
 	                               .allow_ports = ports, .allow_cidr = cidrs,
 	                               .hosts = hosts, .resolvers = resolvers};
 	struct al_egress_fds fds = {-1, -1, -1, -1, -1, -1};
-	const char *listen_addr = "127.0.0.1";
+	const char *listen_addr = "127.0.0.1", *netns = NULL;
 	uint16_t p_http = 0, p_socks = 0, p_dns = 0, p_dns_tcp = 0, p_tr = 0;
 	bool transparent = false;
 	struct al_error err = {0};
@@ -129,7 +131,9 @@ int main(int argc, char **argv)
 		if (v == NULL)
 			return 2;
 		i++;
-		if (strcmp(a, "--listen") == 0) {
+		if (strcmp(a, "--netns") == 0) {
+			netns = v;
+		} else if (strcmp(a, "--listen") == 0) {
 			listen_addr = v;
 		} else if (strcmp(a, "--allow-domain") == 0 && pol.n_allow_domains < MAXN) {
 			allow[pol.n_allow_domains++] = (char *)v;
@@ -168,6 +172,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* like the sandbox init: the listening sockets live in the sandbox's
+	 * network namespace, the proxy connects out from ours */
+	int self_ns = -1;
+	if (netns != NULL) {
+		int target = open(netns, O_RDONLY | O_CLOEXEC);
+		self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (target < 0 || self_ns < 0 || setns(target, CLONE_NEWNET) < 0) {
+			perror("egress_harness: setns");
+			return 1;
+		}
+		close(target);
+	}
 	fds.http = listen_on(listen_addr, SOCK_STREAM, &p_http);
 	fds.socks = listen_on(listen_addr, SOCK_STREAM, &p_socks);
 	fds.dns_udp = listen_on(listen_addr, SOCK_DGRAM, &p_dns);
@@ -176,6 +192,10 @@ int main(int argc, char **argv)
 		fds.transparent = listen_on(listen_addr, SOCK_STREAM, &p_tr);
 	if (fds.http < 0 || fds.socks < 0 || fds.dns_udp < 0 || fds.dns_tcp < 0) {
 		perror("egress_harness: listen");
+		return 1;
+	}
+	if (self_ns >= 0 && setns(self_ns, CLONE_NEWNET) < 0) {
+		perror("egress_harness: setns back");
 		return 1;
 	}
 	if (al_egress_start(&pol, &fds, &pidfd, &pid, &report_fd, &err) < 0) {

@@ -600,3 +600,142 @@ def test_proxy_dies_with_its_parent(tmp_path):
         time.sleep(0.05)
     alive = os.path.exists("/proc/%d/stat" % ready["pid"]) and ") Z " not in open("/proc/%d/stat" % ready["pid"]).read()
     assert not alive
+
+
+# ---------------------------------------------------------------- transparent path
+#
+# As in a sandbox: the proxy's listening sockets live in a network namespace
+# of their own (the "sandbox"), where nft redirects TCP to 127.0.0.2-127.0.0.9
+# to the transparent port; the proxy connects out from the host namespace,
+# where the servers are. Root only (setns, nft).
+
+CLIENT = r'''
+import json, socket, ssl, struct, sys, time
+args = json.loads(sys.argv[1])
+out = {}
+def q(name):
+    m = struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0)
+    for l in name.split("."):
+        m += bytes([len(l)]) + l.encode()
+    m += b"\0\0\1\0\1"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+    s.sendto(m, ("127.0.0.1", args["dns"]))
+    r = s.recv(4096)
+    return [socket.inet_ntoa(r[i:i + 4]) for i in range(len(r) - 4, 11, -16)][:1] if r[7] else []
+def http(addr, port, host, path):
+    s = socket.create_connection((addr, port), timeout=10)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path.encode(), host.encode()))
+    data = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except OSError:
+            break
+        if not b:
+            break
+        data += b
+    return data.decode("latin-1")
+def tls(addr, port, sni):
+    ctx = ssl.create_default_context(cafile=args["cert"])
+    try:
+        s = ctx.wrap_socket(socket.create_connection((addr, port), timeout=10), server_hostname=sni)
+        s.sendall(b"GET /tls HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % sni.encode())
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data.decode("latin-1")
+            data += b
+    except (OSError, ssl.SSLError) as e:
+        return "error: %s" % e
+def silent(addr, port, then_get):
+    s = socket.create_connection((addr, port), timeout=10)
+    time.sleep(4)  # longer than the proxy waits for a first byte
+    if then_get:
+        s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    try:
+        return s.recv(65536).decode("latin-1")
+    except OSError as e:
+        return "error: %s" % e
+W, T, C = args["web"], args["tls"], args["canary"]
+out["dns_web"] = q("web.test")
+out["dns_tls"] = q("tls.test")
+out["dns_canary"] = q("canary.test")
+out["http_ok"] = http("127.0.0.2", W, "web.test:%d" % W, "/t1")
+out["http_unlooked"] = http("127.0.0.2", W, "a.wild.test", "/t2")
+out["tls_ok"] = tls("127.0.0.3", T, "tls.test")
+out["tls_mismatch"] = tls("127.0.0.3", T, "web.test")
+out["canary_named"] = http("127.0.0.4", W, "canary.test", "/t3")
+out["raw_allowed"] = silent("127.0.0.2", W, True)
+out["raw_canary"] = silent("127.0.0.4", W, False)
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def tenv(env):
+    if os.geteuid() != 0:
+        pytest.skip("the transparent path test needs root (setns, nft)")
+    holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"])
+    ns = "/proc/%d/ns/net" % holder.pid
+    deadline = time.time() + 5
+    while time.time() < deadline and os.readlink(ns) == os.readlink("/proc/self/ns/net"):
+        time.sleep(0.02)
+    # never touch the host's own namespace
+    assert os.readlink(ns) != os.readlink("/proc/self/ns/net")
+    subprocess.run(["nsenter", "--net=" + ns, "ip", "link", "set", "lo", "up"], check=True)
+    args = ["--netns", ns, "--transparent", "--listen", "127.0.0.1"]
+    for n in ["web.test", "tls.test", "*.wild.test", "canary.test"]:
+        args += ["--allow-domain", n]
+    for h in ["web.test=127.0.0.2", "tls.test=127.0.0.3", "a.wild.test=127.0.0.2",
+              "canary.test=127.0.0.4"]:
+        args += ["--host", h]
+    args += ["--allow-port", str(PORTS["web"]), "--allow-port", str(PORTS["tls"]),
+             "--allow-cidr", "127.0.0.2/32", "--allow-cidr", "127.0.0.3/32"]
+    proxy = Proxy(args)
+    rules = ("add table ip netproxy_test; "
+             "add chain ip netproxy_test out { type nat hook output priority -100; }; "
+             "add rule ip netproxy_test out ip daddr 127.0.0.2-127.0.0.9 tcp dport != 0 "
+             "redirect to :%d" % proxy.ready["transparent"])
+    assert os.readlink(ns) != os.readlink("/proc/self/ns/net")
+    subprocess.run(["nsenter", "--net=" + ns, "nft", rules], check=True)
+    yield dict(proxy=proxy, ns=ns)
+    proxy.stop()
+    holder.kill()
+    holder.wait()
+
+
+def test_transparent_path(env, tenv):
+    before_canary = len(env["canary"].hits.snapshot())
+    cargs = json.dumps(dict(dns=tenv["proxy"].ready["dns"], web=PORTS["web"], tls=PORTS["tls"],
+                            canary=PORTS["web"], cert=env["cert"]))
+    r = subprocess.run(["nsenter", "--net=" + tenv["ns"], "/usr/bin/python3", "-c", CLIENT, cargs],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    p = tenv["proxy"]
+
+    def rep(**kw):
+        return p.wait_for(lambda x: all(x.get(k) == v for k, v in kw.items()))
+
+    assert out["dns_web"] == [WEB] and out["dns_tls"] == [TLS]
+    assert out["dns_canary"] == []  # 127.0.0.4 is refused: not given out
+    # a name our DNS gave out for that address, from the Host header
+    assert "hello from 127.0.0.2 /t1" in out["http_ok"], out["http_ok"]
+    rep(kind="connect", proto="transparent", name="web.test", addr=WEB, allowed=True)
+    # an allowed name never looked up through our DNS: refused
+    assert "hello" not in out["http_unlooked"]
+    rep(kind="connect", proto="transparent", name="a.wild.test", allowed=False, reason="sni-mismatch")
+    # TLS: SNI matches what DNS gave out for 127.0.0.3; another name does not
+    assert "hello from 127.0.0.3 /tls" in out["tls_ok"], out["tls_ok"]
+    rep(kind="connect", proto="transparent", name="tls.test", sni="tls.test", allowed=True)
+    assert out["tls_mismatch"].startswith("error"), out["tls_mismatch"]
+    rep(kind="connect", proto="transparent", name="web.test", sni="web.test", addr=TLS,
+        allowed=False, reason="sni-mismatch")
+    # no name at all: only addresses allow_cidr names
+    assert "hello from 127.0.0.2 /late" in out["raw_allowed"], out["raw_allowed"]
+    rep(kind="connect", proto="transparent", name=WEB, allowed=True)
+    rep(kind="connect", proto="transparent", name="127.0.0.4", allowed=False,
+        reason="raw address not in allow_cidr")
+    assert "hello" not in out["canary_named"]
+    assert len(env["canary"].hits.snapshot()) == before_canary
