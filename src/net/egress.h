@@ -14,7 +14,8 @@
 
 /* policy, built by netplumb from the spec, consumed by the proxy (copied into
  * the proxy process by fork) */
-struct al_egress_host { /* hosts: static name -> address; the port in addr is ignored */
+struct al_egress_host { /* hosts: static name -> address; the port in addr is ignored.
+                          * A hosts entry does not allow its name: allow_domains decides. */
 	char *name;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;

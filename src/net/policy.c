@@ -89,10 +89,9 @@ bool al_policy_domain_allowed(const struct al_egress_policy *pol, const char *na
 		*reason = "in deny_domains";
 		return false;
 	}
+	/* a hosts: entry only says where a name is; whether it may be reached
+	 * is allow_domains' decision alone */
 	if (list_matches(pol->allow_domains, pol->n_allow_domains, name))
-		return true;
-	/* a hosts: entry is an explicit, named destination */
-	if (al_policy_host_lookup(pol, name) != NULL)
 		return true;
 	*reason = "not in allow_domains";
 	return false;
