@@ -12,7 +12,8 @@ SHELL     := /bin/bash
 BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev \
               librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev libnftables-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
-              iproute2 util-linux passwd git procps busybox-static file time curl openssl
+              iproute2 util-linux passwd git procps busybox-static file time curl openssl \
+              nodejs python3-pip
 BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static
 FUZZ_DEPS  := clang libclang-rt-14-dev
 

@@ -28,6 +28,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "supervisor/egress.h"
 #include "supervisor/notify.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -178,7 +179,9 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 	al_json_kv_bool(j, "pivot_root", true);
 	al_json_kv_bool(j, "no_new_privs", true);
 	al_json_kv_str(j, "capabilities", "none");
-	al_json_kv_str(j, "network", "none (loopback only)");
+	al_json_kv_str(j, "network", s->egress ? "proxy" : "none (loopback only)");
+	if (s->egress)
+		al_egress_describe(s->egress, j);
 	al_json_key(j, "seccomp");
 	if (sc)
 		al_seccomp_describe(sc, j);
@@ -384,13 +387,6 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	snprintf(res->run_id, sizeof res->run_id, "%s", s.run_id);
 
 	/* ---- before clone: everything that can fail without a sandbox ---- */
-	if (spec->network.mode == AL_NET_PROXY) {
-		/* the spec keys exist; the proxy that would enforce them does not
-		 * yet: refuse rather than run with a policy nobody enforces */
-		r = al_error_set(err, ENOSYS, "network",
-				 "network.mode: proxy is not available yet in this build of airlock");
-		goto out;
-	}
 	r = al_features_probe(&feat, err);
 	if (r < 0)
 		goto out;
@@ -410,6 +406,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		r = build_env(&plan, err);
 	if (r == 0)
 		r = al_netns_prepare(&plan, err);
+	if (r == 0)
+		r = al_egress_prepare(&s.egress, spec, err);
 	if (r == 0)
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
@@ -536,7 +534,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s.cgroup, pid, err);
-	if (r == 0) {
+	/* Proxy mode: the proxy runs before the workload does. */
+	if (r == 0)
+		r = al_egress_begin(&s, err);
+	if (r == 0 && !s.setup_failed) {
 		char go = AL_GO_WORKLOAD;
 		if (write(s.sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the workload");
@@ -557,6 +558,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			*err = lerr;
 	}
 	s.t_end_ns = al_mono_ns();
+	/* the proxy's last reports are recorded before the run's end */
+	al_egress_stop(&s);
 	if (release_err.msg[0]) {
 		*err = release_err;
 	} else if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
@@ -712,6 +715,7 @@ out:
 	}
 	if (s.log)
 		al_evlog_free(s.log);
+	al_egress_free(s.egress);
 	al_seccomp_free(sc);
 	al_landlock_free(ll);
 	al_plan_free(&plan);
@@ -782,6 +786,8 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "stderr_bytes", s->err.bytes);
 	al_json_kv_uint(&j, "dropped_bytes", s->output_cap_dropped);
 	al_json_obj_end(&j);
+	if (s->egress)
+		al_egress_counts(s->egress, &j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);
 	al_buf_free(&b);
