@@ -598,3 +598,48 @@ def test_proxy_death_kills_the_run(airlock, net, world_tmp):
     end = of_type(recs, "run_end")[-1]
     assert end["verdict"] == "airlock-error" and "egress proxy" in end["reason"], end
     assert any("egress proxy" in e["reason"] for e in of_type(recs, "net_error"))
+
+
+# ---- lateral movement -------------------------------------------------------------
+
+def test_host_loopback_and_other_sandboxes_unreachable(airlock, net, world_tmp):
+    """A listener on the host's 127.0.0.1 and a server inside another running
+    sandbox: neither is reachable, directly or through the proxy, when
+    allow_cidr does not name them."""
+    host = CountingServer("127.0.0.1")
+    a_dir = mkdtemp_world()
+    (a_dir / "a.py").write_text(
+        "import socket, sys\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "import os\n"
+        "s.settimeout(0.2)\n"
+        "while not os.path.exists('/a/stop'):\n"
+        "    try:\n"
+        "        s.accept(); print('CONTACTED', flush=True)\n"
+        "    except socket.timeout:\n"
+        "        pass\n"
+        "print('untouched', flush=True)\n")
+    (a_dir / "a.py").chmod(0o644)
+    a = airlock.popen("run", *airlock.extra, *policy(net), "--allow-loopback-tcp",
+                      "-v", f"{a_dir}:/a:ro", "--", "python3", "/a/a.py")
+    try:
+        port_a = int(a.stdout.readline().strip())
+        hp = host.port
+        r = sandbox(airlock, net, world_tmp,
+                    "for p in %d %d; do python3 -c \"import socket,sys\n"
+                    "try:\n socket.create_connection(('127.0.0.1', int(sys.argv[1])), 5); print('reached', sys.argv[1])\n"
+                    "except OSError as e: print('refused', sys.argv[1], e.errno)\" $p; "
+                    "echo \"proxy $p $(curl -s -o /dev/null -w '%%{http_code}' --max-time 10 "
+                    "--noproxy '' -x http://127.0.0.1:3128 http://127.0.0.1:$p/)\"; done" % (port_a, hp),
+                    "--allow-port", str(port_a), "--allow-port", str(hp))
+        assert r.rc == 0, r.describe()
+        o = out(r)
+        assert "reached" not in o, o
+        assert o.count("refused") == 2 and f"proxy {port_a} 403" in o and f"proxy {hp} 403" in o, o
+    finally:
+        (a_dir / "stop").write_text("")
+        rest = a.communicate(timeout=60)[0].decode()
+        shutil.rmtree(a_dir, ignore_errors=True)
+    assert "untouched" in rest and "CONTACTED" not in rest, rest
+    assert host.count == 0
