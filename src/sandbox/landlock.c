@@ -382,6 +382,11 @@ void al_landlock_describe(const struct al_landlock *ll, struct al_json *j)
 		al_json_key(j, "fs_handled");
 		access_names(j, ll->attr.handled_access_fs);
 		al_json_kv_bool(j, "net_tcp_denied", ll->attr.handled_access_net != 0);
+		/* proxy mode denies bind only: say which */
+		al_json_kv_bool(j, "net_tcp_bind_denied",
+				(ll->attr.handled_access_net & LANDLOCK_ACCESS_NET_BIND_TCP) != 0);
+		al_json_kv_bool(j, "net_tcp_connect_denied",
+				(ll->attr.handled_access_net & LANDLOCK_ACCESS_NET_CONNECT_TCP) != 0);
 		al_json_kv_bool(j, "scope_abstract_unix",
 		                (ll->attr.scoped & LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) != 0);
 		al_json_kv_bool(j, "scope_signal", (ll->attr.scoped & LANDLOCK_SCOPE_SIGNAL) != 0);

@@ -280,6 +280,34 @@ def test_inside_resolv_env_and_start_record(airlock, net, world_tmp):
     assert start["spec"]["network"]["mode"] == "proxy"
 
 
+def host_nameservers():
+    out = []
+    try:
+        for line in Path("/etc/resolv.conf").read_text().splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[0] == "nameserver" and "%" not in f[1] and len(out) < 3:
+                out.append(f[1])
+    except OSError:
+        pass
+    return out
+
+
+def test_default_resolvers_and_landlock_record(airlock, world_tmp):
+    """Without resolver: the host's resolv.conf nameservers are what the
+    proxy uses, and run_start says so; Landlock leaves connect to the
+    redirect (bind stays denied without loopback_tcp)."""
+    log = Path(world_tmp) / "run.jsonl"
+    r = airlock.run("run", *airlock.extra, "--log", log, "--net", "proxy", "--", "/bin/true")
+    assert r.rc == 0, r.describe()
+    start = of_type(records(log), "run_start")[0]
+    assert start["protections"]["egress"]["resolvers"] == host_nameservers()
+    assert start["spec"]["network"]["resolver"] == []
+    ll = start["protections"]["landlock"]
+    if ll and "net_tcp_connect_denied" in ll:
+        assert ll["net_tcp_connect_denied"] is False
+        assert ll["net_tcp_bind_denied"] is (not start["spec"]["network"]["loopback_tcp"])
+
+
 def test_udp_icmp_raw_dropped(airlock, net, world_tmp):
     """Nothing but TCP (to the proxy) and DNS to the proxy leaves: UDP to the
     real resolver is refused inside (EPERM) and never arrives; raw and ping
