@@ -32,8 +32,10 @@
 #endif
 
 #define IN_CAP (AL_HTTP_MAX_HEAD + 1)
+#define IN_FIRST 2048
 #define UP_CAP (AL_HTTP_MAX_HEAD + 64)
-#define PIPE_CAP 65536
+#define PIPE_CAP 65536      /* the kernel's default pipe size */
+#define PIPE_CAP_BULK (1 << 20) /* asked for: fewer splices per byte */
 #define SEC 1000000000ull
 #define TIMEOUT_HEAD (30 * SEC)
 #define TIMEOUT_SNIFF (3 * SEC)
@@ -56,6 +58,14 @@ enum phase {
 	PH_CLOSING,     /* flushing an error reply, then close */
 };
 
+/* an IPv4 or IPv6 address: 28 bytes where sockaddr_storage takes 128
+ * (a thousand connections hold eight each) */
+union addr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
 struct handle {
 	struct conn *c;
 	bool upstream;
@@ -71,20 +81,21 @@ struct conn {
 	int cfd, ufd;
 	uint32_t cev, uev; /* registered epoll events (0 = not registered) */
 	char *in;
-	size_t in_len;
+	size_t in_len, in_cap;
 	char *out;
 	size_t out_len, out_off, out_cap;
 	char *up;
 	size_t up_len, up_off;
 	int pu[2], pd[2];
-	size_t pu_fill, pd_fill;
+	size_t pu_fill, pd_fill, pipe_cap;
+	bool pipes_grown;
 	bool c_eof, u_eof, c_shut, u_shut;
 	/* the destination */
 	char name[AL_NAME_MAX];
 	bool name_is_ip;
 	uint16_t port;
 	char sni[AL_NAME_MAX];
-	struct sockaddr_storage addrs[AL_PROXY_MAX_ADDRS];
+	union addr addrs[AL_PROXY_MAX_ADDRS];
 	size_t n_addrs, addr_idx;
 	struct resolve_req *rq;
 	/* HTTP forwarding */
@@ -110,18 +121,35 @@ uint64_t proxy_now_ns(void)
 
 static bool proxy_stop;
 
+#define REPORT_BATCH 16
+static struct al_net_report report_queue[REPORT_BATCH];
+static size_t n_queued;
+
+/* Send the queued reports. Blocking on purpose: a report is never dropped;
+ * a supervisor that stops reading stalls the proxy rather than losing one. */
+static void proxy_report_flush(struct proxy *p)
+{
+	size_t i;
+
+	for (i = 0; i < n_queued && !proxy_stop; i++) {
+		ssize_t n;
+		do
+			n = send(p->report_fd, &report_queue[i], sizeof(report_queue[i]), MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof(report_queue[i]))
+			proxy_stop = true; /* supervisor gone: stop */
+	}
+	n_queued = 0;
+}
+
+/* Reports are queued and sent at the end of each loop iteration, after the
+ * I/O that iteration could do: the decision is never delayed by its record. */
 void proxy_report(struct proxy *p, struct al_net_report *r)
 {
-	ssize_t n;
-
 	r->mono_ns = proxy_now_ns();
-	/* blocking on purpose: a report is never dropped; a supervisor that
-	 * stops reading stalls the proxy rather than losing the record */
-	do
-		n = send(p->report_fd, r, sizeof(*r), MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*r))
-		proxy_stop = true; /* supervisor gone: stop */
+	if (n_queued == REPORT_BATCH)
+		proxy_report_flush(p);
+	report_queue[n_queued++] = *r;
 }
 
 uint32_t conn_id_of(const struct conn *c)
@@ -235,11 +263,11 @@ static void update_events(struct proxy *p, struct conn *c)
 		ue |= EPOLLOUT;
 		break;
 	case PH_RELAY:
-		if (!c->c_eof && c->pu_fill < PIPE_CAP && !up_pending)
+		if (!c->c_eof && c->pu_fill < c->pipe_cap && !up_pending)
 			ce |= EPOLLIN;
 		if (c->pd_fill > 0)
 			ce |= EPOLLOUT;
-		if (!c->u_eof && c->pd_fill < PIPE_CAP)
+		if (!c->u_eof && c->pd_fill < c->pipe_cap)
 			ue |= EPOLLIN;
 		if (c->pu_fill > 0 || up_pending)
 			ue |= EPOLLOUT;
@@ -249,7 +277,7 @@ static void update_events(struct proxy *p, struct conn *c)
 			ce |= EPOLLIN;
 		if (c->pd_fill > 0)
 			ce |= EPOLLOUT;
-		if (!c->u_eof && c->pd_fill < PIPE_CAP)
+		if (!c->u_eof && c->pd_fill < c->pipe_cap)
 			ue |= EPOLLIN;
 		if (up_pending)
 			ue |= EPOLLOUT;
@@ -384,14 +412,18 @@ static ssize_t read_in(struct conn *c)
 {
 	ssize_t n;
 
-	if (c->in == NULL) {
-		c->in = malloc(IN_CAP);
-		if (c->in == NULL)
+	/* small first: most heads fit; grown to the bound when one does not */
+	if (c->in == NULL || (c->in_len == c->in_cap && c->in_cap < IN_CAP)) {
+		size_t cap = c->in == NULL ? IN_FIRST : IN_CAP;
+		char *n2 = realloc(c->in, cap);
+		if (n2 == NULL)
 			return -2;
+		c->in = n2;
+		c->in_cap = cap;
 	}
-	if (c->in_len >= IN_CAP)
+	if (c->in_len >= c->in_cap)
 		return -1;
-	n = recv(c->cfd, c->in + c->in_len, IN_CAP - c->in_len, MSG_DONTWAIT);
+	n = recv(c->cfd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
 	if (n > 0) {
 		c->in_len += (size_t)n;
 		c->active_ns = proxy_now_ns();
@@ -420,6 +452,9 @@ static int flush_out(struct conn *c)
 			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 		c->out_off += (size_t)n;
 	}
+	free(c->out); /* nothing is kept for connections that only relay */
+	c->out = NULL;
+	c->out_len = c->out_off = c->out_cap = 0;
 	return 0;
 }
 
@@ -437,6 +472,16 @@ static int flush_up(struct conn *c)
 	return 0;
 }
 
+/* A bulk transfer filled a pipe: bigger pipes mean fewer splices per byte,
+ * where the per-user pipe budget allows (else the default size stays). */
+static void grow_pipes(struct conn *c)
+{
+	c->pipes_grown = true; /* tried once */
+	if (fcntl(c->pu[1], F_SETPIPE_SZ, PIPE_CAP_BULK) >= PIPE_CAP_BULK &&
+	    fcntl(c->pd[1], F_SETPIPE_SZ, PIPE_CAP_BULK) >= PIPE_CAP_BULK)
+		c->pipe_cap = PIPE_CAP_BULK;
+}
+
 /* One direction of the splice relay: src -> pipe -> dst. Returns -1 on error. */
 static int splice_dir(struct conn *c, int src, int dst, int pipefd[2], size_t *fill, bool *src_eof,
                       bool read_ok, uint64_t *counter)
@@ -445,12 +490,14 @@ static int splice_dir(struct conn *c, int src, int dst, int pipefd[2], size_t *f
 
 	for (rounds = 0; rounds < 4; rounds++) {
 		bool progress = false;
-		if (read_ok && !*src_eof && *fill < PIPE_CAP) {
-			ssize_t n = splice(src, NULL, pipefd[1], NULL, PIPE_CAP - *fill,
+		if (read_ok && !*src_eof && *fill < c->pipe_cap) {
+			ssize_t n = splice(src, NULL, pipefd[1], NULL, c->pipe_cap - *fill,
 			                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				*fill += (size_t)n;
 				progress = true;
+				if (*fill == c->pipe_cap && !c->pipes_grown)
+					grow_pipes(c);
 			} else if (n == 0) {
 				*src_eof = true;
 			} else if (errno != EAGAIN && errno != EINTR) {
@@ -481,6 +528,8 @@ static int make_pipes(struct conn *c)
 		return -1;
 	if (c->pd[0] < 0 && pipe2(c->pd, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
+	c->pipe_cap = PIPE_CAP;
+	c->pipes_grown = false;
 	return 0;
 }
 
@@ -488,10 +537,10 @@ static int make_pipes(struct conn *c)
 
 static void start_connect(struct proxy *p, struct conn *c);
 
-static void connect_next(struct proxy *p, struct conn *c, int last_errno)
+/* Open a nonblocking connection to the next address that accepts a
+ * connect(); 0 if one is under way, else the last errno. */
+static int try_connect(struct proxy *p, struct conn *c, int last_errno)
 {
-	char why[96];
-
 	close_upstream_socket(p, c);
 	while (c->addr_idx < c->n_addrs) {
 		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->addr_idx];
@@ -516,10 +565,21 @@ static void connect_next(struct proxy *p, struct conn *c, int last_errno)
 			continue;
 		}
 		c->ufd = fd;
+		return 0;
+	}
+	return last_errno ? last_errno : EHOSTUNREACH;
+}
+
+static void connect_next(struct proxy *p, struct conn *c, int last_errno)
+{
+	char why[96];
+	int e = try_connect(p, c, last_errno);
+
+	if (e == 0) {
 		set_phase(c, PH_CONNECT);
 		return;
 	}
-	snprintf(why, sizeof(why), "connect failed: %s", strerror(last_errno ? last_errno : EHOSTUNREACH));
+	snprintf(why, sizeof(why), "connect failed: %s", strerror(e));
 	report_error(p, c, why);
 	/* a forwarded request gets a 502; a tunnel was already granted (200 /
 	 * SOCKS success before the first bytes), so it is simply closed */
@@ -529,10 +589,15 @@ static void connect_next(struct proxy *p, struct conn *c, int last_errno)
 		conn_refuse(p, c, 0, 0, why);
 }
 
-/* The decision is made: report it and connect to the checked addresses. */
+/* The decision is made: report it and connect to the checked addresses (or
+ * go on with the connection a granted tunnel already started). */
 static void start_connect(struct proxy *p, struct conn *c)
 {
 	report_connect(p, c, true, NULL);
+	if (c->ufd >= 0) {
+		set_phase(c, PH_CONNECT);
+		return;
+	}
 	c->addr_idx = 0;
 	connect_next(p, c, 0);
 }
@@ -555,7 +620,7 @@ static size_t filter_addrs(struct proxy *p, struct conn *c, const struct resolve
 	for (i = 0; i < res->n; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&res->addrs[i];
 		if (al_policy_addr_allowed(p->pol, sa, false, reason))
-			memcpy(&c->addrs[c->n_addrs++], sa, sizeof(res->addrs[i]));
+			memcpy(&c->addrs[c->n_addrs++], sa, sizeof(c->addrs[0]));
 	}
 	return c->n_addrs;
 }
@@ -576,6 +641,12 @@ static void granted(struct proxy *p, struct conn *c)
 	else
 		out_append(c, socks_ok, sizeof(socks_ok));
 	set_phase(c, PH_SNIFF);
+	/* The name, port and addresses are allowed: connect while the client
+	 * sends its first bytes (not one of them goes up before the SNI check;
+	 * a refusal then closes this connection unused). Not for the
+	 * transparent path, where nothing is decided before the first bytes. */
+	c->addr_idx = 0;
+	(void)try_connect(p, c, 0);
 }
 
 static void on_resolved(struct proxy *p, void *ctx, const struct resolved *res)
@@ -587,7 +658,7 @@ static void on_resolved(struct proxy *p, void *ctx, const struct resolved *res)
 		deny(p, c, 502, 4, res->status == ARES_ENOTFOUND ? "name not found" : "no address");
 	} else if (filter_addrs(p, c, res, &reason) == 0) {
 		c->n_addrs = 0;
-		memcpy(&c->addrs[0], &res->addrs[0], sizeof(res->addrs[0]));
+		memcpy(&c->addrs[0], &res->addrs[0], sizeof(c->addrs[0]));
 		c->n_addrs = 1; /* for the report */
 		deny(p, c, 403, 2, reason);
 	} else {
@@ -613,7 +684,7 @@ static void decide_destination(struct proxy *p, struct conn *c)
 			ss.ss_family = AF_INET;
 		else if (inet_pton(AF_INET6, c->name, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
 			ss.ss_family = AF_INET6;
-		memcpy(&c->addrs[0], &ss, sizeof(ss));
+		memcpy(&c->addrs[0], &ss, sizeof(c->addrs[0]));
 		c->n_addrs = 1;
 		if (!al_policy_addr_allowed(p->pol, (struct sockaddr *)&ss, true, &reason)) {
 			deny(p, c, 403, 2, reason);
@@ -900,7 +971,7 @@ static void step_connect(struct proxy *p, struct conn *c)
 	c->up_len = c->in_len;
 	c->up_off = 0;
 	c->in = NULL;
-	c->in_len = 0;
+	c->in_len = c->in_cap = 0;
 	set_phase(c, PH_RELAY);
 }
 
@@ -1161,7 +1232,7 @@ static void conn_accept(struct proxy *p, int lfd, enum kind kind)
 				conn_close(p, c);
 				continue;
 			}
-			memcpy(&c->addrs[0], &dst, sizeof(dst));
+			memcpy(&c->addrs[0], &dst, sizeof(c->addrs[0]));
 			c->n_addrs = 1;
 			c->port = ntohs(dst.ss_family == AF_INET ? ((struct sockaddr_in *)&dst)->sin_port :
 			                                           ((struct sockaddr_in6 *)&dst)->sin6_port);
@@ -1292,6 +1363,7 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 		} else if (n == 0) {
 			dns_resolver_timeouts(p);
 		}
+		proxy_report_flush(p);
 		while (p->graveyard) {
 			struct conn *c = p->graveyard;
 			p->graveyard = c->next;
