@@ -435,9 +435,11 @@ static bool terminated(const char *f, size_t len)
 }
 #define TERMINATED(field) terminated((field), sizeof(field))
 
-static bool report_well_formed(const struct al_net_report *r)
+bool al_egress_report_valid(const void *buf, size_t n)
 {
-	return r->kind >= AL_NET_DNS && r->kind <= AL_NET_ERROR && r->allowed <= 1 &&
+	const struct al_net_report *r = buf;
+
+	return n == sizeof *r && r->kind >= AL_NET_DNS && r->kind >= AL_NET_DNS && r->kind <= AL_NET_ERROR && r->allowed <= 1 &&
 	       TERMINATED(r->proto) && TERMINATED(r->name) && TERMINATED(r->sni) &&
 	       TERMINATED(r->qtype) && TERMINATED(r->addr) && TERMINATED(r->reason) &&
 	       TERMINATED(r->answer) && TERMINATED(r->chaos);
@@ -453,35 +455,12 @@ static void kv_opt(struct al_json *j, const char *k, const char *v)
 	}
 }
 
-static int report_record(struct al_supervisor *s, const struct al_net_report *r,
-			 struct al_error *err)
+const char *al_egress_report_json(const struct al_net_report *r, struct al_buf *b)
 {
-	struct al_egress_run *e = s->egress;
-	const char *type = NULL;
-	struct al_buf b;
+	const char *type = "net_error";
 	struct al_json j;
-	int rc;
 
-	if (r->kind == AL_NET_DNS)
-		e->dns++;
-	if (r->kind == AL_NET_CONNECT) {
-		e->connects++;
-		if (!r->allowed)
-			e->refused++;
-	}
-	if (e->recorded >= NET_RECORDS_MAX) {
-		if (e->unrecorded++ == 0) {
-			char f[160];
-			snprintf(f, sizeof f,
-				 "{\"reason\":\"more than %d network records: further reports are counted, not recorded\"}",
-				 NET_RECORDS_MAX);
-			return al_evlog_append(s->log, "net_unrecorded", f, err);
-		}
-		return 0;
-	}
-	e->recorded++;
-	al_buf_init(&b);
-	al_json_init(&j, &b);
+	al_json_init(&j, b);
 	al_json_obj_begin(&j);
 	switch (r->kind) {
 	case AL_NET_DNS:
@@ -529,6 +508,37 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 		break;
 	}
 	al_json_obj_end(&j);
+	return type;
+}
+
+static int report_record(struct al_supervisor *s, const struct al_net_report *r,
+			 struct al_error *err)
+{
+	struct al_egress_run *e = s->egress;
+	const char *type = NULL;
+	struct al_buf b;
+	int rc;
+
+	if (r->kind == AL_NET_DNS)
+		e->dns++;
+	if (r->kind == AL_NET_CONNECT) {
+		e->connects++;
+		if (!r->allowed)
+			e->refused++;
+	}
+	if (e->recorded >= NET_RECORDS_MAX) {
+		if (e->unrecorded++ == 0) {
+			char f[160];
+			snprintf(f, sizeof f,
+				 "{\"reason\":\"more than %d network records: further reports are counted, not recorded\"}",
+				 NET_RECORDS_MAX);
+			return al_evlog_append(s->log, "net_unrecorded", f, err);
+		}
+		return 0;
+	}
+	e->recorded++;
+	al_buf_init(&b);
+	type = al_egress_report_json(r, &b);
 	rc = b.oom ? al_error_set(err, ENOMEM, "network", "recording a proxy report")
 		   : al_evlog_append(s->log, type, b.data, err);
 	al_buf_free(&b);
@@ -554,7 +564,7 @@ int al_egress_handle_reports(struct al_supervisor *s, struct al_error *err)
 			return n == 0 ? 1 : al_error_errno(err, "network", "reading the proxy's reports");
 		}
 		e->reports++;
-		if ((size_t)n != sizeof rep || !report_well_formed(&rep))
+		if (!al_egress_report_valid(&rep, (size_t)n))
 			return al_error_set(err, EPROTO, "network",
 					    "the egress proxy sent a malformed report (%zd bytes): "
 					    "treated as compromised",

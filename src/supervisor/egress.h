@@ -9,6 +9,15 @@
 #include "util/json.h"
 
 struct al_egress_run;
+struct al_net_report;
+
+/* The trust boundary with the proxy, which may be compromised: is buf (n
+ * bytes as received) a report of the right size, a known kind, a 0/1
+ * verdict and NUL-terminated strings? And the record it becomes: its
+ * fields into b as a JSON object (every string escaped), its type
+ * returned. Pure, unit-tested. */
+bool al_egress_report_valid(const void *buf, size_t n);
+const char *al_egress_report_json(const struct al_net_report *r, struct al_buf *b);
 
 /* Before clone: the policy from the spec (and, without spec resolvers, the
  * host's resolv.conf and /etc/hosts). *out stays NULL in mode none. */
