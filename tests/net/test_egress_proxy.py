@@ -653,8 +653,13 @@ def silent(addr, port, then_get):
     time.sleep(4)  # longer than the proxy waits for a first byte
     if then_get:
         s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
     try:
-        return s.recv(65536).decode("latin-1")
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data.decode("latin-1")
+            data += b
     except OSError as e:
         return "error: %s" % e
 W, T, C = args["web"], args["tls"], args["canary"]
