@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/chaos.h"
 #include "net/proxy.h"
 #include "net/socks_parse.h"
 #include "net/tls_parse.h"
@@ -89,6 +90,8 @@ struct conn {
 	int pu[2], pd[2];
 	size_t pu_fill, pd_fill, pipe_cap;
 	bool pipes_grown;
+	bool chaos;
+	struct al_chaos_dir chaos_up, chaos_down;
 	bool c_eof, u_eof, c_shut, u_shut;
 	/* the destination */
 	char name[AL_NAME_MAX];
@@ -241,6 +244,10 @@ static void update_events(struct proxy *p, struct conn *c)
 	uint32_t ce = 0, ue = 0;
 	bool out_pending = c->out_off < c->out_len;
 	bool up_pending = c->up_off < c->up_len;
+	uint64_t now = c->chaos ? proxy_now_ns() : 0;
+	/* a direction chaos holds back waits for the timer, not for EPOLLOUT */
+	bool up_held = c->chaos && now < c->chaos_up.release_ns;
+	bool down_held = c->chaos && now < c->chaos_down.release_ns;
 
 	if (out_pending)
 		ce |= EPOLLOUT;
@@ -265,17 +272,17 @@ static void update_events(struct proxy *p, struct conn *c)
 	case PH_RELAY:
 		if (!c->c_eof && c->pu_fill < c->pipe_cap && !up_pending)
 			ce |= EPOLLIN;
-		if (c->pd_fill > 0)
+		if (c->pd_fill > 0 && !down_held)
 			ce |= EPOLLOUT;
 		if (!c->u_eof && c->pd_fill < c->pipe_cap)
 			ue |= EPOLLIN;
-		if (c->pu_fill > 0 || up_pending)
+		if ((c->pu_fill > 0 && !up_held) || up_pending)
 			ue |= EPOLLOUT;
 		break;
 	case PH_HTTP_FWD:
 		if (!c->body_done && !c->c_eof && c->in_len < IN_CAP)
 			ce |= EPOLLIN;
-		if (c->pd_fill > 0)
+		if (c->pd_fill > 0 && !down_held)
 			ce |= EPOLLOUT;
 		if (!c->u_eof && c->pd_fill < c->pipe_cap)
 			ue |= EPOLLIN;
@@ -483,14 +490,107 @@ static void grow_pipes(struct conn *c)
 }
 
 /* One direction of the splice relay: src -> pipe -> dst. Returns -1 on error. */
-static int splice_dir(struct conn *c, int src, int dst, int pipefd[2], size_t *fill, bool *src_eof,
-                      bool read_ok, uint64_t *counter)
+static void chaos_report(struct proxy *p, struct conn *c, const char *what)
 {
+	struct al_net_report r;
+	report_fill(&r, AL_NET_CHAOS, c);
+	r.allowed = 1;
+	snprintf(r.chaos, sizeof(r.chaos), "%s", what);
+	proxy_report(p, &r);
+}
+
+static void chaos_wake_at(struct proxy *p, uint64_t t)
+{
+	if (p->chaos_next_ns == 0 || t < p->chaos_next_ns)
+		p->chaos_next_ns = t;
+}
+
+/* Chaos before writing *want bytes of one direction: 1 to write (maybe
+ * fewer), 0 to wait (a wake-up is set), -1 to reset the connection. */
+static int chaos_gate(struct proxy *p, struct conn *c, struct al_chaos_dir *cd, int dir,
+                      size_t *want)
+{
+	uint64_t now = proxy_now_ns(), until;
+	char what[64];
+
+	if (now < cd->release_ns) {
+		chaos_wake_at(p, cd->release_ns);
+		return 0;
+	}
+	if (cd->offset / AL_CHAOS_SEGMENT >= cd->decided_seg) {
+		switch (al_chaos_segment_fault(p->pol, cd)) {
+		case AL_CHAOS_RESET:
+			snprintf(what, sizeof(what), "reset %s at byte %llu", dir ? "down" : "up",
+			         (unsigned long long)cd->offset);
+			chaos_report(p, c, what);
+			return -1;
+		case AL_CHAOS_STALL:
+			snprintf(what, sizeof(what), "stall %llums %s at byte %llu",
+			         (unsigned long long)(AL_CHAOS_STALL_NS / 1000000), dir ? "down" : "up",
+			         (unsigned long long)cd->offset);
+			chaos_report(p, c, what);
+			cd->release_ns = now + AL_CHAOS_STALL_NS;
+			chaos_wake_at(p, cd->release_ns);
+			return 0;
+		case AL_CHAOS_NONE:
+			break;
+		}
+	}
+	*want = (size_t)al_chaos_allowance(p->pol, cd, *want, now, &until);
+	if (*want == 0) {
+		cd->release_ns = until;
+		chaos_wake_at(p, until);
+		return 0;
+	}
+	return 1;
+}
+
+static void chaos_start(struct proxy *p, struct conn *c)
+{
+	const struct al_egress_policy *pol = p->pol;
+	uint64_t now = proxy_now_ns();
+	char what[64];
+
+	c->chaos = pol->chaos.enabled;
+	if (!c->chaos)
+		return;
+	al_chaos_dir_init(&c->chaos_up, pol->chaos.seed, c->id, 0, now);
+	al_chaos_dir_init(&c->chaos_down, pol->chaos.seed, c->id, 1, now);
+	if (pol->chaos.latency_ns || pol->chaos.jitter_ns || pol->chaos.bandwidth) {
+		snprintf(what, sizeof(what), "latency %llums jitter %llums bandwidth %llu B/s",
+		         (unsigned long long)(pol->chaos.latency_ns / 1000000),
+		         (unsigned long long)(pol->chaos.jitter_ns / 1000000),
+		         (unsigned long long)pol->chaos.bandwidth);
+		chaos_report(p, c, what);
+	}
+}
+
+/* A chaos reset: RST both ways (SO_LINGER 0) instead of an orderly close. */
+static void chaos_reset(struct conn *c)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	if (c->cfd >= 0)
+		setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (c->ufd >= 0)
+		setsockopt(c->ufd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* One direction of the splice relay: src -> pipe -> dst (dir 0 up, 1 down).
+ * Returns -1 on error or a chaos reset. */
+static int splice_dir(struct proxy *p, struct conn *c, int dir, bool read_ok)
+{
+	int src = dir ? c->ufd : c->cfd, dst = dir ? c->cfd : c->ufd;
+	int *pipefd = dir ? c->pd : c->pu;
+	size_t *fill = dir ? &c->pd_fill : &c->pu_fill;
+	bool *src_eof = dir ? &c->u_eof : &c->c_eof;
+	uint64_t *counter = dir ? &c->bytes_down : &c->bytes_up;
+	struct al_chaos_dir *cd = !c->chaos ? NULL : dir ? &c->chaos_down : &c->chaos_up;
 	int rounds;
 
 	for (rounds = 0; rounds < 4; rounds++) {
 		bool progress = false;
 		if (read_ok && !*src_eof && *fill < c->pipe_cap) {
+			size_t before = *fill;
 			ssize_t n = splice(src, NULL, pipefd[1], NULL, c->pipe_cap - *fill,
 			                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
@@ -498,6 +598,11 @@ static int splice_dir(struct conn *c, int src, int dst, int pipefd[2], size_t *f
 				progress = true;
 				if (*fill == c->pipe_cap && !c->pipes_grown)
 					grow_pipes(c);
+				if (cd != NULL && before == 0) {
+					uint64_t t = proxy_now_ns() + al_chaos_chunk_delay(p->pol, cd);
+					if (t > cd->release_ns)
+						cd->release_ns = t;
+				}
 			} else if (n == 0) {
 				*src_eof = true;
 			} else if (errno != EAGAIN && errno != EINTR) {
@@ -505,14 +610,24 @@ static int splice_dir(struct conn *c, int src, int dst, int pipefd[2], size_t *f
 			}
 		}
 		if (*fill > 0) {
-			ssize_t n = splice(pipefd[0], NULL, dst, NULL, *fill,
-			                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n > 0) {
-				*fill -= (size_t)n;
-				*counter += (uint64_t)n;
-				progress = true;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			size_t want = *fill;
+			int g = cd ? chaos_gate(p, c, cd, dir, &want) : 1;
+			if (g < 0) {
+				chaos_reset(c);
 				return -1;
+			}
+			if (g > 0) {
+				ssize_t n = splice(pipefd[0], NULL, dst, NULL, want,
+				                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+				if (n > 0) {
+					*fill -= (size_t)n;
+					*counter += (uint64_t)n;
+					if (cd)
+						al_chaos_consumed(cd, (uint64_t)n);
+					progress = true;
+				} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+					return -1;
+				}
 			}
 		}
 		if (!progress)
@@ -591,9 +706,12 @@ static void connect_next(struct proxy *p, struct conn *c, int last_errno)
 
 /* The decision is made: report it and connect to the checked addresses (or
  * go on with the connection a granted tunnel already started). */
+static void chaos_start(struct proxy *p, struct conn *c);
+
 static void start_connect(struct proxy *p, struct conn *c)
 {
 	report_connect(p, c, true, NULL);
+	chaos_start(p, c);
 	if (c->ufd >= 0) {
 		set_phase(c, PH_CONNECT);
 		return;
@@ -986,9 +1104,7 @@ static void step_relay(struct proxy *p, struct conn *c)
 		c->up = NULL;
 		c->up_len = c->up_off = 0;
 	}
-	if (splice_dir(c, c->cfd, c->ufd, c->pu, &c->pu_fill, &c->c_eof, c->up == NULL,
-	               &c->bytes_up) < 0 ||
-	    splice_dir(c, c->ufd, c->cfd, c->pd, &c->pd_fill, &c->u_eof, true, &c->bytes_down) < 0) {
+	if (splice_dir(p, c, 0, c->up == NULL) < 0 || splice_dir(p, c, 1, true) < 0) {
 		conn_close(p, c);
 		return;
 	}
@@ -1060,7 +1176,7 @@ static void step_http_fwd(struct proxy *p, struct conn *c)
 		conn_close(p, c);
 		return;
 	}
-	if (splice_dir(c, c->ufd, c->cfd, c->pd, &c->pd_fill, &c->u_eof, true, &c->bytes_down) < 0) {
+	if (splice_dir(p, c, 1, true) < 0) {
 		conn_close(p, c);
 		return;
 	}
@@ -1331,6 +1447,12 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 	}
 	while (!proxy_stop) {
 		int n, i, timeout = dns_resolver_timeout_ms(p, 1000);
+		if (p->chaos_next_ns != 0) {
+			uint64_t now = proxy_now_ns();
+			int ms = p->chaos_next_ns <= now ? 0 : (int)((p->chaos_next_ns - now + 999999) / 1000000);
+			if (ms < timeout)
+				timeout = ms;
+		}
 		n = epoll_wait(p->epfd, evs, (int)AL_ARRAY_SIZE(evs), timeout);
 		if (n < 0 && errno != EINTR)
 			return al_error_errno(err, "egress", "epoll_wait");
@@ -1362,6 +1484,17 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 			check_timeouts(p);
 		} else if (n == 0) {
 			dns_resolver_timeouts(p);
+		}
+		if (p->chaos_next_ns != 0 && proxy_now_ns() >= p->chaos_next_ns) {
+			/* delays that are over: let those connections go on (each one
+			 * still held back sets the next wake-up again) */
+			struct conn *c, *next;
+			p->chaos_next_ns = 0;
+			for (c = p->conns; c != NULL; c = next) {
+				next = c->next;
+				if (c->chaos && (c->phase == PH_RELAY || c->phase == PH_HTTP_FWD))
+					conn_step(p, c);
+			}
 		}
 		proxy_report_flush(p);
 		while (p->graveyard) {

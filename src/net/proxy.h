@@ -51,8 +51,8 @@ struct proxy {
 	/* names the DNS server gave out, by address (transparent path check) */
 	struct dns_memory *mem;
 	size_t mem_len, mem_next, mem_cap;
-	/* chaos */
-	uint64_t chaos_state;
+	/* chaos: the earliest time a delayed connection wants to go on (0: none) */
+	uint64_t chaos_next_ns;
 };
 
 /* reports */

@@ -7,6 +7,8 @@
  *   egress_harness --listen 127.0.0.1 [--allow-domain N]... [--deny-domain N]...
  *       [--allow-port P]... [--allow-cidr A/N]... [--host NAME=ADDR]...
  *       [--resolver ADDR:PORT]... [--transparent] [--netns /proc/PID/ns/net]
+ *       [--chaos-seed N [--chaos-latency-ms N] [--chaos-jitter-ms N] [--chaos-loss P]
+ *        [--chaos-reset P] [--chaos-bandwidth BYTES_PER_S]]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -164,6 +166,19 @@ int main(int argc, char **argv)
 				return 2;
 			h->addrlen = h->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
 			                                            sizeof(struct sockaddr_in6);
+		} else if (strcmp(a, "--chaos-seed") == 0) {
+			pol.chaos.enabled = true;
+			pol.chaos.seed = strtoull(v, NULL, 0);
+		} else if (strcmp(a, "--chaos-latency-ms") == 0) {
+			pol.chaos.latency_ns = strtoull(v, NULL, 0) * 1000000ull;
+		} else if (strcmp(a, "--chaos-jitter-ms") == 0) {
+			pol.chaos.jitter_ns = strtoull(v, NULL, 0) * 1000000ull;
+		} else if (strcmp(a, "--chaos-loss") == 0) {
+			pol.chaos.loss = strtod(v, NULL);
+		} else if (strcmp(a, "--chaos-reset") == 0) {
+			pol.chaos.reset = strtod(v, NULL);
+		} else if (strcmp(a, "--chaos-bandwidth") == 0) {
+			pol.chaos.bandwidth = strtoull(v, NULL, 0);
 		} else if (strcmp(a, "--resolver") == 0 && pol.n_resolvers < MAXN) {
 			if (parse_addr(v, &resolvers[pol.n_resolvers++], 53) < 0)
 				return 2;

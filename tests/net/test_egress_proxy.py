@@ -653,8 +653,13 @@ def silent(addr, port, then_get):
     time.sleep(4)  # longer than the proxy waits for a first byte
     if then_get:
         s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
     try:
-        return s.recv(65536).decode("latin-1")
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data.decode("latin-1")
+            data += b
     except OSError as e:
         return "error: %s" % e
 W, T, C = args["web"], args["tls"], args["canary"]
@@ -739,3 +744,37 @@ def test_transparent_path(env, tenv):
         reason="raw address not in allow_cidr")
     assert "hello" not in out["canary_named"]
     assert len(env["canary"].hits.snapshot()) == before_canary
+
+
+# ---------------------------------------------------------------- chaos
+
+def chaos_run(env, seed):
+    args = ["--listen", "127.0.0.1", "--allow-domain", "web.test", "--host", "web.test=127.0.0.2",
+            "--allow-port", str(PORTS["web"]), "--allow-cidr", "127.0.0.2/32",
+            "--chaos-seed", str(seed), "--chaos-latency-ms", "5", "--chaos-jitter-ms", "2",
+            "--chaos-loss", "0.03", "--chaos-reset", "0.01"]
+    proxy = Proxy(args)
+    ok = 0
+    try:
+        for i in range(4):
+            out = env["dir"] / ("chaos%d" % i)
+            r = curl("-x", "http://127.0.0.1:%d" % proxy.ready["http"], "-o", str(out),
+                     u("http://web.test:8000/big%d" % i))
+            if r.returncode == 0:
+                # what arrives is exact, however late
+                assert out.read_bytes() == bytes(range(256)) * 4096
+                ok += 1
+        reports = proxy.drain()
+    finally:
+        proxy.stop()
+    return ok, [(r["conn_id"], r["chaos"]) for r in reports if r.get("kind") == "chaos"]
+
+
+def test_chaos_same_seed_same_schedule(env):
+    ok1, a = chaos_run(env, 1234)
+    ok2, b = chaos_run(env, 1234)
+    assert a == b and ok1 == ok2
+    assert any(c.startswith("latency 5ms jitter 2ms") for _, c in a)
+    assert any(c.startswith("stall 200ms down") for _, c in a), a
+    _, c = chaos_run(env, 99)
+    assert c != a
