@@ -378,6 +378,59 @@ void al_net_spec_free(struct al_network_spec *net)
 	free(net->resolvers);
 }
 
+int al_chaos_spec_validate(const struct al_spec *spec, struct al_error *err)
+{
+	const struct al_chaos_spec *ch = &spec->chaos;
+
+	if (!ch->network)
+		return 0;
+	if (spec->network.mode != AL_NET_PROXY)
+		return al_error_set(err, 0, "spec",
+		                    "chaos.network: applies to the connections the egress proxy relays; "
+		                    "needs network.mode: proxy");
+	if (!(ch->loss >= 0 && ch->loss <= 1) || !(ch->reset >= 0 && ch->reset <= 1))
+		return al_error_set(err, 0, "spec", "chaos.network: loss and reset are probabilities "
+		                                    "between 0 and 1");
+	if (ch->latency_ns > 60000000000ull || ch->jitter_ns > 60000000000ull)
+		return al_error_set(err, 0, "spec", "chaos.network: latency and jitter are at most 1m");
+	return 0;
+}
+
+/* Canonical form of chaos: present only when set (an unset chaos key
+ * leaves the canonical form of older specs as it was). */
+int al_chaos_spec_canonical(struct al_json *j, const struct al_chaos_spec *ch)
+{
+	char buf[40];
+
+	if (!ch->seed_set && !ch->network)
+		return 0;
+	al_json_key(j, "chaos");
+	al_json_obj_begin(j);
+	al_json_key(j, "network");
+	if (ch->network) {
+		al_json_obj_begin(j);
+		al_json_kv_uint(j, "bandwidth", ch->bandwidth);
+		al_json_kv_uint(j, "jitter", ch->jitter_ns);
+		al_json_kv_uint(j, "latency", ch->latency_ns);
+		al_json_key(j, "loss");
+		snprintf(buf, sizeof buf, "%.17g", ch->loss);
+		al_json_raw(j, buf);
+		al_json_key(j, "reset");
+		snprintf(buf, sizeof buf, "%.17g", ch->reset);
+		al_json_raw(j, buf);
+		al_json_obj_end(j);
+	} else {
+		al_json_null(j);
+	}
+	al_json_key(j, "seed");
+	if (ch->seed_set)
+		al_json_uint(j, ch->seed);
+	else
+		al_json_null(j);
+	al_json_obj_end(j);
+	return 0;
+}
+
 int al_net_spec_validate(const struct al_network_spec *net, struct al_error *err)
 {
 	static const char *const keys[] = {"allow_domains", "deny_domains", "allow_ports",

@@ -565,6 +565,9 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 	r = al_net_spec_validate(&spec->network, err);
 	if (r < 0)
 		return r;
+	r = al_chaos_spec_validate(spec, err);
+	if (r < 0)
+		return r;
 	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP |
 	                                       AL_DEGRADE_TIMENS | AL_DEGRADE_SECCOMP_NOTIFY))
 		return al_error_set(err, 0, "spec", "allow_degraded: unknown degradation bit");

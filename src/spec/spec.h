@@ -110,6 +110,19 @@ struct al_network_spec {
 	size_t n_resolvers;
 };
 
+/* chaos: seeded, reproducible fault injection. Only network chaos (applied
+ * by the egress proxy to the connections it relays) in this version. */
+struct al_chaos_spec {
+	bool seed_set;
+	uint64_t seed;          /* not set: a random seed, recorded in run_start */
+	bool network;           /* chaos.network given (needs network.mode: proxy) */
+	uint64_t latency_ns;    /* added per chunk */
+	uint64_t jitter_ns;     /* +- around latency */
+	double loss;            /* 0..1 per 16 KiB segment: a stall (one TCP RTO) */
+	double reset;           /* 0..1 per segment: the connection is reset */
+	uint64_t bandwidth;     /* bytes per second per direction; 0 = no cap */
+};
+
 /* Ownership: every char * in the struct is owned by it and released by
  * al_spec_free, except that al_spec_init points image, workdir and hostname at
  * static default strings (it cannot fail, so it does not allocate). Replace a
@@ -137,6 +150,7 @@ struct al_spec {
 	struct al_limits limits;
 	struct al_log_spec log;
 	struct al_network_spec network;
+	struct al_chaos_spec chaos;
 	uint32_t allow_degraded; /* enum al_degradation bits */
 
 	bool quiet;              /* no airlock messages on stderr (workload output still relayed) */

@@ -162,6 +162,10 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	}
 	al_json_arr_end(&j);
 
+	r = al_chaos_spec_canonical(&j, &spec->chaos);
+	if (r < 0)
+		return r;
+
 	al_json_key(&j, "command");
 	al_json_arr_begin(&j);
 	for (size_t i = 0; i < spec->argc; i++)

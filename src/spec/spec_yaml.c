@@ -1221,6 +1221,101 @@ static int h_network(struct yctx *c, const struct ynode *v, const char *key)
 	return walk_map(c, v, key, network_keys, AL_ARRAY_SIZE(network_keys));
 }
 
+/* chaos */
+
+/* A probability: a plain decimal in 0..1. */
+static int get_probability(struct yctx *c, const struct ynode *v, const char *key, double *out)
+{
+	char *end;
+	double d;
+
+	if (v->type != Y_SCALAR || is_null(v) || !v->plain ||
+	    v->text[strspn(v->text, "0123456789.eE+-")] != '\0' || v->text[0] == '\0')
+		return yerr(c, v, key, "expected a probability between 0 and 1, got %s%s%s",
+		            v->type == Y_SCALAR ? "\"" : type_name(v), v->type == Y_SCALAR ? v->text : "",
+		            v->type == Y_SCALAR ? "\"" : "");
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(d) || d < 0 || d > 1)
+		return yerr(c, v, key, "%s is not a probability between 0 and 1", v->text);
+	*out = d;
+	return 0;
+}
+
+static int h_chaos_latency(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_duration(c, v, key, &c->spec->chaos.latency_ns);
+}
+
+static int h_chaos_jitter(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_duration(c, v, key, &c->spec->chaos.jitter_ns);
+}
+
+static int h_chaos_loss(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_probability(c, v, key, &c->spec->chaos.loss);
+}
+
+static int h_chaos_reset(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_probability(c, v, key, &c->spec->chaos.reset);
+}
+
+/* "1MiB/s" or a plain size (bytes per second). */
+static int h_chaos_bandwidth(struct yctx *c, const struct ynode *v, const char *key)
+{
+	char buf[64];
+	size_t n;
+	int r;
+
+	c->spec->chaos.network = true;
+	if (v->type != Y_SCALAR || is_null(v))
+		return yerr(c, v, key, "expected a rate such as 1MiB/s, got %s", type_name(v));
+	n = strlen(v->text);
+	if (n >= sizeof buf)
+		return yerr(c, v, key, "invalid rate \"%s\"", v->text);
+	memcpy(buf, v->text, n + 1);
+	if (n > 2 && strcmp(buf + n - 2, "/s") == 0)
+		buf[n - 2] = '\0';
+	r = al_parse_size(buf, &c->spec->chaos.bandwidth);
+	if (r < 0 || c->spec->chaos.bandwidth == 0)
+		return yerr(c, v, key, "invalid rate \"%s\" (e.g. 1MiB/s, at least 1 byte/s)",
+		            v->text);
+	return 0;
+}
+
+static const struct key_def chaos_network_keys[] = {
+    {"latency", h_chaos_latency},     {"jitter", h_chaos_jitter}, {"loss", h_chaos_loss},
+    {"reset", h_chaos_reset},         {"bandwidth", h_chaos_bandwidth},
+};
+
+static int h_chaos_network(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return walk_map(c, v, key, chaos_network_keys, AL_ARRAY_SIZE(chaos_network_keys));
+}
+
+static int h_chaos_seed(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.seed_set = true;
+	return get_uint(c, v, key, UINT64_MAX, &c->spec->chaos.seed);
+}
+
+static const struct key_def chaos_keys[] = {
+    {"seed", h_chaos_seed},
+    {"network", h_chaos_network},
+};
+
+static int h_chaos(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, chaos_keys, AL_ARRAY_SIZE(chaos_keys));
+}
+
 static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *key)
 {
 	if (v->type != Y_SEQ)
@@ -1258,6 +1353,7 @@ static const struct key_def top_keys[] = {
     {"limits", h_limits},
     {"log", h_log},
     {"network", h_network},
+    {"chaos", h_chaos},
     {"allow_degraded", h_allow_degraded},
 };
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -216,6 +217,20 @@ int al_egress_prepare(struct al_egress_run **out, const struct al_spec *spec, st
 		}
 		p->n_allow_cidr = net->n_allow_cidr;
 	}
+	if (spec->chaos.network) {
+		/* Without a seed, a random one: recorded in run_start, so the run's
+		 * schedule can be repeated. */
+		p->chaos.enabled = true;
+		p->chaos.seed = spec->chaos.seed;
+		if (!spec->chaos.seed_set &&
+		    getrandom(&p->chaos.seed, sizeof p->chaos.seed, 0) != (ssize_t)sizeof p->chaos.seed)
+			p->chaos.seed = al_realtime_ns() ^ ((uint64_t)getpid() << 32);
+		p->chaos.latency_ns = spec->chaos.latency_ns;
+		p->chaos.jitter_ns = spec->chaos.jitter_ns;
+		p->chaos.loss = spec->chaos.loss;
+		p->chaos.reset = spec->chaos.reset;
+		p->chaos.bandwidth = spec->chaos.bandwidth;
+	}
 	r = 0;
 	for (size_t i = 0; r == 0 && i < net->n_hosts; i++)
 		r = add_host(e, net->hosts[i].name, &net->hosts[i].addr);
@@ -310,6 +325,19 @@ void al_egress_describe(const struct al_egress_run *e, struct al_json *j)
 	al_json_key(j, "listen");
 	al_json_raw(j, "{\"http\":\"127.0.0.1:" AL_STR(AL_EGRESS_PORT_HTTP) "\",\"socks5\":\"127.0.0.1:" AL_STR(
 			   AL_EGRESS_PORT_SOCKS) "\",\"transparent\":[\"127.0.0.1:" AL_STR(AL_EGRESS_PORT_TRANSPARENT) "\",\"[::1]:" AL_STR(AL_EGRESS_PORT_TRANSPARENT) "\"],\"dns\":\"127.0.0.1:" AL_STR(AL_EGRESS_PORT_DNS) "\"}");
+	if (p->chaos.enabled) {
+		al_json_key(j, "chaos");
+		al_json_obj_begin(j);
+		al_json_kv_uint(j, "seed", p->chaos.seed);
+		al_json_kv_uint(j, "latency_ns", p->chaos.latency_ns);
+		al_json_kv_uint(j, "jitter_ns", p->chaos.jitter_ns);
+		al_json_key(j, "loss");
+		al_json_double(j, p->chaos.loss);
+		al_json_key(j, "reset");
+		al_json_double(j, p->chaos.reset);
+		al_json_kv_uint(j, "bandwidth", p->chaos.bandwidth);
+		al_json_obj_end(j);
+	}
 	al_json_kv_str(j, "outside", "tcp redirected to the proxy; udp except dns, icmp and other protocols dropped");
 	al_json_obj_end(j);
 }

@@ -671,3 +671,32 @@ def test_host_loopback_and_other_sandboxes_unreachable(airlock, net, world_tmp):
         shutil.rmtree(a_dir, ignore_errors=True)
     assert "untouched" in rest and "CONTACTED" not in rest, rest
     assert host.count == 0
+
+
+# ---- network chaos ----------------------------------------------------------------
+
+def test_chaos_same_seed_same_schedule(airlock, net, world_tmp):
+    """Stalls are decided per segment of the byte stream from the seed: the
+    same seed and the same transfer give the same chaos records, the data
+    still arrives intact, and run_start records the schedule's parameters."""
+    def run(seed, tag):
+        d = Path(world_tmp) / tag
+        d.mkdir()
+        d.chmod(0o755)
+        spec = d / "spec.yaml"
+        spec.write_text("chaos:\n  seed: %d\n  network: {loss: 0.25}\n" % seed)
+        spec.chmod(0o644)
+        r = sandbox(airlock, net, d,
+                    f"curl -sS --max-time 60 http://mirror.test:{net.mirror.port}/blob | sha256sum",
+                    "--spec", spec, timeout=120)
+        assert r.rc == 0, r.describe()
+        assert BLOB_SHA in out(r), r.describe()
+        eg = of_type(r.log, "run_start")[0]["protections"]["egress"]
+        assert eg["chaos"]["seed"] == seed and eg["chaos"]["loss"] == 0.25
+        return [c["injected"] for c in of_type(r.log, "chaos")]
+
+    a, b, other = run(7, "a"), run(7, "b"), run(8, "c")
+    assert a, "loss 0.25 over ~19 segments injected nothing"
+    assert all(x.startswith("stall ") for x in a), a
+    assert a == b
+    assert a != other

@@ -455,6 +455,9 @@ static void test_canonical_network_proxy(void **state)
 	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
 	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}, deny_domains: "
 	    "[x.a.test]}\n",
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}}\n"
+	    "chaos: {seed: 1, network: {loss: 0.1}}\n",
 	};
 	struct al_spec s;
 	struct al_buf buf;

@@ -561,6 +561,47 @@ static void test_network_policy_needs_proxy(void **state)
 	al_spec_free(&s);
 }
 
+/* chaos.network: durations, probabilities, a rate; only with proxy mode. */
+static void test_chaos_network(void **state)
+{
+	struct al_spec s;
+	struct al_error err;
+
+	(void)state;
+	if (load(&s, "command: [x]\nnetwork: {mode: proxy}\nchaos:\n  seed: 42\n"
+	             "  network: {latency: 50ms, jitter: 10ms, loss: 0.02, reset: 0.01, "
+	             "bandwidth: 1MiB/s}\n",
+	         &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(s.chaos.seed_set);
+	assert_int_equal(s.chaos.seed, 42);
+	assert_true(s.chaos.network);
+	assert_int_equal(s.chaos.latency_ns, 50000000);
+	assert_int_equal(s.chaos.jitter_ns, 10000000);
+	assert_true(s.chaos.loss == 0.02 && s.chaos.reset == 0.01);
+	assert_int_equal(s.chaos.bandwidth, 1048576);
+	assert_int_equal(al_spec_validate(&s, &err), 0);
+	al_spec_free(&s);
+
+	assert_int_equal(load(&s, "command: [x]\nchaos: {network: {latency: 1ms}}\n", &err), 0);
+	assert_true(al_spec_validate(&s, &err) < 0);
+	assert_string_equal(err.msg, "chaos.network: applies to the connections the egress proxy "
+	                             "relays; needs network.mode: proxy");
+	al_spec_free(&s);
+
+	expect_error("chaos: {network: {loss: 1.5}}\n",
+	             "spec.yaml:1:25: chaos.network.loss: 1.5 is not a probability between 0 and 1");
+	expect_error("chaos: {network: {reset: nan}}\n",
+	             "spec.yaml:1:26: chaos.network.reset: expected a probability between 0 and 1, "
+	             "got \"nan\"");
+	expect_error("chaos: {network: {bandwidth: fast}}\n",
+	             "spec.yaml:1:30: chaos.network.bandwidth: invalid rate \"fast\" (e.g. 1MiB/s, "
+	             "at least 1 byte/s)");
+	expect_error("chaos: {network: {delay: 1ms}}\n",
+	             "spec.yaml:1:19: chaos.network.delay: unknown key");
+	expect_error("chaos: {seed: -1}\n", "spec.yaml:1:15: chaos.seed: must not be negative (got -1)");
+}
+
 static void test_errors_syntax(void **state)
 {
 	expect_error("a: [1\n", "spec.yaml:2:1: flow sequence without a closing bracket");
@@ -667,6 +708,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_values),
 	    cmocka_unit_test(test_network_proxy),
 	    cmocka_unit_test(test_network_policy_needs_proxy),
+	    cmocka_unit_test(test_chaos_network),
 	    cmocka_unit_test(test_errors_syntax),
 	    cmocka_unit_test(test_error_limits),
 	    cmocka_unit_test(test_override_keeps_others),
