@@ -32,7 +32,8 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-#define IN_CAP (AL_HTTP_MAX_HEAD + 1)
+/* a head of AL_HTTP_MAX_HEAD, or a whole 16 KiB TLS record and its header */
+#define IN_CAP (AL_HTTP_MAX_HEAD + 8)
 #define IN_FIRST 2048
 #define UP_CAP (AL_HTTP_MAX_HEAD + 64)
 #define PIPE_CAP 65536      /* the kernel's default pipe size */
@@ -928,7 +929,8 @@ static void step_socks(struct proxy *p, struct conn *c)
 	}
 	in_consume(c, (size_t)r);
 	snprintf(c->name, sizeof(c->name), "%s", req.host);
-	c->name_is_ip = req.atyp != 3;
+	/* a "name" that is an address literal is an address (allow_cidr only) */
+	c->name_is_ip = req.atyp != 3 || al_name_is_ip_literal(req.host);
 	c->port = req.port;
 	decide_destination(p, c);
 }

@@ -15,6 +15,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t used = 0, off = 0;
 	int r;
 
+	{
+		/* the transparent path's Host sniffing */
+		char host[AL_NAME_MAX];
+		bool is_ip, pg;
+		uint16_t port = 0;
+		if (al_http_sniff_host((const char *)data, size, host, &is_ip, &port, &pg) == 1 &&
+		    strlen(host) >= AL_NAME_MAX)
+			__builtin_trap();
+	}
 	r = al_http_parse_request((const char *)data, size, &req);
 	if (r == 1) {
 		if (req.head_len > size)

@@ -778,3 +778,14 @@ def test_chaos_same_seed_same_schedule(env):
     assert any(c.startswith("stall 200ms down") for _, c in a), a
     _, c = chaos_run(env, 99)
     assert c != a
+
+
+def test_socks5_address_written_as_a_name_is_an_address(env):
+    before = len(env["canary"].hits.snapshot())
+    port = PORTS["web"]
+    req = b"\x05\x01\x00" + b"\x05\x01\x00\x03\x09127.0.0.4" + bytes([port >> 8, port & 0xFF])
+    out = raw(env, req, "socks")
+    assert out[:2] == b"\x05\x00" and out[2:4] == b"\x05\x02", out
+    find(env, kind="connect", proto="socks5", name="127.0.0.4", allowed=False,
+         reason="raw address not in allow_cidr")
+    assert len(env["canary"].hits.snapshot()) == before
