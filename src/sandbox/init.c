@@ -169,27 +169,35 @@ static int step_network(struct init_ctx *c)
  * the workload start, and we keep no copy. */
 static int step_egress_handover(struct init_ctx *c)
 {
-	struct al_msg m = {.type = AL_MSG_EGRESS_FDS, .status = AL_EGRESS_NFDS};
+	struct al_msg m = {.type = AL_MSG_EGRESS_FDS};
 	char cbuf[CMSG_SPACE(sizeof c->egress_fds)];
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
-	int i;
+	int i, fds[AL_EGRESS_NFDS], n = 0;
 
 	if (!c->plan->egress)
 		return 0;
+	for (i = 0; i < AL_EGRESS_NFDS; i++) {
+		if (c->egress_fds[i] < 0)
+			continue;
+		m.text[n] = (char)('0' + i);
+		fds[n++] = c->egress_fds[i];
+	}
+	m.status = n;
 	memset(cbuf, 0, sizeof cbuf);
 	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof c->egress_fds);
-	memcpy(CMSG_DATA(cm), c->egress_fds, sizeof c->egress_fds);
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
 	if (sendmsg(SYNC_FD, &mh, MSG_NOSIGNAL) < 0)
 		return al_error_errno(&c->err, "network", "handing the egress sockets to the supervisor");
 	for (i = 0; i < AL_EGRESS_NFDS; i++) {
-		close(c->egress_fds[i]);
+		if (c->egress_fds[i] >= 0)
+			close(c->egress_fds[i]);
 		c->egress_fds[i] = -1;
 	}
 	return 0;

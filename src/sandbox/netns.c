@@ -153,7 +153,9 @@ static int default_route_via_lo(int fd, int family, unsigned seq, struct al_erro
 			    err);
 }
 
-static int routes(struct al_error *err)
+/* *v6: false on a kernel without IPv6 (ipv6.disable=1): then there is no
+ * IPv6 to leave by either, and its route and socket are left out. */
+static int routes(bool *v6, struct al_error *err)
 {
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	int r;
@@ -161,8 +163,14 @@ static int routes(struct al_error *err)
 	if (fd < 0)
 		return al_error_errno(err, "network", "rtnetlink socket");
 	r = default_route_via_lo(fd, AF_INET, 1, err);
-	if (r == 0)
+	*v6 = true;
+	if (r == 0) {
 		r = default_route_via_lo(fd, AF_INET6, 2, err);
+		if (r == -EAFNOSUPPORT) {
+			*v6 = false;
+			r = 0;
+		}
+	}
 	close(fd);
 	return r;
 }
@@ -240,7 +248,7 @@ static int egress_socket(int family, int type, const char *addr, uint16_t port, 
 /* The proxy's sockets, in the order of enum al_egress_socket. Ports below
  * 1024 need CAP_NET_BIND_SERVICE over this namespace: the init still has
  * it here, the workload never will, so it cannot take a port first. */
-static int egress_sockets(int fds[AL_EGRESS_NFDS], struct al_error *err)
+static int egress_sockets(int fds[AL_EGRESS_NFDS], bool v6, struct al_error *err)
 {
 	static const struct {
 		int family, type;
@@ -255,6 +263,8 @@ static int egress_sockets(int fds[AL_EGRESS_NFDS], struct al_error *err)
 	    [AL_EGRESS_DNS_TCP] = {AF_INET, SOCK_STREAM, "127.0.0.1", AL_EGRESS_PORT_DNS},
 	};
 	for (int i = 0; i < AL_EGRESS_NFDS; i++) {
+		if (socks[i].family == AF_INET6 && !v6)
+			continue;
 		int r = egress_socket(socks[i].family, socks[i].type, socks[i].addr, socks[i].port,
 				      &fds[i], err);
 		if (r < 0)
@@ -267,13 +277,14 @@ int al_netns_child_setup(const struct al_sandbox_plan *plan, int egress_fds[AL_E
 			 struct al_error *err)
 {
 	int r = lo_up(err);
+	bool v6 = true;
 
 	if (r < 0 || !plan->egress)
 		return r;
-	r = routes(err);
+	r = routes(&v6, err);
 	if (r == 0)
 		r = nft_apply(plan->nft_ruleset, err);
 	if (r == 0)
-		r = egress_sockets(egress_fds, err);
+		r = egress_sockets(egress_fds, v6, err);
 	return r;
 }

@@ -81,8 +81,9 @@ enum al_msg_type {
 	AL_MSG_STARTED,       /* workload forked + exec'd: pid (inside pid ns) */
 	AL_MSG_EXEC_FAILED,   /* workload exec failed: err (errno) */
 	AL_MSG_EXITED,        /* workload exited: wait status in `status` */
-	AL_MSG_EGRESS_FDS,    /* proxy mode: SCM_RIGHTS, AL_EGRESS_NFDS listening sockets in
-	                       * enum al_egress_socket order; status = count */
+	AL_MSG_EGRESS_FDS,    /* proxy mode: SCM_RIGHTS, the proxy's listening sockets;
+	                       * status = count, text[i] = '0' + enum al_egress_socket of
+	                       * the i-th (TRANSPARENT6 absent without kernel IPv6) */
 };
 
 /* Proxy mode (docs/egress.md): the proxy's sockets inside the sandbox. */

@@ -403,14 +403,28 @@ static int receive_fds(struct al_supervisor *s, int fds[AL_EGRESS_NFDS], struct 
 			s->setup_msg = m;
 			return 0;
 		}
-		if ((size_t)n != sizeof m || m.type != AL_MSG_EGRESS_FDS || ngot != AL_EGRESS_NFDS ||
-		    (mh.msg_flags & MSG_CTRUNC)) {
-			while (ngot > 0)
-				close(got[--ngot]);
+		/* each fd named by its socket's index; all but the IPv6
+		 * transparent one are required */
+		bool ok = (size_t)n == sizeof m && m.type == AL_MSG_EGRESS_FDS && m.status == ngot &&
+			  !(mh.msg_flags & MSG_CTRUNC);
+		for (int i = 0; ok && i < ngot; i++) {
+			int k = m.text[i] - '0';
+			if (k < 0 || k >= AL_EGRESS_NFDS || fds[k] >= 0)
+				ok = false;
+			else
+				fds[k] = got[i];
+		}
+		for (int k = 0; ok && k < AL_EGRESS_NFDS; k++)
+			if (fds[k] < 0 && k != AL_EGRESS_TRANSPARENT6)
+				ok = false;
+		if (!ok) {
+			for (int i = 0; i < ngot; i++)
+				close(got[i]);
+			for (int k = 0; k < AL_EGRESS_NFDS; k++)
+				fds[k] = -1;
 			return al_error_set(err, EPROTO, "network",
 					    "unexpected message from the sandbox init instead of the egress sockets");
 		}
-		memcpy(fds, got, sizeof got);
 		return 0;
 	}
 }
@@ -438,7 +452,8 @@ int al_egress_begin(struct al_supervisor *s, struct al_error *err)
 	/* the proxy has its copies; ours would keep the sandbox's ports open
 	 * after the proxy is gone */
 	for (int i = 0; i < AL_EGRESS_NFDS; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (r < 0)
 		return r;
 	fcntl(e->report_fd, F_SETFL, fcntl(e->report_fd, F_GETFL) | O_NONBLOCK);
