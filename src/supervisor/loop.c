@@ -490,10 +490,21 @@ static void egress_reports(struct al_supervisor *s)
 {
 	struct al_error e = {0};
 	int fd = al_egress_report_fd(s->egress);
-	if (al_egress_handle_reports(s, &e) < 0) {
+	int r = al_egress_handle_reports(s, &e);
+
+	if (r < 0) {
 		if (fd >= 0 && al_egress_report_fd(s->egress) >= 0)
 			ep_del(s->epfd, fd);
 		fail_closed(s, &e);
+	} else if (r == 1 && !s->init_exited) {
+		/* A proxy that stops reporting but goes on relaying would leave
+		 * the sandbox's traffic unrecorded: the channel closing is as bad
+		 * as the proxy dying. */
+		log_event(s, "net_error",
+			  "{\"conn\":0,\"reason\":\"the egress proxy closed its report channel\"}");
+		al_supervisor_kill(s, AL_KILL_ERROR,
+				   "the egress proxy closed its report channel: the sandbox has no "
+				   "recorded way out, killed");
 	}
 }
 
