@@ -571,16 +571,70 @@ def test_dns_answers_allowed_names_only_and_leaks_nothing(env):
     find(env, kind="dns", reason="malformed-query")
 
 
+def proxy_status(pid):
+    status = open("/proc/%d/status" % pid).read()
+    return dict((k, v.strip()) for k, v in (l.split(":\t", 1) for l in status.splitlines() if ":\t" in l))
+
+
 def test_proxy_is_confined(env):
     pid = env["proxy"].ready["pid"]
-    status = open("/proc/%d/status" % pid).read()
-    fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
-    assert fields["Seccomp"].strip() == "2"
-    assert fields["NoNewPrivs"].strip() == "1"
-    # only sockets, pipes and anonymous inodes (epoll); no file of any kind
+    # the proxy confines itself before its loop runs; give it the moment
+    deadline = time.time() + 10
+    while proxy_status(pid)["Seccomp"] != "2" and time.time() < deadline:
+        time.sleep(0.02)
+    fields = proxy_status(pid)
+    assert fields["Seccomp"] == "2"
+    assert fields["NoNewPrivs"] == "1"
+    # only sockets, pipes and anonymous inodes (epoll), stdio on /dev/null;
+    # no other file of any kind
     for fd in os.listdir("/proc/%d/fd" % pid):
         target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        assert target.startswith(("socket:", "pipe:", "anon_inode:")), target
+        if int(fd) <= 2:
+            assert target == "/dev/null", (fd, target)
+        else:
+            assert target.startswith(("socket:", "pipe:", "anon_inode:")), target
+
+
+def test_proxy_holds_none_of_its_parents_memory(tmp_path):
+    """The proxy is a fresh image (re-executed), not a fork of the
+    supervisor: a secret in the parent's memory and environment (like the
+    log signing key) is nowhere in the proxy's memory."""
+    if os.geteuid() != 0:
+        pytest.skip("reading another process's memory needs root")
+    canary = "NETPROXY-CANARY-" + os.urandom(12).hex()
+    p = subprocess.Popen([HARNESS, "--listen", "127.0.0.1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, env=dict(os.environ, NETPROXY_CANARY=canary))
+    try:
+        ready = json.loads(p.stdout.readline())
+        pid = ready["pid"]
+        deadline = time.time() + 10
+        while proxy_status(pid)["Seccomp"] != "2" and time.time() < deadline:
+            time.sleep(0.02)
+        assert open("/proc/%d/cmdline" % pid, "rb").read() == b"airlock-egress-proxy\0"
+        assert open("/proc/%d/environ" % pid, "rb").read() == b""
+        # the harness holds the canary itself (so the scan below would find it there)
+        assert scan_memory(p.pid, canary.encode())
+        assert not scan_memory(pid, canary.encode())
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
+def scan_memory(pid, needle):
+    found = False
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    found = True
+            except OSError:
+                continue
+    return found
 
 
 def test_proxy_dies_with_its_parent(tmp_path):
