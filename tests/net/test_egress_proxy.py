@@ -843,3 +843,77 @@ def test_socks5_address_written_as_a_name_is_an_address(env):
     find(env, kind="connect", proto="socks5", name="127.0.0.4", allowed=False,
          reason="raw address not in allow_cidr")
     assert len(env["canary"].hits.snapshot()) == before
+
+
+def test_garbage_on_every_listener_leaves_the_proxy_serving(env):
+    import random
+    rnd = random.Random(20261207)
+    pid = env["proxy"].ready["pid"]
+    for key in ("http", "socks", "dns_tcp"):
+        for i in range(60):
+            data = rnd.randbytes(rnd.choice([1, 7, 300, 5000, 20000]))
+            if i % 3 == 0 and key == "http":
+                data = b"GET http://web.test:8000/ HTTP/1.1\r\n" + data
+            if i % 3 == 0 and key == "socks":
+                data = b"\x05\x01\x00" + data
+            try:
+                s = socket.create_connection(("127.0.0.1", env["proxy"].ready[key]), timeout=5)
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                s.settimeout(2)
+                try:
+                    while s.recv(65536):
+                        pass
+                except OSError:
+                    pass
+                s.close()
+            except OSError:
+                pass
+    us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(300):
+        n = rnd.choice([0, 1, 12, 13, 40, 512, 3000])
+        us.sendto(rnd.randbytes(n), ("127.0.0.1", env["proxy"].ready["dns"]))
+    us.close()
+    st = open("/proc/%d/stat" % pid).read()
+    assert ") Z " not in st and ") X " not in st
+    r = curl("-x", http_proxy(env), u("http://web.test:8000/after-garbage"))
+    assert r.returncode == 0 and r.stdout == b"hello from 127.0.0.2 /after-garbage", r.stderr
+
+
+class HTTP6Server(HTTPServer):
+    address_family = socket.AF_INET6
+
+
+def test_ipv6_destinations(env):
+    log = Log()
+    srv = HTTP6Server(("::1", 0), Handler)
+    srv.log = log
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    proxy = Proxy(["--listen", "127.0.0.1", "--allow-port", str(port), "--allow-cidr", "::1/128",
+                   "--allow-domain", "six.test", "--host", "six.test=::1"])
+    try:
+        hp = "http://127.0.0.1:%d" % proxy.ready["http"]
+        r = curl("-x", hp, "http://[::1]:%d/v6raw" % port)
+        assert r.returncode == 0 and r.stdout == b"hello from ::1 /v6raw", r.stderr
+        r = curl("-x", hp, "http://six.test:%d/v6name" % port)
+        assert r.returncode == 0 and r.stdout == b"hello from ::1 /v6name", r.stderr
+        r = curl("-x", "socks5h://127.0.0.1:%d" % proxy.ready["socks"], "http://six.test:%d/v6s" % port)
+        assert r.returncode == 0 and r.stdout == b"hello from ::1 /v6s", r.stderr
+        c = proxy.wait_for(lambda x: x.get("kind") == "connect" and x.get("name") == "six.test")
+        assert c["addr"] == "::1" and c["allowed"]
+        # ::1 is loopback: without allow_cidr it is refused, mapped forms too
+        p2 = Proxy(["--listen", "127.0.0.1", "--allow-port", str(port), "--allow-domain", "six.test",
+                    "--host", "six.test=::1"])
+        try:
+            hp2 = "http://127.0.0.1:%d" % p2.ready["http"]
+            for url in ["http://six.test:%d/" % port, "http://[::1]:%d/" % port,
+                        "http://[::ffff:127.0.0.2]:%d/" % port]:
+                r = curl("-x", hp2, "-w", "%{http_code}", "-o", "/dev/null", url)
+                assert r.stdout == b"403", (url, r.stdout)
+        finally:
+            p2.stop()
+        assert [x[1] for x in log.snapshot()] == ["/v6raw", "/v6name", "/v6s"]
+    finally:
+        proxy.stop()
+        srv.shutdown()
