@@ -15,13 +15,17 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "net/egress.h"
+#include "net/policy_wire.h"
 #include "net/proxy.h"
 #include "util/cleanup.h"
+#include "util/fdutil.h"
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
@@ -35,6 +39,8 @@
 #endif
 
 #define PROXY_NOFILE 65536
+#define PROXY_MAX_CONNS 4096
+#define PROXY_MAX_DATA (512ull << 20) /* heap + private mappings */
 #define FDS_PER_CONN 6 /* client, upstream, two pipes */
 
 /* In the child, before confinement: the failure goes to the supervisor as
@@ -126,10 +132,11 @@ static int confine_seccomp(void)
 	return r;
 }
 
-/* Renumber the fds we keep to 3.. and close every other one. */
+/* Renumber the fds we keep to 3.. (absent ones leave their slot closed),
+ * clear CLOEXEC on them so they survive the exec, and close every other fd. */
 static void keep_fds(int *fds[], size_t n, int report_fd)
 {
-	int base = 3, i;
+	int base = 3 + (int)n, i;
 
 	for (i = 0; i < (int)n; i++)
 		if (*fds[i] >= base)
@@ -143,9 +150,11 @@ static void keep_fds(int *fds[], size_t n, int report_fd)
 		*fds[i] = d;
 	}
 	for (i = 0; i < (int)n; i++) {
-		if (*fds[i] < 0)
+		if (*fds[i] < 0) {
+			close(3 + i);
 			continue;
-		if (dup3(*fds[i], 3 + i, O_CLOEXEC) < 0)
+		}
+		if (dup3(*fds[i], 3 + i, 0) < 0)
 			child_fail(*fds[0], "dup3", errno);
 		*fds[i] = 3 + i;
 	}
@@ -153,31 +162,101 @@ static void keep_fds(int *fds[], size_t n, int report_fd)
 		child_fail(*fds[0], "close_range", errno);
 }
 
-static _Noreturn void proxy_child(const struct al_egress_policy *pol, struct al_egress_fds f,
-                                  int report_fd, pid_t parent)
-{
-	int *keep[] = {&report_fd, &f.http, &f.socks, &f.transparent, &f.transparent6, &f.dns_udp,
-	               &f.dns_tcp};
-	struct proxy p = {.pol = pol};
-	struct al_error err = {0};
-	struct rlimit rl;
-	sigset_t none;
-	int r;
+/* The fixed fd numbers in the exec'd image */
+enum { FD_REPORT = 3, FD_HTTP, FD_SOCKS, FD_TRANSPARENT, FD_TRANSPARENT6, FD_DNS_UDP, FD_DNS_TCP,
+       FD_POLICY, FD_COUNT = FD_POLICY - FD_HTTP };
 
-	/* die with the supervisor, and never outlive a parent that already died */
+/* In the forked child, before exec: nothing here may rely on the parent's
+ * state beyond what it was given. The exec gives the proxy a fresh address
+ * space: nothing of the supervisor's memory (log signing keys, spec,
+ * environment) is in the process that parses hostile bytes. */
+static _Noreturn void proxy_child_exec(const struct al_egress_policy *pol, struct al_egress_fds f,
+                                       int report_fd, pid_t parent)
+{
+	static char *const argv[] = {(char *)AL_EGRESS_ARGV0, NULL};
+	static char *const envp[] = {NULL};
+	int *keep[] = {&report_fd, &f.http, &f.socks, &f.transparent, &f.transparent6, &f.dns_udp,
+	               &f.dns_tcp, NULL};
+	struct al_buf b;
+	uint32_t mask = 0;
+	sigset_t none;
+	int memfd, devnull, i;
+
+	/* die with the supervisor, and never outlive a parent that already died
+	 * (kept across execve) */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
+	for (i = 1; i <= FD_COUNT; i++)
+		if (*keep[i] >= 0)
+			mask |= 1u << (i - 1);
+	al_buf_init(&b);
+	memfd = (int)syscall(SYS_memfd_create, "airlock-egress-policy", MFD_CLOEXEC);
+	if (memfd < 0)
+		child_fail(report_fd, "memfd_create", errno);
+	if (al_policy_wire_encode(pol, mask, &b) < 0 || al_write_all(memfd, b.data, b.len) < 0 ||
+	    lseek(memfd, 0, SEEK_SET) != 0)
+		child_fail(report_fd, "policy", errno);
+	al_buf_free(&b);
+	keep[FD_POLICY - 3] = &memfd;
+	/* stdio: /dev/null, not the supervisor's terminal */
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		child_fail(report_fd, "/dev/null", errno);
+	for (i = 0; i <= 2; i++)
+		if (dup2(devnull, i) < 0)
+			child_fail(report_fd, "dup2 /dev/null", errno);
+	if (devnull > 2)
+		close(devnull);
+	keep_fds(keep, AL_ARRAY_SIZE(keep), report_fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	keep_fds(keep, AL_ARRAY_SIZE(keep), report_fd);
-	/* the report socket blocks: reports are never dropped (proxy_report) */
-	fcntl(report_fd, F_SETFL, fcntl(report_fd, F_GETFL) & ~O_NONBLOCK);
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			signal(i, SIG_DFL);
+	execve("/proc/self/exe", argv, envp);
+	child_fail(FD_REPORT, "execve /proc/self/exe", errno);
+}
 
-	/* limits: thousands of connections, no core dumps of hostile bytes */
+bool al_egress_is_proxy_argv(int argc, char **argv)
+{
+	return argc >= 1 && argv[0] != NULL && strcmp(argv[0], AL_EGRESS_ARGV0) == 0;
+}
+
+/* The proxy image: read the policy, confine, run. */
+int al_egress_proxy_main(void)
+{
+	static struct al_egress_policy pol;
+	struct al_egress_fds f = {-1, -1, -1, -1, -1, -1};
+	int *slots[] = {&f.http, &f.socks, &f.transparent, &f.transparent6, &f.dns_udp, &f.dns_tcp};
+	struct proxy p = {.pol = &pol};
+	struct al_error err = {0};
+	struct rlimit rl;
+	struct stat st;
+	uint8_t *blob;
+	uint32_t mask = 0;
+	int r, i;
+
+	if (fstat(FD_POLICY, &st) < 0 || st.st_size <= 0 || st.st_size > (64 << 20))
+		child_fail(FD_REPORT, "policy memfd", errno);
+	blob = malloc((size_t)st.st_size);
+	if (blob == NULL || al_read_full(FD_POLICY, blob, (size_t)st.st_size) != st.st_size ||
+	    al_policy_wire_decode(blob, (size_t)st.st_size, &pol, &mask) < 0)
+		child_fail(FD_REPORT, "policy decode", 0);
+	free(blob);
+	close(FD_POLICY);
+	for (i = 0; i < FD_COUNT; i++) {
+		if (mask & (1u << i)) {
+			*slots[i] = FD_HTTP + i;
+			fcntl(FD_HTTP + i, F_SETFD, FD_CLOEXEC);
+		}
+	}
+	fcntl(FD_REPORT, F_SETFD, FD_CLOEXEC);
+	/* the report socket blocks: reports are never dropped (proxy_report) */
+	fcntl(FD_REPORT, F_SETFL, fcntl(FD_REPORT, F_GETFL) & ~O_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* limits: thousands of connections (capped: every one may hold two 16 KiB
+	 * buffers), bounded memory, no core dumps of hostile bytes */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max < PROXY_NOFILE ? rl.rlim_max : PROXY_NOFILE;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -185,32 +264,37 @@ static _Noreturn void proxy_child(const struct al_egress_policy *pol, struct al_
 	} else {
 		p.max_conns = 150;
 	}
+	if (p.max_conns > PROXY_MAX_CONNS)
+		p.max_conns = PROXY_MAX_CONNS;
+	rl.rlim_cur = rl.rlim_max = PROXY_MAX_DATA;
+	if (setrlimit(RLIMIT_DATA, &rl) < 0)
+		child_fail(FD_REPORT, "RLIMIT_DATA", errno);
 	rl.rlim_cur = rl.rlim_max = 0;
 	if (setrlimit(RLIMIT_CORE, &rl) < 0)
-		child_fail(report_fd, "RLIMIT_CORE", errno);
+		child_fail(FD_REPORT, "RLIMIT_CORE", errno);
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
-		child_fail(report_fd, "PR_SET_DUMPABLE", errno);
+		child_fail(FD_REPORT, "PR_SET_DUMPABLE", errno);
 
 	/* c-ares reads its configuration files here, before the filesystem is
 	 * gone; afterwards it only uses the servers it was given */
-	p.report_fd = report_fd;
+	p.report_fd = FD_REPORT;
 	p.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p.epfd < 0)
-		child_fail(report_fd, "epoll_create1", errno);
+		child_fail(FD_REPORT, "epoll_create1", errno);
 	if (dns_resolver_init(&p, &err) < 0)
-		child_fail(report_fd, err.msg, 0);
+		child_fail(FD_REPORT, err.msg, 0);
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(report_fd, "no_new_privs", errno);
+		child_fail(FD_REPORT, "no_new_privs", errno);
 	r = confine_landlock();
 	if (r < 0)
-		child_fail(report_fd, "landlock", -r);
+		child_fail(FD_REPORT, "landlock", -r);
 	r = confine_seccomp();
 	if (r < 0)
-		child_fail(report_fd, "seccomp", -r);
+		child_fail(FD_REPORT, "seccomp", -r);
 
 	if (proxy_run(&p, &f, &err) < 0)
-		child_fail(report_fd, err.msg, err.code);
+		child_fail(FD_REPORT, err.msg, err.code);
 	_exit(0);
 }
 
@@ -232,7 +316,7 @@ int al_egress_start(const struct al_egress_policy *pol, const struct al_egress_f
 	}
 	if (pid == 0) {
 		close(sp[0]);
-		proxy_child(pol, *fds, sp[1], parent);
+		proxy_child_exec(pol, *fds, sp[1], parent);
 	}
 	close(sp[1]);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

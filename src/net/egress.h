@@ -65,6 +65,19 @@ struct al_egress_fds {
 int al_egress_start(const struct al_egress_policy *pol, const struct al_egress_fds *fds,
                     int *pidfd_out, pid_t *pid_out, int *report_fd_out, struct al_error *err);
 
+/* The forked child re-executes the running binary (/proc/self/exe) with
+ * argv[0] = AL_EGRESS_ARGV0, an empty environment, the fds on fixed numbers
+ * and the policy in a memfd, so that the proxy starts from a fresh address
+ * space holding none of the supervisor's memory (log signing keys above
+ * all). Every program that calls al_egress_start must therefore begin its
+ * main() with:
+ *     if (al_egress_is_proxy_argv(argc, argv)) return al_egress_proxy_main();
+ * al_egress_proxy_main confines the process and runs the proxy; it does not
+ * return. */
+#define AL_EGRESS_ARGV0 "airlock-egress-proxy"
+bool al_egress_is_proxy_argv(int argc, char **argv);
+int al_egress_proxy_main(void) __attribute__((noreturn));
+
 /* Reports: one fixed-size binary struct per SEQPACKET message (no parsing on the supervisor side
  * beyond a size check and NUL-termination checks: the proxy parses hostile bytes and may be
  * compromised, so the supervisor trusts nothing in a report but its shape, and escapes every

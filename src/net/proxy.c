@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net/chaos.h"
+#include "net/dns_msg.h"
 #include "net/proxy.h"
 #include "net/socks_parse.h"
 #include "net/tls_parse.h"
@@ -1206,6 +1207,12 @@ static void step_dns(struct proxy *p, struct conn *c)
 	}
 	while (c->in_len >= 2) {
 		size_t len = (size_t)((uint8_t)c->in[0] << 8 | (uint8_t)c->in[1]);
+		if (len > AL_DNS_MAX_MSG) {
+			/* longer than any query we answer: it would only sit in the buffer */
+			report_error(p, c, "dns-tcp message too long");
+			conn_close(p, c);
+			return;
+		}
 		if (c->in_len < 2 + len)
 			break;
 		c->active_ns = proxy_now_ns();

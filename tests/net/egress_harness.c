@@ -124,6 +124,15 @@ int main(int argc, char **argv)
 	int pidfd, report_fd, i;
 	pid_t pid;
 
+	/* the proxy re-executes this binary (see al_egress_start) */
+	if (al_egress_is_proxy_argv(argc, argv))
+		return al_egress_proxy_main();
+	/* a stand-in for the supervisor's secrets (test_proxy_holds_none_of_its_parents_memory) */
+	static char canary_copy[128];
+	const char *canary = getenv("NETPROXY_CANARY");
+	char *canary_heap = canary ? strdup(canary) : NULL;
+	if (canary)
+		snprintf(canary_copy, sizeof(canary_copy), "%s", canary);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--transparent") == 0) {
@@ -259,6 +268,7 @@ int main(int argc, char **argv)
 	int status = 0;
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
+	free(canary_heap);
 	printf("{\"exit\":true,\"signal\":%d,\"status\":%d}\n",
 	       WIFSIGNALED(status) ? WTERMSIG(status) : 0, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;

@@ -571,16 +571,70 @@ def test_dns_answers_allowed_names_only_and_leaks_nothing(env):
     find(env, kind="dns", reason="malformed-query")
 
 
+def proxy_status(pid):
+    status = open("/proc/%d/status" % pid).read()
+    return dict((k, v.strip()) for k, v in (l.split(":\t", 1) for l in status.splitlines() if ":\t" in l))
+
+
 def test_proxy_is_confined(env):
     pid = env["proxy"].ready["pid"]
-    status = open("/proc/%d/status" % pid).read()
-    fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
-    assert fields["Seccomp"].strip() == "2"
-    assert fields["NoNewPrivs"].strip() == "1"
-    # only sockets, pipes and anonymous inodes (epoll); no file of any kind
+    # the proxy confines itself before its loop runs; give it the moment
+    deadline = time.time() + 10
+    while proxy_status(pid)["Seccomp"] != "2" and time.time() < deadline:
+        time.sleep(0.02)
+    fields = proxy_status(pid)
+    assert fields["Seccomp"] == "2"
+    assert fields["NoNewPrivs"] == "1"
+    # only sockets, pipes and anonymous inodes (epoll), stdio on /dev/null;
+    # no other file of any kind
     for fd in os.listdir("/proc/%d/fd" % pid):
         target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        assert target.startswith(("socket:", "pipe:", "anon_inode:")), target
+        if int(fd) <= 2:
+            assert target == "/dev/null", (fd, target)
+        else:
+            assert target.startswith(("socket:", "pipe:", "anon_inode:")), target
+
+
+def test_proxy_holds_none_of_its_parents_memory(tmp_path):
+    """The proxy is a fresh image (re-executed), not a fork of the
+    supervisor: a secret in the parent's memory and environment (like the
+    log signing key) is nowhere in the proxy's memory."""
+    if os.geteuid() != 0:
+        pytest.skip("reading another process's memory needs root")
+    canary = "NETPROXY-CANARY-" + os.urandom(12).hex()
+    p = subprocess.Popen([HARNESS, "--listen", "127.0.0.1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, env=dict(os.environ, NETPROXY_CANARY=canary))
+    try:
+        ready = json.loads(p.stdout.readline())
+        pid = ready["pid"]
+        deadline = time.time() + 10
+        while proxy_status(pid)["Seccomp"] != "2" and time.time() < deadline:
+            time.sleep(0.02)
+        assert open("/proc/%d/cmdline" % pid, "rb").read() == b"airlock-egress-proxy\0"
+        assert open("/proc/%d/environ" % pid, "rb").read() == b""
+        # the harness holds the canary itself (so the scan below would find it there)
+        assert scan_memory(p.pid, canary.encode())
+        assert not scan_memory(pid, canary.encode())
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
+def scan_memory(pid, needle):
+    found = False
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    found = True
+            except OSError:
+                continue
+    return found
 
 
 def test_proxy_dies_with_its_parent(tmp_path):
@@ -789,3 +843,77 @@ def test_socks5_address_written_as_a_name_is_an_address(env):
     find(env, kind="connect", proto="socks5", name="127.0.0.4", allowed=False,
          reason="raw address not in allow_cidr")
     assert len(env["canary"].hits.snapshot()) == before
+
+
+def test_garbage_on_every_listener_leaves_the_proxy_serving(env):
+    import random
+    rnd = random.Random(20261207)
+    pid = env["proxy"].ready["pid"]
+    for key in ("http", "socks", "dns_tcp"):
+        for i in range(60):
+            data = rnd.randbytes(rnd.choice([1, 7, 300, 5000, 20000]))
+            if i % 3 == 0 and key == "http":
+                data = b"GET http://web.test:8000/ HTTP/1.1\r\n" + data
+            if i % 3 == 0 and key == "socks":
+                data = b"\x05\x01\x00" + data
+            try:
+                s = socket.create_connection(("127.0.0.1", env["proxy"].ready[key]), timeout=5)
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                s.settimeout(2)
+                try:
+                    while s.recv(65536):
+                        pass
+                except OSError:
+                    pass
+                s.close()
+            except OSError:
+                pass
+    us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(300):
+        n = rnd.choice([0, 1, 12, 13, 40, 512, 3000])
+        us.sendto(rnd.randbytes(n), ("127.0.0.1", env["proxy"].ready["dns"]))
+    us.close()
+    st = open("/proc/%d/stat" % pid).read()
+    assert ") Z " not in st and ") X " not in st
+    r = curl("-x", http_proxy(env), u("http://web.test:8000/after-garbage"))
+    assert r.returncode == 0 and r.stdout == b"hello from 127.0.0.2 /after-garbage", r.stderr
+
+
+class HTTP6Server(HTTPServer):
+    address_family = socket.AF_INET6
+
+
+def test_ipv6_destinations(env):
+    log = Log()
+    srv = HTTP6Server(("::1", 0), Handler)
+    srv.log = log
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    proxy = Proxy(["--listen", "127.0.0.1", "--allow-port", str(port), "--allow-cidr", "::1/128",
+                   "--allow-domain", "six.test", "--host", "six.test=::1"])
+    try:
+        hp = "http://127.0.0.1:%d" % proxy.ready["http"]
+        r = curl("-x", hp, "http://[::1]:%d/v6raw" % port)
+        assert r.returncode == 0 and r.stdout == b"hello from ::1 /v6raw", r.stderr
+        r = curl("-x", hp, "http://six.test:%d/v6name" % port)
+        assert r.returncode == 0 and r.stdout == b"hello from ::1 /v6name", r.stderr
+        r = curl("-x", "socks5h://127.0.0.1:%d" % proxy.ready["socks"], "http://six.test:%d/v6s" % port)
+        assert r.returncode == 0 and r.stdout == b"hello from ::1 /v6s", r.stderr
+        c = proxy.wait_for(lambda x: x.get("kind") == "connect" and x.get("name") == "six.test")
+        assert c["addr"] == "::1" and c["allowed"]
+        # ::1 is loopback: without allow_cidr it is refused, mapped forms too
+        p2 = Proxy(["--listen", "127.0.0.1", "--allow-port", str(port), "--allow-domain", "six.test",
+                    "--host", "six.test=::1"])
+        try:
+            hp2 = "http://127.0.0.1:%d" % p2.ready["http"]
+            for url in ["http://six.test:%d/" % port, "http://[::1]:%d/" % port,
+                        "http://[::ffff:127.0.0.2]:%d/" % port]:
+                r = curl("-x", hp2, "-w", "%{http_code}", "-o", "/dev/null", url)
+                assert r.stdout == b"403", (url, r.stdout)
+        finally:
+            p2.stop()
+        assert [x[1] for x in log.snapshot()] == ["/v6raw", "/v6name", "/v6s"]
+    finally:
+        proxy.stop()
+        srv.shutdown()
