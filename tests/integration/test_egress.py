@@ -399,11 +399,15 @@ def test_pip_download_and_git_clone(airlock, net, world_tmp):
     r = sandbox(airlock, net, world_tmp,
                 f"python3 -m pip download -q --no-deps --no-cache-dir --disable-pip-version-check "
                 f"--trusted-host mirror.test --index-url http://mirror.test:{m}/simple/ -d /tmp/dl airlockdemo && ls /tmp/dl && "
-                f"git clone -q http://mirror.test:{m}/repo.git /tmp/repo && cat /tmp/repo/README",
+                f"git clone -q http://mirror.test:{m}/repo.git /tmp/repo && cat /tmp/repo/README && "
+                f"GIT_SSL_CAINFO=/certs/cert.pem git clone -q "
+                f"https://secure.test:{net.secure.port}/repo.git /tmp/repo2 && cat /tmp/repo2/README",
                 timeout=120)
     assert r.rc == 0, r.describe()
     assert "airlockdemo-1.0-py3-none-any.whl" in out(r)
-    assert "cloned through the proxy" in out(r)
+    assert out(r).count("cloned through the proxy") == 2, out(r)
+    assert any(c["proto"] == "https-connect" and c["name"] == "secure.test"
+               for c in of_type(r.log, "net_connect") if c["allowed"])
     paths = [p for p, _ in net.mirror.requests]
     assert "/simple/airlockdemo/" in paths and any(p.startswith("/repo.git/") for p in paths)
 
