@@ -329,6 +329,34 @@ def test_udp_icmp_raw_dropped(airlock, net, world_tmp):
     assert len(net.dns.queries) == before
 
 
+def test_root_inside_cannot_touch_the_rules(airlock, net, world_tmp):
+    """uid 0 inside holds no capability: it can neither read nor change the
+    netns's rules (netlink is refused), nor take the proxy's ports, nor open
+    raw sockets."""
+    py = """
+import socket
+tries = {
+    'bind53': lambda: socket.socket().bind(('127.0.0.1', 53)),
+    'bind3129': lambda: socket.socket().bind(('127.0.0.1', 3129)),
+    'netfilter': lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12),
+    'rtnetlink': lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0),
+    'raw': lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 6),
+}
+for k, f in tries.items():
+    try:
+        f()
+        print(k, 'ALLOWED')
+    except OSError as e:
+        print(k, 'refused', e.errno)
+"""
+    r = sandbox(airlock, net, world_tmp, "nft list ruleset; echo nft=$?; python3 /t/s.py",
+                "--user", "0", "--allow-loopback-tcp", py=py)
+    assert r.rc == 0, r.describe()
+    o = out(r)
+    assert "ALLOWED" not in o and o.count("refused") == 5, o
+    assert "nft=0" not in o and "airlock" not in o.split("nft=")[0], o
+
+
 # ---- allowed traffic, every client ------------------------------------------------
 
 def test_curl_http_https_socks(airlock, net, world_tmp):
