@@ -986,6 +986,22 @@ static void transparent_decide(struct proxy *p, struct conn *c, const char *name
 	start_connect(p, c);
 }
 
+/* The first bytes start like an HTTP/1.x request line (a method we know);
+ * anything else through a tunnel is some other protocol and passes as is. */
+static bool looks_like_http(const char *b, size_t n)
+{
+	static const char *const methods[] = {"GET ", "HEAD ", "POST ", "PUT ", "DELETE ",
+	                                      "OPTIONS ", "PATCH ", "TRACE ", "CONNECT "};
+	size_t i;
+
+	for (i = 0; i < AL_ARRAY_SIZE(methods); i++) {
+		size_t m = strlen(methods[i]);
+		if (memcmp(b, methods[i], n < m ? n : m) == 0)
+			return true; /* also a prefix of one: wait for more */
+	}
+	return false;
+}
+
 static void step_sniff(struct proxy *p, struct conn *c)
 {
 	char name[AL_NAME_MAX];
@@ -1025,6 +1041,23 @@ static void step_sniff(struct proxy *p, struct conn *c)
 		if (s == AL_SNI_FOUND && !c->name_is_ip && strcmp(name, c->name) != 0) {
 			deny(p, c, 0, 0, "sni-mismatch");
 			return;
+		}
+		/* and so must the Host of plain HTTP sent through the tunnel */
+		if (s == AL_SNI_NOT_TLS && !c->name_is_ip && looks_like_http(c->in, c->in_len)) {
+			bool is_ip = false, pg;
+			uint16_t port = 0;
+			int r = al_http_sniff_host(c->in, c->in_len, name, &is_ip, &port, &pg);
+			if (r == 0 && !c->c_eof && !timed_out && c->in_len < IN_CAP)
+				return;
+			if (r != 1) {
+				deny(p, c, 0, 0, "malformed-request");
+				return;
+			}
+			snprintf(c->sni, sizeof(c->sni), "%s", name);
+			if (strcmp(name, c->name) != 0) {
+				deny(p, c, 0, 0, "sni-mismatch");
+				return;
+			}
 		}
 		start_connect(p, c);
 		return;

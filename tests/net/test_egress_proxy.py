@@ -917,3 +917,29 @@ def test_ipv6_destinations(env):
     finally:
         proxy.stop()
         srv.shutdown()
+
+
+def test_plain_http_through_a_tunnel_must_name_the_tunnel(env):
+    def through_tunnel(host):
+        s = socket.create_connection(("127.0.0.1", env["proxy"].ready["http"]), timeout=10)
+        s.sendall(u(b"CONNECT web.test:8000 HTTP/1.1\r\n\r\n"))
+        resp = s.recv(4096)
+        assert resp.startswith(b"HTTP/1.1 200"), resp
+        s.sendall(b"GET /tunneled HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except OSError:
+                break
+            if not b:
+                break
+            data += b
+        s.close()
+        return data
+    before = len(env["web_log"].snapshot())
+    assert b"hello from 127.0.0.2 /tunneled" in through_tunnel(u(b"web.test:8000"))
+    assert through_tunnel(b"evil.test") == b""
+    find(env, kind="connect", proto="https-connect", name="web.test", sni="evil.test",
+         allowed=False, reason="sni-mismatch")
+    assert len(env["web_log"].snapshot()) == before + 1
