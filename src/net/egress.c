@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <netinet/in.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,12 +59,44 @@ static _Noreturn void child_fail(int report_fd, const char *what, int e)
 	_exit(1);
 }
 
-/* Landlock with every filesystem right handled and none granted: the proxy
- * can open nothing. Kernels without Landlock rely on seccomp (no open*). */
-static int confine_landlock(void)
+/* The installed linux/landlock.h predates network rules and scopes; the
+ * values are kernel ABI. */
+struct ruleset_attr_v6 {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net; /* ABI 4 */
+	uint64_t scoped;             /* ABI 6 */
+};
+struct net_port_attr {
+	uint64_t allowed_access;
+	uint64_t port;
+};
+#define LL_RULE_NET_PORT 2
+#define LL_NET_BIND_TCP (1ULL << 0)
+#define LL_NET_CONNECT_TCP (1ULL << 1)
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+#ifndef SYS_landlock_add_rule
+#define SYS_landlock_add_rule 445
+#endif
+
+static int allow_connect_port(int fd, uint16_t port)
 {
-	struct landlock_ruleset_attr attr = {0};
-	int abi, fd;
+	struct net_port_attr a = {.allowed_access = LL_NET_CONNECT_TCP, .port = port};
+	return syscall(SYS_landlock_add_rule, fd, LL_RULE_NET_PORT, &a, 0) < 0 ? -errno : 0;
+}
+
+/* Landlock: every filesystem right handled and none granted (the proxy can
+ * open nothing); from ABI 4, TCP bind refused and TCP connect only to the
+ * ports the policy allows and the resolvers' ports (so even a compromised
+ * proxy cannot reach other services); from ABI 6, no signals or abstract
+ * unix sockets outside its own domain. Kernels without Landlock rely on
+ * seccomp (no open*). */
+static int confine_landlock(const struct al_egress_policy *pol)
+{
+	static const uint16_t default_ports[] = {80, 443};
+	struct ruleset_attr_v6 attr = {0};
+	size_t size = sizeof(uint64_t), i;
+	int abi, fd, r = 0;
 
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
@@ -75,16 +108,37 @@ static int confine_landlock(void)
 		attr.handled_access_fs |= 1ULL << 14; /* TRUNCATE */
 	if (abi >= 5)
 		attr.handled_access_fs |= 1ULL << 15; /* IOCTL_DEV */
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (abi >= 4) {
+		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		size = 2 * sizeof(uint64_t);
+	}
+	if (abi >= 6) {
+		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+		size = sizeof(attr);
+	}
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
 	if (fd < 0)
 		return -errno;
-	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
+	if (abi >= 4) {
+		const uint16_t *ports = pol->n_allow_ports ? pol->allow_ports : default_ports;
+		size_t n = pol->n_allow_ports ? pol->n_allow_ports : AL_ARRAY_SIZE(default_ports);
+		for (i = 0; r == 0 && i < n; i++)
+			r = allow_connect_port(fd, ports[i]);
+		/* c-ares falls back to TCP for truncated answers */
+		for (i = 0; r == 0 && i < pol->n_resolvers; i++) {
+			const struct sockaddr_storage *ss = &pol->resolvers[i];
+			uint16_t port = ss->ss_family == AF_INET6 ?
+			                    ntohs(((const struct sockaddr_in6 *)ss)->sin6_port) :
+			                    ntohs(((const struct sockaddr_in *)ss)->sin_port);
+			r = allow_connect_port(fd, port ? port : 53);
+		}
+		if (r == 0 && pol->n_resolvers == 0)
+			r = allow_connect_port(fd, 53);
 	}
+	if (r == 0 && syscall(SYS_landlock_restrict_self, fd, 0) < 0)
+		r = -errno;
 	close(fd);
-	return 0;
+	return r;
 }
 
 /* The proxy's syscall allowlist: sockets (IPv4/IPv6 only, for connecting out
@@ -286,7 +340,7 @@ int al_egress_proxy_main(void)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(FD_REPORT, "no_new_privs", errno);
-	r = confine_landlock();
+	r = confine_landlock(&pol);
 	if (r < 0)
 		child_fail(FD_REPORT, "landlock", -r);
 	r = confine_seccomp();
