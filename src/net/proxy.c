@@ -825,9 +825,13 @@ static void decide_destination(struct proxy *p, struct conn *c)
 
 static void http_new_request(struct conn *c, struct proxy *p)
 {
+	/* nothing of the previous request on this connection may describe this one */
 	c->id = ++p->next_conn_id;
-	c->sni[0] = '\0';
-	c->n_addrs = 0;
+	c->proto = "http";
+	c->name[0] = c->sni[0] = '\0';
+	c->name_is_ip = c->is_connect = false;
+	c->port = 0;
+	c->n_addrs = c->addr_idx = 0;
 }
 
 static void step_http_head(struct proxy *p, struct conn *c)

@@ -943,3 +943,11 @@ def test_plain_http_through_a_tunnel_must_name_the_tunnel(env):
     find(env, kind="connect", proto="https-connect", name="web.test", sni="evil.test",
          allowed=False, reason="sni-mismatch")
     assert len(env["web_log"].snapshot()) == before + 1
+
+
+def test_error_after_a_kept_alive_request_describes_only_itself(env):
+    out = raw(env, b"GET http://web.test:8000/ka HTTP/1.1\r\nHost: web.test:8000\r\n\r\n"
+                   b"BAD REQUEST LINE\r\n\r\n")
+    assert b"hello from 127.0.0.2 /ka" in out and b"HTTP/1.1 400 " in out, out
+    e = find(env, kind="error", reason="malformed-request-line")
+    assert e["name"] == "" and e["port"] == 0 and e["sni"] == "", e
