@@ -42,7 +42,7 @@
 #define PROXY_NOFILE 65536
 #define PROXY_MAX_CONNS 4096
 #define PROXY_MAX_DATA (512ull << 20) /* heap + private mappings */
-#define FDS_PER_CONN 6 /* client, upstream, two pipes */
+#define FDS_PER_CONN 6                /* client, upstream, two pipes */
 
 /* In the child, before confinement: the failure goes to the supervisor as
  * an AL_NET_ERROR report, then the child exits (the run fails closed). */
@@ -127,9 +127,9 @@ static int confine_landlock(const struct al_egress_policy *pol)
 		/* c-ares falls back to TCP for truncated answers */
 		for (i = 0; r == 0 && i < pol->n_resolvers; i++) {
 			const struct sockaddr_storage *ss = &pol->resolvers[i];
-			uint16_t port = ss->ss_family == AF_INET6 ?
-			                    ntohs(((const struct sockaddr_in6 *)ss)->sin6_port) :
-			                    ntohs(((const struct sockaddr_in *)ss)->sin_port);
+			uint16_t port = ss->ss_family == AF_INET6
+			                    ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)
+			                    : ntohs(((const struct sockaddr_in *)ss)->sin_port);
 			r = allow_connect_port(fd, port ? port : 53);
 		}
 		if (r == 0 && pol->n_resolvers == 0)
@@ -147,18 +147,50 @@ static int confine_landlock(const struct al_egress_policy *pol)
 static int confine_seccomp(void)
 {
 	static const int allow[] = {
-		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-		SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
-		SCMP_SYS(recvmmsg), SCMP_SYS(sendmmsg), SCMP_SYS(connect), SCMP_SYS(accept4),
-		SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname),
-		SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(epoll_wait),
-		SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(splice), SCMP_SYS(pipe2),
-		SCMP_SYS(fcntl), SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
-		SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(clock_gettime),
-		SCMP_SYS(gettimeofday), SCMP_SYS(getrandom), SCMP_SYS(exit), SCMP_SYS(exit_group),
-		SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(futex), SCMP_SYS(getpid),
-		SCMP_SYS(gettid), SCMP_SYS(restart_syscall), SCMP_SYS(poll), SCMP_SYS(ppoll),
-		SCMP_SYS(sched_yield),
+	    SCMP_SYS(read),
+	    SCMP_SYS(write),
+	    SCMP_SYS(readv),
+	    SCMP_SYS(writev),
+	    SCMP_SYS(recvfrom),
+	    SCMP_SYS(sendto),
+	    SCMP_SYS(recvmsg),
+	    SCMP_SYS(sendmsg),
+	    SCMP_SYS(recvmmsg),
+	    SCMP_SYS(sendmmsg),
+	    SCMP_SYS(connect),
+	    SCMP_SYS(accept4),
+	    SCMP_SYS(getsockopt),
+	    SCMP_SYS(setsockopt),
+	    SCMP_SYS(getsockname),
+	    SCMP_SYS(getpeername),
+	    SCMP_SYS(shutdown),
+	    SCMP_SYS(close),
+	    SCMP_SYS(epoll_wait),
+	    SCMP_SYS(epoll_pwait),
+	    SCMP_SYS(epoll_ctl),
+	    SCMP_SYS(splice),
+	    SCMP_SYS(pipe2),
+	    SCMP_SYS(fcntl),
+	    SCMP_SYS(brk),
+	    SCMP_SYS(mmap),
+	    SCMP_SYS(munmap),
+	    SCMP_SYS(mremap),
+	    SCMP_SYS(madvise),
+	    SCMP_SYS(mprotect),
+	    SCMP_SYS(clock_gettime),
+	    SCMP_SYS(gettimeofday),
+	    SCMP_SYS(getrandom),
+	    SCMP_SYS(exit),
+	    SCMP_SYS(exit_group),
+	    SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(rt_sigprocmask),
+	    SCMP_SYS(futex),
+	    SCMP_SYS(getpid),
+	    SCMP_SYS(gettid),
+	    SCMP_SYS(restart_syscall),
+	    SCMP_SYS(poll),
+	    SCMP_SYS(ppoll),
+	    SCMP_SYS(sched_yield),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	size_t i;
@@ -217,8 +249,17 @@ static void keep_fds(int *fds[], size_t n, int report_fd)
 }
 
 /* The fixed fd numbers in the exec'd image */
-enum { FD_REPORT = 3, FD_HTTP, FD_SOCKS, FD_TRANSPARENT, FD_TRANSPARENT6, FD_DNS_UDP, FD_DNS_TCP,
-       FD_POLICY, FD_COUNT = FD_POLICY - FD_HTTP };
+enum {
+	FD_REPORT = 3,
+	FD_HTTP,
+	FD_SOCKS,
+	FD_TRANSPARENT,
+	FD_TRANSPARENT6,
+	FD_DNS_UDP,
+	FD_DNS_TCP,
+	FD_POLICY,
+	FD_COUNT = FD_POLICY - FD_HTTP
+};
 
 /* In the forked child, before exec: nothing here may rely on the parent's
  * state beyond what it was given. The exec gives the proxy a fresh address
@@ -229,8 +270,8 @@ static _Noreturn void proxy_child_exec(const struct al_egress_policy *pol, struc
 {
 	static char *const argv[] = {(char *)AL_EGRESS_ARGV0, NULL};
 	static char *const envp[] = {NULL};
-	int *keep[] = {&report_fd, &f.http, &f.socks, &f.transparent, &f.transparent6, &f.dns_udp,
-	               &f.dns_tcp, NULL};
+	int *keep[] = {&report_fd,      &f.http,    &f.socks,   &f.transparent,
+	               &f.transparent6, &f.dns_udp, &f.dns_tcp, NULL};
 	struct al_buf b;
 	uint32_t mask = 0;
 	sigset_t none;
