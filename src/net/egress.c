@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -349,6 +350,19 @@ int al_egress_proxy_main(void)
 	/* the report socket blocks: reports are never dropped (proxy_report) */
 	fcntl(FD_REPORT, F_SETFL, fcntl(FD_REPORT, F_GETFL) & ~O_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
+	/* termination is read in the loop, so that queued reports go out first */
+	{
+		sigset_t term;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGINT);
+		sigaddset(&term, SIGHUP);
+		if (sigprocmask(SIG_BLOCK, &term, NULL) < 0)
+			child_fail(FD_REPORT, "sigprocmask", errno);
+		p.signal_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+		if (p.signal_fd < 0)
+			child_fail(FD_REPORT, "signalfd", errno);
+	}
 
 	/* limits: thousands of connections (capped: every one may hold two 16 KiB
 	 * buffers), bounded memory, no core dumps of hostile bytes */

@@ -124,7 +124,8 @@ uint64_t proxy_now_ns(void)
 	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
 }
 
-static bool proxy_stop;
+static bool proxy_stop;  /* leave the loop (after sending what is queued) */
+static bool report_dead; /* the supervisor is gone: nothing can be sent */
 
 #define REPORT_BATCH 16
 static struct al_net_report report_queue[REPORT_BATCH];
@@ -136,14 +137,14 @@ static void proxy_report_flush(struct proxy *p)
 {
 	size_t i;
 
-	for (i = 0; i < n_queued && !proxy_stop; i++) {
+	for (i = 0; i < n_queued && !report_dead; i++) {
 		ssize_t n;
 		do
 			n = send(p->report_fd, &report_queue[i], sizeof(report_queue[i]),
 			         MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n != (ssize_t)sizeof(report_queue[i]))
-			proxy_stop = true; /* supervisor gone: stop */
+			report_dead = proxy_stop = true; /* supervisor gone: stop */
 	}
 	n_queued = 0;
 }
@@ -1518,6 +1519,12 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->report_fd, &ev) < 0)
 			return al_error_errno(err, "egress", "epoll_ctl report socket");
 	}
+	if (p->signal_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN,
+		                         .data.u64 = proxy_tag(TAG_SIGNAL, p->signal_fd)};
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->signal_fd, &ev) < 0)
+			return al_error_errno(err, "egress", "epoll_ctl signalfd");
+	}
 	while (!proxy_stop) {
 		int n, i, timeout = dns_resolver_timeout_ms(p, 1000);
 		if (p->chaos_next_ns != 0) {
@@ -1556,6 +1563,10 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 					break;
 				case TAG_REPORT:
 					/* the supervisor never writes: readable means gone */
+					report_dead = proxy_stop = true;
+					break;
+				case TAG_SIGNAL:
+					/* SIGTERM/INT/HUP: send what is queued, then stop */
 					proxy_stop = true;
 					break;
 				}

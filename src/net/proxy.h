@@ -41,6 +41,7 @@ struct proxy {
 	const struct al_egress_policy *pol;
 	int epfd;
 	int report_fd;
+	int signal_fd; /* SIGTERM/SIGINT/SIGHUP, -1 if none */
 	ares_channel ares;
 	bool ares_ok;
 	uint32_t next_conn_id;
@@ -93,6 +94,7 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 #define TAG_DNS_UDP 5
 #define TAG_REPORT 6
 #define TAG_ARES 7
+#define TAG_SIGNAL 8
 static inline uint64_t proxy_tag(int tag, int fd)
 {
 	return ((uint64_t)(uint32_t)fd << 8) | ((uint64_t)tag << 1) | 1;

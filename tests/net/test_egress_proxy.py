@@ -951,3 +951,19 @@ def test_error_after_a_kept_alive_request_describes_only_itself(env):
     assert b"hello from 127.0.0.2 /ka" in out and b"HTTP/1.1 400 " in out, out
     e = find(env, kind="error", reason="malformed-request-line")
     assert e["name"] == "" and e["port"] == 0 and e["sni"] == "", e
+
+
+def test_sigterm_is_an_orderly_stop(tmp_path):
+    """SIGTERM is read in the loop (signalfd): the proxy sends what it has
+    queued and exits 0, rather than dying in the middle of an iteration."""
+    p = subprocess.Popen([HARNESS, "--listen", "127.0.0.1", "--allow-domain", "web.test",
+                          "--host", "web.test=127.0.0.2", "--allow-port", str(PORTS.get("web", 80))],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    ready = json.loads(p.stdout.readline())
+    deadline = time.time() + 10
+    while proxy_status(ready["pid"])["Seccomp"] != "2" and time.time() < deadline:
+        time.sleep(0.02)
+    p.stdin.close()
+    lines = [json.loads(l) for l in p.stdout]
+    p.wait(timeout=10)
+    assert lines[-1] == {"exit": True, "signal": 0, "status": 0}, lines
