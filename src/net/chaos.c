@@ -18,7 +18,8 @@ static double unit(uint64_t *s)
 void al_chaos_dir_init(struct al_chaos_dir *d, uint64_t seed, uint32_t conn_id, int dir,
                        uint64_t now_ns)
 {
-	uint64_t base = seed ^ ((uint64_t)conn_id << 1 | (uint64_t)(dir & 1)) * 0xd6e8feb86659fd93ull;
+	uint64_t base =
+	    seed ^ ((uint64_t)conn_id << 1 | (uint64_t)(dir & 1)) * 0xd6e8feb86659fd93ull;
 
 	d->seg_rng = base;
 	(void)next64(&d->seg_rng);
@@ -72,7 +73,9 @@ uint64_t al_chaos_allowance(const struct al_egress_policy *pol, struct al_chaos_
 		return want < (uint64_t)d->tokens ? want : (uint64_t)d->tokens;
 	/* wait until a useful amount (a segment's worth or what is wanted) accrues */
 	uint64_t need = want < 4096 ? want : 4096;
-	*wait_until_ns = now_ns + (uint64_t)(((double)need - d->tokens) * 1e9 / (double)pol->chaos.bandwidth) + 1;
+	*wait_until_ns =
+	    now_ns + (uint64_t)(((double)need - d->tokens) * 1e9 / (double)pol->chaos.bandwidth) +
+	    1;
 	return 0;
 }
 

@@ -17,10 +17,10 @@ enum al_chaos_fault { AL_CHAOS_NONE = 0, AL_CHAOS_STALL, AL_CHAOS_RESET };
 
 struct al_chaos_dir {
 	uint64_t seg_rng, lat_rng;
-	uint64_t offset;        /* bytes released so far */
-	uint64_t decided_seg;   /* segments decided so far */
-	uint64_t release_ns;    /* nothing is written before this */
-	double tokens;          /* bandwidth bucket, bytes */
+	uint64_t offset;      /* bytes released so far */
+	uint64_t decided_seg; /* segments decided so far */
+	uint64_t release_ns;  /* nothing is written before this */
+	double tokens;        /* bandwidth bucket, bytes */
 	uint64_t tokens_ns;
 };
 

@@ -85,7 +85,8 @@ int dns_resolver_init(struct proxy *p, struct al_error *err)
 	if (n > 0) {
 		r = ares_set_servers_ports(p->ares, nodes);
 		if (r != ARES_SUCCESS)
-			return al_error_set(err, 0, "egress", "c-ares servers: %s", ares_strerror(r));
+			return al_error_set(err, 0, "egress", "c-ares servers: %s",
+			                    ares_strerror(r));
 	}
 	p->ares_ok = true;
 	return 0;
@@ -163,8 +164,8 @@ static void ares_answer(void *arg, int status, int timeouts, unsigned char *abuf
 	deliver(rq, &res);
 }
 
-void dns_resolve(struct proxy *p, const char *name, int family, bool both, resolve_cb cb,
-                 void *ctx, struct resolve_req **backref)
+void dns_resolve(struct proxy *p, const char *name, int family, bool both, resolve_cb cb, void *ctx,
+                 struct resolve_req **backref)
 {
 	const struct al_egress_host *h = al_policy_host_lookup(p->pol, name);
 	struct resolve_req *rq;
@@ -262,8 +263,8 @@ bool dns_memory_has(struct proxy *p, const struct sockaddr *sa, const char *name
 struct dns_pending {
 	struct proxy *p;
 	bool tcp;
-	int fd;                       /* UDP socket */
-	uint32_t conn_id;             /* TCP connection */
+	int fd;           /* UDP socket */
+	uint32_t conn_id; /* TCP connection */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	struct al_dns_query q;
@@ -274,8 +275,8 @@ static size_t n_pending;
 static void dns_send(struct dns_pending *d, const uint8_t *msg, size_t len)
 {
 	if (!d->tcp) {
-		(void)sendto(d->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&d->peer,
-		             d->peerlen);
+		(void)sendto(d->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT,
+		             (struct sockaddr *)&d->peer, d->peerlen);
 		return;
 	}
 	struct conn *c = conn_by_id(d->p, d->conn_id);
@@ -283,8 +284,8 @@ static void dns_send(struct dns_pending *d, const uint8_t *msg, size_t len)
 		conn_dns_reply(d->p, c, msg, len);
 }
 
-static void dns_report(struct proxy *p, const struct dns_pending *d, bool allowed, const char *reason,
-                       const char *answer)
+static void dns_report(struct proxy *p, const struct dns_pending *d, bool allowed,
+                       const char *reason, const char *answer)
 {
 	struct al_net_report r;
 
@@ -338,7 +339,8 @@ static void dns_resolved(struct proxy *p, void *ctx, const struct resolved *res)
 	}
 	if (n > 0) {
 		len = al_dns_build_response(&d->q, AL_DNS_RCODE_NOERROR, want,
-		                            (const uint8_t(*)[16])addrs, n, DNS_ANSWER_TTL, out, sizeof(out));
+		                            (const uint8_t(*)[16])addrs, n, DNS_ANSWER_TTL, out,
+		                            sizeof(out));
 		if (len > 0)
 			dns_send(d, out, (size_t)len);
 		dns_report(p, d, true, NULL, answer);
@@ -367,7 +369,8 @@ static void dns_handle(struct proxy *p, struct dns_pending *d, const uint8_t *ms
 
 	if (al_dns_parse_query(msg, len, &d->q, &id_known) < 0) {
 		uint8_t out[12];
-		if (id_known && al_dns_build_error(d->q.id, AL_DNS_RCODE_FORMERR, out, sizeof(out)) > 0)
+		if (id_known &&
+		    al_dns_build_error(d->q.id, AL_DNS_RCODE_FORMERR, out, sizeof(out)) > 0)
 			dns_send(d, out, 12);
 		dns_report(p, d, false, "malformed-query", "FORMERR");
 		free(d);
@@ -413,7 +416,8 @@ void dns_udp_readable(struct proxy *p, int fd)
 		struct dns_pending *d;
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
-		ssize_t n = recvfrom(fd, msg, sizeof(msg), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
+		ssize_t n =
+		    recvfrom(fd, msg, sizeof(msg), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
 		if (n < 0)
 			return;
 		d = calloc(1, sizeof(*d));

@@ -23,10 +23,10 @@ struct al_dns_query {
 	uint16_t id;
 	bool rd;
 	uint16_t qtype, qclass;
-	size_t qname_wire_len;      /* bytes of the question name on the wire */
+	size_t qname_wire_len; /* bytes of the question name on the wire */
 	uint8_t qname_wire[256];
-	char qname_text[256 * 5];   /* printable form, non-hostname bytes as \DDD */
-	bool name_ok;               /* qname_norm is a valid normalised host name */
+	char qname_text[256 * 5]; /* printable form, non-hostname bytes as \DDD */
+	bool name_ok;             /* qname_norm is a valid normalised host name */
 	char qname_norm[AL_NAME_MAX];
 };
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <netinet/in.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,7 +43,7 @@
 #define PROXY_NOFILE 65536
 #define PROXY_MAX_CONNS 4096
 #define PROXY_MAX_DATA (512ull << 20) /* heap + private mappings */
-#define FDS_PER_CONN 6 /* client, upstream, two pipes */
+#define FDS_PER_CONN 6                /* client, upstream, two pipes */
 
 /* In the child, before confinement: the failure goes to the supervisor as
  * an AL_NET_ERROR report, then the child exits (the run fails closed). */
@@ -58,12 +60,44 @@ static _Noreturn void child_fail(int report_fd, const char *what, int e)
 	_exit(1);
 }
 
-/* Landlock with every filesystem right handled and none granted: the proxy
- * can open nothing. Kernels without Landlock rely on seccomp (no open*). */
-static int confine_landlock(void)
+/* The installed linux/landlock.h predates network rules and scopes; the
+ * values are kernel ABI. */
+struct ruleset_attr_v6 {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net; /* ABI 4 */
+	uint64_t scoped;             /* ABI 6 */
+};
+struct net_port_attr {
+	uint64_t allowed_access;
+	uint64_t port;
+};
+#define LL_RULE_NET_PORT 2
+#define LL_NET_BIND_TCP (1ULL << 0)
+#define LL_NET_CONNECT_TCP (1ULL << 1)
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+#ifndef SYS_landlock_add_rule
+#define SYS_landlock_add_rule 445
+#endif
+
+static int allow_connect_port(int fd, uint16_t port)
 {
-	struct landlock_ruleset_attr attr = {0};
-	int abi, fd;
+	struct net_port_attr a = {.allowed_access = LL_NET_CONNECT_TCP, .port = port};
+	return syscall(SYS_landlock_add_rule, fd, LL_RULE_NET_PORT, &a, 0) < 0 ? -errno : 0;
+}
+
+/* Landlock: every filesystem right handled and none granted (the proxy can
+ * open nothing); from ABI 4, TCP bind refused and TCP connect only to the
+ * ports the policy allows and the resolvers' ports (so even a compromised
+ * proxy cannot reach other services); from ABI 6, no signals or abstract
+ * unix sockets outside its own domain. Kernels without Landlock rely on
+ * seccomp (no open*). */
+static int confine_landlock(const struct al_egress_policy *pol)
+{
+	static const uint16_t default_ports[] = {80, 443};
+	struct ruleset_attr_v6 attr = {0};
+	size_t size = sizeof(uint64_t), i;
+	int abi, fd, r = 0;
 
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
@@ -75,16 +109,37 @@ static int confine_landlock(void)
 		attr.handled_access_fs |= 1ULL << 14; /* TRUNCATE */
 	if (abi >= 5)
 		attr.handled_access_fs |= 1ULL << 15; /* IOCTL_DEV */
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (abi >= 4) {
+		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		size = 2 * sizeof(uint64_t);
+	}
+	if (abi >= 6) {
+		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+		size = sizeof(attr);
+	}
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
 	if (fd < 0)
 		return -errno;
-	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
+	if (abi >= 4) {
+		const uint16_t *ports = pol->n_allow_ports ? pol->allow_ports : default_ports;
+		size_t n = pol->n_allow_ports ? pol->n_allow_ports : AL_ARRAY_SIZE(default_ports);
+		for (i = 0; r == 0 && i < n; i++)
+			r = allow_connect_port(fd, ports[i]);
+		/* c-ares falls back to TCP for truncated answers */
+		for (i = 0; r == 0 && i < pol->n_resolvers; i++) {
+			const struct sockaddr_storage *ss = &pol->resolvers[i];
+			uint16_t port = ss->ss_family == AF_INET6
+			                    ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)
+			                    : ntohs(((const struct sockaddr_in *)ss)->sin_port);
+			r = allow_connect_port(fd, port ? port : 53);
+		}
+		if (r == 0 && pol->n_resolvers == 0)
+			r = allow_connect_port(fd, 53);
 	}
+	if (r == 0 && syscall(SYS_landlock_restrict_self, fd, 0) < 0)
+		r = -errno;
 	close(fd);
-	return 0;
+	return r;
 }
 
 /* The proxy's syscall allowlist: sockets (IPv4/IPv6 only, for connecting out
@@ -93,18 +148,50 @@ static int confine_landlock(void)
 static int confine_seccomp(void)
 {
 	static const int allow[] = {
-		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-		SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
-		SCMP_SYS(recvmmsg), SCMP_SYS(sendmmsg), SCMP_SYS(connect), SCMP_SYS(accept4),
-		SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname),
-		SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(epoll_wait),
-		SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(splice), SCMP_SYS(pipe2),
-		SCMP_SYS(fcntl), SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
-		SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(clock_gettime),
-		SCMP_SYS(gettimeofday), SCMP_SYS(getrandom), SCMP_SYS(exit), SCMP_SYS(exit_group),
-		SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(futex), SCMP_SYS(getpid),
-		SCMP_SYS(gettid), SCMP_SYS(restart_syscall), SCMP_SYS(poll), SCMP_SYS(ppoll),
-		SCMP_SYS(sched_yield),
+	    SCMP_SYS(read),
+	    SCMP_SYS(write),
+	    SCMP_SYS(readv),
+	    SCMP_SYS(writev),
+	    SCMP_SYS(recvfrom),
+	    SCMP_SYS(sendto),
+	    SCMP_SYS(recvmsg),
+	    SCMP_SYS(sendmsg),
+	    SCMP_SYS(recvmmsg),
+	    SCMP_SYS(sendmmsg),
+	    SCMP_SYS(connect),
+	    SCMP_SYS(accept4),
+	    SCMP_SYS(getsockopt),
+	    SCMP_SYS(setsockopt),
+	    SCMP_SYS(getsockname),
+	    SCMP_SYS(getpeername),
+	    SCMP_SYS(shutdown),
+	    SCMP_SYS(close),
+	    SCMP_SYS(epoll_wait),
+	    SCMP_SYS(epoll_pwait),
+	    SCMP_SYS(epoll_ctl),
+	    SCMP_SYS(splice),
+	    SCMP_SYS(pipe2),
+	    SCMP_SYS(fcntl),
+	    SCMP_SYS(brk),
+	    SCMP_SYS(mmap),
+	    SCMP_SYS(munmap),
+	    SCMP_SYS(mremap),
+	    SCMP_SYS(madvise),
+	    SCMP_SYS(mprotect),
+	    SCMP_SYS(clock_gettime),
+	    SCMP_SYS(gettimeofday),
+	    SCMP_SYS(getrandom),
+	    SCMP_SYS(exit),
+	    SCMP_SYS(exit_group),
+	    SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(rt_sigprocmask),
+	    SCMP_SYS(futex),
+	    SCMP_SYS(getpid),
+	    SCMP_SYS(gettid),
+	    SCMP_SYS(restart_syscall),
+	    SCMP_SYS(poll),
+	    SCMP_SYS(ppoll),
+	    SCMP_SYS(sched_yield),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	size_t i;
@@ -163,8 +250,17 @@ static void keep_fds(int *fds[], size_t n, int report_fd)
 }
 
 /* The fixed fd numbers in the exec'd image */
-enum { FD_REPORT = 3, FD_HTTP, FD_SOCKS, FD_TRANSPARENT, FD_TRANSPARENT6, FD_DNS_UDP, FD_DNS_TCP,
-       FD_POLICY, FD_COUNT = FD_POLICY - FD_HTTP };
+enum {
+	FD_REPORT = 3,
+	FD_HTTP,
+	FD_SOCKS,
+	FD_TRANSPARENT,
+	FD_TRANSPARENT6,
+	FD_DNS_UDP,
+	FD_DNS_TCP,
+	FD_POLICY,
+	FD_COUNT = FD_POLICY - FD_HTTP
+};
 
 /* In the forked child, before exec: nothing here may rely on the parent's
  * state beyond what it was given. The exec gives the proxy a fresh address
@@ -175,8 +271,8 @@ static _Noreturn void proxy_child_exec(const struct al_egress_policy *pol, struc
 {
 	static char *const argv[] = {(char *)AL_EGRESS_ARGV0, NULL};
 	static char *const envp[] = {NULL};
-	int *keep[] = {&report_fd, &f.http, &f.socks, &f.transparent, &f.transparent6, &f.dns_udp,
-	               &f.dns_tcp, NULL};
+	int *keep[] = {&report_fd,      &f.http,    &f.socks,   &f.transparent,
+	               &f.transparent6, &f.dns_udp, &f.dns_tcp, NULL};
 	struct al_buf b;
 	uint32_t mask = 0;
 	sigset_t none;
@@ -254,6 +350,19 @@ int al_egress_proxy_main(void)
 	/* the report socket blocks: reports are never dropped (proxy_report) */
 	fcntl(FD_REPORT, F_SETFL, fcntl(FD_REPORT, F_GETFL) & ~O_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
+	/* termination is read in the loop, so that queued reports go out first */
+	{
+		sigset_t term;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGINT);
+		sigaddset(&term, SIGHUP);
+		if (sigprocmask(SIG_BLOCK, &term, NULL) < 0)
+			child_fail(FD_REPORT, "sigprocmask", errno);
+		p.signal_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+		if (p.signal_fd < 0)
+			child_fail(FD_REPORT, "signalfd", errno);
+	}
 
 	/* limits: thousands of connections (capped: every one may hold two 16 KiB
 	 * buffers), bounded memory, no core dumps of hostile bytes */
@@ -286,7 +395,7 @@ int al_egress_proxy_main(void)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(FD_REPORT, "no_new_privs", errno);
-	r = confine_landlock();
+	r = confine_landlock(&pol);
 	if (r < 0)
 		child_fail(FD_REPORT, "landlock", -r);
 	r = confine_seccomp();

@@ -12,6 +12,9 @@
 
 #include "util/error.h"
 
+/* kept in the layout of the agreed interface text */
+/* clang-format off */
+
 /* policy, built by netplumb from the spec, consumed by the proxy (copied into
  * the proxy process by fork) */
 struct al_egress_host { /* hosts: static name -> address; the port in addr is ignored.
@@ -102,3 +105,5 @@ struct al_net_report {
 
 /* Both ends are the same binary; the size check on receipt is against this. */
 _Static_assert(sizeof(struct al_net_report) == 1096, "al_net_report layout changed");
+
+/* clang-format on */

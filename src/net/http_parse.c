@@ -96,7 +96,8 @@ static int parse_target(const char *t, size_t tl, struct al_http_req *req)
 			return fail(req, 400, "malformed-target");
 	if (req->is_connect) {
 		if (al_http_parse_authority(t, tl, req->host, &req->host_is_ip, &req->port,
-		                            &port_given) < 0 || !port_given)
+		                            &port_given) < 0 ||
+		    !port_given)
 			return fail(req, 400, "malformed-target");
 		return 0;
 	}
@@ -122,7 +123,8 @@ static int parse_target(const char *t, size_t tl, struct al_http_req *req)
 
 static bool name_is(const char *buf, const struct al_http_header *h, const char *name)
 {
-	return h->name_len == strlen(name) && strncasecmp(buf + h->name_off, name, h->name_len) == 0;
+	return h->name_len == strlen(name) &&
+	       strncasecmp(buf + h->name_off, name, h->name_len) == 0;
 }
 
 static int check_headers(const char *buf, struct al_http_req *req)
@@ -159,7 +161,8 @@ static int check_headers(const char *buf, struct al_http_req *req)
 			if (req->has_host_header)
 				return fail(req, 400, "duplicate-host");
 			req->has_host_header = true;
-			if (al_http_parse_authority(v, h->val_len, host, &is_ip, &port, &port_given) < 0)
+			if (al_http_parse_authority(v, h->val_len, host, &is_ip, &port,
+			                            &port_given) < 0)
 				return fail(req, 400, "malformed-host");
 			if (strcasecmp(host, req->host) != 0 || port != req->port)
 				return fail(req, 400, "host-mismatch");
@@ -207,8 +210,8 @@ int al_http_parse_request(const char *buf, size_t len, struct al_http_req *req)
 	memcpy(req->method, buf, (size_t)(sp1 - buf));
 	req->is_connect = strcmp(req->method, "CONNECT") == 0;
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1));
-	if (sp2 == NULL || sp2 == sp1 + 1 || line_end - sp2 != 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
-	    (sp2[8] != '0' && sp2[8] != '1'))
+	if (sp2 == NULL || sp2 == sp1 + 1 || line_end - sp2 != 9 ||
+	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1'))
 		return fail(req, 400, "malformed-request-line");
 	req->version_minor = sp2[8] - '0';
 	if (parse_target(sp1 + 1, (size_t)(sp2 - sp1 - 1), req) < 0)
@@ -253,9 +256,9 @@ int al_http_parse_request(const char *buf, size_t len, struct al_http_req *req)
 
 static bool hop_by_hop(const char *buf, const struct al_http_header *h)
 {
-	static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-	                                    "proxy-authorization", "proxy-authenticate", "te",
-	                                    "upgrade", "trailer"};
+	static const char *const names[] = {
+	    "connection",         "keep-alive", "proxy-connection", "proxy-authorization",
+	    "proxy-authenticate", "te",         "upgrade",          "trailer"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -287,15 +290,27 @@ long al_http_rewrite_head(const char *buf, const struct al_http_req *req, char *
 		const struct al_http_header *h = &req->headers[i];
 		if (hop_by_hop(buf, h))
 			continue;
-		ok = put(out, cap, &n, buf + h->name_off, h->name_len) && put(out, cap, &n, ": ", 2) &&
-		     put(out, cap, &n, buf + h->val_off, h->val_len) && put(out, cap, &n, "\r\n", 2);
+		ok = put(out, cap, &n, buf + h->name_off, h->name_len) &&
+		     put(out, cap, &n, ": ", 2) &&
+		     put(out, cap, &n, buf + h->val_off, h->val_len) &&
+		     put(out, cap, &n, "\r\n", 2);
 	}
 	ok = ok && put(out, cap, &n, "Connection: close\r\n\r\n", 21);
 	return ok ? (long)n : -1;
 }
 
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER_START,
-       CH_TRAILER, CH_TRAILER_LF, CH_FINAL_LF };
+enum {
+	CH_SIZE,
+	CH_EXT,
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TRAILER_START,
+	CH_TRAILER,
+	CH_TRAILER_LF,
+	CH_FINAL_LF
+};
 
 static int hexval(unsigned char c)
 {

@@ -18,11 +18,11 @@ struct al_http_header {
 };
 
 struct al_http_req {
-	size_t head_len;          /* bytes up to and including the blank line */
+	size_t head_len; /* bytes up to and including the blank line */
 	char method[16];
 	bool is_connect;
-	int version_minor;        /* HTTP/1.x */
-	char host[AL_NAME_MAX];   /* target host: normalised name or IP literal (no brackets) */
+	int version_minor;      /* HTTP/1.x */
+	char host[AL_NAME_MAX]; /* target host: normalised name or IP literal (no brackets) */
 	bool host_is_ip;
 	uint16_t port;
 	size_t path_off, path_len; /* origin-form path (absolute-form only; "" means "/") */
@@ -33,8 +33,8 @@ struct al_http_req {
 	size_t n_headers;
 	struct al_http_header headers[AL_HTTP_MAX_HEADERS];
 	/* on error */
-	int status;               /* 400, 431, 501 ... */
-	const char *reason;       /* static text for the report */
+	int status;         /* 400, 431, 501 ... */
+	const char *reason; /* static text for the report */
 };
 
 /* Parse a request head at buf[0..len). Returns 1 when complete (req filled),

@@ -23,7 +23,8 @@ int al_name_normalize(const char *in, size_t len, char out[AL_NAME_MAX])
 			if (label == 0)
 				return -1;
 			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		           c == '_') {
 			if (++label > 63)
 				return -1;
 		} else {
@@ -147,7 +148,7 @@ enum al_addr_class al_addr_classify(int family, const uint8_t *a)
 	static const uint8_t zero[16];
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-	static const uint8_t metadata6[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
+	static const uint8_t metadata6[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
 	                                      0,    0, 0,    0,    0, 0, 0x02, 0x54};
 
 	if (family == AF_INET)
@@ -190,17 +191,28 @@ enum al_addr_class al_addr_classify(int family, const uint8_t *a)
 const char *al_addr_class_reason(enum al_addr_class c)
 {
 	switch (c) {
-	case AL_ADDR_PUBLIC: return "public address";
-	case AL_ADDR_UNSPECIFIED: return "unspecified address";
-	case AL_ADDR_LOOPBACK: return "loopback address";
-	case AL_ADDR_PRIVATE: return "private address";
-	case AL_ADDR_CGNAT: return "cgnat address";
-	case AL_ADDR_LINKLOCAL: return "link-local address";
-	case AL_ADDR_METADATA: return "metadata address";
-	case AL_ADDR_ULA: return "unique-local address";
-	case AL_ADDR_MULTICAST: return "multicast address";
-	case AL_ADDR_BROADCAST: return "broadcast address";
-	case AL_ADDR_RESERVED: return "reserved address";
+	case AL_ADDR_PUBLIC:
+		return "public address";
+	case AL_ADDR_UNSPECIFIED:
+		return "unspecified address";
+	case AL_ADDR_LOOPBACK:
+		return "loopback address";
+	case AL_ADDR_PRIVATE:
+		return "private address";
+	case AL_ADDR_CGNAT:
+		return "cgnat address";
+	case AL_ADDR_LINKLOCAL:
+		return "link-local address";
+	case AL_ADDR_METADATA:
+		return "metadata address";
+	case AL_ADDR_ULA:
+		return "unique-local address";
+	case AL_ADDR_MULTICAST:
+		return "multicast address";
+	case AL_ADDR_BROADCAST:
+		return "broadcast address";
+	case AL_ADDR_RESERVED:
+		return "reserved address";
 	}
 	return "reserved address";
 }
@@ -232,8 +244,8 @@ bool al_policy_cidr_allows(const struct al_egress_policy *pol, int family, const
 		if (c->family == AF_INET && v4 != NULL && c->prefix >= 0 && c->prefix <= 32 &&
 		    prefix_match(v4, c->addr, c->prefix))
 			return true;
-		if (c->family == AF_INET6 && family == AF_INET6 && c->prefix >= 0 && c->prefix <= 128 &&
-		    prefix_match(addr, c->addr, c->prefix))
+		if (c->family == AF_INET6 && family == AF_INET6 && c->prefix >= 0 &&
+		    c->prefix <= 128 && prefix_match(addr, c->addr, c->prefix))
 			return true;
 	}
 	return false;
@@ -260,7 +272,8 @@ void al_sockaddr_text(const struct sockaddr *sa, char *buf, size_t len)
 	uint8_t a[16];
 
 	buf[0] = '\0';
-	if (al_sockaddr_ip(sa, &family, a) == 0 && inet_ntop(family, a, buf, (socklen_t)len) == NULL)
+	if (al_sockaddr_ip(sa, &family, a) == 0 &&
+	    inet_ntop(family, a, buf, (socklen_t)len) == NULL)
 		buf[0] = '\0';
 }
 
@@ -297,7 +310,8 @@ const struct al_egress_host *al_policy_host_lookup(const struct al_egress_policy
 
 	for (i = 0; i < pol->n_hosts; i++) {
 		const char *h = pol->hosts[i].name;
-		if (h != NULL && al_name_normalize(h, strlen(h), norm) == 0 && strcmp(norm, name) == 0)
+		if (h != NULL && al_name_normalize(h, strlen(h), norm) == 0 &&
+		    strcmp(norm, name) == 0)
 			return &pol->hosts[i];
 	}
 	return NULL;

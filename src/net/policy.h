@@ -33,16 +33,16 @@ bool al_policy_port_allowed(const struct al_egress_policy *pol, uint16_t port);
 /* Address classes that are never a legitimate public destination. */
 enum al_addr_class {
 	AL_ADDR_PUBLIC = 0,
-	AL_ADDR_UNSPECIFIED,  /* 0.0.0.0/8, :: */
-	AL_ADDR_LOOPBACK,     /* 127/8, ::1 */
-	AL_ADDR_PRIVATE,      /* 10/8, 172.16/12, 192.168/16 */
-	AL_ADDR_CGNAT,        /* 100.64/10 */
-	AL_ADDR_LINKLOCAL,    /* 169.254/16, fe80::/10 */
-	AL_ADDR_METADATA,     /* 169.254.169.254, fd00:ec2::254 */
-	AL_ADDR_ULA,          /* fc00::/7 */
-	AL_ADDR_MULTICAST,    /* 224/4, ff00::/8 */
-	AL_ADDR_BROADCAST,    /* 255.255.255.255 */
-	AL_ADDR_RESERVED,     /* 240/4, 192.0.0/24, test nets, 198.18/15, 6to4-relay, site-local, ... */
+	AL_ADDR_UNSPECIFIED, /* 0.0.0.0/8, :: */
+	AL_ADDR_LOOPBACK,    /* 127/8, ::1 */
+	AL_ADDR_PRIVATE,     /* 10/8, 172.16/12, 192.168/16 */
+	AL_ADDR_CGNAT,       /* 100.64/10 */
+	AL_ADDR_LINKLOCAL,   /* 169.254/16, fe80::/10 */
+	AL_ADDR_METADATA,    /* 169.254.169.254, fd00:ec2::254 */
+	AL_ADDR_ULA,         /* fc00::/7 */
+	AL_ADDR_MULTICAST,   /* 224/4, ff00::/8 */
+	AL_ADDR_BROADCAST,   /* 255.255.255.255 */
+	AL_ADDR_RESERVED, /* 240/4, 192.0.0/24, test nets, 198.18/15, 6to4-relay, site-local, ... */
 };
 
 /* Classify an address (family AF_INET: 4 bytes, AF_INET6: 16 bytes). IPv4-mapped,

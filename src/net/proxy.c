@@ -37,7 +37,7 @@
 #define IN_CAP (AL_HTTP_MAX_HEAD + 8)
 #define IN_FIRST 2048
 #define UP_CAP (AL_HTTP_MAX_HEAD + 64)
-#define PIPE_CAP 65536      /* the kernel's default pipe size */
+#define PIPE_CAP 65536          /* the kernel's default pipe size */
 #define PIPE_CAP_BULK (1 << 20) /* asked for: fewer splices per byte */
 #define SEC 1000000000ull
 #define TIMEOUT_HEAD (30 * SEC)
@@ -124,7 +124,8 @@ uint64_t proxy_now_ns(void)
 	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
 }
 
-static bool proxy_stop;
+static bool proxy_stop;  /* leave the loop (after sending what is queued) */
+static bool report_dead; /* the supervisor is gone: nothing can be sent */
 
 #define REPORT_BATCH 16
 static struct al_net_report report_queue[REPORT_BATCH];
@@ -136,13 +137,14 @@ static void proxy_report_flush(struct proxy *p)
 {
 	size_t i;
 
-	for (i = 0; i < n_queued && !proxy_stop; i++) {
+	for (i = 0; i < n_queued && !report_dead; i++) {
 		ssize_t n;
 		do
-			n = send(p->report_fd, &report_queue[i], sizeof(report_queue[i]), MSG_NOSIGNAL);
+			n = send(p->report_fd, &report_queue[i], sizeof(report_queue[i]),
+			         MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n != (ssize_t)sizeof(report_queue[i]))
-			proxy_stop = true; /* supervisor gone: stop */
+			report_dead = proxy_stop = true; /* supervisor gone: stop */
 	}
 	n_queued = 0;
 }
@@ -181,8 +183,9 @@ static void report_fill(struct al_net_report *r, int kind, const struct conn *c)
 	snprintf(r->sni, sizeof(r->sni), "%s", c->sni);
 	r->port = c->port;
 	if (c->n_addrs > 0)
-		al_sockaddr_text((const struct sockaddr *)&c->addrs[c->addr_idx < c->n_addrs ? c->addr_idx : 0],
-		                 r->addr, sizeof(r->addr));
+		al_sockaddr_text(
+		    (const struct sockaddr *)&c->addrs[c->addr_idx < c->n_addrs ? c->addr_idx : 0],
+		    r->addr, sizeof(r->addr));
 }
 
 static void report_connect(struct proxy *p, struct conn *c, bool allowed, const char *reason)
@@ -384,10 +387,13 @@ static void conn_refuse_http(struct conn *c, int status, const char *reason)
 {
 	char buf[512];
 	char body[256];
-	const char *text = status == 403 ? "Forbidden" : status == 431 ? "Request Header Fields Too Large" :
-	                   status == 501 ? "Not Implemented" : status == 502 ? "Bad Gateway" :
-	                   status == 408 ? "Request Timeout" : status == 503 ? "Service Unavailable" :
-	                                   "Bad Request";
+	const char *text = status == 403   ? "Forbidden"
+	                   : status == 431 ? "Request Header Fields Too Large"
+	                   : status == 501 ? "Not Implemented"
+	                   : status == 502 ? "Bad Gateway"
+	                   : status == 408 ? "Request Timeout"
+	                   : status == 503 ? "Service Unavailable"
+	                                   : "Bad Request";
 	int bl = snprintf(body, sizeof(body), "airlock egress proxy: %s: %s\n",
 	                  status == 403 ? "refused" : "error", reason);
 	int n = snprintf(buf, sizeof(buf),
@@ -528,8 +534,8 @@ static int chaos_gate(struct proxy *p, struct conn *c, struct al_chaos_dir *cd, 
 			return -1;
 		case AL_CHAOS_STALL:
 			snprintf(what, sizeof(what), "stall %llums %s at byte %llu",
-			         (unsigned long long)(AL_CHAOS_STALL_NS / 1000000), dir ? "down" : "up",
-			         (unsigned long long)cd->offset);
+			         (unsigned long long)(AL_CHAOS_STALL_NS / 1000000),
+			         dir ? "down" : "up", (unsigned long long)cd->offset);
 			chaos_report(p, c, what);
 			cd->release_ns = now + AL_CHAOS_STALL_NS;
 			chaos_wake_at(p, cd->release_ns);
@@ -601,7 +607,8 @@ static int splice_dir(struct proxy *p, struct conn *c, int dir, bool read_ok)
 				if (*fill == c->pipe_cap && !c->pipes_grown)
 					grow_pipes(c);
 				if (cd != NULL && before == 0) {
-					uint64_t t = proxy_now_ns() + al_chaos_chunk_delay(p->pol, cd);
+					uint64_t t =
+					    proxy_now_ns() + al_chaos_chunk_delay(p->pol, cd);
 					if (t > cd->release_ns)
 						cd->release_ns = t;
 				}
@@ -661,8 +668,8 @@ static int try_connect(struct proxy *p, struct conn *c, int last_errno)
 	close_upstream_socket(p, c);
 	while (c->addr_idx < c->n_addrs) {
 		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->addr_idx];
-		socklen_t len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
-		                                           sizeof(struct sockaddr_in6);
+		socklen_t len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+		                                         : sizeof(struct sockaddr_in6);
 		int one = 1;
 		int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
@@ -802,7 +809,8 @@ static void decide_destination(struct proxy *p, struct conn *c)
 		struct sockaddr_storage ss = {0};
 		if (inet_pton(AF_INET, c->name, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
 			ss.ss_family = AF_INET;
-		else if (inet_pton(AF_INET6, c->name, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		else if (inet_pton(AF_INET6, c->name, &((struct sockaddr_in6 *)&ss)->sin6_addr) ==
+		         1)
 			ss.ss_family = AF_INET6;
 		memcpy(&c->addrs[0], &ss, sizeof(c->addrs[0]));
 		c->n_addrs = 1;
@@ -825,9 +833,13 @@ static void decide_destination(struct proxy *p, struct conn *c)
 
 static void http_new_request(struct conn *c, struct proxy *p)
 {
+	/* nothing of the previous request on this connection may describe this one */
 	c->id = ++p->next_conn_id;
-	c->sni[0] = '\0';
-	c->n_addrs = 0;
+	c->proto = "http";
+	c->name[0] = c->sni[0] = '\0';
+	c->name_is_ip = c->is_connect = false;
+	c->port = 0;
+	c->n_addrs = c->addr_idx = 0;
 }
 
 static void step_http_head(struct proxy *p, struct conn *c)
@@ -908,7 +920,8 @@ static void step_socks(struct proxy *p, struct conn *c)
 			return;
 		if (r <= 0) {
 			c->id = ++p->next_conn_id;
-			report_error(p, c, r == -2 ? "no-acceptable-auth-method" : "malformed-greeting");
+			report_error(p, c,
+			             r == -2 ? "no-acceptable-auth-method" : "malformed-greeting");
 			if (r == -2)
 				out_append(c, none, 2);
 			set_phase(c, PH_CLOSING);
@@ -986,6 +999,22 @@ static void transparent_decide(struct proxy *p, struct conn *c, const char *name
 	start_connect(p, c);
 }
 
+/* The first bytes start like an HTTP/1.x request line (a method we know);
+ * anything else through a tunnel is some other protocol and passes as is. */
+static bool looks_like_http(const char *b, size_t n)
+{
+	static const char *const methods[] = {"GET ",     "HEAD ",  "POST ",  "PUT ",    "DELETE ",
+	                                      "OPTIONS ", "PATCH ", "TRACE ", "CONNECT "};
+	size_t i;
+
+	for (i = 0; i < AL_ARRAY_SIZE(methods); i++) {
+		size_t m = strlen(methods[i]);
+		if (memcmp(b, methods[i], n < m ? n : m) == 0)
+			return true; /* also a prefix of one: wait for more */
+	}
+	return false;
+}
+
 static void step_sniff(struct proxy *p, struct conn *c)
 {
 	char name[AL_NAME_MAX];
@@ -1026,6 +1055,23 @@ static void step_sniff(struct proxy *p, struct conn *c)
 			deny(p, c, 0, 0, "sni-mismatch");
 			return;
 		}
+		/* and so must the Host of plain HTTP sent through the tunnel */
+		if (s == AL_SNI_NOT_TLS && !c->name_is_ip && looks_like_http(c->in, c->in_len)) {
+			bool is_ip = false, pg;
+			uint16_t port = 0;
+			int r = al_http_sniff_host(c->in, c->in_len, name, &is_ip, &port, &pg);
+			if (r == 0 && !c->c_eof && !timed_out && c->in_len < IN_CAP)
+				return;
+			if (r != 1) {
+				deny(p, c, 0, 0, "malformed-request");
+				return;
+			}
+			snprintf(c->sni, sizeof(c->sni), "%s", name);
+			if (strcmp(name, c->name) != 0) {
+				deny(p, c, 0, 0, "sni-mismatch");
+				return;
+			}
+		}
 		start_connect(p, c);
 		return;
 	}
@@ -1064,7 +1110,10 @@ static void step_connect(struct proxy *p, struct conn *c)
 		if (getpeername(c->ufd, (struct sockaddr *)&peer, &pl) < 0) {
 			if (errno == ENOTCONN) {
 				char b;
-				e = recv(c->ufd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno != EAGAIN ? errno : 0;
+				e = recv(c->ufd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+				            errno != EAGAIN
+				        ? errno
+				        : 0;
 				if (e == 0)
 					return;
 			} else {
@@ -1274,15 +1323,30 @@ static void conn_step(struct proxy *p, struct conn *c)
 			break;
 		}
 		switch (c->phase) {
-		case PH_HTTP_HEAD: step_http_head(p, c); break;
+		case PH_HTTP_HEAD:
+			step_http_head(p, c);
+			break;
 		case PH_SOCKS_GREET:
-		case PH_SOCKS_REQ: step_socks(p, c); break;
-		case PH_RESOLVE: break;
-		case PH_SNIFF: step_sniff(p, c); break;
-		case PH_CONNECT: step_connect(p, c); break;
-		case PH_RELAY: step_relay(p, c); break;
-		case PH_HTTP_FWD: step_http_fwd(p, c); break;
-		case PH_DNS: step_dns(p, c); break;
+		case PH_SOCKS_REQ:
+			step_socks(p, c);
+			break;
+		case PH_RESOLVE:
+			break;
+		case PH_SNIFF:
+			step_sniff(p, c);
+			break;
+		case PH_CONNECT:
+			step_connect(p, c);
+			break;
+		case PH_RELAY:
+			step_relay(p, c);
+			break;
+		case PH_HTTP_FWD:
+			step_http_fwd(p, c);
+			break;
+		case PH_DNS:
+			step_dns(p, c);
+			break;
 		case PH_CLOSING:
 			step_closing(p, c);
 			break;
@@ -1359,8 +1423,9 @@ static void conn_accept(struct proxy *p, int lfd, enum kind kind)
 			}
 			memcpy(&c->addrs[0], &dst, sizeof(c->addrs[0]));
 			c->n_addrs = 1;
-			c->port = ntohs(dst.ss_family == AF_INET ? ((struct sockaddr_in *)&dst)->sin_port :
-			                                           ((struct sockaddr_in6 *)&dst)->sin6_port);
+			c->port = ntohs(dst.ss_family == AF_INET
+			                    ? ((struct sockaddr_in *)&dst)->sin_port
+			                    : ((struct sockaddr_in6 *)&dst)->sin6_port);
 			if (!al_policy_port_allowed(p->pol, c->port)) {
 				al_sockaddr_text((struct sockaddr *)&dst, c->name, sizeof(c->name));
 				deny(p, c, 0, 0, "port not in allow_ports");
@@ -1454,11 +1519,19 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->report_fd, &ev) < 0)
 			return al_error_errno(err, "egress", "epoll_ctl report socket");
 	}
+	if (p->signal_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN,
+		                         .data.u64 = proxy_tag(TAG_SIGNAL, p->signal_fd)};
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->signal_fd, &ev) < 0)
+			return al_error_errno(err, "egress", "epoll_ctl signalfd");
+	}
 	while (!proxy_stop) {
 		int n, i, timeout = dns_resolver_timeout_ms(p, 1000);
 		if (p->chaos_next_ns != 0) {
 			uint64_t now = proxy_now_ns();
-			int ms = p->chaos_next_ns <= now ? 0 : (int)((p->chaos_next_ns - now + 999999) / 1000000);
+			int ms = p->chaos_next_ns <= now
+			             ? 0
+			             : (int)((p->chaos_next_ns - now + 999999) / 1000000);
 			if (ms < timeout)
 				timeout = ms;
 		}
@@ -1470,14 +1543,30 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 			if (u & 1) {
 				int tag = (int)((u >> 1) & 0x7f), fd = (int)(u >> 8);
 				switch (tag) {
-				case TAG_LISTEN_HTTP: conn_accept(p, fd, K_HTTP); break;
-				case TAG_LISTEN_SOCKS: conn_accept(p, fd, K_SOCKS); break;
-				case TAG_LISTEN_TRANSPARENT: conn_accept(p, fd, K_TRANSPARENT); break;
-				case TAG_LISTEN_DNS_TCP: conn_accept(p, fd, K_DNS_TCP); break;
-				case TAG_DNS_UDP: dns_udp_readable(p, fd); break;
-				case TAG_ARES: dns_resolver_fd_event(p, fd, evs[i].events); break;
+				case TAG_LISTEN_HTTP:
+					conn_accept(p, fd, K_HTTP);
+					break;
+				case TAG_LISTEN_SOCKS:
+					conn_accept(p, fd, K_SOCKS);
+					break;
+				case TAG_LISTEN_TRANSPARENT:
+					conn_accept(p, fd, K_TRANSPARENT);
+					break;
+				case TAG_LISTEN_DNS_TCP:
+					conn_accept(p, fd, K_DNS_TCP);
+					break;
+				case TAG_DNS_UDP:
+					dns_udp_readable(p, fd);
+					break;
+				case TAG_ARES:
+					dns_resolver_fd_event(p, fd, evs[i].events);
+					break;
 				case TAG_REPORT:
 					/* the supervisor never writes: readable means gone */
+					report_dead = proxy_stop = true;
+					break;
+				case TAG_SIGNAL:
+					/* SIGTERM/INT/HUP: send what is queued, then stop */
 					proxy_stop = true;
 					break;
 				}

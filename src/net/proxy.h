@@ -19,7 +19,7 @@ struct conn;
 
 /* Resolution result handed to a waiting connection or DNS query. */
 struct resolved {
-	int status;      /* 0 ok, else an ARES_* code */
+	int status; /* 0 ok, else an ARES_* code */
 	size_t n;
 	struct sockaddr_storage addrs[AL_PROXY_MAX_ADDRS];
 	uint32_t ttl;
@@ -30,9 +30,9 @@ typedef void (*resolve_cb)(struct proxy *p, void *ctx, const struct resolved *re
 struct resolve_req {
 	struct proxy *p;
 	resolve_cb cb;
-	void *ctx;       /* NULL once the waiter is gone */
-	int family;      /* AF_INET (A) or AF_INET6 (AAAA) */
-	bool both;       /* A then AAAA if A gives nothing */
+	void *ctx;  /* NULL once the waiter is gone */
+	int family; /* AF_INET (A) or AF_INET6 (AAAA) */
+	bool both;  /* A then AAAA if A gives nothing */
 	char name[AL_NAME_MAX];
 	struct resolve_req **backref; /* the waiter's pointer to this request */
 };
@@ -41,12 +41,13 @@ struct proxy {
 	const struct al_egress_policy *pol;
 	int epfd;
 	int report_fd;
+	int signal_fd; /* SIGTERM/SIGINT/SIGHUP, -1 if none */
 	ares_channel ares;
 	bool ares_ok;
 	uint32_t next_conn_id;
 	size_t n_conns, max_conns;
-	struct conn *conns;      /* all live connections */
-	struct conn *graveyard;  /* closed this iteration, freed at its end */
+	struct conn *conns;     /* all live connections */
+	struct conn *graveyard; /* closed this iteration, freed at its end */
 	int listen_fd[6];
 	/* names the DNS server gave out, by address (transparent path check) */
 	struct dns_memory *mem;
@@ -66,8 +67,8 @@ void dns_resolver_timeouts(struct proxy *p);
 int dns_resolver_timeout_ms(struct proxy *p, int cap_ms);
 /* Resolve name (hosts: entries answered at once). The callback may run
  * before this returns. *backref is set while the query is outstanding. */
-void dns_resolve(struct proxy *p, const char *name, int family, bool both, resolve_cb cb,
-                 void *ctx, struct resolve_req **backref);
+void dns_resolve(struct proxy *p, const char *name, int family, bool both, resolve_cb cb, void *ctx,
+                 struct resolve_req **backref);
 void dns_resolve_cancel(struct resolve_req **backref);
 
 /* the DNS server inside the sandbox */
@@ -93,6 +94,7 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 #define TAG_DNS_UDP 5
 #define TAG_REPORT 6
 #define TAG_ARES 7
+#define TAG_SIGNAL 8
 static inline uint64_t proxy_tag(int tag, int fd)
 {
 	return ((uint64_t)(uint32_t)fd << 8) | ((uint64_t)tag << 1) | 1;

@@ -63,9 +63,10 @@ int al_socks_parse_request(const uint8_t *buf, size_t len, struct al_socks_req *
 	if (len < need)
 		return 0;
 	if (req->cmd != AL_SOCKS_CMD_CONNECT)
-		return refuse(req, 7, req->cmd == 2 ? "bind-not-supported" :
-		                      req->cmd == 3 ? "udp-associate-not-supported" :
-		                                      "command-not-supported");
+		return refuse(req, 7,
+		              req->cmd == 2   ? "bind-not-supported"
+		              : req->cmd == 3 ? "udp-associate-not-supported"
+		                              : "command-not-supported");
 	if (req->atyp == 1) {
 		memcpy(req->addr, buf + 4, 4);
 		inet_ntop(AF_INET, req->addr, req->host, sizeof(req->host));

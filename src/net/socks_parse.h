@@ -16,11 +16,11 @@ int al_socks_parse_greeting(const uint8_t *buf, size_t len);
 
 struct al_socks_req {
 	uint8_t cmd;
-	uint8_t atyp;            /* 1 IPv4, 3 name, 4 IPv6 */
-	char host[AL_NAME_MAX];  /* normalised name or address as text */
-	uint8_t addr[16];        /* atyp 1/4 */
+	uint8_t atyp;           /* 1 IPv4, 3 name, 4 IPv6 */
+	char host[AL_NAME_MAX]; /* normalised name or address as text */
+	uint8_t addr[16];       /* atyp 1/4 */
 	uint16_t port;
-	uint8_t reply;           /* on failure: the SOCKS reply code to send */
+	uint8_t reply; /* on failure: the SOCKS reply code to send */
 	const char *reason;
 };
 /* Request: VER CMD RSV ATYP DST.ADDR DST.PORT. Returns bytes used (>0),

@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (used > half)
 			__builtin_trap();
 		if (r == 0)
-			(void)al_chunk_feed(&c, (const char *)data + off + half, size - off - half, &used);
+			(void)al_chunk_feed(&c, (const char *)data + off + half, size - off - half,
+			                    &used);
 	}
 	return 0;
 }

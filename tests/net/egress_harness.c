@@ -113,9 +113,12 @@ int main(int argc, char **argv)
 	static struct al_egress_cidr cidrs[MAXN];
 	static struct al_egress_host hosts[MAXN];
 	static struct sockaddr_storage resolvers[MAXN];
-	struct al_egress_policy pol = {.allow_domains = allow, .deny_domains = deny,
-	                               .allow_ports = ports, .allow_cidr = cidrs,
-	                               .hosts = hosts, .resolvers = resolvers};
+	struct al_egress_policy pol = {.allow_domains = allow,
+	                               .deny_domains = deny,
+	                               .allow_ports = ports,
+	                               .allow_cidr = cidrs,
+	                               .hosts = hosts,
+	                               .resolvers = resolvers};
 	struct al_egress_fds fds = {-1, -1, -1, -1, -1, -1};
 	const char *listen_addr = "127.0.0.1", *netns = NULL;
 	uint16_t p_http = 0, p_socks = 0, p_dns = 0, p_dns_tcp = 0, p_tr = 0;
@@ -173,8 +176,8 @@ int main(int argc, char **argv)
 			h->name = strndup(v, (size_t)(eq - v));
 			if (parse_addr(eq + 1, &h->addr, 0) < 0)
 				return 2;
-			h->addrlen = h->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-			                                            sizeof(struct sockaddr_in6);
+			h->addrlen = h->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+			                                          : sizeof(struct sockaddr_in6);
 		} else if (strcmp(a, "--chaos-seed") == 0) {
 			pol.chaos.enabled = true;
 			pol.chaos.seed = strtoull(v, NULL, 0);
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
 	waitpid(pid, &status, 0);
 	free(canary_heap);
 	printf("{\"exit\":true,\"signal\":%d,\"status\":%d}\n",
-	       WIFSIGNALED(status) ? WTERMSIG(status) : 0, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	       WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;
 }

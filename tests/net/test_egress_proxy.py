@@ -917,3 +917,53 @@ def test_ipv6_destinations(env):
     finally:
         proxy.stop()
         srv.shutdown()
+
+
+def test_plain_http_through_a_tunnel_must_name_the_tunnel(env):
+    def through_tunnel(host):
+        s = socket.create_connection(("127.0.0.1", env["proxy"].ready["http"]), timeout=10)
+        s.sendall(u(b"CONNECT web.test:8000 HTTP/1.1\r\n\r\n"))
+        resp = s.recv(4096)
+        assert resp.startswith(b"HTTP/1.1 200"), resp
+        s.sendall(b"GET /tunneled HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except OSError:
+                break
+            if not b:
+                break
+            data += b
+        s.close()
+        return data
+    before = len(env["web_log"].snapshot())
+    assert b"hello from 127.0.0.2 /tunneled" in through_tunnel(u(b"web.test:8000"))
+    assert through_tunnel(b"evil.test") == b""
+    find(env, kind="connect", proto="https-connect", name="web.test", sni="evil.test",
+         allowed=False, reason="sni-mismatch")
+    assert len(env["web_log"].snapshot()) == before + 1
+
+
+def test_error_after_a_kept_alive_request_describes_only_itself(env):
+    out = raw(env, b"GET http://web.test:8000/ka HTTP/1.1\r\nHost: web.test:8000\r\n\r\n"
+                   b"BAD REQUEST LINE\r\n\r\n")
+    assert b"hello from 127.0.0.2 /ka" in out and b"HTTP/1.1 400 " in out, out
+    e = find(env, kind="error", reason="malformed-request-line")
+    assert e["name"] == "" and e["port"] == 0 and e["sni"] == "", e
+
+
+def test_sigterm_is_an_orderly_stop(tmp_path):
+    """SIGTERM is read in the loop (signalfd): the proxy sends what it has
+    queued and exits 0, rather than dying in the middle of an iteration."""
+    p = subprocess.Popen([HARNESS, "--listen", "127.0.0.1", "--allow-domain", "web.test",
+                          "--host", "web.test=127.0.0.2", "--allow-port", str(PORTS.get("web", 80))],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    ready = json.loads(p.stdout.readline())
+    deadline = time.time() + 10
+    while proxy_status(ready["pid"])["Seccomp"] != "2" and time.time() < deadline:
+        time.sleep(0.02)
+    p.stdin.close()
+    lines = [json.loads(l) for l in p.stdout]
+    p.wait(timeout=10)
+    assert lines[-1] == {"exit": True, "signal": 0, "status": 0}, lines

@@ -97,7 +97,7 @@ static void allowance_segments_and_bandwidth(void **state)
 	al_chaos_consumed(&d, n);
 	n = al_chaos_allowance(&pol, &d, 100000, 0, &until);
 	assert_int_equal(n, 0);
-	assert_in_range(until, 4000000, 4200000); /* 4096 bytes at 1 MB/s */
+	assert_in_range(until, 4000000, 4200000);                   /* 4096 bytes at 1 MB/s */
 	n = al_chaos_allowance(&pol, &d, 100000, 10000000, &until); /* 10 ms later: 10 kB */
 	assert_in_range(n, 9999, 10000);
 }
@@ -105,8 +105,10 @@ static void allowance_segments_and_bandwidth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(same_seed_same_schedule), cmocka_unit_test(no_faults_when_rates_are_zero),
-		cmocka_unit_test(latency_and_jitter), cmocka_unit_test(allowance_segments_and_bandwidth),
+	    cmocka_unit_test(same_seed_same_schedule),
+	    cmocka_unit_test(no_faults_when_rates_are_zero),
+	    cmocka_unit_test(latency_and_jitter),
+	    cmocka_unit_test(allowance_segments_and_bandwidth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,7 +95,7 @@ static void parse_refused(void **state)
 	assert_true(idk);
 	b[n] = 0;
 	assert_int_equal(al_dns_parse_query(b, n + 1, &q, &idk), -1); /* trailing byte */
-	b[2] |= 0x80; /* a response */
+	b[2] |= 0x80;                                                 /* a response */
 	assert_int_equal(al_dns_parse_query(b, n, &q, &idk), -1);
 	n = query(b, "a.test", AL_DNS_T_A, 0);
 	b[5] = 2; /* two questions */
@@ -124,14 +124,16 @@ static void build(void **state)
 	long r;
 	(void)state;
 	assert_int_equal(al_dns_parse_query(b, n, &q, &idk), 0);
-	r = al_dns_build_response(&q, AL_DNS_RCODE_NOERROR, AF_INET, addrs, 2, 60, out, sizeof(out));
+	r = al_dns_build_response(&q, AL_DNS_RCODE_NOERROR, AF_INET, addrs, 2, 60, out,
+	                          sizeof(out));
 	assert_int_equal(r, 12 + 8 + 4 + 2 * 16);
 	assert_int_equal(out[0], 0x12);
 	assert_int_equal(out[2] & 0x80, 0x80);
 	assert_int_equal(out[3] & 0xf, 0);
 	assert_int_equal(out[7], 2);
 	assert_memory_equal(out + 12, b + 12, 8 + 4);
-	assert_memory_equal(out + 24, "\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x02", 16);
+	assert_memory_equal(out + 24,
+	                    "\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x02", 16);
 	r = al_dns_build_response(&q, AL_DNS_RCODE_NXDOMAIN, AF_INET, NULL, 0, 0, out, sizeof(out));
 	assert_int_equal(r, 24);
 	assert_int_equal(out[3] & 0xf, 3);
@@ -142,7 +144,8 @@ static void build(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(parse_ok), cmocka_unit_test(parse_odd_names),
-	                                   cmocka_unit_test(parse_refused), cmocka_unit_test(build)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(parse_ok), cmocka_unit_test(parse_odd_names),
+	    cmocka_unit_test(parse_refused), cmocka_unit_test(build)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,9 @@ static void absolute_form(void **state)
 	n = al_http_rewrite_head(s, &req, out, sizeof(out));
 	assert_true(n > 0);
 	out[n] = '\0';
-	assert_string_equal(out, "GET /a/b?q=1 HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n"
-	                         "Connection: close\r\n\r\n");
+	assert_string_equal(out,
+	                    "GET /a/b?q=1 HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n"
+	                    "Connection: close\r\n\r\n");
 	assert_int_equal(parse("GET http://a.test HTTP/1.1\r\nHost: a.test\r\n\r\n"), 1);
 	assert_int_equal(req.port, 80);
 	n = al_http_rewrite_head("GET http://a.test HTTP/1.1\r\nHost: a.test\r\n\r\n", &req, out,
@@ -82,37 +83,40 @@ static void incomplete_and_oversized(void **state)
 static void refused(void **state)
 {
 	static const char *const bad[] = {
-		/* smuggling: both framings, duplicate or odd lengths, other codings */
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n"
-		"Transfer-Encoding: chunked\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3, 3\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: -1\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: +3\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n"
-		"Transfer-Encoding: chunked\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding : chunked\r\n\r\n",
-		"POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\nHost: a.test\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\r\nHost: a.test\rX: y\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nX: a\x01z\r\n\r\n",
-		/* Host must match the target */
-		"GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\r\nHost: a.test:81\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\r\n\r\n",
-		/* targets */
-		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		"GET https://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		"GET http://user@b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
-		"GET http://a.test@b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
-		"GET http://a.test/#x HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		"GET http://a.te st/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		"GET http://a.test/ HTTP/2.0\r\nHost: a.test\r\n\r\n",
-		"GET  http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		"G(T http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
-		"GET http://a.test/ HTTP/1.1\r\n: x\r\nHost: a.test\r\n\r\n",
+	    /* smuggling: both framings, duplicate or odd lengths, other codings */
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: "
+	    "3\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3, 3\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: -1\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nContent-Length: +3\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, "
+	    "chunked\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding : chunked\r\n\r\n",
+	    "POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\nX: y\r\n Transfer-Encoding: "
+	    "chunked\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\nHost: a.test\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\r\nHost: a.test\rX: y\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nX: a\x01z\r\n\r\n",
+	    /* Host must match the target */
+	    "GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\r\nHost: a.test:81\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\r\n\r\n",
+	    /* targets */
+	    "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	    "GET https://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	    "GET http://user@b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
+	    "GET http://a.test@b.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n",
+	    "GET http://a.test/#x HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	    "GET http://a.te st/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	    "GET http://a.test/ HTTP/2.0\r\nHost: a.test\r\n\r\n",
+	    "GET  http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	    "G(T http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	    "GET http://a.test/ HTTP/1.1\r\n: x\r\nHost: a.test\r\n\r\n",
 	};
 	size_t i;
 	(void)state;
@@ -132,11 +136,13 @@ static void body_framing(void **state)
 {
 	(void)state;
 	assert_int_equal(parse("POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\n"
-	                       "Content-Length: 12\r\n\r\n"), 1);
+	                       "Content-Length: 12\r\n\r\n"),
+	                 1);
 	assert_true(req.has_content_length);
 	assert_int_equal(req.content_length, 12);
 	assert_int_equal(parse("POST http://a.test/ HTTP/1.1\r\nHost: a.test\r\n"
-	                       "transfer-encoding: Chunked\r\n\r\n"), 1);
+	                       "transfer-encoding: Chunked\r\n\r\n"),
+	                 1);
 	assert_true(req.chunked);
 }
 
@@ -148,7 +154,8 @@ static int chunk_all(const char *s, size_t *used)
 
 static void chunked(void **state)
 {
-	const char *ok = "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+	const char *ok =
+	    "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
 	struct al_chunk c = {0};
 	size_t used = 0, i, total = 0;
 	int r = 0;
@@ -181,9 +188,12 @@ static void chunked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(absolute_form), cmocka_unit_test(connect_form),
-		cmocka_unit_test(incomplete_and_oversized), cmocka_unit_test(refused),
-		cmocka_unit_test(body_framing), cmocka_unit_test(chunked),
+	    cmocka_unit_test(absolute_form),
+	    cmocka_unit_test(connect_form),
+	    cmocka_unit_test(incomplete_and_oversized),
+	    cmocka_unit_test(refused),
+	    cmocka_unit_test(body_framing),
+	    cmocka_unit_test(chunked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,8 +51,10 @@ static void wildcards(void **state)
 {
 	char *allow[] = {"*.example.com", "exact.test", "Upper.Test."};
 	char *deny[] = {"secret.example.com", "*.internal.example.com"};
-	struct al_egress_policy pol = {.allow_domains = allow, .n_allow_domains = 3,
-	                               .deny_domains = deny, .n_deny_domains = 2};
+	struct al_egress_policy pol = {.allow_domains = allow,
+	                               .n_allow_domains = 3,
+	                               .deny_domains = deny,
+	                               .n_deny_domains = 2};
 	(void)state;
 	assert_true(allowed(&pol, "a.example.com"));
 	assert_true(allowed(&pol, "A.B.Example.Com."));
@@ -130,10 +132,10 @@ static void classify(void **state)
 	assert_int_equal(cls("::ffff:127.0.0.1"), AL_ADDR_LOOPBACK);
 	assert_int_equal(cls("::ffff:169.254.169.254"), AL_ADDR_METADATA);
 	assert_int_equal(cls("::ffff:10.0.0.1"), AL_ADDR_PRIVATE);
-	assert_int_equal(cls("::127.0.0.1"), AL_ADDR_LOOPBACK);      /* IPv4-compatible */
-	assert_int_equal(cls("::8.8.8.8"), AL_ADDR_RESERVED);        /* deprecated form */
+	assert_int_equal(cls("::127.0.0.1"), AL_ADDR_LOOPBACK);        /* IPv4-compatible */
+	assert_int_equal(cls("::8.8.8.8"), AL_ADDR_RESERVED);          /* deprecated form */
 	assert_int_equal(cls("64:ff9b::a9fe:a9fe"), AL_ADDR_METADATA); /* NAT64 */
-	assert_int_equal(cls("2002:7f00:1::"), AL_ADDR_LOOPBACK);    /* 6to4 of 127.0.0.1 */
+	assert_int_equal(cls("2002:7f00:1::"), AL_ADDR_LOOPBACK);      /* 6to4 of 127.0.0.1 */
 	assert_int_equal(cls("fd00:ec2::254"), AL_ADDR_METADATA);
 	assert_int_equal(cls("fc00::1"), AL_ADDR_ULA);
 	assert_int_equal(cls("fdff::1"), AL_ADDR_ULA);
@@ -186,9 +188,11 @@ static void cidr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(normalize), cmocka_unit_test(wildcards),
-		cmocka_unit_test(hosts_and_ports), cmocka_unit_test(classify),
-		cmocka_unit_test(cidr),
+	    cmocka_unit_test(normalize),
+	    cmocka_unit_test(wildcards),
+	    cmocka_unit_test(hosts_and_ports),
+	    cmocka_unit_test(classify),
+	    cmocka_unit_test(cidr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,18 @@ static void round_trip_and_truncation(void **state)
 	struct al_egress_cidr cidr[] = {{.family = AF_INET, .addr = {127, 0, 0, 2}, .prefix = 32}};
 	struct al_egress_host hosts[1] = {{.name = "h.test"}};
 	struct sockaddr_storage res[1] = {{0}};
-	struct al_egress_policy pol = {allow, 2, deny, 1, ports, 2, cidr, 1, hosts, 1, res, 1,
+	struct al_egress_policy pol = {allow,
+	                               2,
+	                               deny,
+	                               1,
+	                               ports,
+	                               2,
+	                               cidr,
+	                               1,
+	                               hosts,
+	                               1,
+	                               res,
+	                               1,
 	                               {true, 42, 1000, 2000, 0.1, 0.2, 1024}};
 	struct al_egress_policy out;
 	struct al_buf b;
@@ -48,11 +59,13 @@ static void round_trip_and_truncation(void **state)
 	al_policy_wire_free(&out);
 	/* every truncation, and a trailing byte, is refused */
 	for (cut = 0; cut < b.len; cut++) {
-		assert_int_equal(al_policy_wire_decode((const uint8_t *)b.data, cut, &out, &mask), -EINVAL);
+		assert_int_equal(al_policy_wire_decode((const uint8_t *)b.data, cut, &out, &mask),
+		                 -EINVAL);
 		al_policy_wire_free(&out);
 	}
 	al_buf_append(&b, "x", 1);
-	assert_int_equal(al_policy_wire_decode((const uint8_t *)b.data, b.len, &out, &mask), -EINVAL);
+	assert_int_equal(al_policy_wire_decode((const uint8_t *)b.data, b.len, &out, &mask),
+	                 -EINVAL);
 	al_policy_wire_free(&out);
 	al_buf_free(&b);
 }

@@ -24,7 +24,9 @@ static void greeting(void **state)
 static void request(void **state)
 {
 	struct al_socks_req r;
-	const uint8_t name[] = "\x05\x01\x00\x03\x06" "A.Test" "\x01\xbb";
+	const uint8_t name[] = "\x05\x01\x00\x03\x06"
+	                       "A.Test"
+	                       "\x01\xbb";
 	const uint8_t v4[] = "\x05\x01\x00\x01\x7f\x00\x00\x02\x1f\x40";
 	uint8_t v6[22] = {5, 1, 0, 4};
 	(void)state;
@@ -42,18 +44,34 @@ static void request(void **state)
 	assert_int_equal(al_socks_parse_request(v6, 22, &r), 22);
 	assert_string_equal(r.host, "::1");
 	/* BIND and UDP ASSOCIATE refused with "command not supported" */
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x02\x00\x01\x7f\x00\x00\x02\x1f\x40", 10, &r), -1);
+	assert_int_equal(al_socks_parse_request(
+	                     (const uint8_t *)"\x05\x02\x00\x01\x7f\x00\x00\x02\x1f\x40", 10, &r),
+	                 -1);
 	assert_int_equal(r.reply, 7);
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x03\x00\x01\x7f\x00\x00\x02\x1f\x40", 10, &r), -1);
+	assert_int_equal(al_socks_parse_request(
+	                     (const uint8_t *)"\x05\x03\x00\x01\x7f\x00\x00\x02\x1f\x40", 10, &r),
+	                 -1);
 	assert_int_equal(r.reply, 7);
 	assert_string_equal(r.reason, "udp-associate-not-supported");
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x02\x00", 5, &r), -1);
+	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x02\x00", 5, &r),
+	                 -1);
 	assert_int_equal(r.reply, 8);
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x01\x01\x7f\x00\x00\x02\x1f\x40", 10, &r), -1);
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x03\x00\x00\x50", 7, &r), -1);
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x03\x03" "a b\x00\x50", 10, &r), -1);
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x03\x03" "a\0b\x00\x50", 10, &r), -1);
-	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x01\x7f\x00\x00\x02\x00\x00", 10, &r), -1);
+	assert_int_equal(al_socks_parse_request(
+	                     (const uint8_t *)"\x05\x01\x01\x01\x7f\x00\x00\x02\x1f\x40", 10, &r),
+	                 -1);
+	assert_int_equal(
+	    al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x03\x00\x00\x50", 7, &r), -1);
+	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x03\x03"
+	                                                         "a b\x00\x50",
+	                                        10, &r),
+	                 -1);
+	assert_int_equal(al_socks_parse_request((const uint8_t *)"\x05\x01\x00\x03\x03"
+	                                                         "a\0b\x00\x50",
+	                                        10, &r),
+	                 -1);
+	assert_int_equal(al_socks_parse_request(
+	                     (const uint8_t *)"\x05\x01\x00\x01\x7f\x00\x00\x02\x00\x00", 10, &r),
+	                 -1);
 }
 
 int main(void)

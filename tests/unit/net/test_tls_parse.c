@@ -129,7 +129,8 @@ static void malformed(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(found), cmocka_unit_test(absent_and_not_tls),
+	const struct CMUnitTest tests[] = {cmocka_unit_test(found),
+	                                   cmocka_unit_test(absent_and_not_tls),
 	                                   cmocka_unit_test(malformed)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
