@@ -643,6 +643,10 @@ bool al_egress_check_alive(struct al_supervisor *s, char *why, size_t len)
 	return !proxy_reaped(s->egress, WNOHANG, why, len);
 }
 
+/* How long the proxy gets, once asked to stop, to send what it has queued
+ * (the net_close of connections still open at the end). */
+#define EGRESS_STOP_GRACE_MS 1000
+
 void al_egress_stop(struct al_supervisor *s)
 {
 	struct al_egress_run *e = s->egress;
@@ -651,11 +655,37 @@ void al_egress_stop(struct al_supervisor *s)
 
 	if (e == NULL || e->pidfd < 0)
 		return;
-	/* what the proxy reported before the end is part of the record */
-	while (e->report_fd >= 0 && al_egress_handle_reports(s, &err) == 0) {
+	/* SIGTERM: the proxy sends its queued reports and exits; they are
+	 * part of the record, read until its end of the channel closes (or
+	 * the grace period ends: a proxy that does not stop is killed). */
+	if (!e->exited)
+		syscall(SYS_pidfd_send_signal, e->pidfd, SIGTERM, NULL, 0);
+	uint64_t deadline = al_mono_ns() + (uint64_t)EGRESS_STOP_GRACE_MS * 1000000ull;
+	while (e->report_fd >= 0) {
 		struct pollfd p = {.fd = e->report_fd, .events = POLLIN};
-		if (poll(&p, 1, 0) <= 0)
+		uint64_t now = al_mono_ns();
+		if (now >= deadline)
 			break;
+		if (poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1) <= 0)
+			continue;
+		int r = al_egress_handle_reports(s, &err);
+		if (r < 0 && err.code == EPROTO) {
+			/* too late to kill anything; not too late to say so */
+			struct al_buf b;
+			struct al_json j;
+			struct al_error lerr = {0};
+			al_buf_init(&b);
+			al_json_init(&j, &b);
+			al_json_obj_begin(&j);
+			al_json_kv_uint(&j, "conn", 0);
+			al_json_kv_str(&j, "reason", err.msg);
+			al_json_obj_end(&j);
+			if (!b.oom)
+				al_evlog_append(s->log, "net_error", b.data, &lerr);
+			al_buf_free(&b);
+		}
+		if (r != 0)
+			break; /* EOF (fd closed), or a report we refuse: stop reading */
 	}
 	if (!e->exited) {
 		syscall(SYS_pidfd_send_signal, e->pidfd, SIGKILL, NULL, 0);

@@ -261,6 +261,14 @@ def out(r):
     return r.stdout.decode(errors="replace")
 
 
+def assert_all_closed(r):
+    """Every relayed connection has its net_close, those still open when
+    the workload ended included (the proxy flushes its reports on stop)."""
+    closed = {c["conn"] for c in of_type(r.log, "net_close")}
+    opened = [c for c in of_type(r.log, "net_connect") if c["allowed"]]
+    assert all(c["conn"] in closed for c in opened), (opened, closed)
+
+
 # ---- the sandbox side -------------------------------------------------------------
 
 def test_inside_resolv_env_and_start_record(airlock, net, world_tmp):
@@ -370,6 +378,7 @@ def test_curl_http_https_socks(airlock, net, world_tmp):
     o = out(r)
     assert o.count(BLOB_SHA) == 2, r.describe()
     assert "hello from the mirror" in o
+    assert_all_closed(r)
     conns = [c for c in of_type(r.log, "net_connect") if c["allowed"]]
     protos = {c["proto"] for c in conns}
     assert {"http", "https-connect", "socks5"} <= protos, conns
@@ -396,6 +405,7 @@ print('direct', hashlib.sha256(o.open(u, timeout=20).read()).hexdigest())
     r = sandbox(airlock, net, world_tmp, "python3 /t/s.py", py=py)
     assert r.rc == 0, r.describe()
     assert f"env {BLOB_SHA}" in out(r) and f"direct {BLOB_SHA}" in out(r), r.describe()
+    assert_all_closed(r)
     protos = [c["proto"] for c in of_type(r.log, "net_connect") if c["allowed"]]
     assert "http" in protos and "transparent" in protos, protos
 
@@ -417,6 +427,7 @@ def test_node_fetch_transparent(airlock, net, world_tmp):
                 "-v", f"{world_tmp}:/t:ro")
     assert r.rc == 0, r.describe()
     assert f"http {BLOB_SHA}" in out(r) and f"https {BLOB_SHA}" in out(r), r.describe()
+    assert_all_closed(r)
     conns = [c for c in of_type(r.log, "net_connect") if c["allowed"]]
     assert [c["proto"] for c in conns] == ["transparent", "transparent"], conns
     assert conns[1]["sni"] == "secure.test"
