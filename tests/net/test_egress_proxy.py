@@ -7,6 +7,9 @@ python ssl, raw sockets) drive it against servers on 127.0.0.2-127.0.0.5.
 Only loopback traffic.
 
     BUILD_DIR=build /usr/bin/python3 -m pytest tests/net/test_egress_proxy.py
+
+It runs as root and as an unprivileged user (the transparent-path and
+memory-scan tests need root and skip otherwise).
 """
 import hashlib
 import http.server
@@ -586,7 +589,11 @@ def test_proxy_is_confined(env):
     assert fields["Seccomp"] == "2"
     assert fields["NoNewPrivs"] == "1"
     # only sockets, pipes and anonymous inodes (epoll), stdio on /dev/null;
-    # no other file of any kind
+    # no other file of any kind. Not dumpable: only root may look.
+    if os.geteuid() != 0:
+        with pytest.raises(PermissionError):
+            os.listdir("/proc/%d/fd" % pid)
+        return
     for fd in os.listdir("/proc/%d/fd" % pid):
         target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
         if int(fd) <= 2:
@@ -967,3 +974,35 @@ def test_sigterm_is_an_orderly_stop(tmp_path):
     lines = [json.loads(l) for l in p.stdout]
     p.wait(timeout=10)
     assert lines[-1] == {"exit": True, "signal": 0, "status": 0}, lines
+
+
+def test_upstream_refusing_connections(env):
+    # a port the policy allows but where nothing listens on the web address
+    s = socket.socket()
+    s.bind((WEB, 0))
+    dead = s.getsockname()[1]
+    s.close()
+    proxy = Proxy(["--listen", "127.0.0.1", "--allow-domain", "web.test", "--host", "web.test=127.0.0.2",
+                   "--allow-port", str(dead), "--allow-cidr", "127.0.0.2/32"])
+    try:
+        hp = "http://127.0.0.1:%d" % proxy.ready["http"]
+        r = curl("-x", hp, "-w", "%{http_code}", "-o", "/dev/null", "http://web.test:%d/" % dead)
+        assert r.stdout == b"502"
+        proxy.wait_for(lambda x: x.get("kind") == "error" and x.get("reason") == "connect failed: Connection refused")
+        # a tunnel was granted before the connect failed: it is closed
+        t = socket.create_connection(("127.0.0.1", proxy.ready["http"]), timeout=10)
+        t.sendall(b"CONNECT web.test:%d HTTP/1.1\r\n\r\n" % dead)
+        assert t.recv(4096).startswith(b"HTTP/1.1 200")
+        t.sendall(b"hello")
+        assert t.recv(4096) == b""
+        t.close()
+        closes = [x for x in proxy.drain() if x.get("kind") == "close"]
+        assert all(x["bytes_up"] == 0 and x["bytes_down"] == 0 for x in closes)
+    finally:
+        proxy.stop()
+
+
+def test_dns_aaaa_for_an_ipv4_only_name_is_empty(env):
+    _, rcode, addrs = dns_parse_answer(dns_udp(env, dns_query("web.test", qtype=28)))
+    assert rcode == 0 and addrs == []
+    find(env, kind="dns", name="web.test", qtype="AAAA", answer="NODATA")
