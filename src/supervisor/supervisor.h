@@ -15,6 +15,7 @@
 struct al_evlog;
 struct al_notify;
 struct al_cgroup;
+struct al_egress_run;
 
 #define AL_RELAY_BUF 65536
 
@@ -57,6 +58,7 @@ struct al_supervisor {
 	struct al_evlog *log;
 	struct al_notify *notify;
 	struct al_cgroup *cgroup;
+	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
 
