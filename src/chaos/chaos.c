@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 
 struct al_chaos {
 	const struct al_chaos_spec *cs;
+	uint64_t seed; /* in use: the spec's, or drawn at random (recorded in run_start) */
 	struct al_chaos_schedule sched;
 	struct sock_filter *base; /* the policy program before the diversion */
 	size_t n_base;
@@ -55,7 +57,8 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 	int r;
 
 	*out = NULL;
-	if (!cs->enabled)
+	/* network chaos alone is the egress proxy's business */
+	if (!cs->enabled || (cs->n_syscalls == 0 && cs->n_steps == 0 && cs->clock_offset_ns == 0))
 		return 0;
 	/* Resizing a tmpfs inside the sandbox takes CAP_SYS_ADMIN over its
 	 * mount namespace (fspick); a rootless supervisor has none there, and
@@ -77,7 +80,14 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 		                    "chaos.clock.offset needs time namespaces, which this kernel "
 		                    "lacks");
 	}
-	r = al_chaos_schedule_init(&c->sched, cs, err);
+	/* no seed given: a random one, recorded in run_start so the run can be
+	 * replayed (the egress proxy draws its own for network chaos) */
+	c->seed = cs->seed;
+	if (!cs->seed_set && getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed) {
+		free(c);
+		return al_error_errno(err, "chaos", "getrandom for the seed");
+	}
+	r = al_chaos_schedule_init(&c->sched, cs, c->seed, err);
 	if (r < 0) {
 		free(c);
 		return r;
@@ -348,10 +358,13 @@ int al_chaos_steps_due(struct al_chaos *c, uint64_t elapsed_ns, al_chaos_apply_f
 
 /* ---- descriptions ---- */
 
-void al_chaos_describe_start(const struct al_chaos_spec *cs, struct al_json *j)
+void al_chaos_describe_start(const struct al_chaos *c, struct al_json *j)
 {
+	const struct al_chaos_spec *cs = c->cs;
+
 	al_json_obj_begin(j);
-	al_json_kv_uint(j, "seed", cs->seed);
+	al_json_kv_uint(j, "seed", c->seed);
+	al_json_kv_bool(j, "seed_given", cs->seed_set);
 	al_json_kv_uint(j, "syscall_rules", cs->n_syscalls);
 	al_json_kv_uint(j, "resource_steps", cs->n_steps);
 	al_json_kv_int(j, "clock_offset_ns", cs->clock_offset_ns);

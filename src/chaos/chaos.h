@@ -60,7 +60,7 @@ struct al_chaos_schedule {
 /* Rules from the spec; fails (naming chaos.syscalls[i]) on a syscall this
  * architecture does not have. */
 int al_chaos_schedule_init(struct al_chaos_schedule *sc, const struct al_chaos_spec *cs,
-                           struct al_error *err);
+                           uint64_t seed, struct al_error *err);
 void al_chaos_schedule_free(struct al_chaos_schedule *sc);
 /* Whether any rule names syscall nr (so the call needs a path read). */
 bool al_chaos_schedule_wants(const struct al_chaos_schedule *sc, int nr, bool *needs_path);
@@ -107,7 +107,8 @@ int al_chaos_steps_due(struct al_chaos *c, uint64_t elapsed_ns, al_chaos_apply_f
 
 /* Counters for run_end. */
 void al_chaos_describe(const struct al_chaos *c, struct al_json *j);
-/* run_start: what chaos is in force. */
-void al_chaos_describe_start(const struct al_chaos_spec *cs, struct al_json *j);
+/* run_start: what chaos is in force, with the seed in use (the spec's, or
+ * a random one when it gives none). */
+void al_chaos_describe_start(const struct al_chaos *c, struct al_json *j);
 
 void al_chaos_free(struct al_chaos *c);

@@ -9,7 +9,7 @@
 #include "util/glob.h"
 
 int al_chaos_schedule_init(struct al_chaos_schedule *sc, const struct al_chaos_spec *cs,
-                           struct al_error *err)
+                           uint64_t seed, struct al_error *err)
 {
 	memset(sc, 0, sizeof *sc);
 	if (cs->n_syscalls == 0)
@@ -27,7 +27,7 @@ int al_chaos_schedule_init(struct al_chaos_schedule *sc, const struct al_chaos_s
 			                    i, cs->syscalls[i].syscall);
 		}
 		r->path_arg = r->rule->paths ? al_chaos_path_arg(r->rule->syscall) : -1;
-		al_prng_seed(&r->prng, cs->seed, (uint64_t)i);
+		al_prng_seed(&r->prng, seed, (uint64_t)i);
 		sc->n_rules++;
 	}
 	return 0;

@@ -133,62 +133,6 @@ static void write_log(struct al_json *j, const struct al_log_spec *log)
 	al_json_obj_end(j);
 }
 
-/* Present only when a chaos: section was given, so the hash of every spec
- * without one is what it was before chaos existed. Rules and steps keep
- * their order (a rule's index is part of each chaos record). */
-static void write_chaos(struct al_json *j, const struct al_chaos_spec *c)
-{
-	if (!c->enabled)
-		return;
-	al_json_key(j, "chaos");
-	al_json_obj_begin(j);
-	al_json_key(j, "clock");
-	al_json_obj_begin(j);
-	al_json_kv_int(j, "offset", c->clock_offset_ns);
-	al_json_obj_end(j);
-	al_json_key(j, "resources");
-	al_json_arr_begin(j);
-	for (size_t i = 0; i < c->n_steps; i++) {
-		const struct al_chaos_step *st = &c->steps[i];
-		al_json_obj_begin(j);
-		al_json_kv_uint(j, "at", st->at_ns);
-		if (st->what & AL_CHAOS_RES_CPUS) {
-			al_json_key(j, "cpus");
-			json_shortest_double(j, st->cpus);
-		}
-		if (st->what & AL_CHAOS_RES_DISK)
-			al_json_kv_uint(j, "disk", st->disk);
-		if (st->what & AL_CHAOS_RES_MEMORY)
-			al_json_kv_uint(j, "memory", st->memory);
-		if (st->what & AL_CHAOS_RES_PIDS)
-			al_json_kv_uint(j, "pids", st->pids);
-		al_json_obj_end(j);
-	}
-	al_json_arr_end(j);
-	al_json_kv_uint(j, "seed", c->seed);
-	al_json_key(j, "syscalls");
-	al_json_arr_begin(j);
-	for (size_t i = 0; i < c->n_syscalls; i++) {
-		const struct al_chaos_syscall *r = &c->syscalls[i];
-		al_json_obj_begin(j);
-		if (r->trigger == AL_CHAOS_AFTER)
-			al_json_kv_uint(j, "after", r->n);
-		al_json_kv_str(j, "errno", al_chaos_errno_name(r->err));
-		if (r->trigger == AL_CHAOS_EVERY)
-			al_json_kv_uint(j, "every", r->n);
-		al_json_kv_uint(j, "max", r->max);
-		canon_kv_str(j, "paths", r->paths);
-		if (r->trigger == AL_CHAOS_RATE) {
-			al_json_key(j, "rate");
-			json_shortest_double(j, r->rate);
-		}
-		al_json_kv_str(j, "syscall", r->syscall);
-		al_json_obj_end(j);
-	}
-	al_json_arr_end(j);
-	al_json_obj_end(j);
-}
-
 int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 {
 	struct al_json j;
@@ -218,7 +162,9 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	}
 	al_json_arr_end(&j);
 
-	write_chaos(&j, &spec->chaos);
+	r = al_chaos_spec_canonical(&j, &spec->chaos);
+	if (r < 0)
+		return r;
 
 	al_json_key(&j, "command");
 	al_json_arr_begin(&j);
@@ -233,14 +179,14 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	canon_kv_str(&j, "export", spec->export_dir);
 	canon_kv_str(&j, "hostname", spec->hostname);
 	canon_kv_str(&j, "image", spec->image);
+	if (spec->image_digest) /* only when pinned: unpinned specs keep their hash */
+		canon_kv_str(&j, "image_digest", spec->image_digest);
 	write_limits(&j, &spec->limits);
 	write_log(&j, &spec->log);
 
-	al_json_key(&j, "network");
-	al_json_obj_begin(&j);
-	al_json_kv_bool(&j, "loopback_tcp", spec->network.loopback_tcp);
-	al_json_kv_str(&j, "mode", "none");
-	al_json_obj_end(&j);
+	r = al_net_spec_canonical(&j, &spec->network);
+	if (r < 0)
+		return r;
 
 	al_json_key(&j, "user");
 	al_json_obj_begin(&j);

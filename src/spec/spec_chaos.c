@@ -2,6 +2,7 @@
  * syscalls), its canonical JSON and its release. Parsing is in spec_yaml.c
  * with every other key; the decisions are made in src/chaos/. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,4 +96,84 @@ void al_chaos_spec_free(struct al_chaos_spec *c)
 	al_chaos_spec_free_syscalls(c);
 	free(c->steps);
 	memset(c, 0, sizeof *c);
+}
+
+/* the shortest decimal that reads back as the same double */
+static void shortest_double(struct al_json *j, double v)
+{
+	char buf[40];
+
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	al_json_raw(j, buf);
+}
+
+bool al_chaos_canon_has_faults(const struct al_chaos_spec *c)
+{
+	return c->n_syscalls || c->n_steps || c->clock_offset_ns;
+}
+
+void al_chaos_canon_clock(struct al_json *j, const struct al_chaos_spec *c)
+{
+	if (c->clock_offset_ns == 0)
+		return;
+	al_json_key(j, "clock");
+	al_json_obj_begin(j);
+	al_json_kv_int(j, "offset", c->clock_offset_ns);
+	al_json_obj_end(j);
+}
+
+/* steps and rules keep their order (an index is part of each record) */
+void al_chaos_canon_resources(struct al_json *j, const struct al_chaos_spec *c)
+{
+	if (c->n_steps == 0)
+		return;
+	al_json_key(j, "resources");
+	al_json_arr_begin(j);
+	for (size_t i = 0; i < c->n_steps; i++) {
+		const struct al_chaos_step *st = &c->steps[i];
+		al_json_obj_begin(j);
+		al_json_kv_uint(j, "at", st->at_ns);
+		if (st->what & AL_CHAOS_RES_CPUS) {
+			al_json_key(j, "cpus");
+			shortest_double(j, st->cpus);
+		}
+		if (st->what & AL_CHAOS_RES_DISK)
+			al_json_kv_uint(j, "disk", st->disk);
+		if (st->what & AL_CHAOS_RES_MEMORY)
+			al_json_kv_uint(j, "memory", st->memory);
+		if (st->what & AL_CHAOS_RES_PIDS)
+			al_json_kv_uint(j, "pids", st->pids);
+		al_json_obj_end(j);
+	}
+	al_json_arr_end(j);
+}
+
+void al_chaos_canon_syscalls(struct al_json *j, const struct al_chaos_spec *c)
+{
+	if (c->n_syscalls == 0)
+		return;
+	al_json_key(j, "syscalls");
+	al_json_arr_begin(j);
+	for (size_t i = 0; i < c->n_syscalls; i++) {
+		const struct al_chaos_syscall *r = &c->syscalls[i];
+		al_json_obj_begin(j);
+		if (r->trigger == AL_CHAOS_AFTER)
+			al_json_kv_uint(j, "after", r->n);
+		al_json_kv_str(j, "errno", al_chaos_errno_name(r->err));
+		if (r->trigger == AL_CHAOS_EVERY)
+			al_json_kv_uint(j, "every", r->n);
+		al_json_kv_uint(j, "max", r->max);
+		al_json_kv_str(j, "paths", r->paths); /* absolute globs: valid UTF-8 checked by the loader */
+		if (r->trigger == AL_CHAOS_RATE) {
+			al_json_key(j, "rate");
+			shortest_double(j, r->rate);
+		}
+		al_json_kv_str(j, "syscall", r->syscall);
+		al_json_obj_end(j);
+	}
+	al_json_arr_end(j);
 }

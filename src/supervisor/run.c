@@ -25,10 +25,12 @@
 #include "airlock-config.h"
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "image/image.h"
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
 #include "chaos/chaos.h"
+#include "supervisor/egress.h"
 #include "supervisor/notify.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -49,7 +51,7 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	const struct al_spec *s = p->spec;
 	const char *home = s->uid == 0 ? "/root" : "/home/agent";
 	const char *user = s->uid == 0 ? "root" : "agent";
-	size_t n = 0, i, cap = 8 + s->n_env + 1;
+	size_t n = 0, i, cap = 16 + s->n_env + 1;
 	char **env = calloc(cap, sizeof *env);
 
 	if (env == NULL)
@@ -72,6 +74,21 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	SETDEF("LANG", "C.UTF-8");
 	SETDEF("PWD", s->workdir);
 	SETDEF("HOSTNAME", s->hostname);
+	if (s->network.mode == AL_NET_PROXY) {
+		/* Clients that honour these go to the proxy explicitly; the
+		 * rest are caught by the netns's redirect (docs/egress.md). */
+		static const char *const http = "http://127.0.0.1:" AL_STR(AL_EGRESS_PORT_HTTP);
+		static const char *const socks = "socks5h://127.0.0.1:" AL_STR(AL_EGRESS_PORT_SOCKS);
+		static const char *const local = "localhost,127.0.0.1,::1";
+		SETDEF("HTTP_PROXY", http);
+		SETDEF("HTTPS_PROXY", http);
+		SETDEF("ALL_PROXY", socks);
+		SETDEF("NO_PROXY", local);
+		SETDEF("http_proxy", http);
+		SETDEF("https_proxy", http);
+		SETDEF("all_proxy", socks);
+		SETDEF("no_proxy", local);
+	}
 #undef SETDEF
 	p->path_env = default_path;
 	/* One entry per key: al_spec_set_env keeps the later -e of a key in
@@ -159,7 +176,9 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 	al_json_kv_bool(j, "pivot_root", true);
 	al_json_kv_bool(j, "no_new_privs", true);
 	al_json_kv_str(j, "capabilities", "none");
-	al_json_kv_str(j, "network", "none (loopback only)");
+	al_json_kv_str(j, "network", s->egress ? "proxy" : "none (loopback only)");
+	if (s->egress)
+		al_egress_describe(s->egress, j);
 	al_json_key(j, "seccomp");
 	if (sc)
 		al_seccomp_describe(sc, j);
@@ -212,13 +231,12 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_json_raw(&j, canon.data);
 	al_json_kv_str(&j, "spec_hash", hash);
 	al_json_kv_str(&j, "image", s->spec->image);
-	al_json_key(&j, "image_digest");
-	al_json_null(&j);
+	al_json_kv_str(&j, "image_digest", s->image_digest[0] ? s->image_digest : NULL);
 	protections_json(s, f, sc, ll, &j);
 	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
-	if (s->spec->chaos.enabled) {
+	if (s->chaos) {
 		al_json_key(&j, "chaos");
-		al_chaos_describe_start(&s->spec->chaos, &j);
+		al_chaos_describe_start(s->chaos, &j);
 	}
 	al_json_key(&j, "degraded");
 	al_json_arr_begin(&j);
@@ -354,6 +372,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	struct al_seccomp *sc = NULL;
 	struct al_landlock *ll = NULL;
 	struct al_teardown_facts td = {0};
+	struct al_image_id img = {0};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
 	bool cg_before_clone = false;
 	struct al_error release_err = {0};
@@ -392,8 +411,16 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	r = al_userns_prepare(&plan, err);
 	if (r == 0)
 		r = al_rootfs_plan(&plan, err);
+	if (r == 0) /* what the run is on: recorded in run_start, checked against a pin */
+		r = al_image_identify(spec->image, spec->image_digest, &img, err);
+	if (r == 0)
+		snprintf(s.image_digest, sizeof s.image_digest, "%s", img.digest);
 	if (r == 0)
 		r = build_env(&plan, err);
+	if (r == 0)
+		r = al_netns_prepare(&plan, err);
+	if (r == 0)
+		r = al_egress_prepare(&s.egress, spec, err);
 	if (r == 0)
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
@@ -415,6 +442,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	r = al_evlog_open(&s.log, &spec->log, s.run_id, err);
 	if (r < 0)
 		goto out;
+	if (img.drift) { /* refused before anything starts; the log says why */
+		r = al_error_set(err, 0, "image", "%s", img.drift_msg);
+		goto out;
+	}
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s.log, spec->limits.output);
 	/* Without a signing key of the caller's, the run's own key is the only
@@ -527,7 +558,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s.cgroup, pid, err);
-	if (r == 0) {
+	/* Proxy mode: the proxy runs before the workload does. */
+	if (r == 0)
+		r = al_egress_begin(&s, err);
+	if (r == 0 && !s.setup_failed) {
 		char go = AL_GO_WORKLOAD;
 		if (write(s.sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the workload");
@@ -548,6 +582,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			*err = lerr;
 	}
 	s.t_end_ns = al_mono_ns();
+	/* the proxy's last reports are recorded before the run's end */
+	al_egress_stop(&s);
 	if (release_err.msg[0]) {
 		*err = release_err;
 	} else if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
@@ -725,6 +761,7 @@ out:
 	if (s.export_parent_fd >= 0)
 		close(s.export_parent_fd);
 	free(s.export_path);
+	al_egress_free(s.egress);
 	al_seccomp_free(sc);
 	al_chaos_free(s.chaos);
 	al_landlock_free(ll);
@@ -818,6 +855,8 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	if (s->in.read_errno)
 		al_json_kv_str(&j, "stdin_error", strerror(s->in.read_errno));
 	al_json_obj_end(&j);
+	if (s->egress)
+		al_egress_counts(s->egress, &j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);
 	al_buf_free(&b);

@@ -16,6 +16,7 @@ struct al_evlog;
 struct al_notify;
 struct al_cgroup;
 struct al_chaos;
+struct al_egress_run;
 
 #define AL_RELAY_BUF 65536
 
@@ -60,7 +61,9 @@ struct al_supervisor {
 	struct al_cgroup *cgroup;
 	struct al_chaos *chaos; /* NULL: no chaos section */
 	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
+	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	char run_id[40];
+	char image_digest[72]; /* run_start.image_digest (src/image) */
 
 	pid_t pid;          /* init's pid on the host */
 	int pidfd;

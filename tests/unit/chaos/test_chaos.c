@@ -120,7 +120,7 @@ static void run_schedule(struct al_chaos_spec *cs, int nr, const char *path, int
 	struct al_chaos_decision d;
 	struct al_error err = {0};
 
-	assert_int_equal(al_chaos_schedule_init(&sc, cs, &err), 0);
+	assert_int_equal(al_chaos_schedule_init(&sc, cs, cs->seed, &err), 0);
 	for (int i = 0; i < n; i++) {
 		bool m = al_chaos_schedule_decide(&sc, nr, path, &d);
 		out[i] = !m ? '-' : d.inject ? '1' : '0';
@@ -191,7 +191,7 @@ static void test_schedule_two_rules(void **state)
 
 	r[0] = rule("write", EIO, AL_CHAOS_EVERY, 0, 2, NULL, 0);
 	r[1] = rule("write", ENOSPC, AL_CHAOS_EVERY, 0, 3, NULL, 0);
-	assert_int_equal(al_chaos_schedule_init(&sc, &cs, &err), 0);
+	assert_int_equal(al_chaos_schedule_init(&sc, &cs, cs.seed, &err), 0);
 	int want[6] = {0, EIO, ENOSPC, EIO, 0, EIO};
 	for (int i = 0; i < 6; i++) {
 		assert_true(al_chaos_schedule_decide(&sc, SYS_write, NULL, &d));
@@ -214,7 +214,7 @@ static void test_decision_json(void **state)
 	struct al_buf b;
 	struct al_json j;
 
-	assert_int_equal(al_chaos_schedule_init(&sc, &cs, &err), 0);
+	assert_int_equal(al_chaos_schedule_init(&sc, &cs, cs.seed, &err), 0);
 	assert_true(al_chaos_schedule_decide(&sc, SYS_openat, "/w/\"q\"", &d));
 	al_buf_init(&b);
 	al_json_init(&j, &b);
