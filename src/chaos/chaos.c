@@ -179,11 +179,12 @@ static bool read_target_string(pid_t pid, uint64_t addr, char *buf, size_t cap)
  * would not have failed, or let one through -- chaos only ever makes calls
  * fail, and the policy and Landlock decide on the real call. NULL when
  * unreadable. */
-static const char *call_path(struct al_chaos *c, const struct seccomp_notif *req, int arg)
+static const char *call_path(struct al_chaos *c, const struct seccomp_notif *req, int arg,
+                             int dirfd_arg)
 {
 	char *buf = c->path, rel[PATH_MAX], link[64];
 	ssize_t n;
-	int dirfd = arg > 0 ? (int)req->data.args[arg - 1] : AT_FDCWD;
+	int dirfd = dirfd_arg >= 0 ? (int)req->data.args[dirfd_arg] : AT_FDCWD;
 
 	if (!read_target_string((pid_t)req->pid, req->data.args[arg], rel, sizeof rel))
 		return NULL;
@@ -251,7 +252,7 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 	const char *path = NULL;
 	bool needs_path;
 	uint32_t act;
-	int r, arg = -1;
+	int r, arg = -1, dirfd_arg = -1;
 
 	if (!al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path))
 		return 0;
@@ -267,9 +268,11 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 	c->diverted++;
 	if (needs_path) {
 		for (size_t i = 0; i < c->sched.n_rules; i++)
-			if (c->sched.rules[i].nr == (int)req->data.nr && c->sched.rules[i].path_arg >= 0)
+			if (c->sched.rules[i].nr == (int)req->data.nr && c->sched.rules[i].path_arg >= 0) {
 				arg = c->sched.rules[i].path_arg;
-		path = call_path(c, req, arg);
+				dirfd_arg = c->sched.rules[i].dirfd_arg;
+			}
+		path = call_path(c, req, arg, dirfd_arg);
 	}
 	if (!al_chaos_schedule_decide(&c->sched, (int)req->data.nr, path, &d) || !d.inject) {
 		/* CONTINUE: the kernel runs the call with its own arguments; we

@@ -37,6 +37,7 @@ struct al_chaos_rule_state {
 	const struct al_chaos_syscall *rule;
 	int nr;
 	int path_arg;      /* -1: the rule looks at no path */
+	int dirfd_arg;     /* the *at calls' directory fd argument, or -1 (the cwd) */
 	struct al_prng prng;
 	uint64_t calls;    /* matching calls seen */
 	uint64_t injected; /* faults injected by this rule */

@@ -225,6 +225,9 @@ static int build_spec(const struct al_matrix_opts *o, const char *out_dir, const
 	s->allow_degraded |= o->allow_degraded;
 	s->quiet = true;
 	snprintf(row->log, sizeof row->log, "%s/run-%03zu.jsonl", out_dir, n);
+	if (access(row->log, F_OK) == 0)
+		return al_error_set(err, EEXIST, "chaos",
+		                    "%s exists: give the matrix a fresh --out directory", row->log);
 	r = al_spec_set_str(s, &s->log.path, row->log);
 	if (r == 0 && o->argc)
 		r = al_spec_set_argv(s, o->argv, o->argc);

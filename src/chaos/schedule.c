@@ -27,6 +27,7 @@ int al_chaos_schedule_init(struct al_chaos_schedule *sc, const struct al_chaos_s
 			                    i, cs->syscalls[i].syscall);
 		}
 		r->path_arg = r->rule->paths ? al_chaos_path_arg(r->rule->syscall) : -1;
+		r->dirfd_arg = al_chaos_dirfd_arg(r->rule->syscall);
 		al_prng_seed(&r->prng, seed, (uint64_t)i);
 		sc->n_rules++;
 	}

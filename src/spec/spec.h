@@ -260,6 +260,8 @@ int al_degradation_parse(const char *name, uint32_t *bit);
 int al_chaos_errno_parse(const char *name);
 const char *al_chaos_errno_name(int e);
 int al_chaos_path_arg(const char *syscall);
+/* ... and of the directory fd a relative path is resolved against (-1: the cwd). */
+int al_chaos_dirfd_arg(const char *syscall);
 void al_chaos_spec_free(struct al_chaos_spec *c);
 /* An image digest as airlock writes it: "sha256:" and 64 lowercase hex digits. */
 bool al_spec_image_digest_valid(const char *s);

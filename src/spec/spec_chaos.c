@@ -53,23 +53,26 @@ const char *al_chaos_errno_name(int e)
 	return NULL;
 }
 
-/* Path-taking syscalls and which argument holds the path (the *at forms:
- * the second, relative to the dirfd in the first). */
+/* Path-taking syscalls: which argument holds the path, and which the
+ * directory fd it is relative to (the *at forms), or -1. */
 static const struct {
 	const char *name;
-	int arg;
+	int arg, dirfd;
 } path_calls[] = {
-    {"open", 0},       {"openat", 1},     {"creat", 0},      {"stat", 0},
-    {"lstat", 0},      {"newfstatat", 1}, {"statx", 1},      {"access", 0},
-    {"faccessat", 1},  {"faccessat2", 1}, {"mkdir", 0},      {"mkdirat", 1},
-    {"unlink", 0},     {"unlinkat", 1},   {"rmdir", 0},      {"rename", 0},
-    {"renameat", 1},   {"renameat2", 1},  {"truncate", 0},   {"chdir", 0},
-    {"readlink", 0},   {"readlinkat", 1}, {"chmod", 0},      {"fchmodat", 1},
-    {"chown", 0},      {"lchown", 0},     {"fchownat", 1},   {"utimensat", 1},
-    {"link", 0},       {"linkat", 1},     {"symlink", 1},    {"symlinkat", 2},
-    {"statfs", 0},     {"getxattr", 0},   {"lgetxattr", 0},  {"setxattr", 0},
-    {"lsetxattr", 0},  {"listxattr", 0},  {"llistxattr", 0}, {"removexattr", 0},
-    {"lremovexattr", 0},
+    {"open", 0, -1},        {"openat", 1, 0},       {"creat", 0, -1},
+    {"stat", 0, -1},        {"lstat", 0, -1},       {"newfstatat", 1, 0},
+    {"statx", 1, 0},        {"access", 0, -1},      {"faccessat", 1, 0},
+    {"faccessat2", 1, 0},   {"mkdir", 0, -1},       {"mkdirat", 1, 0},
+    {"unlink", 0, -1},      {"unlinkat", 1, 0},     {"rmdir", 0, -1},
+    {"rename", 0, -1},      {"renameat", 1, 0},     {"renameat2", 1, 0},
+    {"truncate", 0, -1},    {"chdir", 0, -1},       {"readlink", 0, -1},
+    {"readlinkat", 1, 0},   {"chmod", 0, -1},       {"fchmodat", 1, 0},
+    {"chown", 0, -1},       {"lchown", 0, -1},      {"fchownat", 1, 0},
+    {"utimensat", 1, 0},    {"link", 0, -1},        {"linkat", 1, 0},
+    {"symlink", 1, -1},     {"symlinkat", 2, 1},    {"statfs", 0, -1},
+    {"getxattr", 0, -1},    {"lgetxattr", 0, -1},   {"setxattr", 0, -1},
+    {"lsetxattr", 0, -1},   {"listxattr", 0, -1},   {"llistxattr", 0, -1},
+    {"removexattr", 0, -1}, {"lremovexattr", 0, -1},
 };
 
 int al_chaos_path_arg(const char *syscall)
@@ -77,6 +80,14 @@ int al_chaos_path_arg(const char *syscall)
 	for (size_t i = 0; i < AL_ARRAY_SIZE(path_calls); i++)
 		if (strcmp(path_calls[i].name, syscall) == 0)
 			return path_calls[i].arg;
+	return -1;
+}
+
+int al_chaos_dirfd_arg(const char *syscall)
+{
+	for (size_t i = 0; i < AL_ARRAY_SIZE(path_calls); i++)
+		if (strcmp(path_calls[i].name, syscall) == 0)
+			return path_calls[i].dirfd;
 	return -1;
 }
 

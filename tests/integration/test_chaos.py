@@ -106,6 +106,20 @@ def test_syscall_faults_follow_their_schedule(airlock, airlock_works, world_tmp)
     assert start["chaos"]["seed"] == 7 and start["spec"]["chaos"]["seed"] == 7
 
 
+def test_relative_paths_match_as_absolute(airlock, airlock_works, world_tmp):
+    """A relative path is matched as the target sees it: joined to its cwd
+    (the workdir, /workspace) or to the dirfd of an *at call."""
+    spec = ("chaos:\n  syscalls:\n"
+            "    - {syscall: openat, errno: EIO, every: 1, paths: \"/workspace/**\"}\n")
+    res, recs = run_chaos(airlock, world_tmp, spec, "repeat-open", "nothere", "3", ",",
+                          "repeat-open", "/tmp/nothere", "2")
+    assert res.rc == 0, res.describe()
+    assert errnos(res, "repeat-open", 0) == [EIO] * 3   # not ENOENT: failed by chaos
+    assert errnos(res, "repeat-open", 1) == [2, 2]      # outside the glob: the kernel's ENOENT
+    paths = [r["decision"]["path"] for r in chaos_records(recs, "syscall")]
+    assert paths == ["/workspace/nothere"] * 3
+
+
 def test_same_seed_same_records(airlock, airlock_works, world_tmp):
     decisions = []
     for i, seed in enumerate((11, 11, 12)):
