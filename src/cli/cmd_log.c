@@ -2,10 +2,12 @@
  * front ends over the evidence library's verifier and timeline. The verify
  * exit statuses are enum al_verify_status (docs/events.md). */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -15,25 +17,41 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: airlock log verify FILE [--pubkey FILE|HEX]\n"
+	fputs("usage: airlock log verify FILE [--pubkey FILE|HEX] [--run ID] [--host NAME]\n"
+	      "                          [--no-streams]\n"
 	      "       airlock log show FILE\n"
 	      "\n"
 	      "verify exit status: 0 ok, 1 malformed, 2 edited, 3 reordered or missing records,\n"
 	      "  4 truncated (the prefix up to the last checkpoint verifies), 5 bad signature,\n"
-	      "  6 wrong key, 64 usage or I/O error.\n"
+	      "  6 wrong key, 7 a stream file the log names is missing or not a regular file,\n"
+	      "  8 wrong run (run id or host differ from --run/--host), 64 usage or I/O error.\n"
 	      "show exit status: 0, 1 unreadable file, 125 usage error.\n",
 	      out);
 }
 
+/* A named log is opened without blocking (a FIFO planted where a log was
+ * expected must not hang the verifier) and refused unless it can end: a
+ * FIFO or socket is read only when given as "-" (stdin). */
 static int open_log(const char *path)
 {
+	struct stat st;
 	int fd;
 
 	if (strcmp(path, "-") == 0)
 		return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
 		fprintf(stderr, "airlock: log: opening %s: %m\n", path);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	    S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "airlock: log: %s is not a file (a FIFO, socket or directory)\n",
+		        path);
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
 
@@ -78,10 +96,14 @@ static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"pubkey", required_argument, NULL, 'k'},
+	    {"run", required_argument, NULL, 'r'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"no-streams", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *pubarg = NULL;
+	const char *pubarg = NULL, *want_run = NULL, *want_host = NULL;
+	bool check_streams = true;
 	uint8_t pk[AL_PUBKEY_LEN];
 	struct al_error err = {0};
 	struct al_verify v;
@@ -95,6 +117,15 @@ static int cmd_verify(int argc, char **argv)
 		switch (c) {
 		case 'k':
 			pubarg = optarg;
+			break;
+		case 'r':
+			want_run = optarg;
+			break;
+		case 'H':
+			want_host = optarg;
+			break;
+		case 'S':
+			check_streams = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -117,17 +148,24 @@ static int cmd_verify(int argc, char **argv)
 	if (fd < 0)
 		return AL_VERIFY_IO;
 	al_verify_init(&v, pubarg ? pk : NULL);
+	if (al_verify_expect(&v, want_run, want_host) < 0) {
+		fprintf(stderr, "airlock: log verify: --run must be 1-%d of [A-Za-z0-9._-] and "
+		        "--host a host name\n", AL_EVLOG_RUN_MAX);
+		al_verify_free(&v);
+		return AL_VERIFY_IO;
+	}
 	st = al_verify_fd(&v, fd);
-	if (st == AL_VERIFY_OK && strcmp(argv[optind], "-") != 0) {
-		/* the output streams beside the log are part of the evidence */
+	if (st == AL_VERIFY_OK && check_streams && strcmp(argv[optind], "-") != 0) {
+		/* the output streams beside the log are part of the evidence:
+		 * one that is gone or replaced by something else fails */
 		_cleanup_free_ char *copy = strdup(argv[optind]);
-		int checked = 0, missing = 0;
+		int checked = 0;
 		if (!copy) {
 			fprintf(stderr, "airlock: log verify: out of memory\n");
 			al_verify_free(&v);
 			return AL_VERIFY_IO;
 		}
-		st = al_verify_stream_files(&v, dirname(copy), &checked, &missing);
+		st = al_verify_stream_files(&v, dirname(copy), &checked);
 		if (st != AL_VERIFY_OK) {
 			printf("FAILED: %s: %s [%s]\n", argv[optind], v.reason,
 			       al_verify_status_name(st));
@@ -135,13 +173,16 @@ static int cmd_verify(int argc, char **argv)
 			return (int)st;
 		}
 		report(&v, argv[optind], st);
-		if (checked || missing)
-			printf("output streams: %d file(s) match the log%s\n", checked,
-			       missing ? "; some named by the log are absent and were not checked"
-			               : "");
+		if (checked)
+			printf("output streams: %d file(s) match the log\n", checked);
 	} else {
 		report(&v, argv[optind], st);
+		if (st == AL_VERIFY_OK && !check_streams)
+			printf("output streams: not checked (--no-streams)\n");
 	}
+	if (st == AL_VERIFY_OK && (want_run || want_host))
+		printf("run%s%s%s%s: as expected\n", want_run ? " " : "", want_run ? want_run : "",
+		       want_host ? " on host " : "", want_host ? want_host : "");
 	al_verify_free(&v);
 	return (int)st;
 }

@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO, log_records, wait_until
 
 OK, MALFORMED, EDITED, SEQUENCE, TRUNCATED, BAD_SIG, WRONG_KEY, USAGE = 0, 1, 2, 3, 4, 5, 6, 64
+STREAM_MISSING, WRONG_RUN = 7, 8
 
 
 @pytest.fixture(scope="session")
@@ -211,6 +212,86 @@ def test_killed_writer_leaves_verifiable_prefix(airlock_bin, evgen, tmp_path):
     r = verify(airlock_bin, log)
     assert r.returncode == TRUNCATED, r.stdout
     assert f"up to the checkpoint at line {cps[-1] + 1}" in r.stdout
+
+
+def test_endless_line_is_rejected_at_the_limit(airlock_bin, tmp_path):
+    """A line over the 1 MiB record limit is judged when the limit is
+    passed, not read to its end: /dev/zero (one endless line) returns, and
+    so does a 200 MiB single line in a regular file (timeouts are a guard
+    against the old hang, not a measurement)."""
+    r = subprocess.run([str(airlock_bin), "log", "verify", "/dev/zero"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == MALFORMED, r.stdout + r.stderr
+    assert "longer than" in r.stdout
+    cat = subprocess.Popen(["cat", "/dev/zero"], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run([str(airlock_bin), "log", "verify", "-"], stdin=cat.stdout,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        cat.kill()
+        cat.wait()
+    assert r.returncode == MALFORMED, r.stdout + r.stderr
+    big = tmp_path / "big.jsonl"
+    with open(big, "wb") as f:
+        f.truncate(200 << 20)  # sparse: 200 MiB of NULs, no newline
+    r = verify(airlock_bin, big)
+    assert r.returncode == MALFORMED, r.stdout
+    assert "line 1: line longer than" in r.stdout
+
+
+def test_fifo_in_place_of_a_log_does_not_hang(airlock_bin, tmp_path):
+    fifo = tmp_path / "run.jsonl"
+    os.mkfifo(fifo)
+    r = subprocess.run([str(airlock_bin), "log", "verify", str(fifo)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == USAGE, r.stdout + r.stderr
+    assert "not a file" in r.stderr
+
+
+def test_stream_files_missing_or_replaced_fail(airlock_bin, evgen, tmp_path):
+    """A stream file the log names is evidence: gone, a symlink, a FIFO or a
+    directory fails verification (7), and a FIFO is never opened for a
+    blocking read. --no-streams checks the log alone, and says so."""
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    assert verify(airlock_bin, log).returncode == OK
+    out = Path(f"{log}.stdout")
+    keep = tmp_path / "kept"
+    out.rename(keep)
+    for plant in (lambda: None, lambda: out.symlink_to(keep), lambda: os.mkfifo(out),
+                  lambda: out.mkdir()):
+        plant()
+        r = subprocess.run([str(airlock_bin), "log", "verify", str(log)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == STREAM_MISSING, r.stdout
+        assert "run.jsonl.stdout" in r.stdout
+        if out.is_dir() and not out.is_symlink():
+            out.rmdir()
+        elif out.exists() or out.is_symlink():
+            out.unlink()
+    r = verify(airlock_bin, log, "--no-streams")
+    assert r.returncode == OK, r.stdout
+    assert "not checked (--no-streams)" in r.stdout
+    keep.rename(out)
+    assert verify(airlock_bin, log).returncode == OK
+
+
+def test_substituted_log_of_another_run_fails_with_run_and_key(airlock_bin, evgen, tmp_path):
+    """Another run's valid log in place of this one verifies on its own (it
+    is a valid log); --run (the id this run was given) and --pubkey (this
+    run's key) each refuse it."""
+    mine, other = tmp_path / "mine.jsonl", tmp_path / "other.jsonl"
+    key = make(evgen, mine, 10, "--run", "run-mine")
+    make(evgen, other, 10, "--run", "run-other")
+    assert verify(airlock_bin, other).returncode == OK
+    r = verify(airlock_bin, other, "--run", "run-mine")
+    assert r.returncode == WRONG_RUN, r.stdout
+    assert "run-other" in r.stdout and "run-mine" in r.stdout
+    assert verify(airlock_bin, other, "--pubkey", key).returncode == WRONG_KEY
+    r = verify(airlock_bin, mine, "--run", "run-mine", "--pubkey", key)
+    assert r.returncode == OK, r.stdout
+    assert "as expected" in r.stdout
+    assert verify(airlock_bin, mine, "--run", "bad/id").returncode == USAGE
 
 
 # --- show ---------------------------------------------------------------------
