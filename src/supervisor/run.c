@@ -232,6 +232,10 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_buf_free(&b);
 	if (r == 0)
 		s->run_start_logged = true;
+	/* signed at once: a supervisor killed at any moment from here on
+	 * leaves a verifiable prefix (docs/evidence.md) */
+	if (r == 0)
+		r = al_evlog_checkpoint(s->log, err);
 	return r;
 }
 
@@ -400,6 +404,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		goto out;
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s.log, spec->limits.output);
+	al_evlog_set_max_size(s.log, spec->log.max_size);
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -438,3 +439,91 @@ def test_flood_of_output_is_capped(airlock, airlock_bin, tmp_path, airlock_works
     assert end["output"]["dropped_bytes"] > 40_000_000 or streams["stdout"]["dropped"] > 40_000_000
     assert any(x["type"] in ("limit", "output_capped") for x in recs)
     assert len(recs) < 200, "output turned into too many records"
+
+
+# --- endings of the log itself ------------------------------------------------
+
+def test_short_run_killed_at_once_leaves_signed_prefix(airlock, airlock_bin, tmp_path,
+                                                       airlock_works):
+    """A first checkpoint is signed right after run_start: a supervisor
+    SIGKILLed as soon as anything follows it (well before the 1 s
+    checkpoint_interval) still leaves a verifiable signed prefix, reported
+    as truncated (4) with the part that is signed."""
+    log = tmp_path / "run.jsonl"
+    p = airlock.popen("run", *airlock.extra, "--log", log, "--", "/bin/sleep", "30")
+    try:
+        assert wait_until(lambda: log.exists() and log.read_bytes().count(b"\n") >= 2,
+                          timeout=30), "the log never got two records"
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    recs = log_records(log)
+    assert recs[0]["type"] == "run_start" and recs[1]["type"] == "checkpoint", recs[:2]
+    r = verify(airlock_bin, log)
+    assert r.returncode == TRUNCATED, r.stdout
+    assert "verify up to the checkpoint at line 2" in r.stdout, r.stdout
+    r = verify(airlock_bin, log, "--pubkey", recs[0]["pubkey"], "--run", recs[0]["run"])
+    assert r.returncode == TRUNCATED, r.stdout
+
+
+def test_log_directory_removed_mid_run_fails_closed(airlock, tmp_path, airlock_works):
+    """Records written to a log nobody can find are no log: removing the
+    log's directory mid-run is noticed (on the supervisor's tick) and kills
+    the run with the reason, instead of exit 0 and no log."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    log = d / "run.jsonl"
+    p = airlock.popen("run", *airlock.extra, "--log", log, "--", "/bin/sh", "-c",
+                      "sleep 20; echo finished")
+    try:
+        assert wait_until(lambda: log.exists() and log.stat().st_size > 0, timeout=30)
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 125, (p.returncode, err)
+    assert b"no longer reachable by its path" in err, err
+    assert b"finished" not in out
+
+
+def test_log_size_cap_kills_an_exec_loop(airlock, airlock_bin, tmp_path, airlock_works):
+    """log.max_size bounds the log: an exec loop fills 1 MiB, a limit record
+    {kind: log_size} says so, the run is killed by policy (123), the final
+    records still fit, the file stays within the cap, and it verifies."""
+    log = tmp_path / "run.jsonl"
+    r = airlock.run("run", *airlock.extra, "--log", log, "--log-max-size", "1MiB", "--",
+                    "/bin/sh", "-c", "while :; do /bin/true; done", timeout=120)
+    assert r.rc == 123, r.describe()
+    assert log.stat().st_size <= 1 << 20
+    recs = log_records(log)
+    lim = [x for x in recs if x["type"] == "limit" and x.get("kind") == "log_size"]
+    assert len(lim) == 1 and lim[0]["limit_bytes"] == 1 << 20 and lim[0]["action"] == "kill"
+    end = [x for x in recs if x["type"] == "run_end"]
+    assert end and end[0]["verdict"] == "policy" and end[0]["exit_status"] == 123, end
+    assert "max_size" in end[0].get("reason", "")
+    v = verify(airlock_bin, log)
+    assert v.returncode == OK, v.stdout
+
+
+def test_full_disk_names_the_error(airlock, airlock_bin, tmp_path, airlock_works):
+    """The log's first failure (ENOSPC on a 64 KiB tmpfs) is the message
+    the user sees, with the path -- not 'failed earlier'."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs in a private mount namespace")
+    if not shutil.which("unshare"):
+        pytest.skip("unshare(1) not installed")
+    d = tmp_path / "tiny"
+    d.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {d} && "
+              f"exec {airlock_bin} run --log {d}/run.jsonl -- /bin/sh -c "
+              "'head -c 400000 /dev/zero; sleep 5'")
+    cp = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                        capture_output=True, timeout=120)
+    assert cp.returncode == 125, cp.stderr
+    assert b"No space left on device" in cp.stderr, cp.stderr
+    assert f"{d}/run.jsonl".encode() in cp.stderr, cp.stderr
+    assert b"failed earlier" not in cp.stderr, cp.stderr
