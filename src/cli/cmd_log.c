@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "evidence/show.h"
+#include "evidence/sink.h"
 #include "evidence/verify.h"
 #include "util/cleanup.h"
 
@@ -20,12 +21,15 @@ static void usage(FILE *out)
 	fputs("usage: airlock log verify FILE [--pubkey FILE|HEX] [--run ID] [--host NAME]\n"
 	      "                          [--no-streams]\n"
 	      "       airlock log show FILE\n"
+	      "       airlock log push SPOOL --sink URL [--tls-ca FILE]\n"
 	      "\n"
 	      "verify exit status: 0 ok, 1 malformed, 2 edited, 3 reordered or missing records,\n"
 	      "  4 truncated (the prefix up to the last checkpoint verifies), 5 bad signature,\n"
 	      "  6 wrong key, 7 a stream file the log names is missing or not a regular file,\n"
 	      "  8 wrong run (run id or host differ from --run/--host), 64 usage or I/O error.\n"
-	      "show exit status: 0, 1 unreadable file, 125 usage error.\n",
+	      "show exit status: 0, 1 unreadable file, 125 usage error.\n"
+	      "push exit status: 0 delivered (the spool is removed) or nothing to deliver,\n"
+	      "  1 not delivered (the spool is kept whole), 125 usage error.\n",
 	      out);
 }
 
@@ -213,6 +217,61 @@ static int cmd_show(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* push's statuses (docs/exit-codes.md): 0 delivered, 1 not, 125 usage */
+static int cmd_push(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"sink", required_argument, NULL, 's'},
+	    {"tls-ca", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *url = NULL, *ca = NULL;
+	struct al_sink_push_stats st;
+	struct al_error err = {0};
+	char msg[AL_ERR_MSG_MAX + 64];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			url = optarg;
+			break;
+		case 'c':
+			ca = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 125;
+		}
+	}
+	if (optind != argc - 1 || !url) {
+		fprintf(stderr, "airlock: log push: give one SPOOL and --sink URL\n");
+		usage(stderr);
+		return 125;
+	}
+	if (al_sink_push_spool(argv[optind], url, ca, &st, &err) < 0) {
+		fprintf(stderr, "airlock: log push: %s\n", al_error_format(&err, msg, sizeof msg));
+		if (st.sent)
+			fprintf(stderr, "airlock: log push: %llu of %llu records sent before the "
+			        "failure; the spool is kept whole, push it again\n",
+			        (unsigned long long)st.sent, (unsigned long long)st.records);
+		return 1;
+	}
+	if (st.records == 0)
+		printf("%s: nothing to deliver (empty spool removed)\n", argv[optind]);
+	else
+		printf("%s: delivered %llu records (seq %llu-%llu) to %s behind a sink-gap "
+		       "marker; spool removed\n",
+		       argv[optind], (unsigned long long)st.sent, (unsigned long long)st.gap_first,
+		       (unsigned long long)st.gap_last, url);
+	return 0;
+}
+
 int al_cmd_log(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -223,6 +282,8 @@ int al_cmd_log(int argc, char **argv)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return cmd_show(argc - 1, argv + 1);
+	if (strcmp(argv[1], "push") == 0)
+		return cmd_push(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -928,6 +928,20 @@ const char *al_evlog_stop_reason(const struct al_evlog *log)
 	return NULL;
 }
 
+int al_evlog_sink_settle(struct al_evlog *log, struct al_error *err)
+{
+	if (!log->sink)
+		return 0;
+	if (log->sink_failed)
+		return al_error_set(err, EPIPE, "evidence", "log sink lost: %s", log->sink_failure);
+	return al_sink_settle(log->sink, err);
+}
+
+const char *al_evlog_local_failure(const struct al_evlog *log)
+{
+	return log->poisoned ? log->failure : NULL;
+}
+
 const char *al_evlog_pubkey_hex(const struct al_evlog *log)
 {
 	return log->root_pub_hex;

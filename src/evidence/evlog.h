@@ -90,5 +90,15 @@ void al_evlog_set_max_size(struct al_evlog *log, uint64_t bytes);
  * (Other failures are airlock's own: the file could not be written.) */
 const char *al_evlog_stop_reason(const struct al_evlog *log);
 
+/* Before the final records (exit, teardown, run_end): try to deliver what
+ * the sink holds back now (reconnect, drain the spool; bounded by 5 s).
+ * -errno with the reason when the run's evidence cannot be shipped, so
+ * that run_end can say so and agree with the exit status. 0 without a
+ * sink. Does not fail the log: records still go to the file (and spool). */
+int al_evlog_sink_settle(struct al_evlog *log, struct al_error *err);
+/* Non-NULL once the local log failed (file write, fsync, unreachable):
+ * the first failure's message. A sink loss alone is not a local failure. */
+const char *al_evlog_local_failure(const struct al_evlog *log);
+
 /* Number of records written so far (the next record's seq). */
 uint64_t al_evlog_seq(const struct al_evlog *log);

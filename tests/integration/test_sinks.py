@@ -422,3 +422,75 @@ def test_airlock_run_spools_through_outage_and_log_verifies(rs, tmp_path):
     shipped.write_bytes(b"".join(r + b"\n" for r in records))
     v = subprocess.run([AIRLOCK, "log", "verify", str(shipped)], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+@pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
+def test_undeliverable_spool_verdict_agrees_and_log_push_delivers(rs, tmp_path):
+    """The server dies and stays away: the run's evidence cannot be shipped,
+    so run_end says so (verdict sink-undelivered, exit_status 125) and
+    airlock exits 125 -- the signed final record and the exit status agree.
+    The kept spool is delivered later with `airlock log push`, behind a
+    gap marker, to the real rsyslogd: the shipped log is then complete and
+    verifies. Pushing again delivers nothing new."""
+    spool = tmp_path / "spool"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"log": {"sink": rs.url("relp"), "on_sink_failure": "spool",
+                                        "spool_dir": str(spool)}}))
+    log = tmp_path / "run.jsonl"
+    proc = subprocess.Popen(RUN + ["-q", "--spec", str(spec), "--log", str(log), "--",
+                             "/bin/sh", "-c", "echo a; read x; echo b"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"a\n"
+    # everything written so far has reached the server before it dies
+    assert wait_until_equal(lambda: len(rs.records()), lambda: len(log.read_bytes().splitlines()))
+    rs.kill()
+    proc.stdin.write(b"\n")
+    proc.stdin.close()
+    rc = proc.wait(60)
+    err = proc.stderr.read().decode()
+    assert rc == 125, err
+    assert "airlock log push" in err and "not delivered" in err, err
+    local = log.read_bytes().splitlines()
+    end = [json.loads(l) for l in local if b'"type":"run_end"' in l]
+    assert len(end) == 1
+    assert end[0]["verdict"] == "sink-undelivered" and end[0]["exit_status"] == 125, end
+    assert "not delivered" in end[0]["reason"]
+    v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    spools = list(spool.iterdir())
+    assert len(spools) == 1 and spools[0].name.endswith(".sink-spool"), spools
+
+    rs.start()
+    before = len(rs.records())
+    p = subprocess.run([AIRLOCK, "log", "push", str(spools[0]), "--sink", rs.url("relp")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "delivered" in p.stdout
+    assert not spools[0].exists()
+    got = rs.wait_records(len(local))
+    records, _ = reassemble(got)
+    assert records == local  # the whole log, in the end, byte-exact
+    gaps = rs.gaps()
+    assert len(gaps) == 1 and "airlock log push" in gaps[0]["reason"]
+    assert gaps[0]["records"] == len(got) - before
+    shipped = tmp_path / "shipped.jsonl"
+    shipped.write_bytes(b"".join(r + b"\n" for r in records))
+    v = subprocess.run([AIRLOCK, "log", "verify", "--no-streams", str(shipped)],
+                       capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    # again: nothing new reaches the server
+    n = len(rs.records())
+    p = subprocess.run([AIRLOCK, "log", "push", str(spools[0]), "--sink", rs.url("relp")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "No such file" in p.stderr, p.stdout + p.stderr
+    time.sleep(0.5)
+    assert len(rs.records()) == n and len(rs.gaps()) == 1
+
+
+def wait_until_equal(a, b, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if a() == b():
+            return True
+        time.sleep(0.05)
+    return False
