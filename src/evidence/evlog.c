@@ -16,6 +16,7 @@
 #include "evidence/chain.h"
 #include "evidence/jscan.h"
 #include "evidence/sink.h"
+#include "util/json.h"
 #include "util/cleanup.h"
 #include "util/fdutil.h"
 #include "util/timeutil.h"
@@ -66,6 +67,7 @@ struct al_evlog {
 	struct al_sink *sink;
 	bool sink_failed;
 	int sink_pending; /* a loss not yet reported to the caller */
+	uint64_t stall_ns, stall_max_ns; /* sink waits not yet recorded */
 	char sink_failure[AL_ERR_MSG_MAX];
 
 	uint64_t time_sec; /* cache for put_time */
@@ -733,6 +735,45 @@ int al_evlog_checkpoint(struct al_evlog *log, struct al_error *err)
 	return report(log, checkpoint_impl(log, err), err);
 }
 
+/* A sink that made the supervisor wait (and so the workload: its output
+ * and syscalls are served by the same loop) is part of the record: a
+ * `sink` record with how long, at the first tick after. */
+#define STALL_RECORD_NS (50ull * 1000000)
+static int record_sink_stall(struct al_evlog *log, struct al_error *err)
+{
+	uint64_t max_ns, total;
+	struct al_buf b;
+	struct al_json j;
+	int r;
+
+	if (!log->sink)
+		return 0;
+	total = al_sink_take_stall(log->sink, &max_ns);
+	log->stall_ns += total;
+	if (max_ns > log->stall_max_ns)
+		log->stall_max_ns = max_ns;
+	if (log->stall_ns < STALL_RECORD_NS)
+		return 0;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "event", "stalled");
+	al_json_kv_str(&j, "sink", al_sink_url(log->sink));
+	al_json_kv_uint(&j, "stalled_ns", log->stall_ns);
+	al_json_kv_uint(&j, "longest_ns", log->stall_max_ns);
+	al_json_kv_str(&j, "why", "waiting for the log server (a full RELP window, or a reconnect)");
+	al_json_obj_end(&j);
+	log->stall_ns = log->stall_max_ns = 0;
+	if (b.oom) {
+		al_buf_free(&b);
+		return poison(log, -ENOMEM, err, "building a sink record of");
+	}
+	log->since_cp++;
+	r = append_raw(log, "sink", b.data + 1, b.len - 2, err);
+	al_buf_free(&b);
+	return r;
+}
+
 static int tick_impl(struct al_evlog *log, struct al_error *err)
 {
 	int r;
@@ -748,6 +789,9 @@ static int tick_impl(struct al_evlog *log, struct al_error *err)
 	if (r < 0)
 		return r;
 	r = size_check(log, err);
+	if (r < 0)
+		return r;
+	r = record_sink_stall(log, err);
 	if (r < 0)
 		return r;
 	if (log->cp_ns && log->since_cp > 0 && al_mono_ns() - log->last_cp_mono >= log->cp_ns) {
@@ -845,6 +889,9 @@ static int close_impl(struct al_evlog *log, struct al_error *err)
 	if (r < 0)
 		return r;
 	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	r = record_sink_stall(log, err);
 	if (r < 0)
 		return r;
 	if (log->dropped_records) {

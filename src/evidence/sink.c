@@ -781,6 +781,19 @@ void al_sink_free(struct al_sink *s)
 	free(s);
 }
 
+uint64_t al_sink_take_stall(struct al_sink *s, uint64_t *max_ns)
+{
+	*max_ns = 0;
+	if (!s->tp || !s->tp->take_stall || !s->tstate)
+		return 0;
+	return s->tp->take_stall(s, max_ns);
+}
+
+const char *al_sink_url(const struct al_sink *s)
+{
+	return s->url;
+}
+
 void al_sink_get_stats(const struct al_sink *s, struct al_sink_stats *st)
 {
 	*st = s->stats;

@@ -45,6 +45,10 @@ struct al_sink_stats {
 	uint64_t redelivered;
 };
 void al_sink_get_stats(const struct al_sink *s, struct al_sink_stats *st);
+/* Time the supervisor was blocked waiting for the server (RELP: a full
+ * window) since the last call, and the longest single wait; then reset. */
+uint64_t al_sink_take_stall(struct al_sink *s, uint64_t *max_ns);
+const char *al_sink_url(const struct al_sink *s);
 
 /* `airlock log push`: deliver a spool kept by an earlier run to url, in
  * order, behind a gap marker (first/last seq, "delivered later by airlock

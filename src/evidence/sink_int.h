@@ -77,6 +77,9 @@ struct al_sink_transport {
 	/* Drop the connection after a loss (keep what a reconnect needs). */
 	void (*drop)(struct al_sink *s);
 	void (*destroy)(struct al_sink *s);
+	/* Optional: time spent blocked waiting for the server since the last
+	 * call (total; *max_ns the longest single wait), then reset. */
+	uint64_t (*take_stall)(struct al_sink *s, uint64_t *max_ns);
 };
 
 extern const struct al_sink_transport al_sink_syslog_transport; /* tcp:// and tls:// */

@@ -494,3 +494,121 @@ def wait_until_equal(a, b, timeout=15):
             return True
         time.sleep(0.05)
     return False
+
+
+class HungRelpServer:
+    """Accepts TCP, answers the RELP `open` (so a session starts), then never
+    answers again: a hung log server, not a dead one (no FIN, no RST)."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf = b""
+        try:
+            while True:  # one whole "TXNR open LEN DATA\n" frame
+                d = c.recv(4096)
+                if not d:
+                    return
+                buf += d
+                parts = buf.split(b" ", 3)
+                if len(parts) == 4 and len(parts[3]) > int(parts[2]):
+                    break
+            body = b"200 OK\nrelp_version=0\nrelp_software=hung-test\ncommands=syslog"
+            c.sendall(parts[0] + b" rsp %d " % len(body) + body + b"\n")
+            while not self.stop:  # read nothing more, answer nothing more
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture
+def hung_relp():
+    h = HungRelpServer()
+    yield h
+    h.close()
+
+
+def relp_timeline(log):
+    recs = [json.loads(l) for l in log.read_bytes().splitlines()]
+    return recs, recs[0]["mono_ns"]
+
+
+@pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
+def test_hung_relp_server_is_noticed_when_the_run_is_quiet(hung_relp, tmp_path):
+    """A server that stops answering is lost even when no further record
+    would fill librelp's window: a message unanswered (no byte from the
+    server) for the documented 5 s is a loss, checked on every tick. Under
+    the default kill policy the quiet run is killed with that reason."""
+    log = tmp_path / "run.jsonl"
+    t = time.monotonic()
+    p = subprocess.run(RUN + ["-q", "--log", str(log), "--log-sink",
+                              "relp://127.0.0.1:%d" % hung_relp.port, "--",
+                              "/bin/sleep", "60"], capture_output=True, timeout=45)
+    elapsed = time.monotonic() - t
+    assert p.returncode == 123, p.stderr
+    recs, t0 = relp_timeline(log)
+    end = [r for r in recs if r["type"] == "run_end"][0]
+    assert "has not answered for" in end["reason"], end
+    print("quiet run: killed %.2f s after start (run_end at %.3f s)"
+          % (elapsed, (end["mono_ns"] - t0) / 1e9))
+    v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout
+
+
+@pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
+@pytest.mark.parametrize("policy", ["kill", "spool"])
+def test_hung_relp_server_stall_is_bounded_and_recorded(hung_relp, tmp_path, policy):
+    """Records flowing to a hung server: librelp's window fills and a send
+    would block on librelp's own clock; airlock waits instead, bounded by
+    the hang deadline of the first unanswered message, and records how long
+    the supervisor (and so the workload) was stalled in a `sink` record."""
+    log = tmp_path / "run.jsonl"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"log": {"sink": "relp://127.0.0.1:%d" % hung_relp.port,
+                                        "on_sink_failure": policy,
+                                        "spool_dir": str(tmp_path / "spool")}}))
+    p = subprocess.run(RUN + ["-q", "--spec", str(spec), "--log", str(log), "--",
+                              "/bin/sh", "-c", "i=0; while [ $i -lt 400 ]; do /bin/true; "
+                              "i=$((i+1)); done; echo done"],
+                       capture_output=True, timeout=120)
+    recs, t0 = relp_timeline(log)
+    end = [r for r in recs if r["type"] == "run_end"][0]
+    stalls = [r for r in recs if r["type"] == "sink" and r["event"] == "stalled"]
+    assert stalls, [r["type"] for r in recs]
+    assert all(s["stalled_ns"] > 0 and s["longest_ns"] <= s["stalled_ns"] for s in stalls)
+    if policy == "kill":
+        assert p.returncode == 123, p.stderr
+        assert "has not answered for" in end["reason"], end
+    else:
+        assert p.returncode == 125, p.stderr  # the evidence could not be shipped
+        assert end["verdict"] == "sink-undelivered", end
+        assert b"done" in p.stdout
+    print("%s: stalls %s; run_end at %.3f s" % (
+        policy, [round(s["longest_ns"] / 1e9, 3) for s in stalls], (end["mono_ns"] - t0) / 1e9))
+    v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout
