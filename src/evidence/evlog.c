@@ -478,8 +478,9 @@ static int size_check(struct al_evlog *log, struct al_error *err)
 }
 
 /* Before each record: after the cap was hit, records of the dying run are
- * kept while half the reserve is left and counted as dropped beyond it;
- * final records use the rest. Returns 1 when this record is dropped. */
+ * kept while half the reserve is left and counted as dropped beyond it
+ * (-EFBIG: the caller refuses what it would have recorded); final records
+ * use the rest. */
 static int size_gate(struct al_evlog *log, const char *type, struct al_error *err)
 {
 	int r = size_check(log, err);
@@ -489,8 +490,12 @@ static int size_gate(struct al_evlog *log, const char *type, struct al_error *er
 	if (!log->size_hit || final_record(type) ||
 	    log->bytes < log->max_size - size_reserve(log) / 2)
 		return 0;
+	/* Counted, not written -- and an error, so that what it would have
+	 * recorded (an exec) is refused, not allowed unrecorded. */
 	log->dropped_records++;
-	return 1;
+	return al_error_set(err, EFBIG, "evidence",
+	                    "%s: a %s record was not written (the run is being stopped)",
+	                    log->size_reason, type);
 }
 
 int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const char *run_id,
@@ -602,8 +607,8 @@ static int append_impl(struct al_evlog *log, const char *type, const char *field
 	if (r < 0)
 		return r;
 	r = size_gate(log, type, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
 	r = append_raw(log, type, inner, inner_len, err);
 	if (r < 0)
 		return r;

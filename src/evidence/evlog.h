@@ -80,8 +80,8 @@ int al_evlog_stream_stats(const struct al_evlog *log, int stream,
  * When the log holds max_size - AL_EVLOG_SIZE_RESERVE (or half of max_size,
  * if smaller) a `limit` record {kind: "log_size"} is written and the next
  * append/output/tick returns -EFBIG once: the caller kills the run. Records
- * of the dying run are kept in the first half of the reserve and counted
- * beyond it (a `log_capped` record at close); the final records (exit,
+ * of the dying run are kept in the first half of the reserve; beyond it
+ * append fails with -EFBIG and counts them (a `log_capped` record at close); the final records (exit,
  * teardown, run_end, streams, checkpoint) use the rest. 0 = no cap. */
 #define AL_EVLOG_SIZE_RESERVE (256u * 1024)
 void al_evlog_set_max_size(struct al_evlog *log, uint64_t bytes);
