@@ -982,11 +982,31 @@ const char *al_evlog_stop_reason(const struct al_evlog *log)
 
 int al_evlog_sink_settle(struct al_evlog *log, struct al_error *err)
 {
+	struct al_error rerr = {0};
+	struct al_buf b;
+	struct al_json j;
+	int r;
+
 	if (!log->sink)
 		return 0;
 	if (log->sink_failed)
-		return al_error_set(err, EPIPE, "evidence", "log sink lost: %s", log->sink_failure);
-	return al_sink_settle(log->sink, err);
+		r = al_error_set(err, EPIPE, "evidence", "log sink lost: %s", log->sink_failure);
+	else
+		r = al_sink_settle(log->sink, err);
+	if (r == 0 || usable(log, &rerr) < 0)
+		return r;
+	/* whatever the verdict, the log says the evidence was not all shipped */
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "event", "undelivered");
+	al_json_kv_str(&j, "sink", al_sink_url(log->sink));
+	al_json_kv_str(&j, "reason", err->msg);
+	al_json_obj_end(&j);
+	if (!b.oom)
+		append_impl(log, "sink", b.data, &rerr);
+	al_buf_free(&b);
+	return r;
 }
 
 const char *al_evlog_local_failure(const struct al_evlog *log)

@@ -455,6 +455,9 @@ def test_undeliverable_spool_verdict_agrees_and_log_push_delivers(rs, tmp_path):
     assert len(end) == 1
     assert end[0]["verdict"] == "sink-undelivered" and end[0]["exit_status"] == 125, end
     assert "not delivered" in end[0]["reason"]
+    und = [json.loads(l) for l in local if b'"type":"sink"' in l]
+    assert [u["event"] for u in und] == ["undelivered"], und
+    assert "airlock log push" in und[0]["reason"]
     v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
     spools = list(spool.iterdir())
