@@ -212,6 +212,11 @@ static void flow_update(struct relp_tp *t)
 		f->rx_counted += answer_len(f->answer_txnr);
 		f->answer_txnr++;
 	}
+	/* More bytes than the answers to everything sent: this server says
+	 * more than "200 OK" (or something else); stop counting and leave the
+	 * window to librelp (hang detection stays). */
+	if (f->known && f->answer_txnr == f->next_txnr && rx != f->rx_counted)
+		f->known = false;
 	/* the server is alive: the clock restarts, and stops when nothing is
 	 * outstanding (without exact counting: assume so) */
 	f->waiting_ns = f->known && f->answer_txnr < f->next_txnr ? al_mono_ns() : 0;
