@@ -99,12 +99,9 @@ static void report(const struct al_verify *v, const char *path, enum al_verify_s
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"pubkey", required_argument, NULL, 'k'},
-	    {"run", required_argument, NULL, 'r'},
-	    {"host", required_argument, NULL, 'H'},
-	    {"no-streams", no_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"pubkey", required_argument, NULL, 'k'}, {"run", required_argument, NULL, 'r'},
+	    {"host", required_argument, NULL, 'H'},   {"no-streams", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},         {0},
 	};
 	const char *pubarg = NULL, *want_run = NULL, *want_host = NULL;
 	bool check_streams = true;
@@ -153,8 +150,10 @@ static int cmd_verify(int argc, char **argv)
 		return AL_VERIFY_IO;
 	al_verify_init(&v, pubarg ? pk : NULL);
 	if (al_verify_expect(&v, want_run, want_host) < 0) {
-		fprintf(stderr, "airlock: log verify: --run must be 1-%d of [A-Za-z0-9._-] and "
-		        "--host a host name\n", AL_EVLOG_RUN_MAX);
+		fprintf(stderr,
+		        "airlock: log verify: --run must be 1-%d of [A-Za-z0-9._-] and "
+		        "--host a host name\n",
+		        AL_EVLOG_RUN_MAX);
 		al_verify_free(&v);
 		return AL_VERIFY_IO;
 	}
@@ -257,7 +256,8 @@ static int cmd_push(int argc, char **argv)
 	if (al_sink_push_spool(argv[optind], url, ca, &st, &err) < 0) {
 		fprintf(stderr, "airlock: log push: %s\n", al_error_format(&err, msg, sizeof msg));
 		if (st.sent)
-			fprintf(stderr, "airlock: log push: %llu of %llu records sent before the "
+			fprintf(stderr,
+			        "airlock: log push: %llu of %llu records sent before the "
 			        "failure; the spool is kept whole, push it again\n",
 			        (unsigned long long)st.sent, (unsigned long long)st.records);
 		return 1;

@@ -66,7 +66,7 @@ struct al_evlog {
 
 	struct al_sink *sink;
 	bool sink_failed;
-	int sink_pending; /* a loss not yet reported to the caller */
+	int sink_pending;                /* a loss not yet reported to the caller */
 	uint64_t stall_ns, stall_max_ns; /* sink waits not yet recorded */
 	char sink_failure[AL_ERR_MSG_MAX];
 
@@ -442,8 +442,8 @@ static uint64_t size_reserve(const struct al_evlog *log)
 /* Records that must be written even past the soft cap: how the run ended. */
 static bool final_record(const char *type)
 {
-	static const char *const types[] = {"exit", "teardown", "run_end", "limit", "streams",
-	                                    "log_capped"};
+	static const char *const types[] = {"exit",  "teardown", "run_end",
+	                                    "limit", "streams",  "log_capped"};
 
 	for (size_t i = 0; i < AL_ARRAY_SIZE(types); i++)
 		if (strcmp(type, types[i]) == 0)
@@ -704,7 +704,8 @@ static int check_file(struct al_evlog *log, int fd, const char *path, struct al_
 		return 0;
 	if (fstat(fd, &a) < 0)
 		return poison(log, -errno, err, "checking");
-	if (a.st_nlink == 0 || lstat(path, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+	if (a.st_nlink == 0 || lstat(path, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
 		snprintf(msg, sizeof msg,
 		         "event log file %s is no longer reachable by its path (removed or "
 		         "replaced, or its directory was): records would be lost",
@@ -766,7 +767,8 @@ static int record_sink_stall(struct al_evlog *log, struct al_error *err)
 	al_json_kv_str(&j, "sink", al_sink_url(log->sink));
 	al_json_kv_uint(&j, "stalled_ns", log->stall_ns);
 	al_json_kv_uint(&j, "longest_ns", log->stall_max_ns);
-	al_json_kv_str(&j, "why", "waiting for the log server (a full RELP window, or a reconnect)");
+	al_json_kv_str(&j, "why",
+	               "waiting for the log server (a full RELP window, or a reconnect)");
 	al_json_obj_end(&j);
 	log->stall_ns = log->stall_max_ns = 0;
 	if (b.oom) {

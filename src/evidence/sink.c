@@ -455,8 +455,8 @@ static int send_gap_marker(struct al_sink *s, struct al_error *err)
 	if (r < 0)
 		return r;
 	al_utc_rfc3339(s->lost_at_ns, lost, sizeof lost);
-	return send_gap(s, first, s->last_spooled, al_spool_pending(s->spool), lost,
-	                s->lost_reason, err);
+	return send_gap(s, first, s->last_spooled, al_spool_pending(s->spool), lost, s->lost_reason,
+	                err);
 }
 
 /* Redeliver spooled records in order until the spool is empty (then live),

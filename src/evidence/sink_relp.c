@@ -49,7 +49,7 @@ struct relp_flow {
 	uint64_t rx_counted;  /* of it, the bytes of answers already counted */
 	uint64_t next_txnr;   /* txnr of the next message we send */
 	uint64_t answer_txnr; /* txnr of the oldest message not known answered */
-	uint64_t waiting_ns;  /* since when an answer is awaited with no byte from the server, 0: none */
+	uint64_t waiting_ns;  /* an answer awaited since, no byte from the server; 0: none */
 	uint64_t stalled_ns;  /* time spent waiting for the window, not yet reported */
 	uint64_t stall_max_ns;
 };
@@ -278,7 +278,8 @@ static int flow_wait(struct relp_tp *t, struct al_error *err)
 		ms = deadline > now ? (int)((deadline - now + 999999) / 1000000) : 0;
 		/* librelp reads the answers at the next call; until then the
 		 * kernel's counter is what moves */
-		if (poll(&p, 1, ms > 20 ? 20 : ms) > 0 && (p.revents & (POLLERR | POLLHUP | POLLRDHUP))) {
+		if (poll(&p, 1, ms > 20 ? 20 : ms) > 0 &&
+		    (p.revents & (POLLERR | POLLHUP | POLLRDHUP))) {
 			t->broken = true;
 			r = al_error_set(err, EPIPE, "sink", "RELP server closed the connection");
 			break;
@@ -345,7 +346,8 @@ static int relp_probe(const struct al_sink_url *u, int timeout_ms, struct al_err
 	freeaddrinfo(ai);
 	for (;;) {
 		uint64_t now = al_mono_ns();
-		struct pollfd p = {.fd = fd, .events = sent < sizeof open_cmd - 1 ? POLLOUT : POLLIN};
+		struct pollfd p = {.fd = fd,
+		                   .events = sent < sizeof open_cmd - 1 ? POLLOUT : POLLIN};
 		ssize_t n;
 
 		if (now >= deadline)
@@ -359,8 +361,8 @@ static int relp_probe(const struct al_sink_url *u, int timeout_ms, struct al_err
 		if (p.revents & POLLOUT) {
 			n = send(fd, open_cmd + sent, sizeof open_cmd - 1 - sent, MSG_NOSIGNAL);
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return al_error_errno(err, "sink", "RELP probe of %s port %s", u->host,
-				                      u->port);
+				return al_error_errno(err, "sink", "RELP probe of %s port %s",
+				                      u->host, u->port);
 			sent += n > 0 ? (size_t)n : 0;
 			continue;
 		}
@@ -392,7 +394,7 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 			return al_error_set(err, ENOMEM, "sink", "relpEngineConstruct");
 		sym_relpEngineSetDbgprint(t->engine, relp_dbg_quiet);
 		sym_relpEngineSetEnableCmd(t->engine, (unsigned char *)"syslog",
-		                       eRelpCmdState_Required);
+		                           eRelpCmdState_Required);
 		sym_relpEngineSetOnErr(t->engine, relp_on_err);
 	}
 	t->broken = t->refused = false;
@@ -430,7 +432,7 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 			sym_relpCltSetConnTimeout(t->clt, secs > 0 ? secs : 1);
 			sym_relpCltSetWindowSize(t->clt, RELP_WINDOW);
 			rr = sym_relpCltConnect(t->clt, 0, (unsigned char *)c->url.port,
-			                    (unsigned char *)c->url.host);
+			                        (unsigned char *)c->url.host);
 			if (rr == RELP_RET_OK)
 				t->session = true;
 		}

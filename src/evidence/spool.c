@@ -206,8 +206,8 @@ void al_spool_free(struct al_spool *sp)
 	free(sp);
 }
 
-int al_spool_open_existing(struct al_spool **out, const char *path, uint64_t *first,
-                           uint64_t *last, struct al_error *err)
+int al_spool_open_existing(struct al_spool **out, const char *path, uint64_t *first, uint64_t *last,
+                           struct al_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	struct al_spool *sp;
@@ -242,8 +242,8 @@ int al_spool_open_existing(struct al_spool **out, const char *path, uint64_t *fi
 		uint64_t len;
 		int r;
 		if (sp->wr_off - off < ENTRY_HDR) {
-			r = al_error_set(err, EIO, "sink", "spool %s: torn entry at offset %llu", path,
-			                 (unsigned long long)off);
+			r = al_error_set(err, EIO, "sink", "spool %s: torn entry at offset %llu",
+			                 path, (unsigned long long)off);
 			al_spool_close_keep(sp);
 			return r;
 		}
