@@ -293,6 +293,10 @@ def test_substituted_log_of_another_run_fails_with_run_and_key(airlock_bin, evge
     assert r.returncode == OK, r.stdout
     assert "as expected" in r.stdout
     assert verify(airlock_bin, mine, "--run", "bad/id").returncode == USAGE
+    # host facts: run_start.host must be the one expected
+    assert verify(airlock_bin, mine, "--host", "testhost").returncode == OK
+    r = verify(airlock_bin, mine, "--host", "elsewhere")
+    assert r.returncode == WRONG_RUN and "elsewhere" in r.stdout, r.stdout
 
 
 # --- show ---------------------------------------------------------------------
@@ -527,3 +531,44 @@ def test_full_disk_names_the_error(airlock, airlock_bin, tmp_path, airlock_works
     assert b"No space left on device" in cp.stderr, cp.stderr
     assert f"{d}/run.jsonl".encode() in cp.stderr, cp.stderr
     assert b"failed earlier" not in cp.stderr, cp.stderr
+
+
+def test_log_push_refuses_hostile_spools(airlock_bin, tmp_path):
+    """`airlock log push` reads a file an operator points it at: a symlink,
+    a FIFO, a torn entry, or a spool a running airlock still holds (flock)
+    is refused before anything is sent -- the sink URL here has no server,
+    so any attempt to connect would show as a connection error instead."""
+    import fcntl
+    import struct
+
+    def push(p):
+        return subprocess.run([str(airlock_bin), "log", "push", str(p), "--sink",
+                               "relp://127.0.0.1:9"], capture_output=True, text=True,
+                              timeout=60)
+
+    rec = b'{"v":1,"seq":5,"time":"2026-01-01T00:00:00.000000000Z","mono_ns":1,"run":"r1","type":"x","prev":"' + b"0" * 64 + b'"}'
+    good = tmp_path / "r1.sink-spool"
+    good.write_bytes(struct.pack("<QI", 5, len(rec)) + rec)
+    torn = tmp_path / "torn.sink-spool"
+    torn.write_bytes(good.read_bytes() + struct.pack("<QI", 6, 1000) + b"short")
+    r = push(torn)
+    assert r.returncode == 1 and "damaged entry" in r.stderr, r.stderr
+    assert torn.exists()
+    link = tmp_path / "link.sink-spool"
+    link.symlink_to(good)
+    r = push(link)
+    assert r.returncode == 1 and "Too many levels of symbolic links" in r.stderr, r.stderr
+    fifo = tmp_path / "fifo.sink-spool"
+    os.mkfifo(fifo)
+    r = push(fifo)
+    assert r.returncode == 1 and "not a regular file" in r.stderr, r.stderr
+    with open(good, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = push(good)
+    assert r.returncode == 1 and "in use" in r.stderr, r.stderr
+    # whole, unlocked: it gets as far as the (absent) server, and is kept
+    r = push(good)
+    assert r.returncode == 1 and "connect" in r.stderr.lower(), r.stderr
+    assert good.exists()
+    assert subprocess.run([str(airlock_bin), "log", "push", str(good)],
+                          capture_output=True).returncode == 125  # no --sink
