@@ -506,6 +506,17 @@ enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *lo
 			close(dfd);
 			return v->status;
 		}
+		/* a length that differs is judged without reading (a huge sparse
+		 * file would otherwise be hashed to its end) */
+		struct stat sst;
+		if (fstat(fd, &sst) == 0 && (uint64_t)sst.st_size != v->streams[i].stored) {
+			close(fd);
+			close(dfd);
+			return fail(v, AL_VERIFY_EDITED, 0, NULL,
+			            "%s (%llu bytes) does not match the %s length and SHA-256 in "
+			            "the streams record",
+			            f, (unsigned long long)sst.st_size, names[i]);
+		}
 		crypto_hash_sha256_init(&st);
 		/* never more than the record says plus one byte: a file that
 		 * grows without end is judged as soon as it is too long */
