@@ -602,7 +602,13 @@ def test_hung_relp_server_stall_is_bounded_and_recorded(hung_relp, tmp_path, pol
     recs, t0 = relp_timeline(log)
     end = [r for r in recs if r["type"] == "run_end"][0]
     stalls = [r for r in recs if r["type"] == "sink" and r["event"] == "stalled"]
-    assert stalls, [r["type"] for r in recs]
+    # The server answers nothing after `open`, so the window (128) is full
+    # once that many records were sent; on a loaded machine the exec loop
+    # may be too slow to get there before the hang deadline, and then the
+    # tick notices the hang with nothing stalled. Judge what happened.
+    early = sum(1 for r in recs if r["mono_ns"] - t0 < 4.5e9)
+    if early >= 128:  # the 128th send found the window full
+        assert stalls, [r["type"] for r in recs]
     assert all(s["stalled_ns"] > 0 and s["longest_ns"] <= s["stalled_ns"] for s in stalls)
     if policy == "kill":
         assert p.returncode == 123, p.stderr
@@ -611,7 +617,8 @@ def test_hung_relp_server_stall_is_bounded_and_recorded(hung_relp, tmp_path, pol
         assert p.returncode == 125, p.stderr  # the evidence could not be shipped
         assert end["verdict"] == "sink-undelivered", end
         assert b"done" in p.stdout
-    print("%s: stalls %s; run_end at %.3f s" % (
-        policy, [round(s["longest_ns"] / 1e9, 3) for s in stalls], (end["mono_ns"] - t0) / 1e9))
+    print("%s: %d records in the first 4.5 s; stalls %s; run_end at %.3f s" % (
+        policy, early, [round(s["longest_ns"] / 1e9, 3) for s in stalls],
+        (end["mono_ns"] - t0) / 1e9))
     v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout
