@@ -245,6 +245,10 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_buf_free(&b);
 	if (r == 0)
 		s->run_start_logged = true;
+	/* signed at once: a supervisor killed at any moment from here on
+	 * leaves a verifiable prefix (docs/evidence.md) */
+	if (r == 0)
+		r = al_evlog_checkpoint(s->log, err);
 	return r;
 }
 
@@ -343,6 +347,27 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 			     const struct al_teardown_facts *t);
 static void log_exit_record(struct al_supervisor *s);
 
+/* Before run_end: evidence that cannot be shipped (the sink is down, the
+ * spool could not be delivered) is how the run ended too. Say so in the
+ * verdict now, so that run_end and the exit status agree. A run that
+ * already ended by airlock's decision (timeout, policy, error) keeps its
+ * verdict; the reason says what happened to the evidence. */
+static void settle_sink(struct al_supervisor *s, const char **verdict, int *status)
+{
+	struct al_error e = {0};
+
+	if (al_evlog_sink_settle(s->log, &e) == 0)
+		return;
+	if (!s->spec->quiet || *status == 0)
+		fprintf(stderr, "airlock: event log: %s\n", e.msg);
+	if (!s->kill_detail[0])
+		snprintf(s->kill_detail, sizeof s->kill_detail, "%s", e.msg);
+	if (strcmp(*verdict, "exited") == 0 || strcmp(*verdict, "signaled") == 0) {
+		*verdict = "sink-undelivered";
+		*status = AL_EXIT_SETUP;
+	}
+}
+
 /* After the sandbox is gone there is nothing left to kill; a record that
  * cannot be written is reported, and al_evlog_close fails the run. */
 static void log_event_plain(struct al_supervisor *s, const char *type, const char *fields)
@@ -435,6 +460,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	}
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s.log, spec->limits.output);
+	al_evlog_set_max_size(s.log, spec->log.max_size);
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
@@ -684,12 +710,17 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		struct al_error lerr = {0};
 		log_run_start(&s, &feat, sc, ll, &lerr);
 	}
+	settle_sink(&s, &verdict, &status);
 	log_exit_records(&s, verdict, status, &td);
 	{
 		struct al_error cerr = {0};
 		if (al_evlog_close(s.log, &cerr) < 0) {
 			al_escape_printf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
-			if (status == 0) {
+			/* Only a local failure changes the status: then run_end is
+			 * not covered by the final checkpoint. A sink that fails after
+			 * settle_sink succeeded has the signed run_end in the local
+			 * log, and the exit status stays the one it records. */
+			if (status == 0 && al_evlog_local_failure(s.log)) {
 				status = AL_EXIT_SETUP;
 				verdict = "log-error";
 			}
