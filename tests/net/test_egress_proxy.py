@@ -1006,3 +1006,39 @@ def test_dns_aaaa_for_an_ipv4_only_name_is_empty(env):
     _, rcode, addrs = dns_parse_answer(dns_udp(env, dns_query("web.test", qtype=28)))
     assert rcode == 0 and addrs == []
     find(env, kind="dns", name="web.test", qtype="AAAA", answer="NODATA")
+
+
+def test_connection_limit_refuses_cleanly_and_recovers(env):
+    """With few fds the proxy holds at most (NOFILE - 64) / 6 connections;
+    beyond that it closes new ones with a report, and serves again once
+    connections go away."""
+    import resource
+
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (160, 160))
+    args = ["--listen", "127.0.0.1", "--allow-domain", "web.test", "--host", "web.test=127.0.0.2",
+            "--allow-port", str(PORTS["web"]), "--allow-cidr", "127.0.0.2/32"]
+    p = subprocess.Popen([HARNESS] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         preexec_fn=low_nofile)
+    proxy = Proxy.__new__(Proxy)
+    proxy.proc, proxy.q, proxy.reports = p, queue.Queue(), []
+    proxy.ready = json.loads(p.stdout.readline())
+    threading.Thread(target=proxy._read, daemon=True).start()
+    held = []
+    try:
+        for i in range(40):  # (160 - 64) / 6 = 16 fit
+            s = socket.create_connection(("127.0.0.1", proxy.ready["http"]), timeout=10)
+            s.sendall(u(b"CONNECT web.test:8000 HTTP/1.1\r\n\r\n"))
+            held.append(s)
+        proxy.wait_for(lambda x: x.get("kind") == "error" and x.get("reason") == "too many connections")
+        for s in held:
+            s.close()
+        deadline = time.time() + 10
+        while True:
+            r = curl("-x", "http://127.0.0.1:%d" % proxy.ready["http"], u("http://web.test:8000/again"))
+            if r.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.stdout == b"hello from 127.0.0.2 /again", r.stderr
+    finally:
+        proxy.stop()
