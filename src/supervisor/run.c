@@ -379,6 +379,31 @@ static void log_event_plain(struct al_supervisor *s, const char *type, const cha
 	}
 }
 
+/* A SIGINT/SIGTERM/SIGHUP/SIGQUIT still pending after the loop arrived
+ * while the workspace report, the export or teardown ran (those stop early
+ * for it). The workload had already ended, but the caller interrupted the
+ * run: it ends as interrupted, 128+N, like a signal during the run. */
+static void late_signal(struct al_supervisor *s, const sigset_t *set, const char **verdict,
+			int *status)
+{
+	struct timespec zero = {0, 0};
+	int sig = sigtimedwait(set, NULL, &zero);
+
+	if (sig <= 0)
+		return;
+	while (sigtimedwait(set, NULL, &zero) > 0)
+		;
+	if (strcmp(*verdict, "exited") != 0 && strcmp(*verdict, "signaled") != 0)
+		return; /* an ending of its own (timeout, policy, error) stands */
+	s->kill_reason = AL_KILL_SIGNAL;
+	s->kill_signal = sig;
+	snprintf(s->kill_detail, sizeof s->kill_detail,
+		 "received signal %d after the workload ended (during the report, export or teardown)",
+		 sig);
+	*verdict = "interrupted";
+	*status = 128 + sig;
+}
+
 int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_error *err)
 {
 	struct al_sandbox_plan plan = {0};
@@ -387,6 +412,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	struct al_seccomp *sc = NULL;
 	struct al_landlock *ll = NULL;
 	struct al_teardown_facts td = {0};
+	sigset_t set;
+	bool signals_blocked = false;
 	struct al_image_id img = {0};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
 	bool cg_before_clone = false;
@@ -398,6 +425,11 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	pid_t pid;
 
 	memset(res, 0, sizeof *res);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
 	s.spec = spec;
 	s.plan = &plan;
 	s.pidfd = s.sync_fd = s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
@@ -510,14 +542,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	plan.stdin_fd = inp[0];
 
 	/* Signals that end the run are read from a signalfd; block them before
-	 * the clone so none is lost in between (the init resets its mask). */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	 * the clone so none is lost in between (the init resets its mask).
+	 * They stay blocked until the run is recorded (end of al_run). */
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	signals_blocked = true;
 	signal(SIGPIPE, SIG_IGN);
 
 	/* ---- clone ---- */
@@ -688,7 +716,6 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	if (s.tickfd >= 0)
 		close(s.tickfd);
 	s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	/* The log's own fds are the only ones allowed to remain open now. */
 	td.fds_left = count_fds() - fds_before;
 	if (td.fds_left < 0)
@@ -710,6 +737,11 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		struct al_error lerr = {0};
 		log_run_start(&s, &feat, sc, ll, &lerr);
 	}
+	/* A signal that came after the loop (during the report, the export or
+	 * teardown) is an ending the caller asked for: it is recorded, and it
+	 * must not kill airlock before the records are written. */
+	if (signals_blocked)
+		late_signal(&s, &set, &verdict, &status);
 	settle_sink(&s, &verdict, &status);
 	log_exit_records(&s, verdict, status, &td);
 	{
@@ -780,6 +812,14 @@ out:
 	al_seccomp_free(sc);
 	al_landlock_free(ll);
 	al_plan_free(&plan);
+	if (signals_blocked) {
+		/* Anything still pending now arrived after the run was recorded:
+		 * drop it rather than die with a status the log does not give. */
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&set, NULL, &zero) > 0)
+			;
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+	}
 	return r;
 }
 
