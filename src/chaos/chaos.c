@@ -11,12 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chaos/chaos.h"
 #include "sandbox/seccomp.h"
 #include "supervisor/notify.h"
+#include "util/cleanup.h"
 
 /* chaos records per run; beyond, faults are still injected and counted */
 #define AL_CHAOS_RECORDS 10000
@@ -33,6 +37,7 @@ struct al_chaos {
 	uint64_t records;
 	uint64_t unrecorded;
 	uint64_t steps_applied;
+	uint64_t skewed_calls; /* clock syscalls answered with the realtime skew */
 	char path[PATH_MAX * 2 + 2];
 };
 
@@ -52,13 +57,14 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 {
 	const struct al_chaos_spec *cs = &spec->chaos;
 	struct al_chaos *c;
-	int nrs[AL_CHAOS_MAX_SYSCALLS];
+	int nrs[AL_CHAOS_MAX_SYSCALLS + 3];
 	size_t n_nrs = 0;
 	int r;
 
 	*out = NULL;
 	/* network chaos alone is the egress proxy's business */
-	if (!cs->enabled || (cs->n_syscalls == 0 && cs->n_steps == 0 && cs->clock_offset_ns == 0))
+	if (!cs->enabled || (cs->n_syscalls == 0 && cs->n_steps == 0 && cs->clock_offset_ns == 0 &&
+	                     cs->realtime_skew_ns == 0))
 		return 0;
 	/* Resizing a tmpfs inside the sandbox takes CAP_SYS_ADMIN over its
 	 * mount namespace (fspick); a rootless supervisor has none there, and
@@ -109,6 +115,17 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 			dup |= nrs[j] == c->sched.rules[i].nr;
 		if (!dup)
 			nrs[n_nrs++] = c->sched.rules[i].nr;
+	}
+	/* realtime skew: the real clock syscalls (what the vDSO does not answer) */
+	if (cs->realtime_skew_ns) {
+		static const int clock_nrs[] = {SYS_clock_gettime, SYS_gettimeofday, SYS_time};
+		for (size_t k = 0; k < AL_ARRAY_SIZE(clock_nrs); k++) {
+			bool dup = false;
+			for (size_t j = 0; j < n_nrs; j++)
+				dup |= nrs[j] == clock_nrs[k];
+			if (!dup)
+				nrs[n_nrs++] = clock_nrs[k];
+		}
 	}
 	if (n_nrs > 0) {
 		size_t n;
@@ -244,6 +261,77 @@ static int record_fault(struct al_chaos *c, struct al_notify *n, const struct se
 	return r;
 }
 
+static bool is_clock_call(int nr)
+{
+	return nr == SYS_clock_gettime || nr == SYS_gettimeofday || nr == SYS_time;
+}
+
+static int write_target(pid_t pid, uint64_t addr, const void *src, size_t len)
+{
+	struct iovec l = {(void *)src, len}, r = {(void *)(uintptr_t)addr, len};
+	return process_vm_writev(pid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+/* CLOCK_REALTIME (and its coarse and TAI forms) of the real syscalls, plus
+ * the skew: the supervisor reads the host's clock, adds the skew and writes
+ * the result where the call asked for it, then answers for the kernel (the
+ * call is not run). Another clock id: the call runs as asked. Returns 1
+ * answered, 0 to continue, <0 on a failed answer. */
+static int answer_clock(struct al_chaos *c, struct al_notify *n, const struct seccomp_notif *req,
+                        struct al_error *err)
+{
+	int64_t skew = c->cs->realtime_skew_ns;
+	pid_t pid = (pid_t)req->pid;
+	struct timespec ts;
+	int64_t ns;
+	int r = 0;
+
+	if (req->data.nr == SYS_clock_gettime) {
+		clockid_t id = (clockid_t)req->data.args[0];
+		if (id != CLOCK_REALTIME && id != CLOCK_REALTIME_COARSE && id != CLOCK_TAI)
+			return 0;
+		clock_gettime(id, &ts);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+	}
+	ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + skew;
+	c->skewed_calls++;
+	if (req->data.nr == SYS_clock_gettime) {
+		struct timespec out = {ns / 1000000000LL, ns % 1000000000LL};
+		if (out.tv_nsec < 0) {
+			out.tv_nsec += 1000000000L;
+			out.tv_sec--;
+		}
+		r = write_target(pid, req->data.args[1], &out, sizeof out);
+		r = r < 0 ? al_notify_respond(n, req->id, r, 0, err)
+		          : al_notify_respond_value(n, req->id, 0, err);
+	} else if (req->data.nr == SYS_gettimeofday) {
+		struct timeval tv = {ns / 1000000000LL, (ns % 1000000000LL) / 1000};
+		struct timezone tz = {0, 0};
+		if (tv.tv_usec < 0) {
+			tv.tv_usec += 1000000;
+			tv.tv_sec--;
+		}
+		if (req->data.args[1]) {
+			struct timeval unused;
+			gettimeofday(&unused, &tz); /* the kernel's sys_tz, as the call would give */
+		}
+		if (req->data.args[0])
+			r = write_target(pid, req->data.args[0], &tv, sizeof tv);
+		if (r == 0 && req->data.args[1])
+			r = write_target(pid, req->data.args[1], &tz, sizeof tz);
+		r = r < 0 ? al_notify_respond(n, req->id, r, 0, err)
+		          : al_notify_respond_value(n, req->id, 0, err);
+	} else {
+		int64_t t = ns / 1000000000LL - (ns % 1000000000LL < 0);
+		if (req->data.args[0])
+			r = write_target(pid, req->data.args[0], &t, sizeof t);
+		r = r < 0 ? al_notify_respond(n, req->id, r, 0, err)
+		          : al_notify_respond_value(n, req->id, t, err);
+	}
+	return r < 0 ? r : 1;
+}
+
 int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *req,
                     struct al_error *err)
 {
@@ -254,7 +342,9 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 	uint32_t act;
 	int r, arg = -1, dirfd_arg = -1;
 
-	if (!al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path))
+	bool skew = c->cs->realtime_skew_ns && is_clock_call((int)req->data.nr);
+
+	if (!al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path) && !skew)
 		return 0;
 	/* What the policy itself says comes first: only a call it allows is
 	 * chaos's to fail; a denied one goes to the denial handling. */
@@ -275,6 +365,11 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 		path = call_path(c, req, arg, dirfd_arg);
 	}
 	if (!al_chaos_schedule_decide(&c->sched, (int)req->data.nr, path, &d) || !d.inject) {
+		if (skew) {
+			r = answer_clock(c, n, req, err);
+			if (r != 0)
+				return r;
+		}
 		/* CONTINUE: the kernel runs the call with its own arguments; we
 		 * decided on a copy, which is fine for a decision that only ever
 		 * makes a call fail (seccomp_unotify(2) on CONTINUE). */
@@ -371,6 +466,7 @@ void al_chaos_describe_start(const struct al_chaos *c, struct al_json *j)
 	al_json_kv_uint(j, "syscall_rules", cs->n_syscalls);
 	al_json_kv_uint(j, "resource_steps", cs->n_steps);
 	al_json_kv_int(j, "clock_offset_ns", cs->clock_offset_ns);
+	al_json_kv_int(j, "realtime_skew_ns", cs->realtime_skew_ns);
 	al_json_obj_end(j);
 }
 
@@ -381,6 +477,7 @@ void al_chaos_describe(const struct al_chaos *c, struct al_json *j)
 	al_json_kv_uint(j, "faults", c->faults);
 	al_json_kv_uint(j, "faults_unrecorded", c->unrecorded);
 	al_json_kv_uint(j, "steps_applied", c->steps_applied);
+	al_json_kv_uint(j, "realtime_skewed_calls", c->skewed_calls);
 	al_json_key(j, "by_rule");
 	al_json_arr_begin(j);
 	for (size_t i = 0; i < c->sched.n_rules; i++) {

@@ -168,6 +168,7 @@ struct al_chaos_spec {
 	struct al_chaos_step *steps; /* sorted by at_ns (stable) */
 	size_t n_steps;
 	int64_t clock_offset_ns; /* monotonic + boottime offset of the workload's time namespace */
+	int64_t realtime_skew_ns; /* CLOCK_REALTIME skew of the real clock syscalls (not the vDSO) */
 };
 
 /* Ownership: every char * in the struct is owned by it and released by

@@ -124,16 +124,18 @@ static void shortest_double(struct al_json *j, double v)
 
 bool al_chaos_canon_has_faults(const struct al_chaos_spec *c)
 {
-	return c->n_syscalls || c->n_steps || c->clock_offset_ns;
+	return c->n_syscalls || c->n_steps || c->clock_offset_ns || c->realtime_skew_ns;
 }
 
 void al_chaos_canon_clock(struct al_json *j, const struct al_chaos_spec *c)
 {
-	if (c->clock_offset_ns == 0)
+	if (c->clock_offset_ns == 0 && c->realtime_skew_ns == 0)
 		return;
 	al_json_key(j, "clock");
 	al_json_obj_begin(j);
 	al_json_kv_int(j, "offset", c->clock_offset_ns);
+	if (c->realtime_skew_ns) /* written only when set: older hashes stay */
+		al_json_kv_int(j, "realtime", c->realtime_skew_ns);
 	al_json_obj_end(j);
 }
 

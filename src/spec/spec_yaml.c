@@ -1643,7 +1643,7 @@ static int h_chaos_resources(struct yctx *c, const struct ynode *v, const char *
 #define AL_CHAOS_MAX_OFFSET_NS (3650ull * 86400 * 1000000000ull)
 
 /* "+3d", "-90m", "2h": a signed duration; d (days) on top of the usual units. */
-static int h_chaos_clock_offset(struct yctx *c, const struct ynode *v, const char *key)
+static int get_offset(struct yctx *c, const struct ynode *v, const char *key, int64_t *out)
 {
 	const char *s;
 	char buf[64];
@@ -1672,12 +1672,23 @@ static int h_chaos_clock_offset(struct yctx *c, const struct ynode *v, const cha
 	if (r < 0 || ns > AL_CHAOS_MAX_OFFSET_NS / mul)
 		return yerr(c, v, key, "offset \"%s\" is out of range (at most 3650d)", v->text);
 	ns *= mul;
-	c->spec->chaos.clock_offset_ns = neg ? -(int64_t)ns : (int64_t)ns;
+	*out = neg ? -(int64_t)ns : (int64_t)ns;
 	return 0;
+}
+
+static int h_chaos_clock_offset(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_offset(c, v, key, &c->spec->chaos.clock_offset_ns);
+}
+
+static int h_chaos_clock_realtime(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_offset(c, v, key, &c->spec->chaos.realtime_skew_ns);
 }
 
 static const struct key_def chaos_clock_keys[] = {
     {"offset", h_chaos_clock_offset},
+    {"realtime", h_chaos_clock_realtime},
 };
 
 static int h_chaos_clock(struct yctx *c, const struct ynode *v, const char *key)

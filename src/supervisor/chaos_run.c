@@ -122,16 +122,17 @@ int al_sv_chaos_check(struct al_supervisor *s, struct al_error *err)
 
 int al_sv_chaos_start(struct al_supervisor *s, struct al_error *err)
 {
-	int64_t off = s->spec->chaos.clock_offset_ns;
+	int64_t off = s->spec->chaos.clock_offset_ns, skew = s->spec->chaos.realtime_skew_ns;
 
-	if (s->chaos && off != 0) {
-		/* the init wrote it before forking the workload (init.c,
-		 * step_clock_offset): the workload started under it */
-		char f[160];
+	if (s->chaos && (off != 0 || skew != 0)) {
+		/* the init wrote the offset before forking the workload (init.c,
+		 * step_clock_offset): the workload started under it; the realtime
+		 * skew is applied to each real clock syscall from now on */
+		char f[220];
 		snprintf(f, sizeof f,
 		         "{\"decision\":{\"kind\":\"clock\",\"monotonic_offset_ns\":%lld,"
-		         "\"boottime_offset_ns\":%lld},\"applied\":true}",
-		         (long long)off, (long long)off);
+		         "\"boottime_offset_ns\":%lld,\"realtime_skew_ns\":%lld},\"applied\":true}",
+		         (long long)off, (long long)off, (long long)skew);
 		int r = al_evlog_append(s->log, "chaos", f, err);
 		if (r < 0)
 			return r;

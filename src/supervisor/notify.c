@@ -914,6 +914,21 @@ int al_notify_respond(struct al_notify *n, uint64_t id, int error, uint32_t flag
 	return respond(n, id, error, flags, err);
 }
 
+int al_notify_respond_value(struct al_notify *n, uint64_t id, int64_t val, struct al_error *err)
+{
+	memset(n->resp, 0, n->sizes.seccomp_notif_resp);
+	n->resp->id = id;
+	n->resp->val = val;
+	if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_SEND, n->resp) < 0) {
+		if (errno == ENOENT) {
+			n->st.vanished++;
+			return 0;
+		}
+		return al_error_errno(err, "notify", "seccomp notification answer");
+	}
+	return 0;
+}
+
 int al_notify_record(struct al_notify *n, const char *type, const char *json,
                      struct al_error *err)
 {

@@ -80,6 +80,9 @@ void al_notify_set_interposer(struct al_notify *n, al_notify_interposer fn, void
  * error -E fails it with E. A vanished target is 0 (counted). */
 int al_notify_respond(struct al_notify *n, uint64_t id, int error, uint32_t flags,
                       struct al_error *err);
+/* Answer with a return value of our own: the call is not run, it returns
+ * val (an emulated call: chaos's skewed clock reads). */
+int al_notify_respond_value(struct al_notify *n, uint64_t id, int64_t val, struct al_error *err);
 /* Write a record through the log (or the test recorder). */
 int al_notify_record(struct al_notify *n, const char *type, const char *json,
                      struct al_error *err);

@@ -188,6 +188,28 @@ def test_clock_offset_inside_not_outside(airlock, airlock_works, world_tmp):
         < 60 * 10**9
 
 
+def test_realtime_skew_of_real_syscalls(airlock, airlock_works, world_tmp):
+    """clock.realtime skews CLOCK_REALTIME for the real clock syscalls
+    (clock_gettime, gettimeofday, time); the vDSO, which never traps, is not
+    skewed (docs/chaos.md says so)."""
+    skew = 3600 * 10**9
+    res, recs = run_chaos(airlock, world_tmp, "chaos:\n  clock: {realtime: +1h}\n", "clock")
+    now = time.time_ns()
+    assert res.rc == 0, res.describe()
+    c = res.one("clock")
+    assert abs(c["realtime_raw_syscall_ns"] - skew - now) < 60 * 10**9, c
+    assert abs(c["gettimeofday_raw_syscall_us"] * 1000 - skew - now) < 60 * 10**9, c
+    assert abs(c["time_raw_syscall_s"] * 10**9 - skew - now) < 60 * 10**9, c
+    assert c["time_raw_syscall_tloc_s"] in (c["time_raw_syscall_s"], c["time_raw_syscall_s"] - 1)
+    assert abs(c["realtime_ns"] - now) < 60 * 10**9, c            # the vDSO: not skewed
+    assert abs(c["monotonic_raw_syscall_ns"] - time.clock_gettime_ns(time.CLOCK_MONOTONIC)) \
+        < 60 * 10**9                                                # other clocks: untouched
+    end = run_end(recs)
+    assert end["chaos"]["realtime_skewed_calls"] == 4
+    rec = chaos_records(recs, "clock")
+    assert len(rec) == 1 and rec[0]["decision"]["realtime_skew_ns"] == skew
+
+
 def test_negative_clock_offset(airlock, airlock_works, world_tmp):
     res, recs = run_chaos(airlock, world_tmp, "chaos:\n  clock: {offset: -1s}\n", "clock")
     assert res.rc == 0, res.describe()

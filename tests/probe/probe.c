@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -1053,6 +1054,15 @@ static int c_clock(char **a)
 	j_int("realtime_ns", ts_ns(CLOCK_REALTIME, 0));
 	j_int("monotonic_raw_syscall_ns", ts_ns(CLOCK_MONOTONIC, 1));
 	j_int("realtime_raw_syscall_ns", ts_ns(CLOCK_REALTIME, 1));
+	{
+		struct timeval tv;
+		long long t = -1;
+		syscall(SYS_gettimeofday, &tv, NULL);
+		j_int("gettimeofday_raw_syscall_us", (long long)tv.tv_sec * 1000000LL + tv.tv_usec);
+		syscall(SYS_time, &t);
+		j_int("time_raw_syscall_s", (long long)syscall(SYS_time, NULL));
+		j_int("time_raw_syscall_tloc_s", t);
+	}
 	return 0;
 }
 

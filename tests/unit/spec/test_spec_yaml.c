@@ -806,8 +806,9 @@ static void test_chaos_keys(void **state)
 	al_buf_free(&b);
 	al_spec_free(&s);
 
-	assert_int_equal(load(&s, "chaos:\n  clock: {offset: -90m}\n", &err), 0);
+	assert_int_equal(load(&s, "chaos:\n  clock: {offset: -90m, realtime: +1h}\n", &err), 0);
 	assert_int_equal(s.chaos.clock_offset_ns, -90ll * 60 * 1000000000ll);
+	assert_int_equal(s.chaos.realtime_skew_ns, 3600ll * 1000000000ll);
 	al_spec_free(&s);
 }
 
