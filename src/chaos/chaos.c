@@ -266,10 +266,33 @@ static bool is_clock_call(int nr)
 	return nr == SYS_clock_gettime || nr == SYS_gettimeofday || nr == SYS_time;
 }
 
-static int write_target(pid_t pid, uint64_t addr, const void *src, size_t len)
+/* Writing into a target is only safe into *that* target: a notification
+ * whose process died meanwhile may name a pid the host has reused. So the
+ * target's memory is opened first (/proc/PID/mem pins the address space it
+ * opened), and only if the notification is still pending after the open --
+ * the target alive, so the pid was still its own at the open -- is the fd
+ * used. -ESRCH: the target is gone (nothing to answer). */
+static int open_target_mem(struct al_notify *n, const struct seccomp_notif *req)
 {
-	struct iovec l = {(void *)src, len}, r = {(void *)(uintptr_t)addr, len};
-	return process_vm_writev(pid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%u/mem", req->pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return al_notify_valid(n, req->id) ? -errno : -ESRCH;
+	if (!al_notify_valid(n, req->id)) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+static int write_target(int memfd, uint64_t addr, const void *src, size_t len)
+{
+	if (addr == 0 || addr > UINT64_MAX - len)
+		return -EFAULT;
+	return pwrite(memfd, src, len, (off_t)addr) == (ssize_t)len ? 0 : -EFAULT;
 }
 
 /* CLOCK_REALTIME (and its coarse and TAI forms) of the real syscalls, plus
@@ -281,10 +304,9 @@ static int answer_clock(struct al_chaos *c, struct al_notify *n, const struct se
                         struct al_error *err)
 {
 	int64_t skew = c->cs->realtime_skew_ns;
-	pid_t pid = (pid_t)req->pid;
 	struct timespec ts;
 	int64_t ns;
-	int r = 0;
+	int r = 0, memfd;
 
 	if (req->data.nr == SYS_clock_gettime) {
 		clockid_t id = (clockid_t)req->data.args[0];
@@ -295,6 +317,17 @@ static int answer_clock(struct al_chaos *c, struct al_notify *n, const struct se
 		clock_gettime(CLOCK_REALTIME, &ts);
 	}
 	ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + skew;
+	memfd = open_target_mem(n, req);
+	if (memfd == -ESRCH)
+		return 1; /* gone: the answer would find no one */
+	if (memfd < 0) {
+		/* alive but not writable by us: the skew cannot be given, so
+		 * the run stops (the call is answered so nothing hangs) */
+		al_notify_respond(n, req->id, -EPERM, 0, err);
+		errno = -memfd;
+		return al_error_errno(err, "chaos", "opening /proc/%u/mem for the realtime skew",
+		                      req->pid);
+	}
 	c->skewed_calls++;
 	if (req->data.nr == SYS_clock_gettime) {
 		struct timespec out = {ns / 1000000000LL, ns % 1000000000LL};
@@ -302,7 +335,7 @@ static int answer_clock(struct al_chaos *c, struct al_notify *n, const struct se
 			out.tv_nsec += 1000000000L;
 			out.tv_sec--;
 		}
-		r = write_target(pid, req->data.args[1], &out, sizeof out);
+		r = write_target(memfd, req->data.args[1], &out, sizeof out);
 		r = r < 0 ? al_notify_respond(n, req->id, r, 0, err)
 		          : al_notify_respond_value(n, req->id, 0, err);
 	} else if (req->data.nr == SYS_gettimeofday) {
@@ -317,18 +350,19 @@ static int answer_clock(struct al_chaos *c, struct al_notify *n, const struct se
 			gettimeofday(&unused, &tz); /* the kernel's sys_tz, as the call would give */
 		}
 		if (req->data.args[0])
-			r = write_target(pid, req->data.args[0], &tv, sizeof tv);
+			r = write_target(memfd, req->data.args[0], &tv, sizeof tv);
 		if (r == 0 && req->data.args[1])
-			r = write_target(pid, req->data.args[1], &tz, sizeof tz);
+			r = write_target(memfd, req->data.args[1], &tz, sizeof tz);
 		r = r < 0 ? al_notify_respond(n, req->id, r, 0, err)
 		          : al_notify_respond_value(n, req->id, 0, err);
 	} else {
 		int64_t t = ns / 1000000000LL - (ns % 1000000000LL < 0);
 		if (req->data.args[0])
-			r = write_target(pid, req->data.args[0], &t, sizeof t);
+			r = write_target(memfd, req->data.args[0], &t, sizeof t);
 		r = r < 0 ? al_notify_respond(n, req->id, r, 0, err)
 		          : al_notify_respond_value(n, req->id, t, err);
 	}
+	close(memfd);
 	return r < 0 ? r : 1;
 }
 
@@ -363,6 +397,10 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 				dirfd_arg = c->sched.rules[i].dirfd_arg;
 			}
 		path = call_path(c, req, arg, dirfd_arg);
+		/* read by pid: only the target's if it is still waiting now (a
+		 * recycled pid would have let us read some other process) */
+		if (!al_notify_valid(n, req->id))
+			return 1;
 	}
 	if (!al_chaos_schedule_decide(&c->sched, (int)req->data.nr, path, &d) || !d.inject) {
 		if (skew) {

@@ -201,11 +201,13 @@ def test_realtime_skew_of_real_syscalls(airlock, airlock_works, world_tmp):
     assert abs(c["gettimeofday_raw_syscall_us"] * 1000 - skew - now) < 60 * 10**9, c
     assert abs(c["time_raw_syscall_s"] * 10**9 - skew - now) < 60 * 10**9, c
     assert c["time_raw_syscall_tloc_s"] in (c["time_raw_syscall_s"], c["time_raw_syscall_s"] - 1)
+    # a bad destination fails as the kernel would fail it, nothing is written
+    assert c["realtime_raw_badaddr_errno"] == 14 and c["realtime_raw_kernaddr_errno"] == 14
     assert abs(c["realtime_ns"] - now) < 60 * 10**9, c            # the vDSO: not skewed
     assert abs(c["monotonic_raw_syscall_ns"] - time.clock_gettime_ns(time.CLOCK_MONOTONIC)) \
         < 60 * 10**9                                                # other clocks: untouched
     end = run_end(recs)
-    assert end["chaos"]["realtime_skewed_calls"] == 4
+    assert end["chaos"]["realtime_skewed_calls"] == 6
     rec = chaos_records(recs, "clock")
     assert len(rec) == 1 and rec[0]["decision"]["realtime_skew_ns"] == skew
 

@@ -1062,6 +1062,13 @@ static int c_clock(char **a)
 		syscall(SYS_time, &t);
 		j_int("time_raw_syscall_s", (long long)syscall(SYS_time, NULL));
 		j_int("time_raw_syscall_tloc_s", t);
+		/* hostile addresses: unmapped, and a kernel address */
+		errno = 0;
+		j_int("realtime_raw_badaddr_errno",
+		      syscall(SYS_clock_gettime, CLOCK_REALTIME, (void *)8) < 0 ? errno : 0);
+		errno = 0;
+		j_int("realtime_raw_kernaddr_errno",
+		      syscall(SYS_clock_gettime, CLOCK_REALTIME, (void *)0xffffffffff600000ull) < 0 ? errno : 0);
 	}
 	return 0;
 }
