@@ -96,6 +96,11 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *req,
                     struct al_error *err);
 
+/* The sandbox init's host pid: its own calls are never faulted (it reaps,
+ * forwards signals and reports the exit; failing those would hang or
+ * misreport the run instead of testing the workload). */
+void al_chaos_set_init_pid(struct al_chaos *c, pid_t pid);
+
 /* Resource schedule: the next step's due time (CLOCK_MONOTONIC ns relative
  * to the workload's start), or UINT64_MAX when none is left. */
 uint64_t al_chaos_next_step_ns(const struct al_chaos *c);

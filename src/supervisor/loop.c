@@ -448,6 +448,7 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 						close(fd);
 					fail_closed(s, &e);
 				} else if (s->chaos) {
+					al_chaos_set_init_pid(s->chaos, s->pid);
 					al_notify_set_interposer(s->notify, al_chaos_notify, s->chaos);
 				}
 			} else if (kind == 'U' && s->upper_fd < 0) {

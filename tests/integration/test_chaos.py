@@ -145,6 +145,18 @@ def test_denied_call_stays_denied(airlock, airlock_works, world_tmp):
     assert not chaos_records(recs)
 
 
+def test_init_is_not_a_target(airlock, airlock_works, world_tmp):
+    """Only the workload is under test: the sandbox init's own calls (it reaps
+    with wait4, reports the exit over its socket) are never failed -- else a
+    wait4 rule would hang the run until its timeout and lose the exit status."""
+    spec = ("chaos:\n  syscalls:\n    - {syscall: wait4, errno: EINTR, every: 1}\n"
+            "    - {syscall: sendto, errno: EIO, every: 1}\n")
+    res, recs = run_chaos(airlock, world_tmp, spec, "exit", "3", opts=("--timeout", "20s"))
+    assert res.rc == 3, res.describe()
+    assert not chaos_records(recs)
+    assert run_end(recs)["verdict"] == "exited"
+
+
 def test_chaos_on_a_denied_syscall_is_refused(airlock, airlock_works, world_tmp):
     spec = "chaos:\n  syscalls:\n    - {syscall: mount, errno: EIO, every: 1}\n"
     res, recs = run_chaos(airlock, world_tmp, spec, "echo", "hi")
