@@ -280,6 +280,12 @@ static void read_in(const struct al_cg_dir *d, const char *file, char *buf, size
 	assert_int_equal(al_cg_read(d, file, buf, n, &err), 0);
 }
 
+static bool read_in_opt(const struct al_cg_dir *d, const char *file, char *buf, size_t n)
+{
+	struct al_error err;
+	return al_cg_read(d, file, buf, n, &err) == 0;
+}
+
 static pid_t fork_waiting(int *release_fd)
 {
 	int p[2];
@@ -731,6 +737,45 @@ static void test_v2_frontend_in_private_mount(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* chaos steps on a real v1 cgroup: memory down and back up (memsw kept
+ * equal, in the order the kernel accepts), pids, cpus. */
+static void test_v1_real_update(void **state)
+{
+	struct al_cg_layout lay;
+	char self[8192], buf[256], id[64];
+	struct al_limits lim = {.memory = 64 * MiB, .pids = 16, .cpus = 1};
+	static struct al_cgroup cg; /* static: the teardown may see it */
+	struct al_error err;
+
+	if (!real_v1(&lay, self, sizeof self)) {
+		skip_because("needs root on a host with v1 hierarchies");
+		return;
+	}
+	unit_run_id(id, sizeof id, "update");
+	al_cg_init(&cg);
+	live = &cg;
+	assert_int_equal(al_cg_v1_create(&cg, &lay, self, id, &lim, &err), 0);
+	lim.memory = 32 * MiB;
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err), 0);
+	read_in(&cg.dirs[AL_CG1_MEMORY], "memory.limit_in_bytes", buf, sizeof buf);
+	assert_int_equal(strtoull(buf, NULL, 10), 32 * MiB);
+	if (read_in_opt(&cg.dirs[AL_CG1_MEMORY], "memory.memsw.limit_in_bytes", buf, sizeof buf))
+		assert_int_equal(strtoull(buf, NULL, 10), 32 * MiB);
+	lim.memory = 128 * MiB; /* raising: memsw first, or the kernel refuses */
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err), 0);
+	read_in(&cg.dirs[AL_CG1_MEMORY], "memory.limit_in_bytes", buf, sizeof buf);
+	assert_int_equal(strtoull(buf, NULL, 10), 128 * MiB);
+	lim.pids = 5;
+	lim.cpus = 0.2;
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_PIDS | AL_CGROUP_SET_CPUS, &lim, &err), 0);
+	read_in(&cg.dirs[AL_CG1_PIDS], "pids.max", buf, sizeof buf);
+	assert_string_equal(buf, "5\n");
+	read_in(&cg.dirs[AL_CG1_CPU], "cpu.cfs_quota_us", buf, sizeof buf);
+	assert_string_equal(buf, "20000\n");
+	assert_int_equal(al_cgroup_destroy(&cg, &err), 0);
+	al_cg_undo(&cg);
+}
+
 /* chaos resource steps through the v2 back end's update, on a plain
  * directory standing in for the run's cgroup (the files are what the kernel
  * would be told; no controller is needed). */
@@ -829,6 +874,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
 	    cmocka_unit_test(test_v2_frontend_in_private_mount),
 	    cmocka_unit_test(test_v2_update_files),
+	    cmocka_unit_test_teardown(test_v1_real_update, real_teardown),
 	    cmocka_unit_test(test_update_without_cgroup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
