@@ -39,6 +39,8 @@ struct al_chaos {
 	uint64_t steps_applied;
 	uint64_t skewed_calls; /* clock syscalls answered with the realtime skew */
 	pid_t init_pid;        /* the sandbox init (host pid): exempt */
+	bool workload_execd;   /* the workload's first exec was seen: airlock's own pre-exec
+	                        * code in the forked child is over */
 	char path[PATH_MAX * 2 + 2];
 };
 
@@ -384,6 +386,21 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 
 	bool skew = c->cs->realtime_skew_ns && is_clock_call((int)req->data.nr);
 
+	/* Between the init's fork and the workload's exec, the child runs
+	 * airlock's own code (signal resets, setsid, the exec error report):
+	 * not under test. The first exec notification ends that window. */
+	if (!c->workload_execd) {
+		if ((req->data.nr == SYS_execve || req->data.nr == SYS_execveat) &&
+		    (pid_t)req->pid != c->init_pid)
+			c->workload_execd = true;
+		else if ((pid_t)req->pid != c->init_pid &&
+		         (skew || al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path)) &&
+		         (al_bpf_run(c->base, c->n_base, &req->data) & SECCOMP_RET_ACTION_FULL) ==
+		             SECCOMP_RET_ALLOW) {
+			r = al_notify_respond(n, req->id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE, err);
+			return r < 0 ? r : 1;
+		}
+	}
 	if (!al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path) && !skew)
 		return 0;
 	/* What the policy itself says comes first: only a call it allows is

@@ -157,6 +157,18 @@ def test_init_is_not_a_target(airlock, airlock_works, world_tmp):
     assert run_end(recs)["verdict"] == "exited"
 
 
+def test_pre_exec_code_is_not_a_target(airlock, airlock_works, world_tmp):
+    """Between the init's fork and the workload's exec the child runs airlock's
+    own code (setsid, unblocking every signal): not under test. Faulted, the
+    workload would start with every signal blocked."""
+    spec = ("chaos:\n  syscalls:\n    - {syscall: setsid, errno: EPERM, every: 1}\n"
+            "    - {syscall: rt_sigprocmask, errno: EPERM, every: 1}\n")
+    res, recs = run_chaos(airlock, world_tmp, spec, "status")
+    assert res.rc == 0, res.describe()
+    assert not chaos_records(recs)
+    assert [r["calls"] for r in run_end(recs)["chaos"]["by_rule"]] == [0, 0]
+
+
 def test_chaos_on_a_denied_syscall_is_refused(airlock, airlock_works, world_tmp):
     spec = "chaos:\n  syscalls:\n    - {syscall: mount, errno: EIO, every: 1}\n"
     res, recs = run_chaos(airlock, world_tmp, spec, "echo", "hi")
