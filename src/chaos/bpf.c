@@ -77,6 +77,8 @@ uint32_t al_bpf_run(const struct sock_filter *prog, size_t n, const struct secco
 		}
 		src = BPF_SRC(f->code) == BPF_X ? X : k;
 		if (BPF_CLASS(f->code) == BPF_ALU) {
+			/* one operation per line reads as the table it is */
+			/* clang-format off */
 			switch (BPF_OP(f->code)) {
 			case BPF_ADD: A += src; break;
 			case BPF_SUB: A -= src; break;
@@ -99,16 +101,26 @@ uint32_t al_bpf_run(const struct sock_filter *prog, size_t n, const struct secco
 			case BPF_NEG: A = -A; break;
 			default: return SECCOMP_RET_KILL_PROCESS;
 			}
+			/* clang-format on */
 			continue;
 		}
 		if (BPF_CLASS(f->code) == BPF_JMP) {
 			bool t;
 			switch (BPF_OP(f->code)) {
-			case BPF_JEQ: t = A == src; break;
-			case BPF_JGT: t = A > src; break;
-			case BPF_JGE: t = A >= src; break;
-			case BPF_JSET: t = (A & src) != 0; break;
-			default: return SECCOMP_RET_KILL_PROCESS;
+			case BPF_JEQ:
+				t = A == src;
+				break;
+			case BPF_JGT:
+				t = A > src;
+				break;
+			case BPF_JGE:
+				t = A >= src;
+				break;
+			case BPF_JSET:
+				t = (A & src) != 0;
+				break;
+			default:
+				return SECCOMP_RET_KILL_PROCESS;
 			}
 			{
 				size_t off = t ? f->jt : f->jf;

@@ -32,8 +32,8 @@ struct al_chaos {
 	struct sock_filter *base; /* the policy program before the diversion */
 	size_t n_base;
 	size_t next_step;
-	uint64_t diverted;   /* calls that reached chaos */
-	uint64_t faults;     /* injected */
+	uint64_t diverted; /* calls that reached chaos */
+	uint64_t faults;   /* injected */
 	uint64_t records;
 	uint64_t unrecorded;
 	uint64_t steps_applied;
@@ -74,11 +74,12 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 	 * the init has dropped its own before the workload runs. */
 	for (size_t i = 0; rootless && i < cs->n_steps; i++)
 		if (cs->steps[i].what & AL_CHAOS_RES_DISK)
-			return al_error_set(err, EPERM, "chaos",
-			                    "chaos.resources[%zu].disk: shrinking the writable areas "
-			                    "needs a rootful airlock (the supervisor must hold "
-			                    "CAP_SYS_ADMIN over the sandbox's mount namespace)",
-			                    i);
+			return al_error_set(
+			    err, EPERM, "chaos",
+			    "chaos.resources[%zu].disk: shrinking the writable areas "
+			    "needs a rootful airlock (the supervisor must hold "
+			    "CAP_SYS_ADMIN over the sandbox's mount namespace)",
+			    i);
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return al_error_set(err, ENOMEM, "chaos", "allocating");
@@ -108,11 +109,12 @@ int al_chaos_prepare(struct al_chaos **out, const struct al_spec *spec, struct a
 		 * policy refuses already fails (and is recorded as denied). */
 		if (!policy_allows(name)) {
 			al_chaos_free(c);
-			return al_error_set(err, EINVAL, "chaos",
-			                    "chaos.syscalls[%zu]: %s is not allowed by the sandbox's "
-			                    "seccomp policy, so there is no call to fail "
-			                    "(docs/seccomp.md lists the allowed ones)",
-			                    i, name);
+			return al_error_set(
+			    err, EINVAL, "chaos",
+			    "chaos.syscalls[%zu]: %s is not allowed by the sandbox's "
+			    "seccomp policy, so there is no call to fail "
+			    "(docs/seccomp.md lists the allowed ones)",
+			    i, name);
 		}
 		for (size_t j = 0; j < n_nrs; j++)
 			dup |= nrs[j] == c->sched.rules[i].nr;
@@ -232,8 +234,7 @@ static const char *call_path(struct al_chaos *c, const struct seccomp_notif *req
 }
 
 static int record_fault(struct al_chaos *c, struct al_notify *n, const struct seccomp_notif *req,
-                        const struct al_chaos_decision *d, const char *path,
-                        struct al_error *err)
+                        const struct al_chaos_decision *d, const char *path, struct al_error *err)
 {
 	struct al_buf b;
 	struct al_json j;
@@ -355,7 +356,8 @@ static int answer_clock(struct al_chaos *c, struct al_notify *n, const struct se
 		}
 		if (req->data.args[1]) {
 			struct timeval unused;
-			gettimeofday(&unused, &tz); /* the kernel's sys_tz, as the call would give */
+			gettimeofday(&unused,
+			             &tz); /* the kernel's sys_tz, as the call would give */
 		}
 		if (req->data.args[0])
 			r = write_target(memfd, req->data.args[0], &tv, sizeof tv);
@@ -394,7 +396,8 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 		    (pid_t)req->pid != c->init_pid)
 			c->workload_execd = true;
 		else if ((pid_t)req->pid != c->init_pid &&
-		         (skew || al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path)) &&
+		         (skew ||
+		          al_chaos_schedule_wants(&c->sched, (int)req->data.nr, &needs_path)) &&
 		         (al_bpf_run(c->base, c->n_base, &req->data) & SECCOMP_RET_ACTION_FULL) ==
 		             SECCOMP_RET_ALLOW) {
 			r = al_notify_respond(n, req->id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE, err);
@@ -420,7 +423,8 @@ int al_chaos_notify(void *ctx, struct al_notify *n, const struct seccomp_notif *
 	c->diverted++;
 	if (needs_path) {
 		for (size_t i = 0; i < c->sched.n_rules; i++)
-			if (c->sched.rules[i].nr == (int)req->data.nr && c->sched.rules[i].path_arg >= 0) {
+			if (c->sched.rules[i].nr == (int)req->data.nr &&
+			    c->sched.rules[i].path_arg >= 0) {
 				arg = c->sched.rules[i].path_arg;
 				dirfd_arg = c->sched.rules[i].dirfd_arg;
 			}
@@ -485,7 +489,8 @@ static void step_decision_json(const struct al_chaos_step *st, size_t i, struct 
 int al_chaos_steps_due(struct al_chaos *c, uint64_t elapsed_ns, al_chaos_apply_fn apply,
                        al_chaos_record_fn record, void *ctx, struct al_error *err)
 {
-	while (c && c->next_step < c->cs->n_steps && c->cs->steps[c->next_step].at_ns <= elapsed_ns) {
+	while (c && c->next_step < c->cs->n_steps &&
+	       c->cs->steps[c->next_step].at_ns <= elapsed_ns) {
 		size_t i = c->next_step++;
 		const struct al_chaos_step *st = &c->cs->steps[i];
 		struct al_error aerr = {0};

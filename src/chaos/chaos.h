@@ -36,8 +36,8 @@ double al_prng_unit(struct al_prng *p);
 struct al_chaos_rule_state {
 	const struct al_chaos_syscall *rule;
 	int nr;
-	int path_arg;      /* -1: the rule looks at no path */
-	int dirfd_arg;     /* the *at calls' directory fd argument, or -1 (the cwd) */
+	int path_arg;  /* -1: the rule looks at no path */
+	int dirfd_arg; /* the *at calls' directory fd argument, or -1 (the cwd) */
 	struct al_prng prng;
 	uint64_t calls;    /* matching calls seen */
 	uint64_t injected; /* faults injected by this rule */
@@ -48,7 +48,7 @@ struct al_chaos_decision {
 	uint64_t call;     /* the rule's matching-call number, 1-based */
 	uint64_t injected; /* the rule's injection count, this one included */
 	bool has_draw;
-	double draw;       /* rate rules: the draw compared with the rate */
+	double draw; /* rate rules: the draw compared with the rate */
 	bool inject;
 	int err;
 };

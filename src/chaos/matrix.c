@@ -36,7 +36,8 @@ static char *read_value_file(const char *path, struct al_error *err)
 	buf = calloc(1, 65537);
 	n = buf ? fread(buf, 1, 65536, f) : 0;
 	if (buf && (ferror(f) || !feof(f))) {
-		al_error_set(err, EFBIG, "chaos", "--vary: %s: unreadable or larger than 64 KiB", path);
+		al_error_set(err, EFBIG, "chaos", "--vary: %s: unreadable or larger than 64 KiB",
+		             path);
 		free(buf);
 		buf = NULL;
 	}
@@ -109,8 +110,8 @@ int al_matrix_parse_vary(const char *arg, struct al_matrix_dim *d, struct al_err
 	if (sscanf(vals, "%lld..%lld%c", &a, &b, &tail) == 2 && strstr(vals, "..")) {
 		if (b < a || b - a >= AL_MATRIX_MAX_VALUES)
 			return al_error_set(err, EINVAL, "chaos",
-			                    "--vary %s: range %s is empty or longer than %d", d->key,
-			                    vals, AL_MATRIX_MAX_VALUES);
+			                    "--vary %s: range %s is empty or longer than %d",
+			                    d->key, vals, AL_MATRIX_MAX_VALUES);
 		for (long long x = a; x <= b; x++) {
 			char num[32];
 			snprintf(num, sizeof num, "%lld", x);
@@ -141,8 +142,8 @@ int al_matrix_parse_vary(const char *arg, struct al_matrix_dim *d, struct al_err
 		}
 	}
 	if (depth || quote)
-		return al_error_set(err, EINVAL, "chaos", "--vary %s: unbalanced brackets or quotes",
-		                    d->key);
+		return al_error_set(err, EINVAL, "chaos",
+		                    "--vary %s: unbalanced brackets or quotes", d->key);
 	return 0;
 }
 
@@ -166,7 +167,8 @@ char *al_matrix_overlay(const char *key, const char *value)
 	al_buf_init(&b);
 	for (;; level++) {
 		dot = strchr(p, '.');
-		al_buf_printf(&b, "%*s%.*s:\n", level * 2, "", dot ? (int)(dot - p) : (int)strlen(p), p);
+		al_buf_printf(&b, "%*s%.*s:\n", level * 2, "",
+		              dot ? (int)(dot - p) : (int)strlen(p), p);
 		if (dot == NULL)
 			break;
 		p = dot + 1;
@@ -191,13 +193,12 @@ struct job {
 	struct al_spec spec;
 	bool built;
 	pid_t pid;
-	int fd;               /* result pipe */
+	int fd; /* result pipe */
 	uint64_t t0;
 };
 
 static int build_spec(const struct al_matrix_opts *o, const char *out_dir, const size_t *idx,
-                      struct al_matrix_row *row,
-                      struct al_spec *s, size_t n, struct al_error *err)
+                      struct al_matrix_row *row, struct al_spec *s, size_t n, struct al_error *err)
 {
 	struct al_buf label;
 	int r = 0;
@@ -240,7 +241,10 @@ static int build_spec(const struct al_matrix_opts *o, const char *out_dir, const
  * result (and its error text) comes back over the pipe. */
 __attribute__((noreturn)) static void run_child(const struct al_spec *s, const char *log, int wfd)
 {
-	struct { struct al_run_result res; char msg[256]; } out = {0};
+	struct {
+		struct al_run_result res;
+		char msg[256];
+	} out = {0};
 	struct al_error err = {0};
 	char path[4200];
 	int fd;
@@ -312,7 +316,10 @@ static void progress(const struct al_matrix_opts *o, size_t done, size_t total, 
 
 static void finish(struct job *j, struct al_matrix_row *row, int status)
 {
-	struct { struct al_run_result res; char msg[256]; } out = {0};
+	struct {
+		struct al_run_result res;
+		char msg[256];
+	} out = {0};
 	ssize_t n = read(j->fd, &out, sizeof out);
 
 	close(j->fd);
@@ -455,8 +462,8 @@ void al_matrix_print_table(const struct al_matrix *m, FILE *out)
 			wl = strlen(m->rows[i].label);
 	if (wl > 60)
 		wl = 60;
-	fprintf(out, "%-4s %-*s %-12s %5s %10s %7s %6s  %s\n", "#", (int)wl, "combination", "verdict",
-	        "exit", "duration", "faults", "rules", "log");
+	fprintf(out, "%-4s %-*s %-12s %5s %10s %7s %6s  %s\n", "#", (int)wl, "combination",
+	        "verdict", "exit", "duration", "faults", "rules", "log");
 	for (size_t i = 0; i < m->n; i++) {
 		const struct al_matrix_row *r = &m->rows[i];
 		char f[24], ru[24], dur[24];
@@ -511,12 +518,23 @@ static void html_text(FILE *out, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
-		default: fputc(*s, out);
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		default:
+			fputc(*s, out);
 		}
 	}
 }

@@ -26,26 +26,26 @@ struct al_matrix_dim {
 };
 
 struct al_matrix_opts {
-	const char *base_spec;  /* --spec, or NULL */
+	const char *base_spec; /* --spec, or NULL */
 	struct al_matrix_dim dims[AL_MATRIX_MAX_DIMS];
 	size_t n_dims;
-	unsigned parallel;      /* >= 1 */
-	const char *out_dir;    /* logs and outputs of every run go here */
+	unsigned parallel;   /* >= 1 */
+	const char *out_dir; /* logs and outputs of every run go here */
 	uint32_t allow_degraded;
-	char *const *argv;      /* the command */
+	char *const *argv; /* the command */
 	size_t argc;
-	bool progress;          /* a progress bar on stderr */
+	bool progress; /* a progress bar on stderr */
 };
 
 struct al_matrix_row {
-	char *label;            /* "chaos.seed=3 chaos.syscalls=[...]" */
+	char *label; /* "chaos.seed=3 chaos.syscalls=[...]" */
 	char log[4096];
 	char verdict[32];
 	int exit_status;
 	uint64_t duration_ns;
-	int64_t faults;         /* -1: unknown (no run_end) */
-	int64_t rules_fired;    /* -1: no rules engine in this airlock ("n/a") */
-	char error[256];        /* a combination that could not even start */
+	int64_t faults;      /* -1: unknown (no run_end) */
+	int64_t rules_fired; /* -1: no rules engine in this airlock ("n/a") */
+	char error[256];     /* a combination that could not even start */
 };
 
 struct al_matrix {

@@ -23,8 +23,9 @@ int al_chaos_schedule_init(struct al_chaos_schedule *sc, const struct al_chaos_s
 		r->nr = seccomp_syscall_resolve_name(r->rule->syscall);
 		if (r->nr < 0) {
 			al_chaos_schedule_free(sc);
-			return al_error_set(err, EINVAL, "chaos", "chaos.syscalls[%zu]: unknown syscall %s",
-			                    i, cs->syscalls[i].syscall);
+			return al_error_set(err, EINVAL, "chaos",
+			                    "chaos.syscalls[%zu]: unknown syscall %s", i,
+			                    cs->syscalls[i].syscall);
 		}
 		r->path_arg = r->rule->paths ? al_chaos_path_arg(r->rule->syscall) : -1;
 		r->dirfd_arg = al_chaos_dirfd_arg(r->rule->syscall);

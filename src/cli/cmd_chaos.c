@@ -56,8 +56,10 @@ int al_cmd_chaos(int argc, char **argv)
 
 	if (argc < 2 || strcmp(argv[1], "matrix") != 0) {
 		usage_chaos(argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-		                ? stdout : stderr);
-		return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 125;
+		                ? stdout
+		                : stderr);
+		return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0
+		                                                                           : 125;
 	}
 	for (i = 2; i < argc; i++) {
 		const char *a = argv[i];
@@ -72,7 +74,8 @@ int al_cmd_chaos(int argc, char **argv)
 			goto out;
 		}
 		if (v == NULL) {
-			al_escape_printf(stderr, "airlock: chaos matrix: %s needs a value (or unknown)\n", a);
+			al_escape_printf(
+			    stderr, "airlock: chaos matrix: %s needs a value (or unknown)\n", a);
 			goto out;
 		}
 		if (strcmp(a, "--spec") == 0) {
@@ -91,7 +94,8 @@ int al_cmd_chaos(int argc, char **argv)
 			char *end;
 			long n = strtol(v, &end, 10);
 			if (*end || n < 1 || n > 64) {
-				al_escape_printf(stderr, "airlock: chaos matrix: --parallel %s: 1..64\n", v);
+				al_escape_printf(
+				    stderr, "airlock: chaos matrix: --parallel %s: 1..64\n", v);
 				goto out;
 			}
 			o.parallel = (unsigned)n;
@@ -104,7 +108,8 @@ int al_cmd_chaos(int argc, char **argv)
 		} else if (strcmp(a, "--allow-degraded") == 0) {
 			uint32_t bit;
 			if (al_degradation_parse(v, &bit) < 0) {
-				al_escape_printf(stderr, "airlock: chaos matrix: unknown degradation %s\n", v);
+				al_escape_printf(
+				    stderr, "airlock: chaos matrix: unknown degradation %s\n", v);
 				goto out;
 			}
 			o.allow_degraded |= bit;

@@ -16,6 +16,7 @@ static const struct {
 	const char *name;
 	int value;
 } errnos[] = {
+    /* clang-format off */
     {"EPERM", EPERM},   {"ENOENT", ENOENT},   {"EINTR", EINTR},
     {"EIO", EIO},       {"ENXIO", ENXIO},     {"E2BIG", E2BIG},
     {"EBADF", EBADF},   {"EAGAIN", EAGAIN},   {"ENOMEM", ENOMEM},
@@ -35,6 +36,7 @@ static const struct {
     {"ENOTCONN", ENOTCONN},                   {"EINPROGRESS", EINPROGRESS},
     {"ECHILD", ECHILD}, {"ESRCH", ESRCH},     {"ENODEV", ENODEV},
     {"EOVERFLOW", EOVERFLOW},                 {"ETXTBSY", ETXTBSY},
+    /* clang-format on */
 };
 
 int al_chaos_errno_parse(const char *name)
@@ -59,6 +61,7 @@ static const struct {
 	const char *name;
 	int arg, dirfd;
 } path_calls[] = {
+    /* clang-format off */
     {"open", 0, -1},        {"openat", 1, 0},       {"creat", 0, -1},
     {"stat", 0, -1},        {"lstat", 0, -1},       {"newfstatat", 1, 0},
     {"statx", 1, 0},        {"access", 0, -1},      {"faccessat", 1, 0},
@@ -73,6 +76,7 @@ static const struct {
     {"getxattr", 0, -1},    {"lgetxattr", 0, -1},   {"setxattr", 0, -1},
     {"lsetxattr", 0, -1},   {"listxattr", 0, -1},   {"llistxattr", 0, -1},
     {"removexattr", 0, -1}, {"lremovexattr", 0, -1},
+    /* clang-format on */
 };
 
 int al_chaos_path_arg(const char *syscall)
@@ -180,7 +184,8 @@ void al_chaos_canon_syscalls(struct al_json *j, const struct al_chaos_spec *c)
 		if (r->trigger == AL_CHAOS_EVERY)
 			al_json_kv_uint(j, "every", r->n);
 		al_json_kv_uint(j, "max", r->max);
-		al_json_kv_str(j, "paths", r->paths); /* absolute globs: valid UTF-8 checked by the loader */
+		al_json_kv_str(j, "paths",
+		               r->paths); /* absolute globs: valid UTF-8 checked by the loader */
 		if (r->trigger == AL_CHAOS_RATE) {
 			al_json_key(j, "rate");
 			shortest_double(j, r->rate);

@@ -55,7 +55,8 @@ static int resize_disks(struct al_supervisor *s, uint64_t bytes, struct al_error
 	if (s->n_disk_fds == 0)
 		return al_error_set(err, ENOENT, "chaos", "no writable tmpfs area to resize");
 	for (size_t i = 0; i < s->n_disk_fds; i++) {
-		int fs = (int)syscall(SYS_fspick, s->disk[i].fd, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH);
+		int fs =
+		    (int)syscall(SYS_fspick, s->disk[i].fd, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH);
 		if (fs < 0)
 			return al_error_errno(err, "chaos", "fspick %s", s->disk[i].path);
 		if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", val, 0) < 0 ||
@@ -112,11 +113,13 @@ int al_sv_chaos_check(struct al_supervisor *s, struct al_error *err)
 	if (s->chaos == NULL || (s->cgroup && strncmp(al_cgroup_mode(s->cgroup), "none", 4) != 0))
 		return 0;
 	for (size_t i = 0; i < cs->n_steps; i++)
-		if (cs->steps[i].what & (AL_CHAOS_RES_MEMORY | AL_CHAOS_RES_CPUS | AL_CHAOS_RES_PIDS))
-			return al_error_set(err, ENOTSUP, "chaos",
-			                    "chaos.resources[%zu]: memory, cpus and pids steps change "
-			                    "the run's cgroup, and this run has none (rlimits only)",
-			                    i);
+		if (cs->steps[i].what &
+		    (AL_CHAOS_RES_MEMORY | AL_CHAOS_RES_CPUS | AL_CHAOS_RES_PIDS))
+			return al_error_set(
+			    err, ENOTSUP, "chaos",
+			    "chaos.resources[%zu]: memory, cpus and pids steps change "
+			    "the run's cgroup, and this run has none (rlimits only)",
+			    i);
 	return 0;
 }
 

@@ -74,9 +74,9 @@ static void test_glob(void **state)
 	assert_true(al_glob_valid("/x/[a-c]?"));
 	assert_false(al_glob_valid("workspace/**")); /* relative */
 	assert_false(al_glob_valid(""));
-	assert_false(al_glob_valid("/a**"));        /* ** inside a component */
+	assert_false(al_glob_valid("/a**")); /* ** inside a component */
 	assert_false(al_glob_valid("/a/**b"));
-	assert_false(al_glob_valid("/a/[bc"));      /* unclosed */
+	assert_false(al_glob_valid("/a/[bc")); /* unclosed */
 
 	assert_true(al_glob_match("/workspace/**", "/workspace/a"));
 	assert_true(al_glob_match("/workspace/**", "/workspace/a/b/c"));
@@ -86,7 +86,7 @@ static void test_glob(void **state)
 	assert_false(al_glob_match("/workspace/**", "/etc/passwd"));
 	assert_true(al_glob_match("/a/*.txt", "/a/x.txt"));
 	assert_false(al_glob_match("/a/*.txt", "/a/b/x.txt")); /* * stays in a component */
-	assert_true(al_glob_match("/a/**/x.txt", "/a/x.txt"));  /* ** can be none */
+	assert_true(al_glob_match("/a/**/x.txt", "/a/x.txt")); /* ** can be none */
 	assert_true(al_glob_match("/a/**/x.txt", "/a/b/c/x.txt"));
 	assert_false(al_glob_match("/a/**/x.txt", "/a/b/c/y.txt"));
 	assert_true(al_glob_match("/x/[a-c]?", "/x/bz"));
@@ -219,9 +219,10 @@ static void test_decision_json(void **state)
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_chaos_decision_json(&sc, &d, "/w/\"q\"", &j);
-	assert_string_equal(b.data, "{\"kind\":\"syscall\",\"rule\":0,\"syscall\":\"openat\",\"nr\":257,"
-	                            "\"call\":1,\"injected\":1,\"path\":\"/w/\\\"q\\\"\","
-	                            "\"errno\":\"EIO\",\"errno_value\":5}");
+	assert_string_equal(b.data,
+	                    "{\"kind\":\"syscall\",\"rule\":0,\"syscall\":\"openat\",\"nr\":257,"
+	                    "\"call\":1,\"injected\":1,\"path\":\"/w/\\\"q\\\"\","
+	                    "\"errno\":\"EIO\",\"errno_value\":5}");
 	al_buf_free(&b);
 	al_chaos_schedule_free(&sc);
 }
@@ -236,7 +237,7 @@ static uint32_t run_prog(const struct al_seccomp *sc, uint32_t arch, int nr, uin
 }
 
 #define X86 AUDIT_ARCH_X86_64
-#define ACT(x) ((x) & SECCOMP_RET_ACTION_FULL)
+#define ACT(x) ((x)&SECCOMP_RET_ACTION_FULL)
 
 static void test_bpf_on_policy(void **state)
 {
@@ -253,8 +254,7 @@ static void test_bpf_on_policy(void **state)
 	                 SECCOMP_RET_ALLOW);
 	assert_int_equal(ACT(run_prog(sc, X86, SYS_openat, AT_FDCWD, 0, O_CREAT, S_ISUID | 0755)),
 	                 SECCOMP_RET_USER_NOTIF);
-	assert_int_equal(run_prog(sc, X86, SYS_openat2, 0, 0, 0, 0),
-	                 SECCOMP_RET_ERRNO | ENOSYS);
+	assert_int_equal(run_prog(sc, X86, SYS_openat2, 0, 0, 0, 0), SECCOMP_RET_ERRNO | ENOSYS);
 	/* a foreign architecture is killed */
 	assert_int_equal(ACT(run_prog(sc, AUDIT_ARCH_I386, 20, 0, 0, 0, 0)),
 	                 SECCOMP_RET_KILL_PROCESS);
@@ -318,10 +318,10 @@ static void test_matrix_vary(void **state)
 	assert_string_equal(d.values[4], "5");
 	al_matrix_dim_free(&d);
 
-	assert_int_equal(al_matrix_parse_vary(
-	                     "chaos.syscalls=[{syscall: write, errno: EIO, every: 2}], [] ,'a,b'", &d,
-	                     &err),
-	                 0);
+	assert_int_equal(
+	    al_matrix_parse_vary(
+	        "chaos.syscalls=[{syscall: write, errno: EIO, every: 2}], [] ,'a,b'", &d, &err),
+	    0);
 	assert_int_equal(d.n, 3);
 	assert_string_equal(d.values[0], "[{syscall: write, errno: EIO, every: 2}]");
 	assert_string_equal(d.values[1], "[]");
@@ -351,7 +351,9 @@ static void test_matrix_overlay(void **state)
 	char *o = al_matrix_overlay("chaos.seed", "3");
 	assert_string_equal(o, "chaos:\n  seed:\n    3\n");
 	free(o);
-	o = al_matrix_overlay("chaos.syscalls", "- {syscall: write, errno: EIO, every: 1}\n- {syscall: read, errno: EIO, every: 2}\n");
+	o = al_matrix_overlay(
+	    "chaos.syscalls",
+	    "- {syscall: write, errno: EIO, every: 1}\n- {syscall: read, errno: EIO, every: 2}\n");
 	assert_string_equal(o, "chaos:\n  syscalls:\n    - {syscall: write, errno: EIO, every: 1}\n"
 	                       "    - {syscall: read, errno: EIO, every: 2}\n");
 	free(o);
@@ -359,7 +361,8 @@ static void test_matrix_overlay(void **state)
 	struct al_spec s;
 	struct al_error err = {0};
 	al_spec_init(&s);
-	const char *base = "chaos:\n  seed: 1\n  syscalls: [{syscall: write, errno: EIO, every: 2}]\n";
+	const char *base =
+	    "chaos:\n  seed: 1\n  syscalls: [{syscall: write, errno: EIO, every: 2}]\n";
 	assert_int_equal(al_spec_load_string(&s, "base", base, strlen(base), &err), 0);
 	o = al_matrix_overlay("chaos.seed", "9");
 	assert_int_equal(al_spec_load_string(&s, "ov", o, strlen(o), &err), 0);
