@@ -20,6 +20,7 @@ static void usage(FILE *out)
 	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
+	      "  rules explain [SPEC]                          print the effective tripwire rules\n"
 	      "  help [COMMAND]                                show help\n"
 	      "  version                                       print the version\n"
 	      "\n"
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)
 		return al_cmd_log(argc - 1, argv + 1);
+	if (strcmp(cmd, "rules") == 0)
+		return al_cmd_rules(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return 0;

@@ -27,6 +27,7 @@
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
 #include "supervisor/notify.h"
+#include "monitor/monitor.h"
 #include "util/escape.h"
 #include "util/fdutil.h"
 #include "util/json.h"
@@ -79,6 +80,8 @@ static void log_event(struct al_supervisor *s, const char *type, const char *fie
 	struct al_error e = {0};
 	if (al_evlog_append(s->log, type, fields, &e) < 0)
 		fail_closed(s, &e);
+	else
+		al_supervisor_monitor_event(s, type, fields);
 }
 
 static void output_limit_event(struct al_supervisor *s)
@@ -442,6 +445,9 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 					if (s->notify == NULL)
 						close(fd);
 					fail_closed(s, &e);
+				} else if (s->monitor) {
+					/* exec and syscall_denied records go through the rules */
+					al_notify_set_recorder(s->notify, al_monitor_record, s->monitor);
 				}
 			} else if (kind == 'U' && s->upper_fd < 0) {
 				s->upper_fd = fd;
@@ -719,6 +725,7 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 					fail_closed(s, &e);
 				al_supervisor_check_disks(s);
 				check_output_stall(s);
+				al_monitor_tick(s->monitor);
 				break;
 			case TAG_SYNC: read_sync(s); break;
 			case TAG_STDOUT:

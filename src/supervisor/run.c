@@ -29,6 +29,7 @@
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
 #include "supervisor/notify.h"
+#include "monitor/monitor.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/timeutil.h"
@@ -404,6 +405,9 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		goto out;
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s.log, spec->limits.output);
+	r = al_supervisor_monitor_start(&s, err);
+	if (r < 0)
+		goto out;
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
@@ -587,6 +591,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		al_notify_free(s.notify);
 		s.notify = NULL;
 	}
+	/* alerts get their bounded time, then are recorded */
+	al_monitor_finish(s.monitor);
+	al_monitor_free(s.monitor);
+	s.monitor = NULL;
 	/* No process of the run may remain. With a cgroup the kernel's own
 	 * bookkeeping is the evidence: an rmdir succeeds only on an empty
 	 * cgroup, and nothing inside can leave it (there is no cgroupfs in the
@@ -704,6 +712,7 @@ out:
 		al_cgroup_destroy(s.cgroup, &cerr);
 		al_cgroup_free(s.cgroup);
 	}
+	al_monitor_free(s.monitor);
 	if (s.log)
 		al_evlog_free(s.log);
 	if (s.export_parent_fd >= 0)

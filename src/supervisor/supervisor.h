@@ -15,6 +15,7 @@
 struct al_evlog;
 struct al_notify;
 struct al_cgroup;
+struct al_monitor;
 
 #define AL_RELAY_BUF 65536
 
@@ -56,6 +57,7 @@ struct al_supervisor {
 	struct al_sandbox_plan *plan;
 	struct al_evlog *log;
 	struct al_notify *notify;
+	struct al_monitor *monitor; /* tripwires (src/monitor/), or NULL */
 	struct al_cgroup *cgroup;
 	char run_id[40];
 
@@ -111,6 +113,11 @@ struct al_supervisor {
  * short enough that airlock, its teardown and run_end are not held up by a
  * reader that stopped. The run's timeout also ends the drain. */
 #define AL_OUTPUT_STALL_NS (10ull * 1000000000ull)
+
+/* tripwires.c: the monitor (rules, package installs, alerts) and the kill
+ * it asks for; every record a rule can react to is passed to it. */
+int al_supervisor_monitor_start(struct al_supervisor *s, struct al_error *err);
+void al_supervisor_monitor_event(struct al_supervisor *s, const char *type, const char *fields);
 
 /* loop.c */
 int al_supervise(struct al_supervisor *s, struct al_error *err);
