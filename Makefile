@@ -9,7 +9,7 @@ PYTHON    ?= /usr/bin/python3
 SHELL     := /bin/bash
 
 # Debian packages: to build, to test, to benchmark.
-BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev \
+BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev zlib1g-dev \
               librelp-dev libgnutls28-dev libcmocka-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
               iproute2 util-linux passwd git procps busybox-static file time
@@ -81,8 +81,8 @@ build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz -Dfuzz=true --buildtype=debug
 
 fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
-	ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_verify
-	mkdir -p build-fuzz/corpus-spec build-fuzz/corpus-verify build-fuzz/artifacts
+	ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_verify tests/fuzz/fuzz_image
+	mkdir -p build-fuzz/corpus-spec build-fuzz/corpus-verify build-fuzz/corpus-image build-fuzz/artifacts
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		build-fuzz/tests/fuzz/fuzz_spec -dict=tests/fuzz/spec.dict -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
@@ -90,6 +90,9 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 	build-fuzz/tests/fuzz/fuzz_verify -dict=tests/fuzz/verify.dict -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-verify tests/fuzz/corpus/verify
+	build-fuzz/tests/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+		build-fuzz/corpus-image tests/fuzz/corpus/image
 
 build-fuzz-deps:
 	$(call apt_install,$(FUZZ_DEPS))

@@ -21,6 +21,9 @@ static void usage(FILE *out)
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
 	      "  rules explain [SPEC]                          print the effective tripwire rules\n"
+	      "  image digest|lint|import|ls|inspect|rm|diff|verify ...\n"
+	      "                                                images: digests to pin, attack surface,\n"
+	      "                                                the local store (airlock image help)\n"
 	      "  help [COMMAND]                                show help\n"
 	      "  version                                       print the version\n"
 	      "\n"
@@ -64,6 +67,8 @@ int main(int argc, char **argv)
 		return al_cmd_log(argc - 1, argv + 1);
 	if (strcmp(cmd, "rules") == 0)
 		return al_cmd_rules(argc - 1, argv + 1);
+	if (strcmp(cmd, "image") == 0)
+		return al_cmd_image(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return 0;

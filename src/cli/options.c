@@ -19,6 +19,7 @@ enum {
 	OPT_USER,
 	OPT_HOSTNAME,
 	OPT_IMAGE,
+	OPT_IMAGE_DIGEST,
 	OPT_TIMEOUT,
 	OPT_MEMORY,
 	OPT_PIDS,
@@ -43,6 +44,7 @@ static const struct option run_options[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"hostname", required_argument, NULL, OPT_HOSTNAME},
     {"image", required_argument, NULL, OPT_IMAGE},
+    {"image-digest", required_argument, NULL, OPT_IMAGE_DIGEST},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
@@ -91,8 +93,13 @@ void al_cli_usage_run(FILE *out)
 	      "                             is never modified; changes are reported at the end\n"
 	      "      --export DIR           copy changed workspace files to DIR at the end\n"
 	      "  -w, --workdir DIR          working directory inside (default /workspace)\n"
-	      "      --image host|DIR       read-only root image: the host's /usr (default) or\n"
-	      "                             a rootfs directory\n"
+	      "      --image host|DIR|NAME:TAG|sha256:HEX\n"
+	      "                             read-only root image: the host's /usr (default),\n"
+	      "                             a rootfs directory (starting with / or .), or an\n"
+	      "                             image of the local store (airlock image import)\n"
+	      "      --image-digest sha256:HEX\n"
+	      "                             refuse to run unless the image has this digest\n"
+	      "                             (`airlock image digest`; exit 125 on drift)\n"
 	      "\n"
 	      "identity and environment:\n"
 	      "  -e, --env NAME=VALUE       set a variable (repeatable; the caller's\n"
@@ -260,9 +267,16 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 	case OPT_HOSTNAME:
 		return set_str(spec, &spec->hostname, "--hostname", arg, err);
 	case OPT_IMAGE:
-		if (strcmp(arg, "host") == 0)
+		if (strcmp(arg, "host") == 0 || al_spec_image_is_store_ref(arg))
 			return set_str(spec, &spec->image, "--image", arg, err);
 		return set_host_path(spec, &spec->image, "--image", arg, err);
+	case OPT_IMAGE_DIGEST:
+		if (!al_spec_image_digest_valid(arg))
+			return al_error_set(err, 0, "options",
+			                    "--image-digest %s: expected sha256: and 64 lowercase hex "
+			                    "digits (as printed by `airlock image digest`)",
+			                    arg);
+		return set_str(spec, &spec->image_digest, "--image-digest", arg, err);
 	case OPT_TIMEOUT:
 		r = al_parse_duration(arg, &spec->limits.timeout_ns);
 		if (r == -EDOM)

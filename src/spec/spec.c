@@ -84,6 +84,7 @@ void al_spec_free(struct al_spec *spec)
 	free_str(&spec->source);
 	free_argv(spec);
 	free_str(&spec->image);
+	free_str(&spec->image_digest);
 	free_str(&spec->workdir);
 	free_str(&spec->workspace);
 	free_str(&spec->export_dir);
@@ -678,4 +679,21 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 	                                       AL_DEGRADE_TIMENS | AL_DEGRADE_SECCOMP_NOTIFY))
 		return al_error_set(err, 0, "spec", "allow_degraded: unknown degradation bit");
 	return 0;
+}
+
+bool al_spec_image_digest_valid(const char *s)
+{
+	if (s == NULL || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+		return false;
+	for (size_t i = 7; i < 7 + 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool al_spec_image_is_store_ref(const char *s)
+{
+	if (s == NULL || s[0] == '/' || s[0] == '.' || strcmp(s, "host") == 0)
+		return false;
+	return strchr(s, ':') != NULL;
 }

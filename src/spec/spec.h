@@ -141,6 +141,7 @@ struct al_spec {
 	size_t argc;
 
 	char *image;             /* "host" (default) or a rootfs directory */
+	char *image_digest;      /* pinned image digest "sha256:<64 hex>", or NULL */
 	char *workdir;           /* default: /workspace */
 	char *workspace;         /* host dir mounted as overlay at /workspace, or NULL */
 	char *export_dir;        /* copy changed workspace files here at the end, or NULL */
@@ -221,6 +222,11 @@ int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *e
  * malloc'd string, or NULL with errno set. */
 char *al_spec_host_path(const char *base_dir, const char *path);
 int al_degradation_parse(const char *name, uint32_t *bit);
+/* An image digest as airlock writes it: "sha256:" and 64 lowercase hex digits. */
+bool al_spec_image_digest_valid(const char *s);
+/* An image: value naming an image of the local store (sha256:HEX, or
+ * NAME:TAG not starting with / or .), kept as written; not a host path. */
+bool al_spec_image_is_store_ref(const char *s);
 const char *al_degradation_name(uint32_t bit);
 
 /* spec_rules.c: names of rule fields (spec, CLI, records, `rules explain`). */

@@ -175,6 +175,8 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	canon_kv_str(&j, "export", spec->export_dir);
 	canon_kv_str(&j, "hostname", spec->hostname);
 	canon_kv_str(&j, "image", spec->image);
+	if (spec->image_digest) /* only when pinned: unpinned specs keep their hash */
+		canon_kv_str(&j, "image_digest", spec->image_digest);
 	write_limits(&j, &spec->limits);
 	write_log(&j, &spec->log);
 

@@ -659,7 +659,28 @@ static int h_image(struct yctx *c, const struct ynode *v, const char *key)
 		r = al_spec_set_str(c->spec, &c->spec->image, "host");
 		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 	}
+	if (al_spec_image_is_store_ref(s)) { /* NAME:TAG or sha256:HEX of the image store */
+		r = al_spec_set_str(c->spec, &c->spec->image, s);
+		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+	}
 	return set_host_path(c, v, key, &c->spec->image);
+}
+
+static int h_image_digest(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (!al_spec_image_digest_valid(s))
+		return yerr(c, v, key,
+		            "\"%s\" is not an image digest (expected sha256: and 64 lowercase hex "
+		            "digits, as printed by `airlock image digest`)",
+		            s);
+	r = al_spec_set_str(c->spec, &c->spec->image_digest, s);
+	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
 
 static int h_workdir(struct yctx *c, const struct ynode *v, const char *key)
@@ -1415,6 +1436,7 @@ static int h_alert(struct yctx *c, const struct ynode *v, const char *key)
 static const struct key_def top_keys[] = {
     {"command", h_command},
     {"image", h_image},
+    {"image_digest", h_image_digest},
     {"workdir", h_workdir},
     {"workspace", h_workspace},
     {"export", h_export},

@@ -25,6 +25,7 @@
 #include "airlock-config.h"
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "image/image.h"
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
@@ -207,8 +208,7 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_json_raw(&j, canon.data);
 	al_json_kv_str(&j, "spec_hash", hash);
 	al_json_kv_str(&j, "image", s->spec->image);
-	al_json_key(&j, "image_digest");
-	al_json_null(&j);
+	al_json_kv_str(&j, "image_digest", s->image_digest[0] ? s->image_digest : NULL);
 	protections_json(s, f, sc, ll, &j);
 	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
 	al_json_key(&j, "degraded");
@@ -345,6 +345,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	struct al_seccomp *sc = NULL;
 	struct al_landlock *ll = NULL;
 	struct al_teardown_facts td = {0};
+	struct al_image_id img = {0};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
 	bool cg_before_clone = false;
 	struct al_error release_err = {0};
@@ -382,6 +383,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	r = al_userns_prepare(&plan, err);
 	if (r == 0)
 		r = al_rootfs_plan(&plan, err);
+	if (r == 0) /* what the run is on: recorded in run_start, checked against a pin */
+		r = al_image_identify(spec->image, spec->image_digest, &img, err);
+	if (r == 0)
+		snprintf(s.image_digest, sizeof s.image_digest, "%s", img.digest);
 	if (r == 0)
 		r = build_env(&plan, err);
 	if (r == 0)
@@ -403,6 +408,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	r = al_evlog_open(&s.log, &spec->log, s.run_id, err);
 	if (r < 0)
 		goto out;
+	if (img.drift) { /* refused before anything starts; the log says why */
+		r = al_error_set(err, 0, "image", "%s", img.drift_msg);
+		goto out;
+	}
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s.log, spec->limits.output);
 	r = al_supervisor_monitor_start(&s, err);

@@ -60,6 +60,7 @@ struct al_supervisor {
 	struct al_monitor *monitor; /* tripwires (src/monitor/), or NULL */
 	struct al_cgroup *cgroup;
 	char run_id[40];
+	char image_digest[72]; /* run_start.image_digest (src/image) */
 
 	pid_t pid;          /* init's pid on the host */
 	int pidfd;

@@ -224,6 +224,50 @@ static void test_user_int(void **state)
 	al_spec_free(&s);
 }
 
+/* image_digest: pins the image (docs/images.md); image: may name an image
+ * of the local store, which is kept as written rather than made a path. */
+static void test_image_digest_and_store_refs(void **state)
+{
+	static const char pin[] =
+	    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char text[256];
+	struct al_spec s;
+	struct al_error err;
+	struct al_buf canon;
+	(void)state;
+
+	snprintf(text, sizeof text, "image: tools/busybox:1\nimage_digest: %s\n", pin);
+	assert_int_equal(load(&s, text, &err), 0);
+	assert_string_equal(s.image, "tools/busybox:1");
+	assert_string_equal(s.image_digest, pin);
+	al_buf_init(&canon);
+	assert_int_equal(al_spec_canonical_json(&s, &canon), 0);
+	assert_non_null(strstr(canon.data, "\"image_digest\":\"sha256:0123"));
+	al_buf_free(&canon);
+	al_spec_free(&s);
+
+	snprintf(text, sizeof text, "image: %s\n", pin);
+	assert_int_equal(load(&s, text, &err), 0);
+	assert_string_equal(s.image, pin);
+	assert_null(s.image_digest);
+	/* unpinned specs keep their canonical form: no image_digest key */
+	al_buf_init(&canon);
+	assert_int_equal(al_spec_canonical_json(&s, &canon), 0);
+	assert_null(strstr(canon.data, "image_digest"));
+	al_buf_free(&canon);
+	al_spec_free(&s);
+
+	expect_error("image_digest: sha256:abc\n",
+		     "spec.yaml:1:15: image_digest: \"sha256:abc\" is not an image digest (expected "
+		     "sha256: and 64 lowercase hex digits, as printed by `airlock image digest`)");
+	assert_true(al_spec_image_is_store_ref("a/b:1"));
+	assert_true(al_spec_image_is_store_ref(pin));
+	assert_false(al_spec_image_is_store_ref("./a:1"));
+	assert_false(al_spec_image_is_store_ref("/srv/img:1"));
+	assert_false(al_spec_image_is_store_ref("rootfs"));
+	assert_false(al_spec_image_is_store_ref("host"));
+}
+
 static void test_relative_paths(void **state)
 {
 	char dir[] = "/tmp/airlock-spec-test-XXXXXX";
@@ -578,6 +622,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_syntax),
 	    cmocka_unit_test(test_error_limits),
 	    cmocka_unit_test(test_override_keeps_others),
+	    cmocka_unit_test(test_image_digest_and_store_refs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
