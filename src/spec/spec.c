@@ -114,6 +114,14 @@ void al_spec_free(struct al_spec *spec)
 	free(spec->rules);
 	spec->rules = NULL;
 	spec->n_rules = 0;
+	for (size_t i = 0; i < spec->n_canaries; i++) {
+		free(spec->canaries[i].path);
+		free(spec->canaries[i].name);
+		free(spec->canaries[i].content);
+	}
+	free(spec->canaries);
+	spec->canaries = NULL;
+	spec->n_canaries = 0;
 	free(spec->alert.webhook);
 	spec->alert.webhook = NULL;
 	for (size_t i = 0; i < spec->alert.command_n; i++)

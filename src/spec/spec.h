@@ -130,6 +130,26 @@ struct al_alert_spec {
 	uint64_t timeout_ns; /* per alert; default 5 s */
 };
 
+/* Canaries (docs/spec.md "canaries"): bait planted in the sandbox, each
+ * with a fresh per-run token (src/monitor/canary.c). */
+enum al_canary_kind {
+	AL_CANARY_AWS = 0,   /* aws-credentials: ~/.aws/credentials */
+	AL_CANARY_SSH,       /* ssh-key: ~/.ssh/id_ed25519 */
+	AL_CANARY_GCP,       /* gcp-service-account: a service-account JSON */
+	AL_CANARY_DOTENV,    /* dotenv: a .env with API keys */
+	AL_CANARY_ENV,       /* env: a variable in the workload's environment */
+	AL_CANARY_FILE,      /* file: given content, or a synthetic customers.csv */
+	AL_CANARY_KIND_COUNT_,
+};
+
+struct al_canary_spec {
+	enum al_canary_kind kind;
+	char *path;    /* sandbox path (file kinds); NULL: the kind's default */
+	char *name;    /* env: the variable (default OPENAI_API_KEY) */
+	char *content; /* file: the content; "{token}" is replaced by the token */
+};
+#define AL_SPEC_MAX_CANARIES 16
+
 /* Ownership: every char * in the struct is owned by it and released by
  * al_spec_free, except that al_spec_init points image, workdir and hostname at
  * static default strings (it cannot fail, so it does not allocate). Replace a
@@ -169,6 +189,8 @@ struct al_spec {
 	size_t n_rules;
 	bool default_rules;      /* default true */
 	struct al_alert_spec alert;
+	struct al_canary_spec *canaries;
+	size_t n_canaries;
 
 	bool quiet;              /* no airlock messages on stderr (workload output still relayed) */
 };
@@ -238,3 +260,5 @@ const char *al_rule_action_name(enum al_rule_action a);
 bool al_rule_deny_possible(enum al_rule_on on);
 /* "http://HOST[:PORT][/PATH]" with HOST a name or IPv4 address (plain HTTP). */
 bool al_alert_url_valid(const char *url);
+int al_canary_kind_parse(const char *s, enum al_canary_kind *out);
+const char *al_canary_kind_name(enum al_canary_kind k);

@@ -92,3 +92,24 @@ bool al_alert_url_valid(const char *url)
 			return false;
 	return true;
 }
+
+static const char *const canary_names[AL_CANARY_KIND_COUNT_] = {
+    [AL_CANARY_AWS] = "aws-credentials", [AL_CANARY_SSH] = "ssh-key",
+    [AL_CANARY_GCP] = "gcp-service-account", [AL_CANARY_DOTENV] = "dotenv",
+    [AL_CANARY_ENV] = "env", [AL_CANARY_FILE] = "file",
+};
+
+int al_canary_kind_parse(const char *s, enum al_canary_kind *out)
+{
+	for (int i = 0; i < AL_CANARY_KIND_COUNT_; i++)
+		if (strcmp(s, canary_names[i]) == 0) {
+			*out = (enum al_canary_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *al_canary_kind_name(enum al_canary_kind k)
+{
+	return (unsigned)k < AL_CANARY_KIND_COUNT_ ? canary_names[k] : "?";
+}

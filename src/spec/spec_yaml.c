@@ -1433,6 +1433,98 @@ static int h_alert(struct yctx *c, const struct ynode *v, const char *key)
 	return walk_map(c, v, key, alert_keys, AL_ARRAY_SIZE(alert_keys));
 }
 
+/* canaries */
+
+static int h_canaries(struct yctx *c, const struct ynode *v, const char *key)
+{
+	struct al_spec *sp = c->spec;
+
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of canaries, got %s", type_name(v));
+	if (sp->n_canaries + v->n > AL_SPEC_MAX_CANARIES)
+		return yerr(c, v, key, "more than %d canaries", AL_SPEC_MAX_CANARIES);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *it = v->kids[i];
+		struct al_canary_spec *nc, *cs;
+		char item[280];
+		bool has_kind = false;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		if (it->type != Y_MAP)
+			return yerr(c, it, item, "expected {kind, path, name, content}, got %s",
+			            type_name(it));
+		nc = realloc(sp->canaries, (sp->n_canaries + 1) * sizeof *nc);
+		if (nc == NULL)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, item);
+		sp->canaries = nc;
+		cs = &nc[sp->n_canaries++];
+		memset(cs, 0, sizeof *cs);
+		for (size_t k = 0; k + 1 < it->n; k += 2) {
+			const struct ynode *kn = it->kids[k], *vn = it->kids[k + 1];
+			char sub[300];
+			const char *str;
+			char **field = NULL;
+			int r;
+
+			if (kn->type != Y_SCALAR || is_null(kn))
+				return yerr(c, kn, item, "keys must be strings");
+			snprintf(sub, sizeof sub, "%s.%s", item, kn->text);
+			for (size_t j = 0; j < k; j += 2)
+				if (strcmp(it->kids[j]->text, kn->text) == 0)
+					return yerr(c, kn, sub, "duplicate key");
+			if (strcmp(kn->text, "kind") == 0) {
+				r = get_string(c, vn, sub, &str);
+				if (r < 0)
+					return r;
+				if (al_canary_kind_parse(str, &cs->kind) < 0)
+					return yerr(c, vn, sub,
+					            "unknown kind \"%s\" (aws-credentials, ssh-key, "
+					            "gcp-service-account, dotenv, env, file)",
+					            str);
+				has_kind = true;
+				continue;
+			}
+			if (strcmp(kn->text, "path") == 0) {
+				r = set_sandbox_path(c, vn, sub, &cs->path);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			if (strcmp(kn->text, "name") == 0)
+				field = &cs->name;
+			else if (strcmp(kn->text, "content") == 0)
+				field = &cs->content;
+			else
+				return yerr(c, kn, sub, "unknown key");
+			r = get_string(c, vn, sub, &str);
+			if (r < 0)
+				return r;
+			if (strlen(str) > 65536)
+				return yerr(c, vn, sub, "longer than 64 KiB");
+			free(*field);
+			*field = strdup(str);
+			if (*field == NULL)
+				return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, sub);
+		}
+		if (!has_kind)
+			return yerr(c, it, item, "a canary needs \"kind\"");
+		if (cs->kind == AL_CANARY_ENV && cs->path)
+			return yerr(c, it, item, "an env canary has a name, not a path");
+		if (cs->kind != AL_CANARY_ENV && cs->name)
+			return yerr(c, it, item, "only an env canary has a name");
+		if (cs->kind != AL_CANARY_FILE && cs->content)
+			return yerr(c, it, item, "only a file canary has content");
+		if (cs->kind == AL_CANARY_FILE && cs->content && !strstr(cs->content, "{token}"))
+			return yerr(c, it, item, "a file canary's content must contain {token}");
+		if (cs->name) {
+			size_t nl = strlen(cs->name);
+			if (nl == 0 || strspn(cs->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != nl)
+				return yerr(c, it, item, "name must be a variable name ([A-Za-z0-9_]+)");
+		}
+	}
+	return 0;
+}
+
 static const struct key_def top_keys[] = {
     {"command", h_command},
     {"image", h_image},
@@ -1451,6 +1543,7 @@ static const struct key_def top_keys[] = {
     {"rules", h_rules},
     {"default_rules", h_default_rules},
     {"alert", h_alert},
+    {"canaries", h_canaries},
 };
 
 static bool name_is_json(const char *name)

@@ -36,6 +36,7 @@
 enum tag {
 	TAG_PIDFD = 1, TAG_SIGNAL, TAG_TIMEOUT, TAG_TICK, TAG_SYNC, TAG_STDOUT, TAG_STDERR,
 	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP, TAG_STDOUT_OUT, TAG_STDERR_OUT,
+	TAG_CANARY,
 };
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
@@ -449,6 +450,8 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 					/* exec and syscall_denied records go through the rules */
 					al_notify_set_recorder(s->notify, al_monitor_record, s->monitor);
 				}
+			} else if (kind == 'C' && s->n_canary_fds < AL_MAX_CANARIES) {
+				s->canary_fds[s->n_canary_fds++] = fd;
 			} else if (kind == 'U' && s->upper_fd < 0) {
 				s->upper_fd = fd;
 			} else if (kind == 'D' && disk < s->plan->n_disk_areas && s->n_disk_fds < AL_MAX_DISK_AREAS) {
@@ -460,6 +463,13 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 				close(fd);
 			}
 		}
+	}
+	/* Canaries are watched before any workload code runs: the workload's
+	 * first exec waits for the listener handed over in this same message. */
+	if (s->n_canaries) {
+		struct al_error e = {0};
+		if (al_supervisor_canaries_watch(s, s->epfd, TAG_CANARY, &e) < 0)
+			fail_closed(s, &e);
 	}
 }
 
@@ -746,6 +756,9 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				break;
 			case TAG_STDIN_SRC: stdin_fill(s); stdin_flush(s); stdin_arm(s); break;
 			case TAG_STDIN_DST: stdin_flush(s); stdin_arm(s); break;
+			case TAG_CANARY:
+				al_supervisor_canaries_handle(s);
+				break;
 			case TAG_NOTIFY:
 				if (al_notify_handle(s->notify, &e) < 0 && e.code != ENOENT) {
 					/* A listener we can no longer serve would leave the

@@ -390,6 +390,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	if (r == 0)
 		r = build_env(&plan, err);
 	if (r == 0)
+		r = al_supervisor_canaries_prepare(&s, &plan, err);
+	if (r == 0)
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
 		r = al_seccomp_prepare(&sc, spec, err);
@@ -600,6 +602,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		al_notify_free(s.notify);
 		s.notify = NULL;
 	}
+	al_supervisor_canaries_end(&s);
 	/* alerts get their bounded time, then are recorded */
 	al_monitor_finish(s.monitor);
 	al_monitor_free(s.monitor);
@@ -721,6 +724,7 @@ out:
 		al_cgroup_destroy(s.cgroup, &cerr);
 		al_cgroup_free(s.cgroup);
 	}
+	al_supervisor_canaries_end(&s);
 	al_monitor_free(s.monitor);
 	if (s.log)
 		al_evlog_free(s.log);

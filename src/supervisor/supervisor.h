@@ -16,6 +16,8 @@ struct al_evlog;
 struct al_notify;
 struct al_cgroup;
 struct al_monitor;
+struct al_canary;
+struct al_canary_watch;
 
 #define AL_RELAY_BUF 65536
 
@@ -58,6 +60,12 @@ struct al_supervisor {
 	struct al_evlog *log;
 	struct al_notify *notify;
 	struct al_monitor *monitor; /* tripwires (src/monitor/), or NULL */
+	struct al_canary *canaries; /* the spec's canaries, made for this run */
+	size_t n_canaries;
+	int canary_fds[AL_MAX_CANARIES]; /* O_PATH handles from the init ('C') */
+	size_t n_canary_fds;
+	struct al_canary_watch *canary_watch;
+	struct al_canary *canary_files; /* the watched ones (copies) */
 	struct al_cgroup *cgroup;
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
@@ -119,6 +127,16 @@ struct al_supervisor {
  * it asks for; every record a rule can react to is passed to it. */
 int al_supervisor_monitor_start(struct al_supervisor *s, struct al_error *err);
 void al_supervisor_monitor_event(struct al_supervisor *s, const char *type, const char *fields);
+/* Make the spec's canaries (tokens, content) into the plan (files) and its
+ * environment (env canaries); before the clone. */
+int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_plan *plan,
+                                   struct al_error *err);
+/* The init handed over the planted canaries: watch them (epoll tag given). */
+int al_supervisor_canaries_watch(struct al_supervisor *s, int epfd, uint32_t tag,
+                                 struct al_error *err);
+void al_supervisor_canaries_handle(struct al_supervisor *s);
+/* Stop watching (before the workspace report reads files); free. */
+void al_supervisor_canaries_end(struct al_supervisor *s);
 
 /* loop.c */
 int al_supervise(struct al_supervisor *s, struct al_error *err);

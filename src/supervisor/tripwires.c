@@ -15,7 +15,12 @@
 
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "monitor/canary.h"
+#include "monitor/canary_watch.h"
 #include "monitor/monitor.h"
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include "util/json.h"
 #include "util/timeutil.h"
 
@@ -79,6 +84,178 @@ int al_supervisor_monitor_start(struct al_supervisor *s, struct al_error *err)
 	const char *root = strcmp(s->spec->image, "host") == 0 ? "/" : s->spec->image;
 
 	return al_monitor_open(&s->monitor, s->spec, root, &ops, err);
+}
+
+/* what was planted: path (or variable), kind, the token's hash */
+static int log_planted(struct al_supervisor *s, struct al_error *err)
+{
+	int r;
+
+	/* what was planted: path (or variable), kind, the token's hash */
+	for (size_t i = 0; i < s->n_canaries; i++) {
+		const struct al_canary *c = &s->canaries[i];
+		struct al_buf b;
+		struct al_json j;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "kind", al_canary_kind_name(c->kind));
+		if (c->kind == AL_CANARY_ENV)
+			al_json_kv_str(&j, "name", c->name);
+		else
+			al_json_kv_str(&j, "path", c->path);
+		al_json_kv_str(&j, "token_sha256", c->token_sha256);
+		al_json_obj_end(&j);
+		r = b.oom ? al_error_set(err, ENOMEM, "canary", "recording a canary")
+		          : al_evlog_append(s->log, "canary_planted", b.data, err);
+		al_buf_free(&b);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_plan *plan,
+                                   struct al_error *err)
+{
+	const struct al_spec *sp = s->spec;
+	const char *home = sp->uid == 0 ? "/root" : "/home/agent";
+	size_t nenv = 0;
+
+	if (sp->n_canaries == 0)
+		return 0;
+	s->canaries = calloc(sp->n_canaries, sizeof *s->canaries);
+	if (s->canaries == NULL)
+		return al_error_set(err, ENOMEM, "canary", "making the canaries");
+	for (size_t i = 0; i < sp->n_canaries; i++) {
+		struct al_canary *c = &s->canaries[i];
+		int r = al_canary_make(&sp->canaries[i], home, c);
+		if (r < 0)
+			return al_error_set(err, -r, "canary", "making canary %zu", i);
+		s->n_canaries++;
+		if (c->kind == AL_CANARY_ENV) {
+			nenv++;
+			continue;
+		}
+		for (size_t k = 0; k < plan->n_canaries; k++)
+			if (strcmp(plan->canaries[k].path, c->path) == 0)
+				return al_error_set(err, EEXIST, "canary", "two canaries at %s", c->path);
+		if (plan->n_canaries >= AL_MAX_CANARIES)
+			return al_error_set(err, E2BIG, "canary", "too many canaries");
+		plan->canaries[plan->n_canaries++] =
+		    (struct al_canary_file){.path = c->path, .content = c->content, .len = c->len};
+	}
+	if (nenv) {
+		size_t n = 0;
+		char **env;
+		while (plan->envp && plan->envp[n])
+			n++;
+		env = realloc(plan->envp, (n + nenv + 1) * sizeof *env);
+		if (env == NULL)
+			return al_error_set(err, ENOMEM, "canary", "the environment");
+		plan->envp = env;
+		for (size_t i = 0; i < s->n_canaries; i++) {
+			if (s->canaries[i].kind != AL_CANARY_ENV)
+				continue;
+			/* replaces a variable of the same name */
+			size_t nl = strlen(s->canaries[i].name), k;
+			char *v = strdup(s->canaries[i].content);
+			if (v == NULL)
+				return al_error_set(err, ENOMEM, "canary", "the environment");
+			for (k = 0; k < n; k++)
+				if (strncmp(env[k], s->canaries[i].name, nl) == 0 && env[k][nl] == '=')
+					break;
+			if (k < n) {
+				free(env[k]);
+				env[k] = v;
+			} else {
+				env[n++] = v;
+			}
+		}
+		env[n] = NULL;
+	}
+	return 0;
+}
+
+static int canary_cb(void *ctx, const char *fields, struct al_error *err)
+{
+	struct al_supervisor *s = ctx;
+	int r;
+
+	if (s->monitor == NULL)
+		return al_evlog_append(s->log, "canary", fields, err);
+	r = al_monitor_record(s->monitor, "canary", fields, err);
+	if (r < 0)
+		return r;
+	/* killed: the access waiting in the kernel is refused too */
+	return al_monitor_killed(s->monitor) ? 1 : r;
+}
+
+int al_supervisor_canaries_watch(struct al_supervisor *s, int epfd, uint32_t tag,
+                                 struct al_error *err)
+{
+	size_t nfile = 0;
+	int fds[2], r;
+
+	if (s->canary_watch)
+		return 0;
+	r = log_planted(s, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < s->n_canaries; i++)
+		nfile += s->canaries[i].kind != AL_CANARY_ENV;
+	if (nfile == 0)
+		return 0;
+	if (s->n_canary_fds != nfile)
+		return al_error_set(err, EPROTO, "canary", "the init planted %zu of %zu canaries",
+		                    s->n_canary_fds, nfile);
+	/* the file canaries in the plan's order */
+	struct al_canary *files = calloc(nfile, sizeof *files);
+	if (files == NULL)
+		return al_error_set(err, ENOMEM, "canary", "watching");
+	/* the watch fills dev/ino into these copies; keep them with the watch */
+	for (size_t i = 0, k = 0; i < s->n_canaries; i++)
+		if (s->canaries[i].kind != AL_CANARY_ENV)
+			files[k++] = s->canaries[i];
+	r = al_canary_watch_open(&s->canary_watch, files, nfile, s->canary_fds,
+	                         !s->plan->rootless, err);
+	if (r < 0) {
+		free(files);
+		return r;
+	}
+	s->n_canary_fds = 0;
+	s->canary_files = files;
+	al_canary_watch_fds(s->canary_watch, fds);
+	for (int i = 0; i < 2; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+		if (fds[i] >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			return al_error_errno(err, "canary", "epoll");
+	}
+	return 0;
+}
+
+void al_supervisor_canaries_handle(struct al_supervisor *s)
+{
+	struct al_error e = {0};
+
+	if (s->canary_watch && al_canary_watch_handle(s->canary_watch, canary_cb, s, &e) < 0)
+		al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+}
+
+void al_supervisor_canaries_end(struct al_supervisor *s)
+{
+	al_canary_watch_free(s->canary_watch);
+	s->canary_watch = NULL;
+	free(s->canary_files);
+	s->canary_files = NULL;
+	for (size_t i = 0; i < s->n_canary_fds; i++)
+		close(s->canary_fds[i]);
+	s->n_canary_fds = 0;
+	for (size_t i = 0; i < s->n_canaries; i++)
+		al_canary_free(&s->canaries[i]);
+	free(s->canaries);
+	s->canaries = NULL;
+	s->n_canaries = 0;
 }
 
 void al_supervisor_monitor_event(struct al_supervisor *s, const char *type, const char *fields)
