@@ -228,3 +228,115 @@ def test_rules_explain(airlock, tmp_path):
     assert res.rc == 0, res.describe()
     assert b"on egress-denied, the 5th time within 10.000 s -> kill + alert  [spec]" in res.stdout
     assert b"[default]" not in res.stdout
+
+
+# ---- canaries --------------------------------------------------------------
+
+CANARY_SPEC = ("canaries:\n"
+               "  - {kind: aws-credentials}\n"
+               "  - {kind: ssh-key}\n"
+               "  - {kind: gcp-service-account}\n"
+               "  - {kind: dotenv}\n"
+               "  - {kind: env, name: OPENAI_API_KEY}\n"
+               "  - {kind: file, path: /tmp/customers.csv}\n")
+
+AWS = "/home/agent/.aws/credentials"
+
+# Each evasion reads (or otherwise touches) the AWS canary without a plain
+# open+read of its name, in python3 from the image.
+EVASIONS = {
+    "plain-read": f"open('{AWS}').read()",
+    "mmap": f"import mmap,os; fd=os.open('{AWS}', os.O_RDONLY); "
+            "m=mmap.mmap(fd, 0, prot=mmap.PROT_READ); m[:10]",
+    "sendfile": f"import os; fd=os.open('{AWS}', os.O_RDONLY); "
+                "o=os.open('/tmp/o', os.O_WRONLY|os.O_CREAT); os.sendfile(o, fd, 0, 100)",
+    "copy_file_range": f"import os; fd=os.open('{AWS}', os.O_RDONLY); "
+                       "o=os.open('/tmp/o', os.O_WRONLY|os.O_CREAT); os.copy_file_range(fd, o, 100)",
+    "splice": f"import os; fd=os.open('{AWS}', os.O_RDONLY); r,w=os.pipe(); os.splice(fd, w, 100)",
+    "o_path-reopen": f"import os; p=os.open('{AWS}', os.O_PATH); "
+                     "open('/proc/self/fd/%d' % p).read()",
+    "hard-link": f"import os; os.link('{AWS}', '/home/agent/innocent')",
+    "read-via-hard-link": None,  # filled below: link made, then read through it
+    "rename": f"import os; os.rename('{AWS}', '/home/agent/.aws/x')",
+    "unlink": f"import os; os.unlink('{AWS}')",
+    "chmod": f"import os; os.chmod('{AWS}', 0o644)",
+    "write": f"open('{AWS}', 'a').write('x')",
+    "shutil-copy": f"import shutil; shutil.copy('{AWS}', '/tmp/c')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(k for k in EVASIONS if EVASIONS[k]))
+def test_canary_touch_kills(airlock, tmp_path, rootless, name):
+    res, log = run_sh(airlock, tmp_path,
+                      f"python3 -c \"{EVASIONS[name]}\"; sleep 2; echo after", CANARY_SPEC)
+    fired, kill = assert_policy_kill(res, log)
+    assert fired["event"] == "canary"
+    can = recs(log, "canary")
+    assert can and can[0]["path"] == AWS and can[0]["kind"] == "aws-credentials", can
+    # rootful the access waits in the kernel and is refused after the kill;
+    # rootless (inotify) it is seen right after it happened, and the run
+    # is killed within milliseconds: "sleep 2" never ends
+    assert b"after" not in res.stdout
+    if not rootless:
+        assert can[0]["source"] == "fanotify" or can[0]["access"] in (
+            "link", "unlink", "rename", "attrib"), can
+        assert can[0].get("argv") or can[0]["source"] == "inotify"
+
+
+def test_canary_read_through_a_hard_link_is_seen(airlock, tmp_path):
+    # the link itself is allowed by a log rule; the read through it is the
+    # same inode and still a canary touch
+    spec = CANARY_SPEC + ("default_rules: false\n"
+                          "rules:\n  - {on: canary, match: {path: '" + AWS + "'}, "
+                          "count: 2, action: kill}\n")
+    res, log = run_sh(airlock, tmp_path,
+                      f"python3 -c \"import os; os.link('{AWS}', '/home/agent/l')\"; "
+                      "cat /home/agent/l >/dev/null; echo after", spec)
+    fired, _ = assert_policy_kill(res, log)
+    acc = [c["access"] for c in recs(log, "canary")]
+    assert acc[0] == "link" and acc[1] in ("open", "read"), acc
+
+
+def test_canary_records_never_hold_the_token(airlock, tmp_path):
+    res, log = run_sh(airlock, tmp_path, "echo $OPENAI_API_KEY; ls -la ~ ~/.aws ~/.ssh /tmp",
+                      CANARY_SPEC)
+    assert_not_killed(res, log)  # listing is not a touch; the env var is only read
+    token = [l for l in res.stdout.decode().splitlines() if l.startswith("sk-proj-")][0][8:]
+    assert len(token) == 40
+    text = Path(log).read_text()
+    assert token not in text
+    import hashlib
+    planted = recs(log, "canary_planted")
+    assert len(planted) == 6
+    env = [p for p in planted if p["kind"] == "env"][0]
+    assert env["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
+    assert {p.get("path") for p in planted} >= {AWS, "/tmp/customers.csv",
+                                              "/home/agent/.ssh/id_ed25519", "/home/agent/.env"}
+
+
+def test_canary_log_rule_only_logs(airlock, tmp_path):
+    spec = CANARY_SPEC + "default_rules: false\nrules:\n  - {on: canary, action: log}\n"
+    res, log = run_sh(airlock, tmp_path, f"cat {AWS} >/dev/null; echo after", spec)
+    assert_not_killed(res, log)
+    assert b"after" in res.stdout
+    assert recs(log, "canary") and recs(log, "rule_fired")
+
+
+def test_canary_deny_refuses_the_open(airlock, tmp_path, rootless):
+    if rootless:
+        pytest.skip("deny needs fanotify permission events (rootful); rootless sees "
+                    "accesses after the fact (docs/tripwires.md)")
+    spec = CANARY_SPEC + "rules:\n  - {on: canary, action: deny}\n"
+    res, log = run_sh(airlock, tmp_path, f"cat {AWS}; echo rc=$?", spec)
+    assert_not_killed(res, log)
+    assert b"rc=1" in res.stdout and b"aws_secret" not in res.stdout, res.describe()
+
+
+def test_exec_of_a_writable_file_next_to_canaries_does_not_hang(airlock, tmp_path):
+    # the supervisor hashes an exec'd writable file: with fanotify marks its
+    # own opens must never wait on itself (the responder thread)
+    spec = CANARY_SPEC + "default_rules: false\nrules:\n  - {on: canary, action: log}\n"
+    res, log = run_sh(airlock, tmp_path,
+                      f"chmod +x {AWS}; {AWS}; echo rc=$?", spec, opts=("--timeout", "20s"))
+    assert res.rc == 0, res.describe()
+    assert recs(log, "run_end")[0]["verdict"] == "exited"
