@@ -222,6 +222,7 @@ static void relay_output(struct al_supervisor *s, struct al_stream *st, int stre
 		struct al_error e = {0};
 		if (al_evlog_output(s->log, stream, st->pend, keep, &e) < 0)
 			fail_closed(s, &e);
+		al_supervisor_output_scan(s, stream, st->pend, (size_t)n);
 		st->plen = keep;
 		st->poff = 0;
 		st->progress_ns = al_mono_ns();

@@ -18,6 +18,7 @@ struct al_cgroup;
 struct al_monitor;
 struct al_canary;
 struct al_canary_watch;
+struct al_output_scan;
 
 #define AL_RELAY_BUF 65536
 
@@ -66,6 +67,7 @@ struct al_supervisor {
 	size_t n_canary_fds;
 	struct al_canary_watch *canary_watch;
 	struct al_canary *canary_files; /* the watched ones (copies) */
+	struct al_output_scan *out_scan; /* canary tokens in stdout/stderr */
 	struct al_cgroup *cgroup;
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
@@ -135,6 +137,9 @@ int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_pl
 int al_supervisor_canaries_watch(struct al_supervisor *s, int epfd, uint32_t tag,
                                  struct al_error *err);
 void al_supervisor_canaries_handle(struct al_supervisor *s);
+/* The workload wrote data to stream (1, 2): a canary token in it, in any
+ * of the disguises exfil.c knows, across reads, is a canary_output event. */
+void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len);
 /* Stop watching (before the workspace report reads files); free. */
 void al_supervisor_canaries_end(struct al_supervisor *s);
 

@@ -17,6 +17,7 @@
 #include "evidence/evlog.h"
 #include "monitor/canary.h"
 #include "monitor/canary_watch.h"
+#include "monitor/exfil.h"
 #include "monitor/monitor.h"
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -115,6 +116,8 @@ static int log_planted(struct al_supervisor *s, struct al_error *err)
 	return 0;
 }
 
+static int output_build(struct al_supervisor *s);
+
 int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_plan *plan,
                                    struct al_error *err)
 {
@@ -145,6 +148,8 @@ int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_pl
 		plan->canaries[plan->n_canaries++] =
 		    (struct al_canary_file){.path = c->path, .content = c->content, .len = c->len};
 	}
+	if (output_build(s) < 0)
+		return al_error_set(err, ENOMEM, "canary", "the output scanner");
 	if (nenv) {
 		size_t n = 0;
 		char **env;
@@ -175,6 +180,82 @@ int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_pl
 		env[n] = NULL;
 	}
 	return 0;
+}
+
+struct al_output_scan {
+	struct al_exfil *x;
+	struct al_exfil_stream st[2];
+	uint32_t seen[2]; /* canaries already reported, per stream */
+	struct al_supervisor *s;
+	int stream;
+};
+
+static int output_build(struct al_supervisor *s)
+{
+	const char *toks[AL_SPEC_MAX_CANARIES];
+	struct al_output_scan *o;
+
+	for (size_t i = 0; i < s->n_canaries; i++)
+		toks[i] = s->canaries[i].token;
+	o = calloc(1, sizeof *o);
+	if (o == NULL || al_exfil_build(&o->x, toks, s->n_canaries) < 0) {
+		free(o);
+		return -ENOMEM;
+	}
+	al_exfil_stream_init(&o->st[0], o->x);
+	al_exfil_stream_init(&o->st[1], o->x);
+	o->s = s;
+	s->out_scan = o;
+	return 0;
+}
+
+static int output_hit(void *ctx, const struct al_exfil_hit *h)
+{
+	struct al_output_scan *o = ctx;
+	struct al_supervisor *s = o->s;
+	const struct al_canary *c = &s->canaries[h->token];
+	uint32_t bit = 1u << h->token;
+	struct al_buf b;
+	struct al_json j;
+	struct al_error e = {0};
+	int r;
+
+	if (o->seen[o->stream - 1] & bit)
+		return 0; /* once per canary and stream */
+	o->seen[o->stream - 1] |= bit;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "stream", o->stream == 1 ? "stdout" : "stderr");
+	al_json_kv_uint(&j, "offset", h->end);
+	al_json_kv_str(&j, "kind", al_canary_kind_name(c->kind));
+	if (c->kind == AL_CANARY_ENV)
+		al_json_kv_str(&j, "name", c->name);
+	else
+		al_json_kv_str(&j, "path", c->path);
+	al_json_kv_str(&j, "token_sha256", c->token_sha256);
+	al_json_kv_str(&j, "encoding", h->variant);
+	al_json_obj_end(&j);
+	if (b.oom)
+		r = al_error_set(&e, ENOMEM, "canary", "a canary_output record");
+	else if (s->monitor)
+		r = al_monitor_record(s->monitor, "canary_output", b.data, &e);
+	else
+		r = al_evlog_append(s->log, "canary_output", b.data, &e);
+	al_buf_free(&b);
+	if (r < 0)
+		al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+	return 0;
+}
+
+void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len)
+{
+	struct al_output_scan *o = s->out_scan;
+
+	if (o == NULL || (stream != 1 && stream != 2))
+		return;
+	o->stream = stream;
+	al_exfil_feed(&o->st[stream - 1], data, len, output_hit, o);
 }
 
 static int canary_cb(void *ctx, const char *fields, struct al_error *err)
@@ -251,6 +332,13 @@ void al_supervisor_canaries_end(struct al_supervisor *s)
 	for (size_t i = 0; i < s->n_canary_fds; i++)
 		close(s->canary_fds[i]);
 	s->n_canary_fds = 0;
+	if (s->out_scan) {
+		al_exfil_stream_end(&s->out_scan->st[0]);
+		al_exfil_stream_end(&s->out_scan->st[1]);
+		al_exfil_free(s->out_scan->x);
+		free(s->out_scan);
+		s->out_scan = NULL;
+	}
 	for (size_t i = 0; i < s->n_canaries; i++)
 		al_canary_free(&s->canaries[i]);
 	free(s->canaries);

@@ -340,3 +340,26 @@ def test_exec_of_a_writable_file_next_to_canaries_does_not_hang(airlock, tmp_pat
                       f"chmod +x {AWS}; {AWS}; echo rc=$?", spec, opts=("--timeout", "20s"))
     assert res.rc == 0, res.describe()
     assert recs(log, "run_end")[0]["verdict"] == "exited"
+
+
+@pytest.mark.parametrize("script,encoding", [
+    # split across two writes (and two reads of the relay)
+    ('printf "%s" "$OPENAI_API_KEY" | head -c 20; sleep 0.2; '
+     'printf "%s" "$OPENAI_API_KEY" | tail -c +21', "plain"),
+    ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | base64 -w0', "base64"),
+    ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | od -An -tx1 | tr -d " \\n"', "hex"),
+    ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | rev >&2', "reversed"),
+])
+def test_canary_token_on_the_output_is_canary_output(airlock, tmp_path, script, encoding):
+    res, log = run_sh(airlock, tmp_path, script, CANARY_SPEC)
+    assert_not_killed(res, log)  # no default rule on canary_output: recorded only
+    co = recs(log, "canary_output")
+    assert co and co[0]["kind"] == "env" and co[0]["encoding"] == encoding, co
+    assert co[0]["stream"] == ("stderr" if ">&2" in script else "stdout")
+
+
+def test_canary_output_rule_can_kill(airlock, tmp_path):
+    spec = CANARY_SPEC + "rules:\n  - {on: canary_output, action: kill}\n"
+    res, log = run_sh(airlock, tmp_path, 'echo "$OPENAI_API_KEY"; sleep 5; echo after', spec)
+    fired, _ = assert_policy_kill(res, log)
+    assert fired["event"] == "canary_output"
