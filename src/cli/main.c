@@ -8,6 +8,7 @@
 
 #include "airlock-config.h"
 #include "cli/cli.h"
+#include "net/egress.h"
 #include "util/proctitle.h"
 #include "util/escape.h"
 
@@ -52,6 +53,9 @@ int main(int argc, char **argv)
 {
 	const char *cmd;
 
+	/* the egress proxy is this binary re-executed (src/net/egress.h) */
+	if (al_egress_is_proxy_argv(argc, argv))
+		return al_egress_proxy_main();
 	ensure_stdio();
 	al_proctitle_save(argc, argv);
 	if (argc < 2) {

@@ -105,6 +105,7 @@ void al_spec_free(struct al_spec *spec)
 	free_str(&spec->log.signing_key);
 	free_str(&spec->log.spool_dir);
 	free_str(&spec->log.tls_ca);
+	al_net_spec_free(&spec->network);
 	for (size_t i = 0; i < spec->n_rules; i++) {
 		free(spec->rules[i].path);
 		free(spec->rules[i].argv);
@@ -681,8 +682,12 @@ int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 	r = validate_log(&spec->log, err);
 	if (r < 0)
 		return r;
-	if (spec->network.mode != AL_NET_NONE)
-		return al_error_set(err, 0, "spec", "network.mode: only \"none\" is available");
+	r = al_net_spec_validate(&spec->network, err);
+	if (r < 0)
+		return r;
+	r = al_chaos_spec_validate(spec, err);
+	if (r < 0)
+		return r;
 	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP |
 	                                       AL_DEGRADE_TIMENS | AL_DEGRADE_SECCOMP_NOTIFY))
 		return al_error_set(err, 0, "spec", "allow_degraded: unknown degradation bit");

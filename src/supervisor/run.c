@@ -29,6 +29,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "supervisor/egress.h"
 #include "supervisor/notify.h"
 #include "monitor/monitor.h"
 #include "util/cleanup.h"
@@ -50,7 +51,7 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	const struct al_spec *s = p->spec;
 	const char *home = s->uid == 0 ? "/root" : "/home/agent";
 	const char *user = s->uid == 0 ? "root" : "agent";
-	size_t n = 0, i, cap = 8 + s->n_env + 1;
+	size_t n = 0, i, cap = 16 + s->n_env + 1;
 	char **env = calloc(cap, sizeof *env);
 
 	if (env == NULL)
@@ -73,6 +74,21 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	SETDEF("LANG", "C.UTF-8");
 	SETDEF("PWD", s->workdir);
 	SETDEF("HOSTNAME", s->hostname);
+	if (s->network.mode == AL_NET_PROXY) {
+		/* Clients that honour these go to the proxy explicitly; the
+		 * rest are caught by the netns's redirect (docs/egress.md). */
+		static const char *const http = "http://127.0.0.1:" AL_STR(AL_EGRESS_PORT_HTTP);
+		static const char *const socks = "socks5h://127.0.0.1:" AL_STR(AL_EGRESS_PORT_SOCKS);
+		static const char *const local = "localhost,127.0.0.1,::1";
+		SETDEF("HTTP_PROXY", http);
+		SETDEF("HTTPS_PROXY", http);
+		SETDEF("ALL_PROXY", socks);
+		SETDEF("NO_PROXY", local);
+		SETDEF("http_proxy", http);
+		SETDEF("https_proxy", http);
+		SETDEF("all_proxy", socks);
+		SETDEF("no_proxy", local);
+	}
 #undef SETDEF
 	p->path_env = default_path;
 	/* One entry per key: al_spec_set_env keeps the later -e of a key in
@@ -160,7 +176,9 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 	al_json_kv_bool(j, "pivot_root", true);
 	al_json_kv_bool(j, "no_new_privs", true);
 	al_json_kv_str(j, "capabilities", "none");
-	al_json_kv_str(j, "network", "none (loopback only)");
+	al_json_kv_str(j, "network", s->egress ? "proxy" : "none (loopback only)");
+	if (s->egress)
+		al_egress_describe(s->egress, j);
 	al_json_key(j, "seccomp");
 	if (sc)
 		al_seccomp_describe(sc, j);
@@ -390,6 +408,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	if (r == 0)
 		r = build_env(&plan, err);
 	if (r == 0)
+		r = al_netns_prepare(&plan, err);
+	if (r == 0)
+		r = al_egress_prepare(&s.egress, spec, err);
+	if (r == 0)
 		r = al_supervisor_canaries_prepare(&s, &plan, err);
 	if (r == 0)
 		r = al_landlock_prepare(&ll, spec, err);
@@ -529,7 +551,10 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s.cgroup, pid, err);
-	if (r == 0) {
+	/* Proxy mode: the proxy runs before the workload does. */
+	if (r == 0)
+		r = al_egress_begin(&s, err);
+	if (r == 0 && !s.setup_failed) {
 		char go = AL_GO_WORKLOAD;
 		if (write(s.sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the workload");
@@ -550,6 +575,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 			*err = lerr;
 	}
 	s.t_end_ns = al_mono_ns();
+	/* the proxy's last reports are recorded before the run's end */
+	al_egress_stop(&s);
 	if (release_err.msg[0]) {
 		*err = release_err;
 	} else if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
@@ -731,6 +758,7 @@ out:
 	if (s.export_parent_fd >= 0)
 		close(s.export_parent_fd);
 	free(s.export_path);
+	al_egress_free(s.egress);
 	al_seccomp_free(sc);
 	al_landlock_free(ll);
 	al_plan_free(&plan);
@@ -819,6 +847,8 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	if (s->in.read_errno)
 		al_json_kv_str(&j, "stdin_error", strerror(s->in.read_errno));
 	al_json_obj_end(&j);
+	if (s->egress)
+		al_egress_counts(s->egress, &j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);
 	al_buf_free(&b);

@@ -19,6 +19,7 @@ struct al_monitor;
 struct al_canary;
 struct al_canary_watch;
 struct al_output_scan;
+struct al_egress_run;
 
 #define AL_RELAY_BUF 65536
 
@@ -69,6 +70,7 @@ struct al_supervisor {
 	struct al_canary *canary_files; /* the watched ones (copies) */
 	struct al_output_scan *out_scan; /* canary tokens in stdout/stderr */
 	struct al_cgroup *cgroup;
+	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
 
