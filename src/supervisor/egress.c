@@ -554,6 +554,16 @@ const char *al_egress_report_json(const struct al_net_report *r, struct al_buf *
 	return type;
 }
 
+/* canary tokens in the names the proxy reported (tripwires.c) */
+static void exfil_names(struct al_supervisor *s, const struct al_net_report *r)
+{
+	if (r->kind == AL_NET_DNS || r->kind == AL_NET_CONNECT) {
+		const char *names[2] = {r->name, r->sni};
+		al_supervisor_exfil_names(s, r->kind == AL_NET_DNS ? "dns" : "connect", r->proto,
+		                          names, 2);
+	}
+}
+
 static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 			 struct al_error *err)
 {
@@ -570,6 +580,7 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 			e->refused++;
 	}
 	if (e->recorded >= NET_RECORDS_MAX) {
+		exfil_names(s, r); /* every report, also past the record cap */
 		if (e->unrecorded++ == 0) {
 			char f[160];
 			snprintf(f, sizeof f,
@@ -587,6 +598,8 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 	if (rc == 0) /* tripwire rules: egress-denied, dns-denied */
 		al_supervisor_monitor_event(s, type, b.data);
 	al_buf_free(&b);
+	if (rc == 0)
+		exfil_names(s, r);
 	return rc;
 }
 

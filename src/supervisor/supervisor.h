@@ -142,6 +142,11 @@ void al_supervisor_canaries_handle(struct al_supervisor *s);
 /* The workload wrote data to stream (1, 2): a canary token in it, in any
  * of the disguises exfil.c knows, across reads, is a canary_output event. */
 void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len);
+/* Names the egress proxy reported (DNS query names, CONNECT/SOCKS/Host
+ * names, SNI): a canary token in one, in any disguise (also split by the
+ * dots of a DNS name), is an `exfil` event. */
+void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
+                               const char *const *names, size_t n);
 /* Stop watching (before the workspace report reads files); free. */
 void al_supervisor_canaries_end(struct al_supervisor *s);
 

@@ -258,6 +258,80 @@ void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *
 	al_exfil_feed(&o->st[stream - 1], data, len, output_hit, o);
 }
 
+struct name_hit {
+	bool hit;
+	struct al_exfil_hit h;
+};
+
+static int name_cb(void *ctx, const struct al_exfil_hit *h)
+{
+	struct name_hit *nh = ctx;
+	nh->hit = true;
+	nh->h = *h;
+	return 1;
+}
+
+static bool scan_name(const struct al_exfil *x, const char *name, bool strip_dots,
+                      struct name_hit *nh)
+{
+	struct al_exfil_stream st;
+	char buf[512];
+	size_t n = 0;
+
+	for (const char *p = name; *p && n < sizeof buf; p++)
+		if (!strip_dots || *p != '.')
+			buf[n++] = *p;
+	al_exfil_stream_init(&st, x);
+	al_exfil_feed(&st, buf, n, name_cb, nh);
+	return nh->hit;
+}
+
+void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
+                               const char *const *names, size_t n)
+{
+	struct al_output_scan *o = s->out_scan;
+
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct name_hit nh = {0};
+		if (names[i] == NULL || names[i][0] == '\0')
+			continue;
+		if (!scan_name(o->x, names[i], false, &nh) && !scan_name(o->x, names[i], true, &nh))
+			continue;
+		const struct al_canary *c = &s->canaries[nh.h.token];
+		struct al_buf b;
+		struct al_json j;
+		struct al_error e = {0};
+		int r;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "channel", channel);
+		al_json_kv_str(&j, "proto", proto);
+		al_json_kv_str(&j, "where", i == 0 ? "name" : "sni");
+		al_json_kv_str(&j, "host", names[i]);
+		al_json_kv_str(&j, "kind", al_canary_kind_name(c->kind));
+		if (c->kind == AL_CANARY_ENV)
+			al_json_kv_str(&j, "name", c->name);
+		else
+			al_json_kv_str(&j, "path", c->path);
+		al_json_kv_str(&j, "token_sha256", c->token_sha256);
+		al_json_kv_str(&j, "encoding", nh.h.variant);
+		al_json_obj_end(&j);
+		if (b.oom)
+			r = al_error_set(&e, ENOMEM, "exfil", "an exfil record");
+		else if (s->monitor)
+			r = al_monitor_record(s->monitor, "exfil", b.data, &e);
+		else
+			r = al_evlog_append(s->log, "exfil", b.data, &e);
+		al_buf_free(&b);
+		if (r < 0)
+			al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+		return; /* one record per report */
+	}
+}
+
 static int canary_cb(void *ctx, const char *fields, struct al_error *err)
 {
 	struct al_supervisor *s = ctx;
