@@ -73,6 +73,7 @@ static void mon_kill(void *ctx, const char *why, uint64_t t_event_ns)
 	al_json_kv_str(&j, "method", method);
 	al_json_kv_bool(&j, "all_gone", gone);
 	al_json_kv_uint(&j, "elapsed_ns", t_gone - t_event_ns);
+	al_json_kv_uint(&j, "event_mono_ns", t_event_ns);
 	al_json_obj_end(&j);
 	if (b.oom || al_evlog_append(s->log, "kill", b.data, &e) < 0)
 		s->kill_reason = AL_KILL_ERROR; /* not recorded: airlock's own failure */
