@@ -1763,6 +1763,11 @@ static int h_canaries(struct yctx *c, const struct ynode *v, const char *key)
 			size_t nl = strlen(cs->name);
 			if (nl == 0 || strspn(cs->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != nl)
 				return yerr(c, it, item, "name must be a variable name ([A-Za-z0-9_]+)");
+			/* LD_ variables are recorded in every exec record: the token
+			 * would be in the log */
+			if (strncmp(cs->name, "LD_", 3) == 0)
+				return yerr(c, it, item, "an env canary cannot be an LD_ variable (exec "
+				                         "records hold those)");
 		}
 	}
 	return 0;

@@ -184,6 +184,12 @@ static void test_bad_specs(void **state)
 	    "alert: {webhook: 'http://x y/'}\n",
 	    "alert: {command: [relative]}\n",
 	    "rules: exec\n",
+	    "canaries: [{kind: env, name: LD_PRELOAD}]\n",
+	    "canaries: [{kind: env, path: /tmp/x}]\n",
+	    "canaries: [{kind: file, content: no-token-here}]\n",
+	    "canaries: [{kind: ssh-key, content: '{token}'}]\n",
+	    "canaries: [{kind: honeypot}]\n",
+	    "canaries: [{path: /tmp/x}]\n",
 	};
 	(void)state;
 
