@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Package-install detection (pkgmgr.h): pure matching. */
 #include "monitor/pkgmgr.h"
 
@@ -190,17 +191,42 @@ bool al_pkgmgr_fetch_pipe(const char *script)
 	for (p = script; (p = strstr(p, "<(")) != NULL; p += 2)
 		if (has_fetcher_word(p + 2, strcspn(p + 2, ")")))
 			return true;
-	/* sh -c "$(curl ...)" / eval "$(curl ...)" / `curl ...` run as code */
+	/* eval "$(curl ...)", sh -c "$(curl ...)": the download run as code
+	 * (not `echo "$(curl ...)"`, an argument) */
 	for (p = script; (p = strstr(p, "$(")) != NULL; p += 2) {
-		size_t l = strcspn(p + 2, ")");
-		if (!has_fetcher_word(p + 2, l))
+		const char *q = p;
+		if (!has_fetcher_word(p + 2, strcspn(p + 2, ")")))
 			continue;
-		/* preceded by a shell word, eval, or -c */
-		const char *start = script;
-		size_t pre = (size_t)(p - start);
-		if ((pre >= 5 && memcmp(p - 5, "eval ", 5) == 0) || (pre >= 6 && memcmp(p - 6, "eval \"", 6) == 0) ||
-		    strstr(script, " -c") != NULL)
+		if (q > script && (q[-1] == '"' || q[-1] == '\''))
+			q--;
+		while (q > script && q[-1] == ' ')
+			q--;
+		if ((size_t)(q - script) >= 4 && memcmp(q - 4, "eval", 4) == 0 &&
+		    (q - 4 == script || strchr(" ;&|(\n", q[-5])))
 			return true;
+		if ((size_t)(q - script) >= 2 && memcmp(q - 2, "-c", 2) == 0) {
+			/* the word before -c is a shell */
+			const char *e = q - 2;
+			while (e > script && e[-1] == ' ')
+				e--;
+			const char *b = e;
+			while (b > script && b[-1] != ' ' && b[-1] != ';' && b[-1] != '|' &&
+			       b[-1] != '&' && b[-1] != '(')
+				b--;
+			char w[32];
+			size_t wl = (size_t)(e - b);
+			const char *sl = memrchr(b, '/', wl);
+			if (sl) {
+				wl -= (size_t)(sl + 1 - b);
+				b = sl + 1;
+			}
+			if (wl > 0 && wl < sizeof w) {
+				memcpy(w, b, wl);
+				w[wl] = '\0';
+				if (al_pkgmgr_is_shell(w))
+					return true;
+			}
+		}
 	}
 	/* A | B with A fetching and B a shell/interpreter */
 	for (size_t i = 0; i < n; i++) {

@@ -65,6 +65,13 @@ static void test_pipes(void **state)
 	assert_false(al_pkgmgr_fetch_pipe("curl x || sh y"));
 	assert_false(al_pkgmgr_fetch_pipe("echo curling | sh"));
 	assert_false(al_pkgmgr_fetch_pipe("ls | sh"));
+	assert_true(al_pkgmgr_fetch_pipe("sh -c \"$(curl -fsSL https://x/i.sh)\""));
+	assert_true(al_pkgmgr_fetch_pipe("x=1; eval $(wget -qO- http://x)"));
+	/* a download's output as an argument is not code */
+	assert_false(al_pkgmgr_fetch_pipe(
+	    "for p in 1 2; do python3 -c \"print(1)\" $p; echo \"proxy $(curl -s -o /dev/null -w "
+	    "'%{http_code}' http://127.0.0.1:$p/)\"; done"));
+	assert_false(al_pkgmgr_fetch_pipe("echo \"$(curl -s x)\" | grep ok"));
 	assert_true(is_pm("/bin/sh", ARGV("sh", "-c", "curl -s http://x/install.sh | sh")));
 	assert_true(is_pm("/bin/bash", ARGV("bash", "-ec", "wget -O- x | bash")));
 	assert_false(is_pm("/bin/sh", ARGV("sh", "-c", "curl -s x > f")));
