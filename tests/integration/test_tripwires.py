@@ -393,3 +393,16 @@ def test_exfil_in_proxy_names_kills(airlock, tmp_path, script, encoding):
     ex = recs(log, "exfil")
     assert ex and ex[0]["kind"] == "env" and ex[0]["encoding"] == encoding, ex
     assert b"after" not in res.stdout
+
+
+def test_alert_command_gets_the_record_on_stdin(airlock, tmp_path):
+    out = tmp_path / "alert.json"
+    spec = (f"alert: {{command: [/bin/sh, -c, 'cat > {out}'], timeout: 5s}}\n"
+            "rules:\n  - {on: exec, match: {package_manager: true}, action: [kill, alert]}\n")
+    res, log = run_sh(airlock, tmp_path, "apt-get --version", spec)
+    assert_policy_kill(res, log)
+    al = recs(log, "alert")
+    assert al and al[0]["ok"] is True and al[0]["target"] == "command", al
+    body = json.loads(out.read_text())
+    assert body["source"] == "airlock" and body["type"] == "exec"
+    assert body["record"]["path"].endswith("apt-get")
