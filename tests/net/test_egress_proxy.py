@@ -635,12 +635,27 @@ def scan_memory(pid, needle):
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
             if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
                 continue
-            try:
-                mem.seek(lo)
-                if needle in mem.read(hi - lo):
-                    found = True
-            except OSError:
+            # AddressSanitizer's shadow is terabytes of reserved address
+            # space (sanitizer builds only): nothing of the process's own
+            # data lives there, and it cannot be read in any useful time
+            if hi - lo > (1 << 32):
                 continue
+            # chunked, overlapping by the needle's length, so a match
+            # across a chunk boundary is still found
+            pos, tail = lo, b""
+            while pos < hi:
+                try:
+                    mem.seek(pos)
+                    chunk = mem.read(min(1 << 24, hi - pos))
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                if needle in tail + chunk:
+                    found = True
+                    break
+                tail = chunk[-len(needle):]
+                pos += len(chunk)
     return found
 
 
