@@ -147,6 +147,13 @@ void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *
  * dots of a DNS name), is an `exfil` event. */
 void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
                                const char *const *names, size_t n);
+/* The tokens for the egress proxy's own search of request heads (pointers
+ * into the tripwire state; none without canaries). */
+void al_supervisor_exfil_tokens(struct al_supervisor *s, char ***tokens, size_t *n);
+/* The proxy refused a request head holding token `token` (an index it
+ * reported: checked) in encoding `variant`: an exfil record, the rules. */
+int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
+                               const char *proto, const char *host, struct al_error *err);
 /* Stop watching (before the workspace report reads files); free. */
 void al_supervisor_canaries_end(struct al_supervisor *s);
 

