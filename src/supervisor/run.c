@@ -29,6 +29,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "chaos/chaos.h"
 #include "supervisor/egress.h"
 #include "supervisor/notify.h"
 #include "monitor/monitor.h"
@@ -210,6 +211,11 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	uint32_t bit;
 	int r;
 
+	/* the cgroup mode is known from here on (both callers), and nothing
+	 * of the workload has run: chaos refuses what it cannot apply now */
+	r = al_sv_chaos_check(s, err);
+	if (r < 0)
+		return r;
 	al_buf_init(&b);
 	al_buf_init(&canon);
 	uname(&u);
@@ -229,6 +235,10 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_json_kv_str(&j, "image_digest", s->image_digest[0] ? s->image_digest : NULL);
 	protections_json(s, f, sc, ll, &j);
 	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
+	if (s->chaos) {
+		al_json_key(&j, "chaos");
+		al_chaos_describe_start(s->chaos, &j);
+	}
 	al_json_key(&j, "degraded");
 	al_json_arr_begin(&j);
 	for (bit = 1; bit; bit <<= 1)
@@ -437,6 +447,7 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	s.out.fd = s.err.fd = -1;
 	s.in.src = s.in.dst = -1;
 	s.upper_fd = -1;
+	s.chaos_timerfd = -1;
 	s.export_parent_fd = -1;
 	s.t_start_ns = al_mono_ns();
 	make_run_id(s.run_id);
@@ -474,6 +485,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
 		r = al_seccomp_prepare(&sc, spec, err);
+	if (r == 0)
+		r = al_chaos_prepare(&s.chaos, spec, sc, plan.rootless, err);
 	if (r < 0)
 		goto out;
 	plan.landlock = ll;
@@ -726,6 +739,9 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		close(s.timerfd);
 	if (s.tickfd >= 0)
 		close(s.tickfd);
+	if (s.chaos_timerfd >= 0)
+		close(s.chaos_timerfd);
+	s.chaos_timerfd = -1;
 	s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
 	/* The log's own fds are the only ones allowed to remain open now. */
 	td.fds_left = count_fds() - fds_before;
@@ -823,6 +839,7 @@ out:
 	free(s.export_path);
 	al_egress_free(s.egress);
 	al_seccomp_free(sc);
+	al_chaos_free(s.chaos);
 	al_landlock_free(ll);
 	al_plan_free(&plan);
 	if (signals_blocked) {
@@ -907,6 +924,10 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "denied_unrecorded", s->notify_stats.denied_unrecorded);
 	al_notify_stats_json(&s->notify_stats, &j);
 	al_json_obj_end(&j);
+	if (s->chaos) {
+		al_json_key(&j, "chaos");
+		al_chaos_describe(s->chaos, &j);
+	}
 	al_json_key(&j, "output");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "stdout_bytes", s->out.bytes);

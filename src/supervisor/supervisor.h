@@ -19,6 +19,7 @@ struct al_monitor;
 struct al_canary;
 struct al_canary_watch;
 struct al_output_scan;
+struct al_chaos;
 struct al_egress_run;
 
 #define AL_RELAY_BUF 65536
@@ -70,6 +71,8 @@ struct al_supervisor {
 	struct al_canary *canary_files; /* the watched ones (copies) */
 	struct al_output_scan *out_scan; /* canary tokens in stdout/stderr */
 	struct al_cgroup *cgroup;
+	struct al_chaos *chaos; /* NULL: no chaos section */
+	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
 	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
@@ -161,6 +164,16 @@ void al_supervisor_canaries_end(struct al_supervisor *s);
 int al_supervise(struct al_supervisor *s, struct al_error *err);
 void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const char *detail);
 void al_supervisor_check_disks(struct al_supervisor *s);
+
+/* chaos_run.c: the resource schedule on the live run. Start: when the
+ * workload has started (its steps count from then), makes
+ * s->chaos_timerfd; fire: when it expires, applies what is due and re-arms.
+ * Both return <0 when a step failed: the caller kills the run. */
+int al_sv_chaos_start(struct al_supervisor *s, struct al_error *err);
+/* Before the workload runs, once the cgroup is known: memory, cpus or pids
+ * steps without a cgroup (rlimits-only mode) are refused. */
+int al_sv_chaos_check(struct al_supervisor *s, struct al_error *err);
+int al_sv_chaos_fire(struct al_supervisor *s, struct al_error *err);
 
 /* workspace.c: the change report (and --export) from the overlay's upper layer. */
 int al_workspace_report(struct al_supervisor *s, struct al_error *err);
