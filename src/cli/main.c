@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
+	      "  rules explain [SPEC]                          print the effective tripwire rules\n"
 	      "  image digest|lint|import|ls|inspect|rm|diff|verify ...\n"
 	      "                                                images: digests to pin, attack surface,\n"
 	      "                                                the local store (airlock image help)\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)
 		return al_cmd_log(argc - 1, argv + 1);
+	if (strcmp(cmd, "rules") == 0)
+		return al_cmd_rules(argc - 1, argv + 1);
 	if (strcmp(cmd, "image") == 0)
 		return al_cmd_image(argc - 1, argv + 1);
 	if (strcmp(cmd, "chaos") == 0)

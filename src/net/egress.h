@@ -41,6 +41,9 @@ struct al_egress_policy {
 	/* chaos (network), optional: seed, latency_ns, jitter_ns, loss, reset, bandwidth (bytes/s) */
 	struct { bool enabled; uint64_t seed; uint64_t latency_ns, jitter_ns; double loss, reset;
 	         uint64_t bandwidth; } chaos;
+	/* canary tokens (src/monitor/exfil.c): request lines and headers of plain HTTP holding
+	 * one, in any disguise, are refused and reported (AL_NET_EXFIL); optional */
+	char **exfil_tokens; size_t n_exfil_tokens;
 };
 
 /* The listening sockets, created by the sandbox init INSIDE the sandbox's network namespace
@@ -85,7 +88,8 @@ int al_egress_proxy_main(void) __attribute__((noreturn));
  * beyond a size check and NUL-termination checks: the proxy parses hostile bytes and may be
  * compromised, so the supervisor trusts nothing in a report but its shape, and escapes every
  * string when it writes the record). */
-enum al_net_report_kind { AL_NET_DNS = 1, AL_NET_CONNECT, AL_NET_CLOSE, AL_NET_CHAOS, AL_NET_ERROR };
+enum al_net_report_kind { AL_NET_DNS = 1, AL_NET_CONNECT, AL_NET_CLOSE, AL_NET_CHAOS, AL_NET_ERROR,
+                          AL_NET_EXFIL /* reason: "token N VARIANT" */ };
 struct al_net_report {
 	uint32_t kind;          /* al_net_report_kind */
 	uint32_t conn_id;       /* per-connection id, to pair CONNECT and CLOSE */

@@ -52,6 +52,9 @@ int al_policy_wire_encode(const struct al_egress_policy *pol, uint32_t fd_mask, 
 	r = r ?: put_u32(b, (uint32_t)pol->n_resolvers);
 	r = r ?: put(b, pol->resolvers, pol->n_resolvers * sizeof(struct sockaddr_storage));
 	r = r ?: put(b, &pol->chaos, sizeof(pol->chaos));
+	r = r ?: put_u32(b, (uint32_t)pol->n_exfil_tokens);
+	for (i = 0; r == 0 && i < pol->n_exfil_tokens; i++)
+		r = put_str(b, pol->exfil_tokens[i]);
 	return r;
 }
 
@@ -155,7 +158,8 @@ int al_policy_wire_decode(const uint8_t *data, size_t len, struct al_egress_poli
 		pol->hosts[i].addrlen = al;
 	}
 	pol->resolvers = get_array(&c, &pol->n_resolvers, sizeof(struct sockaddr_storage), &r);
-	if (r < 0 || get(&c, &pol->chaos, sizeof(pol->chaos)) < 0 || c.n != 0)
+	if (r < 0 || get(&c, &pol->chaos, sizeof(pol->chaos)) < 0 ||
+	    get_strs(&c, &pol->exfil_tokens, &pol->n_exfil_tokens) < 0 || c.n != 0)
 		return -EINVAL;
 	if (!(pol->chaos.loss >= 0 && pol->chaos.loss <= 1 && pol->chaos.reset >= 0 &&
 	      pol->chaos.reset <= 1))
@@ -172,6 +176,9 @@ void al_policy_wire_free(struct al_egress_policy *pol)
 		free(pol->deny_domains[i]);
 	for (i = 0; pol->hosts && i < pol->n_hosts; i++)
 		free(pol->hosts[i].name);
+	for (i = 0; pol->exfil_tokens && i < pol->n_exfil_tokens; i++)
+		free(pol->exfil_tokens[i]);
+	free(pol->exfil_tokens);
 	free(pol->allow_domains);
 	free(pol->deny_domains);
 	free(pol->allow_ports);

@@ -20,6 +20,7 @@
 #include "net/chaos.h"
 #include "net/dns_msg.h"
 #include "net/proxy.h"
+#include "monitor/exfil.h"
 #include "net/socks_parse.h"
 #include "net/tls_parse.h"
 #include "util/cleanup.h"
@@ -208,6 +209,39 @@ static void report_error(struct proxy *p, struct conn *c, const char *reason)
 	report_fill(&r, AL_NET_ERROR, c);
 	snprintf(r.reason, sizeof(r.reason), "%s", reason);
 	proxy_report(p, &r);
+}
+
+struct exfil_found {
+	bool hit;
+	struct al_exfil_hit h;
+};
+
+static int exfil_cb(void *ctx, const struct al_exfil_hit *h)
+{
+	struct exfil_found *f = ctx;
+	f->hit = true;
+	f->h = *h;
+	return 1;
+}
+
+/* A canary token in a request head (plain HTTP: request line and headers)
+ * is reported and the request refused: it never leaves. */
+static bool exfil_in_head(struct proxy *p, struct conn *c, const char *head, size_t len)
+{
+	struct al_exfil_stream st;
+	struct exfil_found f = {0};
+	struct al_net_report r;
+
+	if (p->exfil == NULL || len == 0)
+		return false;
+	al_exfil_stream_init(&st, p->exfil);
+	al_exfil_feed(&st, head, len, exfil_cb, &f);
+	if (!f.hit)
+		return false;
+	report_fill(&r, AL_NET_EXFIL, c);
+	snprintf(r.reason, sizeof(r.reason), "token %zu %s", f.h.token, f.h.variant);
+	proxy_report(p, &r);
+	return true;
 }
 
 static void report_close(struct proxy *p, struct conn *c)
@@ -880,6 +914,11 @@ static void step_http_head(struct proxy *p, struct conn *c)
 	c->port = req->port;
 	c->is_connect = req->is_connect;
 	c->proto = req->is_connect ? "https-connect" : "http";
+	if (exfil_in_head(p, c, c->in, req->head_len)) {
+		conn_refuse_http(c, 403, "exfil");
+		free(req);
+		return;
+	}
 	if (!req->is_connect) {
 		/* Host seen: the parser has already refused a mismatch */
 		snprintf(c->sni, sizeof(c->sni), "%s", req->has_host_header ? req->host : "");
@@ -1056,6 +1095,10 @@ static void step_sniff(struct proxy *p, struct conn *c)
 			return;
 		}
 		/* and so must the Host of plain HTTP sent through the tunnel */
+		if (s == AL_SNI_NOT_TLS && exfil_in_head(p, c, c->in, c->in_len)) {
+			deny(p, c, 0, 0, "exfil");
+			return;
+		}
 		if (s == AL_SNI_NOT_TLS && !c->name_is_ip && looks_like_http(c->in, c->in_len)) {
 			bool is_ip = false, pg;
 			uint16_t port = 0;
@@ -1085,6 +1128,10 @@ static void step_sniff(struct proxy *p, struct conn *c)
 		int r = al_http_sniff_host(c->in, c->in_len, name, &is_ip, &port, &pg);
 		if (r == 0 && !c->c_eof && !timed_out && c->in_len < IN_CAP)
 			return;
+		if (exfil_in_head(p, c, c->in, c->in_len)) {
+			deny(p, c, 0, 0, "exfil");
+			return;
+		}
 		if (r == 1) {
 			snprintf(c->sni, sizeof(c->sni), "%s", name);
 			transparent_decide(p, c, name, is_ip);
@@ -1506,6 +1553,10 @@ int proxy_run(struct proxy *p, const struct al_egress_fds *fds, struct al_error 
 	struct epoll_event evs[256];
 	uint64_t last_scan = proxy_now_ns();
 
+	if (p->pol->n_exfil_tokens > 0 &&
+	    al_exfil_build(&p->exfil, (const char *const *)p->pol->exfil_tokens,
+	                   p->pol->n_exfil_tokens) < 0)
+		return al_error_set(err, ENOMEM, "egress", "building the exfil search");
 	if (add_listener(p, fds->http, TAG_LISTEN_HTTP) < 0 ||
 	    add_listener(p, fds->socks, TAG_LISTEN_SOCKS) < 0 ||
 	    add_listener(p, fds->transparent, TAG_LISTEN_TRANSPARENT) < 0 ||

@@ -54,6 +54,8 @@ struct proxy {
 	size_t mem_len, mem_next, mem_cap;
 	/* chaos: the earliest time a delayed connection wants to go on (0: none) */
 	uint64_t chaos_next_ns;
+	/* canary tokens in request heads (src/monitor/exfil.c), or NULL */
+	struct al_exfil *exfil;
 };
 
 /* reports */

@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ struct init_ctx {
 	int upper_fd;     /* workspace overlay upper dir, for the supervisor */
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
+	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 };
 
@@ -333,6 +335,10 @@ static int step_handover(struct init_ctx *c)
 		m.text[n] = 'D';
 		fds[n++] = c->disk_fds[i];
 	}
+	for (i = 0; i < c->plan->n_canaries; i++) {
+		m.text[n] = 'C';
+		fds[n++] = c->canary_fds[i];
+	}
 	if (n == 0)
 		return 0;
 	m.status = n;
@@ -349,6 +355,78 @@ static int step_handover(struct init_ctx *c)
 	while (n > 0)
 		close(fds[--n]);
 	c->listener_fd = c->upper_fd = -1;
+	return 0;
+}
+
+/* mkdir -p the parents of path (inside the new root, before the workload
+ * exists: nothing can race us), each new one the workload's, 0700. */
+static int canary_parents(struct init_ctx *c, const char *path)
+{
+	char buf[4096];
+	const struct al_spec *s = c->plan->spec;
+
+	if (strlen(path) >= sizeof buf)
+		return al_error_set(&c->err, ENAMETOOLONG, "canary", "%s", path);
+	strcpy(buf, path);
+	for (char *p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+		struct stat st;
+		*p = '\0';
+		if (lstat(buf, &st) < 0) {
+			if (errno != ENOENT || mkdir(buf, 0700) < 0 ||
+			    lchown(buf, s->uid, s->gid) < 0)
+				return al_error_errno(&c->err, "canary",
+				                      "making %s for the canary %s (a canary must be "
+				                      "in a writable area)",
+				                      buf, path);
+		} else if (!S_ISDIR(st.st_mode)) {
+			return al_error_set(&c->err, ENOTDIR, "canary", "%s (for the canary %s)", buf,
+			                    path);
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Plant the canaries (plan->canaries) and keep an O_PATH handle on each. */
+static int step_canaries(struct init_ctx *c)
+{
+	const struct al_sandbox_plan *p = c->plan;
+	const struct al_spec *s = p->spec;
+
+	for (size_t i = 0; i < p->n_canaries; i++) {
+		const struct al_canary_file *cf = &p->canaries[i];
+		size_t off = 0;
+		int fd, r;
+
+		r = canary_parents(c, cf->path);
+		if (r < 0)
+			return r;
+		fd = open(cf->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return al_error_errno(&c->err, "canary",
+			                      "creating the canary %s (it must be new, in a writable "
+			                      "area)",
+			                      cf->path);
+		while (off < cf->len) {
+			ssize_t w = write(fd, cf->content + off, cf->len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				close(fd);
+				return al_error_errno(&c->err, "canary", "writing the canary %s",
+				                      cf->path);
+			}
+			off += (size_t)w;
+		}
+		if (fchown(fd, s->uid, s->gid) < 0) {
+			close(fd);
+			return al_error_errno(&c->err, "canary", "chown %s", cf->path);
+		}
+		close(fd);
+		c->canary_fds[i] = open(cf->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (c->canary_fds[i] < 0)
+			return al_error_errno(&c->err, "canary", "opening %s", cf->path);
+	}
 	return 0;
 }
 
@@ -374,6 +452,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_MOUNTS, step_workspace_handle},
 	{AL_STAGE_PIVOT, step_pivot},
 	{AL_STAGE_PIVOT, step_disk_handles},
+	{AL_STAGE_PIVOT, step_canaries},
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
 	{AL_STAGE_NETWORK, step_egress_handover},

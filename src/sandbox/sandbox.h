@@ -120,7 +120,19 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 
 #define AL_MAX_MOVE_FDS 64
 #define AL_MAX_DISK_AREAS 8
-#define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS)
+#define AL_MAX_CANARIES 16
+#define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)
+
+/* A canary file the init plants before the workload starts (src/monitor/
+ * canary.c makes it): created new (never through a symlink), owned by the
+ * workload's uid/gid, mode 0600; missing parent directories are made
+ * (0700, the workload's). Its O_PATH handle goes to the supervisor ('C'),
+ * which watches the inode. */
+struct al_canary_file {
+	const char *path;
+	const char *content;
+	size_t len;
+};
 #define AL_MOVE_FD_BASE 4 /* 0-2 stdio, 3 the setup socket */
 
 struct al_sandbox_plan {
@@ -145,6 +157,8 @@ struct al_sandbox_plan {
 	bool want_upper_fd;      /* send the workspace overlay's upper dir to the supervisor */
 	const char *disk_areas[AL_MAX_DISK_AREAS]; /* writable tmpfs areas (sandbox paths) */
 	size_t n_disk_areas;
+	struct al_canary_file canaries[AL_MAX_CANARIES];
+	size_t n_canaries;
 
 	/* Detached (idmapped) mounts made by the parent; the init finds them at
 	 * fds AL_MOVE_FD_BASE + i and attaches them. */

@@ -53,6 +53,8 @@ void al_spec_init(struct al_spec *spec)
 	spec->log.max_size = 1024 * MiB;
 	spec->network.mode = AL_NET_NONE;
 	spec->network.loopback_tcp = true;
+	spec->default_rules = true;
+	spec->alert.timeout_ns = 5000000000ull;
 }
 
 static bool is_static_default(const char *p)
@@ -106,6 +108,30 @@ void al_spec_free(struct al_spec *spec)
 	free_str(&spec->log.spool_dir);
 	free_str(&spec->log.tls_ca);
 	al_net_spec_free(&spec->network);
+	for (size_t i = 0; i < spec->n_rules; i++) {
+		free(spec->rules[i].path);
+		free(spec->rules[i].argv);
+		free(spec->rules[i].host);
+		free(spec->rules[i].syscall);
+	}
+	free(spec->rules);
+	spec->rules = NULL;
+	spec->n_rules = 0;
+	for (size_t i = 0; i < spec->n_canaries; i++) {
+		free(spec->canaries[i].path);
+		free(spec->canaries[i].name);
+		free(spec->canaries[i].content);
+	}
+	free(spec->canaries);
+	spec->canaries = NULL;
+	spec->n_canaries = 0;
+	free(spec->alert.webhook);
+	spec->alert.webhook = NULL;
+	for (size_t i = 0; i < spec->alert.command_n; i++)
+		free(spec->alert.command[i]);
+	free(spec->alert.command);
+	spec->alert.command = NULL;
+	spec->alert.command_n = 0;
 	memset(spec, 0, sizeof *spec);
 }
 

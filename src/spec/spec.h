@@ -171,6 +171,76 @@ struct al_chaos_spec {
 	int64_t realtime_skew_ns; /* CLOCK_REALTIME skew of the real clock syscalls (not the vDSO) */
 };
 
+/* Tripwires (docs/spec.md "rules", src/monitor/): what a rule reacts to. */
+enum al_rule_on {
+	AL_ON_EXEC = 0,
+	AL_ON_CANARY,
+	AL_ON_EXFIL,
+	AL_ON_CANARY_OUTPUT,
+	AL_ON_EGRESS_DENIED,
+	AL_ON_DNS_DENIED,
+	AL_ON_SYSCALL_DENIED,
+	AL_ON_LIMIT,
+	AL_ON_OUTPUT,
+	AL_ON_COUNT_,
+};
+
+enum al_rule_action {
+	AL_ACT_LOG = 0,
+	AL_ACT_DENY, /* refuse the event where it can still be refused, and log */
+	AL_ACT_KILL,
+};
+
+enum al_rule_origin {
+	AL_ORIGIN_ANY = 0,
+	AL_ORIGIN_IMAGE,    /* exec: the executed file is the read-only image's */
+	AL_ORIGIN_WRITABLE, /* exec: it is not (a writable area, a volume) */
+};
+
+struct al_rule {
+	enum al_rule_on on;
+	/* globs (fnmatch(3), '*' also crosses '/'); NULL matches anything */
+	char *path;
+	char *argv;        /* against the argv joined with single spaces */
+	char *host;
+	char *syscall;
+	enum al_rule_origin origin;
+	int package_manager; /* exec: -1 any; 1 only package installs; 0 only others */
+	uint32_t count;      /* 0 or 1: every match; N: fires at the Nth match within `within` */
+	uint64_t within_ns;  /* with count; 0: ever */
+	enum al_rule_action action;
+	bool alert;          /* also run the spec's alert (webhook / command) */
+};
+#define AL_SPEC_MAX_RULES 256
+#define AL_SPEC_MAX_RULE_COUNT 100000
+
+struct al_alert_spec {
+	char *webhook;      /* http://HOST[:PORT]/PATH (plain HTTP), or NULL */
+	char **command;     /* host argv, NULL-terminated, or NULL */
+	size_t command_n;
+	uint64_t timeout_ns; /* per alert; default 5 s */
+};
+
+/* Canaries (docs/spec.md "canaries"): bait planted in the sandbox, each
+ * with a fresh per-run token (src/monitor/canary.c). */
+enum al_canary_kind {
+	AL_CANARY_AWS = 0,   /* aws-credentials: ~/.aws/credentials */
+	AL_CANARY_SSH,       /* ssh-key: ~/.ssh/id_ed25519 */
+	AL_CANARY_GCP,       /* gcp-service-account: a service-account JSON */
+	AL_CANARY_DOTENV,    /* dotenv: a .env with API keys */
+	AL_CANARY_ENV,       /* env: a variable in the workload's environment */
+	AL_CANARY_FILE,      /* file: given content, or a synthetic customers.csv */
+	AL_CANARY_KIND_COUNT_,
+};
+
+struct al_canary_spec {
+	enum al_canary_kind kind;
+	char *path;    /* sandbox path (file kinds); NULL: the kind's default */
+	char *name;    /* env: the variable (default OPENAI_API_KEY) */
+	char *content; /* file: the content; "{token}" is replaced by the token */
+};
+#define AL_SPEC_MAX_CANARIES 16
+
 /* Ownership: every char * in the struct is owned by it and released by
  * al_spec_free, except that al_spec_init points image, workdir and hostname at
  * static default strings (it cannot fail, so it does not allocate). Replace a
@@ -204,6 +274,15 @@ struct al_spec {
 	struct al_network_spec network;
 	struct al_chaos_spec chaos;
 	uint32_t allow_degraded; /* enum al_degradation bits */
+
+	/* tripwires: the spec's rules, in order (first firing rule wins), then
+	 * the defaults unless default_rules is false (src/monitor/rules.c) */
+	struct al_rule *rules;
+	size_t n_rules;
+	bool default_rules;      /* default true */
+	struct al_alert_spec alert;
+	struct al_canary_spec *canaries;
+	size_t n_canaries;
 
 	bool quiet;              /* no airlock messages on stderr (workload output still relayed) */
 };
@@ -299,3 +378,15 @@ void al_net_addr_format(const struct al_net_addr *a, bool with_port, char *buf, 
 /* Parse a literal address (no port) into a; -EINVAL if it is not one. */
 int al_net_addr_parse(const char *s, struct al_net_addr *a);
 const char *al_degradation_name(uint32_t bit);
+
+/* spec_rules.c: names of rule fields (spec, CLI, records, `rules explain`). */
+int al_rule_on_parse(const char *s, enum al_rule_on *out);
+const char *al_rule_on_name(enum al_rule_on on);
+int al_rule_action_parse(const char *s, enum al_rule_action *out);
+const char *al_rule_action_name(enum al_rule_action a);
+/* deny is accepted only where the event can still be refused */
+bool al_rule_deny_possible(enum al_rule_on on);
+/* "http://HOST[:PORT][/PATH]" with HOST a name or IPv4 address (plain HTTP). */
+bool al_alert_url_valid(const char *url);
+int al_canary_kind_parse(const char *s, enum al_canary_kind *out);
+const char *al_canary_kind_name(enum al_canary_kind k);

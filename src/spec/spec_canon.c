@@ -134,6 +134,84 @@ static void write_log(struct al_json *j, const struct al_log_spec *log)
 	al_json_obj_end(j);
 }
 
+/* Tripwires, only when set: specs without them keep their hash. Keys sorted. */
+static void write_alert(struct al_json *j, const struct al_spec *spec)
+{
+	if (!spec->alert.webhook && !spec->alert.command)
+		return;
+	al_json_key(j, "alert");
+	al_json_obj_begin(j);
+	if (spec->alert.command) {
+		al_json_key(j, "command");
+		al_json_arr_begin(j);
+		for (size_t i = 0; i < spec->alert.command_n; i++)
+			al_json_str(j, spec->alert.command[i]);
+		al_json_arr_end(j);
+	}
+	al_json_kv_uint(j, "timeout_ns", spec->alert.timeout_ns);
+	if (spec->alert.webhook)
+		al_json_kv_str(j, "webhook", spec->alert.webhook);
+	al_json_obj_end(j);
+}
+
+static void write_canaries(struct al_json *j, const struct al_spec *spec)
+{
+	if (spec->n_canaries == 0)
+		return;
+	al_json_key(j, "canaries");
+	al_json_arr_begin(j);
+	for (size_t i = 0; i < spec->n_canaries; i++) {
+		const struct al_canary_spec *c = &spec->canaries[i];
+		al_json_obj_begin(j);
+		if (c->content)
+			al_json_kv_str(j, "content", c->content);
+		al_json_kv_str(j, "kind", al_canary_kind_name(c->kind));
+		if (c->name)
+			al_json_kv_str(j, "name", c->name);
+		if (c->path)
+			al_json_kv_str(j, "path", c->path);
+		al_json_obj_end(j);
+	}
+	al_json_arr_end(j);
+}
+
+static void write_rules(struct al_json *j, const struct al_spec *spec)
+{
+	if (spec->n_rules == 0)
+		return;
+	al_json_key(j, "rules");
+	al_json_arr_begin(j);
+	for (size_t i = 0; i < spec->n_rules; i++) {
+		const struct al_rule *r = &spec->rules[i];
+		al_json_obj_begin(j);
+		al_json_kv_str(j, "action", al_rule_action_name(r->action));
+		if (r->alert)
+			al_json_kv_bool(j, "alert", true);
+		if (r->count)
+			al_json_kv_uint(j, "count", r->count);
+		al_json_key(j, "match");
+		al_json_obj_begin(j);
+		if (r->argv)
+			al_json_kv_str(j, "argv", r->argv);
+		if (r->host)
+			al_json_kv_str(j, "host", r->host);
+		if (r->origin)
+			al_json_kv_str(j, "origin", r->origin == AL_ORIGIN_IMAGE ? "image" : "writable");
+		if (r->package_manager >= 0)
+			al_json_kv_bool(j, "package_manager", r->package_manager == 1);
+		if (r->path)
+			al_json_kv_str(j, "path", r->path);
+		if (r->syscall)
+			al_json_kv_str(j, "syscall", r->syscall);
+		al_json_obj_end(j);
+		al_json_kv_str(j, "on", al_rule_on_name(r->on));
+		if (r->within_ns)
+			al_json_kv_uint(j, "within_ns", r->within_ns);
+		al_json_obj_end(j);
+	}
+	al_json_arr_end(j);
+}
+
 int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 {
 	struct al_json j;
@@ -143,6 +221,7 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	/* keys in strcmp order at every level */
 	al_json_obj_begin(&j);
 
+	write_alert(&j, spec);
 	al_json_key(&j, "allow_degraded");
 	al_json_arr_begin(&j);
 	/* names in sorted order, whatever order they were given in */
@@ -163,6 +242,7 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	}
 	al_json_arr_end(&j);
 
+	write_canaries(&j, spec);
 	r = al_chaos_spec_canonical(&j, &spec->chaos);
 	if (r < 0)
 		return r;
@@ -173,6 +253,8 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 		canon_str(&j, spec->argv[i]);
 	al_json_arr_end(&j);
 
+	if (!spec->default_rules)
+		al_json_kv_bool(&j, "default_rules", false);
 	r = write_env(&j, spec);
 	if (r < 0)
 		return r;
@@ -189,6 +271,7 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	if (r < 0)
 		return r;
 
+	write_rules(&j, spec);
 	al_json_key(&j, "user");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "gid", spec->gid);

@@ -50,6 +50,7 @@ struct yctx {
 	const char *name;     /* for messages */
 	const char *base_dir; /* relative host paths resolve here (NULL: cwd) */
 	struct al_error *err;
+	struct al_rule *rule; /* the rule being read (rules:) */
 	size_t nodes;
 };
 
@@ -1404,6 +1405,367 @@ static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *k
 	return 0;
 }
 
+/* rules, alert (tripwires: docs/spec.md, src/monitor/) */
+
+static int rule_glob(struct yctx *c, const struct ynode *v, const char *key, char **field)
+{
+	const char *s;
+	int r = get_nonempty_string(c, v, key, &s);
+
+	if (r < 0)
+		return r;
+	free(*field);
+	*field = strdup(s);
+	if (*field == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
+	return 0;
+}
+
+static int h_match_path(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return rule_glob(c, v, key, &c->rule->path);
+}
+static int h_match_argv(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return rule_glob(c, v, key, &c->rule->argv);
+}
+static int h_match_host(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return rule_glob(c, v, key, &c->rule->host);
+}
+static int h_match_syscall(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return rule_glob(c, v, key, &c->rule->syscall);
+}
+static int h_match_origin(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r = get_string(c, v, key, &s);
+
+	if (r < 0)
+		return r;
+	if (strcmp(s, "image") == 0)
+		c->rule->origin = AL_ORIGIN_IMAGE;
+	else if (strcmp(s, "writable") == 0)
+		c->rule->origin = AL_ORIGIN_WRITABLE;
+	else
+		return yerr(c, v, key, "must be image or writable, not \"%s\"", s);
+	return 0;
+}
+static int h_match_pkg(struct yctx *c, const struct ynode *v, const char *key)
+{
+	bool b;
+	int r = get_bool(c, v, key, &b);
+
+	if (r == 0)
+		c->rule->package_manager = b ? 1 : 0;
+	return r;
+}
+
+static const struct key_def match_keys[] = {
+    {"path", h_match_path},       {"argv", h_match_argv},     {"host", h_match_host},
+    {"syscall", h_match_syscall}, {"origin", h_match_origin}, {"package_manager", h_match_pkg},
+};
+
+static int h_rule_on(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r = get_string(c, v, key, &s);
+
+	if (r < 0)
+		return r;
+	if (al_rule_on_parse(s, &c->rule->on) < 0)
+		return yerr(c, v, key,
+		            "unknown event \"%s\" (known: exec, canary, exfil, canary_output, "
+		            "egress-denied, dns-denied, syscall-denied, limit, output)",
+		            s);
+	return 0;
+}
+static int h_rule_match(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, match_keys, AL_ARRAY_SIZE(match_keys));
+}
+static int h_rule_count(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = get_uint(c, v, key, AL_SPEC_MAX_RULE_COUNT, &x);
+
+	if (r < 0)
+		return r;
+	if (x == 0)
+		return yerr(c, v, key, "must be at least 1");
+	c->rule->count = (uint32_t)x;
+	return 0;
+}
+static int h_rule_within(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_duration(c, v, key, &c->rule->within_ns);
+}
+static int h_rule_action(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const struct ynode *items[8];
+	size_t n = 0;
+	bool have = false;
+
+	/* "kill", or a list such as [kill, alert] */
+	if (v->type == Y_SEQ) {
+		if (v->n == 0 || v->n > 8)
+			return yerr(c, v, key, "expected one to four actions");
+		for (size_t i = 0; i < v->n; i++)
+			items[n++] = v->kids[i];
+	} else {
+		items[n++] = v;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *s;
+		enum al_rule_action a;
+		int r = get_string(c, items[i], key, &s);
+
+		if (r < 0)
+			return r;
+		if (strcmp(s, "alert") == 0) {
+			c->rule->alert = true;
+			continue;
+		}
+		if (al_rule_action_parse(s, &a) < 0)
+			return yerr(c, items[i], key,
+			            "unknown action \"%s\" (log, deny, kill, and alert in addition)",
+			            s);
+		if (have && a != c->rule->action)
+			return yerr(c, items[i], key, "more than one of log, deny, kill");
+		c->rule->action = a;
+		have = true;
+	}
+	return 0;
+}
+
+static const struct key_def rule_keys[] = {
+    {"on", h_rule_on},         {"match", h_rule_match},   {"count", h_rule_count},
+    {"within", h_rule_within}, {"action", h_rule_action},
+};
+
+static int h_rules(struct yctx *c, const struct ynode *v, const char *key)
+{
+	struct al_spec *sp = c->spec;
+
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of rules, got %s", type_name(v));
+	if (sp->n_rules + v->n > AL_SPEC_MAX_RULES)
+		return yerr(c, v, key, "more than %d rules", AL_SPEC_MAX_RULES);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *it = v->kids[i];
+		struct al_rule *nr;
+		char item[280];
+		bool has_on = false, has_action = false;
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		if (it->type != Y_MAP)
+			return yerr(c, it, item, "expected {on, match, count, within, action}, got %s",
+			            type_name(it));
+		nr = realloc(sp->rules, (sp->n_rules + 1) * sizeof *nr);
+		if (nr == NULL)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, item);
+		sp->rules = nr;
+		memset(&nr[sp->n_rules], 0, sizeof *nr);
+		nr[sp->n_rules].package_manager = -1;
+		nr[sp->n_rules].action = AL_ACT_LOG;
+		c->rule = &nr[sp->n_rules];
+		sp->n_rules++;
+		for (size_t k = 0; k + 1 < it->n; k += 2) {
+			if (it->kids[k]->type == Y_SCALAR && strcmp(it->kids[k]->text, "on") == 0)
+				has_on = true;
+			if (it->kids[k]->type == Y_SCALAR && strcmp(it->kids[k]->text, "action") == 0)
+				has_action = true;
+		}
+		if (!has_on)
+			return yerr(c, it, item, "a rule needs \"on\"");
+		if (!has_action)
+			return yerr(c, it, item, "a rule needs \"action\"");
+		r = walk_map(c, it, item, rule_keys, AL_ARRAY_SIZE(rule_keys));
+		if (r < 0)
+			return r;
+		if (c->rule->within_ns && c->rule->count < 2)
+			return yerr(c, it, item, "\"within\" needs a \"count\" of 2 or more");
+		if (c->rule->action == AL_ACT_DENY && !al_rule_deny_possible(c->rule->on))
+			return yerr(c, it, item,
+			            "deny is possible only on exec and canary (a %s event has "
+			            "already happened or was already refused); use log or kill",
+			            al_rule_on_name(c->rule->on));
+		if ((c->rule->origin || c->rule->package_manager >= 0) &&
+		    c->rule->on != AL_ON_EXEC)
+			return yerr(c, it, item, "origin and package_manager apply to exec rules only");
+	}
+	return 0;
+}
+
+static int h_default_rules(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_bool(c, v, key, &c->spec->default_rules);
+}
+
+static int h_alert_webhook(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r = get_nonempty_string(c, v, key, &s);
+
+	if (r < 0)
+		return r;
+	if (!al_alert_url_valid(s))
+		return yerr(c, v, key, "\"%s\" is not http://HOST[:PORT][/PATH]", s);
+	r = al_spec_set_str(c->spec, &c->spec->alert.webhook, s);
+	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+}
+
+static int h_alert_command(struct yctx *c, const struct ynode *v, const char *key)
+{
+	struct al_alert_spec *a = &c->spec->alert;
+
+	if (v->type != Y_SEQ || v->n == 0 || v->n > 256)
+		return yerr(c, v, key, "expected a non-empty list of strings (an argv)");
+	for (size_t i = 0; i < a->command_n; i++)
+		free(a->command[i]);
+	free(a->command);
+	a->command_n = 0;
+	a->command = calloc(v->n + 1, sizeof *a->command);
+	if (a->command == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
+	for (size_t i = 0; i < v->n; i++) {
+		const char *s;
+		int r = get_string(c, v->kids[i], key, &s);
+		if (r < 0)
+			return r;
+		if (i == 0 && s[0] != '/')
+			return yerr(c, v->kids[i], key, "the command must be an absolute host path");
+		a->command[i] = strdup(s);
+		if (a->command[i] == NULL)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, key);
+		a->command_n++;
+	}
+	return 0;
+}
+
+static int h_alert_timeout(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = get_duration(c, v, key, &x);
+
+	if (r < 0)
+		return r;
+	if (x > 60ull * 1000000000ull)
+		return yerr(c, v, key, "at most 60s");
+	c->spec->alert.timeout_ns = x;
+	return 0;
+}
+
+static const struct key_def alert_keys[] = {
+    {"webhook", h_alert_webhook},
+    {"command", h_alert_command},
+    {"timeout", h_alert_timeout},
+};
+
+static int h_alert(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, alert_keys, AL_ARRAY_SIZE(alert_keys));
+}
+
+/* canaries */
+
+static int h_canaries(struct yctx *c, const struct ynode *v, const char *key)
+{
+	struct al_spec *sp = c->spec;
+
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of canaries, got %s", type_name(v));
+	if (sp->n_canaries + v->n > AL_SPEC_MAX_CANARIES)
+		return yerr(c, v, key, "more than %d canaries", AL_SPEC_MAX_CANARIES);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *it = v->kids[i];
+		struct al_canary_spec *nc, *cs;
+		char item[280];
+		bool has_kind = false;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		if (it->type != Y_MAP)
+			return yerr(c, it, item, "expected {kind, path, name, content}, got %s",
+			            type_name(it));
+		nc = realloc(sp->canaries, (sp->n_canaries + 1) * sizeof *nc);
+		if (nc == NULL)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, item);
+		sp->canaries = nc;
+		cs = &nc[sp->n_canaries++];
+		memset(cs, 0, sizeof *cs);
+		for (size_t k = 0; k + 1 < it->n; k += 2) {
+			const struct ynode *kn = it->kids[k], *vn = it->kids[k + 1];
+			char sub[300];
+			const char *str;
+			char **field = NULL;
+			int r;
+
+			if (kn->type != Y_SCALAR || is_null(kn))
+				return yerr(c, kn, item, "keys must be strings");
+			snprintf(sub, sizeof sub, "%s.%s", item, kn->text);
+			for (size_t j = 0; j < k; j += 2)
+				if (strcmp(it->kids[j]->text, kn->text) == 0)
+					return yerr(c, kn, sub, "duplicate key");
+			if (strcmp(kn->text, "kind") == 0) {
+				r = get_string(c, vn, sub, &str);
+				if (r < 0)
+					return r;
+				if (al_canary_kind_parse(str, &cs->kind) < 0)
+					return yerr(c, vn, sub,
+					            "unknown kind \"%s\" (aws-credentials, ssh-key, "
+					            "gcp-service-account, dotenv, env, file)",
+					            str);
+				has_kind = true;
+				continue;
+			}
+			if (strcmp(kn->text, "path") == 0) {
+				r = set_sandbox_path(c, vn, sub, &cs->path);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			if (strcmp(kn->text, "name") == 0)
+				field = &cs->name;
+			else if (strcmp(kn->text, "content") == 0)
+				field = &cs->content;
+			else
+				return yerr(c, kn, sub, "unknown key");
+			r = get_string(c, vn, sub, &str);
+			if (r < 0)
+				return r;
+			if (strlen(str) > 65536)
+				return yerr(c, vn, sub, "longer than 64 KiB");
+			free(*field);
+			*field = strdup(str);
+			if (*field == NULL)
+				return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, sub);
+		}
+		if (!has_kind)
+			return yerr(c, it, item, "a canary needs \"kind\"");
+		if (cs->kind == AL_CANARY_ENV && cs->path)
+			return yerr(c, it, item, "an env canary has a name, not a path");
+		if (cs->kind != AL_CANARY_ENV && cs->name)
+			return yerr(c, it, item, "only an env canary has a name");
+		if (cs->kind != AL_CANARY_FILE && cs->content)
+			return yerr(c, it, item, "only a file canary has content");
+		if (cs->kind == AL_CANARY_FILE && cs->content && !strstr(cs->content, "{token}"))
+			return yerr(c, it, item, "a file canary's content must contain {token}");
+		if (cs->name) {
+			size_t nl = strlen(cs->name);
+			if (nl == 0 || strspn(cs->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != nl)
+				return yerr(c, it, item, "name must be a variable name ([A-Za-z0-9_]+)");
+			/* LD_ variables are recorded in every exec record: the token
+			 * would be in the log */
+			if (strncmp(cs->name, "LD_", 3) == 0)
+				return yerr(c, it, item, "an env canary cannot be an LD_ variable (exec "
+				                         "records hold those)");
+		}
+	}
+	return 0;
+}
+
 /* chaos (docs/chaos.md) */
 
 /* A probability in (0, 1], decimal notation. */
@@ -1725,6 +2087,10 @@ static const struct key_def top_keys[] = {
     {"log", h_log},
     {"network", h_network},
     {"allow_degraded", h_allow_degraded},
+    {"rules", h_rules},
+    {"default_rules", h_default_rules},
+    {"alert", h_alert},
+    {"canaries", h_canaries},
     {"chaos", h_chaos},
 };
 

@@ -448,7 +448,12 @@ int al_egress_begin(struct al_supervisor *s, struct al_error *err)
 	efds.transparent6 = fds[AL_EGRESS_TRANSPARENT6];
 	efds.dns_udp = fds[AL_EGRESS_DNS_UDP];
 	efds.dns_tcp = fds[AL_EGRESS_DNS_TCP];
+	/* the canary tokens, for the proxy's search of request heads; only
+	 * while the policy is handed over (they live in the tripwire state) */
+	al_supervisor_exfil_tokens(s, &e->pol.exfil_tokens, &e->pol.n_exfil_tokens);
 	r = al_egress_start(&e->pol, &efds, &e->pidfd, &e->pid, &e->report_fd, err);
+	e->pol.exfil_tokens = NULL;
+	e->pol.n_exfil_tokens = 0;
 	/* the proxy has its copies; ours would keep the sandbox's ports open
 	 * after the proxy is gone */
 	for (int i = 0; i < AL_EGRESS_NFDS; i++)
@@ -482,7 +487,7 @@ bool al_egress_report_valid(const void *buf, size_t n)
 {
 	const struct al_net_report *r = buf;
 
-	return n == sizeof *r && r->kind >= AL_NET_DNS && r->kind >= AL_NET_DNS && r->kind <= AL_NET_ERROR && r->allowed <= 1 &&
+	return n == sizeof *r && r->kind >= AL_NET_DNS && r->kind <= AL_NET_EXFIL && r->allowed <= 1 &&
 	       TERMINATED(r->proto) && TERMINATED(r->name) && TERMINATED(r->sni) &&
 	       TERMINATED(r->qtype) && TERMINATED(r->addr) && TERMINATED(r->reason) &&
 	       TERMINATED(r->answer) && TERMINATED(r->chaos);
@@ -554,6 +559,16 @@ const char *al_egress_report_json(const struct al_net_report *r, struct al_buf *
 	return type;
 }
 
+/* canary tokens in the names the proxy reported (tripwires.c) */
+static void exfil_names(struct al_supervisor *s, const struct al_net_report *r)
+{
+	if (r->kind == AL_NET_DNS || r->kind == AL_NET_CONNECT) {
+		const char *names[2] = {r->name, r->sni};
+		al_supervisor_exfil_names(s, r->kind == AL_NET_DNS ? "dns" : "connect", r->proto,
+		                          names, 2);
+	}
+}
+
 static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 			 struct al_error *err)
 {
@@ -562,6 +577,15 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 	struct al_buf b;
 	int rc;
 
+	if (r->kind == AL_NET_EXFIL) {
+		/* the proxy refused a request head holding a canary token:
+		 * "token N VARIANT" (bounds checked by the tripwire side) */
+		unsigned long tok;
+		char variant[32];
+		if (sscanf(r->reason, "token %lu %31s", &tok, variant) != 2)
+			return al_error_set(err, EPROTO, "network", "malformed exfil report");
+		return al_supervisor_exfil_report(s, (size_t)tok, variant, r->proto, r->name, err);
+	}
 	if (r->kind == AL_NET_DNS)
 		e->dns++;
 	if (r->kind == AL_NET_CONNECT) {
@@ -570,6 +594,7 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 			e->refused++;
 	}
 	if (e->recorded >= NET_RECORDS_MAX) {
+		exfil_names(s, r); /* every report, also past the record cap */
 		if (e->unrecorded++ == 0) {
 			char f[160];
 			snprintf(f, sizeof f,
@@ -584,7 +609,11 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 	type = al_egress_report_json(r, &b);
 	rc = b.oom ? al_error_set(err, ENOMEM, "network", "recording a proxy report")
 		   : al_evlog_append(s->log, type, b.data, err);
+	if (rc == 0) /* tripwire rules: egress-denied, dns-denied */
+		al_supervisor_monitor_event(s, type, b.data);
 	al_buf_free(&b);
+	if (rc == 0)
+		exfil_names(s, r);
 	return rc;
 }
 

@@ -29,6 +29,7 @@
 #include "chaos/chaos.h"
 #include "supervisor/egress.h"
 #include "supervisor/notify.h"
+#include "monitor/monitor.h"
 #include "util/escape.h"
 #include "util/fdutil.h"
 #include "util/json.h"
@@ -39,6 +40,7 @@ enum tag {
 	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP, TAG_STDOUT_OUT, TAG_STDERR_OUT,
 	TAG_CHAOS,
 	TAG_EGRESS_REPORT, TAG_EGRESS_EXIT,
+	TAG_CANARY,
 };
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
@@ -84,6 +86,8 @@ static void log_event(struct al_supervisor *s, const char *type, const char *fie
 	struct al_error e = {0};
 	if (al_evlog_append(s->log, type, fields, &e) < 0)
 		fail_closed(s, &e);
+	else
+		al_supervisor_monitor_event(s, type, fields);
 }
 
 static void output_limit_event(struct al_supervisor *s)
@@ -223,6 +227,7 @@ static void relay_output(struct al_supervisor *s, struct al_stream *st, int stre
 		struct al_error e = {0};
 		if (al_evlog_output(s->log, stream, st->pend, keep, &e) < 0)
 			fail_closed(s, &e);
+		al_supervisor_output_scan(s, stream, st->pend, (size_t)n);
 		st->plen = keep;
 		st->poff = 0;
 		st->progress_ns = al_mono_ns();
@@ -447,10 +452,19 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 					if (s->notify == NULL)
 						close(fd);
 					fail_closed(s, &e);
-				} else if (s->chaos) {
-					al_chaos_set_init_pid(s->chaos, s->pid);
-					al_notify_set_interposer(s->notify, al_chaos_notify, s->chaos);
+				} else {
+					/* exec and syscall_denied records go through the rules */
+					if (s->monitor)
+						al_notify_set_recorder(s->notify, al_monitor_record,
+						                       s->monitor);
+					if (s->chaos) {
+						al_chaos_set_init_pid(s->chaos, s->pid);
+						al_notify_set_interposer(s->notify, al_chaos_notify,
+						                         s->chaos);
+					}
 				}
+			} else if (kind == 'C' && s->n_canary_fds < AL_MAX_CANARIES) {
+				s->canary_fds[s->n_canary_fds++] = fd;
 			} else if (kind == 'U' && s->upper_fd < 0) {
 				s->upper_fd = fd;
 			} else if (kind == 'D' && disk < s->plan->n_disk_areas && s->n_disk_fds < AL_MAX_DISK_AREAS) {
@@ -462,6 +476,13 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 				close(fd);
 			}
 		}
+	}
+	/* Canaries are watched before any workload code runs: the workload's
+	 * first exec waits for the listener handed over in this same message. */
+	if (s->n_canaries) {
+		struct al_error e = {0};
+		if (al_supervisor_canaries_watch(s, s->epfd, TAG_CANARY, &e) < 0)
+			fail_closed(s, &e);
 	}
 }
 
@@ -788,6 +809,7 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 					fail_closed(s, &e);
 				al_supervisor_check_disks(s);
 				check_output_stall(s);
+				al_monitor_tick(s->monitor);
 				break;
 			case TAG_SYNC: read_sync(s); break;
 			case TAG_STDOUT:
@@ -808,6 +830,9 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				break;
 			case TAG_STDIN_SRC: stdin_fill(s); stdin_flush(s); stdin_arm(s); break;
 			case TAG_STDIN_DST: stdin_flush(s); stdin_arm(s); break;
+			case TAG_CANARY:
+				al_supervisor_canaries_handle(s);
+				break;
 			case TAG_NOTIFY:
 				if (al_notify_handle(s->notify, &e) < 0 && e.code != ENOENT) {
 					/* A listener we can no longer serve would leave the

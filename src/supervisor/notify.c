@@ -785,6 +785,11 @@ static int handle_exec(struct al_notify *n, const struct seccomp_notif *req, str
 		respond(n, req->id, -EPERM, 0, err);
 		return al_error_wrap(err, "recording an exec");
 	}
+	if (r > 0 && x.refuse == 0) {
+		/* a tripwire rule denies it (the recorder said so: rule_fired) */
+		n->st.execs_refused++;
+		return respond(n, req->id, -EACCES, 0, err);
+	}
 	if (x.refuse) {
 		n->st.execs_refused++;
 		return respond(n, req->id, -x.refuse, 0, err);

@@ -63,7 +63,8 @@ void al_notify_stats(const struct al_notify *n, struct al_notify_stats *st);
 struct al_json;
 void al_notify_stats_json(const struct al_notify_stats *st, struct al_json *j);
 
-/* Where records go instead of the event log (tests, benchmarks). */
+/* Where records go instead of the event log (tests, benchmarks, the
+ * tripwire monitor). A recorder returning 1 for an exec refuses it (EACCES). */
 typedef int (*al_notify_recorder)(void *ctx, const char *type, const char *fields_json,
                                   struct al_error *err);
 void al_notify_set_recorder(struct al_notify *n, al_notify_recorder fn, void *ctx);

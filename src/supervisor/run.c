@@ -32,6 +32,7 @@
 #include "chaos/chaos.h"
 #include "supervisor/egress.h"
 #include "supervisor/notify.h"
+#include "monitor/monitor.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/timeutil.h"
@@ -479,6 +480,8 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	if (r == 0)
 		r = al_egress_prepare(&s.egress, spec, err);
 	if (r == 0)
+		r = al_supervisor_canaries_prepare(&s, &plan, err);
+	if (r == 0)
 		r = al_landlock_prepare(&ll, spec, err);
 	if (r == 0)
 		r = al_seccomp_prepare(&sc, spec, err);
@@ -506,6 +509,9 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s.log, spec->limits.output);
 	al_evlog_set_max_size(s.log, spec->log.max_size);
+	r = al_supervisor_monitor_start(&s, err);
+	if (r < 0)
+		goto out;
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
@@ -690,6 +696,11 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		al_notify_free(s.notify);
 		s.notify = NULL;
 	}
+	al_supervisor_canaries_end(&s);
+	/* alerts get their bounded time, then are recorded */
+	al_monitor_finish(s.monitor);
+	al_monitor_free(s.monitor);
+	s.monitor = NULL;
 	/* No process of the run may remain. With a cgroup the kernel's own
 	 * bookkeeping is the evidence: an rmdir succeeds only on an empty
 	 * cgroup, and nothing inside can leave it (there is no cgroupfs in the
@@ -819,6 +830,8 @@ out:
 		al_cgroup_destroy(s.cgroup, &cerr);
 		al_cgroup_free(s.cgroup);
 	}
+	al_supervisor_canaries_end(&s);
+	al_monitor_free(s.monitor);
 	if (s.log)
 		al_evlog_free(s.log);
 	if (s.export_parent_fd >= 0)

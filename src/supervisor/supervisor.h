@@ -15,6 +15,10 @@
 struct al_evlog;
 struct al_notify;
 struct al_cgroup;
+struct al_monitor;
+struct al_canary;
+struct al_canary_watch;
+struct al_output_scan;
 struct al_chaos;
 struct al_egress_run;
 
@@ -58,6 +62,14 @@ struct al_supervisor {
 	struct al_sandbox_plan *plan;
 	struct al_evlog *log;
 	struct al_notify *notify;
+	struct al_monitor *monitor; /* tripwires (src/monitor/), or NULL */
+	struct al_canary *canaries; /* the spec's canaries, made for this run */
+	size_t n_canaries;
+	int canary_fds[AL_MAX_CANARIES]; /* O_PATH handles from the init ('C') */
+	size_t n_canary_fds;
+	struct al_canary_watch *canary_watch;
+	struct al_canary *canary_files; /* the watched ones (copies) */
+	struct al_output_scan *out_scan; /* canary tokens in stdout/stderr */
 	struct al_cgroup *cgroup;
 	struct al_chaos *chaos; /* NULL: no chaos section */
 	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
@@ -117,6 +129,36 @@ struct al_supervisor {
  * short enough that airlock, its teardown and run_end are not held up by a
  * reader that stopped. The run's timeout also ends the drain. */
 #define AL_OUTPUT_STALL_NS (10ull * 1000000000ull)
+
+/* tripwires.c: the monitor (rules, package installs, alerts) and the kill
+ * it asks for; every record a rule can react to is passed to it. */
+int al_supervisor_monitor_start(struct al_supervisor *s, struct al_error *err);
+void al_supervisor_monitor_event(struct al_supervisor *s, const char *type, const char *fields);
+/* Make the spec's canaries (tokens, content) into the plan (files) and its
+ * environment (env canaries); before the clone. */
+int al_supervisor_canaries_prepare(struct al_supervisor *s, struct al_sandbox_plan *plan,
+                                   struct al_error *err);
+/* The init handed over the planted canaries: watch them (epoll tag given). */
+int al_supervisor_canaries_watch(struct al_supervisor *s, int epfd, uint32_t tag,
+                                 struct al_error *err);
+void al_supervisor_canaries_handle(struct al_supervisor *s);
+/* The workload wrote data to stream (1, 2): a canary token in it, in any
+ * of the disguises exfil.c knows, across reads, is a canary_output event. */
+void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len);
+/* Names the egress proxy reported (DNS query names, CONNECT/SOCKS/Host
+ * names, SNI): a canary token in one, in any disguise (also split by the
+ * dots of a DNS name), is an `exfil` event. */
+void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
+                               const char *const *names, size_t n);
+/* The tokens for the egress proxy's own search of request heads (pointers
+ * into the tripwire state; none without canaries). */
+void al_supervisor_exfil_tokens(struct al_supervisor *s, char ***tokens, size_t *n);
+/* The proxy refused a request head holding token `token` (an index it
+ * reported: checked) in encoding `variant`: an exfil record, the rules. */
+int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
+                               const char *proto, const char *host, struct al_error *err);
+/* Stop watching (before the workspace report reads files); free. */
+void al_supervisor_canaries_end(struct al_supervisor *s);
 
 /* loop.c */
 int al_supervise(struct al_supervisor *s, struct al_error *err);

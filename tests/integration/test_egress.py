@@ -435,13 +435,19 @@ def test_node_fetch_transparent(airlock, net, world_tmp):
 
 def test_pip_download_and_git_clone(airlock, net, world_tmp):
     m = net.mirror.port
+    # pip is a package manager: the default tripwire rule kills its exec
+    # (docs/tripwires.md, test_tripwires.py); this test is about the proxy,
+    # so its spec turns the default rules off
+    spec = Path(world_tmp) / "no-default-rules.yaml"
+    spec.write_text("default_rules: false\n")
+    spec.chmod(0o644)
     r = sandbox(airlock, net, world_tmp,
                 f"python3 -m pip download -q --no-deps --no-cache-dir --disable-pip-version-check "
                 f"--trusted-host mirror.test --index-url http://mirror.test:{m}/simple/ -d /tmp/dl airlockdemo && ls /tmp/dl && "
                 f"git clone -q http://mirror.test:{m}/repo.git /tmp/repo && cat /tmp/repo/README && "
                 f"GIT_SSL_CAINFO=/certs/cert.pem git clone -q "
                 f"https://secure.test:{net.secure.port}/repo.git /tmp/repo2 && cat /tmp/repo2/README",
-                timeout=120)
+                "--spec", spec, timeout=120)
     assert r.rc == 0, r.describe()
     assert "airlockdemo-1.0-py3-none-any.whl" in out(r)
     assert out(r).count("cloned through the proxy") == 2, out(r)

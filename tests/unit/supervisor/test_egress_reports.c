@@ -45,7 +45,7 @@ static void test_shape(void **state)
 	r.kind = 0;
 	assert_false(al_egress_report_valid(&r, sizeof r));
 	r = good();
-	r.kind = AL_NET_ERROR + 1;
+	r.kind = AL_NET_EXFIL + 1; /* past the last kind */
 	assert_false(al_egress_report_valid(&r, sizeof r));
 	r = good();
 	r.allowed = 2;
