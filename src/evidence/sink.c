@@ -650,13 +650,20 @@ static int drain(struct al_sink *s, uint64_t deadline_ns, unsigned max, struct a
 			s->state = SINK_UP;
 			break;
 		}
+		/* With acknowledgements the record stays in the spool until the
+		 * server acknowledged it (ring_forget_oldest commits it): read
+		 * past it before it goes out, since its acknowledgement may be
+		 * seen right after the send; a loss rewinds to it anyway. */
+		if (s->ring_cap) {
+			r = al_spool_skip(s->spool, err);
+			if (r < 0)
+				return fail_closed(s, r, err);
+		}
 		r = ship(s, seq, s->line.data, s->line.len, true, err);
 		if (r < 0)
 			return send_failed(s, r, err);
 		s->stats.redelivered++;
-		/* with acknowledgements the record stays in the spool until the
-		 * server acknowledged it (ring_forget_oldest commits it) */
-		r = s->ring_cap ? al_spool_skip(s->spool, err) : al_spool_pop(s->spool, err);
+		r = s->ring_cap ? 0 : al_spool_pop(s->spool, err);
 		if (r < 0) {
 			s->failure = *err;
 			s->state = SINK_FAILED;
@@ -788,6 +795,17 @@ int al_sink_close(struct al_sink *s, struct al_error *err)
 	r = s->tp->finish(s, AL_SINK_IO_TIMEOUT_MS, err);
 	if (r < 0) {
 		al_error_wrap(err, "log sink %s: closing", s->url);
+		/* what was not acknowledged is kept in the spool (spool policy) */
+		if (s->ring_cap) {
+			struct al_error e2 = {0};
+			if (ring_trim(s, s->tp->unacked(s), &e2) < 0 || ring_spill(s, &e2) < 0)
+				*err = e2;
+			else if (al_spool_pending(s->spool))
+				al_error_wrap(err,
+				              "%" PRIu64 " records not acknowledged are kept in %s "
+				              "(deliver them with `airlock log push`)",
+				              al_spool_pending(s->spool), al_spool_path(s->spool));
+		}
 		s->failure = *err;
 		s->state = SINK_FAILED;
 		return r;
