@@ -853,9 +853,12 @@ int al_sink_settle(struct al_sink *s, struct al_error *err)
 			return al_error_set(err, EPIPE, "sink",
 			                    "log sink %s lost at the end of the run: records not "
 			                    "delivered are kept in %s (deliver them with `airlock "
-			                    "log push`); records sent just before may not have "
-			                    "arrived: %s",
-			                    s->url, al_spool_path(s->spool), why);
+			                    "log push`)%s: %s",
+			                    s->url, al_spool_path(s->spool),
+			                    s->ring_cap ? ", with those not acknowledged"
+			                                : "; records sent just before may not "
+			                                  "have arrived",
+			                    why);
 		}
 	}
 	if (s->state != SINK_UP)
