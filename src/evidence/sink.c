@@ -33,6 +33,24 @@ enum sink_state {
 	SINK_FAILED,   /* lost under on_sink_failure: kill -- every call fails */
 };
 
+/* A message shipped over a transport with acknowledgements (RELP) and not
+ * yet known to be acknowledged. If the session is given up, the records
+ * among them must still reach the server: a live record is copied here and
+ * spooled at the loss; a record redelivered from the spool is still in the
+ * spool file (read, not committed) and is committed once acknowledged. */
+enum unacked_kind {
+	UNACKED_GAP,     /* a gap marker: a new one is sent after the loss */
+	UNACKED_SPOOLED, /* still pending in the spool */
+	UNACKED_LIVE,    /* only here: spooled if the session is given up */
+};
+
+struct unacked {
+	enum unacked_kind kind;
+	uint64_t seq;
+	char *line; /* UNACKED_LIVE only */
+	size_t len;
+};
+
 struct al_sink {
 	const struct al_sink_transport *tp;
 	void *tstate;
@@ -52,6 +70,10 @@ struct al_sink {
 	uint64_t lost_at_ns;   /* realtime of the loss being recovered */
 	char lost_reason[256];
 	uint64_t retry_at_ns, backoff_ns;
+	/* ring of unacknowledged messages, oldest first; bounded by the
+	 * transport's window (0: no ring -- tcp/tls, or policy kill) */
+	struct unacked *ring;
+	unsigned ring_cap, ring_first, ring_n;
 	struct al_error failure; /* sticky, SINK_FAILED */
 	struct al_sink_stats stats;
 };
@@ -279,6 +301,12 @@ static char *escape_dup(const char *s, bool json)
 int al_sink_open(struct al_sink **out, const struct al_log_spec *ls, const char *run_id,
                  struct al_error *err)
 {
+	return al_sink_open_tp(out, ls, run_id, NULL, err);
+}
+
+int al_sink_open_tp(struct al_sink **out, const struct al_log_spec *ls, const char *run_id,
+                    const struct al_sink_transport *tp, struct al_error *err)
+{
 	struct al_sink *s;
 	_cleanup_free_ char *spool_dir = NULL;
 	int r;
@@ -293,14 +321,19 @@ int al_sink_open(struct al_sink **out, const struct al_log_spec *ls, const char 
 	if (r < 0)
 		goto fail;
 	/* Only a sink that needs them loads gnutls / librelp (sink_dl.h). */
-	if (s->conf.url.scheme == AL_SINK_TLS)
+	if (tp)
+		r = 0;
+	else if (s->conf.url.scheme == AL_SINK_TLS)
 		r = al_sink_dl_gnutls(err);
 	else if (s->conf.url.scheme == AL_SINK_RELP)
 		r = al_sink_dl_relp(err);
 	if (r < 0)
 		goto fail;
-	s->tp = s->conf.url.scheme == AL_SINK_RELP ? &al_sink_relp_transport
-	                                           : &al_sink_syslog_transport;
+	if (tp)
+		s->tp = tp;
+	else
+		s->tp = s->conf.url.scheme == AL_SINK_RELP ? &al_sink_relp_transport
+		                                           : &al_sink_syslog_transport;
 	s->policy = ls->on_sink_failure;
 	s->url = strdup(ls->sink);
 	s->tls_ca = ls->tls_ca ? strdup(ls->tls_ca) : NULL;
@@ -324,6 +357,14 @@ int al_sink_open(struct al_sink **out, const struct al_log_spec *ls, const char 
 		r = al_spool_open(&s->spool, spool_dir, run_id, err);
 		if (r < 0)
 			goto fail;
+		if (s->tp->unacked && s->tp->window) {
+			s->ring = calloc(s->tp->window, sizeof *s->ring);
+			if (!s->ring) {
+				r = al_error_set(err, ENOMEM, "sink", "allocating sink");
+				goto fail;
+			}
+			s->ring_cap = s->tp->window;
+		}
 	}
 	r = s->tp->connect(s, AL_SINK_IO_TIMEOUT_MS, err);
 	if (r < 0) {
@@ -358,7 +399,113 @@ static int format_record(struct al_sink *s, uint64_t seq, const char *line, size
 	return r;
 }
 
-static int ship(struct al_sink *s, uint64_t seq, const char *line, size_t len, struct al_error *err)
+/* ---- unacknowledged messages (RELP) ---- */
+
+static int sticky(struct al_sink *s, struct al_error *err);
+
+static int fail_closed(struct al_sink *s, int r, struct al_error *err)
+{
+	s->failure = *err;
+	s->state = SINK_FAILED;
+	return r;
+}
+
+/* The oldest message in the ring was acknowledged: forget it (a record
+ * redelivered from the spool leaves the spool now). */
+static int ring_forget_oldest(struct al_sink *s, struct al_error *err)
+{
+	struct unacked *u = &s->ring[s->ring_first];
+	int r = 0;
+
+	if (u->kind == UNACKED_SPOOLED)
+		r = al_spool_commit(s->spool, err);
+	free(u->line);
+	memset(u, 0, sizeof *u);
+	s->ring_first = (s->ring_first + 1) % s->ring_cap;
+	s->ring_n--;
+	return r < 0 ? fail_closed(s, r, err) : 0;
+}
+
+/* Keep only the newest `keep` messages: the older ones are acknowledged. */
+static int ring_trim(struct al_sink *s, uint64_t keep, struct al_error *err)
+{
+	while (s->ring_n > keep) {
+		int r = ring_forget_oldest(s, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Take in the acknowledgements the transport has seen so far. */
+static int ring_acked(struct al_sink *s, struct al_error *err)
+{
+	return s->ring_cap ? ring_trim(s, s->tp->unacked(s), err) : 0;
+}
+
+/* A message just went out. The transport never has more than its window
+ * unacknowledged, so with the ring full the oldest one was acknowledged. */
+static int ring_push(struct al_sink *s, enum unacked_kind kind, uint64_t seq, const char *line,
+                     size_t len, struct al_error *err)
+{
+	struct unacked *u;
+	int r;
+
+	if (!s->ring_cap)
+		return 0;
+	if (s->ring_n == s->ring_cap) {
+		r = ring_forget_oldest(s, err);
+		if (r < 0)
+			return r;
+	}
+	u = &s->ring[(s->ring_first + s->ring_n) % s->ring_cap];
+	u->kind = kind;
+	u->seq = seq;
+	u->line = NULL;
+	u->len = len;
+	if (kind == UNACKED_LIVE) {
+		u->line = malloc(len ? len : 1);
+		if (!u->line) {
+			/* it would not be kept if the session were lost: fail closed */
+			al_error_set(err, ENOMEM, "sink",
+			             "keeping record %" PRIu64 " until acknowledged", seq);
+			return fail_closed(s, -ENOMEM, err);
+		}
+		memcpy(u->line, line, len);
+	}
+	s->ring_n++;
+	return 0;
+}
+
+static int spool_record(struct al_sink *s, uint64_t seq, const char *line, size_t len,
+                        struct al_error *err);
+
+/* The session was given up: nothing in the ring will be acknowledged any
+ * more (the next connect is a fresh session that resends nothing). Records
+ * redelivered from the spool are read from it again; live records go into
+ * the spool now, in order, before anything spooled after this loss. */
+static int ring_spill(struct al_sink *s, struct al_error *err)
+{
+	int r = 0;
+
+	if (!s->ring_cap)
+		return 0;
+	al_spool_rewind(s->spool);
+	while (s->ring_n) {
+		struct unacked *u = &s->ring[s->ring_first];
+		if (u->kind == UNACKED_LIVE && r == 0)
+			r = spool_record(s, u->seq, u->line, u->len, err);
+		free(u->line);
+		memset(u, 0, sizeof *u);
+		s->ring_first = (s->ring_first + 1) % s->ring_cap;
+		s->ring_n--;
+	}
+	s->ring_first = 0;
+	return r;
+}
+
+static int ship(struct al_sink *s, uint64_t seq, const char *line, size_t len, bool from_spool,
+                struct al_error *err)
 {
 	int r = format_record(s, seq, line, len);
 	if (r < 0)
@@ -367,7 +514,11 @@ static int ship(struct al_sink *s, uint64_t seq, const char *line, size_t len, s
 	if (r < 0)
 		return r;
 	s->stats.sent++;
-	return 0;
+	r = ring_push(s, from_spool ? UNACKED_SPOOLED : UNACKED_LIVE, seq, line, len, err);
+	if (r == 0)
+		r = ring_acked(s, err);
+	/* a policy failure (not a loss): the caller must not spool again */
+	return r < 0 ? -ECANCELED : 0;
 }
 
 /* The sink was lost (r, err say how). Under kill that is final; under
@@ -381,6 +532,16 @@ static int sink_lost(struct al_sink *s, int r, struct al_error *err)
 		s->state = SINK_FAILED;
 		return r;
 	}
+	/* What was acknowledged up to now leaves the ring; the rest is spooled
+	 * below, before the record that revealed the loss. */
+	if (s->ring_cap) {
+		struct al_error e2 = {0};
+		int r2 = ring_trim(s, s->tp->unacked(s), &e2);
+		if (r2 < 0) {
+			*err = e2;
+			return r2;
+		}
+	}
 	s->tp->drop(s);
 	/* Lost while connected: a new outage begins (a failed reconnect
 	 * attempt is not one). */
@@ -392,7 +553,7 @@ static int sink_lost(struct al_sink *s, int r, struct al_error *err)
 	s->backoff_ns = RETRY_FIRST_NS;
 	s->retry_at_ns = al_mono_ns() + s->backoff_ns;
 	al_error_clear(err);
-	return 0;
+	return ring_spill(s, err);
 }
 
 static int spool_record(struct al_sink *s, uint64_t seq, const char *line, size_t len,
@@ -442,7 +603,19 @@ static int send_gap(struct al_sink *s, uint64_t first, uint64_t last, uint64_t c
 	al_buf_free(&params);
 	if (r < 0)
 		return al_error_set(err, ENOMEM, "sink", "formatting gap marker");
-	return s->tp->send(s, s->msg.data, s->msg.len, err);
+	r = s->tp->send(s, s->msg.data, s->msg.len, err);
+	if (r < 0)
+		return r;
+	r = ring_push(s, UNACKED_GAP, 0, NULL, 0, err);
+	return r < 0 ? -ECANCELED : 0;
+}
+
+/* A send failed: a loss, unless the sink already failed closed. */
+static int send_failed(struct al_sink *s, int r, struct al_error *err)
+{
+	if (s->state == SINK_FAILED)
+		return sticky(s, err);
+	return sink_lost(s, r, err);
 }
 
 static int send_gap_marker(struct al_sink *s, struct al_error *err)
@@ -477,11 +650,20 @@ static int drain(struct al_sink *s, uint64_t deadline_ns, unsigned max, struct a
 			s->state = SINK_UP;
 			break;
 		}
-		r = ship(s, seq, s->line.data, s->line.len, err);
+		/* With acknowledgements the record stays in the spool until the
+		 * server acknowledged it (ring_forget_oldest commits it): read
+		 * past it before it goes out, since its acknowledgement may be
+		 * seen right after the send; a loss rewinds to it anyway. */
+		if (s->ring_cap) {
+			r = al_spool_skip(s->spool, err);
+			if (r < 0)
+				return fail_closed(s, r, err);
+		}
+		r = ship(s, seq, s->line.data, s->line.len, true, err);
 		if (r < 0)
-			return sink_lost(s, r, err);
+			return send_failed(s, r, err);
 		s->stats.redelivered++;
-		r = al_spool_pop(s->spool, err);
+		r = s->ring_cap ? 0 : al_spool_pop(s->spool, err);
 		if (r < 0) {
 			s->failure = *err;
 			s->state = SINK_FAILED;
@@ -509,7 +691,7 @@ static int try_restore(struct al_sink *s, int timeout_ms, struct al_error *err)
 	}
 	r = send_gap_marker(s, err);
 	if (r < 0)
-		return sink_lost(s, r, err);
+		return send_failed(s, r, err);
 	s->stats.gaps++;
 	s->state = SINK_DRAINING;
 	return 0;
@@ -538,10 +720,10 @@ int al_sink_send(struct al_sink *s, uint64_t seq, const char *line, size_t len,
 		 * is gone still succeeds, so this is the earliest we can know. */
 		r = s->tp->check(s, err);
 		if (r == 0)
-			r = ship(s, seq, line, len, err);
+			r = ship(s, seq, line, len, false, err);
 		if (r == 0)
 			return 0;
-		r = sink_lost(s, r, err);
+		r = send_failed(s, r, err);
 		if (r < 0)
 			return r;
 		return spool_record(s, seq, line, len, err);
@@ -567,7 +749,9 @@ int al_sink_tick(struct al_sink *s, struct al_error *err)
 		return sticky(s, err);
 	case SINK_UP:
 		r = s->tp->check(s, err);
-		return r < 0 ? sink_lost(s, r, err) : 0;
+		if (r < 0)
+			return sink_lost(s, r, err);
+		return ring_acked(s, err);
 	case SINK_DOWN:
 		if (al_mono_ns() < s->retry_at_ns)
 			return 0;
@@ -611,11 +795,23 @@ int al_sink_close(struct al_sink *s, struct al_error *err)
 	r = s->tp->finish(s, AL_SINK_IO_TIMEOUT_MS, err);
 	if (r < 0) {
 		al_error_wrap(err, "log sink %s: closing", s->url);
+		/* what was not acknowledged is kept in the spool (spool policy) */
+		if (s->ring_cap) {
+			struct al_error e2 = {0};
+			if (ring_trim(s, s->tp->unacked(s), &e2) < 0 || ring_spill(s, &e2) < 0)
+				*err = e2;
+			else if (al_spool_pending(s->spool))
+				al_error_wrap(err,
+				              "%" PRIu64 " records not acknowledged are kept in %s "
+				              "(deliver them with `airlock log push`)",
+				              al_spool_pending(s->spool), al_spool_path(s->spool));
+		}
 		s->failure = *err;
 		s->state = SINK_FAILED;
 		return r;
 	}
-	return 0;
+	/* the close was confirmed: everything sent was acknowledged */
+	return ring_trim(s, 0, err);
 }
 
 int al_sink_settle(struct al_sink *s, struct al_error *err)
@@ -641,8 +837,13 @@ int al_sink_settle(struct al_sink *s, struct al_error *err)
 		 * acknowledgement; tcp/tls: the server's TCP took every byte),
 		 * then a fresh connection carries the final records. */
 		r = s->tp->finish(s, AL_SINK_IO_TIMEOUT_MS, err);
-		if (r == 0)
+		if (r == 0) {
+			/* confirmed: nothing sent so far is unacknowledged */
+			r = ring_trim(s, 0, err);
+			if (r < 0)
+				return r;
 			r = s->tp->connect(s, AL_SINK_IO_TIMEOUT_MS, err);
+		}
 		if (r < 0) {
 			char why[AL_ERR_MSG_MAX];
 			snprintf(why, sizeof why, "%s", err->msg);
@@ -652,9 +853,12 @@ int al_sink_settle(struct al_sink *s, struct al_error *err)
 			return al_error_set(err, EPIPE, "sink",
 			                    "log sink %s lost at the end of the run: records not "
 			                    "delivered are kept in %s (deliver them with `airlock "
-			                    "log push`); records sent just before may not have "
-			                    "arrived: %s",
-			                    s->url, al_spool_path(s->spool), why);
+			                    "log push`)%s: %s",
+			                    s->url, al_spool_path(s->spool),
+			                    s->ring_cap ? ", with those not acknowledged"
+			                                : "; records sent just before may not "
+			                                  "have arrived",
+			                    why);
 		}
 	}
 	if (s->state != SINK_UP)
@@ -771,6 +975,9 @@ void al_sink_free(struct al_sink *s)
 		return;
 	if (s->tp && s->tstate)
 		s->tp->destroy(s);
+	for (unsigned i = 0; i < s->ring_cap; i++)
+		free(s->ring[i].line);
+	free(s->ring);
 	al_spool_free(s->spool);
 	al_buf_free(&s->msg);
 	al_buf_free(&s->line);

@@ -74,16 +74,29 @@ struct al_sink_transport {
 	/* Wait (bounded) until everything sent is delivered as far as the
 	 * transport can tell, then disconnect politely. */
 	int (*finish)(struct al_sink *s, int timeout_ms, struct al_error *err);
-	/* Drop the connection after a loss (keep what a reconnect needs). */
+	/* Drop the connection after a loss. The next connect starts a fresh
+	 * session: a transport never resends on its own what it sent before
+	 * the loss (sink.c spools what was not acknowledged, see unacked). */
 	void (*drop)(struct al_sink *s);
 	void (*destroy)(struct al_sink *s);
 	/* Optional: time spent blocked waiting for the server since the last
 	 * call (total; *max_ns the longest single wait), then reset. */
 	uint64_t (*take_stall)(struct al_sink *s, uint64_t *max_ns);
+	/* Optional, for a transport with acknowledgements (RELP): how many of
+	 * the most recent messages sent (records and gap markers, in send
+	 * order) are not known to be acknowledged; UINT64_MAX when it cannot
+	 * tell. At most `window` messages are ever unacknowledged at once. */
+	uint64_t (*unacked)(struct al_sink *s);
+	unsigned window;
 };
 
 extern const struct al_sink_transport al_sink_syslog_transport; /* tcp:// and tls:// */
 extern const struct al_sink_transport al_sink_relp_transport;
+
+/* al_sink_open with the given transport instead of the URL scheme's (the
+ * URL must still parse): for unit tests that script the server. */
+int al_sink_open_tp(struct al_sink **out, const struct al_log_spec *ls, const char *run_id,
+                    const struct al_sink_transport *tp, struct al_error *err);
 
 /* What back ends may read of the sink. */
 struct al_sink_conf {
@@ -115,8 +128,15 @@ void al_spool_free(struct al_spool *sp);
  * *first / *last are the seqs of the first and last entry. */
 int al_spool_open_existing(struct al_spool **out, const char *path, uint64_t *first,
                            uint64_t *last, struct al_error *err);
-/* Past the peeked record without changing the file. */
+/* Past the peeked record without changing the file or the pending count:
+ * the record is read (shipped) but stays pending until committed. */
 int al_spool_skip(struct al_spool *sp, struct al_error *err);
+/* The oldest pending record, read (skipped) earlier, was delivered: it is
+ * no longer pending (the file is truncated when nothing is left). */
+int al_spool_commit(struct al_spool *sp, struct al_error *err);
+/* Read again from the oldest pending record: those skipped but never
+ * committed (shipped, not acknowledged) come out again, in order. */
+void al_spool_rewind(struct al_spool *sp);
 /* Everything was delivered: empty the file and remove it. */
 int al_spool_discard(struct al_spool *sp, struct al_error *err);
 /* Close, keeping the file as it is (whatever is pending). */

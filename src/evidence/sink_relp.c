@@ -1,6 +1,9 @@
 /* RELP transport (relp://) over librelp: every message is acknowledged by
- * the server; librelp keeps a window of unacknowledged frames and resends
- * them on reconnect, and a close waits for every acknowledgement. */
+ * the server, and a close waits for every acknowledgement. After a loss
+ * the session is destroyed, never reconnected: librelp's window of
+ * unacknowledged frames goes with it, and sink.c spools its own copies of
+ * those (relp_unacked says how many), so exactly one copy of each record is
+ * ever queued for the server. */
 #define _GNU_SOURCE
 #include "evidence/sink_int.h"
 #include "evidence/sink_dl.h"
@@ -28,8 +31,8 @@
 #include "util/cleanup.h"
 #include "util/timeutil.h"
 
-/* Unacknowledged messages in flight; librelp holds them (bounded memory:
- * at most this many records) and resends them after a reconnect. */
+/* Unacknowledged messages in flight: at most this many (librelp blocks a
+ * send on a full window); sink.c keeps a copy of each until acknowledged. */
 #define RELP_WINDOW 128
 #define FD_SCAN_MAX 4096
 
@@ -44,7 +47,7 @@
  * (where librelp would block for its own 5 s from *then*) waits here
  * instead, bounded by the same deadline from S. */
 struct relp_flow {
-	bool known;           /* counting is exact (a fresh session, not a librelp reconnect) */
+	bool known;           /* counting is exact (the socket is known, answers are "200 OK") */
 	uint64_t rx;          /* tcpi_bytes_received last seen */
 	uint64_t rx_counted;  /* of it, the bytes of answers already counted */
 	uint64_t next_txnr;   /* txnr of the next message we send */
@@ -57,7 +60,7 @@ struct relp_flow {
 struct relp_tp {
 	relpEngine_t *engine;
 	relpClt_t *clt;
-	bool session;        /* relpCltConnect succeeded once: reconnects keep the window */
+	bool dropped;        /* the session was given up after a loss: probe before connecting */
 	bool broken;         /* librelp said the session broke */
 	bool refused;        /* the server answered a message with an error */
 	int fd;              /* librelp's socket, -1 if it could not be identified */
@@ -231,8 +234,8 @@ static void flow_reset(struct relp_tp *t, bool fresh_session)
 	f->rx = f->rx_counted = rx;
 	f->waiting_ns = 0;
 	/* After relpCltConnect the open was answered and read; its txnr was 1.
-	 * After a librelp reconnect the numbering is librelp's business: only
-	 * hang detection stays. */
+	 * Without the socket (or a fresh session) only hang detection stays,
+	 * and every message sent counts as unacknowledged (relp_unacked). */
 	f->known = fresh_session && have;
 	f->next_txnr = f->answer_txnr = 2;
 }
@@ -309,17 +312,15 @@ static void clt_destroy(struct relp_tp *t)
 	sym_relpEngineCltDestruct(t->engine, &t->clt);
 	guard_end(&g);
 	t->clt = NULL;
-	t->session = false;
 	t->fd = -1;
 }
 
-/* Before a librelp reconnect mid-run: is anyone answering? librelp's
- * reconnect waits its whole session timeout (5 s) for the answer to
- * "open" -- against a server that accepts but never answers (hung, or
- * SIGSTOPped) every attempt would stall the supervisor's loop, and so the
- * workload, that long. A RELP open of our own, answered within timeout_ms,
- * is the proof that the reconnect will not hang; then librelp reconnects
- * (and resends its window). */
+/* Before a reconnect mid-run: is anyone answering? librelp's connect
+ * waits its whole session timeout (5 s) for the answer to "open" --
+ * against a server that accepts but never answers (hung, or SIGSTOPped)
+ * every attempt would stall the supervisor's loop, and so the workload,
+ * that long. A RELP open of our own, answered within timeout_ms, is the
+ * proof that the connect will not hang. */
 static int relp_probe(const struct al_sink_url *u, int timeout_ms, struct al_error *err)
 {
 	static const char open_cmd[] =
@@ -403,7 +404,7 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 	/* A reconnect closes the old socket first; its number may come back. */
 	if (t->fd >= 0 && t->fd < FD_SCAN_MAX)
 		before[t->fd / 8] &= (unsigned char)~(1u << (t->fd % 8));
-	bool reconnect = t->session;
+	bool reconnect = t->dropped;
 	uint64_t t0 = al_mono_ns();
 	if (reconnect) {
 		int pr = relp_probe(&c->url, timeout_ms, err);
@@ -417,25 +418,20 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 		}
 		t0 = al_mono_ns();
 	}
+	/* Always a fresh session: never relpCltReconnect, which would resend
+	 * librelp's window of unacknowledged frames -- sink.c has spooled its
+	 * own copies of those, and one copy in flight is the rule. */
+	clt_destroy(t);
 	guard_begin(&g);
-	if (t->session) {
-		/* Same session object: librelp reconnects and first resends
-		 * every frame the server had not acknowledged, in order. */
-		rr = sym_relpCltReconnect(t->clt);
-	} else {
-		clt_destroy(t);
-		rr = sym_relpEngineCltConstruct(t->engine, &t->clt);
-		if (rr == RELP_RET_OK) {
-			int secs = (timeout_ms + 999) / 1000;
-			sym_relpCltSetUsrPtr(t->clt, s);
-			sym_relpCltSetTimeout(t->clt, AL_SINK_IO_TIMEOUT_MS / 1000);
-			sym_relpCltSetConnTimeout(t->clt, secs > 0 ? secs : 1);
-			sym_relpCltSetWindowSize(t->clt, RELP_WINDOW);
-			rr = sym_relpCltConnect(t->clt, 0, (unsigned char *)c->url.port,
-			                        (unsigned char *)c->url.host);
-			if (rr == RELP_RET_OK)
-				t->session = true;
-		}
+	rr = sym_relpEngineCltConstruct(t->engine, &t->clt);
+	if (rr == RELP_RET_OK) {
+		int secs = (timeout_ms + 999) / 1000;
+		sym_relpCltSetUsrPtr(t->clt, s);
+		sym_relpCltSetTimeout(t->clt, AL_SINK_IO_TIMEOUT_MS / 1000);
+		sym_relpCltSetConnTimeout(t->clt, secs > 0 ? secs : 1);
+		sym_relpCltSetWindowSize(t->clt, RELP_WINDOW);
+		rr = sym_relpCltConnect(t->clt, 0, (unsigned char *)c->url.port,
+		                        (unsigned char *)c->url.host);
 	}
 	guard_end(&g);
 	if (reconnect) {
@@ -447,15 +443,15 @@ static int relp_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
 			t->flow.stall_max_ns = d;
 	}
 	if (rr != RELP_RET_OK || t->broken) {
-		if (!t->session)
-			clt_destroy(t);
 		t->broken = true;
+		clt_destroy(t);
 		return al_error_set(err, ECONNREFUSED, "sink", "RELP connect to %s port %s: %s",
 		                    c->url.host, c->url.port,
 		                    t->last_err[0] ? t->last_err : "librelp error");
 	}
 	t->fd = find_new_socket(before);
-	flow_reset(t, !reconnect);
+	t->dropped = false;
+	flow_reset(t, true);
 	return 0;
 }
 
@@ -477,8 +473,8 @@ static int relp_send(struct al_sink *s, const char *msg, size_t len, struct al_e
 	guard_begin(&g);
 	rr = sym_relpCltSendSyslog(t->clt, (unsigned char *)msg, len);
 	guard_end(&g);
-	/* librelp blocks on a full window it counts itself (after a librelp
-	 * reconnect, where our count is not exact): that is a stall too */
+	/* librelp blocks on a full window it counts itself (when our count is
+	 * not exact): that is a stall too */
 	d = al_mono_ns() - t0;
 	if (d >= 10000000) {
 		t->flow.stalled_ns += d;
@@ -552,9 +548,25 @@ static int relp_finish(struct al_sink *s, int timeout_ms, struct al_error *err)
 static void relp_drop(struct al_sink *s)
 {
 	struct relp_tp *t = al_sink_transport_state(s);
-	/* Keep the client: its window of unacknowledged frames is what a
-	 * reconnect resends. Only mark it so the next connect reconnects. */
+	/* Give the session up, window and all: sink.c spooled the copies of
+	 * what was not acknowledged (relp_unacked), so nothing may be resent
+	 * from here. No polite close (broken: the socket is shut down first). */
 	t->broken = true;
+	clt_destroy(t);
+	t->dropped = true;
+}
+
+/* The most recent messages not known to be acknowledged: those sent since
+ * the last whole "200 OK" counted; when counting is not exact, all of them
+ * (sink.c keeps at most RELP_WINDOW, the most librelp lets be in flight). */
+static uint64_t relp_unacked(struct al_sink *s)
+{
+	struct relp_tp *t = al_sink_transport_state(s);
+
+	if (!t)
+		return UINT64_MAX;
+	flow_update(t);
+	return t->flow.known ? t->flow.next_txnr - t->flow.answer_txnr : UINT64_MAX;
 }
 
 static void relp_destroy(struct al_sink *s)
@@ -589,4 +601,6 @@ const struct al_sink_transport al_sink_relp_transport = {
     .drop = relp_drop,
     .destroy = relp_destroy,
     .take_stall = relp_take_stall,
+    .unacked = relp_unacked,
+    .window = RELP_WINDOW,
 };

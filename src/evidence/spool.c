@@ -23,7 +23,8 @@
 struct al_spool {
 	int fd;
 	char *path;
-	uint64_t rd_off;     /* next entry to peek */
+	uint64_t head_off;   /* oldest entry not yet committed (counted in pending) */
+	uint64_t rd_off;     /* next entry to peek (head_off <= rd_off <= wr_off) */
 	uint64_t wr_off;     /* end of the last entry */
 	uint64_t peeked_len; /* bytes of the peeked entry, 0 if none */
 	uint64_t pending;
@@ -167,20 +168,51 @@ int al_spool_peek(struct al_spool *sp, uint64_t *seq, struct al_buf *line, struc
 	return 1;
 }
 
+/* Forget the oldest entry (at head_off): it was delivered. When that
+ * empties the spool the file starts over, so it does not grow across
+ * outages. */
+static int commit_head(struct al_spool *sp, struct al_error *err)
+{
+	unsigned char hdr[ENTRY_HDR];
+	int r;
+
+	if (sp->head_off >= sp->rd_off)
+		return al_error_set(err, EINVAL, "sink", "spool %s: commit of an entry not read",
+		                    sp->path);
+	r = pread_full(sp, hdr, sizeof hdr, sp->head_off, err);
+	if (r < 0)
+		return r;
+	sp->head_off += ENTRY_HDR + get_le(hdr + 8, 4);
+	sp->pending--;
+	if (sp->head_off == sp->wr_off) {
+		if (ftruncate(sp->fd, 0) < 0)
+			return al_error_errno(err, "sink", "truncating spool %s", sp->path);
+		sp->head_off = sp->rd_off = sp->wr_off = 0;
+	}
+	return 0;
+}
+
 int al_spool_pop(struct al_spool *sp, struct al_error *err)
 {
 	if (!sp->peeked_len)
 		return al_error_set(err, EINVAL, "sink", "spool %s: pop without peek", sp->path);
+	if (sp->head_off != sp->rd_off)
+		return al_error_set(err, EINVAL, "sink", "spool %s: pop behind uncommitted entries",
+		                    sp->path);
 	sp->rd_off += sp->peeked_len;
 	sp->peeked_len = 0;
-	sp->pending--;
-	if (sp->rd_off == sp->wr_off) {
-		/* Drained: start over so the file does not grow across outages. */
-		if (ftruncate(sp->fd, 0) < 0)
-			return al_error_errno(err, "sink", "truncating spool %s", sp->path);
-		sp->rd_off = sp->wr_off = 0;
-	}
-	return 0;
+	return commit_head(sp, err);
+}
+
+int al_spool_commit(struct al_spool *sp, struct al_error *err)
+{
+	return commit_head(sp, err);
+}
+
+void al_spool_rewind(struct al_spool *sp)
+{
+	sp->rd_off = sp->head_off;
+	sp->peeked_len = 0;
 }
 
 uint64_t al_spool_pending(const struct al_spool *sp)

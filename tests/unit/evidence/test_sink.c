@@ -337,6 +337,260 @@ static void test_spool_damage(void **state)
 	free(dir);
 }
 
+/* Skip + commit + rewind: records read (shipped) but not committed
+ * (acknowledged) stay pending and come out again, in order, after a
+ * rewind; appends land behind them; commit of the last one truncates. */
+static void test_spool_commit_rewind(void **state)
+{
+	char *dir = tmpdir();
+	struct al_spool *sp = NULL;
+	struct al_error err = {0};
+	struct al_buf line;
+	uint64_t seq;
+	struct stat st;
+
+	al_buf_init(&line);
+	assert_int_equal(al_spool_open(&sp, dir, "run4", &err), 0);
+	for (uint64_t i = 1; i <= 4; i++)
+		assert_int_equal(al_spool_append(sp, i, "rec", 3, &err), 0);
+	for (uint64_t i = 1; i <= 3; i++) {
+		assert_int_equal(al_spool_peek(sp, &seq, &line, &err), 1);
+		assert_int_equal(seq, i);
+		assert_int_equal(al_spool_skip(sp, &err), 0);
+	}
+	assert_int_equal(al_spool_pending(sp), 4);
+	assert_int_equal(al_spool_commit(sp, &err), 0); /* 1 acknowledged */
+	assert_int_equal(al_spool_pending(sp), 3);
+	/* a pop behind uncommitted entries would lose them: refused */
+	assert_int_equal(al_spool_peek(sp, &seq, &line, &err), 1);
+	assert_int_equal(seq, 4);
+	assert_int_not_equal(al_spool_pop(sp, &err), 0);
+	al_spool_rewind(sp);
+	assert_int_equal(al_spool_append(sp, 5, "new", 3, &err), 0);
+	for (uint64_t i = 2; i <= 5; i++) {
+		assert_int_equal(al_spool_peek(sp, &seq, &line, &err), 1);
+		assert_int_equal(seq, i);
+		assert_int_equal(al_spool_skip(sp, &err), 0);
+	}
+	assert_int_equal(al_spool_peek(sp, &seq, &line, &err), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(al_spool_commit(sp, &err), 0);
+	/* nothing read is left to commit */
+	assert_int_not_equal(al_spool_commit(sp, &err), 0);
+	assert_int_equal(al_spool_pending(sp), 0);
+	assert_int_equal(stat(al_spool_path(sp), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	char *path = strdup(al_spool_path(sp));
+	al_spool_free(sp);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+	al_buf_free(&line);
+	rmdir(dir);
+	free(dir);
+}
+
+/* A scripted acknowledging transport (like RELP): it records what arrives
+ * (seq of a record, or the first/last of a gap marker) and acknowledges
+ * what the test says. */
+#define FAKE_MAX 256
+static struct fake {
+	bool up, lose;   /* connected; the next check/send reports a loss */
+	uint64_t sent;   /* messages sent in this session */
+	uint64_t acked;  /* of them, acknowledged */
+	unsigned n;      /* what arrived, over all sessions */
+	long got[FAKE_MAX];        /* seq, or -1 for a gap marker */
+	uint64_t gap_first[FAKE_MAX], gap_last[FAKE_MAX];
+} fk;
+
+static int fake_connect(struct al_sink *s, int timeout_ms, struct al_error *err)
+{
+	if (fk.lose)
+		return al_error_set(err, ECONNREFUSED, "sink", "fake: down");
+	fk.up = true;
+	fk.sent = fk.acked = 0;
+	return 0;
+}
+
+static uint64_t param(const char *msg, size_t len, const char *key)
+{
+	char *p = memmem(msg, len, key, strlen(key));
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+static int fake_send(struct al_sink *s, const char *msg, size_t len, struct al_error *err)
+{
+	if (!fk.up || fk.lose)
+		return al_error_set(err, EPIPE, "sink", "fake: lost");
+	assert_true(fk.n < FAKE_MAX);
+	if (memmem(msg, len, "sink-gap", 8)) {
+		fk.got[fk.n] = -1;
+		fk.gap_first[fk.n] = param(msg, len, " first=\"");
+		fk.gap_last[fk.n] = param(msg, len, " last=\"");
+	} else {
+		fk.got[fk.n] = (long)param(msg, len, " seq=\"");
+	}
+	fk.n++;
+	fk.sent++;
+	return 0;
+}
+
+static int fake_check(struct al_sink *s, struct al_error *err)
+{
+	return fk.lose ? al_error_set(err, EPIPE, "sink", "fake: lost") : 0;
+}
+
+static int fake_finish(struct al_sink *s, int timeout_ms, struct al_error *err)
+{
+	fk.up = false;
+	if (fk.lose)
+		return al_error_set(err, EPIPE, "sink", "fake: close unanswered");
+	fk.acked = fk.sent;
+	return 0;
+}
+
+static void fake_drop(struct al_sink *s)
+{
+	fk.up = false;
+}
+
+static void fake_destroy(struct al_sink *s)
+{
+	al_sink_set_transport_state(s, NULL);
+}
+
+static uint64_t fake_unacked(struct al_sink *s)
+{
+	return fk.sent - fk.acked;
+}
+
+static const struct al_sink_transport fake_tp = {
+    .name = "fake",
+    .connect = fake_connect,
+    .send = fake_send,
+    .check = fake_check,
+    .finish = fake_finish,
+    .drop = fake_drop,
+    .destroy = fake_destroy,
+    .unacked = fake_unacked,
+    .window = 8,
+};
+
+static void send_rec(struct al_sink *s, uint64_t seq)
+{
+	struct al_error err = {0};
+	char rec[64];
+	int n = snprintf(rec, sizeof rec, "{\"seq\":%llu,\"type\":\"x\"}", (unsigned long long)seq);
+	if (al_sink_send(s, seq, rec, (size_t)n, &err) < 0)
+		fail_msg("send %llu: %s", (unsigned long long)seq, err.msg);
+}
+
+/* Tick until the sink reconnected and drained its spool (the first
+ * reconnect is due 100 ms after the loss). */
+static void restore(struct al_sink *s)
+{
+	struct al_error err = {0};
+	struct al_sink_stats st0, st;
+	al_sink_get_stats(s, &st0);
+	for (int i = 0; i < 100; i++) {
+		usleep(20000);
+		assert_int_equal(al_sink_tick(s, &err), 0);
+		al_sink_get_stats(s, &st);
+		if (st.gaps > st0.gaps)
+			return;
+	}
+	fail_msg("the sink did not reconnect");
+}
+
+static void expect(unsigned from, const long *seqs, unsigned n)
+{
+	assert_int_equal(fk.n - from, n);
+	for (unsigned i = 0; i < n; i++)
+		if (fk.got[from + i] != seqs[i])
+			fail_msg("message %u: got %ld, expected %ld", from + i, fk.got[from + i],
+			         seqs[i]);
+}
+
+/* The records shipped but not acknowledged when the session is given up
+ * are spooled before the record that revealed the loss, and come back in
+ * seq order behind the gap marker -- also when the loss hits records that
+ * were themselves being redelivered from the spool. */
+static void test_unacked_spooled_in_order(void **state)
+{
+	char *dir = tmpdir();
+	struct al_log_spec ls = {0};
+	struct al_sink *s = NULL;
+	struct al_error err = {0};
+	char path[4200];
+
+	memset(&fk, 0, sizeof fk);
+	ls.sink = (char *)"relp://127.0.0.1:9";
+	ls.on_sink_failure = AL_SINK_FAILURE_SPOOL;
+	ls.spool_dir = dir;
+	assert_int_equal(al_sink_open_tp(&s, &ls, "runu", &fake_tp, &err), 0);
+	snprintf(path, sizeof path, "%s/runu.sink-spool", dir);
+
+	for (uint64_t i = 1; i <= 5; i++)
+		send_rec(s, i);
+	fk.acked = 2; /* 3, 4, 5 written, never acknowledged */
+	fk.lose = true;
+	send_rec(s, 6); /* reveals the loss */
+	send_rec(s, 7);
+	fk.lose = false;
+	restore(s);
+	/* gap marker, then 3..7: nothing lost, in order */
+	expect(5, (const long[]){-1, 3, 4, 5, 6, 7}, 6);
+	assert_int_equal(fk.gap_first[5], 3);
+	assert_int_equal(fk.gap_last[5], 7);
+
+	/* The gap marker and 3 are acknowledged, 4..7 are not: they are still
+	 * kept in the spool, 8 goes live. */
+	fk.acked = 2;
+	send_rec(s, 8);
+	fk.lose = true;
+	send_rec(s, 9);
+	fk.lose = false;
+	restore(s);
+	expect(12, (const long[]){-1, 4, 5, 6, 7, 8, 9}, 7);
+	assert_int_equal(fk.gap_first[12], 4);
+	assert_int_equal(fk.gap_last[12], 9);
+
+	/* A lost close: everything since the session began is spooled. */
+	send_rec(s, 10);
+	fk.acked = fk.sent - 1; /* only 10 outstanding */
+	fk.lose = true;
+	assert_int_not_equal(al_sink_settle(s, &err), 0);
+	fk.lose = false;
+	restore(s);
+	expect(20, (const long[]){-1, 10}, 2);
+
+	/* Everything acknowledged at settle: the spool is empty. */
+	assert_int_equal(al_sink_settle(s, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* The final close goes unanswered: the record sent after settle is
+	 * kept in the spool, for `airlock log push`. */
+	send_rec(s, 11);
+	fk.lose = true;
+	assert_int_not_equal(al_sink_close(s, &err), 0);
+	assert_non_null(strstr(err.msg, "runu.sink-spool"));
+	al_sink_free(s);
+	unsigned char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, sizeof buf);
+	close(fd);
+	assert_true(n > 12);
+	assert_int_equal(buf[0], 11); /* u64 seq, little-endian */
+	for (int i = 1; i < 8; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal((size_t)n, 12 + (size_t)(buf[8] | buf[9] << 8));
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +602,8 @@ int main(void)
 	    cmocka_unit_test(test_spool_order),
 	    cmocka_unit_test(test_spool_kept_and_exclusive),
 	    cmocka_unit_test(test_spool_damage),
+	    cmocka_unit_test(test_spool_commit_rewind),
+	    cmocka_unit_test(test_unacked_spooled_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
