@@ -288,6 +288,9 @@ static const char *verdict_of(struct al_supervisor *s, int *status)
 	case AL_KILL_ERROR:
 		*status = AL_EXIT_SETUP;
 		return "airlock-error";
+	case AL_KILL_REMOVED:
+		*status = 0;
+		return "removed";
 	case AL_KILL_NONE:
 		break;
 	}

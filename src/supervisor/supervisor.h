@@ -16,6 +16,7 @@
 struct al_evlog;
 struct al_notify;
 struct al_cgroup;
+struct al_session;
 
 #define AL_RELAY_BUF 65536
 
@@ -50,6 +51,7 @@ enum al_kill_reason {
 	AL_KILL_SIGNAL,    /* SIGINT/SIGTERM/SIGHUP to airlock */
 	AL_KILL_POLICY,    /* evidence sink loss, rules (later) */
 	AL_KILL_ERROR,     /* the supervisor itself failed: fail closed */
+	AL_KILL_REMOVED,   /* a session removed by `airlock rm` */
 };
 
 struct al_supervisor {
@@ -58,6 +60,7 @@ struct al_supervisor {
 	struct al_evlog *log;
 	struct al_notify *notify;
 	struct al_cgroup *cgroup;
+	struct al_session *session; /* NULL for `airlock run` */
 	char run_id[40];
 
 	pid_t pid;          /* init's pid on the host */
