@@ -719,15 +719,41 @@ static void client_close(struct al_supervisor *s, struct client *c)
 	c->in_use = false;
 }
 
+/* Handle the whole frames already read, unless the command's stdin is
+ * backed up (then the rest waits until the command reads). false: the
+ * client is gone or broke the protocol. */
+static bool client_frames(struct al_supervisor *s, struct client *c, size_t idx)
+{
+	uint8_t type;
+	const uint8_t *p;
+	size_t plen;
+	int r;
+
+	while (c->fd >= 0) {
+		if (c->pin >= 0 && c->inoff < c->inlen)
+			return true;
+		r = al_frame_reader_next(&c->rd, &type, &p, &plen);
+		if (r == 0)
+			return true;
+		if (r < 0) {
+			client_close(s, c);
+			return false;
+		}
+		handle_frame(s, c, idx, type, p, plen);
+	}
+	return false;
+}
+
 static void client_read(struct al_supervisor *s, struct client *c, size_t idx)
 {
 	uint8_t buf[65536];
+
+	if (!client_frames(s, c, idx))
+		return;
 	for (int rounds = 0; c->fd >= 0 && rounds < 8; rounds++) {
+		if (c->pin >= 0 && c->inoff < c->inlen)
+			return; /* stdin backed up: resume when the command reads */
 		ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
-		uint8_t type;
-		const uint8_t *p;
-		size_t plen;
-		int r;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -752,15 +778,8 @@ static void client_read(struct al_supervisor *s, struct client *c, size_t idx)
 			client_close(s, c);
 			return;
 		}
-		while (c->fd >= 0 && (r = al_frame_reader_next(&c->rd, &type, &p, &plen)) > 0) {
-			handle_frame(s, c, idx, type, p, plen);
-			if (c->pin >= 0 && c->inoff < c->inlen)
-				return; /* stdin backed up: resume when the command reads */
-		}
-		if (c->fd >= 0 && r < 0) {
-			client_close(s, c);
+		if (!client_frames(s, c, idx))
 			return;
-		}
 	}
 }
 
