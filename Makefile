@@ -9,10 +9,11 @@ PYTHON    ?= /usr/bin/python3
 SHELL     := /bin/bash
 
 # Debian packages: to build, to test, to benchmark.
-BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev \
-              librelp-dev libgnutls28-dev libcmocka-dev
+BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libsodium-dev zlib1g-dev \
+              librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev libnftables-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
-              iproute2 util-linux passwd git procps busybox-static file time
+              iproute2 util-linux passwd git procps busybox-static file time curl openssl \
+              nodejs python3-pip
 BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static
 FUZZ_DEPS  := clang libclang-rt-14-dev
 
@@ -72,17 +73,20 @@ check: build test-deps unit integration asan fuzz-smoke
 bench: build bench-deps
 	bash bench/startup.sh
 
-# libFuzzer targets (clang): the spec loader and the event log reader/verifier.
+# libFuzzer targets (clang): the spec loader, the event log reader/verifier, and
+# the egress proxy's HTTP, SOCKS5, TLS ClientHello and DNS parsers.
 # `make fuzz FUZZ_SECONDS=600` for a real session; check runs a short smoke so
 # the targets keep building and the seed corpora keep passing. New inputs go
 # to build-fuzz/, never into the committed corpora; crashes land there too.
 FUZZ_SECONDS ?= 20
+# the egress proxy's four small parsers (src/net) get less each in the smoke
+NET_FUZZ_SECONDS ?= 10
 build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz -Dfuzz=true --buildtype=debug
 
 fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
-	ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_verify
-	mkdir -p build-fuzz/corpus-spec build-fuzz/corpus-verify build-fuzz/artifacts
+	ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_verify tests/fuzz/fuzz_image
+	mkdir -p build-fuzz/corpus-spec build-fuzz/corpus-verify build-fuzz/corpus-image build-fuzz/artifacts
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		build-fuzz/tests/fuzz/fuzz_spec -dict=tests/fuzz/spec.dict -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
@@ -90,6 +94,16 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 	build-fuzz/tests/fuzz/fuzz_verify -dict=tests/fuzz/verify.dict -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-verify tests/fuzz/corpus/verify
+	build-fuzz/tests/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+		build-fuzz/corpus-image tests/fuzz/corpus/image
+	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns
+	for t in http socks sni dns; do \
+		mkdir -p build-fuzz/corpus-$$t && \
+		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(NET_FUZZ_SECONDS) \
+			-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+			build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 build-fuzz-deps:
 	$(call apt_install,$(FUZZ_DEPS))

@@ -6,8 +6,29 @@
 
 #include "airlock-config.h"
 #include "cli/cli.h"
+#include "image/image.h"
 #include "supervisor/run.h"
 #include "util/escape.h"
+
+/* image: NAME:TAG or sha256:HEX names an image of the local store: run on
+ * its directory, pinned to the digest it is stored under (so a store changed
+ * behind airlock's back is refused as drift), unless the spec pins one. */
+static int resolve_store_image(struct al_spec *spec, struct al_error *err)
+{
+	char path[4096], digest[AL_IMAGE_DIGEST_MAX];
+	int r;
+
+	if (!al_image_ref_is_store(spec->image))
+		return 0;
+	r = al_image_resolve(spec->image, path, sizeof path, digest, err);
+	if (r < 0)
+		return r;
+	if (spec->image_digest == NULL && al_spec_set_str(spec, &spec->image_digest, digest) < 0)
+		return al_error_set(err, ENOMEM, "image", "resolving %s", spec->image);
+	if (al_spec_set_str(spec, &spec->image, path) < 0)
+		return al_error_set(err, ENOMEM, "image", "resolving %s", spec->image);
+	return 0;
+}
 
 int al_cmd_run(int argc, char **argv)
 {
@@ -39,6 +60,13 @@ int al_cmd_run(int argc, char **argv)
 	}
 	/* al_cli_parse_run has validated the spec with its overrides applied */
 	al_error_clear(&err);
+	r = resolve_store_image(&spec, &err);
+	if (r < 0) {
+		char buf[AL_ERR_MSG_MAX + 64];
+		fprintf(stderr, "airlock: %s\n", al_error_format(&err, buf, sizeof buf));
+		al_spec_free(&spec);
+		return AL_EXIT_SETUP;
+	}
 	r = al_run(&spec, &res, &err);
 	if (err.msg[0] && (!spec.quiet || res.exit_status == AL_EXIT_SETUP)) {
 		char buf[AL_ERR_MSG_MAX + 64];

@@ -8,6 +8,7 @@
 
 #include "airlock-config.h"
 #include "cli/cli.h"
+#include "net/egress.h"
 #include "util/proctitle.h"
 #include "util/escape.h"
 
@@ -24,6 +25,9 @@ static void usage(FILE *out)
 	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
+	      "  image digest|lint|import|ls|inspect|rm|diff|verify ...\n"
+	      "                                                images: digests to pin, attack surface,\n"
+	      "                                                the local store (airlock image help)\n"
 	      "  help [COMMAND]                                show help\n"
 	      "  version                                       print the version\n"
 	      "\n"
@@ -52,6 +56,9 @@ int main(int argc, char **argv)
 {
 	const char *cmd;
 
+	/* the egress proxy is this binary re-executed (src/net/egress.h) */
+	if (al_egress_is_proxy_argv(argc, argv))
+		return al_egress_proxy_main();
 	ensure_stdio();
 	al_proctitle_save(argc, argv);
 	if (argc < 2) {
@@ -73,6 +80,8 @@ int main(int argc, char **argv)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)
 		return al_cmd_log(argc - 1, argv + 1);
+	if (strcmp(cmd, "image") == 0)
+		return al_cmd_image(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return 0;

@@ -19,6 +19,7 @@ enum {
 	OPT_USER,
 	OPT_HOSTNAME,
 	OPT_IMAGE,
+	OPT_IMAGE_DIGEST,
 	OPT_TIMEOUT,
 	OPT_MEMORY,
 	OPT_PIDS,
@@ -30,6 +31,13 @@ enum {
 	OPT_ALLOW_DEGRADED,
 	OPT_ALLOW_LOOPBACK_TCP,
 	OPT_NO_LOOPBACK_TCP,
+	OPT_NET,
+	OPT_ALLOW_DOMAIN,
+	OPT_DENY_DOMAIN,
+	OPT_ALLOW_PORT,
+	OPT_ALLOW_CIDR,
+	OPT_ADD_HOST,
+	OPT_RESOLVER,
 	OPT_VERSION,
 };
 
@@ -43,6 +51,7 @@ static const struct option run_options[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"hostname", required_argument, NULL, OPT_HOSTNAME},
     {"image", required_argument, NULL, OPT_IMAGE},
+    {"image-digest", required_argument, NULL, OPT_IMAGE_DIGEST},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
@@ -54,6 +63,13 @@ static const struct option run_options[] = {
     {"allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED},
     {"allow-loopback-tcp", no_argument, NULL, OPT_ALLOW_LOOPBACK_TCP},
     {"no-loopback-tcp", no_argument, NULL, OPT_NO_LOOPBACK_TCP},
+    {"net", required_argument, NULL, OPT_NET},
+    {"allow-domain", required_argument, NULL, OPT_ALLOW_DOMAIN},
+    {"deny-domain", required_argument, NULL, OPT_DENY_DOMAIN},
+    {"allow-port", required_argument, NULL, OPT_ALLOW_PORT},
+    {"allow-cidr", required_argument, NULL, OPT_ALLOW_CIDR},
+    {"add-host", required_argument, NULL, OPT_ADD_HOST},
+    {"resolver", required_argument, NULL, OPT_RESOLVER},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -91,8 +107,13 @@ void al_cli_usage_run(FILE *out)
 	      "                             is never modified; changes are reported at the end\n"
 	      "      --export DIR           copy changed workspace files to DIR at the end\n"
 	      "  -w, --workdir DIR          working directory inside (default /workspace)\n"
-	      "      --image host|DIR       read-only root image: the host's /usr (default) or\n"
-	      "                             a rootfs directory\n"
+	      "      --image host|DIR|NAME:TAG|sha256:HEX\n"
+	      "                             read-only root image: the host's /usr (default),\n"
+	      "                             a rootfs directory (starting with / or .), or an\n"
+	      "                             image of the local store (airlock image import)\n"
+	      "      --image-digest sha256:HEX\n"
+	      "                             refuse to run unless the image has this digest\n"
+	      "                             (`airlock image digest`; exit 125 on drift)\n"
 	      "\n"
 	      "identity and environment:\n"
 	      "  -e, --env NAME=VALUE       set a variable (repeatable; the caller's\n"
@@ -109,10 +130,23 @@ void al_cli_usage_run(FILE *out)
 	      "      --cpus N               CPU share, e.g. 0.5, 2 (default 1)\n"
 	      "      --disk SIZE            size of each writable tmpfs area (default 2GiB)\n"
 	      "\n"
-	      "network (air-gapped: only lo exists):\n"
+	      "network (default: air-gapped, only lo exists):\n"
 	      "      --no-loopback-tcp      deny TCP bind/connect on the sandbox's own lo\n"
 	      "                             (allowed by default: only lo exists)\n"
 	      "      --allow-loopback-tcp   allow it (the default; kept for old scripts)\n"
+	      "      --net none|proxy       proxy: egress only through airlock's inspecting\n"
+	      "                             proxy, only to what the options below allow\n"
+	      "                             (docs/egress.md)\n"
+	      "      --allow-domain NAME    allow NAME or *.SUFFIX (repeatable)\n"
+	      "      --deny-domain NAME     exception inside an allowed wildcard (repeatable)\n"
+	      "      --allow-port N         allowed destination port (repeatable; default\n"
+	      "                             80 and 443 when none is given)\n"
+	      "      --allow-cidr CIDR      addresses the proxy may reach although private,\n"
+	      "                             loopback or link-local; the only way to allow\n"
+	      "                             raw IP destinations (repeatable)\n"
+	      "      --add-host NAME:ADDR   answer NAME with ADDR (repeatable)\n"
+	      "      --resolver ADDR[:PORT] upstream DNS server of the proxy (repeatable;\n"
+	      "                             default: the host's resolv.conf and /etc/hosts)\n"
 	      "\n"
 	      "evidence:\n"
 	      "      --log FILE             write the JSON Lines event log to FILE\n"
@@ -213,6 +247,22 @@ static int set_str(struct al_spec *spec, char **field, const char *opt, const ch
 
 /* Apply one option (not --spec, --help, --version: those are read in the
  * first pass) to spec. */
+/* The error for a network option whose value al_spec_add_* refused. */
+static int net_option_error(int r, const char *opt, const char *arg, const char *expected,
+                            struct al_error *err)
+{
+	if (r == 0)
+		return 0;
+	if (r == -ENOMEM)
+		return al_error_set(err, ENOMEM, "options", "%s: out of memory", opt);
+	if (r == -E2BIG)
+		return al_error_set(err, 0, "options", "%s: too many entries", opt);
+	if (r == -EDOM)
+		return al_error_set(err, 0, "options", "%s %s: bits set beyond the prefix length",
+		                    opt, arg);
+	return al_error_set(err, 0, "options", "%s %s: expected %s", opt, arg, expected);
+}
+
 static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_error *err)
 {
 	uint64_t u;
@@ -260,9 +310,16 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 	case OPT_HOSTNAME:
 		return set_str(spec, &spec->hostname, "--hostname", arg, err);
 	case OPT_IMAGE:
-		if (strcmp(arg, "host") == 0)
+		if (strcmp(arg, "host") == 0 || al_spec_image_is_store_ref(arg))
 			return set_str(spec, &spec->image, "--image", arg, err);
 		return set_host_path(spec, &spec->image, "--image", arg, err);
+	case OPT_IMAGE_DIGEST:
+		if (!al_spec_image_digest_valid(arg))
+			return al_error_set(err, 0, "options",
+			                    "--image-digest %s: expected sha256: and 64 lowercase hex "
+			                    "digits (as printed by `airlock image digest`)",
+			                    arg);
+		return set_str(spec, &spec->image_digest, "--image-digest", arg, err);
 	case OPT_TIMEOUT:
 		r = al_parse_duration(arg, &spec->limits.timeout_ns);
 		if (r == -EDOM)
@@ -324,6 +381,30 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 	case OPT_NO_LOOPBACK_TCP:
 		spec->network.loopback_tcp = false;
 		return 0;
+	case OPT_NET:
+		if (al_net_mode_parse(arg, &spec->network.mode) < 0)
+			return al_error_set(err, 0, "options", "--net %s: expected none or proxy", arg);
+		return 0;
+	case OPT_ALLOW_DOMAIN:
+	case OPT_DENY_DOMAIN:
+		r = al_spec_add_domain(spec, c == OPT_DENY_DOMAIN, arg);
+		return net_option_error(r, c == OPT_DENY_DOMAIN ? "--deny-domain" : "--allow-domain",
+		                        arg, "a domain name (example.com or *.example.com)", err);
+	case OPT_ALLOW_PORT:
+		r = al_spec_add_port(spec, arg);
+		return net_option_error(r, "--allow-port", arg, "a port number 1..65535", err);
+	case OPT_ALLOW_CIDR:
+		r = al_spec_add_cidr(spec, arg);
+		return net_option_error(r, "--allow-cidr", arg,
+		                        "an address or CIDR (10.0.0.0/8, fd00::/8, 127.0.0.2)", err);
+	case OPT_ADD_HOST:
+		r = al_spec_add_host_arg(spec, arg);
+		return net_option_error(r, "--add-host", arg,
+		                        "NAME:ADDR (a host name and an IPv4 or IPv6 address)", err);
+	case OPT_RESOLVER:
+		r = al_spec_add_resolver(spec, arg);
+		return net_option_error(r, "--resolver", arg,
+		                        "ADDR, ADDR:PORT or [V6ADDR]:PORT", err);
 	case OPT_ALLOW_DEGRADED:
 		if (al_degradation_parse(arg, &bit) < 0)
 			return al_error_set(

@@ -32,6 +32,7 @@ struct init_ctx {
 	int upper_fd;     /* workspace overlay upper dir, for the supervisor */
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
+	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 };
 
 #define SYNC_FD 3
@@ -155,9 +156,51 @@ static int step_hostname(struct init_ctx *c)
 	return 0;
 }
 
+/* While we still hold CAP_NET_ADMIN (and CAP_NET_BIND_SERVICE) over our
+ * network namespace: after the capability drop nobody inside ever can
+ * change its rules or take the proxy's ports. */
 static int step_network(struct init_ctx *c)
 {
-	return al_netns_child_setup(&c->err);
+	return al_netns_child_setup(c->plan, c->egress_fds, &c->err);
+}
+
+/* Proxy mode: the proxy's listening sockets go to the supervisor at once,
+ * in a message of their own: it starts the proxy with them before it lets
+ * the workload start, and we keep no copy. */
+static int step_egress_handover(struct init_ctx *c)
+{
+	struct al_msg m = {.type = AL_MSG_EGRESS_FDS};
+	char cbuf[CMSG_SPACE(sizeof c->egress_fds)];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	int i, fds[AL_EGRESS_NFDS], n = 0;
+
+	if (!c->plan->egress)
+		return 0;
+	for (i = 0; i < AL_EGRESS_NFDS; i++) {
+		if (c->egress_fds[i] < 0)
+			continue;
+		m.text[n] = (char)('0' + i);
+		fds[n++] = c->egress_fds[i];
+	}
+	m.status = n;
+	memset(cbuf, 0, sizeof cbuf);
+	mh.msg_control = cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	if (sendmsg(SYNC_FD, &mh, MSG_NOSIGNAL) < 0)
+		return al_error_errno(&c->err, "network", "handing the egress sockets to the supervisor");
+	for (i = 0; i < AL_EGRESS_NFDS; i++) {
+		if (c->egress_fds[i] >= 0)
+			close(c->egress_fds[i]);
+		c->egress_fds[i] = -1;
+	}
+	return 0;
 }
 
 /* Limits before the privilege drop: lowering needs no privilege, but the
@@ -287,6 +330,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_PIVOT, step_disk_handles},
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
+	{AL_STAGE_NETWORK, step_egress_handover},
 	{AL_STAGE_RLIMITS, step_rlimits},
 	{AL_STAGE_CAPS, step_drop_privileges},
 	{AL_STAGE_NNP, step_no_new_privs},
@@ -704,6 +748,8 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	sigfillset(&sigs);
 	sigprocmask(SIG_SETMASK, &sigs, NULL);
 
+	for (i = 0; i < AL_EGRESS_NFDS; i++)
+		c.egress_fds[i] = -1;
 	if (setup_fds(&c) < 0)
 		_exit(AL_EXIT_SETUP_STATUS);
 	for (i = 0; i < AL_ARRAY_SIZE(init_steps); i++) {

@@ -270,6 +270,13 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 		ll->attr.handled_access_net =
 		    LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
 	}
+	if (spec->network.mode == AL_NET_PROXY) {
+		/* Proxy mode: every outgoing TCP connect must reach the netns's
+		 * nftables redirect to the proxy, which decides and records;
+		 * Landlock sees the original port and would refuse it unrecorded.
+		 * Binding stays as loopback_tcp says. */
+		ll->attr.handled_access_net &= ~(uint64_t)LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	}
 	if (ll->abi >= 4)
 		ll->attr_size = offsetof(struct ll_ruleset_attr, scoped);
 	if (ll->abi >= 6) {
@@ -383,6 +390,11 @@ void al_landlock_describe(const struct al_landlock *ll, struct al_json *j)
 		al_json_key(j, "fs_handled");
 		access_names(j, ll->attr.handled_access_fs);
 		al_json_kv_bool(j, "net_tcp_denied", ll->attr.handled_access_net != 0);
+		/* proxy mode denies bind only: say which */
+		al_json_kv_bool(j, "net_tcp_bind_denied",
+				(ll->attr.handled_access_net & LANDLOCK_ACCESS_NET_BIND_TCP) != 0);
+		al_json_kv_bool(j, "net_tcp_connect_denied",
+				(ll->attr.handled_access_net & LANDLOCK_ACCESS_NET_CONNECT_TCP) != 0);
 		al_json_kv_bool(j, "scope_abstract_unix",
 		                (ll->attr.scoped & LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) != 0);
 		al_json_kv_bool(j, "scope_signal", (ll->attr.scoped & LANDLOCK_SCOPE_SIGNAL) != 0);

@@ -366,11 +366,18 @@ static int plan_etc(struct al_sandbox_plan *p, const char *home, const char *use
 		r = plan_file(p, NR("/etc/hostname"), al_plan_printf(p, "%s\n", s->hostname), 0644, err);
 	if (r == 0)
 		r = plan_file(p, NR("/etc/resolv.conf"),
-			      "# airlock: no network; name resolution is not available\n", 0644, err);
+			      s->network.mode == AL_NET_PROXY
+				  ? "# airlock: names are resolved by the egress proxy, which answers\n"
+				    "# allowed names only (docs/egress.md)\nnameserver 127.0.0.1\n"
+				  : "# airlock: no network; name resolution is not available\n",
+			      0644, err);
 	if (r == 0)
 		r = plan_file(p, NR("/etc/nsswitch.conf"),
-			      "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
-			      "networks: files\nprotocols: files\nservices: files\n",
+			      s->network.mode == AL_NET_PROXY
+				  ? "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+				    "networks: files\nprotocols: files\nservices: files\n"
+				  : "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
+				    "networks: files\nprotocols: files\nservices: files\n",
 			      0644, err);
 	if (r == 0) {
 		if (strcmp(s->image, "host") == 0)

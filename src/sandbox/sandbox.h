@@ -81,6 +81,9 @@ enum al_msg_type {
 	AL_MSG_STARTED,       /* workload forked + exec'd: pid (inside pid ns) */
 	AL_MSG_EXEC_FAILED,   /* workload exec failed: err (errno) */
 	AL_MSG_EXITED,        /* workload exited: wait status in `status` */
+	AL_MSG_EGRESS_FDS,    /* proxy mode: SCM_RIGHTS, the proxy's listening sockets;
+	                       * status = count, text[i] = '0' + enum al_egress_socket of
+	                       * the i-th (TRANSPARENT6 absent without kernel IPv6) */
 	/* sessions: the init runs no workload and forks commands on request */
 	AL_MSG_SESSION_READY, /* confined and waiting for requests */
 	AL_MSG_CMD_STARTED,   /* stage = request id, status = pid (inside) */
@@ -106,6 +109,23 @@ struct al_init_req {
 	char data[AL_REQ_DATA_MAX];
 };
 #define AL_REQ_HEADER_SIZE offsetof(struct al_init_req, data)
+
+/* Proxy mode (docs/egress.md): the proxy's sockets inside the sandbox. */
+#define AL_EGRESS_PORT_HTTP 3128        /* HTTP_PROXY / HTTPS_PROXY */
+#define AL_EGRESS_PORT_SOCKS 1080       /* ALL_PROXY=socks5h:// */
+#define AL_EGRESS_PORT_TRANSPARENT 3129 /* where nftables redirects all other TCP */
+#define AL_EGRESS_PORT_DNS 53           /* /etc/resolv.conf: nameserver 127.0.0.1 */
+enum al_egress_socket {
+	AL_EGRESS_HTTP = 0,     /* TCP 127.0.0.1:3128 */
+	AL_EGRESS_SOCKS,        /* TCP 127.0.0.1:1080 */
+	AL_EGRESS_TRANSPARENT,  /* TCP 127.0.0.1:3129 */
+	AL_EGRESS_TRANSPARENT6, /* TCP [::1]:3129 */
+	AL_EGRESS_DNS_UDP,      /* UDP 127.0.0.1:53 */
+	AL_EGRESS_DNS_TCP,      /* TCP 127.0.0.1:53 */
+	AL_EGRESS_NFDS
+};
+#define AL_STR_(x) #x
+#define AL_STR(x) AL_STR_(x)
 
 struct al_msg {
 	uint32_t type;
@@ -160,6 +180,10 @@ struct al_sandbox_plan {
 	const struct al_seccomp *seccomp;
 	const struct al_landlock *landlock;
 
+	/* network (netns.c): proxy mode, and its nftables ruleset text */
+	bool egress;
+	const char *nft_ruleset;
+
 	/* strings owned by the plan (freed with it) */
 	char **owned;
 	size_t n_owned, cap_owned;
@@ -192,8 +216,12 @@ int al_idmap_owner_rule(const char *host_path, uid_t uid, gid_t gid, bool rw, bo
 /* caps.c: drop every capability, lock securebits, set ids (child). */
 int al_caps_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);
 
-/* netns.c: bring lo up (child). */
-int al_netns_child_setup(struct al_error *err);
+/* netns.c: decide the network setup (parent, before clone); bring lo up and,
+ * in proxy mode, add the route, the nftables rules and the proxy's listening
+ * sockets, returned in egress_fds (child). */
+int al_netns_prepare(struct al_sandbox_plan *plan, struct al_error *err);
+int al_netns_child_setup(const struct al_sandbox_plan *plan, int egress_fds[AL_EGRESS_NFDS],
+			 struct al_error *err);
 
 /* init.c: the body of pid 1 inside; never returns. */
 __attribute__((noreturn)) void al_init_main(const struct al_sandbox_plan *plan);

@@ -82,6 +82,7 @@ void al_spec_free(struct al_spec *spec)
 	free_str(&spec->source);
 	free_argv(spec);
 	free_str(&spec->image);
+	free_str(&spec->image_digest);
 	free_str(&spec->workdir);
 	free_str(&spec->workspace);
 	free_str(&spec->export_dir);
@@ -102,6 +103,7 @@ void al_spec_free(struct al_spec *spec)
 	free_str(&spec->log.signing_key);
 	free_str(&spec->log.spool_dir);
 	free_str(&spec->log.tls_ca);
+	al_net_spec_free(&spec->network);
 	memset(spec, 0, sizeof *spec);
 }
 
@@ -668,10 +670,31 @@ static int validate_rest(const struct al_spec *spec, struct al_error *err)
 	r = validate_log(&spec->log, err);
 	if (r < 0)
 		return r;
-	if (spec->network.mode != AL_NET_NONE)
-		return al_error_set(err, 0, "spec", "network.mode: only \"none\" is available");
+	r = al_net_spec_validate(&spec->network, err);
+	if (r < 0)
+		return r;
+	r = al_chaos_spec_validate(spec, err);
+	if (r < 0)
+		return r;
 	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP |
 	                                       AL_DEGRADE_TIMENS | AL_DEGRADE_SECCOMP_NOTIFY))
 		return al_error_set(err, 0, "spec", "allow_degraded: unknown degradation bit");
 	return 0;
+}
+
+bool al_spec_image_digest_valid(const char *s)
+{
+	if (s == NULL || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+		return false;
+	for (size_t i = 7; i < 7 + 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool al_spec_image_is_store_ref(const char *s)
+{
+	if (s == NULL || s[0] == '/' || s[0] == '.' || strcmp(s, "host") == 0)
+		return false;
+	return strchr(s, ':') != NULL;
 }

@@ -66,9 +66,30 @@ enum al_degradation {
 	AL_DEGRADE_SECCOMP_NOTIFY = 1u << 3, /* no seccomp user notification: deny without events */
 };
 
-/* network: only "none" (air-gapped: a netns with only lo) in this version. */
+/* network: "none" (air-gapped: a netns with only lo) or "proxy" (egress only
+ * through airlock's inspecting proxy, docs/egress.md). */
 enum al_net_mode {
 	AL_NET_NONE = 0,
+	AL_NET_PROXY = 1,
+};
+
+/* An address (network byte order in addr: 4 bytes for AF_INET, 16 for
+ * AF_INET6), with a port where one applies (resolvers; 0 = default). */
+struct al_net_addr {
+	int family;
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+struct al_net_cidr {
+	int family;
+	uint8_t addr[16];   /* host bits zero (checked on input) */
+	uint8_t prefix;
+};
+
+struct al_net_host {
+	char *name;         /* normalised: lower case, no trailing dot */
+	struct al_net_addr addr;
 };
 
 struct al_network_spec {
@@ -78,6 +99,33 @@ struct al_network_spec {
 	 * lets local servers (tests, notebooks, language servers) work. false:
 	 * Landlock denies every TCP bind and connect. */
 	bool loopback_tcp;
+	/* Proxy mode policy (all empty in mode none; validation says so).
+	 * Names are stored normalised (lower case, no trailing dot), unique. */
+	char **allow_domains;   /* exact names or "*.suffix" */
+	size_t n_allow_domains;
+	char **deny_domains;    /* exceptions, same forms */
+	size_t n_deny_domains;
+	uint16_t *allow_ports;  /* unique; none given = AL_NET_DEFAULT_PORTS */
+	size_t n_allow_ports;
+	struct al_net_cidr *allow_cidr;
+	size_t n_allow_cidr;
+	struct al_net_host *hosts;      /* unique names; a later entry replaces */
+	size_t n_hosts;
+	struct al_net_addr *resolvers;  /* none given = the host's resolv.conf + /etc/hosts */
+	size_t n_resolvers;
+};
+
+/* chaos: seeded, reproducible fault injection. Only network chaos (applied
+ * by the egress proxy to the connections it relays) in this version. */
+struct al_chaos_spec {
+	bool seed_set;
+	uint64_t seed;          /* not set: a random seed, recorded in run_start */
+	bool network;           /* chaos.network given (needs network.mode: proxy) */
+	uint64_t latency_ns;    /* added per chunk */
+	uint64_t jitter_ns;     /* +- around latency */
+	double loss;            /* 0..1 per 16 KiB segment: a stall (one TCP RTO) */
+	double reset;           /* 0..1 per segment: the connection is reset */
+	uint64_t bandwidth;     /* bytes per second per direction; 0 = no cap */
 };
 
 /* Ownership: every char * in the struct is owned by it and released by
@@ -91,6 +139,7 @@ struct al_spec {
 	size_t argc;
 
 	char *image;             /* "host" (default) or a rootfs directory */
+	char *image_digest;      /* pinned image digest "sha256:<64 hex>", or NULL */
 	char *workdir;           /* default: /workspace */
 	char *workspace;         /* host dir mounted as overlay at /workspace, or NULL */
 	char *export_dir;        /* copy changed workspace files here at the end, or NULL */
@@ -110,6 +159,7 @@ struct al_spec {
 	struct al_limits limits;
 	struct al_log_spec log;
 	struct al_network_spec network;
+	struct al_chaos_spec chaos;
 	uint32_t allow_degraded; /* enum al_degradation bits */
 
 	bool quiet;              /* no airlock messages on stderr (workload output still relayed) */
@@ -167,4 +217,37 @@ int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *e
  * malloc'd string, or NULL with errno set. */
 char *al_spec_host_path(const char *base_dir, const char *path);
 int al_degradation_parse(const char *name, uint32_t *bit);
+/* An image digest as airlock writes it: "sha256:" and 64 lowercase hex digits. */
+bool al_spec_image_digest_valid(const char *s);
+/* An image: value naming an image of the local store (sha256:HEX, or
+ * NAME:TAG not starting with / or .), kept as written; not a host path. */
+bool al_spec_image_is_store_ref(const char *s);
+
+/* network.c: the proxy-mode policy keys, shared by the YAML loader and the
+ * CLI. Each returns 0 or -EINVAL (malformed), -ENOMEM; a duplicate is not an
+ * error (it is merged). */
+int al_net_mode_parse(const char *s, enum al_net_mode *mode);
+const char *al_net_mode_name(enum al_net_mode mode);
+/* "example.com", "*.example.com" (wildcard only as the whole first label);
+ * case-insensitive, one trailing dot allowed; LDH labels (and '_'),
+ * 1..63 bytes each, 253 in all. */
+int al_spec_add_domain(struct al_spec *spec, bool deny, const char *name);
+int al_spec_add_port(struct al_spec *spec, const char *port);
+/* "10.0.0.0/8", "fd00::/8", or a bare address (/32, /128); -EDOM when bits
+ * beyond the prefix are set (a typo more often than not). */
+int al_spec_add_cidr(struct al_spec *spec, const char *cidr);
+/* name -> address (IPv4 or IPv6, no port); the name is a plain domain. */
+int al_spec_add_host(struct al_spec *spec, const char *name, const char *addr);
+/* "NAME:ADDR" as --add-host takes it (the first ':' splits: names have none). */
+int al_spec_add_host_arg(struct al_spec *spec, const char *arg);
+/* "ADDR", "ADDR:PORT" (IPv4), "V6ADDR" or "[V6ADDR]:PORT". */
+int al_spec_add_resolver(struct al_spec *spec, const char *addr);
+/* The ports in force: the spec's, or the default {80, 443}. */
+const uint16_t *al_net_ports(const struct al_network_spec *net, size_t *n);
+/* Text forms: "10.0.0.0/8"; "1.2.3.4", "::1", with ":PORT" / "[..]:PORT"
+ * when port != 0 and with_port. buf needs 64 bytes. */
+void al_net_cidr_format(const struct al_net_cidr *c, char *buf, size_t len);
+void al_net_addr_format(const struct al_net_addr *a, bool with_port, char *buf, size_t len);
+/* Parse a literal address (no port) into a; -EINVAL if it is not one. */
+int al_net_addr_parse(const char *s, struct al_net_addr *a);
 const char *al_degradation_name(uint32_t bit);

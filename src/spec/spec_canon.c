@@ -162,6 +162,10 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	}
 	al_json_arr_end(&j);
 
+	r = al_chaos_spec_canonical(&j, &spec->chaos);
+	if (r < 0)
+		return r;
+
 	al_json_key(&j, "command");
 	al_json_arr_begin(&j);
 	for (size_t i = 0; i < spec->argc; i++)
@@ -175,14 +179,14 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	canon_kv_str(&j, "export", spec->export_dir);
 	canon_kv_str(&j, "hostname", spec->hostname);
 	canon_kv_str(&j, "image", spec->image);
+	if (spec->image_digest) /* only when pinned: unpinned specs keep their hash */
+		canon_kv_str(&j, "image_digest", spec->image_digest);
 	write_limits(&j, &spec->limits);
 	write_log(&j, &spec->log);
 
-	al_json_key(&j, "network");
-	al_json_obj_begin(&j);
-	al_json_kv_bool(&j, "loopback_tcp", spec->network.loopback_tcp);
-	al_json_kv_str(&j, "mode", "none");
-	al_json_obj_end(&j);
+	r = al_net_spec_canonical(&j, &spec->network);
+	if (r < 0)
+		return r;
 
 	al_json_key(&j, "user");
 	al_json_obj_begin(&j);

@@ -18,4 +18,11 @@ bool al_spec_sink_url_valid(const char *url);
  * "checkpoint_every"); on failure writes why into buf and returns false. */
 bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len);
 
+/* network.c: the network part of the spec. */
+void al_net_spec_free(struct al_network_spec *net);
+int al_net_spec_validate(const struct al_network_spec *net, struct al_error *err);
+int al_net_spec_canonical(struct al_json *j, const struct al_network_spec *net);
+int al_chaos_spec_validate(const struct al_spec *spec, struct al_error *err);
+int al_chaos_spec_canonical(struct al_json *j, const struct al_chaos_spec *ch);
+
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */

@@ -658,7 +658,28 @@ static int h_image(struct yctx *c, const struct ynode *v, const char *key)
 		r = al_spec_set_str(c->spec, &c->spec->image, "host");
 		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 	}
+	if (al_spec_image_is_store_ref(s)) { /* NAME:TAG or sha256:HEX of the image store */
+		r = al_spec_set_str(c->spec, &c->spec->image, s);
+		return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
+	}
 	return set_host_path(c, v, key, &c->spec->image);
+}
+
+static int h_image_digest(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (!al_spec_image_digest_valid(s))
+		return yerr(c, v, key,
+		            "\"%s\" is not an image digest (expected sha256: and 64 lowercase hex "
+		            "digits, as printed by `airlock image digest`)",
+		            s);
+	r = al_spec_set_str(c->spec, &c->spec->image_digest, s);
+	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
 
 static int h_workdir(struct yctx *c, const struct ynode *v, const char *key)
@@ -1096,16 +1117,9 @@ static int h_network_mode(struct yctx *c, const struct ynode *v, const char *key
 	r = get_string(c, v, key, &s);
 	if (r < 0)
 		return r;
-	if (strcmp(s, "none") == 0) {
-		c->spec->network.mode = AL_NET_NONE;
-		return 0;
-	}
-	if (strcmp(s, "proxy") == 0)
-		return yerr(
-		    c, v, key,
-		    "\"proxy\" (egress through the inspecting proxy) is not available yet in "
-		    "this version of airlock; only \"none\" (air-gapped) is");
-	return yerr(c, v, key, "unknown network mode \"%s\" (only \"none\" is available)", s);
+	if (al_net_mode_parse(s, &c->spec->network.mode) < 0)
+		return yerr(c, v, key, "unknown network mode \"%s\" (none or proxy)", s);
+	return 0;
 }
 
 static int h_network_loopback_tcp(struct yctx *c, const struct ynode *v, const char *key)
@@ -1113,14 +1127,250 @@ static int h_network_loopback_tcp(struct yctx *c, const struct ynode *v, const c
 	return get_bool(c, v, key, &c->spec->network.loopback_tcp);
 }
 
+/* A list of strings, each handed to add(); a bad item is reported at its
+ * own position with what was expected. */
+static int net_string_list(struct yctx *c, const struct ynode *v, const char *key,
+                           int (*add)(struct yctx *c, const char *s), const char *expected)
+{
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of %s, got %s", expected, type_name(v));
+	for (size_t i = 0; i < v->n; i++) {
+		char item[280];
+		const char *s;
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		r = get_string(c, v->kids[i], item, &s);
+		if (r < 0)
+			return r;
+		r = add(c, s);
+		if (r == -ENOMEM)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, item);
+		if (r == -E2BIG)
+			return yerr(c, v->kids[i], item, "too many entries");
+		if (r == -EDOM)
+			return yerr(c, v->kids[i], item,
+			            "\"%s\" has bits set beyond its prefix length", s);
+		if (r < 0)
+			return yerr(c, v->kids[i], item, "\"%s\" is not %s", s, expected);
+	}
+	return 0;
+}
+
+static int add_allow_domain(struct yctx *c, const char *s)
+{
+	return al_spec_add_domain(c->spec, false, s);
+}
+
+static int add_deny_domain(struct yctx *c, const char *s)
+{
+	return al_spec_add_domain(c->spec, true, s);
+}
+
+static int add_cidr(struct yctx *c, const char *s)
+{
+	return al_spec_add_cidr(c->spec, s);
+}
+
+static int add_resolver(struct yctx *c, const char *s)
+{
+	return al_spec_add_resolver(c->spec, s);
+}
+
+static int h_network_allow_domains(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return net_string_list(c, v, key, add_allow_domain,
+	                       "a domain name (example.com or *.example.com)");
+}
+
+static int h_network_deny_domains(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return net_string_list(c, v, key, add_deny_domain,
+	                       "a domain name (example.com or *.example.com)");
+}
+
+static int h_network_allow_cidr(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return net_string_list(c, v, key, add_cidr,
+	                       "an address or CIDR (10.0.0.0/8, fd00::/8, 127.0.0.2)");
+}
+
+static int h_network_resolver(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return net_string_list(c, v, key, add_resolver,
+	                       "a resolver address (ADDR, ADDR:PORT or [V6ADDR]:PORT)");
+}
+
+static int h_network_allow_ports(struct yctx *c, const struct ynode *v, const char *key)
+{
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list of ports, got %s", type_name(v));
+	for (size_t i = 0; i < v->n; i++) {
+		char item[280], num[24];
+		uint64_t port;
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		r = get_uint(c, v->kids[i], item, 65535, &port);
+		if (r < 0)
+			return r;
+		if (port == 0)
+			return yerr(c, v->kids[i], item, "port 0 is not a port");
+		snprintf(num, sizeof num, "%llu", (unsigned long long)port);
+		r = al_spec_add_port(c->spec, num);
+		if (r == -E2BIG)
+			return yerr(c, v->kids[i], item, "too many entries");
+		if (r < 0)
+			return al_error_set(c->err, -r, "spec", "%s: %s", c->name, item);
+	}
+	return 0;
+}
+
+static int h_network_hosts(struct yctx *c, const struct ynode *v, const char *key)
+{
+	if (v->type != Y_MAP)
+		return yerr(c, v, key, "expected a mapping of name: address, got %s", type_name(v));
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
+		char item[560];
+		const char *name, *addr;
+		int r;
+
+		r = get_string(c, k, key, &name);
+		if (r < 0)
+			return r;
+		snprintf(item, sizeof item, "%s.%s", key, name);
+		for (size_t j = 0; j < i; j += 2)
+			if (strcmp(v->kids[j]->text, name) == 0)
+				return yerr(c, k, item, "duplicate key (first at line %d)",
+				            v->kids[j]->line);
+		r = get_string(c, val, item, &addr);
+		if (r < 0)
+			return r;
+		r = al_spec_add_host(c->spec, name, addr);
+		if (r == -ENOMEM)
+			return al_error_set(c->err, ENOMEM, "spec", "%s: %s", c->name, item);
+		if (r == -E2BIG)
+			return yerr(c, k, item, "too many entries");
+		if (r < 0) {
+			struct al_net_addr a;
+			if (al_net_addr_parse(addr, &a) < 0)
+				return yerr(c, val, item, "\"%s\" is not an IPv4 or IPv6 address", addr);
+			return yerr(c, k, item, "\"%s\" is not a host name", name);
+		}
+	}
+	return 0;
+}
+
 static const struct key_def network_keys[] = {
     {"mode", h_network_mode},
     {"loopback_tcp", h_network_loopback_tcp},
+    {"allow_domains", h_network_allow_domains},
+    {"deny_domains", h_network_deny_domains},
+    {"allow_ports", h_network_allow_ports},
+    {"allow_cidr", h_network_allow_cidr},
+    {"hosts", h_network_hosts},
+    {"resolver", h_network_resolver},
 };
 
 static int h_network(struct yctx *c, const struct ynode *v, const char *key)
 {
 	return walk_map(c, v, key, network_keys, AL_ARRAY_SIZE(network_keys));
+}
+
+/* chaos */
+
+/* A probability: a plain decimal in 0..1. */
+static int get_probability(struct yctx *c, const struct ynode *v, const char *key, double *out)
+{
+	char *end;
+	double d;
+
+	if (v->type != Y_SCALAR || is_null(v) || !v->plain ||
+	    v->text[strspn(v->text, "0123456789.eE+-")] != '\0' || v->text[0] == '\0')
+		return yerr(c, v, key, "expected a probability between 0 and 1, got %s%s%s",
+		            v->type == Y_SCALAR ? "\"" : type_name(v), v->type == Y_SCALAR ? v->text : "",
+		            v->type == Y_SCALAR ? "\"" : "");
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(d) || d < 0 || d > 1)
+		return yerr(c, v, key, "%s is not a probability between 0 and 1", v->text);
+	*out = d;
+	return 0;
+}
+
+static int h_chaos_latency(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_duration(c, v, key, &c->spec->chaos.latency_ns);
+}
+
+static int h_chaos_jitter(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_duration(c, v, key, &c->spec->chaos.jitter_ns);
+}
+
+static int h_chaos_loss(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_probability(c, v, key, &c->spec->chaos.loss);
+}
+
+static int h_chaos_reset(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return get_probability(c, v, key, &c->spec->chaos.reset);
+}
+
+/* "1MiB/s" or a plain size (bytes per second). */
+static int h_chaos_bandwidth(struct yctx *c, const struct ynode *v, const char *key)
+{
+	char buf[64];
+	size_t n;
+	int r;
+
+	c->spec->chaos.network = true;
+	if (v->type != Y_SCALAR || is_null(v))
+		return yerr(c, v, key, "expected a rate such as 1MiB/s, got %s", type_name(v));
+	n = strlen(v->text);
+	if (n >= sizeof buf)
+		return yerr(c, v, key, "invalid rate \"%s\"", v->text);
+	memcpy(buf, v->text, n + 1);
+	if (n > 2 && strcmp(buf + n - 2, "/s") == 0)
+		buf[n - 2] = '\0';
+	r = al_parse_size(buf, &c->spec->chaos.bandwidth);
+	if (r < 0 || c->spec->chaos.bandwidth == 0)
+		return yerr(c, v, key, "invalid rate \"%s\" (e.g. 1MiB/s, at least 1 byte/s)",
+		            v->text);
+	return 0;
+}
+
+static const struct key_def chaos_network_keys[] = {
+    {"latency", h_chaos_latency},     {"jitter", h_chaos_jitter}, {"loss", h_chaos_loss},
+    {"reset", h_chaos_reset},         {"bandwidth", h_chaos_bandwidth},
+};
+
+static int h_chaos_network(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.network = true;
+	return walk_map(c, v, key, chaos_network_keys, AL_ARRAY_SIZE(chaos_network_keys));
+}
+
+static int h_chaos_seed(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.seed_set = true;
+	return get_uint(c, v, key, UINT64_MAX, &c->spec->chaos.seed);
+}
+
+static const struct key_def chaos_keys[] = {
+    {"seed", h_chaos_seed},
+    {"network", h_chaos_network},
+};
+
+static int h_chaos(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, chaos_keys, AL_ARRAY_SIZE(chaos_keys));
 }
 
 static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *key)
@@ -1150,6 +1400,7 @@ static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *k
 static const struct key_def top_keys[] = {
     {"command", h_command},
     {"image", h_image},
+    {"image_digest", h_image_digest},
     {"workdir", h_workdir},
     {"workspace", h_workspace},
     {"export", h_export},
@@ -1160,6 +1411,7 @@ static const struct key_def top_keys[] = {
     {"limits", h_limits},
     {"log", h_log},
     {"network", h_network},
+    {"chaos", h_chaos},
     {"allow_degraded", h_allow_degraded},
 };
 

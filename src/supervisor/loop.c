@@ -26,6 +26,7 @@
 
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "supervisor/egress.h"
 #include "session/session.h"
 #include "supervisor/notify.h"
 #include "util/escape.h"
@@ -36,6 +37,7 @@
 enum tag {
 	TAG_PIDFD = 1, TAG_SIGNAL, TAG_TIMEOUT, TAG_TICK, TAG_SYNC, TAG_STDOUT, TAG_STDERR,
 	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP, TAG_STDOUT_OUT, TAG_STDERR_OUT,
+	TAG_EGRESS_REPORT, TAG_EGRESS_EXIT,
 };
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
@@ -621,6 +623,55 @@ static void cgroup_events(struct al_supervisor *s)
 	}
 }
 
+/* Proxy mode: the proxy's reports become records; one that cannot be read
+ * as a report, or a record that cannot be written, stops the run. */
+static void egress_reports(struct al_supervisor *s)
+{
+	struct al_error e = {0};
+	int fd = al_egress_report_fd(s->egress);
+	int r = al_egress_handle_reports(s, &e);
+
+	if (r < 0) {
+		if (fd >= 0 && al_egress_report_fd(s->egress) >= 0)
+			ep_del(s->epfd, fd);
+		fail_closed(s, &e);
+	} else if (r == 1 && !s->init_exited) {
+		/* A proxy that stops reporting but goes on relaying would leave
+		 * the sandbox's traffic unrecorded: the channel closing is as bad
+		 * as the proxy dying. */
+		log_event(s, "net_error",
+			  "{\"conn\":0,\"reason\":\"the egress proxy closed its report channel\"}");
+		al_supervisor_kill(s, AL_KILL_ERROR,
+				   "the egress proxy closed its report channel: the sandbox has no "
+				   "recorded way out, killed");
+	}
+}
+
+/* The proxy is the sandbox's only way out and the recorder of every
+ * attempt: if it dies while the sandbox lives, the run fails closed. */
+static void egress_exit(struct al_supervisor *s)
+{
+	char why[160], f[320];
+	struct al_buf b;
+	struct al_json j;
+
+	if (al_egress_check_alive(s, why, sizeof why))
+		return;
+	ep_del(s->epfd, al_egress_pidfd(s->egress));
+	if (s->init_exited)
+		return;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_uint(&j, "conn", 0);
+	al_json_kv_str(&j, "reason", why);
+	al_json_obj_end(&j);
+	log_event(s, "net_error", b.data);
+	al_buf_free(&b);
+	snprintf(f, sizeof f, "%s: the sandbox has no recorded way out, killed", why);
+	al_supervisor_kill(s, AL_KILL_ERROR, f);
+}
+
 
 static int setup_loop(struct al_supervisor *s, struct al_error *err)
 {
@@ -677,6 +728,10 @@ static int setup_loop(struct al_supervisor *s, struct al_error *err)
 	if (s->cgroup && al_cgroup_event_fd(s->cgroup) >= 0 &&
 	    ep_add(s->epfd, al_cgroup_event_fd(s->cgroup), EPOLLIN, TAG_CGROUP) < 0)
 		return al_error_errno(err, "supervisor", "epoll cgroup events");
+	if (s->egress && al_egress_pidfd(s->egress) >= 0 &&
+	    (ep_add(s->epfd, al_egress_report_fd(s->egress), EPOLLIN, TAG_EGRESS_REPORT) < 0 ||
+	     ep_add(s->epfd, al_egress_pidfd(s->egress), EPOLLIN, TAG_EGRESS_EXIT) < 0))
+		return al_error_errno(err, "supervisor", "epoll egress proxy");
 	stdin_arm(s);
 	if (s->session)
 		return al_session_loop_setup(s, err);
@@ -765,6 +820,8 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				}
 				break;
 			case TAG_CGROUP: cgroup_events(s); break;
+			case TAG_EGRESS_REPORT: egress_reports(s); break;
+			case TAG_EGRESS_EXIT: egress_exit(s); break;
 			}
 		}
 		/* After the init is gone, pipes whose writers all died give EOF;

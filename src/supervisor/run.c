@@ -25,9 +25,11 @@
 #include "airlock-config.h"
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "image/image.h"
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "supervisor/egress.h"
 #include "supervisor/notify.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -48,7 +50,7 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	const struct al_spec *s = p->spec;
 	const char *home = s->uid == 0 ? "/root" : "/home/agent";
 	const char *user = s->uid == 0 ? "root" : "agent";
-	size_t n = 0, i, cap = 8 + s->n_env + 1;
+	size_t n = 0, i, cap = 16 + s->n_env + 1;
 	char **env = calloc(cap, sizeof *env);
 
 	if (env == NULL)
@@ -71,6 +73,21 @@ static int build_env(struct al_sandbox_plan *p, struct al_error *err)
 	SETDEF("LANG", "C.UTF-8");
 	SETDEF("PWD", s->workdir);
 	SETDEF("HOSTNAME", s->hostname);
+	if (s->network.mode == AL_NET_PROXY) {
+		/* Clients that honour these go to the proxy explicitly; the
+		 * rest are caught by the netns's redirect (docs/egress.md). */
+		static const char *const http = "http://127.0.0.1:" AL_STR(AL_EGRESS_PORT_HTTP);
+		static const char *const socks = "socks5h://127.0.0.1:" AL_STR(AL_EGRESS_PORT_SOCKS);
+		static const char *const local = "localhost,127.0.0.1,::1";
+		SETDEF("HTTP_PROXY", http);
+		SETDEF("HTTPS_PROXY", http);
+		SETDEF("ALL_PROXY", socks);
+		SETDEF("NO_PROXY", local);
+		SETDEF("http_proxy", http);
+		SETDEF("https_proxy", http);
+		SETDEF("all_proxy", socks);
+		SETDEF("no_proxy", local);
+	}
 #undef SETDEF
 	p->path_env = default_path;
 	/* One entry per key: al_spec_set_env keeps the later -e of a key in
@@ -158,7 +175,9 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 	al_json_kv_bool(j, "pivot_root", true);
 	al_json_kv_bool(j, "no_new_privs", true);
 	al_json_kv_str(j, "capabilities", "none");
-	al_json_kv_str(j, "network", "none (loopback only)");
+	al_json_kv_str(j, "network", s->egress ? "proxy" : "none (loopback only)");
+	if (s->egress)
+		al_egress_describe(s->egress, j);
 	al_json_key(j, "seccomp");
 	if (sc)
 		al_seccomp_describe(sc, j);
@@ -206,8 +225,7 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_json_raw(&j, canon.data);
 	al_json_kv_str(&j, "spec_hash", hash);
 	al_json_kv_str(&j, "image", s->spec->image);
-	al_json_key(&j, "image_digest");
-	al_json_null(&j);
+	al_json_kv_str(&j, "image_digest", s->image_digest[0] ? s->image_digest : NULL);
 	protections_json(s, f, sc, ll, &j);
 	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
 	al_json_key(&j, "degraded");
@@ -387,8 +405,16 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	r = al_userns_prepare(plan, err);
 	if (r == 0)
 		r = al_rootfs_plan(plan, err);
+	if (r == 0) /* what the run is on: recorded in run_start, checked against a pin */
+		r = al_image_identify(spec->image, spec->image_digest, &run->img, err);
+	if (r == 0)
+		snprintf(s->image_digest, sizeof s->image_digest, "%s", run->img.digest);
 	if (r == 0)
 		r = build_env(plan, err);
+	if (r == 0)
+		r = al_netns_prepare(plan, err);
+	if (r == 0)
+		r = al_egress_prepare(&s->egress, spec, err);
 	if (r == 0)
 		r = al_landlock_prepare(&run->ll, spec, err);
 	if (r == 0)
@@ -408,6 +434,8 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	r = al_evlog_open(&s->log, &spec->log, s->run_id, err);
 	if (r < 0)
 		return r;
+	if (run->img.drift) /* refused before anything starts; the log says why */
+		return al_error_set(err, 0, "image", "%s", run->img.drift_msg);
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s->log, spec->limits.output);
 	/* Without a signing key of the caller's, the run's own key is the only
@@ -523,7 +551,10 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s->cgroup, pid, err);
-	if (r == 0) {
+	/* Proxy mode: the proxy runs before the workload does. */
+	if (r == 0)
+		r = al_egress_begin(s, err);
+	if (r == 0 && !s->setup_failed) {
 		char go = AL_GO_WORKLOAD;
 		if (write(s->sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the workload");
@@ -551,6 +582,8 @@ void al_run_supervise(struct al_run *run, struct al_error *err)
 	if (!run->release_failed && lerr.code)
 		*err = lerr;
 	s->t_end_ns = al_mono_ns();
+	/* the proxy's last reports are recorded before the run's end */
+	al_egress_stop(s);
 	if (run->release_failed) {
 		*err = run->release_err;
 	} else if (s->setup_failed && s->setup_msg.type == AL_MSG_ERROR) {
@@ -751,6 +784,8 @@ void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct 
 	s->export_parent_fd = -1;
 	free(s->export_path);
 	s->export_path = NULL;
+	al_egress_free(s->egress);
+	s->egress = NULL;
 	al_seccomp_free(run->sc);
 	al_landlock_free(run->ll);
 	run->sc = NULL;
@@ -865,6 +900,8 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	if (s->in.read_errno)
 		al_json_kv_str(&j, "stdin_error", strerror(s->in.read_errno));
 	al_json_obj_end(&j);
+	if (s->egress)
+		al_egress_counts(s->egress, &j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);
 	al_buf_free(&b);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "image/image.h"
 #include "sandbox/sandbox.h"
 #include "spec/spec.h"
 #include "supervisor/run.h"
@@ -16,6 +17,7 @@
 struct al_evlog;
 struct al_notify;
 struct al_cgroup;
+struct al_egress_run;
 struct al_session;
 
 #define AL_RELAY_BUF 65536
@@ -60,8 +62,10 @@ struct al_supervisor {
 	struct al_evlog *log;
 	struct al_notify *notify;
 	struct al_cgroup *cgroup;
+	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	struct al_session *session; /* NULL for `airlock run` */
 	char run_id[40];
+	char image_digest[72]; /* run_start.image_digest (src/image) */
 
 	pid_t pid;          /* init's pid on the host */
 	int pidfd;
@@ -121,6 +125,7 @@ struct al_run {
 	struct al_features feat;
 	struct al_seccomp *sc;
 	struct al_landlock *ll;
+	struct al_image_id img;
 	int outp[2], errp[2], inp[2], sp[2]; /* until the init has its ends */
 	bool cg_before_clone;
 	bool release_failed;

@@ -523,6 +523,52 @@ static void test_parse_twice(void **state)
 	}
 }
 
+/* The egress options build the same policy the spec keys do, repeatable,
+ * and every malformed value names the option and what was expected. */
+static void test_network_options(void **state)
+{
+	struct al_spec s;
+	struct al_cli_run o;
+	struct al_error err;
+	int r;
+
+	(void)state;
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--allow-domain", "A.test", "--allow-domain",
+	          "*.b.test", "--deny-domain", "x.b.test", "--allow-port", "8080", "--allow-cidr",
+	          "127.0.0.2", "--add-host", "a.test:127.0.0.2", "--add-host", "v6.test:::1",
+	          "--resolver", "127.0.0.5:5353", "--", "/bin/true");
+	if (r < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(s.network.mode, AL_NET_PROXY);
+	assert_int_equal(s.network.n_allow_domains, 2);
+	assert_string_equal(s.network.allow_domains[0], "a.test");
+	assert_int_equal(s.network.n_deny_domains, 1);
+	assert_int_equal(s.network.n_allow_ports, 1);
+	assert_int_equal(s.network.allow_ports[0], 8080);
+	assert_int_equal(s.network.n_hosts, 2);
+	assert_string_equal(s.network.hosts[1].name, "v6.test");
+	assert_int_equal(s.network.n_resolvers, 1);
+	al_spec_free(&s);
+
+	r = PARSE(&s, &o, &err, "--net", "host", "/bin/true");
+	expect_fail("--net host: expected none or proxy", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--allow-domain", "a..b", "/bin/true");
+	expect_fail("--allow-domain a..b: expected a domain name", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--allow-port", "0", "/bin/true");
+	expect_fail("--allow-port 0: expected a port number 1..65535", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--allow-port", "65536", "/bin/true");
+	expect_fail("--allow-port 65536: expected a port number", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--allow-cidr", "10.0.0.1/8", "/bin/true");
+	expect_fail("--allow-cidr 10.0.0.1/8: bits set beyond the prefix length", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--add-host", "a.test", "/bin/true");
+	expect_fail("--add-host a.test: expected NAME:ADDR", &s, r, &err);
+	r = PARSE(&s, &o, &err, "--net", "proxy", "--add-host", "a.test:localhost", "/bin/true");
+	expect_fail("--add-host a.test:localhost: expected NAME:ADDR", &s, r, &err);
+	/* without --net proxy an allowlist would be silently meaningless */
+	r = PARSE(&s, &o, &err, "--allow-domain", "a.test", "/bin/true");
+	expect_fail("network.allow_domains: only meaningful with network.mode: proxy", &s, r, &err);
+}
+
 static void test_usage_complete(void **state)
 {
 	static const char *const opts[] = {
@@ -544,6 +590,13 @@ static void test_usage_complete(void **state)
 	    "--log-sink URL",
 	    "--signing-key FILE",
 	    "--allow-degraded NAME",
+	    "--net none|proxy",
+	    "--allow-domain NAME",
+	    "--deny-domain NAME",
+	    "--allow-port N",
+	    "--allow-cidr CIDR",
+	    "--add-host NAME:ADDR",
+	    "--resolver ADDR[:PORT]",
 	    "-q, --quiet",
 	    "--version",
 	    "-h, --help",
@@ -594,6 +647,7 @@ int main(void)
 	    cmocka_unit_test(test_env_cap),
 	    cmocka_unit_test(test_spec_files),
 	    cmocka_unit_test(test_parse_twice),
+	    cmocka_unit_test(test_network_options),
 	    cmocka_unit_test(test_usage_complete),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

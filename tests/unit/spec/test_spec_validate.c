@@ -443,6 +443,69 @@ static void test_canonical_stable(void **state)
 	}
 }
 
+/* Proxy mode: the policy is in the canonical form, normalised and sorted,
+ * so the same policy written two ways hashes alike and any change differs. */
+static void test_canonical_network_proxy(void **state)
+{
+	static const char a[] = "command: [x]\n"
+	                        "network:\n"
+	                        "  mode: proxy\n"
+	                        "  allow_domains: [b.test, \"*.A.test\"]\n"
+	                        "  allow_cidr: [127.0.0.2, 10.0.0.0/8]\n"
+	                        "  hosts: {b.test: 127.0.0.2, a.test: \"::1\"}\n";
+	static const char b[] = "command: [x]\n"
+	                        "network:\n"
+	                        "  hosts: {A.test.: \"0:0::1\", b.test: 127.0.0.2}\n"
+	                        "  allow_cidr: [10.0.0.0/8, 127.0.0.2/32, 127.0.0.2]\n"
+	                        "  allow_ports: [443, 80]\n"
+	                        "  allow_domains: [\"*.a.test\", B.TEST.]\n"
+	                        "  mode: proxy\n";
+	static const char want[] =
+	    "\"network\":{\"allow_cidr\":[\"10.0.0.0/8\",\"127.0.0.2/32\"],"
+	    "\"allow_domains\":[\"*.a.test\",\"b.test\"],\"allow_ports\":[80,443],"
+	    "\"deny_domains\":[],\"hosts\":{\"a.test\":\"::1\",\"b.test\":\"127.0.0.2\"},"
+	    "\"loopback_tcp\":true,\"mode\":\"proxy\",\"resolver\":[]}";
+	static const char *const variants[] = {
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.3, a.test: \"::1\"}}\n",
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, a.test], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}}\n",
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}, allow_ports: "
+	    "[443]}\n",
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}, resolver: "
+	    "[127.0.0.1]}\n",
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}, deny_domains: "
+	    "[x.a.test]}\n",
+	    "command: [x]\nnetwork: {mode: proxy, allow_domains: [b.test, \"*.a.test\"], allow_cidr: "
+	    "[127.0.0.2, 10.0.0.0/8], hosts: {b.test: 127.0.0.2, a.test: \"::1\"}}\n"
+	    "chaos: {seed: 1, network: {loss: 0.1}}\n",
+	};
+	struct al_spec s;
+	struct al_buf buf;
+	char ha[65], hb[65];
+
+	(void)state;
+	load_ok(&s, "a.yaml", a);
+	al_buf_init(&buf);
+	assert_int_equal(al_spec_canonical_json(&s, &buf), 0);
+	if (strstr(buf.data, want) == NULL)
+		fail_msg("canonical form\n  got:  %s\n  want: ...%s...", buf.data, want);
+	al_buf_free(&buf);
+	al_spec_free(&s);
+	hash_of("a.yaml", a, ha);
+	hash_of("b.yaml", b, hb);
+	assert_string_equal(ha, hb);
+	for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+		char hv[65];
+		hash_of("v.yaml", variants[i], hv);
+		if (strcmp(hv, ha) == 0)
+			fail_msg("variant %zu hashes like the base", i);
+	}
+}
+
 static void test_canonical_bytes(void **state)
 {
 	struct al_spec a, b;
@@ -490,6 +553,7 @@ int main(void)
 	    cmocka_unit_test(test_host_path),
 	    cmocka_unit_test(test_canonical_defaults),
 	    cmocka_unit_test(test_canonical_stable),
+	    cmocka_unit_test(test_canonical_network_proxy),
 	    cmocka_unit_test(test_canonical_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -224,6 +224,50 @@ static void test_user_int(void **state)
 	al_spec_free(&s);
 }
 
+/* image_digest: pins the image (docs/images.md); image: may name an image
+ * of the local store, which is kept as written rather than made a path. */
+static void test_image_digest_and_store_refs(void **state)
+{
+	static const char pin[] =
+	    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char text[256];
+	struct al_spec s;
+	struct al_error err;
+	struct al_buf canon;
+	(void)state;
+
+	snprintf(text, sizeof text, "image: tools/busybox:1\nimage_digest: %s\n", pin);
+	assert_int_equal(load(&s, text, &err), 0);
+	assert_string_equal(s.image, "tools/busybox:1");
+	assert_string_equal(s.image_digest, pin);
+	al_buf_init(&canon);
+	assert_int_equal(al_spec_canonical_json(&s, &canon), 0);
+	assert_non_null(strstr(canon.data, "\"image_digest\":\"sha256:0123"));
+	al_buf_free(&canon);
+	al_spec_free(&s);
+
+	snprintf(text, sizeof text, "image: %s\n", pin);
+	assert_int_equal(load(&s, text, &err), 0);
+	assert_string_equal(s.image, pin);
+	assert_null(s.image_digest);
+	/* unpinned specs keep their canonical form: no image_digest key */
+	al_buf_init(&canon);
+	assert_int_equal(al_spec_canonical_json(&s, &canon), 0);
+	assert_null(strstr(canon.data, "image_digest"));
+	al_buf_free(&canon);
+	al_spec_free(&s);
+
+	expect_error("image_digest: sha256:abc\n",
+		     "spec.yaml:1:15: image_digest: \"sha256:abc\" is not an image digest (expected "
+		     "sha256: and 64 lowercase hex digits, as printed by `airlock image digest`)");
+	assert_true(al_spec_image_is_store_ref("a/b:1"));
+	assert_true(al_spec_image_is_store_ref(pin));
+	assert_false(al_spec_image_is_store_ref("./a:1"));
+	assert_false(al_spec_image_is_store_ref("/srv/img:1"));
+	assert_false(al_spec_image_is_store_ref("rootfs"));
+	assert_false(al_spec_image_is_store_ref("host"));
+}
+
 static void test_relative_paths(void **state)
 {
 	char dir[] = "/tmp/airlock-spec-test-XXXXXX";
@@ -328,8 +372,8 @@ static void test_errors_keys(void **state)
 	             "spec.yaml:3:3: env.A: duplicate key (first at line 2)");
 	expect_error("volumes:\n  - {host: /a, path: /a, size: 1}\n",
 	             "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode, noexec, owner)");
-	expect_error("network: {mode: none, allow_domains: [x]}\n",
-	             "spec.yaml:1:23: network.allow_domains: unknown key");
+	expect_error("network: {mode: none, allow_hosts: [x]}\n",
+	             "spec.yaml:1:23: network.allow_hosts: unknown key");
 	expect_error("[1, 2]\n", "spec.yaml:1:1: the spec must be a mapping of keys, got a list");
 	expect_error("just words\n",
 	             "spec.yaml:1:1: the spec must be a mapping of keys, got a scalar");
@@ -456,12 +500,8 @@ static void test_errors_values(void **state)
 	             "spec.yaml:1:25: log.checkpoint_every: 4294967296 is not in 1..4294967295");
 	expect_error("log: {checkpoint_interval: 10us}\n",
 	             "spec.yaml:1:28: log.checkpoint_interval: must be at least 1ms");
-	expect_error(
-	    "network:\n  mode: proxy\n",
-	    "spec.yaml:2:9: network.mode: \"proxy\" (egress through the inspecting proxy) is not "
-	    "available yet in this version of airlock; only \"none\" (air-gapped) is");
 	expect_error("network: {mode: host}\n", "spec.yaml:1:17: network.mode: unknown network "
-	                                        "mode \"host\" (only \"none\" is available)");
+	                                        "mode \"host\" (none or proxy)");
 	expect_error("network: {loopback_tcp: yes}\n",
 	             "spec.yaml:1:25: network.loopback_tcp: expected true or false, got a scalar \"yes\"");
 	expect_error("network: {loopback_tcp: \"true\"}\n",
@@ -469,6 +509,146 @@ static void test_errors_values(void **state)
 	expect_error("allow_degraded: [landlock, seccomp]\n",
 	             "spec.yaml:1:28: allow_degraded[1]: unknown degradation \"seccomp\" (known: "
 	             "landlock, cgroup, timens, seccomp-notify)");
+}
+
+/* network.mode: proxy and its policy keys: normalised on loading, every
+ * malformed value reported at its own position. */
+static void test_network_proxy(void **state)
+{
+	static const char text[] = "network:\n"
+	                           "  mode: proxy\n"
+	                           "  allow_domains: [PyPI.org., \"*.pythonhosted.org\", pypi.org]\n"
+	                           "  deny_domains: [evil.pythonhosted.org]\n"
+	                           "  allow_ports: [443, 8080, 443]\n"
+	                           "  allow_cidr: [127.0.0.2, 10.0.0.0/8, \"fd00::/8\"]\n"
+	                           "  hosts: {Mirror.Test: 127.0.0.2, v6.test: \"::1\"}\n"
+	                           "  resolver: [127.0.0.5:5353, \"[::1]:53\", 9.9.9.9]\n";
+	struct al_spec s;
+	struct al_error err;
+	char buf[80];
+
+	(void)state;
+	if (load(&s, text, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(s.network.mode, AL_NET_PROXY);
+	assert_int_equal(s.network.n_allow_domains, 2);
+	assert_string_equal(s.network.allow_domains[0], "pypi.org");
+	assert_string_equal(s.network.allow_domains[1], "*.pythonhosted.org");
+	assert_int_equal(s.network.n_deny_domains, 1);
+	assert_int_equal(s.network.n_allow_ports, 2);
+	assert_int_equal(s.network.n_allow_cidr, 3);
+	al_net_cidr_format(&s.network.allow_cidr[0], buf, sizeof buf);
+	assert_string_equal(buf, "127.0.0.2/32");
+	al_net_cidr_format(&s.network.allow_cidr[2], buf, sizeof buf);
+	assert_string_equal(buf, "fd00::/8");
+	assert_int_equal(s.network.n_hosts, 2);
+	assert_string_equal(s.network.hosts[0].name, "mirror.test");
+	assert_int_equal(s.network.n_resolvers, 3);
+	al_net_addr_format(&s.network.resolvers[0], true, buf, sizeof buf);
+	assert_string_equal(buf, "127.0.0.5:5353");
+	al_net_addr_format(&s.network.resolvers[1], true, buf, sizeof buf);
+	assert_string_equal(buf, "[::1]:53");
+	al_spec_free(&s);
+
+	expect_error("network: {mode: proxy, allow_domains: [\"*.\"]}\n",
+	             "spec.yaml:1:40: network.allow_domains[0]: \"*.\" is not a domain name "
+	             "(example.com or *.example.com)");
+	expect_error("network: {mode: proxy, allow_domains: [\"a.*.com\"]}\n",
+	             "spec.yaml:1:40: network.allow_domains[0]: \"a.*.com\" is not a domain name "
+	             "(example.com or *.example.com)");
+	expect_error("network: {mode: proxy, allow_domains: [\"ex ample.com\"]}\n",
+	             "spec.yaml:1:40: network.allow_domains[0]: \"ex ample.com\" is not a domain "
+	             "name (example.com or *.example.com)");
+	expect_error("network: {mode: proxy, allow_domains: [a..b]}\n",
+	             "spec.yaml:1:40: network.allow_domains[0]: \"a..b\" is not a domain name "
+	             "(example.com or *.example.com)");
+	expect_error("network: {mode: proxy, allow_domains: example.com}\n",
+	             "spec.yaml:1:39: network.allow_domains: expected a list of a domain name "
+	             "(example.com or *.example.com), got a scalar");
+	expect_error("network: {mode: proxy, allow_ports: [0]}\n",
+	             "spec.yaml:1:38: network.allow_ports[0]: port 0 is not a port");
+	expect_error("network: {mode: proxy, allow_ports: [65536]}\n",
+	             "spec.yaml:1:38: network.allow_ports[0]: 65536 is too large (at most 65535)");
+	expect_error("network: {mode: proxy, allow_cidr: [10.0.0.1/8]}\n",
+	             "spec.yaml:1:37: network.allow_cidr[0]: \"10.0.0.1/8\" has bits set beyond "
+	             "its prefix length");
+	expect_error("network: {mode: proxy, allow_cidr: [10.0.0.0/33]}\n",
+	             "spec.yaml:1:37: network.allow_cidr[0]: \"10.0.0.0/33\" is not an address or "
+	             "CIDR (10.0.0.0/8, fd00::/8, 127.0.0.2)");
+	expect_error("network: {mode: proxy, allow_cidr: [0x7f.1]}\n",
+	             "spec.yaml:1:37: network.allow_cidr[0]: \"0x7f.1\" is not an address or CIDR "
+	             "(10.0.0.0/8, fd00::/8, 127.0.0.2)");
+	expect_error("network: {mode: proxy, hosts: {a.test: 999.1.1.1}}\n",
+	             "spec.yaml:1:40: network.hosts.a.test: \"999.1.1.1\" is not an IPv4 or IPv6 "
+	             "address");
+	expect_error("network: {mode: proxy, hosts: {\"*.test\": 127.0.0.2}}\n",
+	             "spec.yaml:1:32: network.hosts.*.test: \"*.test\" is not a host name");
+	expect_error("network: {mode: proxy, hosts: {a.test: 127.0.0.2, a.test: 127.0.0.3}}\n",
+	             "spec.yaml:1:51: network.hosts.a.test: duplicate key (first at line 1)");
+	expect_error("network: {mode: proxy, resolver: [\"[::1]\"]}\n",
+	             "spec.yaml:1:35: network.resolver[0]: \"[::1]\" is not a resolver address "
+	             "(ADDR, ADDR:PORT or [V6ADDR]:PORT)");
+}
+
+/* The policy keys mean nothing without proxy mode: saying so beats
+ * silently ignoring an allowlist the user believes is in force. */
+static void test_network_policy_needs_proxy(void **state)
+{
+	struct al_spec s;
+	struct al_error err;
+
+	(void)state;
+	assert_int_equal(load(&s, "command: [x]\nnetwork: {allow_domains: [a.test]}\n", &err), 0);
+	assert_true(al_spec_validate(&s, &err) < 0);
+	assert_string_equal(err.msg, "network.allow_domains: only meaningful with network.mode: "
+	                             "proxy (--net proxy); in mode none nothing leaves the sandbox");
+	al_spec_free(&s);
+	assert_int_equal(load(&s, "command: [x]\nnetwork: {mode: proxy, allow_domains: [a.test]}\n",
+	                      &err),
+	                 0);
+	assert_int_equal(al_spec_validate(&s, &err), 0);
+	al_spec_free(&s);
+}
+
+/* chaos.network: durations, probabilities, a rate; only with proxy mode. */
+static void test_chaos_network(void **state)
+{
+	struct al_spec s;
+	struct al_error err;
+
+	(void)state;
+	if (load(&s, "command: [x]\nnetwork: {mode: proxy}\nchaos:\n  seed: 42\n"
+	             "  network: {latency: 50ms, jitter: 10ms, loss: 0.02, reset: 0.01, "
+	             "bandwidth: 1MiB/s}\n",
+	         &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(s.chaos.seed_set);
+	assert_int_equal(s.chaos.seed, 42);
+	assert_true(s.chaos.network);
+	assert_int_equal(s.chaos.latency_ns, 50000000);
+	assert_int_equal(s.chaos.jitter_ns, 10000000);
+	assert_true(s.chaos.loss == 0.02 && s.chaos.reset == 0.01);
+	assert_int_equal(s.chaos.bandwidth, 1048576);
+	assert_int_equal(al_spec_validate(&s, &err), 0);
+	al_spec_free(&s);
+
+	assert_int_equal(load(&s, "command: [x]\nchaos: {network: {latency: 1ms}}\n", &err), 0);
+	assert_true(al_spec_validate(&s, &err) < 0);
+	assert_string_equal(err.msg, "chaos.network: applies to the connections the egress proxy "
+	                             "relays; needs network.mode: proxy");
+	al_spec_free(&s);
+
+	expect_error("chaos: {network: {loss: 1.5}}\n",
+	             "spec.yaml:1:25: chaos.network.loss: 1.5 is not a probability between 0 and 1");
+	expect_error("chaos: {network: {reset: nan}}\n",
+	             "spec.yaml:1:26: chaos.network.reset: expected a probability between 0 and 1, "
+	             "got \"nan\"");
+	expect_error("chaos: {network: {bandwidth: fast}}\n",
+	             "spec.yaml:1:30: chaos.network.bandwidth: invalid rate \"fast\" (e.g. 1MiB/s, "
+	             "at least 1 byte/s)");
+	expect_error("chaos: {network: {delay: 1ms}}\n",
+	             "spec.yaml:1:19: chaos.network.delay: unknown key");
+	expect_error("chaos: {seed: -1}\n", "spec.yaml:1:15: chaos.seed: must not be negative (got -1)");
 }
 
 static void test_errors_syntax(void **state)
@@ -575,9 +755,13 @@ int main(void)
 	    cmocka_unit_test(test_errors_keys),
 	    cmocka_unit_test(test_errors_types),
 	    cmocka_unit_test(test_errors_values),
+	    cmocka_unit_test(test_network_proxy),
+	    cmocka_unit_test(test_network_policy_needs_proxy),
+	    cmocka_unit_test(test_chaos_network),
 	    cmocka_unit_test(test_errors_syntax),
 	    cmocka_unit_test(test_error_limits),
 	    cmocka_unit_test(test_override_keeps_others),
+	    cmocka_unit_test(test_image_digest_and_store_refs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

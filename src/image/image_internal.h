@@ -1,0 +1,27 @@
+/* Helpers shared inside src/image (not for callers of the module). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/json.h"
+
+/* The cache subdirectory sub of cache_dir, private to the caller (created
+ * when create); an fd or -errno. */
+int al_image_open_sub(const char *cache_dir, const char *sub, bool create);
+/* A whole file of ours (regular, owned by the caller and not writable by
+ * others, unless any_owner), NUL-terminated; 0 or -errno. */
+int al_image_read_private(int dfd, const char *name, bool any_owner, char **out, size_t *len);
+/* Write dfd/name atomically (private temp file, rename). */
+int al_image_write_atomic(int dfd, const char *name, const char *data, size_t len);
+/* Keep listing (whose SHA-256 is digest) for later drift reports. */
+void al_image_listing_remember(const char *cache_dir, const char *digest,
+                               const struct al_buf *listing);
+/* rm -r of dfd/name, never following a link. */
+int al_image_remove_tree(int dfd, const char *name, unsigned depth);
+/* Point the store tag name at digest. */
+int al_image_tag_set(int store, const char *name, const char *digest, struct al_error *err);
+/* Parse and check a cache file (text is modified); on any defect -EINVAL
+ * and t empty. Exposed for the fuzzer. */
+struct al_image_tree;
+int al_image_cache_parse(char *text, size_t len, struct al_image_tree *t);
