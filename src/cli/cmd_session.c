@@ -358,11 +358,6 @@ int al_cmd_exec(int argc, char **argv)
 			rq->env[rq->envc++] = v;
 			i++;
 		} else if (strcmp(a, "-w") == 0 || strcmp(a, "--workdir") == 0) {
-			if (v[0] != '/') {
-				al_escape_printf(stderr, "airlock: exec -w %s: an absolute path inside the sandbox\n", v);
-				free(rq);
-				return AL_EXIT_SETUP;
-			}
 			rq->cwd = v;
 			i++;
 		} else if (strcmp(a, "-u") == 0 || strcmp(a, "--user") == 0) {

@@ -149,6 +149,18 @@ static void client_send(struct al_supervisor *s, struct client *c, size_t idx, u
 	client_flush(s, c, idx);
 }
 
+/* Data of any size, as frames of at most AL_FRAME_MAX. */
+static void client_send_data(struct al_supervisor *s, struct client *c, size_t idx, uint8_t type,
+			     const uint8_t *p, size_t n)
+{
+	while (n > 0 && c->fd >= 0) {
+		size_t k = n < AL_FRAME_MAX - 1 ? n : AL_FRAME_MAX - 1;
+		client_send(s, c, idx, type, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
 static void client_error(struct al_supervisor *s, struct client *c, size_t idx, const char *msg)
 {
 	client_send(s, c, idx, AL_FR_ERROR, msg, strlen(msg));
@@ -235,7 +247,7 @@ static void take_output(struct al_supervisor *s, struct client *c, size_t idx, i
 		n = (size_t)(c->cap - before);
 		c->trunc[i] = true;
 	}
-	client_send(s, c, idx, i == 0 ? AL_FR_STDOUT : AL_FR_STDERR, p, n);
+	client_send_data(s, c, idx, i == 0 ? AL_FR_STDOUT : AL_FR_STDERR, p, n);
 }
 
 /* Read what a pipe holds now; at EOF close it. all: ignore flow control
@@ -316,9 +328,9 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 			size_t cap = (size_t)c->cap, start = c->tail_len[i] < cap ? 0 : c->tail_pos[i];
 			size_t first = c->tail_len[i] < cap ? c->tail_len[i] : cap - start;
 			uint8_t t = i == 0 ? AL_FR_STDOUT : AL_FR_STDERR;
-			client_send(s, c, idx, t, c->tail[i] + start, first);
+			client_send_data(s, c, idx, t, c->tail[i] + start, first);
 			if (c->tail_len[i] == cap && start)
-				client_send(s, c, idx, t, c->tail[i], start);
+				client_send_data(s, c, idx, t, c->tail[i], start);
 		}
 		free(c->tail[i]);
 		c->tail[i] = NULL;
@@ -453,14 +465,22 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 			goto big;
 		q->envc++;
 	}
+	/* a relative -w is relative to the sandbox's working directory */
+	char cwd[4200];
+	if (r->cwd[0] == '\0')
+		snprintf(cwd, sizeof cwd, "%s", s->spec->workdir);
+	else if (r->cwd[0] == '/')
+		snprintf(cwd, sizeof cwd, "%s", r->cwd);
+	else
+		snprintf(cwd, sizeof cwd, "%s/%s", s->spec->workdir, r->cwd);
 	if (r->cwd[0]) {
-		char pwd[4200];
-		snprintf(pwd, sizeof pwd, "PWD=%s", r->cwd);
+		char pwd[4300];
+		snprintf(pwd, sizeof pwd, "PWD=%s", cwd);
 		if (put_str(q, pwd) < 0)
 			goto big;
 		q->envc++;
 	}
-	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, r->cwd[0] ? r->cwd : s->spec->workdir) < 0)
+	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, cwd) < 0)
 		goto big;
 
 	if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0 ||
@@ -537,7 +557,7 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	for (i = 0; i < r->envc; i++)
 		al_json_str(&j, r->env[i]);
 	al_json_arr_end(&j);
-	al_json_kv_str(&j, "cwd", r->cwd[0] ? r->cwd : s->spec->workdir);
+	al_json_kv_str(&j, "cwd", cwd);
 	al_json_kv_uint(&j, "timeout_ns", r->timeout_ns);
 	al_json_kv_uint(&j, "max_output", c->cap);
 	al_json_kv_bool(&j, "stdin", c->pin >= 0);
