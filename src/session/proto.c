@@ -126,26 +126,32 @@ int al_exec_request_encode(const struct al_exec_request *r, uint8_t **out, size_
 	return 0;
 }
 
-/* Drop the frame handed out by the previous al_frame_reader_next (its
- * length word carries the high bit; real lengths never reach it). */
+/* Drop the frame handed out by the previous al_frame_reader_next. Kept
+ * out of band: nothing in the buffer is the peer's but the bytes it sent. */
 static void consume_handed_out(struct al_frame_reader *fr)
 {
-	uint32_t fl;
-	if (fr->len >= 4 && ((fl = get32(fr->buf)) & 0x80000000u)) {
-		fl &= 0x7fffffffu;
-		memmove(fr->buf, fr->buf + 4 + fl, fr->len - 4 - fl);
-		fr->len -= 4 + fl;
+	if (fr->handed) {
+		memmove(fr->buf, fr->buf + fr->handed, fr->len - fr->handed);
+		fr->len -= fr->handed;
+		fr->handed = 0;
 	}
+}
+
+static bool bad_length(struct al_frame_reader *fr)
+{
+	if (fr->len >= 4) {
+		uint32_t fl = get32(fr->buf);
+		if (fl == 0 || fl > AL_FRAME_MAX)
+			fr->broken = true;
+	}
+	return fr->broken;
 }
 
 int al_frame_reader_feed(struct al_frame_reader *fr, const void *p, size_t n)
 {
 	consume_handed_out(fr);
-	if (fr->len >= 4) {
-		uint32_t fl = get32(fr->buf);
-		if (fl == 0 || fl > AL_FRAME_MAX)
-			return -EMSGSIZE;
-	}
+	if (bad_length(fr))
+		return -EMSGSIZE;
 	if (fr->len + n > fr->cap) {
 		size_t nc = fr->cap ? fr->cap : 4096;
 		uint8_t *nb;
@@ -161,31 +167,25 @@ int al_frame_reader_feed(struct al_frame_reader *fr, const void *p, size_t n)
 	}
 	memcpy(fr->buf + fr->len, p, n);
 	fr->len += n;
-	if (fr->len >= 4) {
-		uint32_t fl = get32(fr->buf);
-		if (fl == 0 || fl > AL_FRAME_MAX)
-			return -EMSGSIZE;
-	}
-	return 0;
+	return bad_length(fr) ? -EMSGSIZE : 0;
 }
 
-/* The frame returned last is consumed at the next call. */
 int al_frame_reader_next(struct al_frame_reader *fr, uint8_t *type, const uint8_t **payload, size_t *plen)
 {
 	uint32_t fl;
 
 	consume_handed_out(fr);
+	if (bad_length(fr))
+		return -EMSGSIZE;
 	if (fr->len < 4)
 		return 0;
 	fl = get32(fr->buf);
-	if (fl == 0 || fl > AL_FRAME_MAX)
-		return -EMSGSIZE;
 	if (fr->len < 4 + (size_t)fl)
 		return 0;
 	*type = fr->buf[4];
 	*payload = fr->buf + 5;
 	*plen = fl - 1;
-	put32(fr->buf, fl | 0x80000000u); /* mark as handed out */
+	fr->handed = 4 + (size_t)fl;
 	return 1;
 }
 
@@ -193,7 +193,8 @@ void al_frame_reader_free(struct al_frame_reader *fr)
 {
 	free(fr->buf);
 	fr->buf = NULL;
-	fr->len = fr->cap = 0;
+	fr->len = fr->cap = fr->handed = 0;
+	fr->broken = false;
 }
 
 int al_frame_append(uint8_t **buf, size_t *len, size_t *cap, uint8_t type, const void *payload, size_t n)

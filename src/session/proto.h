@@ -69,6 +69,8 @@ struct al_exit_info {
 struct al_frame_reader {
 	uint8_t *buf;
 	size_t len, cap;
+	size_t handed;   /* bytes of the frame handed out last, dropped at the next call */
+	bool broken;     /* a bad length was seen: nothing more is accepted */
 };
 /* Append n bytes. -EMSGSIZE when a frame announces more than AL_FRAME_MAX
  * or 0 bytes (the peer is then not spoken to any more). */
