@@ -27,6 +27,7 @@ enum {
 	OPT_DISK,
 	OPT_LOG,
 	OPT_LOG_SINK,
+	OPT_LOG_MAX_SIZE,
 	OPT_SIGNING_KEY,
 	OPT_ALLOW_DEGRADED,
 	OPT_ALLOW_LOOPBACK_TCP,
@@ -59,6 +60,7 @@ static const struct option run_options[] = {
     {"disk", required_argument, NULL, OPT_DISK},
     {"log", required_argument, NULL, OPT_LOG},
     {"log-sink", required_argument, NULL, OPT_LOG_SINK},
+    {"log-max-size", required_argument, NULL, OPT_LOG_MAX_SIZE},
     {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
     {"allow-degraded", required_argument, NULL, OPT_ALLOW_DEGRADED},
     {"allow-loopback-tcp", no_argument, NULL, OPT_ALLOW_LOOPBACK_TCP},
@@ -153,6 +155,8 @@ void al_cli_usage_run(FILE *out)
 	      "                             ({run} expands to the run id)\n"
 	      "      --log-sink URL         also stream records to tcp://HOST:PORT,\n"
 	      "                             tls://HOST:PORT or relp://HOST:PORT\n"
+	      "      --log-max-size SIZE    cap on the event log file; reaching it kills the\n"
+	      "                             run (default 1GiB; 0 = no cap)\n"
 	      "      --signing-key FILE     sign checkpoints with this `airlock keygen` key\n"
 	      "                             (default: a fresh per-run key whose public half\n"
 	      "                             is logged)\n"
@@ -373,6 +377,13 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return set_host_path(spec, &spec->log.path, "--log", arg, err);
 	case OPT_LOG_SINK:
 		return set_str(spec, &spec->log.sink, "--log-sink", arg, err);
+	case OPT_LOG_MAX_SIZE:
+		r = al_parse_size(arg, &u);
+		if (r < 0)
+			return al_error_set(err, 0, "options",
+			                    "--log-max-size %s: invalid size (e.g. 100MiB, 1G)", arg);
+		spec->log.max_size = u;
+		return 0;
 	case OPT_SIGNING_KEY:
 		return set_host_path(spec, &spec->log.signing_key, "--signing-key", arg, err);
 	case OPT_ALLOW_LOOPBACK_TCP:

@@ -16,6 +16,7 @@
 #include "evidence/chain.h"
 #include "evidence/jscan.h"
 #include "evidence/sink.h"
+#include "util/json.h"
 #include "util/cleanup.h"
 #include "util/fdutil.h"
 #include "util/timeutil.h"
@@ -65,13 +66,27 @@ struct al_evlog {
 
 	struct al_sink *sink;
 	bool sink_failed;
-	int sink_pending; /* a loss not yet reported to the caller */
+	int sink_pending;                /* a loss not yet reported to the caller */
+	uint64_t stall_ns, stall_max_ns; /* sink waits not yet recorded */
 	char sink_failure[AL_ERR_MSG_MAX];
 
 	uint64_t time_sec; /* cache for put_time */
 	char time_prefix[21];
 
+	/* log.max_size: bytes of the log file (stream files have their own
+	 * cap). Past max_size - reserve the run is stopped (a limit record, the
+	 * caller told once); the reserve keeps room for the records written
+	 * while it dies and for the final ones. */
+	uint64_t max_size; /* UINT64_MAX: no cap */
+	uint64_t bytes;    /* written to the log file so far */
+	bool size_hit;
+	int size_pending; /* the cap not yet reported to the caller */
+	uint64_t dropped_records;
+	char size_reason[160];
+
 	bool poisoned;
+	int failure_code; /* the first failure, repeated by every later call */
+	char failure[AL_ERR_MSG_MAX];
 	bool closed;
 	struct al_buf line;
 	struct al_buf msg;
@@ -126,16 +141,38 @@ static int report(struct al_evlog *log, int r, struct al_error *err)
 {
 	int s = log->sink_pending;
 
-	if (r < 0 || s == 0)
+	if (r < 0)
+		return r;
+	if (log->size_pending) {
+		log->size_pending = 0;
+		return al_error_set(err, EFBIG, "evidence", "%s", log->size_reason);
+	}
+	if (s == 0)
 		return r;
 	log->sink_pending = 0;
 	return al_error_set(err, -s, "evidence", "log sink lost: %s", log->sink_failure);
 }
 
+/* The first failure is the message -- errno and path -- every time it is
+ * repeated: "disk full" must not turn into "failed earlier" on its way to
+ * the user. */
+static int poison_msg(struct al_evlog *log, int r, struct al_error *err, const char *msg)
+{
+	if (!log->poisoned) {
+		log->poisoned = true;
+		log->failure_code = -r;
+		snprintf(log->failure, sizeof log->failure, "%s", msg);
+	}
+	return al_error_set(err, -r, "evidence", "%s", msg);
+}
+
 static int poison(struct al_evlog *log, int r, struct al_error *err, const char *what)
 {
-	log->poisoned = true;
-	return al_error_set(err, -r, "evidence", "%s %s", what, log->path ? log->path : "(memory)");
+	char msg[AL_ERR_MSG_MAX];
+
+	snprintf(msg, sizeof msg, "%s %s: %s", what, log->path ? log->path : "(memory)",
+	         strerror(-r));
+	return poison_msg(log, r, err, msg);
 }
 
 /* Write one finished line (in log->line, without newline) everywhere. */
@@ -152,7 +189,11 @@ static int emit_line(struct al_evlog *log, struct al_error *err)
 		                    "record of %zu bytes exceeds the %d byte limit", len,
 		                    AL_EVLOG_LINE_MAX);
 	}
+	if (log->bytes + len + 1 > log->max_size)
+		/* even the reserve is used up: nothing more can be recorded */
+		return poison(log, -EFBIG, err, "log.max_size reached: writing");
 	al_chain_hash_line(log->line.data, len, log->prev);
+	log->bytes += len + 1;
 	if (log->fd >= 0) {
 		al_buf_append(&log->line, "\n", 1);
 		r = al_write_all(log->fd, log->line.data, len + 1);
@@ -383,9 +424,78 @@ static int usable(struct al_evlog *log, struct al_error *err)
 	if (log->closed)
 		return al_error_set(err, EBADF, "evidence", "event log already closed");
 	if (log->poisoned)
-		return al_error_set(err, EIO, "evidence",
-		                    "event log failed earlier; refusing more records");
+		return al_error_set(err, log->failure_code ? log->failure_code : EIO, "evidence",
+		                    "event log failed (%s); refusing more records", log->failure);
 	return 0;
+}
+
+/* Room kept below log.max_size once the cap is reached: the records of the
+ * dying run and the final ones (exit, teardown, run_end, streams, the
+ * final checkpoint) must still fit. */
+static uint64_t size_reserve(const struct al_evlog *log)
+{
+	uint64_t r = AL_EVLOG_SIZE_RESERVE;
+
+	return log->max_size / 2 < r ? log->max_size / 2 : r;
+}
+
+/* Records that must be written even past the soft cap: how the run ended. */
+static bool final_record(const char *type)
+{
+	static const char *const types[] = {"exit",  "teardown", "run_end",
+	                                    "limit", "streams",  "log_capped"};
+
+	for (size_t i = 0; i < AL_ARRAY_SIZE(types); i++)
+		if (strcmp(type, types[i]) == 0)
+			return true;
+	return false;
+}
+
+static int append_raw(struct al_evlog *log, const char *type, const char *inner, size_t inner_len,
+                      struct al_error *err);
+
+/* Once the log holds max_size - reserve bytes the cap is hit: one limit
+ * record, and the caller is told (it kills the run: an unlogged run is what
+ * the log exists to prevent). */
+static int size_check(struct al_evlog *log, struct al_error *err)
+{
+	char inner[160];
+	int n;
+
+	if (log->max_size == UINT64_MAX || log->size_hit ||
+	    log->bytes < log->max_size - size_reserve(log))
+		return 0;
+	log->size_hit = true;
+	log->size_pending = EFBIG;
+	snprintf(log->size_reason, sizeof log->size_reason,
+	         "the event log reached log.max_size (%" PRIu64 " bytes)", log->max_size);
+	n = snprintf(inner, sizeof inner,
+	             "\"kind\":\"log_size\",\"limit_bytes\":%" PRIu64 ",\"bytes\":%" PRIu64
+	             ",\"action\":\"kill\"",
+	             log->max_size, log->bytes);
+	log->since_cp++;
+	return append_raw(log, "limit", inner, (size_t)n, err);
+}
+
+/* Before each record: after the cap was hit, records of the dying run are
+ * kept while half the reserve is left and counted as dropped beyond it
+ * (-EFBIG: the caller refuses what it would have recorded); final records
+ * use the rest. */
+static int size_gate(struct al_evlog *log, const char *type, struct al_error *err)
+{
+	int r = size_check(log, err);
+
+	if (r < 0)
+		return r;
+	if (!log->size_hit || final_record(type) ||
+	    log->bytes < log->max_size - size_reserve(log) / 2)
+		return 0;
+	/* Counted, not written -- and an error, so that what it would have
+	 * recorded (an exec) is refused, not allowed unrecorded. */
+	log->dropped_records++;
+	return al_error_set(err, EFBIG, "evidence",
+	                    "%s: a %s record was not written (the run is being stopped)",
+	                    log->size_reason, type);
 }
 
 int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const char *run_id,
@@ -419,6 +529,7 @@ int al_evlog_open(struct al_evlog **out, const struct al_log_spec *ls, const cha
 	log->cp_every = ls->checkpoint_every;
 	log->cp_ns = ls->checkpoint_ns;
 	log->output_cap = AL_EVLOG_OUTPUT_CAP_DEFAULT;
+	log->max_size = UINT64_MAX;
 	log->last_cp_mono = al_mono_ns();
 
 	log->sk = sodium_malloc(AL_SECKEY_LEN);
@@ -493,6 +604,9 @@ static int append_impl(struct al_evlog *log, const char *type, const char *field
 	}
 	/* output seen so far is recorded before the event that follows it */
 	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	r = size_gate(log, type, err);
 	if (r < 0)
 		return r;
 	r = append_raw(log, type, inner, inner_len, err);
@@ -577,6 +691,96 @@ int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t l
 	return report(log, output_impl(log, stream, data, len, err), err);
 }
 
+/* Is the file still the one at its path? One whose directory was removed
+ * (or that was unlinked or replaced) takes records nobody will find: that
+ * is the log failing, and the run fails closed. Two syscalls per file, on
+ * the supervisor's tick and at close, not per record. */
+static int check_file(struct al_evlog *log, int fd, const char *path, struct al_error *err)
+{
+	struct stat a, b;
+	char msg[AL_ERR_MSG_MAX];
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &a) < 0)
+		return poison(log, -errno, err, "checking");
+	if (a.st_nlink == 0 || lstat(path, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		snprintf(msg, sizeof msg,
+		         "event log file %s is no longer reachable by its path (removed or "
+		         "replaced, or its directory was): records would be lost",
+		         path);
+		return poison_msg(log, -ENOENT, err, msg);
+	}
+	return 0;
+}
+
+static int check_reachable(struct al_evlog *log, struct al_error *err)
+{
+	int r = check_file(log, log->fd, log->path, err);
+
+	for (int i = 0; i < 2 && r == 0; i++)
+		r = check_file(log, log->streams[i].fd, log->streams[i].path, err);
+	return r;
+}
+
+static int checkpoint_impl(struct al_evlog *log, struct al_error *err)
+{
+	int r = usable(log, err);
+
+	if (r < 0)
+		return r;
+	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	return log->since_cp ? checkpoint(log, false, err) : 0;
+}
+
+int al_evlog_checkpoint(struct al_evlog *log, struct al_error *err)
+{
+	return report(log, checkpoint_impl(log, err), err);
+}
+
+/* A sink that made the supervisor wait (and so the workload: its output
+ * and syscalls are served by the same loop) is part of the record: a
+ * `sink` record with how long, at the first tick after. */
+#define STALL_RECORD_NS (50ull * 1000000)
+static int record_sink_stall(struct al_evlog *log, struct al_error *err)
+{
+	uint64_t max_ns, total;
+	struct al_buf b;
+	struct al_json j;
+	int r;
+
+	if (!log->sink)
+		return 0;
+	total = al_sink_take_stall(log->sink, &max_ns);
+	log->stall_ns += total;
+	if (max_ns > log->stall_max_ns)
+		log->stall_max_ns = max_ns;
+	if (log->stall_ns < STALL_RECORD_NS)
+		return 0;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "event", "stalled");
+	al_json_kv_str(&j, "sink", al_sink_url(log->sink));
+	al_json_kv_uint(&j, "stalled_ns", log->stall_ns);
+	al_json_kv_uint(&j, "longest_ns", log->stall_max_ns);
+	al_json_kv_str(&j, "why",
+	               "waiting for the log server (a full RELP window, or a reconnect)");
+	al_json_obj_end(&j);
+	log->stall_ns = log->stall_max_ns = 0;
+	if (b.oom) {
+		al_buf_free(&b);
+		return poison(log, -ENOMEM, err, "building a sink record of");
+	}
+	log->since_cp++;
+	r = append_raw(log, "sink", b.data + 1, b.len - 2, err);
+	al_buf_free(&b);
+	return r;
+}
+
 static int tick_impl(struct al_evlog *log, struct al_error *err)
 {
 	int r;
@@ -584,8 +788,17 @@ static int tick_impl(struct al_evlog *log, struct al_error *err)
 	r = usable(log, err);
 	if (r < 0)
 		return r;
+	r = check_reachable(log, err);
+	if (r < 0)
+		return r;
 	/* coalesced output becomes a record at most once per tick per stream */
 	r = flush_chunks(log, err);
+	if (r < 0)
+		return r;
+	r = size_check(log, err);
+	if (r < 0)
+		return r;
+	r = record_sink_stall(log, err);
 	if (r < 0)
 		return r;
 	if (log->cp_ns && log->since_cp > 0 && al_mono_ns() - log->last_cp_mono >= log->cp_ns) {
@@ -679,9 +892,25 @@ static int close_impl(struct al_evlog *log, struct al_error *err)
 	r = usable(log, err);
 	if (r < 0)
 		return r;
+	r = check_reachable(log, err);
+	if (r < 0)
+		return r;
 	r = flush_chunks(log, err);
 	if (r < 0)
 		return r;
+	r = record_sink_stall(log, err);
+	if (r < 0)
+		return r;
+	if (log->dropped_records) {
+		char inner[128];
+		int n = snprintf(inner, sizeof inner,
+		                 "\"limit_bytes\":%" PRIu64 ",\"dropped_records\":%" PRIu64,
+		                 log->max_size, log->dropped_records);
+		log->since_cp++;
+		r = append_raw(log, "log_capped", inner, (size_t)n, err);
+		if (r < 0)
+			return r;
+	}
 	r = record_streams(log, err);
 	if (r < 0)
 		return r;
@@ -737,6 +966,54 @@ void al_evlog_set_output_cap(struct al_evlog *log, uint64_t bytes)
 {
 	/* 0 means no cap, as for limits.output */
 	log->output_cap = bytes ? bytes : UINT64_MAX;
+}
+
+void al_evlog_set_max_size(struct al_evlog *log, uint64_t bytes)
+{
+	log->max_size = bytes ? bytes : UINT64_MAX;
+}
+
+const char *al_evlog_stop_reason(const struct al_evlog *log)
+{
+	if (log->sink_failed)
+		return log->sink_failure;
+	if (log->size_hit)
+		return log->size_reason;
+	return NULL;
+}
+
+int al_evlog_sink_settle(struct al_evlog *log, struct al_error *err)
+{
+	struct al_error rerr = {0};
+	struct al_buf b;
+	struct al_json j;
+	int r;
+
+	if (!log->sink)
+		return 0;
+	if (log->sink_failed)
+		r = al_error_set(err, EPIPE, "evidence", "log sink lost: %s", log->sink_failure);
+	else
+		r = al_sink_settle(log->sink, err);
+	if (r == 0 || usable(log, &rerr) < 0)
+		return r;
+	/* whatever the verdict, the log says the evidence was not all shipped */
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "event", "undelivered");
+	al_json_kv_str(&j, "sink", al_sink_url(log->sink));
+	al_json_kv_str(&j, "reason", err->msg);
+	al_json_obj_end(&j);
+	if (!b.oom)
+		append_impl(log, "sink", b.data, &rerr);
+	al_buf_free(&b);
+	return r;
+}
+
+const char *al_evlog_local_failure(const struct al_evlog *log)
+{
+	return log->poisoned ? log->failure : NULL;
 }
 
 const char *al_evlog_pubkey_hex(const struct al_evlog *log)

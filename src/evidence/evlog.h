@@ -39,6 +39,12 @@ int al_evlog_output(struct al_evlog *log, int stream, const void *data, size_t l
  * append. */
 int al_evlog_tick(struct al_evlog *log, struct al_error *err);
 
+/* A signed checkpoint now (if anything was written since the last one).
+ * The supervisor calls it right after run_start, so that a supervisor
+ * killed at any later moment leaves a verifiable signed prefix -- also for a
+ * run shorter than checkpoint_interval. Same return contract as append. */
+int al_evlog_checkpoint(struct al_evlog *log, struct al_error *err);
+
 /* Final checkpoint, stream hashes, fsync, sink flush. */
 int al_evlog_close(struct al_evlog *log, struct al_error *err);
 void al_evlog_free(struct al_evlog *log);
@@ -69,6 +75,30 @@ struct al_evlog_stream_stats {
 };
 int al_evlog_stream_stats(const struct al_evlog *log, int stream,
                           struct al_evlog_stream_stats *out);
+
+/* log.max_size: bytes of the log file (the stream files have limits.output).
+ * When the log holds max_size - AL_EVLOG_SIZE_RESERVE (or half of max_size,
+ * if smaller) a `limit` record {kind: "log_size"} is written and the next
+ * append/output/tick returns -EFBIG once: the caller kills the run. Records
+ * of the dying run are kept in the first half of the reserve; beyond it
+ * append fails with -EFBIG and counts them (a `log_capped` record at close); the final records (exit,
+ * teardown, run_end, streams, checkpoint) use the rest. 0 = no cap. */
+#define AL_EVLOG_SIZE_RESERVE (256u * 1024)
+void al_evlog_set_max_size(struct al_evlog *log, uint64_t bytes);
+/* Non-NULL once the log stopped the run by policy -- the sink was lost
+ * under on_sink_failure: kill, or log.max_size was reached: the reason.
+ * (Other failures are airlock's own: the file could not be written.) */
+const char *al_evlog_stop_reason(const struct al_evlog *log);
+
+/* Before the final records (exit, teardown, run_end): try to deliver what
+ * the sink holds back now (reconnect, drain the spool; bounded by 5 s).
+ * -errno with the reason when the run's evidence cannot be shipped, so
+ * that run_end can say so and agree with the exit status. 0 without a
+ * sink. Does not fail the log: records still go to the file (and spool). */
+int al_evlog_sink_settle(struct al_evlog *log, struct al_error *err);
+/* Non-NULL once the local log failed (file write, fsync, unreachable):
+ * the first failure's message. A sink loss alone is not a local failure. */
+const char *al_evlog_local_failure(const struct al_evlog *log);
 
 /* Number of records written so far (the next record's seq). */
 uint64_t al_evlog_seq(const struct al_evlog *log);

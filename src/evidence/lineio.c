@@ -48,7 +48,6 @@ static ssize_t fill(struct al_linereader *lr)
 
 int al_linereader_next(struct al_linereader *lr)
 {
-	bool skipping = false;
 	size_t scanned = 0;
 
 	for (;;) {
@@ -59,8 +58,14 @@ int al_linereader_next(struct al_linereader *lr)
 		if (nl) {
 			size_t len = (size_t)(nl - (lr->buf + lr->start));
 			const char *line = lr->buf + lr->start;
+			bool was_skipping = lr->skipping;
 			lr->start += len + 1;
-			if (skipping || len > AL_EVLOG_LINE_MAX)
+			lr->skipping = false;
+			if (was_skipping) {
+				scanned = 0; /* the end of the overlong line: carry on after it */
+				continue;
+			}
+			if (len > AL_EVLOG_LINE_MAX)
 				return -E2BIG;
 			lr->line = line;
 			lr->len = len;
@@ -68,21 +73,26 @@ int al_linereader_next(struct al_linereader *lr)
 			return 1;
 		}
 		scanned = lr->end - lr->start;
-		if (scanned > AL_EVLOG_LINE_MAX) {
-			/* too long: drop what we hold and look for the end of it */
-			skipping = true;
+		if (lr->skipping || scanned > AL_EVLOG_LINE_MAX) {
+			/* too long: drop what we hold; report it the first time */
+			bool first = !lr->skipping;
+			lr->skipping = true;
 			lr->start = lr->end = 0;
 			scanned = 0;
+			if (first)
+				return -E2BIG;
 		}
 		if (lr->eof) {
 			size_t len = lr->end - lr->start;
-			if (len == 0)
-				return skipping ? -E2BIG : 0;
+			if (len == 0 || lr->skipping) {
+				lr->skipping = false;
+				return 0;
+			}
 			lr->line = lr->buf + lr->start;
 			lr->len = len;
 			lr->newline = false;
 			lr->start = lr->end;
-			return skipping ? -E2BIG : 1;
+			return 1;
 		}
 		n = fill(lr);
 		if (n < 0)

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evidence/chain.h"
+#include "evidence/jscan.h"
 #include "util/cleanup.h"
 #include "util/timeutil.h"
 
@@ -409,31 +411,27 @@ static int spool_record(struct al_sink *s, uint64_t seq, const char *line, size_
 	return 0;
 }
 
-/* The gap marker: a syslog message of its own (MSGID sink-gap, severity
- * warning) saying which records were spooled and follow now, in order. */
-static int send_gap_marker(struct al_sink *s, struct al_error *err)
+/* A gap marker: a syslog message of its own (MSGID sink-gap, severity
+ * warning) saying that records first..last (count of them) were kept while
+ * the sink was away and follow now, in order. */
+static int send_gap(struct al_sink *s, uint64_t first, uint64_t last, uint64_t count,
+                    const char *lost_at, const char *reason, struct al_error *err)
 {
-	char lost[40], now[40], sd[96];
-	uint64_t first = 0;
-	struct al_buf m;
+	char now[40], sd[96];
+	struct al_buf m, params;
 	int r;
 
-	r = al_spool_peek(s->spool, &first, &s->line, err);
-	if (r < 0)
-		return r;
-	al_utc_rfc3339(s->lost_at_ns, lost, sizeof lost);
 	al_utc_rfc3339(al_realtime_ns(), now, sizeof now);
 	al_buf_init(&m);
 	al_buf_printf(&m,
 	              "{\"type\":\"sink_gap\",\"run\":\"%s\",\"first_seq\":%" PRIu64
-	              ",\"last_seq\":%" PRIu64 ",\"records\":%" PRIu64
-	              ",\"lost_at\":\"%s\",\"restored_at\":\"%s\",\"reason\":\"",
-	              s->run_json, first, s->last_spooled, al_spool_pending(s->spool), lost, now);
-	al_json_escape(&m, s->lost_reason, strlen(s->lost_reason));
+	              ",\"last_seq\":%" PRIu64 ",\"records\":%" PRIu64 ",\"lost_at\":\"",
+	              s->run_json, first, last, count);
+	al_json_escape(&m, lost_at, strlen(lost_at));
+	al_buf_printf(&m, "\",\"restored_at\":\"%s\",\"reason\":\"", now);
+	al_json_escape(&m, reason, strlen(reason));
 	al_buf_puts(&m, "\"}");
-	snprintf(sd, sizeof sd, "\" first=\"%" PRIu64 "\" last=\"%" PRIu64 "\"", first,
-	         s->last_spooled);
-	struct al_buf params;
+	snprintf(sd, sizeof sd, "\" first=\"%" PRIu64 "\" last=\"%" PRIu64 "\"", first, last);
 	al_buf_init(&params);
 	al_buf_printf(&params, "run=\"%s%s", s->run_sd, sd);
 	r = (m.oom || params.oom)
@@ -445,6 +443,20 @@ static int send_gap_marker(struct al_sink *s, struct al_error *err)
 	if (r < 0)
 		return al_error_set(err, ENOMEM, "sink", "formatting gap marker");
 	return s->tp->send(s, s->msg.data, s->msg.len, err);
+}
+
+static int send_gap_marker(struct al_sink *s, struct al_error *err)
+{
+	char lost[40];
+	uint64_t first = 0;
+	int r;
+
+	r = al_spool_peek(s->spool, &first, &s->line, err);
+	if (r < 0)
+		return r;
+	al_utc_rfc3339(s->lost_at_ns, lost, sizeof lost);
+	return send_gap(s, first, s->last_spooled, al_spool_pending(s->spool), lost, s->lost_reason,
+	                err);
 }
 
 /* Redeliver spooled records in order until the spool is empty (then live),
@@ -606,6 +618,153 @@ int al_sink_close(struct al_sink *s, struct al_error *err)
 	return 0;
 }
 
+int al_sink_settle(struct al_sink *s, struct al_error *err)
+{
+	uint64_t deadline = al_mono_ns() + (uint64_t)AL_SINK_IO_TIMEOUT_MS * 1000000;
+	int r;
+
+	if (s->state == SINK_DOWN) {
+		r = try_restore(s, RECONNECT_TIMEOUT_MS, err);
+		if (r < 0)
+			return r;
+	}
+	if (s->state == SINK_DRAINING) {
+		r = drain(s, deadline, UINT_MAX, err);
+		if (r < 0)
+			return r;
+	}
+	if (s->state == SINK_FAILED)
+		return sticky(s, err);
+	if (s->state == SINK_UP) {
+		/* A round trip, not a guess: everything sent so far is confirmed
+		 * (RELP: the response to "close" comes after every earlier
+		 * acknowledgement; tcp/tls: the server's TCP took every byte),
+		 * then a fresh connection carries the final records. */
+		r = s->tp->finish(s, AL_SINK_IO_TIMEOUT_MS, err);
+		if (r == 0)
+			r = s->tp->connect(s, AL_SINK_IO_TIMEOUT_MS, err);
+		if (r < 0) {
+			char why[AL_ERR_MSG_MAX];
+			snprintf(why, sizeof why, "%s", err->msg);
+			r = sink_lost(s, r, err);
+			if (r < 0)
+				return r;
+			return al_error_set(err, EPIPE, "sink",
+			                    "log sink %s lost at the end of the run: records not "
+			                    "delivered are kept in %s (deliver them with `airlock "
+			                    "log push`); records sent just before may not have "
+			                    "arrived: %s",
+			                    s->url, al_spool_path(s->spool), why);
+		}
+	}
+	if (s->state != SINK_UP)
+		return al_error_set(err, EPIPE, "sink",
+		                    "log sink %s unreachable at the end of the run: %" PRIu64
+		                    " records not delivered, kept in %s (deliver them with "
+		                    "`airlock log push`)",
+		                    s->url, s->spool ? al_spool_pending(s->spool) : 0,
+		                    s->spool ? al_spool_path(s->spool) : "(no spool)");
+	return 0;
+}
+
+/* Pull "run" and "time" out of a spooled record (the envelope's). */
+static int record_run_time(const char *line, size_t len, char *run, size_t run_sz, char *time,
+                           size_t time_sz)
+{
+	struct al_jval obj, v;
+
+	if (al_jscan_value(line, len, true, &obj) < 0 || obj.type != AL_J_OBJECT)
+		return -EINVAL;
+	if (!al_jobj_get(&obj, "run", &v) || v.type != AL_J_STRING || v.n >= run_sz ||
+	    !al_run_id_valid(v.p, v.n))
+		return -EINVAL;
+	memcpy(run, v.p, v.n);
+	run[v.n] = '\0';
+	time[0] = '\0';
+	if (al_jobj_get(&obj, "time", &v) && v.type == AL_J_STRING && v.n < time_sz &&
+	    !memchr(v.p, '\\', v.n)) {
+		memcpy(time, v.p, v.n);
+		time[v.n] = '\0';
+	}
+	return 0;
+}
+
+int al_sink_push_spool(const char *spool_path, const char *url, const char *tls_ca,
+                       struct al_sink_push_stats *st, struct al_error *err)
+{
+	struct al_spool *sp = NULL;
+	struct al_sink *s = NULL;
+	struct al_log_spec ls = {0};
+	struct al_buf line;
+	char run[AL_EVLOG_RUN_MAX + 1], lost_at[40], reason[AL_ERR_MSG_MAX];
+	uint64_t seq, first, last;
+	int r;
+
+	memset(st, 0, sizeof *st);
+	al_buf_init(&line);
+	r = al_spool_open_existing(&sp, spool_path, &first, &last, err);
+	if (r < 0)
+		goto out;
+	st->records = al_spool_pending(sp);
+	if (st->records == 0) {
+		/* nothing to deliver; the empty file goes */
+		st->delivered = true;
+		r = al_spool_discard(sp, err);
+		goto out;
+	}
+	r = al_spool_peek(sp, &seq, &line, err);
+	if (r <= 0) {
+		r = r < 0 ? r : al_error_set(err, EIO, "sink", "spool %s: no record", spool_path);
+		goto out;
+	}
+	if (record_run_time(line.data, line.len, run, sizeof run, lost_at, sizeof lost_at) < 0) {
+		r = al_error_set(err, EINVAL, "sink",
+		                 "spool %s: the first record is not an event log record",
+		                 spool_path);
+		goto out;
+	}
+	ls.sink = (char *)url;
+	ls.tls_ca = (char *)tls_ca;
+	ls.on_sink_failure = AL_SINK_FAILURE_KILL;
+	r = al_sink_open(&s, &ls, run, err);
+	if (r < 0) {
+		al_error_wrap(err, "opening log sink %s", url);
+		goto out;
+	}
+	snprintf(reason, sizeof reason, "delivered later by airlock log push from %s", spool_path);
+	r = send_gap(s, first, last, st->records, lost_at[0] ? lost_at : "unknown", reason, err);
+	if (r < 0)
+		goto out;
+	st->gap_first = first;
+	st->gap_last = last;
+	while ((r = al_spool_peek(sp, &seq, &line, err)) > 0) {
+		r = al_sink_send(s, seq, line.data, line.len, err);
+		if (r < 0)
+			goto out;
+		st->sent++;
+		/* the file is not changed until the server confirmed everything */
+		r = al_spool_skip(sp, err);
+		if (r < 0)
+			goto out;
+	}
+	if (r < 0)
+		goto out;
+	/* close waits for the acknowledgement of everything (RELP) or for the
+	 * server's TCP stack to have taken every byte (tcp/tls) */
+	r = al_sink_close(s, err);
+	if (r < 0)
+		goto out;
+	st->delivered = true;
+	r = al_spool_discard(sp, err);
+out:
+	if (s)
+		al_sink_free(s);
+	if (sp)
+		al_spool_close_keep(sp);
+	al_buf_free(&line);
+	return r;
+}
+
 void al_sink_free(struct al_sink *s)
 {
 	if (!s)
@@ -620,6 +779,19 @@ void al_sink_free(struct al_sink *s)
 	free(s->run_sd);
 	free(s->run_json);
 	free(s);
+}
+
+uint64_t al_sink_take_stall(struct al_sink *s, uint64_t *max_ns)
+{
+	*max_ns = 0;
+	if (!s->tp || !s->tp->take_stall || !s->tstate)
+		return 0;
+	return s->tp->take_stall(s, max_ns);
+}
+
+const char *al_sink_url(const struct al_sink *s)
+{
+	return s->url;
 }
 
 void al_sink_get_stats(const struct al_sink *s, struct al_sink_stats *st)

@@ -77,6 +77,9 @@ struct al_sink_transport {
 	/* Drop the connection after a loss (keep what a reconnect needs). */
 	void (*drop)(struct al_sink *s);
 	void (*destroy)(struct al_sink *s);
+	/* Optional: time spent blocked waiting for the server since the last
+	 * call (total; *max_ns the longest single wait), then reset. */
+	uint64_t (*take_stall)(struct al_sink *s, uint64_t *max_ns);
 };
 
 extern const struct al_sink_transport al_sink_syslog_transport; /* tcp:// and tls:// */
@@ -107,3 +110,14 @@ uint64_t al_spool_pending(const struct al_spool *sp);
 const char *al_spool_path(const struct al_spool *sp);
 /* Close; the file is removed when nothing is pending, kept otherwise. */
 void al_spool_free(struct al_spool *sp);
+/* A spool kept by an earlier run, for `airlock log push`: a regular file
+ * (O_NOFOLLOW), not held by a running airlock (flock), every entry checked;
+ * *first / *last are the seqs of the first and last entry. */
+int al_spool_open_existing(struct al_spool **out, const char *path, uint64_t *first,
+                           uint64_t *last, struct al_error *err);
+/* Past the peeked record without changing the file. */
+int al_spool_skip(struct al_spool *sp, struct al_error *err);
+/* Everything was delivered: empty the file and remove it. */
+int al_spool_discard(struct al_spool *sp, struct al_error *err);
+/* Close, keeping the file as it is (whatever is pending). */
+void al_spool_close_keep(struct al_spool *sp);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -60,6 +61,9 @@ int al_spool_open(struct al_spool **out, const char *dir, const char *run_id, st
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return al_error_errno(err, "sink", "creating spool file %s", path);
+	/* held for the run: `airlock log push` refuses a spool still in use */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return al_error_errno(err, "sink", "locking spool file %s", path);
 	sp = calloc(1, sizeof *sp);
 	if (!sp)
 		return al_error_set(err, ENOMEM, "sink", "spool");
@@ -197,6 +201,98 @@ void al_spool_free(struct al_spool *sp)
 	 * never got, so it stays for the operator. */
 	if (sp->pending == 0)
 		unlink(sp->path);
+	close(sp->fd);
+	free(sp->path);
+	free(sp);
+}
+
+int al_spool_open_existing(struct al_spool **out, const char *path, uint64_t *first, uint64_t *last,
+                           struct al_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct al_spool *sp;
+	struct stat st;
+	uint64_t off = 0, n = 0;
+
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return al_error_errno(err, "sink", "opening spool %s", path);
+	if (fstat(fd, &st) < 0)
+		return al_error_errno(err, "sink", "spool %s", path);
+	if (!S_ISREG(st.st_mode))
+		return al_error_set(err, EINVAL, "sink", "spool %s is not a regular file", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return al_error_set(err, errno == EWOULDBLOCK ? EBUSY : errno, "sink",
+		                    "spool %s is in use (a running airlock still spools to it)",
+		                    path);
+	sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return al_error_set(err, ENOMEM, "sink", "spool");
+	sp->path = strdup(path);
+	if (!sp->path) {
+		free(sp);
+		return al_error_set(err, ENOMEM, "sink", "spool");
+	}
+	sp->fd = TAKE_FD(fd);
+	sp->wr_off = (uint64_t)st.st_size;
+	*first = *last = 0;
+	/* every entry must be whole: a damaged spool is reported, not guessed at */
+	while (off < sp->wr_off) {
+		unsigned char hdr[ENTRY_HDR];
+		uint64_t len;
+		int r;
+		if (sp->wr_off - off < ENTRY_HDR) {
+			r = al_error_set(err, EIO, "sink", "spool %s: torn entry at offset %llu",
+			                 path, (unsigned long long)off);
+			al_spool_close_keep(sp);
+			return r;
+		}
+		r = pread_full(sp, hdr, sizeof hdr, off, err);
+		if (r < 0) {
+			al_spool_close_keep(sp);
+			return r;
+		}
+		len = get_le(hdr + 8, 4);
+		if (len > sp->wr_off - off - ENTRY_HDR) {
+			r = al_error_set(err, EIO, "sink", "spool %s: damaged entry at offset %llu",
+			                 path, (unsigned long long)off);
+			al_spool_close_keep(sp);
+			return r;
+		}
+		if (n == 0)
+			*first = get_le(hdr, 8);
+		*last = get_le(hdr, 8);
+		off += ENTRY_HDR + len;
+		n++;
+	}
+	sp->pending = n;
+	*out = sp;
+	return 0;
+}
+
+int al_spool_skip(struct al_spool *sp, struct al_error *err)
+{
+	if (!sp->peeked_len)
+		return al_error_set(err, EINVAL, "sink", "spool %s: skip without peek", sp->path);
+	sp->rd_off += sp->peeked_len;
+	sp->peeked_len = 0;
+	return 0;
+}
+
+int al_spool_discard(struct al_spool *sp, struct al_error *err)
+{
+	if (ftruncate(sp->fd, 0) < 0)
+		return al_error_errno(err, "sink", "truncating spool %s", sp->path);
+	if (unlink(sp->path) < 0 && errno != ENOENT)
+		return al_error_errno(err, "sink", "removing spool %s", sp->path);
+	sp->pending = 0;
+	return 0;
+}
+
+void al_spool_close_keep(struct al_spool *sp)
+{
+	if (!sp)
+		return;
 	close(sp->fd);
 	free(sp->path);
 	free(sp);

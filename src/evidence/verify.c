@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "evidence/jscan.h"
@@ -31,6 +32,10 @@ const char *al_verify_status_name(enum al_verify_status s)
 		return "bad-signature";
 	case AL_VERIFY_WRONG_KEY:
 		return "wrong-key";
+	case AL_VERIFY_STREAM_MISSING:
+		return "stream-missing";
+	case AL_VERIFY_WRONG_RUN:
+		return "wrong-run";
 	case AL_VERIFY_IO:
 		return "error";
 	}
@@ -49,6 +54,21 @@ void al_verify_init(struct al_verify *v, const uint8_t *trusted_key)
 	al_buf_init(&v->msg);
 	if (sodium_init() < 0)
 		v->init_failed = true;
+}
+
+int al_verify_expect(struct al_verify *v, const char *run_id, const char *host)
+{
+	if (run_id && run_id[0]) {
+		if (!al_run_id_valid(run_id, strlen(run_id)))
+			return -EINVAL;
+		snprintf(v->want_run, sizeof v->want_run, "%s", run_id);
+	}
+	if (host && host[0]) {
+		if (strlen(host) >= sizeof v->want_host)
+			return -EINVAL;
+		snprintf(v->want_host, sizeof v->want_host, "%s", host);
+	}
+	return 0;
 }
 
 void al_verify_free(struct al_verify *v)
@@ -254,6 +274,16 @@ static enum al_verify_status run_start(struct al_verify *v, const struct al_jval
 {
 	struct al_jval val;
 
+	if (v->want_host[0]) {
+		char host[sizeof v->want_host];
+		if (!al_jobj_get(obj, "host", &val) || val.type != AL_J_STRING ||
+		    al_jstr_unescape(&val, host, sizeof host) >= sizeof host ||
+		    strcmp(host, v->want_host) != 0)
+			return fail(v, AL_VERIFY_WRONG_RUN, v->lines, &e->seq,
+			            "run_start: the run was not on host %s (another host's log?)",
+			            v->want_host);
+		v->host_seen = true;
+	}
 	if (!al_jobj_get(obj, "pubkey", &val))
 		return AL_VERIFY_OK;
 	if (!hex_field(&val, v->recorded, AL_PUBKEY_LEN))
@@ -332,6 +362,11 @@ enum al_verify_status al_verify_line(struct al_verify *v, const char *line, size
 		    (unsigned long long)(ln - 1), (unsigned long long)ln);
 	}
 	if (ln == 1) {
+		if (v->want_run[0] &&
+		    (e.run.n != strlen(v->want_run) || memcmp(e.run.p, v->want_run, e.run.n) != 0))
+			return fail(v, AL_VERIFY_WRONG_RUN, ln, &e.seq,
+			            "the log is of run %.*s, not of run %s (another run's log?)",
+			            (int)e.run.n, e.run.p, v->want_run);
 		memcpy(v->run, e.run.p, e.run.n);
 		v->run[e.run.n] = '\0';
 		v->run_len = e.run.n;
@@ -373,6 +408,9 @@ enum al_verify_status al_verify_finish(struct al_verify *v, bool torn_tail)
 		    why, (unsigned long long)v->last_cp_line, (unsigned long long)v->last_cp_seq,
 		    (unsigned long long)v->last_cp_line, (unsigned long long)after);
 	}
+	if (v->want_host[0] && !v->host_seen)
+		return fail(v, AL_VERIFY_WRONG_RUN, v->lines, NULL,
+		            "no run_start record names the host (expected %s)", v->want_host);
 	v->status = AL_VERIFY_OK;
 	return AL_VERIFY_OK;
 }
@@ -408,52 +446,106 @@ enum al_verify_status al_verify_fd(struct al_verify *v, int fd)
 	return al_verify_finish(v, torn);
 }
 
-enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked,
-                                             int *missing)
+/* Open a stream file the log names, beside it: a regular file, not a link
+ * (O_NOFOLLOW), never a FIFO or device that could block or never end
+ * (O_NONBLOCK for the open, fstat before any read). */
+static int open_stream_file(struct al_verify *v, int dfd, const char *name, const char *which)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0) {
+		if (errno == ELOOP)
+			fail(v, AL_VERIFY_STREAM_MISSING, 0, NULL,
+			     "%s (the %s file the log names) is a symbolic link, not the file "
+			     "the run wrote",
+			     name, which);
+		else
+			fail(v, errno == ENOENT ? AL_VERIFY_STREAM_MISSING : AL_VERIFY_IO, 0, NULL,
+			     "%s (the %s file the log names): %s", name, which, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fail(v, AL_VERIFY_STREAM_MISSING, 0, NULL,
+		     "%s (the %s file the log names) is not a regular file", name, which);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked)
 {
 	static const char *const names[] = {"stdout", "stderr"};
+	int dfd;
 
-	*checked = *missing = 0;
+	*checked = 0;
 	if (v->failed)
 		return v->status;
+	dfd = open(log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail(v, AL_VERIFY_IO, 0, NULL, "opening %s: %s", log_dir, strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		const char *f = v->streams[i].file;
 		crypto_hash_sha256_state st;
 		uint8_t h[AL_HASH_LEN], buf[65536];
 		uint64_t total = 0;
-		int dfd, fd;
-		ssize_t n;
+		int fd;
+		ssize_t n = 0;
 
 		if (!v->streams[i].seen || f[0] == '\0')
 			continue;
 		/* the name comes from the log: only a plain name beside it */
-		if (strchr(f, '/') || strcmp(f, ".") == 0 || strcmp(f, "..") == 0)
+		if (strchr(f, '/') || strcmp(f, ".") == 0 || strcmp(f, "..") == 0) {
+			close(dfd);
 			return fail(v, AL_VERIFY_MALFORMED, 0, NULL,
 			            "streams: %s file name is not a plain name", names[i]);
-		dfd = open(log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		fd = dfd < 0 ? -1 : openat(dfd, f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (dfd >= 0)
-			close(dfd);
+		}
+		fd = open_stream_file(v, dfd, f, names[i]);
 		if (fd < 0) {
-			(*missing)++;
-			continue;
+			close(dfd);
+			return v->status;
 		}
-		crypto_hash_sha256_init(&st);
-		while ((n = read(fd, buf, sizeof buf)) > 0) {
-			crypto_hash_sha256_update(&st, buf, (size_t)n);
-			total += (uint64_t)n;
-		}
-		close(fd);
-		if (n < 0)
-			return fail(v, AL_VERIFY_IO, 0, NULL, "reading %s: %s", f, strerror(errno));
-		crypto_hash_sha256_final(&st, h);
-		if (total != v->streams[i].stored ||
-		    memcmp(h, v->streams[i].sha256, AL_HASH_LEN) != 0)
+		/* a length that differs is judged without reading (a huge sparse
+		 * file would otherwise be hashed to its end) */
+		struct stat sst;
+		if (fstat(fd, &sst) == 0 && (uint64_t)sst.st_size != v->streams[i].stored) {
+			close(fd);
+			close(dfd);
 			return fail(v, AL_VERIFY_EDITED, 0, NULL,
 			            "%s (%llu bytes) does not match the %s length and SHA-256 in "
 			            "the streams record",
-			            f, (unsigned long long)total, names[i]);
+			            f, (unsigned long long)sst.st_size, names[i]);
+		}
+		crypto_hash_sha256_init(&st);
+		/* never more than the record says plus one byte: a file that
+		 * grows without end is judged as soon as it is too long */
+		while (total <= v->streams[i].stored &&
+		       ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))) {
+			if (n < 0)
+				continue;
+			crypto_hash_sha256_update(&st, buf, (size_t)n);
+			total += (uint64_t)n;
+		}
+		if (total <= v->streams[i].stored && n < 0) {
+			int e = errno;
+			close(fd);
+			close(dfd);
+			return fail(v, AL_VERIFY_IO, 0, NULL, "reading %s: %s", f, strerror(e));
+		}
+		close(fd);
+		crypto_hash_sha256_final(&st, h);
+		if (total != v->streams[i].stored ||
+		    memcmp(h, v->streams[i].sha256, AL_HASH_LEN) != 0) {
+			close(dfd);
+			return fail(v, AL_VERIFY_EDITED, 0, NULL,
+			            "%s (%s%llu bytes) does not match the %s length and SHA-256 in "
+			            "the streams record",
+			            f, total > v->streams[i].stored ? "over " : "",
+			            (unsigned long long)total, names[i]);
+		}
 		(*checked)++;
 	}
+	close(dfd);
 	return AL_VERIFY_OK;
 }

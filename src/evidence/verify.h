@@ -17,6 +17,8 @@ enum al_verify_status {
 	AL_VERIFY_TRUNCATED = 4,     /* cut short: the prefix up to the last checkpoint verifies */
 	AL_VERIFY_BAD_SIGNATURE = 5, /* a checkpoint signature (or epoch key) does not verify */
 	AL_VERIFY_WRONG_KEY = 6,     /* signed by a key other than the one given or recorded */
+	AL_VERIFY_STREAM_MISSING = 7, /* a stream file the log names is absent or not a regular file */
+	AL_VERIFY_WRONG_RUN = 8,     /* the run id or host is not the one the verifier expects */
 	AL_VERIFY_IO = 64,           /* usage or I/O error: nothing was concluded */
 };
 
@@ -26,6 +28,11 @@ struct al_verify {
 	/* trusted key given by the user, if any */
 	bool have_trusted;
 	uint8_t trusted[AL_PUBKEY_LEN];
+
+	/* what the verifier expects (al_verify_expect), if given */
+	char want_run[AL_EVLOG_RUN_MAX + 1];
+	char want_host[256];
+	bool host_seen;
 
 	/* chain state */
 	uint64_t lines; /* lines consumed */
@@ -68,6 +75,11 @@ struct al_verify {
 
 void al_verify_init(struct al_verify *v, const uint8_t *trusted_key /* or NULL */);
 void al_verify_free(struct al_verify *v);
+/* Expect this run id (first record's "run") and/or host (run_start's
+ * "host"); NULL or "" expects nothing. A log that differs is
+ * AL_VERIFY_WRONG_RUN: a valid log of another run substituted for this one.
+ * Returns -EINVAL if a value cannot be a run id / host name. */
+int al_verify_expect(struct al_verify *v, const char *run_id, const char *host);
 /* Feed one line (without its newline). Returns the status so far:
  * AL_VERIFY_OK while nothing is wrong; after a failure further lines are
  * ignored. */
@@ -79,7 +91,8 @@ enum al_verify_status al_verify_fd(struct al_verify *v, int fd);
 
 /* After a log verified: hash the stream files its "streams" record names
  * (in log_dir) and compare length and SHA-256. AL_VERIFY_EDITED on a
- * mismatch (reason filled); files that are absent are counted in *missing
- * and not judged; *checked counts the files that matched. */
-enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked,
-                                             int *missing);
+ * mismatch; AL_VERIFY_STREAM_MISSING when a named file is absent, a
+ * symlink, or not a regular file (a FIFO is never read: opened with
+ * O_NONBLOCK | O_NOFOLLOW and refused after fstat); reason filled.
+ * *checked counts the files that matched. */
+enum al_verify_status al_verify_stream_files(struct al_verify *v, const char *log_dir, int *checked);

@@ -412,7 +412,8 @@ static int read_names(struct walker *w, int dfd, const char *path, char ***out, 
 		return al_error_set(w->err, e, "image", "reading the directory %s", path);
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_names);
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmp_names);
 	*out = names;
 	*count = n;
 	w->t->stats.dirs_read++;

@@ -50,6 +50,7 @@ void al_spec_init(struct al_spec *spec)
 	spec->log.on_sink_failure = AL_SINK_FAILURE_KILL;
 	spec->log.checkpoint_every = 1000;
 	spec->log.checkpoint_ns = 1 * NSEC_PER_SEC;
+	spec->log.max_size = 1024 * MiB;
 	spec->network.mode = AL_NET_NONE;
 	spec->network.loopback_tcp = true;
 }
@@ -544,6 +545,7 @@ static const struct {
     {"disk", 1 * MiB, UINT64_MAX, true},   {"open_files", 3, NOFILE_MAX, false},
     {"nproc", 1, PIDS_MAX, false},         {"fsize", 1, UINT64_MAX, true},
     {"output", 0, UINT64_MAX, true},       {"checkpoint_every", 1, UINT32_MAX, false},
+    {"max_size", 0, UINT64_MAX, true},
 };
 
 bool al_spec_limit_ok(const char *key, uint64_t v, char *buf, size_t len)
@@ -602,6 +604,10 @@ static int validate_log(const struct al_log_spec *log, struct al_error *err)
 		    log->sink);
 	if (!al_spec_limit_ok("checkpoint_every", log->checkpoint_every, why, sizeof why))
 		return al_error_set(err, 0, "spec", "log.checkpoint_every: %s", why);
+	if (log->max_size != 0 && log->max_size < 1 * MiB)
+		return al_error_set(err, 0, "spec",
+		                    "log.max_size: must be 0 (no cap) or at least 1MiB (room for "
+		                    "run_start and the final records)");
 	if (log->checkpoint_ns < 1000000ull)
 		return al_error_set(err, 0, "spec",
 		                    "log.checkpoint_interval: must be at least 1ms");

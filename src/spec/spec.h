@@ -54,6 +54,7 @@ struct al_log_spec {
 	uint64_t checkpoint_ns;     /* time between signed checkpoints; default 1 s */
 	char *spool_dir;        /* for on_sink_failure: spool; default next to the log */
 	char *tls_ca;           /* CA file for tls:// sinks */
+	uint64_t max_size;      /* bytes of the log file; reaching it kills the run; 0 = no cap */
 };
 
 /* Named degradations a user may explicitly accept (spec: allow_degraded: [..],

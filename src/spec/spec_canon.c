@@ -123,6 +123,7 @@ static void write_log(struct al_json *j, const struct al_log_spec *log)
 	al_json_obj_begin(j);
 	al_json_kv_uint(j, "checkpoint_every", log->checkpoint_every);
 	al_json_kv_uint(j, "checkpoint_interval", log->checkpoint_ns);
+	al_json_kv_uint(j, "max_size", log->max_size);
 	al_json_kv_str(j, "on_sink_failure",
 	               log->on_sink_failure == AL_SINK_FAILURE_SPOOL ? "spool" : "kill");
 	canon_kv_str(j, "path", log->path);

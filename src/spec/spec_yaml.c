@@ -1081,6 +1081,19 @@ static int h_log_checkpoint_interval(struct yctx *c, const struct ynode *v, cons
 	return 0;
 }
 
+static int h_log_max_size(struct yctx *c, const struct ynode *v, const char *key)
+{
+	uint64_t x;
+	int r = limit_size(c, v, key, "max_size", &x);
+
+	if (r < 0)
+		return r;
+	if (x != 0 && x < 1024 * 1024)
+		return yerr(c, v, key, "must be 0 (no cap) or at least 1MiB");
+	c->spec->log.max_size = x;
+	return 0;
+}
+
 static int h_log_spool_dir(struct yctx *c, const struct ynode *v, const char *key)
 {
 	return set_host_path(c, v, key, &c->spec->log.spool_dir);
@@ -1098,6 +1111,7 @@ static const struct key_def log_keys[] = {
     {"signing_key", h_log_signing_key},
     {"checkpoint_every", h_log_checkpoint_every},
     {"checkpoint_interval", h_log_checkpoint_interval},
+    {"max_size", h_log_max_size},
     {"spool_dir", h_log_spool_dir},
     {"tls_ca", h_log_tls_ca},
 };

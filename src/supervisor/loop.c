@@ -68,12 +68,13 @@ void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const 
 		al_cgroup_kill(s->cgroup, &e);
 }
 
-/* Something the run depends on failed: kill it. A lost log sink is the
- * policy's doing (on_sink_failure: kill -- no unlogged execution); anything
- * else is airlock's own failure. Either way the sandbox does not go on. */
+/* Something the run depends on failed: kill it. A lost log sink
+ * (on_sink_failure: kill) or a full log (log.max_size) is the policy's
+ * doing -- no unlogged execution; anything else is airlock's own failure.
+ * Either way the sandbox does not go on. */
 static void fail_closed(struct al_supervisor *s, const struct al_error *e)
 {
-	al_supervisor_kill(s, al_evlog_sink_failure(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e->msg);
+	al_supervisor_kill(s, al_evlog_stop_reason(s->log) ? AL_KILL_POLICY : AL_KILL_ERROR, e->msg);
 }
 
 /* A record that cannot be made durable stops the run. */

@@ -245,6 +245,10 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_buf_free(&b);
 	if (r == 0)
 		s->run_start_logged = true;
+	/* signed at once: a supervisor killed at any moment from here on
+	 * leaves a verifiable prefix (docs/evidence.md) */
+	if (r == 0)
+		r = al_evlog_checkpoint(s->log, err);
 	return r;
 }
 
@@ -346,6 +350,27 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 			     const struct al_teardown_facts *t);
 static void log_exit_record(struct al_supervisor *s);
 
+/* Before run_end: evidence that cannot be shipped (the sink is down, the
+ * spool could not be delivered) is how the run ended too. Say so in the
+ * verdict now, so that run_end and the exit status agree. A run that
+ * already ended by airlock's decision (timeout, policy, error) keeps its
+ * verdict; the reason says what happened to the evidence. */
+static void settle_sink(struct al_supervisor *s, const char **verdict, int *status)
+{
+	struct al_error e = {0};
+
+	if (al_evlog_sink_settle(s->log, &e) == 0)
+		return;
+	if (!s->spec->quiet || *status == 0)
+		fprintf(stderr, "airlock: event log: %s\n", e.msg);
+	if (!s->kill_detail[0])
+		snprintf(s->kill_detail, sizeof s->kill_detail, "%s", e.msg);
+	if (strcmp(*verdict, "exited") == 0 || strcmp(*verdict, "signaled") == 0) {
+		*verdict = "sink-undelivered";
+		*status = AL_EXIT_SETUP;
+	}
+}
+
 /* After the sandbox is gone there is nothing left to kill; a record that
  * cannot be written is reported, and al_evlog_close fails the run. */
 static void log_event_plain(struct al_supervisor *s, const char *type, const char *fields)
@@ -355,6 +380,31 @@ static void log_event_plain(struct al_supervisor *s, const char *type, const cha
 		s->log_failed_reported = true;
 		al_escape_printf(stderr, "airlock: event log: %s\n", e.msg);
 	}
+}
+
+/* A SIGINT/SIGTERM/SIGHUP/SIGQUIT still pending after the loop arrived
+ * while the workspace report, the export or teardown ran (those stop early
+ * for it). The workload had already ended, but the caller interrupted the
+ * run: it ends as interrupted, 128+N, like a signal during the run. */
+static void late_signal(struct al_supervisor *s, const sigset_t *set, const char **verdict,
+			int *status)
+{
+	struct timespec zero = {0, 0};
+	int sig = sigtimedwait(set, NULL, &zero);
+
+	if (sig <= 0)
+		return;
+	while (sigtimedwait(set, NULL, &zero) > 0)
+		;
+	if (strcmp(*verdict, "exited") != 0 && strcmp(*verdict, "signaled") != 0)
+		return; /* an ending of its own (timeout, policy, error) stands */
+	s->kill_reason = AL_KILL_SIGNAL;
+	s->kill_signal = sig;
+	snprintf(s->kill_detail, sizeof s->kill_detail,
+		 "received signal %d after the workload ended (during the report, export or teardown)",
+		 sig);
+	*verdict = "interrupted";
+	*status = 128 + sig;
 }
 
 void al_run_init(struct al_run *run, const struct al_spec *spec)
@@ -438,6 +488,7 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 		return al_error_set(err, 0, "image", "%s", run->img.drift_msg);
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s->log, spec->limits.output);
+	al_evlog_set_max_size(s->log, spec->log.max_size);
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
@@ -498,8 +549,10 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	plan->stdin_fd = run->inp[0];
 
 	/* Signals that end the run are read from a signalfd; block them before
-	 * the clone so none is lost in between (the init resets its mask). */
+	 * the clone so none is lost in between (the init resets its mask).
+	 * They stay blocked until the run is recorded (al_run_finish). */
 	sigprocmask(SIG_BLOCK, &run->sigs, NULL);
+	run->signals_blocked = true;
 	signal(SIGPIPE, SIG_IGN);
 
 	/* ---- clone ---- */
@@ -684,7 +737,6 @@ void al_run_teardown(struct al_run *run)
 	if (s->tickfd >= 0)
 		close(s->tickfd);
 	s->epfd = s->sigfd = s->timerfd = s->tickfd = -1;
-	sigprocmask(SIG_UNBLOCK, &run->sigs, NULL);
 	/* The log's own fds are the only ones allowed to remain open now. */
 	td.fds_left = count_fds() - run->fds_before;
 	if (td.fds_left < 0)
@@ -706,12 +758,22 @@ void al_run_teardown(struct al_run *run)
 		struct al_error lerr = {0};
 		log_run_start(s, &run->feat, run->sc, run->ll, &lerr);
 	}
+	/* A signal that came after the loop (during the report, the export or
+	 * teardown) is an ending the caller asked for: it is recorded, and it
+	 * must not kill airlock before the records are written. */
+	if (run->signals_blocked)
+		late_signal(s, &run->sigs, &run->verdict, &run->status);
+	settle_sink(s, &run->verdict, &run->status);
 	log_exit_records(s, run->verdict, run->status, &td);
 	{
 		struct al_error cerr = {0};
 		if (al_evlog_close(s->log, &cerr) < 0) {
 			al_escape_printf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
-			if (run->status == 0) {
+			/* Only a local failure changes the status: then run_end is
+			 * not covered by the final checkpoint. A sink that fails after
+			 * settle_sink succeeded has the signed run_end in the local
+			 * log, and the exit status stays the one it records. */
+			if (run->status == 0 && al_evlog_local_failure(s->log)) {
 				run->status = AL_EXIT_SETUP;
 				run->verdict = "log-error";
 			}
@@ -791,6 +853,15 @@ void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct 
 	run->sc = NULL;
 	run->ll = NULL;
 	al_plan_free(&run->plan);
+	if (run->signals_blocked) {
+		/* Anything still pending now arrived after the run was recorded:
+		 * drop it rather than die with a status the log does not give. */
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&run->sigs, NULL, &zero) > 0)
+			;
+		sigprocmask(SIG_UNBLOCK, &run->sigs, NULL);
+		run->signals_blocked = false;
+	}
 }
 
 /* `airlock run`: the four phases in order, one command, then teardown. */

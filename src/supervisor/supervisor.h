@@ -132,7 +132,8 @@ struct al_run {
 	struct al_error release_err;
 	int fds_before;       /* the teardown check's baseline */
 	ino_t pidns;          /* the sandbox's pid namespace, for the /proc scan */
-	sigset_t sigs;        /* blocked while the sandbox lives, read by signalfd */
+	sigset_t sigs;        /* blocked from the clone until the run is recorded, read by signalfd */
+	bool signals_blocked;
 	int status;           /* what airlock exits with */
 	const char *verdict;
 };

@@ -60,6 +60,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	al_verify_free(&a);
 	al_verify_free(&b);
 
+	/* expecting a run id and host can only make a verdict stricter */
+	{
+		struct al_verify c;
+		const char *q = (const char *)data, *e = q + size, *nl;
+		al_verify_init(&c, NULL);
+		if (al_verify_expect(&c, "evgen-run-0001", "testhost") < 0)
+			abort();
+		while (q < e && (nl = memchr(q, '\n', (size_t)(e - q))) != NULL) {
+			if (al_verify_line(&c, q, (size_t)(nl - q)) != AL_VERIFY_OK)
+				break;
+			q = nl + 1;
+		}
+		if (al_verify_finish(&c, q < e) == AL_VERIFY_OK && sa != AL_VERIFY_OK)
+			abort();
+		al_verify_free(&c);
+	}
+
 	/* with a trusted key nothing can verify OK (no input is signed by it) */
 	if (by_lines(data, size, key, &a) == AL_VERIFY_OK)
 		abort();

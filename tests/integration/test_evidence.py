@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -18,6 +19,7 @@ import pytest
 from conftest import REPO, log_records, wait_until
 
 OK, MALFORMED, EDITED, SEQUENCE, TRUNCATED, BAD_SIG, WRONG_KEY, USAGE = 0, 1, 2, 3, 4, 5, 6, 64
+STREAM_MISSING, WRONG_RUN = 7, 8
 
 
 @pytest.fixture(scope="session")
@@ -213,6 +215,98 @@ def test_killed_writer_leaves_verifiable_prefix(airlock_bin, evgen, tmp_path):
     assert f"up to the checkpoint at line {cps[-1] + 1}" in r.stdout
 
 
+def test_endless_line_is_rejected_at_the_limit(airlock_bin, tmp_path):
+    """A line over the 1 MiB record limit is judged when the limit is
+    passed, not read to its end: /dev/zero (one endless line) returns, and
+    so does a 200 MiB single line in a regular file (timeouts are a guard
+    against the old hang, not a measurement)."""
+    r = subprocess.run([str(airlock_bin), "log", "verify", "/dev/zero"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == MALFORMED, r.stdout + r.stderr
+    assert "longer than" in r.stdout
+    cat = subprocess.Popen(["cat", "/dev/zero"], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run([str(airlock_bin), "log", "verify", "-"], stdin=cat.stdout,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        cat.kill()
+        cat.wait()
+    assert r.returncode == MALFORMED, r.stdout + r.stderr
+    big = tmp_path / "big.jsonl"
+    with open(big, "wb") as f:
+        f.truncate(200 << 20)  # sparse: 200 MiB of NULs, no newline
+    r = verify(airlock_bin, big)
+    assert r.returncode == MALFORMED, r.stdout
+    assert "line 1: line longer than" in r.stdout
+
+
+def test_fifo_in_place_of_a_log_does_not_hang(airlock_bin, tmp_path):
+    fifo = tmp_path / "run.jsonl"
+    os.mkfifo(fifo)
+    r = subprocess.run([str(airlock_bin), "log", "verify", str(fifo)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == USAGE, r.stdout + r.stderr
+    assert "not a file" in r.stderr
+
+
+def test_stream_files_missing_or_replaced_fail(airlock_bin, evgen, tmp_path):
+    """A stream file the log names is evidence: gone, a symlink, a FIFO or a
+    directory fails verification (7), and a FIFO is never opened for a
+    blocking read. --no-streams checks the log alone, and says so."""
+    log = tmp_path / "run.jsonl"
+    make(evgen, log)
+    assert verify(airlock_bin, log).returncode == OK
+    out = Path(f"{log}.stdout")
+    keep = tmp_path / "kept"
+    out.rename(keep)
+    for plant in (lambda: None, lambda: out.symlink_to(keep), lambda: os.mkfifo(out),
+                  lambda: out.mkdir()):
+        plant()
+        r = subprocess.run([str(airlock_bin), "log", "verify", str(log)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == STREAM_MISSING, r.stdout
+        assert "run.jsonl.stdout" in r.stdout
+        if out.is_dir() and not out.is_symlink():
+            out.rmdir()
+        elif out.exists() or out.is_symlink():
+            out.unlink()
+    r = verify(airlock_bin, log, "--no-streams")
+    assert r.returncode == OK, r.stdout
+    assert "not checked (--no-streams)" in r.stdout
+    keep.rename(out)
+    assert verify(airlock_bin, log).returncode == OK
+    # a stream file grown to 1 TiB (sparse) is judged by its length, not read
+    data = out.read_bytes()
+    with open(out, "r+b") as f:
+        f.truncate(1 << 40)
+    r = subprocess.run([str(airlock_bin), "log", "verify", str(log)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == EDITED, r.stdout
+    out.write_bytes(data)
+
+
+def test_substituted_log_of_another_run_fails_with_run_and_key(airlock_bin, evgen, tmp_path):
+    """Another run's valid log in place of this one verifies on its own (it
+    is a valid log); --run (the id this run was given) and --pubkey (this
+    run's key) each refuse it."""
+    mine, other = tmp_path / "mine.jsonl", tmp_path / "other.jsonl"
+    key = make(evgen, mine, 10, "--run", "run-mine")
+    make(evgen, other, 10, "--run", "run-other")
+    assert verify(airlock_bin, other).returncode == OK
+    r = verify(airlock_bin, other, "--run", "run-mine")
+    assert r.returncode == WRONG_RUN, r.stdout
+    assert "run-other" in r.stdout and "run-mine" in r.stdout
+    assert verify(airlock_bin, other, "--pubkey", key).returncode == WRONG_KEY
+    r = verify(airlock_bin, mine, "--run", "run-mine", "--pubkey", key)
+    assert r.returncode == OK, r.stdout
+    assert "as expected" in r.stdout
+    assert verify(airlock_bin, mine, "--run", "bad/id").returncode == USAGE
+    # host facts: run_start.host must be the one expected
+    assert verify(airlock_bin, mine, "--host", "testhost").returncode == OK
+    r = verify(airlock_bin, mine, "--host", "elsewhere")
+    assert r.returncode == WRONG_RUN and "elsewhere" in r.stdout, r.stdout
+
+
 # --- show ---------------------------------------------------------------------
 
 def test_show_is_readable_and_safe(airlock_bin, evgen, tmp_path):
@@ -357,3 +451,132 @@ def test_flood_of_output_is_capped(airlock, airlock_bin, tmp_path, airlock_works
     assert end["output"]["dropped_bytes"] > 40_000_000 or streams["stdout"]["dropped"] > 40_000_000
     assert any(x["type"] in ("limit", "output_capped") for x in recs)
     assert len(recs) < 200, "output turned into too many records"
+
+
+# --- endings of the log itself ------------------------------------------------
+
+def test_short_run_killed_at_once_leaves_signed_prefix(airlock, airlock_bin, tmp_path,
+                                                       airlock_works):
+    """A first checkpoint is signed right after run_start: a supervisor
+    SIGKILLed as soon as anything follows it (well before the 1 s
+    checkpoint_interval) still leaves a verifiable signed prefix, reported
+    as truncated (4) with the part that is signed."""
+    log = tmp_path / "run.jsonl"
+    p = airlock.popen("run", *airlock.extra, "--log", log, "--", "/bin/sleep", "30")
+    try:
+        assert wait_until(lambda: log.exists() and log.read_bytes().count(b"\n") >= 2,
+                          timeout=30), "the log never got two records"
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    recs = log_records(log)
+    assert recs[0]["type"] == "run_start" and recs[1]["type"] == "checkpoint", recs[:2]
+    r = verify(airlock_bin, log)
+    assert r.returncode == TRUNCATED, r.stdout
+    assert "verify up to the checkpoint at line 2" in r.stdout, r.stdout
+    r = verify(airlock_bin, log, "--pubkey", recs[0]["pubkey"], "--run", recs[0]["run"])
+    assert r.returncode == TRUNCATED, r.stdout
+
+
+def test_log_directory_removed_mid_run_fails_closed(airlock, tmp_path, airlock_works):
+    """Records written to a log nobody can find are no log: removing the
+    log's directory mid-run is noticed (on the supervisor's tick) and kills
+    the run with the reason, instead of exit 0 and no log."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    log = d / "run.jsonl"
+    p = airlock.popen("run", *airlock.extra, "--log", log, "--", "/bin/sh", "-c",
+                      "sleep 20; echo finished")
+    try:
+        assert wait_until(lambda: log.exists() and log.stat().st_size > 0, timeout=30)
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 125, (p.returncode, err)
+    assert b"no longer reachable by its path" in err, err
+    assert b"finished" not in out
+
+
+def test_log_size_cap_kills_an_exec_loop(airlock, airlock_bin, tmp_path, airlock_works):
+    """log.max_size bounds the log: an exec loop fills 1 MiB, a limit record
+    {kind: log_size} says so, the run is killed by policy (123), the final
+    records still fit, the file stays within the cap, and it verifies."""
+    log = tmp_path / "run.jsonl"
+    r = airlock.run("run", *airlock.extra, "--log", log, "--log-max-size", "1MiB", "--",
+                    "/bin/sh", "-c", "while :; do /bin/true; done", timeout=120)
+    assert r.rc == 123, r.describe()
+    assert log.stat().st_size <= 1 << 20
+    recs = log_records(log)
+    lim = [x for x in recs if x["type"] == "limit" and x.get("kind") == "log_size"]
+    assert len(lim) == 1 and lim[0]["limit_bytes"] == 1 << 20 and lim[0]["action"] == "kill"
+    end = [x for x in recs if x["type"] == "run_end"]
+    assert end and end[0]["verdict"] == "policy" and end[0]["exit_status"] == 123, end
+    assert "max_size" in end[0].get("reason", "")
+    v = verify(airlock_bin, log)
+    assert v.returncode == OK, v.stdout
+
+
+def test_full_disk_names_the_error(airlock, airlock_bin, tmp_path, airlock_works):
+    """The log's first failure (ENOSPC on a 64 KiB tmpfs) is the message
+    the user sees, with the path -- not 'failed earlier'."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs in a private mount namespace")
+    if not shutil.which("unshare"):
+        pytest.skip("unshare(1) not installed")
+    d = tmp_path / "tiny"
+    d.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {d} && "
+              f"exec {airlock_bin} run --log {d}/run.jsonl -- /bin/sh -c "
+              "'head -c 400000 /dev/zero; sleep 5'")
+    cp = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                        capture_output=True, timeout=120)
+    assert cp.returncode == 125, cp.stderr
+    assert b"No space left on device" in cp.stderr, cp.stderr
+    assert f"{d}/run.jsonl".encode() in cp.stderr, cp.stderr
+    assert b"failed earlier" not in cp.stderr, cp.stderr
+
+
+def test_log_push_refuses_hostile_spools(airlock_bin, tmp_path):
+    """`airlock log push` reads a file an operator points it at: a symlink,
+    a FIFO, a torn entry, or a spool a running airlock still holds (flock)
+    is refused before anything is sent -- the sink URL here has no server,
+    so any attempt to connect would show as a connection error instead."""
+    import fcntl
+    import struct
+
+    def push(p):
+        return subprocess.run([str(airlock_bin), "log", "push", str(p), "--sink",
+                               "relp://127.0.0.1:9"], capture_output=True, text=True,
+                              timeout=60)
+
+    rec = b'{"v":1,"seq":5,"time":"2026-01-01T00:00:00.000000000Z","mono_ns":1,"run":"r1","type":"x","prev":"' + b"0" * 64 + b'"}'
+    good = tmp_path / "r1.sink-spool"
+    good.write_bytes(struct.pack("<QI", 5, len(rec)) + rec)
+    torn = tmp_path / "torn.sink-spool"
+    torn.write_bytes(good.read_bytes() + struct.pack("<QI", 6, 1000) + b"short")
+    r = push(torn)
+    assert r.returncode == 1 and "damaged entry" in r.stderr, r.stderr
+    assert torn.exists()
+    link = tmp_path / "link.sink-spool"
+    link.symlink_to(good)
+    r = push(link)
+    assert r.returncode == 1 and "Too many levels of symbolic links" in r.stderr, r.stderr
+    fifo = tmp_path / "fifo.sink-spool"
+    os.mkfifo(fifo)
+    r = push(fifo)
+    assert r.returncode == 1 and "not a regular file" in r.stderr, r.stderr
+    with open(good, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = push(good)
+    assert r.returncode == 1 and "in use" in r.stderr, r.stderr
+    # whole, unlocked: it gets as far as the (absent) server, and is kept
+    r = push(good)
+    assert r.returncode == 1 and "connect" in r.stderr.lower(), r.stderr
+    assert good.exists()
+    assert subprocess.run([str(airlock_bin), "log", "push", str(good)],
+                          capture_output=True).returncode == 125  # no --sink

@@ -335,3 +335,41 @@ def test_exit_is_recorded_before_the_workspace_report(airlock, world_tmp):
     types = [r.get("type") for r in log_records(log)]
     assert "workspace" in types and "exit" in types, types
     assert types.index("exit") < types.index("workspace"), f"exit recorded after the report: {types}"
+
+
+def test_signal_during_the_export_is_recorded_not_fatal(airlock, world_tmp):
+    """SIGTERM to airlock after the workload ended, while the export copies:
+    the export stops (left incomplete), and airlock still writes teardown and
+    run_end -- verdict interrupted, exit 143, the same in the log and in the
+    exit status -- and the log verifies. Before, airlock died of the signal
+    when it unblocked it, with no run_end."""
+    ws = world_tmp / "ws"
+    ws.mkdir()
+    make_world_writable(ws)
+    log = world_tmp / "run.jsonl"
+    export = world_tmp / "out"
+    p = airlock.popen("run", *airlock.extra, "--workspace", str(ws), "--export", str(export),
+                      "--log", str(log), "--",
+                      "sh", "-c", "dd if=/dev/zero of=/workspace/big bs=1M count=1500 2>/dev/null")
+    try:
+        # the exit record is written before the report and export begin
+        assert wait_until(lambda: log.exists() and '"type":"exit"' in log.read_text(), 60), \
+            "the workload's exit was never recorded"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        kill_all([p.pid])
+    recs = log_records(log)
+    end = [r for r in recs if r.get("type") == "run_end"]
+    assert end, f"no run_end: airlock died of the signal\n{err.decode(errors='replace')}"
+    ws_rec = [r for r in recs if r.get("type") == "workspace"]
+    if end[0]["verdict"] == "interrupted":
+        assert p.returncode == 128 + signal.SIGTERM, (p.returncode, end[0])
+        assert end[0]["exit_status"] == p.returncode
+        assert ws_rec and ws_rec[0].get("export_complete") is not True, ws_rec
+        assert not export.exists(), "an interrupted export was put in place"
+    else:
+        # the export won the race: an ordinary ending, still recorded whole
+        assert end[0]["verdict"] == "exited" and p.returncode == 0, (p.returncode, end[0])
+    v = airlock.run("log", "verify", str(log))
+    assert v.rc == 0, v.describe()

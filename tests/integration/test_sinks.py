@@ -422,3 +422,203 @@ def test_airlock_run_spools_through_outage_and_log_verifies(rs, tmp_path):
     shipped.write_bytes(b"".join(r + b"\n" for r in records))
     v = subprocess.run([AIRLOCK, "log", "verify", str(shipped)], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+@pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
+def test_undeliverable_spool_verdict_agrees_and_log_push_delivers(rs, tmp_path):
+    """The server dies and stays away: the run's evidence cannot be shipped,
+    so run_end says so (verdict sink-undelivered, exit_status 125) and
+    airlock exits 125 -- the signed final record and the exit status agree.
+    The kept spool is delivered later with `airlock log push`, behind a
+    gap marker, to the real rsyslogd: the shipped log is then complete and
+    verifies. Pushing again delivers nothing new."""
+    spool = tmp_path / "spool"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"log": {"sink": rs.url("relp"), "on_sink_failure": "spool",
+                                        "spool_dir": str(spool)}}))
+    log = tmp_path / "run.jsonl"
+    proc = subprocess.Popen(RUN + ["-q", "--spec", str(spec), "--log", str(log), "--",
+                             "/bin/sh", "-c", "echo a; read x; echo b"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"a\n"
+    # everything written so far has reached the server before it dies
+    assert wait_until_equal(lambda: len(rs.records()), lambda: len(log.read_bytes().splitlines()))
+    rs.kill()
+    proc.stdin.write(b"\n")
+    proc.stdin.close()
+    rc = proc.wait(60)
+    err = proc.stderr.read().decode()
+    assert rc == 125, err
+    assert "airlock log push" in err and "not delivered" in err, err
+    local = log.read_bytes().splitlines()
+    end = [json.loads(l) for l in local if b'"type":"run_end"' in l]
+    assert len(end) == 1
+    assert end[0]["verdict"] == "sink-undelivered" and end[0]["exit_status"] == 125, end
+    assert "not delivered" in end[0]["reason"]
+    und = [json.loads(l) for l in local if b'"type":"sink"' in l]
+    assert [u["event"] for u in und] == ["undelivered"], und
+    assert "airlock log push" in und[0]["reason"]
+    v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    spools = list(spool.iterdir())
+    assert len(spools) == 1 and spools[0].name.endswith(".sink-spool"), spools
+
+    rs.start()
+    before = len(rs.records())
+    p = subprocess.run([AIRLOCK, "log", "push", str(spools[0]), "--sink", rs.url("relp")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "delivered" in p.stdout
+    assert not spools[0].exists()
+    got = rs.wait_records(len(local))
+    records, _ = reassemble(got)
+    assert records == local  # the whole log, in the end, byte-exact
+    gaps = rs.gaps()
+    assert len(gaps) == 1 and "airlock log push" in gaps[0]["reason"]
+    assert gaps[0]["records"] == len(got) - before
+    shipped = tmp_path / "shipped.jsonl"
+    shipped.write_bytes(b"".join(r + b"\n" for r in records))
+    v = subprocess.run([AIRLOCK, "log", "verify", "--no-streams", str(shipped)],
+                       capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    # again: nothing new reaches the server
+    n = len(rs.records())
+    p = subprocess.run([AIRLOCK, "log", "push", str(spools[0]), "--sink", rs.url("relp")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "No such file" in p.stderr, p.stdout + p.stderr
+    time.sleep(0.5)
+    assert len(rs.records()) == n and len(rs.gaps()) == 1
+
+
+def wait_until_equal(a, b, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if a() == b():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class HungRelpServer:
+    """Accepts TCP, answers the RELP `open` (so a session starts), then never
+    answers again: a hung log server, not a dead one (no FIN, no RST)."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf = b""
+        try:
+            while True:  # one whole "TXNR open LEN DATA\n" frame
+                d = c.recv(4096)
+                if not d:
+                    return
+                buf += d
+                parts = buf.split(b" ", 3)
+                if len(parts) == 4 and len(parts[3]) > int(parts[2]):
+                    break
+            body = b"200 OK\nrelp_version=0\nrelp_software=hung-test\ncommands=syslog"
+            c.sendall(parts[0] + b" rsp %d " % len(body) + body + b"\n")
+            while not self.stop:  # read nothing more, answer nothing more
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture
+def hung_relp():
+    h = HungRelpServer()
+    yield h
+    h.close()
+
+
+def relp_timeline(log):
+    recs = [json.loads(l) for l in log.read_bytes().splitlines()]
+    return recs, recs[0]["mono_ns"]
+
+
+@pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
+def test_hung_relp_server_is_noticed_when_the_run_is_quiet(hung_relp, tmp_path):
+    """A server that stops answering is lost even when no further record
+    would fill librelp's window: a message unanswered (no byte from the
+    server) for the documented 5 s is a loss, checked on every tick. Under
+    the default kill policy the quiet run is killed with that reason."""
+    log = tmp_path / "run.jsonl"
+    t = time.monotonic()
+    p = subprocess.run(RUN + ["-q", "--log", str(log), "--log-sink",
+                              "relp://127.0.0.1:%d" % hung_relp.port, "--",
+                              "/bin/sleep", "60"], capture_output=True, timeout=45)
+    elapsed = time.monotonic() - t
+    assert p.returncode == 123, p.stderr
+    recs, t0 = relp_timeline(log)
+    end = [r for r in recs if r["type"] == "run_end"][0]
+    assert "has not answered for" in end["reason"], end
+    print("quiet run: killed %.2f s after start (run_end at %.3f s)"
+          % (elapsed, (end["mono_ns"] - t0) / 1e9))
+    v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout
+
+
+@pytest.mark.skipif(AIRLOCK_SKIP is not None, reason=str(AIRLOCK_SKIP))
+@pytest.mark.parametrize("policy", ["kill", "spool"])
+def test_hung_relp_server_stall_is_bounded_and_recorded(hung_relp, tmp_path, policy):
+    """Records flowing to a hung server: librelp's window fills and a send
+    would block on librelp's own clock; airlock waits instead, bounded by
+    the hang deadline of the first unanswered message, and records how long
+    the supervisor (and so the workload) was stalled in a `sink` record."""
+    log = tmp_path / "run.jsonl"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"log": {"sink": "relp://127.0.0.1:%d" % hung_relp.port,
+                                        "on_sink_failure": policy,
+                                        "spool_dir": str(tmp_path / "spool")}}))
+    p = subprocess.run(RUN + ["-q", "--spec", str(spec), "--log", str(log), "--",
+                              "/bin/sh", "-c", "i=0; while [ $i -lt 400 ]; do /bin/true; "
+                              "i=$((i+1)); done; echo done"],
+                       capture_output=True, timeout=120)
+    recs, t0 = relp_timeline(log)
+    end = [r for r in recs if r["type"] == "run_end"][0]
+    stalls = [r for r in recs if r["type"] == "sink" and r["event"] == "stalled"]
+    # The server answers nothing after `open`, so the window (128) is full
+    # once that many records were sent; on a loaded machine the exec loop
+    # may be too slow to get there before the hang deadline, and then the
+    # tick notices the hang with nothing stalled. Judge what happened.
+    early = sum(1 for r in recs if r["mono_ns"] - t0 < 4.5e9)
+    if early >= 128:  # the 128th send found the window full
+        assert stalls, [r["type"] for r in recs]
+    assert all(s["stalled_ns"] > 0 and s["longest_ns"] <= s["stalled_ns"] for s in stalls)
+    if policy == "kill":
+        assert p.returncode == 123, p.stderr
+        assert "has not answered for" in end["reason"], end
+    else:
+        assert p.returncode == 125, p.stderr  # the evidence could not be shipped
+        assert end["verdict"] == "sink-undelivered", end
+        assert b"done" in p.stdout
+    print("%s: %d records in the first 4.5 s; stalls %s; run_end at %.3f s" % (
+        policy, early, [round(s["longest_ns"] / 1e9, 3) for s in stalls],
+        (end["mono_ns"] - t0) / 1e9))
+    v = subprocess.run([AIRLOCK, "log", "verify", str(log)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout

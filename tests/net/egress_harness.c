@@ -6,7 +6,7 @@
  *
  *   egress_harness --listen 127.0.0.1 [--allow-domain N]... [--deny-domain N]...
  *       [--allow-port P]... [--allow-cidr A/N]... [--host NAME=ADDR]...
- *       [--resolver ADDR:PORT]... [--transparent] [--netns /proc/PID/ns/net]
+ *       [--resolver ADDR:PORT]... [--transparent] [--transparent6] [--netns /proc/PID/ns/net]
  *       [--chaos-seed N [--chaos-latency-ms N] [--chaos-jitter-ms N] [--chaos-loss P]
  *        [--chaos-reset P] [--chaos-bandwidth BYTES_PER_S]]
  */
@@ -46,6 +46,20 @@ static int listen_on(const char *addr, int type, uint16_t *port)
 		return -1;
 	getsockname(fd, (struct sockaddr *)&sa, &len);
 	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* [::1]:0 */
+static int listen_on6(int type, uint16_t *port)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0)
+		return -1;
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	*port = ntohs(sa.sin6_port);
 	return fd;
 }
 
@@ -121,8 +135,8 @@ int main(int argc, char **argv)
 	                               .resolvers = resolvers};
 	struct al_egress_fds fds = {-1, -1, -1, -1, -1, -1};
 	const char *listen_addr = "127.0.0.1", *netns = NULL;
-	uint16_t p_http = 0, p_socks = 0, p_dns = 0, p_dns_tcp = 0, p_tr = 0;
-	bool transparent = false;
+	uint16_t p_http = 0, p_socks = 0, p_dns = 0, p_dns_tcp = 0, p_tr = 0, p_tr6 = 0;
+	bool transparent = false, transparent6 = false;
 	struct al_error err = {0};
 	int pidfd, report_fd, i;
 	pid_t pid;
@@ -140,6 +154,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--transparent") == 0) {
 			transparent = true;
+			continue;
+		}
+		if (strcmp(a, "--transparent6") == 0) {
+			transparent6 = true;
 			continue;
 		}
 		if (v == NULL)
@@ -217,7 +235,10 @@ int main(int argc, char **argv)
 	fds.dns_tcp = listen_on(listen_addr, SOCK_STREAM, &p_dns_tcp);
 	if (transparent)
 		fds.transparent = listen_on(listen_addr, SOCK_STREAM, &p_tr);
-	if (fds.http < 0 || fds.socks < 0 || fds.dns_udp < 0 || fds.dns_tcp < 0) {
+	if (transparent6)
+		fds.transparent6 = listen_on6(SOCK_STREAM, &p_tr6);
+	if (fds.http < 0 || fds.socks < 0 || fds.dns_udp < 0 || fds.dns_tcp < 0 ||
+	    (transparent && fds.transparent < 0) || (transparent6 && fds.transparent6 < 0)) {
 		perror("egress_harness: listen");
 		return 1;
 	}
@@ -236,9 +257,11 @@ int main(int argc, char **argv)
 	close(fds.dns_tcp);
 	if (fds.transparent >= 0)
 		close(fds.transparent);
+	if (fds.transparent6 >= 0)
+		close(fds.transparent6);
 	printf("{\"ready\":true,\"pid\":%d,\"http\":%u,\"socks\":%u,\"dns\":%u,\"dns_tcp\":%u,"
-	       "\"transparent\":%u}\n",
-	       (int)pid, p_http, p_socks, p_dns, p_dns_tcp, p_tr);
+	       "\"transparent\":%u,\"transparent6\":%u}\n",
+	       (int)pid, p_http, p_socks, p_dns, p_dns_tcp, p_tr, p_tr6);
 	fflush(stdout);
 	for (;;) {
 		struct pollfd pf[3] = {{report_fd, POLLIN, 0}, {0, POLLIN, 0}, {pidfd, POLLIN, 0}};

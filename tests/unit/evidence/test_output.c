@@ -111,19 +111,39 @@ static void test_hostile_bytes_stay_in_stream_file(void **state)
 	assert_non_null(strstr(l.v[1], "\"offset\":0,\"len\":"));
 	assert_int_equal(verify_path(f->log, NULL, &v), AL_VERIFY_OK);
 	{
-		int checked, missing;
+		int checked;
 		FILE *fp;
-		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing),
-		                 AL_VERIFY_OK);
+		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked), AL_VERIFY_OK);
 		assert_int_equal(checked, 2);
-		assert_int_equal(missing, 0);
 		/* one byte more in the stream file: no longer the recorded output */
 		fp = fopen(outp, "ae");
 		fputc('x', fp);
 		fclose(fp);
-		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked, &missing),
-		                 AL_VERIFY_EDITED);
+		assert_int_equal(al_verify_stream_files(&v, f->dir, &checked), AL_VERIFY_EDITED);
 		assert_non_null(strstr(v.reason, "out.jsonl.stdout"));
+	}
+	{
+		/* a stream file the log names that is gone, a link, or a FIFO is
+		 * not the evidence: each fails, and the FIFO is never read */
+		char *errp = NULL;
+		int checked;
+		struct al_verify w;
+		assert_int_equal(truncate(outp, sizeof evil), 0); /* stdout as recorded again */
+		assert_true(asprintf(&errp, "%s.stderr", f->log) > 0);
+		for (int kind = 0; kind < 3; kind++) {
+			unlink(errp);
+			if (kind == 1)
+				assert_int_equal(symlink(outp, errp), 0);
+			else if (kind == 2)
+				assert_int_equal(mkfifo(errp, 0600), 0);
+			assert_int_equal(verify_path(f->log, NULL, &w), AL_VERIFY_OK);
+			assert_int_equal(al_verify_stream_files(&w, f->dir, &checked),
+			                 AL_VERIFY_STREAM_MISSING);
+			assert_non_null(strstr(w.reason, "out.jsonl.stderr"));
+			al_verify_free(&w);
+		}
+		unlink(errp);
+		free(errp);
 	}
 	al_verify_free(&v);
 	lines_free(&l);

@@ -185,6 +185,37 @@ static void chunked(void **state)
 	assert_int_equal(chunk_all("0\r\nX: 1\n\r\n", &used), -1);
 }
 
+static int sniff(const char *s, char host[AL_NAME_MAX], uint16_t *port)
+{
+	bool is_ip = false, pg = false;
+	*port = 0;
+	return al_http_sniff_host(s, strlen(s), host, &is_ip, port, &pg);
+}
+
+static void sniff_host(void **state)
+{
+	char host[AL_NAME_MAX];
+	uint16_t port;
+	(void)state;
+	assert_int_equal(
+	    sniff("GET /x HTTP/1.1\r\nAccept: */*\r\nHost: Web.Test:8080\r\n\r\n", host, &port), 1);
+	assert_string_equal(host, "web.test");
+	assert_int_equal(port, 8080);
+	assert_int_equal(sniff("GET / HTTP/1.0\r\nhost:  127.0.0.2 \r\n\r\n", host, &port), 1);
+	assert_string_equal(host, "127.0.0.2");
+	assert_int_equal(sniff("GET / HTTP/1.1\r\nHost: a.test\r\n", host, &port), 0);
+	assert_int_equal(sniff("GET / HTTP/1.1\r\nX: y\r\n\r\n", host, &port), -1); /* no Host */
+	assert_int_equal(
+	    sniff("GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", host, &port), -1);
+	assert_int_equal(sniff("GET / HTTP/1.1\r\nX: y\r\n Host: b.test\r\n\r\n", host, &port), -1);
+	assert_int_equal(sniff("GET / HTTP/1.1\nHost: a.test\r\n\r\n", host, &port),
+	                 -1); /* bare LF */
+	assert_int_equal(sniff("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", host, &port),
+	                 -1);
+	assert_int_equal(sniff("GET / SSH/2.0\r\nHost: a.test\r\n\r\n", host, &port), -1);
+	assert_int_equal(sniff("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", host, &port), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +225,7 @@ int main(void)
 	    cmocka_unit_test(refused),
 	    cmocka_unit_test(body_framing),
 	    cmocka_unit_test(chunked),
+	    cmocka_unit_test(sniff_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

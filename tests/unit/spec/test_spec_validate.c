@@ -353,7 +353,7 @@ static void test_canonical_defaults(void **state)
 	    "\"limits\":{\"cpus\":1,\"disk\":2147483648,\"fsize\":2147483648,\"memory\":4294967296,"
 	    "\"nproc\":256,\"open_files\":1024,\"output\":67108864,\"pids\":256,\"timeout\":"
 	    "600000000000},"
-	    "\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"on_sink_"
+	    "\"log\":{\"checkpoint_every\":1000,\"checkpoint_interval\":1000000000,\"max_size\":1073741824,\"on_sink_"
 	    "failure\":\"kill\","
 	    "\"path\":null,\"signing_key\":null,\"sink\":null,\"spool_dir\":null,\"tls_ca\":null},"
 	    "\"network\":{\"loopback_tcp\":true,\"mode\":\"none\"},\"user\":{\"gid\":1000,\"uid\":1000},\"version\":1,"
