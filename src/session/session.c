@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1071,6 +1072,13 @@ __attribute__((noreturn)) static void session_supervisor(const struct al_spec *s
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(AL_EXIT_SETUP);
 	close(null);
+	/* The detached supervisor keeps nothing of its caller but the ready
+	 * pipe: a descriptor the caller leaked to `airlock create` (a pipe it
+	 * waits on for EOF, a lock) must not live as long as the session. */
+	if (ready_fd > 3)
+		syscall(SYS_close_range, 3, (unsigned)ready_fd - 1, 0);
+	if (syscall(SYS_close_range, (unsigned)ready_fd + 1, ~0U, 0) < 0)
+		_exit(AL_EXIT_SETUP);
 	al_run_init(run, spec);
 	run->plan.session = true;
 	r = al_run_prepare(run, &err);

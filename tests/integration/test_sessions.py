@@ -316,3 +316,23 @@ def test_fifty_sessions(airlock, airlock_works):
             s.rm()
     live = {s["id"] for s in json.loads(airlock.run("ls", "--json").stdout)}
     assert not ({s.id for s in ids} & live)
+
+
+def test_create_keeps_no_caller_descriptor(airlock, airlock_works):
+    """A descriptor the caller leaks into `airlock create` (here a pipe the
+    caller then waits on for EOF) is not kept by the detached supervisor."""
+    r, w = os.pipe()
+    try:
+        p = subprocess.run(airlock.cmd("create", *airlock.extra), pass_fds=(w,),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        os.close(w)
+        w = -1
+        import select
+        ready, _, _ = select.select([r], [], [], 10)
+        assert ready and os.read(r, 1) == b"", "the session's supervisor holds the caller's pipe"
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+        airlock.run("rm", p.stdout.decode().strip())
