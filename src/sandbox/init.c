@@ -479,6 +479,7 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
  * and the rlimits installed above. Static storage: the init never mallocs. */
 #define SESSION_MAX_CMDS 256
 static struct al_init_req session_req;
+static bool session_dumpable_exec; /* rootless: see session_cmd_child */
 static char *session_argv[AL_REQ_ARGS_MAX + 1];
 static char *session_envp[AL_REQ_ARGS_MAX + 1];
 static struct {
@@ -558,9 +559,17 @@ __attribute__((noreturn)) static void session_cmd_child(int fds[3], int report_f
 		goto fail;
 	}
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* As for the workload: dumpable for the exec, so the supervisor can
-	 * read the exec's arguments; execve resets it from the new program. */
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	/* Unlike the workload of a run, this command is born while other
+	 * processes of the sandbox run, as the same uid: while it is dumpable
+	 * they could read its memory (a copy of the init's) through
+	 * /proc/PID/mem. So it stays non-dumpable where the supervisor can
+	 * read it anyway (rootful: the supervisor has CAP_SYS_PTRACE over the
+	 * memory's user namespace). Rootless, the supervisor needs it dumpable
+	 * to read the exec's arguments; the init's copy of the supervisor's
+	 * secrets was wiped at its start (al_init_main), and execve resets
+	 * dumpability from the new program. */
+	if (session_dumpable_exec)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	rep[1] = exec_in_path(session_argv, session_envp, path ? path : "/usr/bin:/bin");
 fail:
 	while (write(report_fd, rep, sizeof rep) < 0 && errno == EINTR)
@@ -651,6 +660,7 @@ __attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t
 	struct sigaction sa;
 	sigset_t wait_mask = *all;
 
+	session_dumpable_exec = c->plan->rootless;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = session_noop;
 	sigaction(SIGCHLD, &sa, NULL);
@@ -736,6 +746,12 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	sigset_t sigs;
 	size_t i;
 
+	/* Our memory is a copy of the supervisor's, its signing keys included.
+	 * Nothing inside may ever read them: a session's commands are forked
+	 * from us, and (rootless) each is dumpable for a moment before its
+	 * exec while other processes of the sandbox run (session_cmd_child). */
+	for (i = 0; i < (size_t)plan->n_wipe && i < AL_ARRAY_SIZE(plan->wipe); i++)
+		explicit_bzero(plan->wipe[i], plan->wipe_len[i]);
 	/* We are a copy of the supervisor: its command line (host paths of the
 	 * log, the spec, volumes) must not be readable in /proc/1/cmdline. */
 	al_proctitle_set("airlock-init");

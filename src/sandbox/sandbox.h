@@ -163,6 +163,11 @@ struct al_sandbox_plan {
 	const char *path_env;    /* PATH value used to resolve argv[0] inside */
 	const char *workdir;
 	bool session;            /* no workload: serve exec requests (sessions) */
+	/* The supervisor's secrets (the event log's signing keys): the init
+	 * is a copy of the supervisor's memory and wipes them first thing. */
+	void *wipe[4];
+	size_t wipe_len[4];
+	int n_wipe;
 
 	int sync_fd;             /* child end of the setup socketpair */
 	int stdout_fd, stderr_fd, stdin_fd; /* child ends; stdin -1 = /dev/null inside */

@@ -543,6 +543,7 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, run->sp) < 0)
 		return al_error_errno(err, "supervisor", "socketpair");
+	plan->n_wipe = al_evlog_secret_regions(s->log, plan->wipe, plan->wipe_len, 4);
 	plan->sync_fd = run->sp[1];
 	plan->stdout_fd = run->outp[1];
 	plan->stderr_fd = run->errp[1];
