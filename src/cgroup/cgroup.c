@@ -632,6 +632,26 @@ int al_cgroup_clone_fd(const struct al_cgroup *cg)
 	return cg->v2.fd;
 }
 
+int al_cgroup_update(struct al_cgroup *cg, unsigned what, const struct al_limits *lim,
+                     struct al_error *err)
+{
+	int r;
+
+	if (cg == NULL || cg->ops == NULL || cg->ops->update == NULL)
+		return al_error_set(err, ENOTSUP, "cgroup",
+		                    "no cgroup to change limits on (rlimits-only mode)");
+	r = cg->ops->update(cg, what, lim, err);
+	if (r < 0)
+		return r;
+	if (what & AL_CGROUP_SET_MEMORY)
+		cg->lim.memory = lim->memory;
+	if (what & AL_CGROUP_SET_PIDS)
+		cg->lim.pids = lim->pids;
+	if (what & AL_CGROUP_SET_CPUS)
+		cg->lim.cpus = lim->cpus;
+	return 0;
+}
+
 int al_cgroup_attach(struct al_cgroup *cg, pid_t pid, struct al_error *err)
 {
 	if (cg == NULL || cg->ops == NULL)

@@ -51,6 +51,15 @@ struct al_cgroup_stats {
 };
 int al_cgroup_stats(struct al_cgroup *cg, struct al_cgroup_stats *st, struct al_error *err);
 
+/* Change limits of the live cgroup (chaos resource steps): the ones named
+ * in `what` (AL_CGROUP_SET_*) take lim's values. No cgroup (rlimits-only
+ * mode): -ENOTSUP. */
+#define AL_CGROUP_SET_MEMORY (1u << 0)
+#define AL_CGROUP_SET_PIDS (1u << 1)
+#define AL_CGROUP_SET_CPUS (1u << 2)
+int al_cgroup_update(struct al_cgroup *cg, unsigned what, const struct al_limits *lim,
+                     struct al_error *err);
+
 /* Kill everything inside, including processes forked while killing: v2
  * cgroup.kill (or freeze + kill on kernels before 5.14); v1 freezer FROZEN,
  * SIGKILL every pid, THAWED. Returns once no process is left, or an error. */

@@ -377,7 +377,57 @@ static void v1_describe(const struct al_cgroup *cg, struct al_json *j)
 	al_json_obj_end(j);
 }
 
+/* Live changes (chaos steps). memsw (memory+swap) is kept equal to the
+ * memory limit, and the kernel keeps memsw >= memory at every moment: when
+ * lowering, memory goes first; when raising, memsw. A memory limit below
+ * what the group uses is refused by v1 with EBUSY after reclaim fails. */
+static int v1_update(struct al_cgroup *cg, unsigned what, const struct al_limits *lim,
+                     struct al_error *err)
+{
+	struct al_cg_dir *mem = dir_of(cg, AL_CG1_MEMORY);
+	int r = 0;
+
+	if (what & AL_CGROUP_SET_MEMORY) {
+		uint64_t cur = 0;
+		r = al_cg_read_u64(mem, "memory.limit_in_bytes", &cur, err);
+		if (r < 0)
+			return r;
+		if (lim->memory > cur) {
+			r = write_u64(mem, "memory.memsw.limit_in_bytes", lim->memory, err);
+			if (r == -ENOENT) {
+				al_error_clear(err);
+				r = 0;
+			}
+			if (r == 0)
+				r = write_u64(mem, "memory.limit_in_bytes", lim->memory, err);
+		} else {
+			r = write_u64(mem, "memory.limit_in_bytes", lim->memory, err);
+			if (r == 0) {
+				r = write_u64(mem, "memory.memsw.limit_in_bytes", lim->memory, err);
+				if (r == -ENOENT) {
+					al_error_clear(err);
+					r = 0;
+				}
+			}
+		}
+		if (r < 0)
+			return r;
+	}
+	if (what & AL_CGROUP_SET_PIDS) {
+		r = write_u64(dir_of(cg, AL_CG1_PIDS), "pids.max", lim->pids, err);
+		if (r < 0)
+			return r;
+	}
+	if (what & AL_CGROUP_SET_CPUS) {
+		uint64_t quota = al_cg_cpu_quota_us(lim->cpus, 100000);
+		r = quota ? write_u64(dir_of(cg, AL_CG1_CPU), "cpu.cfs_quota_us", quota, err)
+		          : al_cg_write(dir_of(cg, AL_CG1_CPU), "cpu.cfs_quota_us", "-1", err);
+	}
+	return r;
+}
+
 static const struct al_cg_ops v1_ops = {
+    .update = v1_update,
     .mode = "v1",
     .attach = v1_attach,
     .read_events = v1_read_events,

@@ -323,7 +323,28 @@ static void v2_describe(const struct al_cgroup *cg, struct al_json *j)
 	al_json_obj_end(j);
 }
 
+/* Live changes (chaos steps). memory.max below the usage makes the kernel
+ * reclaim, then OOM-kill (the group, with memory.oom.group): the squeeze
+ * is real, never refused. */
+static int v2_update(struct al_cgroup *cg, unsigned what, const struct al_limits *lim,
+                     struct al_error *err)
+{
+	char cpu[64];
+	int r = 0;
+
+	if (what & AL_CGROUP_SET_MEMORY)
+		r = write_u64(cg, "memory.max", lim->memory, err);
+	if (r == 0 && (what & AL_CGROUP_SET_PIDS))
+		r = write_u64(cg, "pids.max", lim->pids, err);
+	if (r == 0 && (what & AL_CGROUP_SET_CPUS)) {
+		al_cg_fmt_cpu_max(lim->cpus, cpu, sizeof cpu);
+		r = al_cg_write(&cg->v2, "cpu.max", cpu, err);
+	}
+	return r;
+}
+
 static const struct al_cg_ops v2_ops = {
+    .update = v2_update,
     .mode = "v2",
     .attach = v2_attach,
     .read_events = v2_read_events,

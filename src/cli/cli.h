@@ -6,6 +6,7 @@
 int al_cmd_run(int argc, char **argv);     /* cmd_run.c */
 int al_cmd_keygen(int argc, char **argv);  /* cmd_keygen.c */
 int al_cmd_log(int argc, char **argv);     /* cmd_log.c: verify, show */
+int al_cmd_chaos(int argc, char **argv);   /* cmd_chaos.c: matrix */
 int al_cmd_image(int argc, char **argv);   /* cmd_image.c: digest, lint */
 int al_cmd_create(int argc, char **argv);  /* cmd_session.c */
 int al_cmd_exec(int argc, char **argv);    /* cmd_session.c */

@@ -28,6 +28,7 @@ static void usage(FILE *out)
 	      "  image digest|lint|import|ls|inspect|rm|diff|verify ...\n"
 	      "                                                images: digests to pin, attack surface,\n"
 	      "                                                the local store (airlock image help)\n"
+	      "  chaos matrix [--spec F] --vary K=V.. -- CMD   run CMD under combinations of chaos specs\n"
 	      "  help [COMMAND]                                show help\n"
 	      "  version                                       print the version\n"
 	      "\n"
@@ -82,6 +83,8 @@ int main(int argc, char **argv)
 		return al_cmd_log(argc - 1, argv + 1);
 	if (strcmp(cmd, "image") == 0)
 		return al_cmd_image(argc - 1, argv + 1);
+	if (strcmp(cmd, "chaos") == 0)
+		return al_cmd_chaos(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return 0;

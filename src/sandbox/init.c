@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -203,6 +204,51 @@ static int step_egress_handover(struct init_ctx *c)
 	return 0;
 }
 
+/* chaos.clock.offset: the workload's monotonic and boottime clocks run
+ * ahead (or behind) by the offset. clone3(CLONE_NEWTIME) put us in a time
+ * namespace whose offsets froze when we entered it, so a fresh one is made
+ * here for our children only (unshare: the caller stays where it is), and
+ * its offsets are written before any process enters it -- the workload is
+ * the first, at fork. Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME over
+ * our user namespace: before the capability drop; after the pivot, since
+ * /proc is the sandbox's own then. */
+static int step_clock_offset(struct init_ctx *c)
+{
+	int64_t off = c->plan->spec->chaos.clock_offset_ns;
+	long long sec = off / 1000000000LL, nsec = off % 1000000000LL;
+	char buf[128];
+	int fd, n, dumpable;
+
+	if (off == 0)
+		return 0;
+	if (nsec < 0) { /* the kernel wants 0 <= nsec < 1e9 */
+		nsec += 1000000000LL;
+		sec -= 1;
+	}
+	if (unshare(CLONE_NEWTIME) < 0)
+		return al_error_errno(&c->err, "clock", "unshare(CLONE_NEWTIME)");
+	/* Our /proc/self files belong to the global root while we are not
+	 * dumpable (the id change made us so), and no capability inside
+	 * covers that owner: dumpable for the open only. No other process
+	 * exists in the sandbox yet, and step_drop_privileges ends it again. */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	prctl(PR_SET_DUMPABLE, dumpable > 0 ? dumpable : 0, 0, 0, 0);
+	if (fd < 0)
+		return al_error_errno(&c->err, "clock", "opening /proc/self/timens_offsets");
+	n = snprintf(buf, sizeof buf, "monotonic %lld %lld\nboottime %lld %lld\n", sec, nsec, sec,
+	             nsec);
+	if (write(fd, buf, (size_t)n) != n) {
+		int e = errno;
+		close(fd);
+		return al_error_set(&c->err, e, "clock", "writing the time namespace offsets: %s",
+		                    strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
 /* Limits before the privilege drop: lowering needs no privilege, but the
  * values must be in place before anything runs under them. */
 static int step_rlimits(struct init_ctx *c)
@@ -331,6 +377,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
 	{AL_STAGE_NETWORK, step_egress_handover},
+	{AL_STAGE_CLOCK, step_clock_offset},
 	{AL_STAGE_RLIMITS, step_rlimits},
 	{AL_STAGE_CAPS, step_drop_privileges},
 	{AL_STAGE_NNP, step_no_new_privs},

@@ -71,6 +71,7 @@ enum al_stage {
 	AL_STAGE_FDS,
 	AL_STAGE_EXEC,
 	AL_STAGE_INIT,
+	AL_STAGE_CLOCK, /* chaos clock offset (time namespace) */
 };
 const char *al_stage_name(int stage);
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -861,6 +862,43 @@ int al_seccomp_child_setup(const struct al_seccomp *sc, int *listener_out, struc
 int al_seccomp_notify_enabled(const struct al_seccomp *sc)
 {
 	return sc->notify;
+}
+
+int al_seccomp_divert_to_listener(struct al_seccomp *sc, const int *nrs, size_t n,
+                                  struct al_error *err)
+{
+	/* ld arch; jne native -> policy; ld nr; (jeq nr_i -> notify)*; ja policy; ret notify */
+	size_t pro = 3 + n + 2, total = pro + sc->n_insns;
+	struct sock_filter *p;
+	size_t i;
+
+	if (!sc->notify)
+		return al_error_set(err, EINVAL, "seccomp",
+		                    "chaos syscall faults need the seccomp listener (not available: "
+		                    "seccomp-notify is degraded)");
+	/* conditional jumps reach at most 255 instructions ahead */
+	if (n == 0 || n + 4 > 255 || total > BPF_MAXINSNS)
+		return al_error_set(err, E2BIG, "seccomp", "%zu chaos syscalls: too many", n);
+	p = calloc(total, sizeof *p);
+	if (p == NULL)
+		return al_error_set(err, ENOMEM, "seccomp", "allocating the chaos filter");
+	p[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	                                    offsetof(struct seccomp_data, arch));
+	/* a foreign arch goes to the policy, which kills it */
+	p[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0,
+	                                    (uint8_t)(pro - 2));
+	p[2] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	                                    offsetof(struct seccomp_data, nr));
+	for (i = 0; i < n; i++)
+		p[3 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nrs[i],
+		                                        (uint8_t)(n - i), 0);
+	p[3 + n] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 1);
+	p[4 + n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	memcpy(p + pro, sc->insns, sc->n_insns * sizeof *p);
+	free(sc->insns);
+	sc->insns = p;
+	sc->n_insns = total;
+	return 0;
 }
 
 const void *al_seccomp_program(const struct al_seccomp *sc, size_t *n_insns)

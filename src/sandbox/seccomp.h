@@ -89,6 +89,16 @@ int al_seccomp_notify_enabled(const struct al_seccomp *sc);
  * struct sock_filter instructions. */
 const void *al_seccomp_program(const struct al_seccomp *sc, size_t *n_insns);
 
+/* Chaos (src/chaos): put in front of the program a prologue that sends
+ * exactly the native syscalls nrs[0..n) to the listener (USER_NOTIF), and
+ * leaves every other call to the unchanged policy below it -- so their
+ * answers, and the kernel's constant-action cache for the hot allowed ones,
+ * stay what they were. The supervisor must then answer those calls as the
+ * policy would (it evaluates the original program: al_bpf_run). Needs a
+ * filter with a listener (EINVAL otherwise). */
+int al_seccomp_divert_to_listener(struct al_seccomp *sc, const int *nrs, size_t n,
+                                  struct al_error *err);
+
 void al_seccomp_describe(const struct al_seccomp *sc, struct al_json *j);
 
 void al_seccomp_free(struct al_seccomp *sc);

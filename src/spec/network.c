@@ -402,10 +402,11 @@ int al_chaos_spec_canonical(struct al_json *j, const struct al_chaos_spec *ch)
 {
 	char buf[40];
 
-	if (!ch->seed_set && !ch->network)
+	if (!ch->seed_set && !ch->network && !al_chaos_canon_has_faults(ch))
 		return 0;
 	al_json_key(j, "chaos");
 	al_json_obj_begin(j);
+	al_chaos_canon_clock(j, ch);
 	al_json_key(j, "network");
 	if (ch->network) {
 		al_json_obj_begin(j);
@@ -422,11 +423,13 @@ int al_chaos_spec_canonical(struct al_json *j, const struct al_chaos_spec *ch)
 	} else {
 		al_json_null(j);
 	}
+	al_chaos_canon_resources(j, ch);
 	al_json_key(j, "seed");
 	if (ch->seed_set)
 		al_json_uint(j, ch->seed);
 	else
 		al_json_null(j);
+	al_chaos_canon_syscalls(j, ch);
 	al_json_obj_end(j);
 	return 0;
 }

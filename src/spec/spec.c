@@ -99,6 +99,7 @@ void al_spec_free(struct al_spec *spec)
 		free(spec->volumes[i].sandbox);
 	}
 	free(spec->volumes);
+	al_chaos_spec_free(&spec->chaos);
 	free_str(&spec->log.path);
 	free_str(&spec->log.sink);
 	free_str(&spec->log.signing_key);

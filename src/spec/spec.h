@@ -116,17 +116,59 @@ struct al_network_spec {
 	size_t n_resolvers;
 };
 
-/* chaos: seeded, reproducible fault injection. Only network chaos (applied
- * by the egress proxy to the connections it relays) in this version. */
+/* chaos: seeded fault injection (docs/chaos.md). Decided in src/chaos/. */
+enum al_chaos_trigger {
+	AL_CHAOS_RATE = 1, /* each matching call fails with probability `rate` (seeded) */
+	AL_CHAOS_AFTER,    /* every matching call after the n-th fails */
+	AL_CHAOS_EVERY,    /* every n-th matching call fails */
+};
+
+struct al_chaos_syscall {
+	char *syscall;      /* name (native x86_64 table), e.g. "openat" */
+	int err;            /* errno returned instead of running the call */
+	enum al_chaos_trigger trigger;
+	double rate;        /* AL_CHAOS_RATE: 0 < rate <= 1 */
+	uint64_t n;         /* AL_CHAOS_AFTER / AL_CHAOS_EVERY: >= 1 */
+	char *paths;        /* glob over the call's path (path-taking calls only), or NULL */
+	uint64_t max;       /* at most this many injections; 0 = no bound */
+};
+
+#define AL_CHAOS_RES_MEMORY (1u << 0)
+#define AL_CHAOS_RES_CPUS (1u << 1)
+#define AL_CHAOS_RES_PIDS (1u << 2)
+#define AL_CHAOS_RES_DISK (1u << 3)
+
+/* One step of the resource schedule: at `at_ns` after the workload starts,
+ * the live cgroup's limits named in `what` change. */
+struct al_chaos_step {
+	uint64_t at_ns;
+	unsigned what; /* AL_CHAOS_RES_* */
+	uint64_t memory, pids, disk;
+	double cpus;
+};
+
+#define AL_CHAOS_MAX_SYSCALLS 64
+#define AL_CHAOS_MAX_STEPS 64
+
+/* chaos: seeded, reproducible fault injection (docs/chaos.md). Network
+ * chaos is applied by the egress proxy to the connections it relays;
+ * syscalls, resources and the clock by src/chaos/. */
 struct al_chaos_spec {
+	bool enabled;           /* a chaos: section was given */
 	bool seed_set;
-	uint64_t seed;          /* not set: a random seed, recorded in run_start */
+	uint64_t seed;          /* not set: a random seed (each part draws its own), recorded */
 	bool network;           /* chaos.network given (needs network.mode: proxy) */
 	uint64_t latency_ns;    /* added per chunk */
 	uint64_t jitter_ns;     /* +- around latency */
 	double loss;            /* 0..1 per 16 KiB segment: a stall (one TCP RTO) */
 	double reset;           /* 0..1 per segment: the connection is reset */
 	uint64_t bandwidth;     /* bytes per second per direction; 0 = no cap */
+	struct al_chaos_syscall *syscalls;
+	size_t n_syscalls;
+	struct al_chaos_step *steps; /* sorted by at_ns (stable) */
+	size_t n_steps;
+	int64_t clock_offset_ns; /* monotonic + boottime offset of the workload's time namespace */
+	int64_t realtime_skew_ns; /* CLOCK_REALTIME skew of the real clock syscalls (not the vDSO) */
 };
 
 /* Ownership: every char * in the struct is owned by it and released by
@@ -218,6 +260,14 @@ int al_spec_add_volume(struct al_spec *spec, const char *arg, struct al_error *e
  * malloc'd string, or NULL with errno set. */
 char *al_spec_host_path(const char *base_dir, const char *path);
 int al_degradation_parse(const char *name, uint32_t *bit);
+/* chaos helpers (spec_chaos.c): errno by name ("EIO") and back; the index of
+ * the path argument of a path-taking syscall (-1: none); release. */
+int al_chaos_errno_parse(const char *name);
+const char *al_chaos_errno_name(int e);
+int al_chaos_path_arg(const char *syscall);
+/* ... and of the directory fd a relative path is resolved against (-1: the cwd). */
+int al_chaos_dirfd_arg(const char *syscall);
+void al_chaos_spec_free(struct al_chaos_spec *c);
 /* An image digest as airlock writes it: "sha256:" and 64 lowercase hex digits. */
 bool al_spec_image_digest_valid(const char *s);
 /* An image: value naming an image of the local store (sha256:HEX, or

@@ -26,3 +26,14 @@ int al_chaos_spec_validate(const struct al_spec *spec, struct al_error *err);
 int al_chaos_spec_canonical(struct al_json *j, const struct al_chaos_spec *ch);
 
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+
+/* spec_chaos.c: drop the chaos syscall rules (a later spec replaces them). */
+void al_chaos_spec_free_syscalls(struct al_chaos_spec *c);
+/* spec_chaos.c: the members of the canonical chaos object for syscalls,
+ * resources and the clock, each written only when set (so a network-only
+ * chaos section hashes as it did before they existed); called by
+ * al_chaos_spec_canonical in key order. */
+bool al_chaos_canon_has_faults(const struct al_chaos_spec *c);
+void al_chaos_canon_clock(struct al_json *j, const struct al_chaos_spec *c);
+void al_chaos_canon_resources(struct al_json *j, const struct al_chaos_spec *c);
+void al_chaos_canon_syscalls(struct al_json *j, const struct al_chaos_spec *c);

@@ -19,7 +19,10 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include "spec/spec_internal.h"
+#include "util/glob.h"
 #include "util/cleanup.h"
 
 /* A spec is a page of settings; anything near these bounds is a mistake or an
@@ -1377,16 +1380,6 @@ static int h_chaos_seed(struct yctx *c, const struct ynode *v, const char *key)
 	return get_uint(c, v, key, UINT64_MAX, &c->spec->chaos.seed);
 }
 
-static const struct key_def chaos_keys[] = {
-    {"seed", h_chaos_seed},
-    {"network", h_chaos_network},
-};
-
-static int h_chaos(struct yctx *c, const struct ynode *v, const char *key)
-{
-	return walk_map(c, v, key, chaos_keys, AL_ARRAY_SIZE(chaos_keys));
-}
-
 static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *key)
 {
 	if (v->type != Y_SEQ)
@@ -1411,6 +1404,312 @@ static int h_allow_degraded(struct yctx *c, const struct ynode *v, const char *k
 	return 0;
 }
 
+/* chaos (docs/chaos.md) */
+
+/* A probability in (0, 1], decimal notation. */
+static int get_rate(struct yctx *c, const struct ynode *v, const char *key, double *out)
+{
+	char *end;
+	double d;
+
+	if (v->type != Y_SCALAR || is_null(v) || !v->plain || v->text[0] == '\0' ||
+	    v->text[strspn(v->text, "0123456789.eE+-")] != '\0')
+		return yerr(c, v, key, "expected a number in (0, 1], got %s%s%s", type_name(v),
+		            v->type == Y_SCALAR ? " " : "", v->type == Y_SCALAR ? v->text : "");
+	errno = 0;
+	d = strtod(v->text, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(d) || !(d > 0) || d > 1)
+		return yerr(c, v, key, "expected a number in (0, 1], got %s", v->text);
+	*out = d;
+	return 0;
+}
+
+static int chaos_syscall_rule(struct yctx *c, const struct ynode *it, const char *item)
+{
+	struct al_chaos_spec *ch = &c->spec->chaos;
+	struct al_chaos_syscall *r = &ch->syscalls[ch->n_syscalls];
+	const struct ynode *trig = NULL;
+	char key[300];
+	int r_;
+
+	if (it->type != Y_MAP)
+		return yerr(c, it, item,
+		            "expected {syscall, errno, rate | after | every, paths, max}, got %s",
+		            type_name(it));
+	memset(r, 0, sizeof *r);
+	ch->n_syscalls++; /* owned from here: freed with the spec on error */
+	for (size_t i = 0; i + 1 < it->n; i += 2) {
+		const struct ynode *k = it->kids[i], *v = it->kids[i + 1];
+		const char *s;
+
+		if (k->type != Y_SCALAR || is_null(k))
+			return yerr(c, k, item, "keys must be strings, got %s", type_name(k));
+		snprintf(key, sizeof key, "%s.%s", item, k->text);
+		for (size_t j = 0; j < i; j += 2)
+			if (strcmp(it->kids[j]->text, k->text) == 0)
+				return yerr(c, k, key, "duplicate key (first at line %d)",
+				            it->kids[j]->line);
+		if (strcmp(k->text, "syscall") == 0) {
+			r_ = get_nonempty_string(c, v, key, &s);
+			if (r_ < 0)
+				return r_;
+			if (seccomp_syscall_resolve_name(s) < 0)
+				return yerr(c, v, key, "unknown syscall \"%s\"", s);
+			if (strcmp(s, "execve") == 0 || strcmp(s, "execveat") == 0)
+				return yerr(c, v, key,
+				            "%s cannot be a chaos target (every exec is already "
+				            "supervised and recorded)",
+				            s);
+			if ((r->syscall = strdup(s)) == NULL)
+				return al_error_set(c->err, ENOMEM, "spec", "allocating");
+		} else if (strcmp(k->text, "errno") == 0) {
+			r_ = get_string(c, v, key, &s);
+			if (r_ < 0)
+				return r_;
+			r->err = al_chaos_errno_parse(s);
+			if (r->err < 0)
+				return yerr(c, v, key,
+				            "unknown or unsupported errno \"%s\" (a name such as EIO, "
+				            "ENOSPC, ECONNREFUSED; docs/chaos.md lists them)",
+				            s);
+		} else if (strcmp(k->text, "rate") == 0 || strcmp(k->text, "after") == 0 ||
+		           strcmp(k->text, "every") == 0) {
+			if (trig != NULL)
+				return yerr(c, k, key,
+				            "only one of rate, after, every (already %s at line %d)",
+				            trig->text, trig->line);
+			trig = k;
+			if (k->text[0] == 'r') {
+				r->trigger = AL_CHAOS_RATE;
+				r_ = get_rate(c, v, key, &r->rate);
+			} else {
+				r->trigger = k->text[0] == 'a' ? AL_CHAOS_AFTER : AL_CHAOS_EVERY;
+				r_ = get_uint(c, v, key, UINT64_MAX, &r->n);
+				if (r_ == 0 && r->trigger == AL_CHAOS_EVERY && r->n == 0)
+					r_ = yerr(c, v, key, "must be at least 1");
+			}
+			if (r_ < 0)
+				return r_;
+		} else if (strcmp(k->text, "paths") == 0) {
+			r_ = get_nonempty_string(c, v, key, &s);
+			if (r_ < 0)
+				return r_;
+			if (!al_glob_valid(s))
+				return yerr(c, v, key,
+				            "invalid path glob \"%s\" (absolute; *, **, ?, [set]; ** "
+				            "only as a whole component)",
+				            s);
+			if ((r->paths = strdup(s)) == NULL)
+				return al_error_set(c->err, ENOMEM, "spec", "allocating");
+		} else if (strcmp(k->text, "max") == 0) {
+			r_ = get_uint(c, v, key, UINT64_MAX, &r->max);
+			if (r_ < 0)
+				return r_;
+		} else {
+			return yerr(c, k, key, "unknown key");
+		}
+	}
+	if (r->syscall == NULL)
+		return yerr(c, it, item, "missing key \"syscall\"");
+	if (r->err == 0)
+		return yerr(c, it, item, "missing key \"errno\"");
+	if (trig == NULL)
+		return yerr(c, it, item, "needs one of rate, after, every");
+	if (r->paths != NULL && al_chaos_path_arg(r->syscall) < 0)
+		return yerr(c, it, item, "paths: %s takes no path (docs/chaos.md lists the calls)",
+		            r->syscall);
+	return 0;
+}
+
+static int h_chaos_syscalls(struct yctx *c, const struct ynode *v, const char *key)
+{
+	struct al_chaos_spec *ch = &c->spec->chaos;
+
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list, got %s", type_name(v));
+	if (v->n > AL_CHAOS_MAX_SYSCALLS)
+		return yerr(c, v, key, "more than %d rules", AL_CHAOS_MAX_SYSCALLS);
+	al_chaos_spec_free_syscalls(ch);
+	if (v->n == 0)
+		return 0;
+	ch->syscalls = calloc(v->n, sizeof *ch->syscalls);
+	if (ch->syscalls == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "allocating chaos rules");
+	for (size_t i = 0; i < v->n; i++) {
+		char item[280];
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		r = chaos_syscall_rule(c, v->kids[i], item);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int chaos_step(struct yctx *c, const struct ynode *it, const char *item,
+                      struct al_chaos_step *st)
+{
+	bool have_at = false;
+	char key[300];
+	int r;
+
+	if (it->type != Y_MAP)
+		return yerr(c, it, item, "expected {at, memory | cpus | pids | disk}, got %s",
+		            type_name(it));
+	memset(st, 0, sizeof *st);
+	for (size_t i = 0; i + 1 < it->n; i += 2) {
+		const struct ynode *k = it->kids[i], *v = it->kids[i + 1];
+		uint64_t x;
+
+		if (k->type != Y_SCALAR || is_null(k))
+			return yerr(c, k, item, "keys must be strings, got %s", type_name(k));
+		snprintf(key, sizeof key, "%s.%s", item, k->text);
+		for (size_t j = 0; j < i; j += 2)
+			if (strcmp(it->kids[j]->text, k->text) == 0)
+				return yerr(c, k, key, "duplicate key (first at line %d)",
+				            it->kids[j]->line);
+		if (strcmp(k->text, "at") == 0) {
+			r = get_duration(c, v, key, &st->at_ns);
+			have_at = true;
+		} else if (strcmp(k->text, "memory") == 0) {
+			r = get_size(c, v, key, &x);
+			if (r == 0)
+				r = check_limit(c, v, key, "memory", x);
+			st->memory = x;
+			st->what |= AL_CHAOS_RES_MEMORY;
+		} else if (strcmp(k->text, "pids") == 0) {
+			r = get_uint(c, v, key, UINT64_MAX, &x);
+			if (r == 0)
+				r = check_limit(c, v, key, "pids", x);
+			st->pids = x;
+			st->what |= AL_CHAOS_RES_PIDS;
+		} else if (strcmp(k->text, "disk") == 0) {
+			r = get_size(c, v, key, &x);
+			if (r == 0)
+				r = check_limit(c, v, key, "disk", x);
+			st->disk = x;
+			st->what |= AL_CHAOS_RES_DISK;
+		} else if (strcmp(k->text, "cpus") == 0) {
+			double saved = c->spec->limits.cpus;
+			r = h_cpus(c, v, key); /* same syntax and range as limits.cpus */
+			st->cpus = c->spec->limits.cpus;
+			c->spec->limits.cpus = saved;
+			st->what |= AL_CHAOS_RES_CPUS;
+		} else {
+			return yerr(c, k, key, "unknown key");
+		}
+		if (r < 0)
+			return r;
+	}
+	if (!have_at)
+		return yerr(c, it, item, "missing key \"at\"");
+	if (st->what == 0)
+		return yerr(c, it, item, "names no resource (memory, cpus, pids, disk)");
+	return 0;
+}
+
+static int h_chaos_resources(struct yctx *c, const struct ynode *v, const char *key)
+{
+	struct al_chaos_spec *ch = &c->spec->chaos;
+
+	if (v->type != Y_SEQ)
+		return yerr(c, v, key, "expected a list, got %s", type_name(v));
+	if (v->n > AL_CHAOS_MAX_STEPS)
+		return yerr(c, v, key, "more than %d steps", AL_CHAOS_MAX_STEPS);
+	free(ch->steps);
+	ch->steps = NULL;
+	ch->n_steps = 0;
+	if (v->n == 0)
+		return 0;
+	ch->steps = calloc(v->n, sizeof *ch->steps);
+	if (ch->steps == NULL)
+		return al_error_set(c->err, ENOMEM, "spec", "allocating chaos steps");
+	for (size_t i = 0; i < v->n; i++) {
+		char item[280];
+		int r;
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		r = chaos_step(c, v->kids[i], item, &ch->steps[i]);
+		if (r < 0)
+			return r;
+		if (i > 0 && ch->steps[i].at_ns < ch->steps[i - 1].at_ns)
+			return yerr(c, v->kids[i], item, "steps must be in order of \"at\"");
+		ch->n_steps++;
+	}
+	return 0;
+}
+
+#define AL_CHAOS_MAX_OFFSET_NS (3650ull * 86400 * 1000000000ull)
+
+/* "+3d", "-90m", "2h": a signed duration; d (days) on top of the usual units. */
+static int get_offset(struct yctx *c, const struct ynode *v, const char *key, int64_t *out)
+{
+	const char *s;
+	char buf[64];
+	bool neg = false;
+	uint64_t ns, mul = 1;
+	size_t len;
+	int r;
+
+	r = get_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	len = strlen(s);
+	if (len == 0 || len >= sizeof buf)
+		return yerr(c, v, key, "invalid offset \"%s\" (e.g. +3d, -2h, 90m)", v->text);
+	memcpy(buf, s, len + 1);
+	if (buf[len - 1] == 'd') {
+		buf[len - 1] = 'h';
+		mul = 24;
+	}
+	r = al_parse_duration(buf, &ns);
+	if (r < 0 && r != -ERANGE)
+		return yerr(c, v, key, "invalid offset \"%s\" (e.g. +3d, -2h, 90m)", v->text);
+	/* ten years either way: far beyond any test, far inside the kernel's range */
+	if (r < 0 || ns > AL_CHAOS_MAX_OFFSET_NS / mul)
+		return yerr(c, v, key, "offset \"%s\" is out of range (at most 3650d)", v->text);
+	ns *= mul;
+	*out = neg ? -(int64_t)ns : (int64_t)ns;
+	return 0;
+}
+
+static int h_chaos_clock_offset(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_offset(c, v, key, &c->spec->chaos.clock_offset_ns);
+}
+
+static int h_chaos_clock_realtime(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_offset(c, v, key, &c->spec->chaos.realtime_skew_ns);
+}
+
+static const struct key_def chaos_clock_keys[] = {
+    {"offset", h_chaos_clock_offset},
+    {"realtime", h_chaos_clock_realtime},
+};
+
+static int h_chaos_clock(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, chaos_clock_keys, AL_ARRAY_SIZE(chaos_clock_keys));
+}
+
+static const struct key_def chaos_keys[] = {
+    {"seed", h_chaos_seed},
+    {"network", h_chaos_network},
+    {"syscalls", h_chaos_syscalls},
+    {"resources", h_chaos_resources},
+    {"clock", h_chaos_clock},
+};
+
+static int h_chaos(struct yctx *c, const struct ynode *v, const char *key)
+{
+	c->spec->chaos.enabled = true;
+	return walk_map(c, v, key, chaos_keys, AL_ARRAY_SIZE(chaos_keys));
+}
+
 static const struct key_def top_keys[] = {
     {"command", h_command},
     {"image", h_image},
@@ -1425,8 +1724,8 @@ static const struct key_def top_keys[] = {
     {"limits", h_limits},
     {"log", h_log},
     {"network", h_network},
-    {"chaos", h_chaos},
     {"allow_degraded", h_allow_degraded},
+    {"chaos", h_chaos},
 };
 
 static bool name_is_json(const char *name)

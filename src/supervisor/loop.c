@@ -26,6 +26,7 @@
 
 #include "cgroup/cgroup.h"
 #include "evidence/evlog.h"
+#include "chaos/chaos.h"
 #include "supervisor/egress.h"
 #include "session/session.h"
 #include "supervisor/notify.h"
@@ -37,6 +38,7 @@
 enum tag {
 	TAG_PIDFD = 1, TAG_SIGNAL, TAG_TIMEOUT, TAG_TICK, TAG_SYNC, TAG_STDOUT, TAG_STDERR,
 	TAG_STDIN_SRC, TAG_STDIN_DST, TAG_NOTIFY, TAG_CGROUP, TAG_STDOUT_OUT, TAG_STDERR_OUT,
+	TAG_CHAOS,
 	TAG_EGRESS_REPORT, TAG_EGRESS_EXIT,
 };
 
@@ -446,6 +448,9 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 					if (s->notify == NULL)
 						close(fd);
 					fail_closed(s, &e);
+				} else if (s->chaos) {
+					al_chaos_set_init_pid(s->chaos, s->pid);
+					al_notify_set_interposer(s->notify, al_chaos_notify, s->chaos);
 				}
 			} else if (kind == 'U' && s->upper_fd < 0) {
 				s->upper_fd = fd;
@@ -551,6 +556,14 @@ static void read_sync(struct al_supervisor *s)
 			s->t_ready_ns = al_mono_ns();
 			if (s->notify == NULL)
 				exec_event(s);
+			if (s->chaos && s->chaos_timerfd < 0) {
+				struct al_error e = {0};
+				if (al_sv_chaos_start(s, &e) < 0 ||
+				    (s->chaos_timerfd >= 0 &&
+				     ep_add(s->epfd, s->chaos_timerfd, EPOLLIN, TAG_CHAOS) < 0 &&
+				     al_error_errno(&e, "chaos", "epoll_ctl") < 0))
+					fail_closed(s, &e);
+			}
 			break;
 		case AL_MSG_EXEC_FAILED:
 			s->exec_errno = m.err ? m.err : ENOENT;
@@ -821,6 +834,10 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				}
 				break;
 			case TAG_CGROUP: cgroup_events(s); break;
+			case TAG_CHAOS:
+				if (!s->init_exited && al_sv_chaos_fire(s, &e) < 0)
+					fail_closed(s, &e);
+				break;
 			case TAG_EGRESS_REPORT: egress_reports(s); break;
 			case TAG_EGRESS_EXIT: egress_exit(s); break;
 			}

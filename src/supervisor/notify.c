@@ -86,6 +86,8 @@ struct al_notify {
 	char *prefetch;         /* VEC_BATCH x ARG_PREFETCH: the start of every argv/envp string */
 	char *envbuf;           /* AL_NOTIFY_LD_BYTES + 1: one LD_ variable */
 	int root_fd;            /* the sandbox's root directory, once known; -1 before */
+	al_notify_interposer interposer; /* sees every notification first (chaos) */
+	void *interposer_ctx;
 };
 
 int al_notify_open(struct al_notify **out, int listener_fd, struct al_evlog *log,
@@ -890,9 +892,57 @@ int al_notify_handle(struct al_notify *n, struct al_error *err)
 		}
 		return al_error_errno(err, "notify", "seccomp notification receive");
 	}
+	if (n->interposer) {
+		int r = n->interposer(n->interposer_ctx, n, req, err);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
 	if (req->data.nr == __NR_execve || req->data.nr == __NR_execveat)
 		return handle_exec(n, req, err);
 	return handle_denied(n, req, err);
+}
+
+void al_notify_set_interposer(struct al_notify *n, al_notify_interposer fn, void *ctx)
+{
+	n->interposer = fn;
+	n->interposer_ctx = ctx;
+}
+
+int al_notify_respond(struct al_notify *n, uint64_t id, int error, uint32_t flags,
+                      struct al_error *err)
+{
+	return respond(n, id, error, flags, err);
+}
+
+int al_notify_respond_value(struct al_notify *n, uint64_t id, int64_t val, struct al_error *err)
+{
+	memset(n->resp, 0, n->sizes.seccomp_notif_resp);
+	n->resp->id = id;
+	n->resp->val = val;
+	if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_SEND, n->resp) < 0) {
+		if (errno == ENOENT) {
+			n->st.vanished++;
+			return 0;
+		}
+		return al_error_errno(err, "notify", "seccomp notification answer");
+	}
+	return 0;
+}
+
+int al_notify_record(struct al_notify *n, const char *type, const char *json,
+                     struct al_error *err)
+{
+	return record(n, type, json, err);
+}
+
+void al_notify_pid_fields(struct al_notify *n, struct al_json *j, pid_t host_pid)
+{
+	pid_fields(n, j, host_pid);
+}
+
+bool al_notify_valid(struct al_notify *n, uint64_t id)
+{
+	return notif_still_valid(n, id);
 }
 
 void al_notify_free(struct al_notify *n)

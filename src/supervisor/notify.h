@@ -4,7 +4,9 @@
  * else: EPERM). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "evidence/evlog.h"
 #include "util/error.h"
@@ -65,5 +67,28 @@ void al_notify_stats_json(const struct al_notify_stats *st, struct al_json *j);
 typedef int (*al_notify_recorder)(void *ctx, const char *type, const char *fields_json,
                                   struct al_error *err);
 void al_notify_set_recorder(struct al_notify *n, al_notify_recorder fn, void *ctx);
+
+/* A module that answers some notifications itself (chaos) sees each one
+ * first: it returns 1 when it answered, 0 to leave it to the exec/denial
+ * handling, <0 to fail the run. It answers and records through the
+ * helpers below. */
+struct seccomp_notif;
+typedef int (*al_notify_interposer)(void *ctx, struct al_notify *n,
+                                    const struct seccomp_notif *req, struct al_error *err);
+void al_notify_set_interposer(struct al_notify *n, al_notify_interposer fn, void *ctx);
+/* Answer: error 0 and flags SECCOMP_USER_NOTIF_FLAG_CONTINUE runs the call,
+ * error -E fails it with E. A vanished target is 0 (counted). */
+int al_notify_respond(struct al_notify *n, uint64_t id, int error, uint32_t flags,
+                      struct al_error *err);
+/* Answer with a return value of our own: the call is not run, it returns
+ * val (an emulated call: chaos's skewed clock reads). */
+int al_notify_respond_value(struct al_notify *n, uint64_t id, int64_t val, struct al_error *err);
+/* Write a record through the log (or the test recorder). */
+int al_notify_record(struct al_notify *n, const char *type, const char *json,
+                     struct al_error *err);
+/* "pid", "ppid" (inside the sandbox) and "host_pid" members. */
+void al_notify_pid_fields(struct al_notify *n, struct al_json *j, pid_t host_pid);
+/* Is notification id still pending (its target alive and waiting)? */
+bool al_notify_valid(struct al_notify *n, uint64_t id);
 
 void al_notify_free(struct al_notify *n);

@@ -29,6 +29,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
+#include "chaos/chaos.h"
 #include "supervisor/egress.h"
 #include "supervisor/notify.h"
 #include "util/cleanup.h"
@@ -209,6 +210,11 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	uint32_t bit;
 	int r;
 
+	/* the cgroup mode is known from here on (both callers), and nothing
+	 * of the workload has run: chaos refuses what it cannot apply now */
+	r = al_sv_chaos_check(s, err);
+	if (r < 0)
+		return r;
 	al_buf_init(&b);
 	al_buf_init(&canon);
 	uname(&u);
@@ -228,6 +234,10 @@ static int log_run_start(struct al_supervisor *s, const struct al_features *f,
 	al_json_kv_str(&j, "image_digest", s->image_digest[0] ? s->image_digest : NULL);
 	protections_json(s, f, sc, ll, &j);
 	al_json_kv_str(&j, "pubkey", al_evlog_pubkey_hex(s->log));
+	if (s->chaos) {
+		al_json_key(&j, "chaos");
+		al_chaos_describe_start(s->chaos, &j);
+	}
 	al_json_key(&j, "degraded");
 	al_json_arr_begin(&j);
 	for (bit = 1; bit; bit <<= 1)
@@ -422,6 +432,7 @@ void al_run_init(struct al_run *run, const struct al_spec *spec)
 	s->out.fd = s->err.fd = -1;
 	s->in.src = s->in.dst = -1;
 	s->upper_fd = -1;
+	s->chaos_timerfd = -1;
 	s->export_parent_fd = -1;
 	s->t_start_ns = al_mono_ns();
 	make_run_id(s->run_id);
@@ -469,6 +480,8 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 		r = al_landlock_prepare(&run->ll, spec, err);
 	if (r == 0)
 		r = al_seccomp_prepare(&run->sc, spec, err);
+	if (r == 0)
+		r = al_chaos_prepare(&s->chaos, spec, run->sc, plan->rootless, err);
 	if (r < 0)
 		return r;
 	plan->landlock = run->ll;
@@ -737,6 +750,9 @@ void al_run_teardown(struct al_run *run)
 		close(s->timerfd);
 	if (s->tickfd >= 0)
 		close(s->tickfd);
+	if (s->chaos_timerfd >= 0)
+		close(s->chaos_timerfd);
+	s->chaos_timerfd = -1;
 	s->epfd = s->sigfd = s->timerfd = s->tickfd = -1;
 	/* The log's own fds are the only ones allowed to remain open now. */
 	td.fds_left = count_fds() - run->fds_before;
@@ -850,6 +866,8 @@ void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct 
 	al_egress_free(s->egress);
 	s->egress = NULL;
 	al_seccomp_free(run->sc);
+	al_chaos_free(s->chaos);
+	s->chaos = NULL;
 	al_landlock_free(run->ll);
 	run->sc = NULL;
 	run->ll = NULL;
@@ -961,6 +979,10 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_kv_uint(&j, "denied_unrecorded", s->notify_stats.denied_unrecorded);
 	al_notify_stats_json(&s->notify_stats, &j);
 	al_json_obj_end(&j);
+	if (s->chaos) {
+		al_json_key(&j, "chaos");
+		al_chaos_describe(s->chaos, &j);
+	}
 	al_json_key(&j, "output");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "stdout_bytes", s->out.bytes);

@@ -17,6 +17,7 @@
 struct al_evlog;
 struct al_notify;
 struct al_cgroup;
+struct al_chaos;
 struct al_egress_run;
 struct al_session;
 
@@ -62,6 +63,8 @@ struct al_supervisor {
 	struct al_evlog *log;
 	struct al_notify *notify;
 	struct al_cgroup *cgroup;
+	struct al_chaos *chaos; /* NULL: no chaos section */
+	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
 	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	struct al_session *session; /* NULL for `airlock run` */
 	char run_id[40];
@@ -157,6 +160,16 @@ void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct 
 int al_supervise(struct al_supervisor *s, struct al_error *err);
 void al_supervisor_kill(struct al_supervisor *s, enum al_kill_reason why, const char *detail);
 void al_supervisor_check_disks(struct al_supervisor *s);
+
+/* chaos_run.c: the resource schedule on the live run. Start: when the
+ * workload has started (its steps count from then), makes
+ * s->chaos_timerfd; fire: when it expires, applies what is due and re-arms.
+ * Both return <0 when a step failed: the caller kills the run. */
+int al_sv_chaos_start(struct al_supervisor *s, struct al_error *err);
+/* Before the workload runs, once the cgroup is known: memory, cpus or pids
+ * steps without a cgroup (rlimits-only mode) are refused. */
+int al_sv_chaos_check(struct al_supervisor *s, struct al_error *err);
+int al_sv_chaos_fire(struct al_supervisor *s, struct al_error *err);
 
 /* workspace.c: the change report (and --export) from the overlay's upper layer. */
 int al_workspace_report(struct al_supervisor *s, struct al_error *err);

@@ -23,7 +23,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
@@ -960,6 +963,178 @@ static int c_echo(char **a)
 	return 0;
 }
 
+/* ---- chaos: repeated calls, each one's errno (0: it succeeded) ---- */
+
+static char errlist[65536];
+
+static void errlist_add(size_t *len, int e)
+{
+	if (*len + 8 < sizeof errlist)
+		*len += (size_t)snprintf(errlist + *len, sizeof errlist - *len, "%s%d", *len ? " " : "", e);
+}
+
+static long count_arg(const char *s)
+{
+	long n = strtol(s, NULL, 10);
+	return n < 0 ? 0 : n > 10000000 ? 10000000 : n;
+}
+
+static int c_repeat_open(char **a)
+{
+	long n = count_arg(a[1]);
+	size_t len = 0;
+
+	for (long i = 0; i < n; i++) {
+		int fd = openat(AT_FDCWD, a[0], O_RDONLY | O_CLOEXEC);
+		errlist_add(&len, fd < 0 ? errno : 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	j_bool("ok", 1);
+	j_str("errnos", errlist);
+	return 0;
+}
+
+static int c_repeat_write(char **a)
+{
+	long n = count_arg(a[0]);
+	size_t len = 0;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		j_err("open /dev/null", errno);
+		return 0;
+	}
+	for (long i = 0; i < n; i++)
+		errlist_add(&len, write(fd, "x", 1) == 1 ? 0 : errno);
+	close(fd);
+	j_bool("ok", 1);
+	j_str("errnos", errlist);
+	return 0;
+}
+
+static int c_repeat_connect(char **a)
+{
+	long n = count_arg(a[2]);
+	size_t len = 0;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(a[1]))};
+
+	inet_pton(AF_INET, a[0], &sa.sin_addr);
+	for (long i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			errlist_add(&len, 1000 + errno);
+			continue;
+		}
+		errlist_add(&len, connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno);
+		close(fd);
+	}
+	j_bool("ok", 1);
+	j_str("errnos", errlist);
+	return 0;
+}
+
+static long long ts_ns(clockid_t c, int raw)
+{
+	struct timespec t;
+	if (raw)
+		syscall(SYS_clock_gettime, c, &t);
+	else
+		clock_gettime(c, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The clocks as the workload sees them, through the vDSO and the real syscall. */
+static int c_clock(char **a)
+{
+	(void)a;
+	j_bool("ok", 1);
+	j_int("monotonic_ns", ts_ns(CLOCK_MONOTONIC, 0));
+	j_int("boottime_ns", ts_ns(CLOCK_BOOTTIME, 0));
+	j_int("realtime_ns", ts_ns(CLOCK_REALTIME, 0));
+	j_int("monotonic_raw_syscall_ns", ts_ns(CLOCK_MONOTONIC, 1));
+	j_int("realtime_raw_syscall_ns", ts_ns(CLOCK_REALTIME, 1));
+	{
+		struct timeval tv;
+		long long t = -1;
+		syscall(SYS_gettimeofday, &tv, NULL);
+		j_int("gettimeofday_raw_syscall_us", (long long)tv.tv_sec * 1000000LL + tv.tv_usec);
+		syscall(SYS_time, &t);
+		j_int("time_raw_syscall_s", (long long)syscall(SYS_time, NULL));
+		j_int("time_raw_syscall_tloc_s", t);
+		/* hostile addresses: unmapped, and a kernel address */
+		errno = 0;
+		j_int("realtime_raw_badaddr_errno",
+		      syscall(SYS_clock_gettime, CLOCK_REALTIME, (void *)8) < 0 ? errno : 0);
+		errno = 0;
+		j_int("realtime_raw_kernaddr_errno",
+		      syscall(SYS_clock_gettime, CLOCK_REALTIME, (void *)0xffffffffff600000ull) < 0 ? errno : 0);
+	}
+	return 0;
+}
+
+/* Write BYTES zero bytes to PATH (created). */
+static int c_fill(char **a)
+{
+	static char zeros[65536];
+	long long left = strtoll(a[1], NULL, 10);
+	int fd = open(a[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	j_str("path", a[0]);
+	if (fd < 0) {
+		j_err("open", errno);
+		return 0;
+	}
+	while (left > 0) {
+		ssize_t n = write(fd, zeros, left < (long long)sizeof zeros ? (size_t)left : sizeof zeros);
+		if (n < 0) {
+			j_err("write", errno);
+			close(fd);
+			return 0;
+		}
+		left -= n;
+	}
+	close(fd);
+	j_bool("ok", 1);
+	return 0;
+}
+
+/* Size of the file system holding PATH (a writable tmpfs area's size). */
+static int c_statfs(char **a)
+{
+	struct statfs sf;
+	j_str("path", a[0]);
+	if (statfs(a[0], &sf) < 0) {
+		j_err("statfs", errno);
+		return 0;
+	}
+	j_bool("ok", 1);
+	j_int("bytes", (long long)sf.f_blocks * (long long)sf.f_bsize);
+	j_int("free", (long long)sf.f_bfree * (long long)sf.f_bsize);
+	return 0;
+}
+
+/* ns per call of getpid (never supervised) and getppid (named in the chaos
+ * spec by the benchmark): N calls each, in this one process. */
+static int c_bench_calls(char **a)
+{
+	long n = count_arg(a[0]);
+	long long t0, t1, t2;
+
+	t0 = ts_ns(CLOCK_MONOTONIC, 0);
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getpid);
+	t1 = ts_ns(CLOCK_MONOTONIC, 0);
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	t2 = ts_ns(CLOCK_MONOTONIC, 0);
+	j_bool("ok", 1);
+	j_int("calls", n);
+	j_int("getpid_ns_total", t1 - t0);
+	j_int("getppid_ns_total", t2 - t1);
+	return 0;
+}
+
 struct command {
 	const char *name;
 	int min_args, max_args;
@@ -1005,6 +1180,13 @@ static const struct command commands[] = {
 	{"signal", 1, 1, 0, c_signal, "N"},
 	{"sleep", 1, 1, 0, c_sleep, "SECONDS"},
 	{"spin", 0, 0, 0, c_spin, ""},
+	{"repeat-open", 2, 2, 1, c_repeat_open, "PATH N"},
+	{"repeat-write", 1, 1, 1, c_repeat_write, "N"},
+	{"repeat-connect", 3, 3, 1, c_repeat_connect, "HOST PORT N"},
+	{"clock", 0, 0, 1, c_clock, ""},
+	{"statfs", 1, 1, 1, c_statfs, "PATH"},
+	{"fill", 2, 2, 1, c_fill, "PATH BYTES"},
+	{"bench-calls", 1, 1, 1, c_bench_calls, "N"},
 };
 
 static void usage(void)

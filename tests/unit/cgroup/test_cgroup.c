@@ -280,6 +280,12 @@ static void read_in(const struct al_cg_dir *d, const char *file, char *buf, size
 	assert_int_equal(al_cg_read(d, file, buf, n, &err), 0);
 }
 
+static bool read_in_opt(const struct al_cg_dir *d, const char *file, char *buf, size_t n)
+{
+	struct al_error err;
+	return al_cg_read(d, file, buf, n, &err) == 0;
+}
+
 static pid_t fork_waiting(int *release_fd)
 {
 	int p[2];
@@ -731,6 +737,124 @@ static void test_v2_frontend_in_private_mount(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* chaos steps on a real v1 cgroup: memory down and back up (memsw kept
+ * equal, in the order the kernel accepts), pids, cpus. */
+static void test_v1_real_update(void **state)
+{
+	struct al_cg_layout lay;
+	char self[8192], buf[256], id[64];
+	struct al_limits lim = {.memory = 64 * MiB, .pids = 16, .cpus = 1};
+	static struct al_cgroup cg; /* static: the teardown may see it */
+	struct al_error err;
+
+	if (!real_v1(&lay, self, sizeof self)) {
+		skip_because("needs root on a host with v1 hierarchies");
+		return;
+	}
+	unit_run_id(id, sizeof id, "update");
+	al_cg_init(&cg);
+	live = &cg;
+	assert_int_equal(al_cg_v1_create(&cg, &lay, self, id, &lim, &err), 0);
+	lim.memory = 32 * MiB;
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err), 0);
+	read_in(&cg.dirs[AL_CG1_MEMORY], "memory.limit_in_bytes", buf, sizeof buf);
+	assert_int_equal(strtoull(buf, NULL, 10), 32 * MiB);
+	if (read_in_opt(&cg.dirs[AL_CG1_MEMORY], "memory.memsw.limit_in_bytes", buf, sizeof buf))
+		assert_int_equal(strtoull(buf, NULL, 10), 32 * MiB);
+	lim.memory = 128 * MiB; /* raising: memsw first, or the kernel refuses */
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err), 0);
+	read_in(&cg.dirs[AL_CG1_MEMORY], "memory.limit_in_bytes", buf, sizeof buf);
+	assert_int_equal(strtoull(buf, NULL, 10), 128 * MiB);
+	lim.pids = 5;
+	lim.cpus = 0.2;
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_PIDS | AL_CGROUP_SET_CPUS, &lim, &err), 0);
+	read_in(&cg.dirs[AL_CG1_PIDS], "pids.max", buf, sizeof buf);
+	assert_string_equal(buf, "5\n");
+	read_in(&cg.dirs[AL_CG1_CPU], "cpu.cfs_quota_us", buf, sizeof buf);
+	assert_string_equal(buf, "20000\n");
+	assert_int_equal(al_cgroup_destroy(&cg, &err), 0);
+	al_cg_undo(&cg);
+}
+
+/* chaos resource steps through the v2 back end's update, on a plain
+ * directory standing in for the run's cgroup (the files are what the kernel
+ * would be told; no controller is needed). */
+static void read_small(const char *dir, const char *file, char *buf, size_t n)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	ssize_t r = al_read_file_at(AT_FDCWD, path, buf, n);
+	assert_true(r >= 0);
+	buf[r] = '\0';
+}
+
+static void touch_in(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_v2_update_files(void **state)
+{
+	char tmpl[] = "/tmp/airlock-cg-v2-XXXXXX", buf[128];
+	struct al_cgroup cg;
+	struct al_limits lim = {0};
+	struct al_error err = {0};
+
+	assert_non_null(mkdtemp(tmpl));
+	al_cg_init(&cg);
+	if (al_cg_v2_create(&cg, tmpl, "/", "chaos", NULL, &err) < 0) {
+		skip_because("the v2 back end needs a cgroup file system to create in");
+		return;
+	}
+	touch_in(cg.v2.path, "memory.max");
+	touch_in(cg.v2.path, "pids.max");
+	touch_in(cg.v2.path, "cpu.max");
+	lim.memory = 256ull << 20;
+	lim.pids = 32;
+	lim.cpus = 0.2;
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err), 0);
+	read_small(cg.v2.path, "memory.max", buf, sizeof buf);
+	assert_string_equal(buf, "268435456");
+	read_small(cg.v2.path, "pids.max", buf, sizeof buf);
+	assert_string_equal(buf, ""); /* not named: untouched */
+	assert_int_equal(al_cgroup_update(&cg, AL_CGROUP_SET_PIDS | AL_CGROUP_SET_CPUS, &lim, &err), 0);
+	read_small(cg.v2.path, "pids.max", buf, sizeof buf);
+	assert_string_equal(buf, "32");
+	read_small(cg.v2.path, "cpu.max", buf, sizeof buf);
+	assert_string_equal(buf, "20000 100000");
+	assert_int_equal(cg.lim.pids, 32);
+	/* a file the kernel would lack is an error naming it, not a silent skip */
+	{
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/memory.max", cg.v2.path);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/pids.max", cg.v2.path);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/cpu.max", cg.v2.path);
+		unlink(path);
+	}
+	assert_true(al_cgroup_update(&cg, AL_CGROUP_SET_MEMORY, &lim, &err) < 0);
+	assert_non_null(strstr(err.msg, "memory.max"));
+	al_cg_undo(&cg);
+	{
+		char cmd[PATH_MAX + 16];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* no cgroup at all (rlimits-only mode): a step cannot land, and says so */
+static void test_update_without_cgroup(void **state)
+{
+	struct al_limits lim = {.memory = 1};
+	struct al_error err = {0};
+	assert_int_equal(al_cgroup_update(NULL, AL_CGROUP_SET_MEMORY, &lim, &err), -ENOTSUP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +873,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_v2_real_clone_into, real_teardown),
 	    cmocka_unit_test_teardown(test_v2_real_missing_controller_fails_closed, real_teardown),
 	    cmocka_unit_test(test_v2_frontend_in_private_mount),
+	    cmocka_unit_test(test_v2_update_files),
+	    cmocka_unit_test_teardown(test_v1_real_update, real_teardown),
+	    cmocka_unit_test(test_update_without_cgroup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

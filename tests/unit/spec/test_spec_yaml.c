@@ -742,6 +742,124 @@ static void test_override_keeps_others(void **state)
 	al_spec_free(&s);
 }
 
+/* ---- chaos ---- */
+
+static void test_chaos_keys(void **state)
+{
+	static const char text[] = "chaos:\n"
+	                           "  seed: 42\n"
+	                           "  syscalls:\n"
+	                           "    - {syscall: openat, errno: EIO, rate: 0.05, paths: \"/workspace/**\"}\n"
+	                           "    - {syscall: write, errno: ENOSPC, after: 1000}\n"
+	                           "    - {syscall: connect, errno: ECONNREFUSED, every: 10, max: 3}\n"
+	                           "  resources:\n"
+	                           "    - {at: 30s, memory: 256MiB}\n"
+	                           "    - {at: 60s, cpus: 0.2}\n"
+	                           "    - {at: 90s, pids: 32}\n"
+	                           "    - {at: 2m, disk: 10MiB}\n"
+	                           "  clock: {offset: +3d}\n";
+	struct al_spec s;
+	struct al_error err;
+	struct al_buf b;
+
+	assert_int_equal(load(&s, text, &err), 0);
+	assert_true(s.chaos.enabled);
+	assert_int_equal(s.chaos.seed, 42);
+	assert_int_equal(s.chaos.n_syscalls, 3);
+	assert_string_equal(s.chaos.syscalls[0].syscall, "openat");
+	assert_int_equal(s.chaos.syscalls[0].err, EIO);
+	assert_int_equal(s.chaos.syscalls[0].trigger, AL_CHAOS_RATE);
+	assert_true(s.chaos.syscalls[0].rate == 0.05);
+	assert_string_equal(s.chaos.syscalls[0].paths, "/workspace/**");
+	assert_int_equal(s.chaos.syscalls[1].trigger, AL_CHAOS_AFTER);
+	assert_int_equal(s.chaos.syscalls[1].n, 1000);
+	assert_int_equal(s.chaos.syscalls[2].trigger, AL_CHAOS_EVERY);
+	assert_int_equal(s.chaos.syscalls[2].max, 3);
+	assert_int_equal(s.chaos.n_steps, 4);
+	assert_int_equal(s.chaos.steps[0].at_ns, 30000000000ull);
+	assert_int_equal(s.chaos.steps[0].what, AL_CHAOS_RES_MEMORY);
+	assert_int_equal(s.chaos.steps[0].memory, 256 * MiB);
+	assert_true(s.chaos.steps[1].cpus == 0.2);
+	assert_int_equal(s.chaos.steps[2].pids, 32);
+	assert_int_equal(s.chaos.steps[3].at_ns, 120000000000ull);
+	assert_int_equal(s.chaos.steps[3].disk, 10 * MiB);
+	assert_int_equal(s.chaos.clock_offset_ns, 3ll * 86400 * 1000000000ll);
+	assert_true(s.limits.cpus == 1.0); /* a step's cpus is not the limit's */
+	al_buf_init(&b);
+	assert_int_equal(al_spec_canonical_json(&s, &b), 0);
+	assert_non_null(strstr(b.data,
+	    "\"chaos\":{\"clock\":{\"offset\":259200000000000},\"network\":null,\"resources\":[{\"at\":30000000000,"
+	    "\"memory\":268435456},{\"at\":60000000000,\"cpus\":0.2},{\"at\":90000000000,\"pids\":32},"
+	    "{\"at\":120000000000,\"disk\":10485760}],\"seed\":42,\"syscalls\":[{\"errno\":\"EIO\","
+	    "\"max\":0,\"paths\":\"/workspace/**\",\"rate\":0.05,\"syscall\":\"openat\"},{\"after\":1000,"
+	    "\"errno\":\"ENOSPC\",\"max\":0,\"paths\":null,\"syscall\":\"write\"},{\"errno\":"
+	    "\"ECONNREFUSED\",\"every\":10,\"max\":3,\"paths\":null,\"syscall\":\"connect\"}]},"
+	    "\"command\""));
+	al_buf_free(&b);
+	al_spec_free(&s);
+
+	/* no chaos section: no chaos key, so older hashes stay what they were */
+	assert_int_equal(load(&s, "image: host\n", &err), 0);
+	al_buf_init(&b);
+	assert_int_equal(al_spec_canonical_json(&s, &b), 0);
+	assert_null(strstr(b.data, "chaos"));
+	al_buf_free(&b);
+	al_spec_free(&s);
+
+	assert_int_equal(load(&s, "chaos:\n  clock: {offset: -90m, realtime: +1h}\n", &err), 0);
+	assert_int_equal(s.chaos.clock_offset_ns, -90ll * 60 * 1000000000ll);
+	assert_int_equal(s.chaos.realtime_skew_ns, 3600ll * 1000000000ll);
+	al_spec_free(&s);
+}
+
+static void test_chaos_errors(void **state)
+{
+	expect_error("chaos:\n  sead: 1\n", "spec.yaml:2:3: chaos.sead: unknown key");
+	expect_error("chaos:\n  seed: -1\n", "spec.yaml:2:9: chaos.seed: must not be negative (got -1)");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: opnat, errno: EIO, rate: 0.1}\n",
+	             "spec.yaml:3:17: chaos.syscalls[0].syscall: unknown syscall \"opnat\"");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: openat, errno: EIOO, rate: 0.1}\n",
+	             "spec.yaml:3:32: chaos.syscalls[0].errno: unknown or unsupported errno \"EIOO\" "
+	             "(a name such as EIO, ENOSPC, ECONNREFUSED; docs/chaos.md lists them)");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: openat, errno: EIO, rate: 1.5}\n",
+	             "spec.yaml:3:43: chaos.syscalls[0].rate: expected a number in (0, 1], got 1.5");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: openat, errno: EIO, rate: 0}\n",
+	             "spec.yaml:3:43: chaos.syscalls[0].rate: expected a number in (0, 1], got 0");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: openat, errno: EIO, rate: 0.1, every: 2}\n",
+	             "spec.yaml:3:48: chaos.syscalls[0].every: only one of rate, after, every "
+	             "(already rate at line 3)");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: openat, errno: EIO}\n",
+	             "spec.yaml:3:7: chaos.syscalls[0]: needs one of rate, after, every");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: write, errno: EIO, every: 0}\n",
+	             "spec.yaml:3:43: chaos.syscalls[0].every: must be at least 1");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: write, errno: EIO, every: 1, paths: \"/a/**\"}\n",
+	             "spec.yaml:3:7: chaos.syscalls[0]: paths: write takes no path (docs/chaos.md "
+	             "lists the calls)");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: openat, errno: EIO, every: 1, paths: \"a/**\"}\n",
+	             "spec.yaml:3:54: chaos.syscalls[0].paths: invalid path glob \"a/**\" (absolute; *, "
+	             "**, ?, [set]; ** only as a whole component)");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: execve, errno: EIO, every: 1}\n",
+	             "spec.yaml:3:17: chaos.syscalls[0].syscall: execve cannot be a chaos target (every "
+	             "exec is already supervised and recorded)");
+	expect_error("chaos:\n  syscalls:\n    - {errno: EIO, every: 1}\n",
+	             "spec.yaml:3:7: chaos.syscalls[0]: missing key \"syscall\"");
+	expect_error("chaos:\n  syscalls:\n    - {syscall: write, every: 1, colour: red}\n",
+	             "spec.yaml:3:34: chaos.syscalls[0].colour: unknown key");
+	expect_error("chaos:\n  resources:\n    - {at: 2s, memory: 1GiB}\n    - {at: 1s, pids: 3}\n",
+	             "spec.yaml:4:7: chaos.resources[1]: steps must be in order of \"at\"");
+	expect_error("chaos:\n  resources:\n    - {memory: 1GiB}\n",
+	             "spec.yaml:3:7: chaos.resources[0]: missing key \"at\"");
+	expect_error("chaos:\n  resources:\n    - {at: 1s}\n",
+	             "spec.yaml:3:7: chaos.resources[0]: names no resource (memory, cpus, pids, disk)");
+	expect_error("chaos:\n  resources:\n    - {at: 1s, cpus: 0}\n",
+	             "spec.yaml:3:22: chaos.resources[0].cpus: 0 is not in 0.01..1024");
+	expect_error("chaos:\n  clock: {offset: 3x}\n",
+	             "spec.yaml:2:19: chaos.clock.offset: invalid offset \"3x\" (e.g. +3d, -2h, 90m)");
+	expect_error("chaos:\n  clock: {offset: +4000d}\n",
+	             "spec.yaml:2:19: chaos.clock.offset: offset \"+4000d\" is out of range (at most "
+	             "3650d)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +879,8 @@ int main(void)
 	    cmocka_unit_test(test_errors_syntax),
 	    cmocka_unit_test(test_error_limits),
 	    cmocka_unit_test(test_override_keeps_others),
+	    cmocka_unit_test(test_chaos_keys),
+	    cmocka_unit_test(test_chaos_errors),
 	    cmocka_unit_test(test_image_digest_and_store_refs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
