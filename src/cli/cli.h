@@ -9,6 +9,10 @@ int al_cmd_rules(int argc, char **argv);
 int al_cmd_log(int argc, char **argv);     /* cmd_log.c: verify, show */
 int al_cmd_chaos(int argc, char **argv);   /* cmd_chaos.c: matrix */
 int al_cmd_image(int argc, char **argv);   /* cmd_image.c: digest, lint */
+int al_cmd_create(int argc, char **argv);  /* cmd_session.c */
+int al_cmd_exec(int argc, char **argv);    /* cmd_session.c */
+int al_cmd_ls(int argc, char **argv);      /* cmd_session.c */
+int al_cmd_rm(int argc, char **argv);      /* cmd_session.c */
 void al_cli_usage_run(FILE *out);          /* options.c */
 
 /* Options of `airlock run` that are not part of the spec. */
@@ -25,3 +29,8 @@ struct al_cli_run {
  * filled (the caller exits 125). */
 int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
 		     struct al_error *err);
+
+/* The same for `airlock create`: the command is optional (a session runs
+ * its commands with `airlock exec`). */
+int al_cli_parse_create(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
+			struct al_error *err);

@@ -18,6 +18,10 @@ static void usage(FILE *out)
 	      "\n"
 	      "commands:\n"
 	      "  run [OPTIONS] [--spec FILE] -- CMD [ARG...]   run CMD in a fresh sandbox\n"
+	      "  create [--name N] [OPTIONS]                    start a session sandbox; prints its id\n"
+	      "  exec ID [-i] [-e K=V] [-w DIR] [--json] -- CMD   run CMD in a session\n"
+	      "  ls [--json]                                   list your sessions\n"
+	      "  rm ID... | --all                              remove sessions (verified teardown)\n"
 	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
@@ -66,6 +70,14 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "run") == 0)
 		return al_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "create") == 0)
+		return al_cmd_create(argc - 1, argv + 1);
+	if (strcmp(cmd, "exec") == 0)
+		return al_cmd_exec(argc - 1, argv + 1);
+	if (strcmp(cmd, "ls") == 0)
+		return al_cmd_ls(argc - 1, argv + 1);
+	if (strcmp(cmd, "rm") == 0)
+		return al_cmd_rm(argc - 1, argv + 1);
 	if (strcmp(cmd, "keygen") == 0)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)

@@ -448,8 +448,8 @@ static int getopt_error(int c, char **argv, struct al_error *err)
 	return al_error_set(err, 0, "options", "unknown option %s (see airlock help run)", arg);
 }
 
-int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
-                     struct al_error *err)
+static int parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
+                     bool need_command, struct al_error *err)
 {
 	int c, r;
 
@@ -497,11 +497,23 @@ int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_
 		if (r < 0)
 			return al_error_set(err, -r, "options", "copying the command");
 	}
-	if (spec->argc == 0)
+	if (spec->argc == 0 && need_command)
 		return al_error_set(err, 0, "options",
 		                    "no command given: airlock run [OPTIONS] -- CMD [ARG...] (or "
 		                    "command: in the spec)");
 
 	/* options are checked together with the spec they override: the result is what runs */
-	return al_spec_validate(spec, err);
+	return need_command ? al_spec_validate(spec, err) : al_spec_validate_session(spec, err);
+}
+
+int al_cli_parse_run(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
+                     struct al_error *err)
+{
+	return parse_run(argc, argv, spec, opts, true, err);
+}
+
+int al_cli_parse_create(int argc, char **argv, struct al_spec *spec, struct al_cli_run *opts,
+                        struct al_error *err)
+{
+	return parse_run(argc, argv, spec, opts, false, err);
 }

@@ -1016,6 +1016,22 @@ const char *al_evlog_local_failure(const struct al_evlog *log)
 	return log->poisoned ? log->failure : NULL;
 }
 
+int al_evlog_secret_regions(const struct al_evlog *log, void **p, size_t *len, int max)
+{
+	int n = 0;
+	if (log == NULL)
+		return 0;
+	if (n < max && log->sk) {
+		p[n] = log->sk;
+		len[n++] = AL_SECKEY_LEN;
+	}
+	if (n < max && log->next_sk) {
+		p[n] = log->next_sk;
+		len[n++] = AL_SECKEY_LEN;
+	}
+	return n;
+}
+
 const char *al_evlog_pubkey_hex(const struct al_evlog *log)
 {
 	return log->root_pub_hex;

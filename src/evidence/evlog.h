@@ -51,6 +51,11 @@ void al_evlog_free(struct al_evlog *log);
 
 /* Hex of the Ed25519 public key that signs this run's checkpoints. */
 const char *al_evlog_pubkey_hex(const struct al_evlog *log);
+
+/* Where the log's secret keys are (at most max regions; returns how many),
+ * so that a process forked or cloned from the supervisor -- the sandbox
+ * init, and every command a session's init forks -- can wipe its copy. */
+int al_evlog_secret_regions(const struct al_evlog *log, void **p, size_t *len, int max);
 /* Path of the log file (after {run} expansion), or NULL. */
 const char *al_evlog_path(const struct al_evlog *log);
 /* Non-NULL once the sink has failed and policy says kill: the reason. */

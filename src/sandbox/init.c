@@ -470,15 +470,15 @@ static const struct init_step init_steps[] = {
 
 /* execvpe resolves with the caller's PATH, not the workload's: search the
  * sandbox's PATH ourselves, without allocating. */
-static int exec_workload(const struct al_sandbox_plan *p)
+static int exec_in_path(char *const *argv, char *const *envp, const char *path)
 {
-	const char *file = p->argv[0];
-	const char *path = p->path_env, *seg;
+	const char *file = argv[0];
+	const char *seg;
 	char buf[PATH_MAX];
 	int saved = ENOENT;
 
 	if (strchr(file, '/')) {
-		execve(file, p->argv, p->envp);
+		execve(file, argv, envp);
 		return errno;
 	}
 	for (seg = path; seg && *seg;) {
@@ -488,7 +488,7 @@ static int exec_workload(const struct al_sandbox_plan *p)
 			memcpy(buf, seg, len);
 			buf[len] = '/';
 			strcpy(buf + len + 1, file);
-			execve(buf, p->argv, p->envp);
+			execve(buf, argv, envp);
 			if (errno == EACCES || errno == ENOEXEC || errno == EPERM)
 				saved = errno;
 			else if (errno != ENOENT && errno != ENOTDIR && saved == ENOENT)
@@ -497,6 +497,11 @@ static int exec_workload(const struct al_sandbox_plan *p)
 		seg = end ? end + 1 : NULL;
 	}
 	return saved;
+}
+
+static int exec_workload(const struct al_sandbox_plan *p)
+{
+	return exec_in_path(p->argv, p->envp, p->path_env);
 }
 
 __attribute__((noreturn)) static void workload_child(const struct al_sandbox_plan *p, int report_fd)
@@ -591,6 +596,241 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
 	}
 }
 
+
+/* ---- sessions: commands on request ------------------------------------ */
+
+/* A session's init runs no workload: it waits, confined like any workload,
+ * for the supervisor's requests and forks each command itself, so every
+ * command inherits the seccomp filter, the Landlock domain, the identity
+ * and the rlimits installed above. Static storage: the init never mallocs. */
+#define SESSION_MAX_CMDS 256
+static struct al_init_req session_req;
+static bool session_dumpable_exec; /* rootless: see session_cmd_child */
+static char *session_argv[AL_REQ_ARGS_MAX + 1];
+static char *session_envp[AL_REQ_ARGS_MAX + 1];
+static struct {
+	pid_t pid;
+	uint32_t id;
+} session_cmds[SESSION_MAX_CMDS];
+
+static void session_noop(int sig)
+{
+	(void)sig;
+}
+
+static void session_reply(uint32_t type, uint32_t id, int32_t status, int32_t e, const char *what)
+{
+	struct al_msg m = {.type = type, .stage = (int32_t)id, .status = status, .err = e};
+	if (what)
+		snprintf(m.text, sizeof m.text, "%s", what);
+	send_msg(&m);
+}
+
+/* Split the request's data into argv, envp and the working directory; the
+ * supervisor built it, but it is checked anyway (bounds, NULs, counts). */
+static int session_parse(const struct al_init_req *q, const char **cwd, const char **path)
+{
+	const char *p = q->data, *end = q->data + q->len;
+	uint32_t i;
+
+	if (q->len > sizeof q->data || q->argc == 0 || q->argc > AL_REQ_ARGS_MAX || q->envc > AL_REQ_ARGS_MAX)
+		return -EINVAL;
+	*path = NULL;
+	for (i = 0; i < q->argc + q->envc + 1; i++) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		if (p >= end || nul == NULL)
+			return -EINVAL;
+		if (i < q->argc) {
+			session_argv[i] = (char *)p;
+		} else if (i < q->argc + q->envc) {
+			session_envp[i - q->argc] = (char *)p;
+			if (strncmp(p, "PATH=", 5) == 0)
+				*path = p + 5;
+		} else {
+			*cwd = p;
+		}
+		p = nul + 1;
+	}
+	session_argv[q->argc] = NULL;
+	session_envp[q->envc] = NULL;
+	return 0;
+}
+
+/* The command's process: its own session and process group (a per-command
+ * kill reaches everything it started that did not leave the group), stdio
+ * from the supervisor's pipes, nothing else. Reports a failure to start as
+ * {what, errno} on report_fd (CLOEXEC: EOF means the exec happened). */
+__attribute__((noreturn)) static void session_cmd_child(int fds[3], int report_fd, const char *cwd,
+							const char *path)
+{
+	sigset_t none;
+	int sig, rep[2] = {0, 0};
+
+	setsid();
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	if (fds[0] < 0)
+		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fds[0] < 0 || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0) {
+		rep[1] = errno;
+		goto fail;
+	}
+	/* Everything else the init holds (the setup socket, the pipes' spare
+	 * copies) is CLOEXEC already; make sure of it before the exec. */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (cwd[0] && chdir(cwd) < 0) {
+		rep[0] = 1;
+		rep[1] = errno;
+		goto fail;
+	}
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Unlike the workload of a run, this command is born while other
+	 * processes of the sandbox run, as the same uid: while it is dumpable
+	 * they could read its memory (a copy of the init's) through
+	 * /proc/PID/mem. So it stays non-dumpable where the supervisor can
+	 * read it anyway (rootful: the supervisor has CAP_SYS_PTRACE over the
+	 * memory's user namespace). Rootless, the supervisor needs it dumpable
+	 * to read the exec's arguments; the init's copy of the supervisor's
+	 * secrets was wiped at its start (al_init_main), and execve resets
+	 * dumpability from the new program. */
+	if (session_dumpable_exec)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	rep[1] = exec_in_path(session_argv, session_envp, path ? path : "/usr/bin:/bin");
+fail:
+	while (write(report_fd, rep, sizeof rep) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+static void session_exec(struct init_ctx *c, int fds[3])
+{
+	const struct al_init_req *q = &session_req;
+	const char *cwd = "", *path = NULL;
+	int rep[2] = {0, 0}, pipefd[2], slot = -1, i;
+	ssize_t n;
+	pid_t pid;
+
+	(void)c;
+	for (i = 0; i < SESSION_MAX_CMDS; i++)
+		if (session_cmds[i].pid == 0) {
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		session_reply(AL_MSG_CMD_FAILED, q->id, 0, EAGAIN, "too many commands at once");
+		return;
+	}
+	if (session_parse(q, &cwd, &path) < 0) {
+		session_reply(AL_MSG_CMD_FAILED, q->id, 0, EINVAL, "malformed request");
+		return;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		session_reply(AL_MSG_CMD_FAILED, q->id, 0, errno, "pipe");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		session_reply(AL_MSG_CMD_FAILED, q->id, 0, errno, "fork");
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		session_cmd_child(fds, pipefd[1], cwd, path);
+	}
+	close(pipefd[1]);
+	do
+		n = read(pipefd[0], rep, sizeof rep);
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof rep) {
+		waitpid(pid, NULL, 0);
+		session_reply(AL_MSG_CMD_FAILED, q->id, 0, rep[1] ? rep[1] : ENOENT,
+			      rep[0] == 1 ? "chdir" : "exec");
+		return;
+	}
+	session_cmds[slot].pid = pid;
+	session_cmds[slot].id = q->id;
+	session_reply(AL_MSG_CMD_STARTED, q->id, pid, 0, NULL);
+}
+
+static void session_kill(void)
+{
+	for (int i = 0; i < SESSION_MAX_CMDS; i++)
+		if (session_cmds[i].pid > 0 && session_cmds[i].id == session_req.id) {
+			/* the group first (what it started), then itself */
+			kill(-session_cmds[i].pid, session_req.sig);
+			kill(session_cmds[i].pid, session_req.sig);
+		}
+}
+
+static void session_reap(void)
+{
+	int st;
+	pid_t w;
+	while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < SESSION_MAX_CMDS; i++)
+			if (session_cmds[i].pid == w) {
+				session_reply(AL_MSG_CMD_EXITED, session_cmds[i].id, st, 0, NULL);
+				session_cmds[i].pid = 0;
+			}
+		/* others are orphans adopted by pid 1 (nohup, daemons): reaped */
+	}
+}
+
+/* Read one request; its descriptors are closed here whatever happens. */
+__attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t *all)
+{
+	struct sigaction sa;
+	sigset_t wait_mask = *all;
+
+	session_dumpable_exec = c->plan->rootless;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = session_noop;
+	sigaction(SIGCHLD, &sa, NULL);
+	/* SIGCHLD is delivered only inside ppoll, so a child's exit between
+	 * the reap and the wait is never missed. */
+	sigdelset(&wait_mask, SIGCHLD);
+	session_reply(AL_MSG_SESSION_READY, 0, 0, 0, NULL);
+	for (;;) {
+		struct pollfd p = {.fd = SYNC_FD, .events = POLLIN};
+		int fds[3] = {-1, -1, -1};
+		char cbuf[CMSG_SPACE(sizeof fds)];
+		struct iovec iov = {.iov_base = &session_req, .iov_len = sizeof session_req};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof cbuf};
+		struct cmsghdr *cm;
+		ssize_t n;
+
+		session_reap();
+		if (ppoll(&p, 1, NULL, &wait_mask) < 0)
+			continue;
+		if (!(p.revents & POLLIN))
+			_exit(0); /* the supervisor is gone: so is the sandbox */
+		n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			_exit(0);
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof fds))
+				memcpy(fds, CMSG_DATA(cm), sizeof fds);
+		if ((size_t)n < AL_REQ_HEADER_SIZE || session_req.len > (size_t)n - AL_REQ_HEADER_SIZE) {
+			/* not from our supervisor's code: ignore */
+		} else if (session_req.type == AL_REQ_EXEC && fds[1] >= 0 && fds[2] >= 0) {
+			session_exec(c, fds);
+		} else if (session_req.type == AL_REQ_KILL) {
+			session_kill();
+		}
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+}
+
 /* Arrange the descriptor table: 0-2 are the workload's stdio, 3 the setup
  * socket, and nothing else survives -- whatever the caller leaked into
  * airlock, and the supervisor's own fds, end here. */
@@ -632,6 +872,12 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	sigset_t sigs;
 	size_t i;
 
+	/* Our memory is a copy of the supervisor's, its signing keys included.
+	 * Nothing inside may ever read them: a session's commands are forked
+	 * from us, and (rootless) each is dumpable for a moment before its
+	 * exec while other processes of the sandbox run (session_cmd_child). */
+	for (i = 0; i < (size_t)plan->n_wipe && i < AL_ARRAY_SIZE(plan->wipe); i++)
+		explicit_bzero(plan->wipe[i], plan->wipe_len[i]);
 	/* We are a copy of the supervisor: its command line (host paths of the
 	 * log, the spec, volumes) must not be readable in /proc/1/cmdline. */
 	al_proctitle_set("airlock-init");
@@ -652,5 +898,7 @@ void al_init_main(const struct al_sandbox_plan *plan)
 		if (init_steps[i].run(&c) < 0)
 			fail(&c, init_steps[i].stage);
 	}
+	if (plan->session)
+		session_serve(&c, &sigs);
 	supervise_workload(&c, &sigs);
 }

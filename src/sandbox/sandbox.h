@@ -85,7 +85,31 @@ enum al_msg_type {
 	AL_MSG_EGRESS_FDS,    /* proxy mode: SCM_RIGHTS, the proxy's listening sockets;
 	                       * status = count, text[i] = '0' + enum al_egress_socket of
 	                       * the i-th (TRANSPARENT6 absent without kernel IPv6) */
+	/* sessions: the init runs no workload and forks commands on request */
+	AL_MSG_SESSION_READY, /* confined and waiting for requests */
+	AL_MSG_CMD_STARTED,   /* stage = request id, status = pid (inside) */
+	AL_MSG_CMD_FAILED,    /* stage = request id, err = errno, text = what (exec, chdir) */
+	AL_MSG_CMD_EXITED,    /* stage = request id, status = wait status */
 };
+
+/* Requests from the supervisor to a session's init (SOCK_SEQPACKET, one
+ * request a message). AL_REQ_EXEC carries three descriptors (SCM_RIGHTS):
+ * the command's stdin, stdout and stderr; data holds argc NUL-terminated
+ * arguments, envc NUL-terminated KEY=VALUE strings, then the working
+ * directory (NUL-terminated). AL_REQ_KILL signals the command's process
+ * group. */
+enum { AL_REQ_EXEC = 1, AL_REQ_KILL = 2 };
+#define AL_REQ_DATA_MAX 65536
+#define AL_REQ_ARGS_MAX 4096
+struct al_init_req {
+	uint32_t type;
+	uint32_t id;
+	int32_t sig;
+	uint32_t argc, envc;
+	uint32_t len;       /* bytes of data used */
+	char data[AL_REQ_DATA_MAX];
+};
+#define AL_REQ_HEADER_SIZE offsetof(struct al_init_req, data)
 
 /* Proxy mode (docs/egress.md): the proxy's sockets inside the sandbox. */
 #define AL_EGRESS_PORT_HTTP 3128        /* HTTP_PROXY / HTTPS_PROXY */
@@ -151,6 +175,12 @@ struct al_sandbox_plan {
 	char **envp;             /* scrubbed environment */
 	const char *path_env;    /* PATH value used to resolve argv[0] inside */
 	const char *workdir;
+	bool session;            /* no workload: serve exec requests (sessions) */
+	/* The supervisor's secrets (the event log's signing keys): the init
+	 * is a copy of the supervisor's memory and wipes them first thing. */
+	void *wipe[4];
+	size_t wipe_len[4];
+	int n_wipe;
 
 	int sync_fd;             /* child end of the setup socketpair */
 	int stdout_fd, stderr_fd, stdin_fd; /* child ends; stdin -1 = /dev/null inside */

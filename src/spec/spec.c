@@ -644,15 +644,29 @@ static int validate_log(const struct al_log_spec *log, struct al_error *err)
 	return 0;
 }
 
+static int validate_rest(const struct al_spec *spec, struct al_error *err);
+
 int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 {
-	int r;
-
 	if (spec->argc == 0 || spec->argv == NULL || spec->argv[0] == NULL)
 		return al_error_set(err, 0, "spec",
 		                    "no command given (spec key command, or after --)");
 	if (spec->argv[0][0] == '\0')
 		return al_error_set(err, 0, "spec", "command: empty program name");
+	return validate_rest(spec, err);
+}
+
+int al_spec_validate_session(const struct al_spec *spec, struct al_error *err)
+{
+	if (spec->argc > 0 && (spec->argv[0] == NULL || spec->argv[0][0] == '\0'))
+		return al_error_set(err, 0, "spec", "command: empty program name");
+	return validate_rest(spec, err);
+}
+
+static int validate_rest(const struct al_spec *spec, struct al_error *err)
+{
+	int r;
+
 	if (spec->image == NULL || spec->image[0] == '\0')
 		return al_error_set(err, 0, "spec", "image: empty");
 	if (!al_spec_sandbox_path_normal(spec->workdir))

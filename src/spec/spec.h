@@ -310,6 +310,9 @@ int al_spec_load_string(struct al_spec *spec, const char *name, const char *text
 /* Cross-field validation after all overrides: absolute sandbox paths, no
  * overlaps with reserved mount points, sane limits, argv present. */
 int al_spec_validate(const struct al_spec *spec, struct al_error *err);
+/* The same without requiring a command: a session's commands come later
+ * (`airlock exec`). */
+int al_spec_validate_session(const struct al_spec *spec, struct al_error *err);
 
 /* Canonical JSON of the resolved spec (sorted keys, no whitespace) and its
  * SHA-256 as 64 lowercase hex chars. */

@@ -28,6 +28,7 @@
 #include "evidence/evlog.h"
 #include "chaos/chaos.h"
 #include "supervisor/egress.h"
+#include "session/session.h"
 #include "supervisor/notify.h"
 #include "monitor/monitor.h"
 #include "util/escape.h"
@@ -45,7 +46,7 @@ enum tag {
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
 {
-	struct epoll_event ev = {.events = events, .data.u32 = t};
+	struct epoll_event ev = {.events = events, .data.u64 = t};
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -592,6 +593,13 @@ static void read_sync(struct al_supervisor *s)
 			s->got_exit_msg = true;
 			s->workload_status = m.status;
 			break;
+		case AL_MSG_SESSION_READY:
+		case AL_MSG_CMD_STARTED:
+		case AL_MSG_CMD_FAILED:
+		case AL_MSG_CMD_EXITED:
+			if (s->session)
+				al_session_init_msg(s, &m);
+			break;
 		}
 	}
 }
@@ -760,6 +768,8 @@ static int setup_loop(struct al_supervisor *s, struct al_error *err)
 	     ep_add(s->epfd, al_egress_pidfd(s->egress), EPOLLIN, TAG_EGRESS_EXIT) < 0))
 		return al_error_errno(err, "supervisor", "epoll egress proxy");
 	stdin_arm(s);
+	if (s->session)
+		return al_session_loop_setup(s, err);
 	return 0;
 }
 
@@ -791,7 +801,12 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 		for (i = 0; i < n; i++) {
 			uint64_t ticks;
 			struct al_error e = {0};
-			switch (evs[i].data.u32) {
+			if (evs[i].data.u64 >= AL_TAG_SESSION) {
+				if (s->session)
+					al_session_event(s, evs[i].data.u64, evs[i].events);
+				continue;
+			}
+			switch ((enum tag)evs[i].data.u64) {
 			case TAG_PIDFD: handle_init_exit(s); break;
 			case TAG_SIGNAL: handle_signal(s); break;
 			case TAG_TIMEOUT:
@@ -810,6 +825,8 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				al_supervisor_check_disks(s);
 				check_output_stall(s);
 				al_monitor_tick(s->monitor);
+				if (s->session)
+					al_session_tick(s);
 				break;
 			case TAG_SYNC: read_sync(s); break;
 			case TAG_STDOUT:

@@ -321,6 +321,9 @@ static const char *verdict_of(struct al_supervisor *s, int *status)
 	case AL_KILL_ERROR:
 		*status = AL_EXIT_SETUP;
 		return "airlock-error";
+	case AL_KILL_REMOVED:
+		*status = 0;
+		return "removed";
 	case AL_KILL_NONE:
 		break;
 	}
@@ -415,336 +418,355 @@ static void late_signal(struct al_supervisor *s, const sigset_t *set, const char
 	*status = 128 + sig;
 }
 
-int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_error *err)
+void al_run_init(struct al_run *run, const struct al_spec *spec)
 {
-	struct al_sandbox_plan plan = {0};
-	struct al_supervisor s = {0};
-	struct al_features feat = {0};
-	struct al_seccomp *sc = NULL;
-	struct al_landlock *ll = NULL;
-	struct al_teardown_facts td = {0};
-	sigset_t set;
-	bool signals_blocked = false;
-	struct al_image_id img = {0};
-	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, sp[2] = {-1, -1};
-	bool cg_before_clone = false;
-	struct al_error release_err = {0};
-	int fds_before = 0, pidfd = -1, r, status = AL_EXIT_SETUP;
-	struct stat nsst = {0};
-	const char *verdict = "setup-error";
-	char path[64];
-	pid_t pid;
+	struct al_supervisor *s = &run->s;
 
-	memset(res, 0, sizeof *res);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	s.spec = spec;
-	s.plan = &plan;
-	s.pidfd = s.sync_fd = s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
-	s.out.fd = s.err.fd = -1;
-	s.in.src = s.in.dst = -1;
-	s.upper_fd = -1;
-	s.chaos_timerfd = -1;
-	s.export_parent_fd = -1;
-	s.t_start_ns = al_mono_ns();
-	make_run_id(s.run_id);
-	snprintf(res->run_id, sizeof res->run_id, "%s", s.run_id);
+	memset(run, 0, sizeof *run);
+	for (int i = 0; i < 2; i++)
+		run->outp[i] = run->errp[i] = run->inp[i] = run->sp[i] = -1;
+	run->status = AL_EXIT_SETUP;
+	run->verdict = "setup-error";
+	s->spec = spec;
+	s->plan = &run->plan;
+	s->pidfd = s->sync_fd = s->epfd = s->sigfd = s->timerfd = s->tickfd = -1;
+	s->out.fd = s->err.fd = -1;
+	s->in.src = s->in.dst = -1;
+	s->upper_fd = -1;
+	s->chaos_timerfd = -1;
+	s->export_parent_fd = -1;
+	s->t_start_ns = al_mono_ns();
+	make_run_id(s->run_id);
+	sigemptyset(&run->sigs);
+	sigaddset(&run->sigs, SIGINT);
+	sigaddset(&run->sigs, SIGTERM);
+	sigaddset(&run->sigs, SIGHUP);
+	sigaddset(&run->sigs, SIGQUIT);
+}
 
-	/* ---- before clone: everything that can fail without a sandbox ---- */
-	r = al_features_probe(&feat, err);
+/* Phase 1, before any sandbox exists: everything that can fail without
+ * one -- probe, plan, compile the filters, check host paths, open the log,
+ * and (cgroup v2) create the cgroup the sandbox is born into. */
+int al_run_prepare(struct al_run *run, struct al_error *err)
+{
+	struct al_supervisor *s = &run->s;
+	const struct al_spec *spec = s->spec;
+	struct al_sandbox_plan *plan = &run->plan;
+	int r;
+
+	r = al_features_probe(&run->feat, err);
 	if (r < 0)
-		goto out;
-	if (!feat.timens && !(spec->allow_degraded & AL_DEGRADE_TIMENS)) {
-		r = al_error_set(err, ENOSYS, "features",
-				 "this kernel has no time namespaces (use --allow-degraded timens to run without)");
-		goto out;
-	}
-	plan.spec = spec;
-	plan.idmap_userns_fd = -1;
-	plan.argv = spec->argv;
-	plan.workdir = spec->workdir;
-	r = al_userns_prepare(&plan, err);
+		return r;
+	if (!run->feat.timens && !(spec->allow_degraded & AL_DEGRADE_TIMENS))
+		return al_error_set(err, ENOSYS, "features",
+				    "this kernel has no time namespaces (use --allow-degraded timens to run without)");
+	plan->spec = spec;
+	plan->idmap_userns_fd = -1;
+	plan->argv = spec->argv;
+	plan->workdir = spec->workdir;
+	r = al_userns_prepare(plan, err);
 	if (r == 0)
-		r = al_rootfs_plan(&plan, err);
+		r = al_rootfs_plan(plan, err);
 	if (r == 0) /* what the run is on: recorded in run_start, checked against a pin */
-		r = al_image_identify(spec->image, spec->image_digest, &img, err);
+		r = al_image_identify(spec->image, spec->image_digest, &run->img, err);
 	if (r == 0)
-		snprintf(s.image_digest, sizeof s.image_digest, "%s", img.digest);
+		snprintf(s->image_digest, sizeof s->image_digest, "%s", run->img.digest);
 	if (r == 0)
-		r = build_env(&plan, err);
+		r = build_env(plan, err);
 	if (r == 0)
-		r = al_netns_prepare(&plan, err);
+		r = al_netns_prepare(plan, err);
 	if (r == 0)
-		r = al_egress_prepare(&s.egress, spec, err);
+		r = al_egress_prepare(&s->egress, spec, err);
 	if (r == 0)
-		r = al_supervisor_canaries_prepare(&s, &plan, err);
+		r = al_supervisor_canaries_prepare(s, plan, err);
 	if (r == 0)
-		r = al_landlock_prepare(&ll, spec, err);
+		r = al_landlock_prepare(&run->ll, spec, err);
 	if (r == 0)
-		r = al_seccomp_prepare(&sc, spec, err);
+		r = al_seccomp_prepare(&run->sc, spec, err);
 	if (r == 0)
-		r = al_chaos_prepare(&s.chaos, spec, sc, plan.rootless, err);
+		r = al_chaos_prepare(&s->chaos, spec, run->sc, plan->rootless, err);
 	if (r < 0)
-		goto out;
-	plan.landlock = ll;
-	plan.seccomp = sc;
+		return r;
+	plan->landlock = run->ll;
+	plan->seccomp = run->sc;
 
 	/* Before the log is created and before any sandbox exists: no host path
 	 * the supervisor opens, creates or copies to may pass through a place
 	 * the sandbox can write (docs/isolation.md, "What the host trusts"). */
-	r = al_host_paths_check(&s, err);
+	r = al_host_paths_check(s, err);
 	if (r < 0)
-		goto out;
+		return r;
 
-	r = al_evlog_open(&s.log, &spec->log, s.run_id, err);
+	r = al_evlog_open(&s->log, &spec->log, s->run_id, err);
 	if (r < 0)
-		goto out;
-	if (img.drift) { /* refused before anything starts; the log says why */
-		r = al_error_set(err, 0, "image", "%s", img.drift_msg);
-		goto out;
-	}
+		return r;
+	if (run->img.drift) /* refused before anything starts; the log says why */
+		return al_error_set(err, 0, "image", "%s", run->img.drift_msg);
 	/* the stream files beside the log keep what the relay keeps */
-	al_evlog_set_output_cap(s.log, spec->limits.output);
-	al_evlog_set_max_size(s.log, spec->log.max_size);
-	r = al_supervisor_monitor_start(&s, err);
+	al_evlog_set_output_cap(s->log, spec->limits.output);
+	al_evlog_set_max_size(s->log, spec->log.max_size);
+	r = al_supervisor_monitor_start(s, err);
 	if (r < 0)
-		goto out;
+		return r;
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
 	if (!spec->quiet && !spec->log.signing_key && (spec->log.path || spec->log.sink))
-		al_escape_printf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s.run_id,
-			al_evlog_pubkey_hex(s.log));
+		al_escape_printf(stderr, "airlock: run %s: event log signed with per-run key %s\n", s->run_id,
+			al_evlog_pubkey_hex(s->log));
 	/* Baseline for the teardown check: every fd opened from here on
 	 * belongs to the run and must be gone at the end. */
-	fds_before = count_fds();
+	run->fds_before = count_fds();
 	/* On a unified (v2) host the sandbox is cloned straight into its
 	 * cgroup, which must exist first. Elsewhere the cgroup is made while
-	 * the init builds the sandbox (below): the workload waits for it. */
-	cg_before_clone = feat.cgroup_v2;
-	if (cg_before_clone) {
-		r = al_cgroup_prepare(&s.cgroup, spec, s.run_id, err);
+	 * the init builds the sandbox (al_run_spawn): the workload waits for it. */
+	run->cg_before_clone = run->feat.cgroup_v2;
+	if (run->cg_before_clone) {
+		r = al_cgroup_prepare(&s->cgroup, spec, s->run_id, err);
 		if (r < 0)
-			goto out;
-		r = log_run_start(&s, &feat, sc, ll, err);
+			return r;
+		r = log_run_start(s, &run->feat, run->sc, run->ll, err);
 		if (r < 0)
-			goto out;
+			return r;
 	}
+	return 0;
+}
 
-	if (make_pipe(outp, true, err) < 0 || make_pipe(errp, true, err) < 0) {
-		r = -err->code;
-		goto out;
-	}
+/* Phase 2: the pipes and the setup socket, the clone, and the release of
+ * the init in two steps. A negative return means no sandbox was cloned.
+ * A failure to release a cloned init kills it and is kept in
+ * run->release_err: supervision still runs, to reap it and record. */
+int al_run_spawn(struct al_run *run, struct al_error *err)
+{
+	struct al_supervisor *s = &run->s;
+	const struct al_spec *spec = s->spec;
+	struct al_sandbox_plan *plan = &run->plan;
+	bool need_attach = false;
+	char path[64];
+	struct stat nsst;
+	int pidfd = -1, r;
+	pid_t pid;
+
+	if (make_pipe(run->outp, true, err) < 0 || make_pipe(run->errp, true, err) < 0)
+		return -err->code;
 	/* The caller's terminal never reaches the workload; other stdin is relayed. */
 	if (fcntl(0, F_GETFD) >= 0 && !isatty(0)) {
-		if (make_pipe(inp, false, err) < 0) {
-			r = -err->code;
-			goto out;
-		}
-		s.in.src = 0;
-		s.in.dst = inp[1];
+		if (make_pipe(run->inp, false, err) < 0)
+			return -err->code;
+		s->in.src = 0;
+		s->in.dst = run->inp[1];
 		/* Read only after EPOLLIN (or, for what epoll refuses -- files,
 		 * /dev/null, /dev/zero -- at any time; the loop decides): never
 		 * O_NONBLOCK, which would change the file description the caller
 		 * shares with others (the next command of a script). */
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		r = al_error_errno(err, "supervisor", "socketpair");
-		goto out;
-	}
-	plan.sync_fd = sp[1];
-	plan.stdout_fd = outp[1];
-	plan.stderr_fd = errp[1];
-	plan.stdin_fd = inp[0];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, run->sp) < 0)
+		return al_error_errno(err, "supervisor", "socketpair");
+	plan->n_wipe = al_evlog_secret_regions(s->log, plan->wipe, plan->wipe_len, 4);
+	plan->sync_fd = run->sp[1];
+	plan->stdout_fd = run->outp[1];
+	plan->stderr_fd = run->errp[1];
+	plan->stdin_fd = run->inp[0];
 
 	/* Signals that end the run are read from a signalfd; block them before
 	 * the clone so none is lost in between (the init resets its mask).
-	 * They stay blocked until the run is recorded (end of al_run). */
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signals_blocked = true;
+	 * They stay blocked until the run is recorded (al_run_finish). */
+	sigprocmask(SIG_BLOCK, &run->sigs, NULL);
+	run->signals_blocked = true;
 	signal(SIGPIPE, SIG_IGN);
 
 	/* ---- clone ---- */
-	bool need_attach = false;
-	pid = clone_sandbox(&s, feat.timens, &pidfd, &need_attach, err);
-	if (pid < 0) {
-		r = -(err->code ? err->code : EINVAL);
-		goto out;
-	}
+	pid = clone_sandbox(s, run->feat.timens, &pidfd, &need_attach, err);
+	if (pid < 0)
+		return -(err->code ? err->code : EINVAL);
 	if (pid == 0)
-		al_init_main(&plan); /* never returns */
+		al_init_main(plan); /* never returns */
 
-	s.pid = pid;
-	s.pidfd = pidfd;
-	s.sync_fd = sp[0];
-	sp[0] = -1;
-	s.out.fd = outp[0];
-	s.out.out = 1;
-	s.err.fd = errp[0];
-	s.err.out = 2;
-	outp[0] = errp[0] = -1;
+	s->pid = pid;
+	s->pidfd = pidfd;
+	s->sync_fd = run->sp[0];
+	run->sp[0] = -1;
+	s->out.fd = run->outp[0];
+	s->out.out = 1;
+	s->err.fd = run->errp[0];
+	s->err.out = 2;
+	run->outp[0] = run->errp[0] = -1;
 	/* Our copies of the child's ends must go, or the pipes never reach EOF. */
-	close(sp[1]);
-	close(outp[1]);
-	close(errp[1]);
-	sp[1] = outp[1] = errp[1] = -1;
-	if (inp[0] >= 0)
-		close(inp[0]);
-	inp[0] = -1;
-	inp[1] = -1; /* owned by s.in now */
+	close(run->sp[1]);
+	close(run->outp[1]);
+	close(run->errp[1]);
+	run->sp[1] = run->outp[1] = run->errp[1] = -1;
+	if (run->inp[0] >= 0)
+		close(run->inp[0]);
+	run->inp[0] = -1;
+	run->inp[1] = -1; /* owned by s->in now */
 
 	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
-	stat(path, &nsst);
+	if (stat(path, &nsst) == 0)
+		run->pidns = nsst.st_ino;
 
 	/* ---- release ----
 	 * Two steps: once the ids are mapped the init may build the sandbox
 	 * (our own code), and while it does, we place it in the cgroup -- a v1
 	 * migration waits for an RCU grace period, milliseconds we overlap.
 	 * The init forks the workload only after the second go. */
-	r = al_userns_parent_setup(&plan, pid, err);
+	r = al_userns_parent_setup(plan, pid, err);
 	if (r == 0) {
 		char go = AL_GO;
-		if (write(s.sync_fd, &go, 1) != 1)
+		if (write(s->sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the sandbox init");
 	}
-	if (r == 0 && !cg_before_clone) {
-		r = al_cgroup_prepare(&s.cgroup, spec, s.run_id, err);
-		need_attach = r == 0 && s.cgroup != NULL;
+	if (r == 0 && !run->cg_before_clone) {
+		r = al_cgroup_prepare(&s->cgroup, spec, s->run_id, err);
+		need_attach = r == 0 && s->cgroup != NULL;
 		if (r == 0)
-			r = log_run_start(&s, &feat, sc, ll, err);
+			r = log_run_start(s, &run->feat, run->sc, run->ll, err);
 	}
 	if (r == 0 && need_attach)
-		r = al_cgroup_attach(s.cgroup, pid, err);
+		r = al_cgroup_attach(s->cgroup, pid, err);
 	/* Proxy mode: the proxy runs before the workload does. */
 	if (r == 0)
-		r = al_egress_begin(&s, err);
-	if (r == 0 && !s.setup_failed) {
+		r = al_egress_begin(s, err);
+	if (r == 0 && !s->setup_failed) {
 		char go = AL_GO_WORKLOAD;
-		if (write(s.sync_fd, &go, 1) != 1)
+		if (write(s->sync_fd, &go, 1) != 1)
 			r = al_error_errno(err, "supervisor", "releasing the workload");
 	}
 	if (r < 0) {
 		/* Nothing of the workload ran: report the cause as it is, not as
 		 * a killed run (the init is still killed and reaped). */
-		release_err = *err;
-		al_supervisor_kill(&s, AL_KILL_ERROR, err->msg);
-		s.setup_failed = true;
+		run->release_err = *err;
+		run->release_failed = true;
+		al_supervisor_kill(s, AL_KILL_ERROR, err->msg);
+		s->setup_failed = true;
 	}
+	return 0;
+}
 
-	/* ---- supervise ---- */
-	{
-		struct al_error lerr = {0};
-		al_supervise(&s, &lerr);
-		if (r == 0 && lerr.code)
-			*err = lerr;
-	}
-	s.t_end_ns = al_mono_ns();
+/* Phase 3: the event loop, until the sandbox is gone; then how it ended
+ * (err, run->verdict, run->status) and the exit record, written first. */
+void al_run_supervise(struct al_run *run, struct al_error *err)
+{
+	struct al_supervisor *s = &run->s;
+	const struct al_spec *spec = s->spec;
+	struct al_error lerr = {0};
+
+	al_supervise(s, &lerr);
+	if (!run->release_failed && lerr.code)
+		*err = lerr;
+	s->t_end_ns = al_mono_ns();
 	/* the proxy's last reports are recorded before the run's end */
-	al_egress_stop(&s);
-	if (release_err.msg[0]) {
-		*err = release_err;
-	} else if (s.setup_failed && s.setup_msg.type == AL_MSG_ERROR) {
-		al_error_set(err, s.setup_msg.err, "setup", "setting up the sandbox: %s: %s",
-			     al_stage_name(s.setup_msg.stage), s.setup_msg.text);
-	} else if (s.exec_errno) {
-		al_error_set(err, s.exec_errno, "exec", "running %s", spec->argv[0]);
-	} else if (s.kill_reason == AL_KILL_ERROR || s.kill_reason == AL_KILL_POLICY) {
-		al_error_set(err, 0, "supervisor", "the run was killed: %s", s.kill_detail);
-	} else if (s.kill_reason == AL_KILL_TIMEOUT) {
+	al_egress_stop(s);
+	if (run->release_failed) {
+		*err = run->release_err;
+	} else if (s->setup_failed && s->setup_msg.type == AL_MSG_ERROR) {
+		al_error_set(err, s->setup_msg.err, "setup", "setting up the sandbox: %s: %s",
+			     al_stage_name(s->setup_msg.stage), s->setup_msg.text);
+	} else if (s->exec_errno) {
+		al_error_set(err, s->exec_errno, "exec", "running %s", spec->argv[0]);
+	} else if (s->kill_reason == AL_KILL_ERROR || s->kill_reason == AL_KILL_POLICY) {
+		al_error_set(err, 0, "supervisor", "the run was killed: %s", s->kill_detail);
+	} else if (s->kill_reason == AL_KILL_TIMEOUT) {
 		al_error_set(err, 0, "timeout", "timeout reached after %.3f s: the sandbox was killed",
 			     (double)spec->limits.timeout_ns / 1e9);
-	} else if (!s.got_exit_msg && !s.setup_failed && r == 0 && s.kill_reason == AL_KILL_NONE) {
+	} else if (!s->got_exit_msg && !s->setup_failed && s->kill_reason == AL_KILL_NONE) {
 		al_error_set(err, 0, "supervisor", "the sandbox init died unexpectedly");
 	}
-	verdict = verdict_of(&s, &status);
-	log_exit_record(&s);
-	if (s.out.undelivered + s.err.undelivered && !spec->quiet)
+	run->verdict = verdict_of(s, &run->status);
+	log_exit_record(s);
+	if (s->out.undelivered + s->err.undelivered && !spec->quiet)
 		al_escape_printf(stderr, "airlock: %llu byte(s) of the workload's output were not delivered "
 			"(%s)\n",
-			(unsigned long long)(s.out.undelivered + s.err.undelivered),
-			s.kill_reason != AL_KILL_NONE ? "the run was killed" : "the reader stopped reading");
+			(unsigned long long)(s->out.undelivered + s->err.undelivered),
+			s->kill_reason != AL_KILL_NONE ? "the run was killed" : "the reader stopped reading");
+}
+
+/* Phase 4: report what the workload changed, verify that nothing of the
+ * run remains, and close the log with run_end and the final checkpoint. */
+void al_run_teardown(struct al_run *run)
+{
+	struct al_supervisor *s = &run->s;
+	const struct al_spec *spec = s->spec;
+	struct al_teardown_facts td = {0};
 
 	/* A fill between the last tick and the end is still an event. */
-	al_supervisor_check_disks(&s);
-	for (size_t i = 0; i < s.n_disk_fds; i++)
-		close(s.disk[i].fd);
-	s.n_disk_fds = 0;
+	al_supervisor_check_disks(s);
+	for (size_t i = 0; i < s->n_disk_fds; i++)
+		close(s->disk[i].fd);
+	s->n_disk_fds = 0;
 
-	/* ---- report what the workload changed, then verify teardown ---- */
-	if (s.upper_fd >= 0) {
+	if (s->upper_fd >= 0) {
 		struct al_error werr = {0};
-		if (al_workspace_report(&s, &werr) < 0 && !spec->quiet)
+		if (al_workspace_report(s, &werr) < 0 && !spec->quiet)
 			al_escape_printf(stderr, "airlock: workspace report: %s\n", werr.msg);
-		close(s.upper_fd);
-		s.upper_fd = -1;
+		close(s->upper_fd);
+		s->upper_fd = -1;
 		/* The timeout bounds the whole run, the report and export included:
 		 * a workload that ended in time but left more than the rest of the
 		 * time could export ends as a timeout. */
-		if (s.report_timed_out && (strcmp(verdict, "exited") == 0 || strcmp(verdict, "signaled") == 0)) {
-			status = AL_EXIT_TIMEOUT;
-			verdict = "timeout";
+		if (s->report_timed_out &&
+		    (strcmp(run->verdict, "exited") == 0 || strcmp(run->verdict, "signaled") == 0)) {
+			run->status = AL_EXIT_TIMEOUT;
+			run->verdict = "timeout";
 			if (!spec->quiet)
 				fprintf(stderr, "airlock: timeout reached after %.3f s during the workspace report\n",
 					(double)spec->limits.timeout_ns / 1e9);
 		}
 	}
-	if (s.notify) {
-		al_notify_stats(s.notify, &s.notify_stats);
-		al_notify_free(s.notify);
-		s.notify = NULL;
+	if (s->notify) {
+		al_notify_stats(s->notify, &s->notify_stats);
+		al_notify_free(s->notify);
+		s->notify = NULL;
 	}
-	al_supervisor_canaries_end(&s);
+	al_supervisor_canaries_end(s);
 	/* alerts get their bounded time, then are recorded */
-	al_monitor_finish(s.monitor);
-	al_monitor_free(s.monitor);
-	s.monitor = NULL;
+	al_monitor_finish(s->monitor);
+	al_monitor_free(s->monitor);
+	s->monitor = NULL;
 	/* No process of the run may remain. With a cgroup the kernel's own
 	 * bookkeeping is the evidence: an rmdir succeeds only on an empty
 	 * cgroup, and nothing inside can leave it (there is no cgroupfs in the
 	 * sandbox). Without one, scan /proc for the sandbox's pid namespace. */
 	td.cgroup_removed = true;
 	td.method = "proc-scan";
-	if (s.cgroup) {
+	if (s->cgroup) {
 		struct al_error cerr = {0};
 		struct al_cgroup_stats st = {0};
-		bool real = strncmp(al_cgroup_mode(s.cgroup), "none", 4) != 0;
-		al_cgroup_stats(s.cgroup, &st, &cerr);
-		s.peak_memory = st.memory_peak;
-		s.peak_cpu_ns = st.cpu_ns;
-		s.peak_pids = st.pids_peak;
-		if (al_cgroup_destroy(s.cgroup, &cerr) < 0) {
+		bool real = strncmp(al_cgroup_mode(s->cgroup), "none", 4) != 0;
+		al_cgroup_stats(s->cgroup, &st, &cerr);
+		s->peak_memory = st.memory_peak;
+		s->peak_cpu_ns = st.cpu_ns;
+		s->peak_pids = st.pids_peak;
+		if (al_cgroup_destroy(s->cgroup, &cerr) < 0) {
 			td.cgroup_removed = false;
 			snprintf(td.detail, sizeof td.detail, "%s", cerr.msg);
 		} else if (real) {
 			td.method = "cgroup-removed";
 		}
-		al_cgroup_free(s.cgroup);
-		s.cgroup = NULL;
+		al_cgroup_free(s->cgroup);
+		s->cgroup = NULL;
 	}
-	td.processes_left = strcmp(td.method, "proc-scan") == 0 ? count_ns_processes(nsst.st_ino) : 0;
+	td.processes_left = strcmp(td.method, "proc-scan") == 0 ? count_ns_processes(run->pidns) : 0;
 	/* Without a per-cgroup CPU counter (v1 without a co-mounted cpuacct,
 	 * rlimits-only mode) the init's rusage is the run's CPU time. */
-	if (s.peak_cpu_ns == 0)
-		s.peak_cpu_ns = s.rusage_cpu_ns;
-	close(s.pidfd);
-	s.pidfd = -1;
-	if (s.epfd >= 0)
-		close(s.epfd);
-	if (s.sigfd >= 0)
-		close(s.sigfd);
-	if (s.timerfd >= 0)
-		close(s.timerfd);
-	if (s.tickfd >= 0)
-		close(s.tickfd);
-	if (s.chaos_timerfd >= 0)
-		close(s.chaos_timerfd);
-	s.chaos_timerfd = -1;
-	s.epfd = s.sigfd = s.timerfd = s.tickfd = -1;
+	if (s->peak_cpu_ns == 0)
+		s->peak_cpu_ns = s->rusage_cpu_ns;
+	close(s->pidfd);
+	s->pidfd = -1;
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->timerfd >= 0)
+		close(s->timerfd);
+	if (s->tickfd >= 0)
+		close(s->tickfd);
+	if (s->chaos_timerfd >= 0)
+		close(s->chaos_timerfd);
+	s->chaos_timerfd = -1;
+	s->epfd = s->sigfd = s->timerfd = s->tickfd = -1;
 	/* The log's own fds are the only ones allowed to remain open now. */
-	td.fds_left = count_fds() - fds_before;
+	td.fds_left = count_fds() - run->fds_before;
 	if (td.fds_left < 0)
 		td.fds_left = 0;
 	td.ok = td.processes_left == 0 && td.fds_left == 0 && td.cgroup_removed;
@@ -752,105 +774,152 @@ int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_erro
 		if (!td.detail[0])
 			snprintf(td.detail, sizeof td.detail, "%d process(es), %d fd(s) of the run remain",
 				 td.processes_left, td.fds_left);
-		if (status == 0 || !spec->quiet)
+		if (run->status == 0 || !spec->quiet)
 			al_escape_printf(stderr, "airlock: teardown verification failed: %s\n", td.detail);
-		if (status == 0) {
-			status = AL_EXIT_SETUP;
-			verdict = "teardown-failed";
+		if (run->status == 0) {
+			run->status = AL_EXIT_SETUP;
+			run->verdict = "teardown-failed";
 		}
 	}
-	if (!s.run_start_logged) {
+	if (!s->run_start_logged) {
 		/* setup failed before it was written: the log still opens with it */
 		struct al_error lerr = {0};
-		log_run_start(&s, &feat, sc, ll, &lerr);
+		log_run_start(s, &run->feat, run->sc, run->ll, &lerr);
 	}
 	/* A signal that came after the loop (during the report, the export or
 	 * teardown) is an ending the caller asked for: it is recorded, and it
 	 * must not kill airlock before the records are written. */
-	if (signals_blocked)
-		late_signal(&s, &set, &verdict, &status);
-	settle_sink(&s, &verdict, &status);
-	log_exit_records(&s, verdict, status, &td);
+	if (run->signals_blocked)
+		late_signal(s, &run->sigs, &run->verdict, &run->status);
+	settle_sink(s, &run->verdict, &run->status);
+	log_exit_records(s, run->verdict, run->status, &td);
 	{
 		struct al_error cerr = {0};
-		if (al_evlog_close(s.log, &cerr) < 0) {
+		if (al_evlog_close(s->log, &cerr) < 0) {
 			al_escape_printf(stderr, "airlock: closing the event log: %s\n", cerr.msg);
 			/* Only a local failure changes the status: then run_end is
 			 * not covered by the final checkpoint. A sink that fails after
 			 * settle_sink succeeded has the signed run_end in the local
 			 * log, and the exit status stays the one it records. */
-			if (status == 0 && al_evlog_local_failure(s.log)) {
-				status = AL_EXIT_SETUP;
-				verdict = "log-error";
+			if (run->status == 0 && al_evlog_local_failure(s->log)) {
+				run->status = AL_EXIT_SETUP;
+				run->verdict = "log-error";
 			}
 		}
 	}
-	r = 0;
-out:
+}
+
+/* Last: r < 0 is a setup error from al_run_prepare or al_run_spawn (no
+ * sandbox ran): the log still gets run_start and run_end. Then every
+ * resource of the run is released. */
+void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct al_error *err)
+{
+	struct al_supervisor *s = &run->s;
+
 	if (r < 0) {
-		status = AL_EXIT_SETUP;
-		verdict = "setup-error";
-		if (s.log) {
+		run->status = AL_EXIT_SETUP;
+		run->verdict = "setup-error";
+		if (s->log) {
 			struct al_buf b;
 			struct al_json j;
 			struct al_error cerr = {0};
-			if (!s.run_start_logged)
-				log_run_start(&s, &feat, sc, ll, &cerr);
+			if (!s->run_start_logged)
+				log_run_start(s, &run->feat, run->sc, run->ll, &cerr);
 			al_buf_init(&b);
 			al_json_init(&j, &b);
 			al_json_obj_begin(&j);
-			al_json_kv_str(&j, "verdict", verdict);
-			al_json_kv_int(&j, "exit_status", status);
+			al_json_kv_str(&j, "verdict", run->verdict);
+			al_json_kv_int(&j, "exit_status", run->status);
 			al_json_kv_str(&j, "error", err->msg);
 			al_json_obj_end(&j);
-			al_evlog_append(s.log, "run_end", b.data, &cerr);
+			al_evlog_append(s->log, "run_end", b.data, &cerr);
 			al_buf_free(&b);
-			al_evlog_close(s.log, &cerr);
+			al_evlog_close(s->log, &cerr);
 		}
 	}
-	snprintf(res->verdict, sizeof res->verdict, "%s", verdict);
-	res->exit_status = status;
-	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (inp[i] >= 0)
-			close(inp[i]);
-		if (sp[i] >= 0)
-			close(sp[i]);
+	if (res) {
+		memset(res, 0, sizeof *res);
+		snprintf(res->run_id, sizeof res->run_id, "%s", s->run_id);
+		snprintf(res->verdict, sizeof res->verdict, "%s", run->verdict);
+		res->exit_status = run->status;
 	}
-	if (s.sync_fd >= 0)
-		close(s.sync_fd);
-	if (s.cgroup) {
+	for (int i = 0; i < 2; i++) {
+		if (run->outp[i] >= 0)
+			close(run->outp[i]);
+		if (run->errp[i] >= 0)
+			close(run->errp[i]);
+		if (run->inp[i] >= 0)
+			close(run->inp[i]);
+		if (run->sp[i] >= 0)
+			close(run->sp[i]);
+		run->outp[i] = run->errp[i] = run->inp[i] = run->sp[i] = -1;
+	}
+	if (s->sync_fd >= 0)
+		close(s->sync_fd);
+	s->sync_fd = -1;
+	if (s->cgroup) {
 		/* Only a setup error after al_cgroup_prepare gets here with the
 		 * cgroup still set: remove it too, nothing of a run may remain. */
 		struct al_error cerr = {0};
-		al_cgroup_kill(s.cgroup, &cerr);
-		al_cgroup_destroy(s.cgroup, &cerr);
-		al_cgroup_free(s.cgroup);
+		al_cgroup_kill(s->cgroup, &cerr);
+		al_cgroup_destroy(s->cgroup, &cerr);
+		al_cgroup_free(s->cgroup);
+		s->cgroup = NULL;
 	}
-	al_supervisor_canaries_end(&s);
-	al_monitor_free(s.monitor);
-	if (s.log)
-		al_evlog_free(s.log);
-	if (s.export_parent_fd >= 0)
-		close(s.export_parent_fd);
-	free(s.export_path);
-	al_egress_free(s.egress);
-	al_seccomp_free(sc);
-	al_chaos_free(s.chaos);
-	al_landlock_free(ll);
-	al_plan_free(&plan);
-	if (signals_blocked) {
+	al_supervisor_canaries_end(s);
+	al_monitor_free(s->monitor);
+	s->monitor = NULL;
+	if (s->log)
+		al_evlog_free(s->log);
+	s->log = NULL;
+	if (s->export_parent_fd >= 0)
+		close(s->export_parent_fd);
+	s->export_parent_fd = -1;
+	free(s->export_path);
+	s->export_path = NULL;
+	al_egress_free(s->egress);
+	s->egress = NULL;
+	al_seccomp_free(run->sc);
+	al_chaos_free(s->chaos);
+	s->chaos = NULL;
+	al_landlock_free(run->ll);
+	run->sc = NULL;
+	run->ll = NULL;
+	al_plan_free(&run->plan);
+	if (run->signals_blocked) {
 		/* Anything still pending now arrived after the run was recorded:
 		 * drop it rather than die with a status the log does not give. */
 		struct timespec zero = {0, 0};
-		while (sigtimedwait(&set, NULL, &zero) > 0)
+		while (sigtimedwait(&run->sigs, NULL, &zero) > 0)
 			;
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		sigprocmask(SIG_UNBLOCK, &run->sigs, NULL);
+		run->signals_blocked = false;
 	}
-	return r;
+}
+
+/* `airlock run`: the four phases in order, one command, then teardown. */
+int al_run(const struct al_spec *spec, struct al_run_result *res, struct al_error *err)
+{
+	struct al_run *run = calloc(1, sizeof *run);
+	int r;
+
+	if (run == NULL) {
+		memset(res, 0, sizeof *res);
+		res->exit_status = AL_EXIT_SETUP;
+		snprintf(res->verdict, sizeof res->verdict, "setup-error");
+		return al_error_set(err, ENOMEM, "supervisor", "allocating the run");
+	}
+	al_run_init(run, spec);
+	r = al_run_prepare(run, err);
+	if (r == 0)
+		r = al_run_spawn(run, err);
+	if (r == 0) {
+		al_run_supervise(run, err);
+		al_run_teardown(run);
+	}
+	al_run_finish(run, r, res, err);
+	free(run);
+	return r < 0 ? r : 0;
 }
 
 /* The workload's own ending, recorded as soon as the sandbox is gone and

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "image/image.h"
 #include "sandbox/sandbox.h"
 #include "spec/spec.h"
 #include "supervisor/run.h"
@@ -21,6 +23,7 @@ struct al_canary_watch;
 struct al_output_scan;
 struct al_chaos;
 struct al_egress_run;
+struct al_session;
 
 #define AL_RELAY_BUF 65536
 
@@ -55,6 +58,7 @@ enum al_kill_reason {
 	AL_KILL_SIGNAL,    /* SIGINT/SIGTERM/SIGHUP to airlock */
 	AL_KILL_POLICY,    /* evidence sink loss, rules (later) */
 	AL_KILL_ERROR,     /* the supervisor itself failed: fail closed */
+	AL_KILL_REMOVED,   /* a session removed by `airlock rm` */
 };
 
 struct al_supervisor {
@@ -74,6 +78,7 @@ struct al_supervisor {
 	struct al_chaos *chaos; /* NULL: no chaos section */
 	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
 	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
+	struct al_session *session; /* NULL for `airlock run` */
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
 
@@ -121,6 +126,39 @@ struct al_supervisor {
 	bool run_start_logged;
 	struct al_notify_stats notify_stats; /* at teardown, for run_end */
 };
+
+/* One run's lifecycle, the same for every face (`run`, sessions, later
+ * the OCI runtime): al_run_init, al_run_prepare (plan, filters, log,
+ * cgroup: no sandbox yet), al_run_spawn (clone and release the init),
+ * al_run_supervise (the event loop until the sandbox is gone, then the
+ * verdict and the exit record), al_run_teardown (report, verified
+ * teardown, run_end, final checkpoint), al_run_finish (a setup error's
+ * records, then free everything; always called). */
+struct al_run {
+	struct al_sandbox_plan plan;
+	struct al_supervisor s;
+	struct al_features feat;
+	struct al_seccomp *sc;
+	struct al_landlock *ll;
+	struct al_image_id img;
+	int outp[2], errp[2], inp[2], sp[2]; /* until the init has its ends */
+	bool cg_before_clone;
+	bool release_failed;
+	struct al_error release_err;
+	int fds_before;       /* the teardown check's baseline */
+	ino_t pidns;          /* the sandbox's pid namespace, for the /proc scan */
+	sigset_t sigs;        /* blocked from the clone until the run is recorded, read by signalfd */
+	bool signals_blocked;
+	int status;           /* what airlock exits with */
+	const char *verdict;
+};
+
+void al_run_init(struct al_run *run, const struct al_spec *spec);
+int al_run_prepare(struct al_run *run, struct al_error *err);
+int al_run_spawn(struct al_run *run, struct al_error *err);
+void al_run_supervise(struct al_run *run, struct al_error *err);
+void al_run_teardown(struct al_run *run);
+void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct al_error *err);
 
 /* After the workload has ended, the caller's stdout/stderr get this long
  * without taking a single byte before the rest of the output is dropped

@@ -1,0 +1,685 @@
+/* `airlock create | exec | ls | rm`: the session commands. Thin: argument
+ * parsing and output here; the session itself is src/session/. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "evidence/jscan.h"
+#include "session/control.h"
+#include "session/proto.h"
+#include "session/session.h"
+#include "util/escape.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+#include "util/utf8.h"
+
+static int fail(const struct al_error *e)
+{
+	al_escape_printf(stderr, "airlock: %s\n", e->msg);
+	return AL_EXIT_SETUP;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+int al_cmd_create(int argc, char **argv)
+{
+	struct al_spec spec;
+	struct al_cli_run opts;
+	struct al_session_opts so = {.idle_timeout_ns = AL_SESSION_IDLE_DEFAULT_NS};
+	struct al_error err = {0};
+	char **rest = calloc((size_t)argc + 1, sizeof *rest);
+	char id[40], dir[200];
+	uint64_t lifetime = 0;
+	bool json = false;
+	int n = 0, r;
+
+	if (rest == NULL)
+		return AL_EXIT_SETUP;
+	/* create's own options; the rest are run's */
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (i > 0 && strcmp(a, "--") == 0) {
+			while (i < argc)
+				rest[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if ((strcmp(a, "--name") == 0 || strcmp(a, "--idle-timeout") == 0 ||
+			    strcmp(a, "--max-lifetime") == 0 || strcmp(a, "--max-output") == 0)) {
+			if (i + 1 >= argc) {
+				al_escape_printf(stderr, "airlock: %s: missing argument\n", a);
+				free(rest);
+				return AL_EXIT_SETUP;
+			}
+			const char *v = argv[++i];
+			int bad = 0;
+			if (strcmp(a, "--name") == 0)
+				so.name = v;
+			else if (strcmp(a, "--idle-timeout") == 0)
+				bad = al_parse_duration(v, &so.idle_timeout_ns) < 0;
+			else if (strcmp(a, "--max-lifetime") == 0)
+				bad = al_parse_duration(v, &lifetime) < 0 || lifetime == 0;
+			else
+				bad = al_parse_size(v, &so.max_output) < 0;
+			if (bad) {
+				al_escape_printf(stderr, "airlock: %s %s: invalid value\n", a, v);
+				free(rest);
+				return AL_EXIT_SETUP;
+			}
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	al_spec_init(&spec);
+	/* A session lives until `rm`, its idle timeout, or its maximum
+	 * lifetime: limits.timeout (spec or --timeout), else --max-lifetime,
+	 * else 24 h -- so a forgotten sandbox dies. */
+	spec.limits.timeout_ns = AL_SESSION_LIFETIME_DEFAULT_NS;
+	r = al_cli_parse_create(n, rest, &spec, &opts, &err);
+	free(rest);
+	if (r < 0) {
+		al_spec_free(&spec);
+		return fail(&err);
+	}
+	if (opts.help) {
+		printf("usage: airlock create [--name NAME] [--idle-timeout D] [--max-lifetime D] [--max-output N]\n"
+		       "                      [--json] [OPTIONS as for run] [--spec FILE]\n");
+		al_spec_free(&spec);
+		return 0;
+	}
+	if (lifetime)
+		spec.limits.timeout_ns = lifetime;
+	if (spec.log.path == NULL && spec.log.sink == NULL) {
+		/* a session always keeps its log: beside its socket by default */
+		if (al_session_dir(dir, sizeof dir, true, &err) < 0) {
+			al_spec_free(&spec);
+			return fail(&err);
+		}
+		if (asprintf(&spec.log.path, "%s/{run}.jsonl", dir) < 0) {
+			al_spec_free(&spec);
+			return AL_EXIT_SETUP;
+		}
+	}
+	r = al_session_create(&spec, &so, id, &err);
+	if (r < 0) {
+		al_spec_free(&spec);
+		return fail(&err);
+	}
+	if (json) {
+		struct al_buf b;
+		struct al_json j;
+		char *log = NULL;
+		const char *q = strstr(spec.log.path ? spec.log.path : "", "{run}");
+		if (spec.log.path && q && asprintf(&log, "%.*s%s%s", (int)(q - spec.log.path), spec.log.path, id,
+						   q + 5) < 0)
+			log = NULL;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "id", id);
+		al_json_kv_str(&j, "name", so.name);
+		al_json_kv_str(&j, "log", log ? log : spec.log.path);
+		al_json_obj_end(&j);
+		printf("%s\n", b.data);
+		al_buf_free(&b);
+		free(log);
+	} else {
+		printf("%s\n", id);
+	}
+	al_spec_free(&spec);
+	return 0;
+}
+
+/* ---- finding a session ------------------------------------------------- */
+
+static int read_frame(int fd, struct al_frame_reader *rd, uint8_t *type, const uint8_t **p, size_t *n)
+{
+	for (;;) {
+		uint8_t buf[65536];
+		int r = al_frame_reader_next(rd, type, p, n);
+		if (r != 0)
+			return r;
+		ssize_t got = read(fd, buf, sizeof buf);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return 0;
+		r = al_frame_reader_feed(rd, buf, (size_t)got);
+		if (r < 0)
+			return r;
+	}
+}
+
+static bool json_str(const char *js, const char *key, char *out, size_t cap)
+{
+	struct al_jval obj, v;
+	if (al_jscan_value(js, strlen(js), false, &obj) < 0 || obj.type != AL_J_OBJECT ||
+	    !al_jobj_get(&obj, key, &v) || v.type != AL_J_STRING)
+		return false;
+	al_jstr_unescape(&v, out, cap);
+	return true;
+}
+
+static uint64_t json_u64(const char *js, const char *key)
+{
+	struct al_jval obj, v;
+	uint64_t u = 0;
+	if (al_jscan_value(js, strlen(js), false, &obj) < 0 || obj.type != AL_J_OBJECT ||
+	    !al_jobj_get(&obj, key, &v) || v.type != AL_J_NUMBER || al_jnum_u64(&v, &u) < 0)
+		return 0;
+	return u;
+}
+
+/* The status JSON of one session, or NULL (stale: *stale set). */
+static char *session_status(const char *dir, const char *id, bool *stale)
+{
+	struct al_error err = {0};
+	struct al_frame_reader rd = {0};
+	uint8_t type;
+	const uint8_t *p;
+	size_t n;
+	char *out = NULL;
+	int fd = al_session_connect(dir, id, &err);
+
+	*stale = fd == -ECONNREFUSED;
+	if (fd < 0)
+		return NULL;
+	if (al_frame_write(fd, AL_FR_STATUS, NULL, 0) == 0 && read_frame(fd, &rd, &type, &p, &n) > 0 &&
+	    type == AL_FR_STATUS)
+		out = strndup((const char *)p, n);
+	al_frame_reader_free(&rd);
+	close(fd);
+	return out;
+}
+
+/* An id, or a name known to one live session. */
+static int resolve(const char *dir, const char *want, char id[64], struct al_error *err)
+{
+	char path[300];
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	if (!al_session_name_ok(want))
+		return al_error_set(err, EINVAL, "session", "'%s' is not a session id or name", want);
+	snprintf(path, sizeof path, "%s/%s.sock", dir, want);
+	if (access(path, F_OK) == 0) {
+		snprintf(id, 64, "%s", want);
+		return 0;
+	}
+	d = opendir(dir);
+	if (d == NULL)
+		return al_error_errno(err, "session", "%s", dir);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		bool stale;
+		char cand[64], name[128];
+		if (l < 6 || l - 5 >= sizeof cand || strcmp(de->d_name + l - 5, ".sock") != 0)
+			continue;
+		snprintf(cand, sizeof cand, "%.*s", (int)(l - 5), de->d_name);
+		char *st = session_status(dir, cand, &stale);
+		if (st && json_str(st, "name", name, sizeof name) && strcmp(name, want) == 0) {
+			snprintf(id, 64, "%s", cand);
+			found++;
+		}
+		free(st);
+	}
+	closedir(d);
+	if (found == 1)
+		return 0;
+	if (found > 1)
+		return al_error_set(err, EEXIST, "session", "more than one session is named %s: use its id", want);
+	return al_error_set(err, ENOENT, "session", "no session %s", want);
+}
+
+/* ---- exec ------------------------------------------------------------------ */
+
+struct collected {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static void collect(struct collected *c, const uint8_t *p, size_t n)
+{
+	if (c->n + n > c->cap) {
+		size_t nc = c->cap ? c->cap : 65536;
+		while (nc < c->n + n)
+			nc *= 2;
+		uint8_t *q = realloc(c->p, nc);
+		if (q == NULL)
+			return;
+		c->p = q;
+		c->cap = nc;
+	}
+	memcpy(c->p + c->n, p, n);
+	c->n += n;
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void json_bytes(struct al_json *j, const char *key, const struct collected *c)
+{
+	bool text = al_utf8_valid((const char *)(c->p ? c->p : (uint8_t *)""), c->n);
+	char flag[64];
+	snprintf(flag, sizeof flag, "%s_base64", key);
+	if (text) {
+		al_json_key(j, key);
+		al_json_strn(j, (const char *)(c->p ? c->p : (uint8_t *)""), c->n);
+	} else {
+		size_t bl = sodium_base64_encoded_len(c->n, sodium_base64_VARIANT_ORIGINAL);
+		char *b = malloc(bl);
+		if (b)
+			sodium_bin2base64(b, bl, c->p, c->n, sodium_base64_VARIANT_ORIGINAL);
+		al_json_kv_str(j, key, b ? b : "");
+		free(b);
+	}
+	al_json_kv_bool(j, flag, !text);
+}
+
+static void exec_usage(FILE *f)
+{
+	fputs("usage: airlock exec ID|NAME [-i] [-e K=V]... [-w DIR] [--user UID|NAME] [--timeout D]\n"
+	      "                    [--max-output N] [--json] -- CMD [ARG...]\n",
+	      f);
+}
+
+int al_cmd_exec(int argc, char **argv)
+{
+	struct al_exec_request *rq = calloc(1, sizeof *rq);
+	struct al_error err = {0};
+	struct al_frame_reader rd = {0};
+	struct collected out = {0}, errb = {0};
+	struct al_exit_info x;
+	bool json = false, in = false, got_exit = false;
+	char dir[200], id[64];
+	uint8_t *enc = NULL;
+	size_t enclen;
+	int i, fd = -1, status = AL_EXIT_SETUP;
+
+	if (rq == NULL)
+		return AL_EXIT_SETUP;
+	rq->cwd = "";
+	rq->user = "";
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		exec_usage(argc < 2 ? stderr : stdout);
+		free(rq);
+		return argc < 2 ? AL_EXIT_SETUP : 0;
+	}
+	for (i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (strcmp(a, "-i") == 0 || strcmp(a, "--interactive") == 0) {
+			in = true;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--tty") == 0) {
+			al_escape_printf(stderr, "airlock: exec -t: not supported by this version\n");
+			free(rq);
+			return AL_EXIT_SETUP;
+		} else if (v == NULL) {
+			al_escape_printf(stderr, "airlock: exec: %s: missing argument or unknown option\n", a);
+			free(rq);
+			return AL_EXIT_SETUP;
+		} else if (strcmp(a, "-e") == 0 || strcmp(a, "--env") == 0) {
+			if (v[0] == '=' || strchr(v, '=') == NULL || rq->envc >= AL_EXEC_ARGS_MAX) {
+				al_escape_printf(stderr, "airlock: exec -e %s: expected KEY=VALUE\n", v);
+				free(rq);
+				return AL_EXIT_SETUP;
+			}
+			rq->env[rq->envc++] = v;
+			i++;
+		} else if (strcmp(a, "-w") == 0 || strcmp(a, "--workdir") == 0) {
+			rq->cwd = v;
+			i++;
+		} else if (strcmp(a, "-u") == 0 || strcmp(a, "--user") == 0) {
+			rq->user = v;
+			i++;
+		} else if (strcmp(a, "--timeout") == 0) {
+			if (al_parse_duration(v, &rq->timeout_ns) < 0) {
+				al_escape_printf(stderr, "airlock: exec --timeout %s: invalid duration\n", v);
+				free(rq);
+				return AL_EXIT_SETUP;
+			}
+			i++;
+		} else if (strcmp(a, "--max-output") == 0) {
+			if (al_parse_size(v, &rq->max_output) < 0) {
+				al_escape_printf(stderr, "airlock: exec --max-output %s: invalid size\n", v);
+				free(rq);
+				return AL_EXIT_SETUP;
+			}
+			i++;
+		} else {
+			al_escape_printf(stderr, "airlock: exec: unknown option %s\n", a);
+			free(rq);
+			return AL_EXIT_SETUP;
+		}
+	}
+	if (i >= argc) {
+		exec_usage(stderr);
+		free(rq);
+		return AL_EXIT_SETUP;
+	}
+	for (; i < argc && rq->argc < AL_EXEC_ARGS_MAX; i++)
+		rq->argv[rq->argc++] = argv[i];
+	rq->flags = (in ? AL_EXEC_STDIN : 0) | (json ? AL_EXEC_KEEP_TAIL : 0);
+	if (al_session_dir(dir, sizeof dir, false, &err) < 0 || resolve(dir, argv[1], id, &err) < 0 ||
+	    (fd = al_session_connect(dir, id, &err)) < 0)
+		goto out_err;
+	if (al_exec_request_encode(rq, &enc, &enclen) < 0 ||
+	    al_frame_write(fd, AL_FR_EXEC, enc, enclen) < 0) {
+		al_error_set(&err, E2BIG, "exec", "sending the request (too large?)");
+		goto out_err;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = in ? 0 : -1, .events = POLLIN}};
+		uint8_t type;
+		const uint8_t *pl;
+		size_t n;
+		int r;
+
+		/* whole frames already buffered first */
+		while ((r = al_frame_reader_next(&rd, &type, &pl, &n)) > 0) {
+			if (type == AL_FR_STDOUT) {
+				if (json)
+					collect(&out, pl, n);
+				else
+					write_all(1, pl, n);
+			} else if (type == AL_FR_STDERR) {
+				if (json)
+					collect(&errb, pl, n);
+				else
+					write_all(2, pl, n);
+			} else if (type == AL_FR_EXIT && n == sizeof x) {
+				memcpy(&x, pl, sizeof x);
+				got_exit = true;
+			} else if (type == AL_FR_ERROR) {
+				al_error_set(&err, EINVAL, "exec", "refused: %.*s", (int)n, (const char *)pl);
+				goto out_err;
+			}
+		}
+		if (r < 0 || got_exit)
+			break;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents) {
+			uint8_t buf[65536];
+			ssize_t got = read(0, buf, sizeof buf);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got > 0)
+				al_frame_write(fd, AL_FR_STDIN, buf, (size_t)got);
+			else {
+				al_frame_write(fd, AL_FR_STDIN_EOF, NULL, 0);
+				in = false;
+			}
+		}
+		if (p[0].revents) {
+			uint8_t buf[65536];
+			ssize_t got = read(fd, buf, sizeof buf);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0 || al_frame_reader_feed(&rd, buf, (size_t)got) < 0)
+				break;
+		}
+	}
+	if (!got_exit) {
+		al_error_set(&err, EPIPE, "exec", "the session ended before the command did");
+		goto out_err;
+	}
+	status = x.exit_status;
+	x.what[sizeof x.what - 1] = '\0';
+	if (json) {
+		struct al_buf b;
+		struct al_json j;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_int(&j, "exit_status", x.exit_status);
+		if (x.signal)
+			al_json_kv_int(&j, "signal", x.signal);
+		json_bytes(&j, "stdout", &out);
+		json_bytes(&j, "stderr", &errb);
+		al_json_kv_bool(&j, "stdout_truncated", x.flags & AL_EXIT_F_STDOUT_TRUNC);
+		al_json_kv_bool(&j, "stderr_truncated", x.flags & AL_EXIT_F_STDERR_TRUNC);
+		al_json_kv_bool(&j, "timed_out", x.flags & AL_EXIT_F_TIMED_OUT);
+		al_json_kv_bool(&j, "sandbox_ended", x.flags & AL_EXIT_F_SANDBOX_ENDED);
+		al_json_kv_uint(&j, "stdout_bytes", x.stdout_bytes);
+		al_json_kv_uint(&j, "stderr_bytes", x.stderr_bytes);
+		al_json_kv_uint(&j, "duration_ns", x.duration_ns);
+		if (x.what[0])
+			al_json_kv_str(&j, "error", x.what);
+		al_json_obj_end(&j);
+		printf("%s\n", b.data);
+		al_buf_free(&b);
+	} else {
+		if (x.flags & AL_EXIT_F_TIMED_OUT)
+			al_escape_printf(stderr, "airlock: exec: timeout reached: the command was killed\n");
+		if (x.flags & (AL_EXIT_F_STDOUT_TRUNC | AL_EXIT_F_STDERR_TRUNC))
+			al_escape_printf(stderr, "airlock: exec: output past the cap was dropped (%llu/%llu bytes)\n",
+					 (unsigned long long)x.stdout_bytes, (unsigned long long)x.stderr_bytes);
+		if (x.what[0])
+			al_escape_printf(stderr, "airlock: exec: %s\n", x.what);
+	}
+	goto out;
+out_err:
+	status = AL_EXIT_SETUP;
+	al_escape_printf(stderr, "airlock: %s\n", err.msg);
+out:
+	if (fd >= 0)
+		close(fd);
+	al_frame_reader_free(&rd);
+	free(out.p);
+	free(errb.p);
+	free(enc);
+	free(rq);
+	return status;
+}
+
+/* ---- ls ---------------------------------------------------------------------- */
+
+int al_cmd_ls(int argc, char **argv)
+{
+	struct al_error err = {0};
+	struct al_buf b;
+	struct al_json j;
+	char dir[200];
+	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (al_session_dir(dir, sizeof dir, false, &err) < 0) {
+		if (err.code == ENOENT) {
+			printf(json ? "[]\n" : "");
+			return 0;
+		}
+		return fail(&err);
+	}
+	d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_arr_begin(&j);
+	if (!json)
+		printf("%-24s  %-16s  %-8s  %8s  %8s  %s\n", "ID", "NAME", "STATE", "AGE", "COMMANDS", "PROTECTIONS");
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		char id[64], name[128] = "", state[32] = "";
+		bool stale;
+		if (l < 6 || l - 5 >= sizeof id || strcmp(de->d_name + l - 5, ".sock") != 0)
+			continue;
+		snprintf(id, sizeof id, "%.*s", (int)(l - 5), de->d_name);
+		char *st = session_status(dir, id, &stale);
+		if (json) {
+			if (st)
+				al_json_raw(&j, st);
+			else {
+				al_json_obj_begin(&j);
+				al_json_kv_str(&j, "id", id);
+				al_json_kv_str(&j, "state", stale ? "dead" : "unreachable");
+				al_json_kv_str(&j, "detail", stale ? "its supervisor is gone (stale socket); "
+								     "airlock rm removes it"
+								   : "the control socket did not answer");
+				al_json_obj_end(&j);
+			}
+		} else if (st) {
+			struct al_jval obj, v, e;
+			char prot[256] = "";
+			json_str(st, "name", name, sizeof name);
+			json_str(st, "state", state, sizeof state);
+			if (al_jscan_value(st, strlen(st), false, &obj) == 0 && al_jobj_get(&obj, "protections", &v) &&
+			    v.type == AL_J_ARRAY) {
+				struct al_jiter it;
+				al_jiter_init(&it, &v);
+				while (al_jarr_next(&it, &e) > 0 && e.type == AL_J_STRING) {
+					char one[64];
+					al_jstr_unescape(&e, one, sizeof one);
+					if (strlen(prot) + strlen(one) + 2 < sizeof prot) {
+						if (prot[0])
+							strcat(prot, ",");
+						strcat(prot, one);
+					}
+				}
+			}
+			al_escape_printf(stdout, "%-24s  %-16s  %-8s  %7llus  %8llu  %s\n", id, name[0] ? name : "-",
+					 state, (unsigned long long)(json_u64(st, "age_ns") / 1000000000ull),
+					 (unsigned long long)json_u64(st, "commands"), prot);
+		} else {
+			al_escape_printf(stdout, "%-24s  %-16s  %-8s\n", id, "-", stale ? "dead" : "unreachable");
+		}
+		free(st);
+	}
+	closedir(d);
+	al_json_arr_end(&j);
+	if (json)
+		printf("%s\n", b.data);
+	al_buf_free(&b);
+	return 0;
+}
+
+/* ---- rm ------------------------------------------------------------------------ */
+
+/* Ask the supervisor to remove its sandbox, then wait for the supervisor
+ * itself to exit: by then the teardown is verified and the log closed. */
+static int remove_one(const char *dir, const char *want, bool quiet)
+{
+	struct al_error err = {0};
+	struct al_frame_reader rd = {0};
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	char id[64], path[300];
+	uint8_t type;
+	const uint8_t *p;
+	size_t n;
+	int fd, pidfd = -1, rc = AL_EXIT_SETUP;
+
+	if (resolve(dir, want, id, &err) < 0)
+		return fail(&err);
+	fd = al_session_connect(dir, id, &err);
+	if (fd == -ECONNREFUSED) {
+		/* its supervisor died (and took the sandbox with it): only the
+		 * socket is left */
+		snprintf(path, sizeof path, "%s/%s.sock", dir, id);
+		unlink(path);
+		if (!quiet)
+			printf("%s (stale: its supervisor was already gone)\n", id);
+		return 0;
+	}
+	if (fd < 0)
+		return fail(&err);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+		pidfd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
+	if (al_frame_write(fd, AL_FR_REMOVE, NULL, 0) < 0 || read_frame(fd, &rd, &type, &p, &n) <= 0 ||
+	    type != AL_FR_REMOVE) {
+		al_escape_printf(stderr, "airlock: rm %s: the session did not accept the request\n", id);
+		goto out;
+	}
+	if (pidfd >= 0) {
+		struct pollfd q = {.fd = pidfd, .events = POLLIN};
+		/* bounded: a teardown takes milliseconds; a minute means trouble */
+		if (poll(&q, 1, 60000) <= 0) {
+			al_escape_printf(stderr, "airlock: rm %s: the supervisor has not finished after 60 s\n", id);
+			goto out;
+		}
+	}
+	if (!quiet)
+		printf("%s\n", id);
+	rc = 0;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	al_frame_reader_free(&rd);
+	close(fd);
+	return rc;
+}
+
+int al_cmd_rm(int argc, char **argv)
+{
+	struct al_error err = {0};
+	char dir[200];
+	int rc = 0;
+
+	if (argc < 2) {
+		fputs("usage: airlock rm ID|NAME... | --all\n", stderr);
+		return AL_EXIT_SETUP;
+	}
+	if (al_session_dir(dir, sizeof dir, false, &err) < 0) {
+		if (err.code == ENOENT && strcmp(argv[1], "--all") == 0)
+			return 0;
+		return fail(&err);
+	}
+	if (strcmp(argv[1], "--all") == 0) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		if (d == NULL)
+			return 0;
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name);
+			char id[64];
+			if (l < 6 || l - 5 >= sizeof id || strcmp(de->d_name + l - 5, ".sock") != 0)
+				continue;
+			snprintf(id, sizeof id, "%.*s", (int)(l - 5), de->d_name);
+			if (remove_one(dir, id, false) != 0)
+				rc = AL_EXIT_SETUP;
+		}
+		closedir(d);
+		return rc;
+	}
+	for (int i = 1; i < argc; i++)
+		if (remove_one(dir, argv[i], false) != 0)
+			rc = AL_EXIT_SETUP;
+	return rc;
+}

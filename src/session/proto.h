@@ -1,0 +1,87 @@
+/* The session control protocol: length-prefixed frames over a unix stream
+ * socket between a client (`airlock exec/ls/rm`, the Python client through
+ * the CLI) and a session's supervisor. Strict and bounded: the parser is a
+ * pure function, fuzzed (tests/fuzz/fuzz_session_proto.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A frame: u32 little-endian length N (1 <= N <= AL_FRAME_MAX), then N
+ * bytes: a type byte and N - 1 bytes of payload. */
+#define AL_FRAME_MAX (1u << 20)
+
+enum al_frame_type {
+	/* client -> supervisor */
+	AL_FR_EXEC = 'X',      /* run a command: struct al_exec_request */
+	AL_FR_STDIN = 'I',     /* bytes for the command's stdin */
+	AL_FR_STDIN_EOF = 'i', /* close the command's stdin */
+	AL_FR_STATUS = 'S',    /* describe the session (reply: 'S' + JSON) */
+	AL_FR_REMOVE = 'K',    /* remove the session (reply: 'K' + text) */
+	/* supervisor -> client */
+	AL_FR_STDOUT = 'O',
+	AL_FR_STDERR = 'E',
+	AL_FR_EXIT = 'Z',      /* the command ended: struct al_exit_info */
+	AL_FR_ERROR = '!',     /* request refused: text */
+};
+
+#define AL_EXEC_STDIN 1u      /* the client sends stdin frames */
+#define AL_EXEC_KEEP_TAIL 2u  /* past the cap keep the tail (sent at the end), not the head */
+
+struct al_exec_request {
+	uint64_t timeout_ns;      /* 0: none */
+	uint64_t max_output;      /* per stream; 0: the session's default */
+	uint32_t flags;
+	uint32_t argc, envc;
+	const char *argv[4097];   /* point into the frame; argv[argc] = NULL */
+	const char *env[4097];    /* KEY=VALUE */
+	const char *cwd;          /* "" = the sandbox's workdir */
+	const char *user;         /* "" = the sandbox's user */
+};
+#define AL_EXEC_ARGS_MAX 4096
+
+/* Parse an AL_FR_EXEC payload (after the type byte). 0, or -EINVAL for
+ * anything malformed: truncated fields, counts beyond the limits, a string
+ * without its NUL, an empty argv[0], an env entry without '=', bytes left
+ * over. */
+int al_exec_request_parse(const uint8_t *p, size_t n, struct al_exec_request *r);
+
+/* Encode one (the client side); the caller frees *out. */
+int al_exec_request_encode(const struct al_exec_request *r, uint8_t **out, size_t *len);
+
+struct al_exit_info {
+	int32_t exit_status;     /* what `airlock exec` exits with */
+	int32_t signal;          /* the signal that ended it, or 0 */
+	int32_t err;             /* errno when it did not start */
+	uint32_t flags;          /* AL_EXIT_F_* */
+	uint64_t duration_ns;
+	uint64_t stdout_bytes, stderr_bytes;
+	char what[128];          /* why it did not start or end normally */
+};
+#define AL_EXIT_F_TIMED_OUT 1u
+#define AL_EXIT_F_STDOUT_TRUNC 2u
+#define AL_EXIT_F_STDERR_TRUNC 4u
+#define AL_EXIT_F_SANDBOX_ENDED 8u
+#define AL_EXIT_F_NOT_STARTED 16u
+
+/* Frame accumulation: bytes in, whole frames out. */
+struct al_frame_reader {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t handed;   /* bytes of the frame handed out last, dropped at the next call */
+	bool broken;     /* a bad length was seen: nothing more is accepted */
+};
+/* Append n bytes. -EMSGSIZE when a frame announces more than AL_FRAME_MAX
+ * or 0 bytes (the peer is then not spoken to any more). */
+int al_frame_reader_feed(struct al_frame_reader *fr, const void *p, size_t n);
+/* The next whole frame (type, payload), or 0 if none yet. Valid until the
+ * next call. */
+int al_frame_reader_next(struct al_frame_reader *fr, uint8_t *type, const uint8_t **payload, size_t *plen);
+void al_frame_reader_free(struct al_frame_reader *fr);
+
+/* Append a frame's bytes to a growing buffer. */
+int al_frame_append(uint8_t **buf, size_t *len, size_t *cap, uint8_t type, const void *payload, size_t n);
+
+/* Blocking helpers for clients. */
+int al_frame_write(int fd, uint8_t type, const void *payload, size_t n);
