@@ -79,7 +79,8 @@ bench: build bench-deps
 # the targets keep building and the seed corpora keep passing. New inputs go
 # to build-fuzz/, never into the committed corpora; crashes land there too.
 FUZZ_SECONDS ?= 20
-# the egress proxy's four small parsers (src/net) get less each in the smoke
+# the small parsers (the proxy's four, the exfil search, the session protocol) get
+# less each in the smoke
 NET_FUZZ_SECONDS ?= 10
 build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz -Dfuzz=true --buildtype=debug
@@ -97,8 +98,9 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 	build-fuzz/tests/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-image tests/fuzz/corpus/image
-	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns
-	for t in http socks sni dns; do \
+	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns \
+		tests/fuzz/fuzz_exfil tests/fuzz/fuzz_session_proto
+	for t in http socks sni dns exfil session_proto; do \
 		mkdir -p build-fuzz/corpus-$$t && \
 		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(NET_FUZZ_SECONDS) \
 			-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
