@@ -393,7 +393,7 @@ def test_matrix_runs_and_reports(airlock, airlock_works, world_tmp, probe_dir):
     # probe's own output line (which is lost to ENOSPC, as a program would lose it)
     assert [r["faults"] for r in rows] == [5, 5, 6, 6, 0, 0]
     assert all(r["verdict"] == "exited" and r["exit_status"] == 0 for r in rows), rows
-    assert all(r["rules_fired"] is None for r in rows)  # no rules engine in this airlock
+    assert all(r["rules_fired"] == 0 for r in rows), rows  # no rule matched these runs
     for r in rows:
         recs = log_records(r["log"])
         assert recs[0]["type"] == "run_start" and recs[-1]["type"] in ("checkpoint", "run_end")
@@ -409,7 +409,16 @@ def test_matrix_runs_and_reports(airlock, airlock_works, world_tmp, probe_dir):
     assert lines[0].split()[:7] == ["#", "combination", "verdict", "exit", "duration", "faults",
                                     "rules"]
     assert lines[1].split()[1:3] == ["chaos.seed=3", "exited"]
-    assert lines[1].split()[5:7] == ["0", "n/a"]
+    assert lines[1].split()[5:7] == ["0", "0"]
+    # a varied rule that fires shows in its own row, counted from the log
+    res = airlock.run("chaos", "matrix", "--spec", base,
+                      "--vary", "rules=[{on: exec, action: log}],[]",
+                      "--out", world_tmp / "m3", *airlock.extra, "--json", "-", "--",
+                      SANDBOX_PROBE, "echo", "x")
+    assert res.rc == 0, res.describe()
+    rows = json.loads(res.stdout)
+    assert [r["rules_fired"] for r in rows] == [1, 0], rows
+    assert len([r for r in log_records(rows[0]["log"]) if r["type"] == "rule_fired"]) == 1
 
 
 def test_matrix_checks_every_spec_first(airlock, world_tmp):
