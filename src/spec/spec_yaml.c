@@ -1477,8 +1477,13 @@ static int h_rule_on(struct yctx *c, const struct ynode *v, const char *key)
 	if (al_rule_on_parse(s, &c->rule->on) < 0)
 		return yerr(c, v, key,
 		            "unknown event \"%s\" (known: exec, canary, exfil, canary_output, "
-		            "egress-denied, dns-denied, syscall-denied, limit, output)",
+		            "egress-denied, dns-denied, syscall-denied, limit)",
 		            s);
+	/* A rule that could never fire must not look like protection. */
+	if (c->rule->on == AL_ON_OUTPUT)
+		return yerr(c, v, key,
+		            "\"output\" rules are not supported in this version (output is "
+		            "recorded; a rule on it would never fire)");
 	return 0;
 }
 static int h_rule_match(struct yctx *c, const struct ynode *v, const char *key)

@@ -372,6 +372,9 @@ static void test_errors_keys(void **state)
 	             "spec.yaml:3:3: env.A: duplicate key (first at line 2)");
 	expect_error("volumes:\n  - {host: /a, path: /a, size: 1}\n",
 	             "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode, noexec, owner)");
+	expect_error("rules:\n  - {on: output, action: kill}\n",
+	             "spec.yaml:2:10: rules[0].on: \"output\" rules are not supported in this version "
+	             "(output is recorded; a rule on it would never fire)");
 	expect_error("network: {mode: none, allow_hosts: [x]}\n",
 	             "spec.yaml:1:23: network.allow_hosts: unknown key");
 	expect_error("[1, 2]\n", "spec.yaml:1:1: the spec must be a mapping of keys, got a list");
