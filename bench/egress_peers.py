@@ -167,26 +167,27 @@ def main():
     failed = {n: 0 for n in names}
     errors = {}
     load = [os.getloadavg()]
-    for r in range(a.rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for n in order:
-            argv, env, cwd = arms[n]
-            p = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
-            if p.returncode != 0:
-                errors.setdefault(n, []).append("rc=%d %s" % (p.returncode, p.stderr.strip()[-300:]))
-                continue
-            s, b, fl = parse(p.stdout, a.bytes)
-            setup[n] += s
-            bulk[n] += b
-            failed[n] += len(fl)
-            if fl:
-                errors.setdefault(n, []).append("curl exit codes %s: %s" % (fl, p.stderr.strip()[-300:]))
-        load.append(os.getloadavg())
-
-    for p in procs:
-        p.kill()
-        p.wait()
-    shutil.rmtree(tmp)
+    try:
+        for r in range(a.rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for n in order:
+                argv, env, cwd = arms[n]
+                p = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+                if p.returncode != 0:
+                    errors.setdefault(n, []).append("rc=%d %s" % (p.returncode, p.stderr.strip()[-300:]))
+                    continue
+                s, b, fl = parse(p.stdout, a.bytes)
+                setup[n] += s
+                bulk[n] += b
+                failed[n] += len(fl)
+                if fl:
+                    errors.setdefault(n, []).append("curl exit codes %s: %s" % (fl, p.stderr.strip()[-300:]))
+            load.append(os.getloadavg())
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp)
 
     res = {"bytes": a.bytes, "rounds": a.rounds,
            "loadavg_1min_per_round": [round(x[0], 2) for x in load]}
