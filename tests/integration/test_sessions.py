@@ -346,12 +346,25 @@ def _process_memory_contains(pid, needle):
             if "r" not in perms:
                 continue
             lo, hi = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(lo)
-                if needle in mem.read(hi - lo):
-                    found = True
-            except (OSError, ValueError, OverflowError):
-                pass
+            # AddressSanitizer's shadow (sanitizer builds only) is terabytes
+            # of reserved address space holding none of the process's data
+            if hi - lo > (1 << 32):
+                continue
+            # chunked, overlapping by the needle's length
+            pos, tail = lo, b""
+            while pos < hi and not found:
+                try:
+                    mem.seek(pos)
+                    chunk = mem.read(min(1 << 24, hi - pos))
+                except (OSError, ValueError, OverflowError):
+                    break
+                if not chunk:
+                    break
+                found = needle in tail + chunk
+                tail = chunk[-len(needle):]
+                pos += len(chunk)
+            if found:
+                break
     return found
 
 
