@@ -46,24 +46,8 @@
 
 int al_image_cache_dir(char *out, size_t len)
 {
-	const char *x = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	int n;
-
-	if (geteuid() == 0) {
-		n = snprintf(out, len, "/var/lib/airlock/cache");
-	} else if (x && x[0] == '/') {
-		n = snprintf(out, len, "%s/airlock", x);
-	} else {
-		if (home == NULL || home[0] != '/') {
-			struct passwd *pw = getpwuid(geteuid());
-			home = pw ? pw->pw_dir : NULL;
-		}
-		if (home == NULL || home[0] != '/')
-			return -ENOENT;
-		n = snprintf(out, len, "%s/.cache/airlock", home);
-	}
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return al_image_user_dir(out, len, "/var/lib/airlock/cache", "XDG_CACHE_HOME", "airlock",
+				 ".cache/airlock");
 }
 
 /* A directory of ours: not a symlink, owned by us, writable by nobody else. */

@@ -25,3 +25,8 @@ int al_image_tag_set(int store, const char *name, const char *digest, struct al_
  * and t empty. Exposed for the fuzzer. */
 struct al_image_tree;
 int al_image_cache_parse(char *text, size_t len, struct al_image_tree *t);
+
+/* store.c: the per-user directory of a kind of airlock data (the store, the
+ * cache): root_path as root, else under $xdg_env or the home directory. */
+int al_image_user_dir(char *out, size_t len, const char *root_path, const char *xdg_env,
+		      const char *xdg_sub, const char *home_sub);

@@ -26,16 +26,20 @@
 #include "image/image_internal.h"
 #include "util/cleanup.h"
 
-int al_image_store_dir(char *out, size_t len)
+/* Where airlock keeps a kind of its data: root_path as root; otherwise
+ * $XDG_ENV/xdg_sub when that is absolute, else ~/home_sub (the home from
+ * $HOME, or the password database when $HOME is not absolute). */
+int al_image_user_dir(char *out, size_t len, const char *root_path, const char *xdg_env,
+		      const char *xdg_sub, const char *home_sub)
 {
-	const char *x = getenv("XDG_DATA_HOME");
+	const char *x = getenv(xdg_env);
 	const char *home = getenv("HOME");
 	int n;
 
 	if (geteuid() == 0) {
-		n = snprintf(out, len, "/var/lib/airlock/images");
+		n = snprintf(out, len, "%s", root_path);
 	} else if (x && x[0] == '/') {
-		n = snprintf(out, len, "%s/airlock/images", x);
+		n = snprintf(out, len, "%s/%s", x, xdg_sub);
 	} else {
 		if (home == NULL || home[0] != '/') {
 			struct passwd *pw = getpwuid(geteuid());
@@ -43,9 +47,15 @@ int al_image_store_dir(char *out, size_t len)
 		}
 		if (home == NULL || home[0] != '/')
 			return -ENOENT;
-		n = snprintf(out, len, "%s/.local/share/airlock/images", home);
+		n = snprintf(out, len, "%s/%s", home, home_sub);
 	}
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int al_image_store_dir(char *out, size_t len)
+{
+	return al_image_user_dir(out, len, "/var/lib/airlock/images", "XDG_DATA_HOME",
+				 "airlock/images", ".local/share/airlock/images");
 }
 
 /* The store directory: ours, not a link, writable by nobody else. It is
