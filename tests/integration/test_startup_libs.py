@@ -1,0 +1,123 @@
+"""What a run loads (docs/benchmarks.md, startup): the libraries only some
+runs need -- libnftables and the five libraries behind it (proxy mode's
+rules), c-ares (the egress proxy's resolver), zlib (gzip/deflate decoding),
+gnutls and librelp (tls:// and relp:// sinks) -- are dlopen'ed where they
+are used, never linked into airlock. Linked, every run paid for mapping and
+relocating them (`airlock --version` went from 1.4 to 2.2 ms).
+
+Evidence, not timing: the binary's DT_NEEDED entries, and the memory maps of
+the supervisor while the workload runs (and of the proxy in proxy mode).
+"""
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import descendants, is_rootless
+
+# file-name stems of the optional libraries (libgmp and libjansson come
+# with libnftables; nothing else of airlock uses them)
+OPTIONAL = ("libnftables.", "libnftnl.", "libmnl.", "libxtables.", "libjansson.", "libgmp.",
+            "libcares.", "libz.", "libgnutls.", "librelp.")
+NFT_STACK = OPTIONAL[:6]
+
+
+def mapped_libs(pid):
+    """The file names of the shared objects mapped by host pid."""
+    names = set()
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and ".so" in parts[5]:
+                names.add(Path(parts[5].strip()).name)
+    return names
+
+
+def optional_in(names, stems=OPTIONAL):
+    return sorted(n for n in names if n.startswith(stems))
+
+
+def comm(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def start_sleeping_run(airlock, *opts):
+    """airlock run -- sleep 30, returned once the sleep runs inside."""
+    p = airlock.popen("run", *airlock.extra, *opts, "--", "/bin/sleep", "30")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            out, err = p.communicate()
+            pytest.fail(f"airlock exited {p.returncode} before the sleep ran: {err!r}")
+        if any(comm(pid) == "sleep" for pid in descendants(p.pid)):
+            return p
+        time.sleep(0.02)
+    p.kill()
+    p.communicate()
+    pytest.fail("the sleep never started inside the sandbox")
+
+
+def stop(p):
+    p.terminate()
+    try:
+        p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+
+
+def test_binary_links_none_of_the_optional_libraries(airlock_bin):
+    out = subprocess.run(["readelf", "-d", str(airlock_bin)], capture_output=True, text=True,
+                         check=True).stdout
+    needed = [line.split("[", 1)[1].split("]", 1)[0] for line in out.splitlines()
+              if "(NEEDED)" in line]
+    assert needed, out
+    assert optional_in(needed) == [], f"linked: {needed}"
+
+
+def test_default_run_maps_none_of_them(airlock, airlock_works):
+    """The supervisor of a default (air-gapped) run, while its workload
+    sleeps: none of the optional libraries is mapped."""
+    p = start_sleeping_run(airlock)
+    try:
+        libs = mapped_libs(p.pid)
+    finally:
+        stop(p)
+    assert optional_in(libs, ("libc.",)), libs  # the maps were read at all
+    assert optional_in(libs) == [], f"mapped by the supervisor: {sorted(libs)}"
+
+
+def test_proxy_mode_loads_each_library_where_it_is_used(airlock, airlock_works):
+    """Proxy mode: the supervisor has libnftables (loaded at plan time for
+    the init's rules) but not c-ares; the proxy process (re-executed) has
+    c-ares and none of the nftables stack."""
+    p = start_sleeping_run(airlock, "--net", "proxy")
+    try:
+        sup = mapped_libs(p.pid)
+        proxies = [pid for pid in descendants(p.pid) if cmdline(pid) == "airlock-egress-proxy"]
+        assert len(proxies) == 1, {pid: cmdline(pid) for pid in descendants(p.pid)}
+        try:
+            prox = mapped_libs(proxies[0])
+        except PermissionError:
+            prox = None  # rootless: the proxy is not dumpable, its maps are root's
+    finally:
+        stop(p)
+    assert optional_in(sup, ("libnftables.",)), sorted(sup)
+    assert not optional_in(sup, ("libcares.", "libgnutls.", "librelp.")), sorted(sup)
+    if prox is None:
+        if is_rootless():
+            return
+        pytest.fail("the proxy's maps could not be read as root")
+    assert optional_in(prox, ("libcares.",)), sorted(prox)
+    assert optional_in(prox, NFT_STACK) == [], sorted(prox)
