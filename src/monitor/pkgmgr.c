@@ -346,5 +346,6 @@ int al_pkgdb_add(struct al_pkgdb *db, const struct al_pkgdb_entry *e)
 void al_pkgdb_free(struct al_pkgdb *db)
 {
 	free(db->e);
+	free(db->root);
 	memset(db, 0, sizeof *db);
 }
