@@ -505,9 +505,7 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s->log, spec->limits.output);
 	al_evlog_set_max_size(s->log, spec->log.max_size);
-	r = al_supervisor_monitor_start(s, err);
-	if (r < 0)
-		return r;
+	/* the rules' monitor is opened in al_run_spawn, while the init works */
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
@@ -624,6 +622,14 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s->cgroup, pid, err);
+	/* The rules' monitor, with its scan of the image's bin directories
+	 * (about 1 ms, most of it reading /usr/bin), is opened here, while the
+	 * init builds the sandbox, rather than before the clone: the first
+	 * record it judges is the workload's first exec, which the loop reads
+	 * only after this (the listener's recorder is set when its fd arrives,
+	 * in the loop). A failure kills the init before the workload exists. */
+	if (r == 0)
+		r = al_supervisor_monitor_start(s, err);
 	/* Proxy mode: the proxy runs before the workload does. */
 	if (r == 0)
 		r = al_egress_begin(s, err);

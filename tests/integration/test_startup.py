@@ -8,6 +8,7 @@ relocating them (`airlock --version` went from 1.4 to 2.2 ms).
 Evidence, not timing: the binary's DT_NEEDED entries, and the memory maps of
 the supervisor while the workload runs (and of the proxy in proxy mode).
 """
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -121,3 +122,25 @@ def test_proxy_mode_loads_each_library_where_it_is_used(airlock, airlock_works):
         pytest.fail("the proxy's maps could not be read as root")
     assert optional_in(prox, ("libcares.",)), sorted(prox)
     assert optional_in(prox, NFT_STACK) == [], sorted(prox)
+
+
+def test_first_exec_is_judged_by_the_rules(airlock, airlock_works, world_tmp):
+    """The rules' monitor (and its scan of the image's package managers) is
+    opened while the init builds the sandbox, not before the clone: it must
+    still judge the workload's very first exec. The command itself is a
+    symlink, under an innocent name, to the image's dpkg: caught by
+    identity, the run killed by the default rules before dpkg runs."""
+    vol = Path(world_tmp) / "vol"
+    vol.mkdir()
+    vol.chmod(0o755)
+    (vol / "tool").symlink_to("/usr/bin/dpkg")
+    log = Path(world_tmp) / "run.jsonl"
+    r = airlock.run("run", *airlock.extra, "--log", log, "-v", f"{vol}:/v:ro",
+                    "--", "/v/tool", "--version")
+    assert r.rc == 123, r.describe()
+    assert b"Debian" not in r.stdout, r.stdout  # dpkg --version never printed
+    recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    fired = [x for x in recs if x["type"] == "rule_fired"]
+    assert fired and "is the image's package manager dpkg" in fired[0].get("package_install", ""), fired
+    execs = [x for x in recs if x["type"] == "exec"]
+    assert execs and execs[0]["path"] == "/v/tool", execs[:1]
