@@ -72,6 +72,7 @@ enum al_stage {
 	AL_STAGE_EXEC,
 	AL_STAGE_INIT,
 	AL_STAGE_CLOCK, /* chaos clock offset (time namespace) */
+	AL_STAGE_CGROUP, /* v1: the init moving itself into the run's cgroup */
 };
 const char *al_stage_name(int stage);
 
@@ -143,6 +144,7 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 #define AL_EXIT_SETUP_STATUS 125
 
 #define AL_MAX_MOVE_FDS 64
+#define AL_MAX_CGROUP_TASKS_FDS 8
 #define AL_MAX_DISK_AREAS 8
 #define AL_MAX_CANARIES 16
 #define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)
@@ -196,6 +198,11 @@ struct al_sandbox_plan {
 	size_t n_move_fds;
 	uint32_t idmap_owner_uid, idmap_owner_gid;
 	int idmap_userns_fd;     /* -1 until needed */
+
+	/* v1 cgroups: the run's "tasks" files, one per hierarchy, that the
+	 * init writes "0" to before anything else (al_cgroup_self_attach_fds) */
+	int cgroup_tasks_fds[AL_MAX_CGROUP_TASKS_FDS];
+	int n_cgroup_tasks_fds;
 
 	const struct al_seccomp *seccomp;
 	const struct al_landlock *landlock;

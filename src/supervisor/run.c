@@ -515,18 +515,24 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	/* Baseline for the teardown check: every fd opened from here on
 	 * belongs to the run and must be gone at the end. */
 	run->fds_before = count_fds();
-	/* On a unified (v2) host the sandbox is cloned straight into its
-	 * cgroup, which must exist first. Elsewhere the cgroup is made while
-	 * the init builds the sandbox (al_run_spawn): the workload waits for it. */
-	run->cg_before_clone = run->feat.cgroup_v2;
-	if (run->cg_before_clone) {
-		r = al_cgroup_prepare(&s->cgroup, spec, s->run_id, err);
-		if (r < 0)
-			return r;
-		r = log_run_start(s, &run->feat, run->sc, run->ll, err);
-		if (r < 0)
-			return r;
-	}
+	/* The cgroup exists before the clone. On a unified (v2) host the
+	 * sandbox is cloned straight into it. On v1 the init moves itself in as
+	 * its first act, through the "tasks" files opened here: a move by the
+	 * supervisor after the clone (as before) waited for an RCU grace
+	 * period in the kernel, 3-13 ms on this machine, on the path to the
+	 * workload's start; a task moving itself does not (cgroup.h). */
+	run->cg_before_clone = true;
+	r = al_cgroup_prepare(&s->cgroup, spec, s->run_id, err);
+	if (r < 0)
+		return r;
+	r = log_run_start(s, &run->feat, run->sc, run->ll, err);
+	if (r < 0)
+		return r;
+	r = al_cgroup_self_attach_fds(s->cgroup, plan->cgroup_tasks_fds, AL_MAX_CGROUP_TASKS_FDS,
+	                              err);
+	if (r < 0)
+		return r;
+	plan->n_cgroup_tasks_fds = r;
 	return 0;
 }
 
@@ -575,10 +581,16 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 
 	/* ---- clone ---- */
 	pid = clone_sandbox(s, run->feat.timens, &pidfd, &need_attach, err);
-	if (pid < 0)
-		return -(err->code ? err->code : EINVAL);
 	if (pid == 0)
 		al_init_main(plan); /* never returns */
+	/* v1: the init moves itself into the cgroup (al_init_main) */
+	if (plan->n_cgroup_tasks_fds > 0)
+		need_attach = false;
+	for (int i = 0; i < plan->n_cgroup_tasks_fds; i++)
+		close(plan->cgroup_tasks_fds[i]);
+	plan->n_cgroup_tasks_fds = 0;
+	if (pid < 0)
+		return -(err->code ? err->code : EINVAL);
 
 	s->pid = pid;
 	s->pidfd = pidfd;

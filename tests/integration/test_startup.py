@@ -9,6 +9,7 @@ Evidence, not timing: the binary's DT_NEEDED entries, and the memory maps of
 the supervisor while the workload runs (and of the proxy in proxy mode).
 """
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -106,7 +107,13 @@ def test_proxy_mode_loads_each_library_where_it_is_used(airlock, airlock_works):
     p = start_sleeping_run(airlock, "--net", "proxy")
     try:
         sup = mapped_libs(p.pid)
-        proxies = [pid for pid in descendants(p.pid) if cmdline(pid) == "airlock-egress-proxy"]
+        deadline = time.monotonic() + 10
+        while True:  # forked, then re-executed: wait for the exec
+            proxies = [pid for pid in descendants(p.pid)
+                       if cmdline(pid) == "airlock-egress-proxy"]
+            if proxies or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         assert len(proxies) == 1, {pid: cmdline(pid) for pid in descendants(p.pid)}
         try:
             prox = mapped_libs(proxies[0])
@@ -144,3 +151,50 @@ def test_first_exec_is_judged_by_the_rules(airlock, airlock_works, world_tmp):
     assert fired and "is the image's package manager dpkg" in fired[0].get("package_install", ""), fired
     execs = [x for x in recs if x["type"] == "exec"]
     assert execs and execs[0]["path"] == "/v/tool", execs[:1]
+
+
+def test_v1_init_moves_itself_into_the_run_cgroup(airlock, airlock_works, world_tmp, rootless):
+    """v1 hosts: the cgroup is made before the clone and the init writes
+    "0" to the run's "tasks" files first thing (no RCU wait, unlike a move
+    by the supervisor). Evidence: the init and the workload are in the run's
+    cgroup in every hierarchy, the supervisor is not, and the init kept no
+    fd of a cgroup file (nor does the workload)."""
+    if rootless:
+        pytest.skip("rootless here has no delegated cgroup (rlimits only)")
+    log = Path(world_tmp) / "run.jsonl"
+    p = airlock.popen("run", "--log", log, "--", "/bin/sh", "-c",
+                      "ls -l /proc/self/fd/ 2>&1; echo up; exec /bin/sleep 30")
+    try:
+        out = b""
+        while b"up\n" not in out:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+            out += line
+        recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+        cg = recs[0]["protections"]["cgroup"]
+        if cg.get("mode") != "v1":
+            pytest.skip(f"cgroup mode {cg.get('mode')}: clone3 places the init (CLONE_INTO_CGROUP)")
+        deadline = time.monotonic() + 30
+        while True:
+            kids = descendants(p.pid)
+            init = [pid for pid in kids if cmdline(pid) == "airlock-init"]
+            sleep = [pid for pid in kids if comm(pid) == "sleep"]
+            if sleep or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert len(init) == 1 and len(sleep) == 1, {pid: cmdline(pid) for pid in kids}
+        for ctl, path in cg["paths"].items():
+            procs = Path(path, "cgroup.procs").read_text().split()
+            assert str(init[0]) in procs and str(sleep[0]) in procs, (ctl, procs, init, sleep)
+            assert str(p.pid) not in procs, (ctl, procs)
+        for pid in init + sleep:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                assert "/sys/fs/cgroup" not in target and not target.endswith("/tasks"), \
+                    (pid, fd.name, target)
+        assert b"cgroup" not in out, out
+    finally:
+        stop(p)
