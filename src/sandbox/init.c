@@ -86,8 +86,11 @@ static int step_wait_for_supervisor(struct init_ctx *c)
 	return 0;
 }
 
-/* The second go: the supervisor has placed us in the run's cgroup, so the
- * workload and everything it forks start under the limits. */
+/* The second go: the supervisor is ready to supervise (the rules' monitor
+ * open, the proxy started in proxy mode; on v2 we were born in the run's
+ * cgroup, on v1 we moved ourselves in first thing, and on kernels without
+ * CLONE_INTO_CGROUP the supervisor has placed us by now), so the workload
+ * and everything it forks start under the limits and the rules. */
 static int step_wait_for_cgroup(struct init_ctx *c)
 {
 	char go = 0;
