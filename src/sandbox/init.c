@@ -36,6 +36,8 @@ struct init_ctx {
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
+	int cg_fds[AL_MAX_CGROUP_TASKS_FDS]; /* v1: the run's cgroup "tasks" files */
+	int n_cg_fds;
 };
 
 #define SYNC_FD 3
@@ -94,14 +96,60 @@ static int step_wait_for_supervisor(struct init_ctx *c)
 static int step_wait_for_cgroup(struct init_ctx *c)
 {
 	char go = 0;
+	struct iovec iov = {.iov_base = &go, .iov_len = 1};
+	char cbuf[CMSG_SPACE(sizeof(int) * AL_MAX_CGROUP_TASKS_FDS)];
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                    .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
 	ssize_t n;
+
+	c->n_cg_fds = 0;
 	do
-		n = read(SYNC_FD, &go, 1);
+		n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n != 1 || go != AL_GO_WORKLOAD)
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (c->n_cg_fds < AL_MAX_CGROUP_TASKS_FDS)
+				c->cg_fds[c->n_cg_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n != 1 || go != AL_GO_WORKLOAD || (mh.msg_flags & MSG_CTRUNC))
 		return al_error_set(&c->err, n < 0 ? errno : ECONNRESET, "init",
 				    "waiting for the supervisor to place the sandbox in its cgroup");
 	return 0;
+}
+
+/* v1 cgroups: the second go came with the run's "tasks" files (one per
+ * hierarchy); writing "0" to each moves us -- before we fork anything, so
+ * the workload and all it forks are born inside. A task moving itself is
+ * exempt from the kernel's global lock whose first writer waits for an RCU
+ * grace period (3-13 ms here), which the supervisor writing our pid to
+ * cgroup.procs paid on the path to the workload's start. The kernel checks
+ * the write against the credentials that opened the file (the
+ * supervisor's). A failure stops the run before the workload exists. */
+static int step_enter_cgroup(struct init_ctx *c)
+{
+	int r = 0;
+
+	for (int i = 0; i < c->n_cg_fds; i++) {
+		ssize_t w;
+		do
+			w = write(c->cg_fds[i], "0", 1);
+		while (w < 0 && errno == EINTR);
+		if (w != 1 && r == 0)
+			r = al_error_set(&c->err, w < 0 ? errno : EIO, "cgroup",
+			                 "moving the sandbox init into the run's cgroup");
+		close(c->cg_fds[i]);
+	}
+	c->n_cg_fds = 0;
+	return r;
 }
 
 /* Become the namespace's root, so setup runs as a mapped id: rootful, our
@@ -467,6 +515,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_SECCOMP, step_seccomp},
 	{AL_STAGE_INIT, step_handover},
 	{AL_STAGE_WAIT, step_wait_for_cgroup},
+	{AL_STAGE_CGROUP, step_enter_cgroup},
 };
 
 /* ---- the workload ------------------------------------------------------ */
@@ -837,32 +886,6 @@ __attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t
 /* Arrange the descriptor table: 0-2 are the workload's stdio, 3 the setup
  * socket, and nothing else survives -- whatever the caller leaked into
  * airlock, and the supervisor's own fds, end here. */
-/* v1 cgroups: before anything else -- before the fds are renumbered (which
- * closes these) and before this process forks anything -- move ourselves
- * into the run's cgroup by writing "0" to its "tasks" files, which the
- * supervisor opened (the kernel checks the opener's credentials). Moving
- * oneself skips the kernel's global lock that a move by the supervisor
- * takes, and with it a wait for an RCU grace period (3-13 ms here) on the
- * path to the workload's start. The supervisor releases the workload only
- * after this init's steps all succeed; a failure here stops the run. */
-static int cgroup_self_attach(struct init_ctx *c)
-{
-	const struct al_sandbox_plan *p = c->plan;
-	int r = 0;
-
-	for (int i = 0; i < p->n_cgroup_tasks_fds; i++) {
-		ssize_t w;
-		do
-			w = write(p->cgroup_tasks_fds[i], "0", 1);
-		while (w < 0 && errno == EINTR);
-		if (w != 1 && r == 0)
-			r = al_error_set(&c->err, w < 0 ? errno : EIO, "cgroup",
-			                 "moving the sandbox init into the run's cgroup");
-		close(p->cgroup_tasks_fds[i]);
-	}
-	return r;
-}
-
 static int setup_fds(struct init_ctx *c)
 {
 	const struct al_sandbox_plan *p = c->plan;
@@ -900,9 +923,6 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1};
 	sigset_t sigs;
 	size_t i;
-	/* first of all (see cgroup_self_attach): what we touch from here on
-	 * is charged to the run's cgroup */
-	int cg = cgroup_self_attach(&c);
 
 	/* Our memory is a copy of the supervisor's, its signing keys included.
 	 * Nothing inside may ever read them: a session's commands are forked
@@ -926,8 +946,6 @@ void al_init_main(const struct al_sandbox_plan *plan)
 		c.egress_fds[i] = -1;
 	if (setup_fds(&c) < 0)
 		_exit(AL_EXIT_SETUP_STATUS);
-	if (cg < 0)
-		fail(&c, AL_STAGE_CGROUP);
 	for (i = 0; i < AL_ARRAY_SIZE(init_steps); i++) {
 		if (init_steps[i].run(&c) < 0)
 			fail(&c, init_steps[i].stage);

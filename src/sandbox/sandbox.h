@@ -144,6 +144,7 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 #define AL_EXIT_SETUP_STATUS 125
 
 #define AL_MAX_MOVE_FDS 64
+/* v1 cgroups: at most this many "tasks" fds come with the second go */
 #define AL_MAX_CGROUP_TASKS_FDS 8
 #define AL_MAX_DISK_AREAS 8
 #define AL_MAX_CANARIES 16
@@ -198,11 +199,6 @@ struct al_sandbox_plan {
 	size_t n_move_fds;
 	uint32_t idmap_owner_uid, idmap_owner_gid;
 	int idmap_userns_fd;     /* -1 until needed */
-
-	/* v1 cgroups: the run's "tasks" files, one per hierarchy, that the
-	 * init writes "0" to before anything else (al_cgroup_self_attach_fds) */
-	int cgroup_tasks_fds[AL_MAX_CGROUP_TASKS_FDS];
-	int n_cgroup_tasks_fds;
 
 	const struct al_seccomp *seccomp;
 	const struct al_landlock *landlock;

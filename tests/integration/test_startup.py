@@ -154,11 +154,11 @@ def test_first_exec_is_judged_by_the_rules(airlock, airlock_works, world_tmp):
 
 
 def test_v1_init_moves_itself_into_the_run_cgroup(airlock, airlock_works, world_tmp, rootless):
-    """v1 hosts: the cgroup is made before the clone and the init writes
-    "0" to the run's "tasks" files first thing (no RCU wait, unlike a move
-    by the supervisor). Evidence: the init and the workload are in the run's
-    cgroup in every hierarchy, the supervisor is not, and the init kept no
-    fd of a cgroup file (nor does the workload)."""
+    """v1 hosts: the run's "tasks" files come to the init with the second
+    go and it writes "0" to each before forking the workload (no RCU wait,
+    unlike a move by the supervisor). Evidence: the init and the workload
+    are in the run's cgroup in every hierarchy, the supervisor is not, and
+    the init kept no fd of a cgroup file (nor does the workload)."""
     if rootless:
         pytest.skip("rootless here has no delegated cgroup (rlimits only)")
     log = Path(world_tmp) / "run.jsonl"
