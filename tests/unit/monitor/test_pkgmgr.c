@@ -41,6 +41,21 @@ static void test_names(void **state)
 	assert_false(is_pm("/usr/bin/python3", ARGV("python3", "-c", "import pipes")));
 }
 
+/* al_pkgmgr_name's first-letter filter keeps every name it knows */
+static void test_every_name(void **state)
+{
+	static const char *const all[] = {
+	    "apt", "apt-get", "dpkg", "aptitude", "pip", "pip3", "uv", "npm", "yarn", "pnpm", "gem",
+	    "conda", "mamba", "micromamba", "easy_install", "pipx", "npx", "poetry", "pdm",
+	    "pip3.11", "pip-3.11", "pip2.7", "easy_install-3.11", "gem3.1", "npm9"};
+	(void)state;
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		assert_true(al_pkgmgr_name(all[i]));
+	assert_false(al_pkgmgr_name(""));
+	assert_false(al_pkgmgr_name("bash"));
+	assert_false(al_pkgmgr_name("zpip"));
+}
+
 static void test_python(void **state)
 {
 	(void)state;
@@ -193,7 +208,7 @@ static void test_scan_hashes_lazily(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names), cmocka_unit_test(test_python), cmocka_unit_test(test_pipes),
+	    cmocka_unit_test(test_names), cmocka_unit_test(test_every_name), cmocka_unit_test(test_python), cmocka_unit_test(test_pipes),
 	    cmocka_unit_test(test_content), cmocka_unit_test(test_scan),
 	    cmocka_unit_test(test_scan_hashes_lazily),
 	};
