@@ -654,8 +654,12 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 			r = log_run_start(s, &run->feat, run->sc, run->ll, err);
 		/* v1: the init moves itself in, through the "tasks" files that
 		 * go with the second go (cgroup.h: no RCU grace period, which
-		 * our writing its pid to cgroup.procs waited for, 3-13 ms here) */
-		if (r == 0) {
+		 * our writing its pid to cgroup.procs waited for, 3-13 ms here).
+		 * Rootful only: the kernel lets the opener of the file (us) move
+		 * a task whose uid differs only when the opener is root, and by
+		 * then the init runs as the workload's uid -- in a rootless run
+		 * with subordinate ids, not ours. Rootless, we move it as before. */
+		if (r == 0 && !plan->rootless) {
 			r = al_cgroup_self_attach_fds(s->cgroup, cg_fds, AL_MAX_CGROUP_TASKS_FDS, err);
 			if (r > 0) {
 				n_cg_fds = r;
