@@ -659,6 +659,13 @@ int al_cgroup_attach(struct al_cgroup *cg, pid_t pid, struct al_error *err)
 	return cg->ops->attach(cg, pid, err);
 }
 
+int al_cgroup_self_attach_fds(struct al_cgroup *cg, int *fds, int max, struct al_error *err)
+{
+	if (cg == NULL || cg->ops == NULL || cg->ops->self_attach_fds == NULL)
+		return 0;
+	return cg->ops->self_attach_fds(cg, fds, max, err);
+}
+
 int al_cgroup_event_fd(const struct al_cgroup *cg)
 {
 	if (cg == NULL || cg->ops == NULL)

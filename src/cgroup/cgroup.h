@@ -26,6 +26,18 @@ int al_cgroup_prepare(struct al_cgroup **out, const struct al_spec *spec, const 
  * (owned by cg: do not close); -1 on v1 and in none mode. */
 int al_cgroup_clone_fd(const struct al_cgroup *cg);
 
+/* v1: open the run's "tasks" file in each hierarchy (O_WRONLY, CLOEXEC)
+ * into fds[0..max): they go to the sandbox init with the second go, and it
+ * writes "0" to each before it forks anything, moving itself. The kernel takes its global threadgroup lock -- whose
+ * first writer waits a whole RCU grace period, 3-13 ms on this machine --
+ * only when another task or a whole thread group is moved (pid != 0 or
+ * cgroup.procs); a single-threaded task moving itself skips it. The write
+ * is checked against the credentials that opened the file (ours). Returns
+ * how many fds were opened (0 on v2 and in none mode: clone3 places the
+ * child there), or -errno with none left open. The caller closes them once
+ * sent. */
+int al_cgroup_self_attach_fds(struct al_cgroup *cg, int *fds, int max, struct al_error *err);
+
 /* Place pid (and so everything it will fork) in the run's cgroup(s). On v1
  * (and v2 when clone3 could not use clone_fd) the supervisor calls this
  * after clone and before the child is released. */

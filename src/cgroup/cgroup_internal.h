@@ -43,6 +43,8 @@ enum {
 struct al_cg_ops {
 	const char *mode;
 	int (*attach)(struct al_cgroup *cg, pid_t pid, struct al_error *err);
+	/* optional (v1): see al_cgroup_self_attach_fds */
+	int (*self_attach_fds)(struct al_cgroup *cg, int *fds, int max, struct al_error *err);
 	int (*read_events)(struct al_cgroup *cg, struct al_cgroup_events *ev, struct al_error *err);
 	int (*stats)(struct al_cgroup *cg, struct al_cgroup_stats *st, struct al_error *err);
 	int (*kill)(struct al_cgroup *cg, struct al_error *err);

@@ -154,6 +154,33 @@ static int v1_attach(struct al_cgroup *cg, pid_t pid, struct al_error *err)
 	return 0;
 }
 
+/* The "tasks" file, not "cgroup.procs": writing "0" there moves only the
+ * writing thread, which is what lets the kernel skip its global lock (the
+ * init is single-threaded: the supervisor is when it clones). */
+static int v1_self_attach_fds(struct al_cgroup *cg, int *fds, int max, struct al_error *err)
+{
+	int n = 0;
+
+	for (int c = 0; c < AL_CG1_N; c++) {
+		if (cg->alias[c] >= 0 || !cg->dirs[c].created)
+			continue;
+		if (n == max) {
+			while (n > 0)
+				close(fds[--n]);
+			return al_error_set(err, E2BIG, STAGE, "more than %d v1 hierarchies", max);
+		}
+		fds[n] = openat(cg->dirs[c].fd, "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fds[n] < 0) {
+			int r = al_error_errno(err, STAGE, "opening %s/tasks", cg->dirs[c].path);
+			while (n > 0)
+				close(fds[--n]);
+			return r;
+		}
+		n++;
+	}
+	return n;
+}
+
 static void drain(int fd)
 {
 	char buf[4096];
@@ -430,6 +457,7 @@ static const struct al_cg_ops v1_ops = {
     .update = v1_update,
     .mode = "v1",
     .attach = v1_attach,
+    .self_attach_fds = v1_self_attach_fds,
     .read_events = v1_read_events,
     .stats = v1_stats,
     .kill = v1_kill,

@@ -1,12 +1,12 @@
 /* Loading the TLS (gnutls) and RELP (librelp) libraries on first use; see
  * sink_dl.h for why. RTLD_NOW: every symbol is resolved here, at sink open,
- * not in the middle of a run. The handles are kept for the process's life. */
+ * not in the middle of a run (util/dlib.c). */
 #define _GNU_SOURCE
 #include "evidence/sink_dl.h"
 
-#include <dlfcn.h>
-#include <errno.h>
 #include <stddef.h>
+
+#include "util/dlib.h"
 
 #define AL_DL_DEF(name) __typeof__(name) *sym_##name
 
@@ -48,14 +48,9 @@ AL_DL_DEF(relpEngineSetDbgprint);
 AL_DL_DEF(relpEngineSetEnableCmd);
 AL_DL_DEF(relpEngineSetOnErr);
 
-struct sym {
-	const char *name;
-	void **slot;
-};
+#define S(name) AL_DL_SYM_ENTRY(name)
 
-#define S(name) {#name, (void **)&sym_##name}
-
-static const struct sym gnutls_syms[] = {
+static const struct al_dl_sym gnutls_syms[] = {
 	S(gnutls_bye), S(gnutls_certificate_allocate_credentials),
 	S(gnutls_certificate_free_credentials), S(gnutls_certificate_set_x509_system_trust),
 	S(gnutls_certificate_set_x509_trust_file), S(gnutls_certificate_verification_status_print),
@@ -67,7 +62,7 @@ static const struct sym gnutls_syms[] = {
 	{"gnutls_free", (void **)&sym_gnutls_free},
 };
 
-static const struct sym relp_syms[] = {
+static const struct al_dl_sym relp_syms[] = {
 	S(relpCltConnect), S(relpCltReconnect), S(relpCltSendSyslog), S(relpCltSetConnTimeout),
 	S(relpCltSetTimeout), S(relpCltSetUsrPtr), S(relpCltSetWindowSize),
 	S(relpEngineCltConstruct), S(relpEngineCltDestruct), S(relpEngineConstruct),
@@ -77,43 +72,16 @@ static const struct sym relp_syms[] = {
 
 #undef S
 
-static int load(void **handle, const char *soname, const char *package, const struct sym *syms,
-		size_t n, struct al_error *err)
-{
-	void *h;
-	size_t i;
-
-	if (*handle)
-		return 0;
-	h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL)
-		return al_error_set(err, ENOENT, "sink", "loading %s (Debian package %s): %s", soname,
-				    package, dlerror());
-	for (i = 0; i < n; i++) {
-		*syms[i].slot = dlsym(h, syms[i].name);
-		if (*syms[i].slot == NULL) {
-			int r = al_error_set(err, ENOENT, "sink", "%s has no symbol %s", soname,
-					     syms[i].name);
-			for (size_t k = 0; k <= i; k++)
-				*syms[k].slot = NULL;
-			dlclose(h);
-			return r;
-		}
-	}
-	*handle = h;
-	return 0;
-}
-
 int al_sink_dl_gnutls(struct al_error *err)
 {
 	static void *handle;
-	return load(&handle, "libgnutls.so.30", "libgnutls30", gnutls_syms,
-		    sizeof gnutls_syms / sizeof gnutls_syms[0], err);
+	return al_dl_load(&handle, "libgnutls.so.30", "libgnutls30", gnutls_syms,
+			  sizeof gnutls_syms / sizeof gnutls_syms[0], "sink", err);
 }
 
 int al_sink_dl_relp(struct al_error *err)
 {
 	static void *handle;
-	return load(&handle, "librelp.so.0", "librelp0", relp_syms,
-		    sizeof relp_syms / sizeof relp_syms[0], err);
+	return al_dl_load(&handle, "librelp.so.0", "librelp0", relp_syms,
+			  sizeof relp_syms / sizeof relp_syms[0], "sink", err);
 }

@@ -19,6 +19,7 @@
  * owns every file (so the two digests differ). */
 #define _GNU_SOURCE
 #include "image/image.h"
+#include "util/zlib_dl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -771,6 +772,10 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		                    name);
 	if (sodium_init() < 0)
 		return al_error_set(err, EIO, "import", "libsodium initialisation failed");
+	/* layers may be gzip'ed: zlib is loaded here, not by every run */
+	r = al_zlib_load(err);
+	if (r < 0)
+		return al_error_wrap(err, "importing %s", src);
 	s.fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (s.fd < 0)
 		return al_error_errno(err, "import", "opening %s", src);

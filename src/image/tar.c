@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/zlib_dl.h"
+
 #define BLOCK 512
 
 void al_tar_init(struct al_tar *t, int fd, uint64_t off, uint64_t len)
@@ -25,7 +27,7 @@ void al_tar_init(struct al_tar *t, int fd, uint64_t off, uint64_t len)
 void al_tar_free(struct al_tar *t)
 {
 	if (t->gz_init)
-		inflateEnd(&t->z);
+		sym_inflateEnd(&t->z);
 	t->gz_init = false;
 }
 
@@ -59,7 +61,11 @@ static ssize_t src_read(struct al_tar *t, void *buf, size_t n)
 		t->probed = true;
 		t->in_len = (size_t)r;
 		if (r == 2 && t->in[0] == 0x1f && t->in[1] == 0x8b) {
-			if (inflateInit2(&t->z, 15 + 16) != Z_OK)
+			/* zlib is loaded on first use (al_image_import loads it
+			 * up front, with a message naming it) */
+			if (al_zlib_load(NULL) < 0)
+				return -ENOENT;
+			if (al_zlib_inflate_init2(&t->z, 15 + 16) != Z_OK)
 				return -ENOMEM;
 			t->gz = t->gz_init = true;
 			t->z.next_in = t->in;
@@ -98,7 +104,7 @@ static ssize_t src_read(struct al_tar *t, void *buf, size_t n)
 		}
 		t->z.next_out = (Bytef *)buf + got;
 		t->z.avail_out = (uInt)(n - got);
-		zr = inflate(&t->z, Z_NO_FLUSH);
+		zr = sym_inflate(&t->z, Z_NO_FLUSH);
 		got = n - t->z.avail_out;
 		if (zr == Z_STREAM_END)
 			t->gz_end = true;

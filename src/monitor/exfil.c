@@ -4,7 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+
+#include "util/zlib_dl.h"
 
 struct pattern {
 	unsigned char *p;
@@ -306,8 +307,14 @@ int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t
 		z = calloc(1, sizeof *z);
 		if (z == NULL)
 			return -1;
+		/* zlib is loaded on first use; a confined process (the proxy)
+		 * must have called al_zlib_load before its confinement */
+		if (al_zlib_load(NULL) < 0) {
+			free(z);
+			return -1;
+		}
 		/* 32 + 15: gzip or zlib, detected; -15: raw deflate */
-		if (inflateInit2(z, raw ? -15 : 32 + 15) != Z_OK) {
+		if (al_zlib_inflate_init2(z, raw ? -15 : 32 + 15) != Z_OK) {
 			free(z);
 			return -1;
 		}
@@ -321,7 +328,7 @@ int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t
 			return hits;
 		z->next_out = buf;
 		z->avail_out = sizeof buf;
-		zr = inflate(z, Z_NO_FLUSH);
+		zr = sym_inflate(z, Z_NO_FLUSH);
 		size_t got = sizeof buf - z->avail_out;
 		if (got) {
 			s->zoff += 0; /* offsets of inflated bytes kept in run() */
@@ -329,7 +336,7 @@ int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t
 		}
 		if (zr == Z_STREAM_END) {
 			/* concatenated gzip members: start the next one */
-			if (z->avail_in > 0 && inflateReset(z) != Z_OK)
+			if (z->avail_in > 0 && sym_inflateReset(z) != Z_OK)
 				return -1;
 			continue;
 		}
@@ -344,7 +351,7 @@ int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t
 void al_exfil_stream_end(struct al_exfil_stream *s)
 {
 	if (s->z) {
-		inflateEnd(s->z);
+		sym_inflateEnd(s->z);
 		free(s->z);
 		s->z = NULL;
 	}

@@ -49,7 +49,8 @@ size_t al_exfil_feed(struct al_exfil_stream *s, const void *data, size_t len, al
  * chunks: its inflated bytes are searched (bounded: at most max_out bytes
  * inflated in all, against decompression bombs). Returns matches, or -1
  * when the body is not valid compressed data (what was inflated so far
- * was searched). */
+ * was searched) or zlib cannot be loaded (util/zlib_dl.h: a confined
+ * process calls al_zlib_load before its confinement). */
 int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t len, bool raw,
                              uint64_t max_out, al_exfil_cb cb, void *ctx);
 void al_exfil_stream_end(struct al_exfil_stream *s);

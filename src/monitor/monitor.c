@@ -138,6 +138,7 @@ static void file_of(const struct al_jval *fo, struct al_pkg_file *f, char *sha, 
 	get_str(fo, "sha256", sha, shalen);
 	f->sha256 = sha[0] ? sha : NULL;
 	get_str(fo, "dev", dev, sizeof dev);
+	f->have_size = get_u64(fo, "size", &f->size);
 	if (sscanf(dev, "%llu:%llu", &ma, &mi) == 2 && get_u64(fo, "ino", &f->ino)) {
 		f->dev_major = ma;
 		f->dev_minor = mi;
@@ -306,6 +307,9 @@ int al_monitor_event(struct al_monitor *m, const char *type, const char *fields_
 		ev.argv = x->argv;
 		ev.argc = x->argc;
 		ev.origin = x->origin;
+		/* the image's package managers a copy could equal: hashed now,
+		 * once (pkgdb.c), not at every run's start */
+		al_pkgdb_hash_for(&m->db, x->files, x->n_files);
 		ev.package_manager = al_pkgmgr_match(&m->db, &pe, why, sizeof why);
 		if (!ev.package_manager && x->host_pid && x->argc > 0) {
 			const char *nm = base(x->argv[0]), *pn = base(x->path);

@@ -39,6 +39,11 @@ static bool versioned(const char *name, const char *stem)
 
 bool al_pkgmgr_name(const char *name)
 {
+	/* every name above (and every versioned stem below) starts with one of
+	 * these letters; the image scan asks about each of the ~1,600 names in
+	 * the bin directories, nearly all of which stop here */
+	if (name[0] == '\0' || strchr("acdegmnpuy", name[0]) == NULL)
+		return false;
 	for (size_t i = 0; i < sizeof pm_names / sizeof pm_names[0]; i++)
 		if (strcmp(name, pm_names[i]) == 0)
 			return true;
@@ -346,5 +351,6 @@ int al_pkgdb_add(struct al_pkgdb *db, const struct al_pkgdb_entry *e)
 void al_pkgdb_free(struct al_pkgdb *db)
 {
 	free(db->e);
+	free(db->root);
 	memset(db, 0, sizeof *db);
 }

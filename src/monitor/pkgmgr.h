@@ -3,7 +3,9 @@
  * pip, cargo install, sh -c "curl ... | sh"), and by content: the sha256 or
  * the identity (dev:ino) of the executed file, or of any interpreter in its
  * "#!" chain, against the image's own package managers. The matching here is
- * pure; al_pkgdb_scan (pkgdb.c) hashes the image's files once at start. */
+ * pure; al_pkgdb_scan (pkgdb.c) notes the image's files at start (name,
+ * dev:ino, size) and al_pkgdb_hash_for hashes one only when an exec of a
+ * hashed file of the same size needs it, once. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,8 +14,11 @@
 
 struct al_pkgdb_entry {
 	char name[64];      /* the image file's name (pip3, apt-get, ...) */
-	char sha256[65];
+	char sha256[65];    /* "" until hashed (or when it cannot be) */
 	uint64_t dev_major, dev_minor, ino;
+	uint64_t size;
+	char path[96];      /* beneath the image root ("usr/bin/pip3"); "": none */
+	bool hashed;        /* hashing was done or tried: sha256 is final */
 };
 
 struct al_pkgdb {
@@ -21,13 +26,15 @@ struct al_pkgdb {
 	size_t n, cap;
 	uint64_t scan_ns;   /* what building it cost */
 	size_t bytes_hashed;
+	char *root;         /* the image root the paths are beneath */
 };
 
 /* One file of an exec (the program, or an interpreter in its chain). */
 struct al_pkg_file {
 	const char *sha256; /* NULL when not hashed (an image file) */
 	uint64_t dev_major, dev_minor, ino;
-	bool have_id;
+	uint64_t size;
+	bool have_id, have_size;
 };
 
 struct al_pkg_exec {
@@ -58,7 +65,12 @@ bool al_pkgmgr_is_fetcher(const char *name);
 
 int al_pkgdb_add(struct al_pkgdb *db, const struct al_pkgdb_entry *e);
 void al_pkgdb_free(struct al_pkgdb *db);
-/* Hash the image's package-manager files (by name, in the usual bin
- * directories under image_root: "/" for the host image). Files that cannot
- * be read are skipped. */
+/* Note the image's package-manager files (by name, in the usual bin
+ * directories under image_root: "/" for the host image): name, dev:ino and
+ * size, not their content. Files that cannot be opened are skipped. */
 int al_pkgdb_scan(struct al_pkgdb *db, const char *image_root);
+/* Before al_pkgmgr_match on these files: hash every entry not hashed yet
+ * that a hashed file among them could equal (same size, or any size when
+ * the file's is unknown). Each entry is hashed at most once per db, so the
+ * cost a workload can cause is bounded by the scan's files. */
+void al_pkgdb_hash_for(struct al_pkgdb *db, const struct al_pkg_file *files, size_t n);

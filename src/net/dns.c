@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "net/cares_dl.h"
 #include "net/dns_msg.h"
 #include "net/proxy.h"
 #include "util/cleanup.h"
@@ -47,20 +48,24 @@ int dns_resolver_init(struct proxy *p, struct al_error *err)
 	size_t i, n = 0;
 	int r;
 
-	r = ares_library_init(ARES_LIB_INIT_ALL);
+	/* c-ares is loaded here, in the proxy only, before its confinement */
+	r = al_cares_load(err);
+	if (r < 0)
+		return r;
+	r = sym_ares_library_init(ARES_LIB_INIT_ALL);
 	if (r != ARES_SUCCESS)
-		return al_error_set(err, 0, "egress", "c-ares init: %s", ares_strerror(r));
+		return al_error_set(err, 0, "egress", "c-ares init: %s", sym_ares_strerror(r));
 	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
 	opts.lookups = (char *)"b"; /* DNS only: never the hosts file (no filesystem later) */
 	opts.sock_state_cb = ares_sock_state;
 	opts.sock_state_cb_data = p;
 	opts.timeout = 2000;
 	opts.tries = 2;
-	r = ares_init_options(&p->ares, &opts,
+	r = sym_ares_init_options(&p->ares, &opts,
 	                      ARES_OPT_FLAGS | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB |
 	                          ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
 	if (r != ARES_SUCCESS)
-		return al_error_set(err, 0, "egress", "c-ares init: %s", ares_strerror(r));
+		return al_error_set(err, 0, "egress", "c-ares init: %s", sym_ares_strerror(r));
 	for (i = 0; i < p->pol->n_resolvers && n < AL_ARRAY_SIZE(nodes); i++) {
 		const struct sockaddr_storage *ss = &p->pol->resolvers[i];
 		struct ares_addr_port_node *nd = &nodes[n];
@@ -83,10 +88,10 @@ int dns_resolver_init(struct proxy *p, struct al_error *err)
 		n++;
 	}
 	if (n > 0) {
-		r = ares_set_servers_ports(p->ares, nodes);
+		r = sym_ares_set_servers_ports(p->ares, nodes);
 		if (r != ARES_SUCCESS)
 			return al_error_set(err, 0, "egress", "c-ares servers: %s",
-			                    ares_strerror(r));
+			                    sym_ares_strerror(r));
 	}
 	p->ares_ok = true;
 	return 0;
@@ -94,14 +99,14 @@ int dns_resolver_init(struct proxy *p, struct al_error *err)
 
 void dns_resolver_fd_event(struct proxy *p, int fd, uint32_t events)
 {
-	ares_process_fd(p->ares, (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+	sym_ares_process_fd(p->ares, (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
 	                (events & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
 }
 
 void dns_resolver_timeouts(struct proxy *p)
 {
 	if (p->ares_ok)
-		ares_process_fd(p->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+		sym_ares_process_fd(p->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
 int dns_resolver_timeout_ms(struct proxy *p, int cap_ms)
@@ -110,7 +115,7 @@ int dns_resolver_timeout_ms(struct proxy *p, int cap_ms)
 
 	if (!p->ares_ok)
 		return cap_ms;
-	t = ares_timeout(p->ares, &max, &tv);
+	t = sym_ares_timeout(p->ares, &max, &tv);
 	return (int)(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
 }
 
@@ -132,7 +137,7 @@ static void ares_answer(void *arg, int status, int timeouts, unsigned char *abuf
 	if (status == ARES_SUCCESS && rq->family == AF_INET) {
 		struct ares_addrttl at[AL_PROXY_MAX_ADDRS];
 		int n = AL_PROXY_MAX_ADDRS;
-		res.status = ares_parse_a_reply(abuf, alen, NULL, at, &n);
+		res.status = sym_ares_parse_a_reply(abuf, alen, NULL, at, &n);
 		for (i = 0; res.status == ARES_SUCCESS && i < (size_t)n; i++) {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&res.addrs[res.n++];
 			s4->sin_family = AF_INET;
@@ -141,7 +146,7 @@ static void ares_answer(void *arg, int status, int timeouts, unsigned char *abuf
 	} else if (status == ARES_SUCCESS) {
 		struct ares_addr6ttl at[AL_PROXY_MAX_ADDRS];
 		int n = AL_PROXY_MAX_ADDRS;
-		res.status = ares_parse_aaaa_reply(abuf, alen, NULL, at, &n);
+		res.status = sym_ares_parse_aaaa_reply(abuf, alen, NULL, at, &n);
 		for (i = 0; res.status == ARES_SUCCESS && i < (size_t)n; i++) {
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&res.addrs[res.n++];
 			s6->sin6_family = AF_INET6;
@@ -156,7 +161,7 @@ static void ares_answer(void *arg, int status, int timeouts, unsigned char *abuf
 	if (rq->both && rq->family == AF_INET && res.n == 0 && rq->ctx != NULL) {
 		rq->family = AF_INET6;
 		rq->both = false;
-		ares_query(rq->p->ares, rq->name, ns_c_in, ns_t_aaaa, ares_answer, rq);
+		sym_ares_query(rq->p->ares, rq->name, ns_c_in, ns_t_aaaa, ares_answer, rq);
 		return;
 	}
 	if (res.n == 0 && res.status == ARES_SUCCESS)
@@ -201,7 +206,7 @@ void dns_resolve(struct proxy *p, const char *name, int family, bool both, resol
 	snprintf(rq->name, sizeof(rq->name), "%s", name);
 	rq->backref = backref;
 	*backref = rq;
-	ares_query(p->ares, name, ns_c_in, family == AF_INET ? ns_t_a : ns_t_aaaa, ares_answer, rq);
+	sym_ares_query(p->ares, name, ns_c_in, family == AF_INET ? ns_t_a : ns_t_aaaa, ares_answer, rq);
 }
 
 void dns_resolve_cancel(struct resolve_req **backref)
@@ -356,7 +361,7 @@ static void dns_resolved(struct proxy *p, void *ctx, const struct resolved *res)
 		dns_report(p, d, true, NULL, "NODATA");
 	} else {
 		dns_reply_rcode(d, AL_DNS_RCODE_SERVFAIL);
-		dns_report(p, d, true, ares_strerror(res->status), "SERVFAIL");
+		dns_report(p, d, true, sym_ares_strerror(res->status), "SERVFAIL");
 	}
 	n_pending--;
 	free(d);

@@ -62,6 +62,7 @@ const char *al_stage_name(int stage)
 	case AL_STAGE_EXEC: return "starting the command";
 	case AL_STAGE_INIT: return "running the sandbox init";
 	case AL_STAGE_CLOCK: return "setting the clock offset (chaos.clock)";
+	case AL_STAGE_CGROUP: return "entering the run's cgroup";
 	}
 	return "setting up the sandbox";
 }

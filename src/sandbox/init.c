@@ -36,6 +36,8 @@ struct init_ctx {
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
+	int cg_fds[AL_MAX_CGROUP_TASKS_FDS]; /* v1: the run's cgroup "tasks" files */
+	int n_cg_fds;
 };
 
 #define SYNC_FD 3
@@ -86,19 +88,68 @@ static int step_wait_for_supervisor(struct init_ctx *c)
 	return 0;
 }
 
-/* The second go: the supervisor has placed us in the run's cgroup, so the
- * workload and everything it forks start under the limits. */
+/* The second go: the supervisor is ready to supervise (the rules' monitor
+ * open, the proxy started in proxy mode; on v2 we were born in the run's
+ * cgroup, on v1 we moved ourselves in first thing, and on kernels without
+ * CLONE_INTO_CGROUP the supervisor has placed us by now), so the workload
+ * and everything it forks start under the limits and the rules. */
 static int step_wait_for_cgroup(struct init_ctx *c)
 {
 	char go = 0;
+	struct iovec iov = {.iov_base = &go, .iov_len = 1};
+	char cbuf[CMSG_SPACE(sizeof(int) * AL_MAX_CGROUP_TASKS_FDS)];
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                    .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
 	ssize_t n;
+
+	c->n_cg_fds = 0;
 	do
-		n = read(SYNC_FD, &go, 1);
+		n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	if (n != 1 || go != AL_GO_WORKLOAD)
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (c->n_cg_fds < AL_MAX_CGROUP_TASKS_FDS)
+				c->cg_fds[c->n_cg_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n != 1 || go != AL_GO_WORKLOAD || (mh.msg_flags & MSG_CTRUNC))
 		return al_error_set(&c->err, n < 0 ? errno : ECONNRESET, "init",
 				    "waiting for the supervisor to place the sandbox in its cgroup");
 	return 0;
+}
+
+/* v1 cgroups: the second go came with the run's "tasks" files (one per
+ * hierarchy); writing "0" to each moves us -- before we fork anything, so
+ * the workload and all it forks are born inside. A task moving itself is
+ * exempt from the kernel's global lock whose first writer waits for an RCU
+ * grace period (3-13 ms here), which the supervisor writing our pid to
+ * cgroup.procs paid on the path to the workload's start. The kernel checks
+ * the write against the credentials that opened the file (the
+ * supervisor's). A failure stops the run before the workload exists. */
+static int step_enter_cgroup(struct init_ctx *c)
+{
+	int r = 0;
+
+	for (int i = 0; i < c->n_cg_fds; i++) {
+		ssize_t w;
+		do
+			w = write(c->cg_fds[i], "0", 1);
+		while (w < 0 && errno == EINTR);
+		if (w != 1 && r == 0)
+			r = al_error_set(&c->err, w < 0 ? errno : EIO, "cgroup",
+			                 "moving the sandbox init into the run's cgroup");
+		close(c->cg_fds[i]);
+	}
+	c->n_cg_fds = 0;
+	return r;
 }
 
 /* Become the namespace's root, so setup runs as a mapped id: rootful, our
@@ -464,6 +515,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_SECCOMP, step_seccomp},
 	{AL_STAGE_INIT, step_handover},
 	{AL_STAGE_WAIT, step_wait_for_cgroup},
+	{AL_STAGE_CGROUP, step_enter_cgroup},
 };
 
 /* ---- the workload ------------------------------------------------------ */

@@ -24,6 +24,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/dlib.h"
+
+/* libnftables (and libmnl, libnftnl, libxtables, libjansson, libgmp behind
+ * it) is loaded only for a run in proxy mode, in the parent at plan time
+ * (al_netns_prepare), so the init finds it mapped after clone and an absent
+ * library stops the run before anything starts. Linked, it cost every run
+ * six libraries to map and relocate. */
+static __typeof__(nft_ctx_new) *sym_nft_ctx_new;
+static __typeof__(nft_ctx_free) *sym_nft_ctx_free;
+static __typeof__(nft_ctx_buffer_error) *sym_nft_ctx_buffer_error;
+static __typeof__(nft_ctx_get_error_buffer) *sym_nft_ctx_get_error_buffer;
+static __typeof__(nft_run_cmd_from_buffer) *sym_nft_run_cmd_from_buffer;
+
+static const struct al_dl_sym nft_syms[] = {
+    AL_DL_SYM_ENTRY(nft_ctx_new),
+    AL_DL_SYM_ENTRY(nft_ctx_free),
+    AL_DL_SYM_ENTRY(nft_ctx_buffer_error),
+    AL_DL_SYM_ENTRY(nft_ctx_get_error_buffer),
+    AL_DL_SYM_ENTRY(nft_run_cmd_from_buffer),
+};
+
+static int nft_load(struct al_error *err)
+{
+	static void *handle;
+	return al_dl_load(&handle, "libnftables.so.1", "libnftables1", nft_syms,
+	                  sizeof nft_syms / sizeof nft_syms[0], "network", err);
+}
+
 static int lo_up(struct al_error *err)
 {
 	struct ifreq ifr;
@@ -77,9 +105,11 @@ static const char nft_ruleset[] =
 
 int al_netns_prepare(struct al_sandbox_plan *plan, struct al_error *err)
 {
-	(void)err;
 	plan->egress = plan->spec->network.mode == AL_NET_PROXY;
 	plan->nft_ruleset = plan->egress ? nft_ruleset : NULL;
+	/* the init applies the rules after clone: the library is loaded now */
+	if (plan->egress)
+		return nft_load(err);
 	return 0;
 }
 
@@ -184,25 +214,28 @@ static int routes(bool *v6, struct al_error *err)
  * libnftables is made for this (DESIGN.md). Only the text is precomputed. */
 static int nft_apply(const char *ruleset, struct al_error *err)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *nft;
 	int r;
 
+	if (sym_nft_ctx_new == NULL) /* al_netns_prepare loads it; never skipped */
+		return al_error_set(err, ENOENT, "network", "libnftables was not loaded");
+	nft = sym_nft_ctx_new(NFT_CTX_DEFAULT);
 	if (nft == NULL)
 		return al_error_set(err, ENOMEM, "network", "creating the nftables context");
-	if (nft_ctx_buffer_error(nft) != 0) {
-		nft_ctx_free(nft);
+	if (sym_nft_ctx_buffer_error(nft) != 0) {
+		sym_nft_ctx_free(nft);
 		return al_error_set(err, ENOMEM, "network", "nftables error buffer");
 	}
-	r = nft_run_cmd_from_buffer(nft, ruleset);
+	r = sym_nft_run_cmd_from_buffer(nft, ruleset);
 	if (r != 0) {
-		const char *msg = nft_ctx_get_error_buffer(nft);
+		const char *msg = sym_nft_ctx_get_error_buffer(nft);
 		size_t len = msg ? strcspn(msg, "\n") : 0;
 		al_error_set(err, EPERM, "network", "installing the egress nftables rules: %.*s",
 			     (int)(len > 160 ? 160 : len), msg ? msg : "");
-		nft_ctx_free(nft);
+		sym_nft_ctx_free(nft);
 		return -EPERM;
 	}
-	nft_ctx_free(nft);
+	sym_nft_ctx_free(nft);
 	return 0;
 }
 

@@ -72,6 +72,7 @@ enum al_stage {
 	AL_STAGE_EXEC,
 	AL_STAGE_INIT,
 	AL_STAGE_CLOCK, /* chaos clock offset (time namespace) */
+	AL_STAGE_CGROUP, /* v1: the init moving itself into the run's cgroup */
 };
 const char *al_stage_name(int stage);
 
@@ -143,6 +144,8 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 #define AL_EXIT_SETUP_STATUS 125
 
 #define AL_MAX_MOVE_FDS 64
+/* v1 cgroups: at most this many "tasks" fds come with the second go */
+#define AL_MAX_CGROUP_TASKS_FDS 8
 #define AL_MAX_DISK_AREAS 8
 #define AL_MAX_CANARIES 16
 #define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)

@@ -296,6 +296,37 @@ static pid_t clone_sandbox(struct al_supervisor *s, bool timens, int *pidfd, boo
 	return (pid_t)pid;
 }
 
+/* The second go (AL_GO_WORKLOAD), with the v1 cgroup "tasks" fds the init
+ * moves itself in through (none on v2). */
+static int send_go_workload(int sync_fd, const int *fds, int n)
+{
+	char go = AL_GO_WORKLOAD;
+	struct iovec iov = {.iov_base = &go, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	char cbuf[CMSG_SPACE(sizeof(int) * AL_MAX_CGROUP_TASKS_FDS)];
+	struct cmsghdr *cm;
+	ssize_t w;
+
+	if (n > 0) {
+		memset(cbuf, 0, sizeof cbuf);
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	}
+	do
+		w = sendmsg(sync_fd, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w == 1)
+		return 0;
+	if (w >= 0)
+		errno = EIO;
+	return -1;
+}
+
 static int make_pipe(int fds[2], bool reader_is_supervisor, struct al_error *err)
 {
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -505,9 +536,7 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	/* the stream files beside the log keep what the relay keeps */
 	al_evlog_set_output_cap(s->log, spec->limits.output);
 	al_evlog_set_max_size(s->log, spec->log.max_size);
-	r = al_supervisor_monitor_start(s, err);
-	if (r < 0)
-		return r;
+	/* the rules' monitor is opened in al_run_spawn, while the init works */
 	/* Without a signing key of the caller's, the run's own key is the only
 	 * handle a verifier has: say it where a person sees it, not only in the
 	 * log that it signs. */
@@ -519,7 +548,8 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	run->fds_before = count_fds();
 	/* On a unified (v2) host the sandbox is cloned straight into its
 	 * cgroup, which must exist first. Elsewhere the cgroup is made while
-	 * the init builds the sandbox (al_run_spawn): the workload waits for it. */
+	 * the init builds the sandbox (al_run_spawn), and the init moves
+	 * itself in before it forks the workload. */
 	run->cg_before_clone = run->feat.cgroup_v2;
 	if (run->cg_before_clone) {
 		r = al_cgroup_prepare(&s->cgroup, spec, s->run_id, err);
@@ -542,6 +572,7 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	const struct al_spec *spec = s->spec;
 	struct al_sandbox_plan *plan = &run->plan;
 	bool need_attach = false;
+	int cg_fds[AL_MAX_CGROUP_TASKS_FDS], n_cg_fds = 0;
 	char path[64];
 	struct stat nsst;
 	int pidfd = -1, r;
@@ -621,17 +652,39 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 		need_attach = r == 0 && s->cgroup != NULL;
 		if (r == 0)
 			r = log_run_start(s, &run->feat, run->sc, run->ll, err);
+		/* v1: the init moves itself in, through the "tasks" files that
+		 * go with the second go (cgroup.h: no RCU grace period, which
+		 * our writing its pid to cgroup.procs waited for, 3-13 ms here).
+		 * Rootful only: the kernel lets the opener of the file (us) move
+		 * a task whose uid differs only when the opener is root, and by
+		 * then the init runs as the workload's uid -- in a rootless run
+		 * with subordinate ids, not ours. Rootless, we move it as before. */
+		if (r == 0 && !plan->rootless) {
+			r = al_cgroup_self_attach_fds(s->cgroup, cg_fds, AL_MAX_CGROUP_TASKS_FDS, err);
+			if (r > 0) {
+				n_cg_fds = r;
+				need_attach = false;
+				r = 0;
+			}
+		}
 	}
 	if (r == 0 && need_attach)
 		r = al_cgroup_attach(s->cgroup, pid, err);
+	/* The rules' monitor, with its scan of the image's bin directories
+	 * (about 1 ms, most of it reading /usr/bin), is opened here, while the
+	 * init builds the sandbox, rather than before the clone: the first
+	 * record it judges is the workload's first exec, which the loop reads
+	 * only after this (the listener's recorder is set when its fd arrives,
+	 * in the loop). A failure kills the init before the workload exists. */
+	if (r == 0)
+		r = al_supervisor_monitor_start(s, err);
 	/* Proxy mode: the proxy runs before the workload does. */
 	if (r == 0)
 		r = al_egress_begin(s, err);
-	if (r == 0 && !s->setup_failed) {
-		char go = AL_GO_WORKLOAD;
-		if (write(s->sync_fd, &go, 1) != 1)
-			r = al_error_errno(err, "supervisor", "releasing the workload");
-	}
+	if (r == 0 && !s->setup_failed && send_go_workload(s->sync_fd, cg_fds, n_cg_fds) < 0)
+		r = al_error_errno(err, "supervisor", "releasing the workload");
+	while (n_cg_fds > 0)
+		close(cg_fds[--n_cg_fds]);
 	if (r < 0) {
 		/* Nothing of the workload ran: report the cause as it is, not as
 		 * a killed run (the init is still killed and reaped). */
