@@ -627,6 +627,8 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	/* Proxy mode: the proxy runs before the workload does. */
 	if (r == 0)
 		r = al_egress_begin(s, err);
+	if (r == 0 && !s->setup_failed && run->before_workload)
+		r = run->before_workload(run, run->before_workload_arg, err);
 	if (r == 0 && !s->setup_failed) {
 		char go = AL_GO_WORKLOAD;
 		if (write(s->sync_fd, &go, 1) != 1)
