@@ -421,8 +421,26 @@ static int parse_linux(struct al_oci_config *c, const struct al_jval *l, struct 
 		struct al_jiter it;
 		struct al_jval k;
 		al_jiter_init(&it, &v);
-		if (al_jiter_next(&it, &k, &w) == 1)
-			return refuse(err, "linux.sysctl", "setting kernel parameters");
+		while (al_jiter_next(&it, &k, &w) == 1) {
+			/* Namespaced ones (the sandbox's own network, IPC) would only
+			 * change the sandbox: not applied, recorded. Any other is a
+			 * host-wide setting: refused. */
+			char name[128];
+			if (k.n >= sizeof name)
+				return refuse(err, "linux.sysctl", "setting a kernel parameter");
+			al_jstr_unescape(&k, name, sizeof name);
+			if (strncmp(name, "net.", 4) != 0 && strncmp(name, "kernel.shm", 10) != 0 &&
+			    strncmp(name, "kernel.msg", 10) != 0 && strcmp(name, "kernel.sem") != 0 &&
+			    strncmp(name, "fs.mqueue.", 10) != 0) {
+				for (char *q = name; *q; q++)
+					if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+						*q = '?';
+				char field[160];
+				snprintf(field, sizeof field, "linux.sysctl.%s", name);
+				return refuse(err, field, "setting a host-wide kernel parameter");
+			}
+			al_oci_note_narrowed(c, "linux.sysctl", name, "not set (the sandbox's own default)");
+		}
 	}
 	if (al_jobj_get(l, "rootfsPropagation", &v) &&
 	    (al_jstr_eq(&v, "shared") || al_jstr_eq(&v, "rshared") || al_jstr_eq(&v, "slave") ||

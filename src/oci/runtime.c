@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -315,10 +317,60 @@ static int ctl_request(const char *dir, const char *req, struct al_error *err)
 	return al_error_set(err, EIO, STAGE, "the container's supervisor ended without an answer");
 }
 
+/* ---- the root, staged ---- */
+
+/* Rootful clients keep the container's root under 0700 directories
+ * (/var/lib/containers/storage, /run/containerd) that the sandbox's init --
+ * root of its user namespace, never host root -- cannot traverse. Before
+ * the clone, host root binds the root read-only, nosuid, nodev at
+ * ROOT/mnt/RANDOM (ROOT and ROOT/mnt are 0711: not listable, so the name is
+ * the only way in), and the sandbox is built from there; the bind is
+ * detached as soon as the sandbox holds its own mounts. */
+static int stage_root(const char *root, const char *src, char *out, size_t cap, struct al_error *err)
+{
+	unsigned char rnd[16];
+	char mnt[PATH_MAX];
+	int r;
+
+	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
+		return al_error_errno(err, STAGE, "getrandom");
+	snprintf(mnt, sizeof mnt, "%s/mnt", root);
+	if (mkdir(mnt, 0711) < 0 && errno != EEXIST)
+		return al_error_errno(err, STAGE, "mkdir %s", mnt);
+	if (chmod(root, 0711) < 0 || chmod(mnt, 0711) < 0)
+		return al_error_errno(err, STAGE, "chmod %s", mnt);
+	r = snprintf(out, cap, "%s/", mnt);
+	for (size_t i = 0; i < sizeof rnd && (size_t)r + 2 < cap; i++)
+		r += snprintf(out + r, cap - (size_t)r, "%02x", rnd[i]);
+	if (mkdir(out, 0700) < 0)
+		return al_error_errno(err, STAGE, "mkdir %s", out);
+	if (mount(src, out, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		r = al_error_errno(err, STAGE, "binding the container's root %s", src);
+		rmdir(out);
+		return r;
+	}
+	if (mount(NULL, out, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+		r = al_error_errno(err, STAGE, "making the container's root read-only");
+		umount2(out, MNT_DETACH);
+		rmdir(out);
+		return r;
+	}
+	return 0;
+}
+
+static void unstage_root(const char *staged)
+{
+	if (staged == NULL || staged[0] == '\0')
+		return;
+	umount2(staged, MNT_DETACH);
+	rmdir(staged);
+}
+
 /* ---- create: the supervisor ---- */
 
 struct oci_sv {
 	const char *dir;
+	const char *staged;  /* the staged root (rootful), unmounted once the sandbox holds it */
 	const char *id, *bundle;
 	struct al_oci_config *cfg;
 	int ready_fd;
@@ -333,6 +385,26 @@ static void ready_write(int *fd, const char *line)
 	}
 	close(*fd);
 	*fd = -1;
+}
+
+/* The init ended while it should be waiting for the last go: its setup
+ * failed after all (or it was killed). Its report, if it sent one, is in
+ * the setup socket: the run fails with that reason. */
+static int init_gone(struct al_supervisor *s, struct al_error *err)
+{
+	for (;;) {
+		struct al_msg m;
+		ssize_t n = recv(s->sync_fd, &m, sizeof m, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		if ((size_t)n >= offsetof(struct al_msg, text) && m.type == AL_MSG_ERROR) {
+			m.text[sizeof m.text - 1] = '\0';
+			errno = m.err;
+			return al_error_set(err, m.err, STAGE, "setting up the sandbox: %s: %s: %s",
+					    al_stage_name(m.stage), m.text, strerror(m.err));
+		}
+	}
+	return al_error_set(err, ECHILD, STAGE, "the sandbox's init ended before start");
 }
 
 /* The sandbox is built; its init waits for the last go. Record what
@@ -380,6 +452,8 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 	if (bind(lfd, (struct sockaddr *)&sa, sl) < 0 || listen(lfd, 8) < 0)
 		return al_error_errno(err, STAGE, "listening on %s", sa.sun_path);
 
+	unstage_root(sv->staged);
+	sv->staged = NULL;
 	snprintf(line, sizeof line, "OK %d %s\n", (int)s->pid, s->run_id);
 	ready_write(&sv->ready_fd, line);
 
@@ -392,7 +466,7 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 			return al_error_errno(err, STAGE, "poll");
 		if (p[1].revents || (s->pidfd < 0 && kill(s->pid, 0) < 0)) {
 			unlink(sa.sun_path);
-			return al_error_set(err, ECHILD, STAGE, "the sandbox's init ended before start");
+			return init_gone(s, err);
 		}
 		if (!(p[0].revents & POLLIN))
 			continue;
@@ -493,6 +567,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 		  struct al_error *err)
 {
 	char dir[PATH_MAX], bundle[PATH_MAX], logdir[PATH_MAX], log[PATH_MAX + 200], line[640];
+	char staged[PATH_MAX] = "";
 	struct al_oci_config cfg;
 	struct al_spec spec;
 	struct oci_sv sv = {0};
@@ -520,6 +595,11 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 	r = al_oci_config_load(&cfg, bundle, err);
 	if (r == 0)
 		r = al_oci_config_to_spec(&cfg, bundle, log, &spec, err);
+	if (r == 0 && geteuid() == 0) {
+		r = stage_root(root_of(o), spec.image, staged, sizeof staged, err);
+		if (r == 0 && al_spec_set_str(&spec, &spec.image, staged) < 0)
+			r = al_error_set(err, ENOMEM, STAGE, "out of memory");
+	}
 	if (r == 0 && pipe2(p, O_CLOEXEC) < 0)
 		r = al_error_errno(err, STAGE, "pipe");
 	if (r < 0)
@@ -542,6 +622,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 		if (syscall(SYS_close_range, (unsigned)p[1] + 1, ~0U, 0) < 0)
 			_exit(AL_EXIT_SETUP);
 		sv.dir = dir;
+		sv.staged = staged;
 		sv.id = id;
 		sv.bundle = bundle;
 		sv.cfg = &cfg;
@@ -627,6 +708,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 	al_spec_free(&spec);
 	return 0;
 fail:
+	unstage_root(staged);
 	al_oci_config_free(&cfg);
 	al_spec_free(&spec);
 	remove_state(dir);
