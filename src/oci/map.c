@@ -22,7 +22,7 @@ static bool system_destination(const char *d)
 	static const char *const sys[] = {
 		"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup",
 		"/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/run/.containerenv", "/run/secrets",
-		"/tmp", "/var/tmp", "/dev/console", "/dev/termination-log",
+		"/tmp", "/var/tmp", "/run", "/dev/console", "/dev/termination-log",
 	};
 	for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
 		if (strcmp(d, sys[i]) == 0)

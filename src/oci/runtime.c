@@ -324,7 +324,8 @@ static int ctl_request(const char *dir, const char *req, struct al_error *err)
  * root of its user namespace, never host root -- cannot traverse. Before
  * the clone, host root binds the root read-only, nosuid, nodev at
  * ROOT/mnt/RANDOM (ROOT and ROOT/mnt are 0711: not listable, so the name is
- * the only way in), and the sandbox is built from there; the bind is
+ * the only way in; ROOT is always the default one, as a client's --root
+ * may be under a 0700 directory too), and the sandbox is built from there; the bind is
  * detached as soon as the sandbox holds its own mounts. */
 static int stage_root(const char *root, const char *src, char *out, size_t cap, struct al_error *err)
 {
@@ -596,7 +597,9 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 	if (r == 0)
 		r = al_oci_config_to_spec(&cfg, bundle, log, &spec, err);
 	if (r == 0 && geteuid() == 0) {
-		r = stage_root(root_of(o), spec.image, staged, sizeof staged, err);
+		r = mkdirs(AL_OCI_ROOT_DEFAULT, err);
+		if (r == 0)
+			r = stage_root(AL_OCI_ROOT_DEFAULT, spec.image, staged, sizeof staged, err);
 		if (r == 0 && al_spec_set_str(&spec, &spec.image, staged) < 0)
 			r = al_error_set(err, ENOMEM, STAGE, "out of memory");
 	}
