@@ -270,13 +270,18 @@ int al_oci_state(const struct al_oci_opts *o, const char *id, struct al_buf *out
 
 /* ---- the control socket (created state only) ---- */
 
-static int ctl_path(const char *dir, struct sockaddr_un *sa, socklen_t *len, struct al_error *err)
+/* Clients' state paths are long (docker: exec-root, runtime, namespace,
+ * 64-hex id) and sun_path holds 108 bytes: the socket is named through an
+ * O_PATH handle on the state directory, /proc/self/fd/N/ctl.sock. The
+ * caller keeps *dfd open while it uses the address. */
+static int ctl_path(const char *dir, int *dfd, struct sockaddr_un *sa, socklen_t *len, struct al_error *err)
 {
+	*dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*dfd < 0)
+		return al_error_errno(err, STAGE, "%s", dir);
 	memset(sa, 0, sizeof *sa);
 	sa->sun_family = AF_UNIX;
-	int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/ctl.sock", dir);
-	if (n < 0 || (size_t)n >= sizeof sa->sun_path)
-		return al_error_set(err, ENAMETOOLONG, STAGE, "%s/ctl.sock: path too long for a socket", dir);
+	int n = snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/ctl.sock", *dfd);
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 	return 0;
 }
@@ -288,7 +293,8 @@ static int ctl_request(const char *dir, const char *req, struct al_error *err)
 	socklen_t sl;
 	char rep[256];
 	size_t len = 0;
-	int r = ctl_path(dir, &sa, &sl, err);
+	_cleanup_close_ int dfd = -1;
+	int r = ctl_path(dir, &dfd, &sa, &sl, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -443,7 +449,8 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 	if (r < 0)
 		return r;
 
-	r = ctl_path(sv->dir, &sa, &sl, err);
+	_cleanup_close_ int dfd = -1;
+	r = ctl_path(sv->dir, &dfd, &sa, &sl, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -720,14 +727,51 @@ fail:
 
 /* ---- start, kill, delete, ps ---- */
 
+/* Why a run ended, from the run_end record at the end of its log (the
+ * last 64 KiB are enough: run_end is followed by one checkpoint). */
+static void run_end_reason(const char *log, char *out, size_t cap)
+{
+	char buf[65537];
+	ssize_t n;
+	off_t size;
+
+	out[0] = '\0';
+	_cleanup_close_ int fd = open(log, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || (size = lseek(fd, 0, SEEK_END)) < 0)
+		return;
+	n = pread(fd, buf, sizeof buf - 1, size > (off_t)sizeof buf - 1 ? size - (off_t)(sizeof buf - 1) : 0);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		struct al_jval top, v;
+		nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (al_jscan_value(line, len, false, &top) < 0 || top.type != AL_J_OBJECT)
+			continue;
+		if (!al_jobj_get(&top, "type", &v) || !al_jstr_eq(&v, "run_end"))
+			continue;
+		if (al_jobj_get(&top, "reason", &v) || al_jobj_get(&top, "error", &v))
+			al_jstr_unescape(&v, out, cap);
+	}
+}
+
 int al_oci_start(const struct al_oci_opts *o, const char *id, struct al_error *err)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], why[400];
 	struct cstate cs;
 	int r = read_state(o, id, &cs, err);
-	cstate_free(&cs);
-	if (r < 0)
+	if (r < 0) {
+		cstate_free(&cs);
 		return r;
+	}
+	if (strcmp(cs.status, "stopped") == 0) {
+		run_end_reason(cs.log, why, sizeof why);
+		cstate_free(&cs);
+		if (why[0])
+			return al_error_set(err, EINVAL, STAGE, "cannot start a container that is stopped: %s", why);
+	}
+	cstate_free(&cs);
 	if (strcmp(cs.status, "created") != 0)
 		return al_error_set(err, EINVAL, STAGE, "cannot start a container that is %s", cs.status);
 	r = state_dir(o, id, dir, sizeof dir, err);
@@ -847,35 +891,74 @@ int al_oci_delete(const struct al_oci_opts *o, const char *id, bool force, struc
 	return 0;
 }
 
+/* The sandbox's processes: its init and every descendant (in a pid
+ * namespace, orphans are adopted by the init, so nothing escapes the
+ * tree). From /proc/PID/stat, which is readable for non-dumpable
+ * processes too (rootless, the init's namespace links are not). */
+#define PS_MAX 65536
 int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, struct al_error *err)
 {
 	struct cstate cs;
-	struct stat ns, pst;
-	char path[64];
 	struct al_json j;
+	unsigned long long st;
+	char ps;
 	int r = read_state(o, id, &cs, err);
 	cstate_free(&cs);
 	if (r < 0)
 		return r;
 	al_json_init(&j, out);
 	al_json_arr_begin(&j);
-	if (strcmp(cs.status, "stopped") != 0) {
-		unsigned long long st;
-		char ps;
-		snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)cs.init_pid);
-		if (proc_start(cs.init_pid, &st, &ps) == 0 && st == cs.init_start && stat(path, &ns) == 0) {
-			DIR *d = opendir("/proc");
-			struct dirent *e;
-			while (d && (e = readdir(d)) != NULL) {
-				if (!isdigit((unsigned char)e->d_name[0]))
-					continue;
-				snprintf(path, sizeof path, "/proc/%s/ns/pid", e->d_name);
-				if (stat(path, &pst) == 0 && pst.st_ino == ns.st_ino && pst.st_dev == ns.st_dev)
-					al_json_int(&j, atoi(e->d_name));
-			}
+	if (strcmp(cs.status, "stopped") != 0 && proc_start(cs.init_pid, &st, &ps) == 0 && st == cs.init_start) {
+		pid_t *pid = malloc(PS_MAX * sizeof *pid), *ppid = malloc(PS_MAX * sizeof *ppid);
+		bool *in = calloc(PS_MAX, sizeof *in);
+		size_t n = 0;
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		if (pid == NULL || ppid == NULL || in == NULL || d == NULL) {
+			free(pid), free(ppid), free(in);
 			if (d)
 				closedir(d);
+			return al_error_set(err, ENOMEM, STAGE, "listing processes");
 		}
+		while ((e = readdir(d)) != NULL && n < PS_MAX) {
+			char path[64], buf[512];
+			if (!isdigit((unsigned char)e->d_name[0]))
+				continue;
+			snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			ssize_t k = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			if (k <= 0)
+				continue;
+			buf[k] = '\0';
+			char *q = strrchr(buf, ')');
+			if (q == NULL || q[1] != ' ' || q[2] == '\0' || q[3] != ' ')
+				continue;
+			pid[n] = atoi(e->d_name);
+			ppid[n] = atoi(q + 4);
+			in[n] = pid[n] == cs.init_pid;
+			n++;
+		}
+		closedir(d);
+		/* grow the tree until nothing changes (depth is small) */
+		for (bool changed = true; changed;) {
+			changed = false;
+			for (size_t a = 0; a < n; a++) {
+				if (in[a])
+					continue;
+				for (size_t b = 0; b < n; b++)
+					if (in[b] && ppid[a] == pid[b]) {
+						in[a] = changed = true;
+						break;
+					}
+			}
+		}
+		for (size_t a = 0; a < n; a++)
+			if (in[a])
+				al_json_int(&j, pid[a]);
+		free(pid), free(ppid), free(in);
 	}
 	al_json_arr_end(&j);
 	return out->oom ? -ENOMEM : 0;
