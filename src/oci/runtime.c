@@ -414,6 +414,36 @@ static int init_gone(struct al_supervisor *s, struct al_error *err)
 	return al_error_set(err, ECHILD, STAGE, "the sandbox's init ended before start");
 }
 
+/* The init builds the sandbox while the supervisor goes on; `create` must
+ * return only once it is built, so that a failure is create's (as with
+ * runc) and "created" means confined. The seccomp filter is the init's
+ * last setup step (only the hand-over of its descriptors follows before
+ * it waits for the last go), and /proc/PID/status shows it to anyone --
+ * also for the non-dumpable init of a rootless run. Bounded: 60 s. */
+static int wait_confined(struct al_supervisor *s, struct al_error *err)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
+	for (int i = 0; i < 60000; i++) {
+		struct pollfd p = {.fd = s->pidfd, .events = POLLIN};
+		if (s->pidfd >= 0 && poll(&p, 1, 0) == 1)
+			return init_gone(s, err);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return init_gone(s, err);
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			char *q = strstr(buf, "\nSeccomp:");
+			if (q && strtol(q + 9, NULL, 10) == 2)
+				return 0;
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return al_error_set(err, ETIMEDOUT, STAGE, "the sandbox was not built within 60 s");
+}
+
 /* The sandbox is built; its init waits for the last go. Record what
  * config.json asked that airlock narrowed, tell `create` we exist, and wait
  * for `start` (or a `kill`, or the init's death). */
@@ -460,6 +490,9 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 	if (bind(lfd, (struct sockaddr *)&sa, sl) < 0 || listen(lfd, 8) < 0)
 		return al_error_errno(err, STAGE, "listening on %s", sa.sun_path);
 
+	r = wait_confined(s, err);
+	if (r < 0)
+		return r;
 	unstage_root(sv->staged);
 	sv->staged = NULL;
 	snprintf(line, sizeof line, "OK %d %s\n", (int)s->pid, s->run_id);

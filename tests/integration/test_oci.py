@@ -292,6 +292,20 @@ def test_running_container_delete_force_leaves_nothing(rc, rootfs):
     assert not staged()
 
 
+def test_a_sandbox_that_cannot_be_built_fails_create(rc, rootfs):
+    """The init builds the sandbox after the clone; create waits until it is
+    confined, so its failure is create's (as with runc), with the reason --
+    not a "created" container that can only fail at start."""
+    cfg = base_config(["/bin/true"], rootfs)
+    cfg["mounts"].append({"destination": "/bin/extra/deeper", "type": "bind", "source": str(rootfs / "etc"),
+                          "options": ["rbind", "ro"]})
+    r, pidf = rc.create("f1", rc.bundle("b", cfg))
+    assert r.returncode == 1
+    assert "setting up the sandbox" in rc.err("f1") and "/bin/extra/deeper" in rc.err("f1"), rc.err("f1")
+    assert not (rc.root / "f1").exists() and not pidf.exists()
+    assert staged() == set() or not is_rootless()
+
+
 def test_id_in_use_and_bad_ids_refused(rc, rootfs):
     b = rc.bundle("b", base_config(["/bin/true"], rootfs))
     assert rc.create("same", b)[0].returncode == 0, rc.err("same")
