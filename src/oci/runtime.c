@@ -691,7 +691,8 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 			r = al_error_set(err, EINVAL, STAGE, "%s", line + 4);
 		else
 			r = al_error_set(err, EIO, STAGE, "the container's supervisor ended before the sandbox was ready");
-		kill(pid, SIGKILL);
+		/* it records the failure and removes what it made (cgroup, log's
+		 * run_end) before it exits: wait, never cut that short */
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		goto fail;
@@ -743,7 +744,12 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 			r = write_file_atomic(pid_file, pidtxt, (size_t)n, 0644, err);
 		}
 		if (r < 0) {
-			kill(pid, SIGKILL);
+			/* the supervisor waits for start: tell it to end the run (its
+			 * teardown and run_end), then wait for it */
+			struct al_error kerr = {0};
+			ctl_request(dir, "kill 9\n", &kerr);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
 			goto fail;
 		}
 	}

@@ -306,6 +306,24 @@ def test_a_sandbox_that_cannot_be_built_fails_create(rc, rootfs):
     assert staged() == set() or not is_rootless()
 
 
+def test_create_failing_late_still_ends_the_run_on_record(rc, rootfs):
+    """create cannot write --pid-file after the sandbox exists: the run is
+    ended by its own supervisor (teardown, run_end), not killed under it."""
+    mark = marker()
+    b = rc.bundle("b", base_config(["/probe/probe", mark, "sleep", "60"], rootfs))
+    r = rc("create", "--bundle", str(b), "--pid-file", str(rc.tmp / "no" / "such" / "dir" / "pid"), "late",
+           stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "pid" in r.stderr, r.stderr
+    assert not (rc.root / "late").exists()
+    assert pids_with(mark) == []
+    logs = sorted((rc.root / "logs").glob("late-*.jsonl"))
+    assert logs
+    recs = records(logs[-1])
+    assert [x for x in recs if x["type"] == "teardown"] and [x for x in recs if x["type"] == "run_end"], \
+        [x["type"] for x in recs]
+    assert not [x for x in recs if x["type"] == "exec"]
+
+
 def test_id_in_use_and_bad_ids_refused(rc, rootfs):
     b = rc.bundle("b", base_config(["/bin/true"], rootfs))
     assert rc.create("same", b)[0].returncode == 0, rc.err("same")
