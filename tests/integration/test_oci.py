@@ -545,6 +545,17 @@ def test_podman_run(runc, rootfs, airlock_bin):
         end = [x for x in records(logs[0]) if x["type"] == "run_end"][0]
         assert end["exit_status"] == 7
         verify(airlock_bin, logs[0])
+        # stdin through conmon; a detached container stopped by podman: the
+        # signal reaches the workload, its status comes back, logs are there
+        r = subprocess.run(_hybrid(
+            f"echo piped-in | {run.replace('--rm', '--rm -i')} /bin/cat; "
+            f"id=$({run.replace('--rm', '-d')} /bin/sh -c 'echo up; trap \"echo got-term; exit 9\" TERM; "
+            f"while :; do sleep 0.1; done') && sleep 1 && {pm} stop -t 10 $id >/dev/null && "
+            f"{pm} inspect --format 'code={{{{.State.ExitCode}}}}' $id && {pm} logs $id && {pm} rm $id >/dev/null"),
+            capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.splitlines()[0] == "piped-in", r.stdout
+        assert "code=9" in r.stdout and "got-term" in r.stdout, r.stdout
         # a refused field surfaces as podman's error, naming it
         r = subprocess.run(_hybrid(f"{run.replace('--rm', '--rm --cap-add SYS_ADMIN')} /bin/true"),
                            capture_output=True, text=True, timeout=120)
