@@ -935,6 +935,17 @@ int al_oci_delete(const struct al_oci_opts *o, const char *id, bool force, struc
  * tree). From /proc/PID/stat, which is readable for non-dumpable
  * processes too (rootless, the init's namespace links are not). */
 #define PS_MAX 65536
+struct proc_pp {
+	pid_t pid, ppid;
+	bool in;
+};
+
+static int proc_pp_cmp(const void *a, const void *b)
+{
+	const struct proc_pp *x = a, *y = b;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, struct al_error *err)
 {
 	struct cstate cs;
@@ -948,13 +959,12 @@ int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, s
 	al_json_init(&j, out);
 	al_json_arr_begin(&j);
 	if (strcmp(cs.status, "stopped") != 0 && proc_start(cs.init_pid, &st, &ps) == 0 && st == cs.init_start) {
-		pid_t *pid = malloc(PS_MAX * sizeof *pid), *ppid = malloc(PS_MAX * sizeof *ppid);
-		bool *in = calloc(PS_MAX, sizeof *in);
+		struct proc_pp *pp = malloc(PS_MAX * sizeof *pp);
 		size_t n = 0;
 		DIR *d = opendir("/proc");
 		struct dirent *e;
-		if (pid == NULL || ppid == NULL || in == NULL || d == NULL) {
-			free(pid), free(ppid), free(in);
+		if (pp == NULL || d == NULL) {
+			free(pp);
 			if (d)
 				closedir(d);
 			return al_error_set(err, ENOMEM, STAGE, "listing processes");
@@ -975,29 +985,29 @@ int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, s
 			char *q = strrchr(buf, ')');
 			if (q == NULL || q[1] != ' ' || q[2] == '\0' || q[3] != ' ')
 				continue;
-			pid[n] = atoi(e->d_name);
-			ppid[n] = atoi(q + 4);
-			in[n] = pid[n] == cs.init_pid;
+			pp[n].pid = atoi(e->d_name);
+			pp[n].ppid = atoi(q + 4);
+			pp[n].in = pp[n].pid == cs.init_pid;
 			n++;
 		}
 		closedir(d);
-		/* grow the tree until nothing changes (depth is small) */
+		qsort(pp, n, sizeof *pp, proc_pp_cmp);
+		/* grow the tree until nothing changes: passes = its depth */
 		for (bool changed = true; changed;) {
 			changed = false;
 			for (size_t a = 0; a < n; a++) {
-				if (in[a])
+				struct proc_pp key = {.pid = pp[a].ppid}, *parent;
+				if (pp[a].in)
 					continue;
-				for (size_t b = 0; b < n; b++)
-					if (in[b] && ppid[a] == pid[b]) {
-						in[a] = changed = true;
-						break;
-					}
+				parent = bsearch(&key, pp, n, sizeof *pp, proc_pp_cmp);
+				if (parent && parent->in)
+					pp[a].in = changed = true;
 			}
 		}
 		for (size_t a = 0; a < n; a++)
-			if (in[a])
-				al_json_int(&j, pid[a]);
-		free(pid), free(ppid), free(in);
+			if (pp[a].in)
+				al_json_int(&j, pp[a].pid);
+		free(pp);
 	}
 	al_json_arr_end(&j);
 	return out->oom ? -ENOMEM : 0;
