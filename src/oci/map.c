@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STAGE "oci"
 
@@ -90,19 +91,109 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-static int apply_annotations(struct al_oci_config *c, struct al_spec *spec, struct al_error *err)
+/* Rootful, whoever writes config.json's annotations may be less trusted
+ * than the runtime (a Kubernetes Pod's author; CRI passes its annotations
+ * through). Their inline spec may set the sandbox's policy -- limits,
+ * network names, rules, canaries, chaos, env -- but nothing that acts on
+ * the host as root: host paths (volumes, workspace, export, the log and its
+ * files, keys), host-side network endpoints (sinks, webhooks, resolvers,
+ * addresses the proxy would otherwise refuse), host commands (alerts) and
+ * accepted degradations. Those come from a spec file of the operator's
+ * (AL_OCI_SPEC_DIR) or from the command line's root user. Rootless, the
+ * runtime has no more power than whoever wrote the bundle. */
+static int inline_spec_check(const struct al_spec *spec, struct al_error *err)
 {
+	static const char *const fmt =
+		"annotation dev.airlock.spec: %s acts on the host: refused in an inline spec when the runtime "
+		"is root; put it in a spec file under " AL_OCI_SPEC_DIR " and name that file (docs/oci.md)";
+	const char *key = NULL;
+
+	if (spec->n_volumes)
+		key = "volumes";
+	else if (spec->workspace)
+		key = "workspace";
+	else if (spec->export_dir)
+		key = "export";
+	else if (spec->log.path || spec->log.sink || spec->log.signing_key || spec->log.spool_dir || spec->log.tls_ca)
+		key = "log (path, sink, signing_key, spool_dir, tls_ca)";
+	else if (spec->alert.webhook || spec->alert.command)
+		key = "alert";
+	else if (spec->network.n_allow_cidr || spec->network.n_resolvers || spec->network.n_hosts)
+		key = "network.allow_cidr / resolvers / hosts";
+	else if (spec->allow_degraded)
+		key = "allow_degraded";
+	if (key)
+		return al_error_set(err, EPERM, STAGE, fmt, key);
+	return 0;
+}
+
+/* A spec file named by annotation, rootful: only the operator's, under
+ * AL_OCI_SPEC_DIR after resolving every link (an error message quoting a
+ * line of /etc/shadow would otherwise go back to whoever named it). */
+static int spec_path_check(const char *path, struct al_error *err)
+{
+	char real[PATH_MAX];
+	size_t n = strlen(AL_OCI_SPEC_DIR);
+	if (realpath(path, real) == NULL || strncmp(real, AL_OCI_SPEC_DIR "/", n + 1) != 0)
+		return al_error_set(err, EPERM, STAGE,
+				    "annotation dev.airlock.spec: a spec file must be under " AL_OCI_SPEC_DIR
+				    " when the runtime is root (or give the spec inline)");
+	return 0;
+}
+
+/* The event log named by annotation, rootful: a new file (never an
+ * existing one: the log opens O_EXCL) in the runtime's log directory or
+ * under AL_OCI_LOG_DIR -- not anywhere root can write. */
+static int log_path_check(const char *path, const char *log_default, struct al_error *err)
+{
+	char dir[PATH_MAX], real[PATH_MAX], allowed[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int ok = 0;
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof dir || strstr(path, "/../") || strstr(path, "/./"))
+		goto refuse;
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (realpath(dir[0] ? dir : "/", real) == NULL)
+		goto refuse;
+	if (strncmp(real, AL_OCI_LOG_DIR, strlen(AL_OCI_LOG_DIR)) == 0 &&
+	    (real[strlen(AL_OCI_LOG_DIR)] == '\0' || real[strlen(AL_OCI_LOG_DIR)] == '/'))
+		ok = 1;
+	if (!ok && log_default) {
+		const char *ds = strrchr(log_default, '/');
+		if (ds) {
+			snprintf(dir, sizeof dir, "%.*s", (int)(ds - log_default), log_default);
+			if (realpath(dir, allowed) && strcmp(real, allowed) == 0)
+				ok = 1;
+		}
+	}
+	if (ok)
+		return 0;
+refuse:
+	return al_error_set(err, EPERM, STAGE,
+			    "annotation dev.airlock.log: when the runtime is root the log goes in its log directory "
+			    "(ROOT/logs) or under " AL_OCI_LOG_DIR);
+}
+
+static int apply_annotations(struct al_oci_config *c, const char *log_default, struct al_spec *spec,
+			     struct al_error *err)
+{
+	bool privileged = geteuid() == 0;
 	const char *v;
 	int r;
 
 	v = al_oci_annotation(c, "dev.airlock.spec");
 	if (v) {
-		if (v[0] == '/')
-			r = al_spec_load_file(spec, v, err);
-		else
+		if (v[0] == '/') {
+			r = privileged ? spec_path_check(v, err) : 0;
+			if (r == 0)
+				r = al_spec_load_file(spec, v, err);
+		} else {
 			r = al_spec_load_string(spec, "annotation dev.airlock.spec", v, strlen(v), err);
+			if (r == 0 && privileged)
+				r = inline_spec_check(spec, err);
+		}
 		if (r < 0)
-			return al_error_wrap(err, "annotation dev.airlock.spec");
+			return r == -EPERM ? r : al_error_wrap(err, "annotation dev.airlock.spec");
 	}
 	v = al_oci_annotation(c, "dev.airlock.network.allow_domains");
 	if (v) {
@@ -133,12 +224,21 @@ static int apply_annotations(struct al_oci_config *c, struct al_spec *spec, stru
 	if (v) {
 		if (v[0] != '/')
 			return al_error_set(err, EINVAL, STAGE, "annotation dev.airlock.log: not an absolute path");
+		if (privileged) {
+			r = log_path_check(v, log_default, err);
+			if (r < 0)
+				return r;
+		}
 		r = al_spec_set_str(spec, &spec->log.path, v);
 		if (r < 0)
 			return al_error_set(err, -r, STAGE, "out of memory");
 	}
 	v = al_oci_annotation(c, "dev.airlock.log.sink");
 	if (v) {
+		if (privileged)
+			return al_error_set(err, EPERM, STAGE,
+					    "annotation dev.airlock.log.sink: a host-side connection: when the runtime "
+					    "is root, give the sink in a spec file under " AL_OCI_SPEC_DIR);
 		r = al_spec_set_str(spec, &spec->log.sink, v);
 		if (r < 0)
 			return al_error_set(err, -r, STAGE, "out of memory");
@@ -155,7 +255,7 @@ int al_oci_config_to_spec(struct al_oci_config *c, const char *bundle, const cha
 	/* A container runs until it ends or is stopped: no wall-clock limit
 	 * unless the airlock spec (or dev.airlock.timeout) gives one. */
 	spec->limits.timeout_ns = 0;
-	r = apply_annotations(c, spec, err);
+	r = apply_annotations(c, log_default, spec, err);
 	if (r < 0)
 		return r;
 	if (spec->log.path == NULL && log_default) {

@@ -81,6 +81,13 @@ int al_oci_config_parse(struct al_oci_config *c, const char *text, size_t len, s
 /* Read BUNDLE/config.json (regular file, no symlink, bounded) and parse it. */
 int al_oci_config_load(struct al_oci_config *c, const char *bundle, struct al_error *err);
 
+/* Rootful, a spec file named by annotation must be under this directory
+ * (the operator's), and a log named by annotation under AL_OCI_LOG_DIR or
+ * the runtime's own log directory; inline specs cannot set what acts on
+ * the host (docs/oci.md "Annotations"). */
+#define AL_OCI_SPEC_DIR "/etc/airlock"
+#define AL_OCI_LOG_DIR "/var/log/airlock"
+
 /* The annotation named key, or NULL. */
 const char *al_oci_annotation(const struct al_oci_config *c, const char *key);
 

@@ -432,7 +432,7 @@ def test_hostile_config_json(rc, rootfs, kind):
 
 def test_annotations_set_the_policy_and_are_recorded(rc, rootfs, airlock_bin):
     cfg = base_config(["/probe/probe", "env", ",", "status"], rootfs)
-    alt_log = rc.tmp / "alt.jsonl"
+    alt_log = rc.root / "logs" / "custom-name.jsonl"  # the runtime's log directory: allowed rootful too
     degrade = "allow_degraded: [cgroup]\n" if rootless_extra_args() else ""
     cfg["annotations"] = {
         "dev.airlock.spec": degrade + "limits: {memory: 256MiB, pids: 100}\nenv: {FROM_SPEC: 'yes'}\n",
@@ -458,6 +458,41 @@ def test_annotations_set_the_policy_and_are_recorded(rc, rootfs, airlock_bin):
     assert env and "FROM_SPEC=yes" in json.dumps(env[0])
     assert_confined(probe_records(rc.out("a1"), "status")[0])
     verify(airlock_bin, alt_log)
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("dev.airlock.spec", "volumes: ['/etc:/hostetc:ro']\n", "volumes"),
+    ("dev.airlock.spec", "alert: {command: [/bin/touch, /tmp/airlock-oci-pwned]}\n", "alert"),
+    ("dev.airlock.spec", "log: {path: /tmp/airlock-oci-pwned.sh}\n", "log"),
+    ("dev.airlock.spec", "allow_degraded: [landlock]\n", "allow_degraded"),
+    ("dev.airlock.spec", "network: {mode: proxy, allow_domains: [a.test], allow_cidr: [127.0.0.0/8]}\n",
+     "allow_cidr"),
+    ("dev.airlock.spec", "/etc/shadow", "/etc/airlock"),
+    ("dev.airlock.spec", "/etc/airlock/../shadow", "/etc/airlock"),
+    ("dev.airlock.log", "/tmp/airlock-oci-pwned.sh", "log directory"),
+    ("dev.airlock.log", "/var/log/airlock/../../../tmp/airlock-oci-pwned.sh", "log directory"),
+    ("dev.airlock.log.sink", "tcp://127.0.0.1:9", "sink"),
+], ids=["volumes", "alert-command", "log-path", "degraded", "allow-cidr", "spec-file-outside",
+        "spec-file-dotdot", "log-outside", "log-dotdot", "sink"])
+def test_annotations_cannot_act_on_the_host_when_rootful(rc, rootfs, key, value, needle):
+    """Rootful, annotations may come from someone less trusted than the
+    runtime (a Pod's author): they set the sandbox's policy, never host
+    paths, host commands, host-side endpoints or degradations. (The paths
+    used are harmless ones in /tmp: before the fix, /etc/profile.d/X.sh was
+    created by exactly this, as root, with workload-controlled lines.)"""
+    if is_rootless():
+        pytest.skip("rootless: the runtime has no more power than whoever wrote the bundle")
+    cfg = base_config(["/bin/true"], rootfs)
+    cfg["annotations"] = {key: value}
+    r, _ = rc.create("ha", rc.bundle("b", cfg))
+    err = rc.err("ha")
+    assert r.returncode == 1, err
+    assert key in err and needle in err and "root:" not in err, err
+    made = [p for p in ["/tmp/airlock-oci-pwned", "/tmp/airlock-oci-pwned.sh"] if Path(p).exists()]
+    for p in made:
+        os.unlink(p)
+    assert not made
+    assert not (rc.root / "ha").exists()
 
 
 def test_bad_annotation_spec_is_refused(rc, rootfs):
