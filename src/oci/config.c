@@ -123,6 +123,32 @@ static int refuse(struct al_error *err, const char *field, const char *what)
 			    what);
 }
 
+/* Members of obj that airlock neither maps nor refuses are recorded as not
+ * applied (never silently dropped): known[] lists the ones handled. */
+static void note_unhandled(struct al_oci_config *c, const struct al_jval *obj, const char *prefix,
+			   const char *const *known, size_t n_known)
+{
+	struct al_jiter it;
+	struct al_jval k, v;
+	al_jiter_init(&it, obj);
+	while (al_jiter_next(&it, &k, &v) == 1) {
+		char name[64], field[96];
+		bool handled = false;
+		if (k.n >= sizeof name)
+			continue;
+		al_jstr_unescape(&k, name, sizeof name);
+		for (size_t i = 0; i < n_known && !handled; i++)
+			handled = strcmp(name, known[i]) == 0;
+		if (handled)
+			continue;
+		for (char *q = name; *q; q++)
+			if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+				*q = '?';
+		snprintf(field, sizeof field, "%s%s", prefix, name);
+		al_oci_note_narrowed(c, field, "set", "not applied");
+	}
+}
+
 /* ---- process ---- */
 
 static int parse_str_array(const struct al_jval *arr, const char *field, size_t max, char ***out, size_t *n,
@@ -325,6 +351,9 @@ static int parse_process(struct al_oci_config *c, const struct al_jval *p, struc
 		al_oci_note_narrowed(c, "process.apparmorProfile", "an AppArmor profile", "not applied (airlock's Landlock + seccomp)");
 	if (al_jobj_get(p, "selinuxLabel", &v))
 		al_oci_note_narrowed(c, "process.selinuxLabel", "an SELinux label", "not applied (airlock's Landlock + seccomp)");
+	static const char *const known[] = {"args", "env", "cwd", "terminal", "user", "capabilities", "rlimits",
+					    "noNewPrivileges", "apparmorProfile", "selinuxLabel", "consoleSize"};
+	note_unhandled(c, p, "process.", known, AL_ARRAY_SIZE(known));
 	return 0;
 }
 
@@ -479,6 +508,9 @@ static int parse_linux(struct al_oci_config *c, const struct al_jval *l, struct 
 		al_oci_note_narrowed(c, "linux.cgroupsPath", "a cgroup chosen by the client", "airlock's own per-run cgroup");
 	if (al_jobj_get(l, "maskedPaths", &v))
 		al_oci_note_narrowed(c, "linux.maskedPaths", "paths to mask", "airlock's own /proc and /sys policy (no /sys)");
+	static const char *const known[] = {"namespaces", "devices", "seccomp", "sysctl", "rootfsPropagation",
+					    "intelRdt", "resources", "cgroupsPath", "maskedPaths", "readonlyPaths"};
+	note_unhandled(c, l, "linux.", known, AL_ARRAY_SIZE(known));
 	return 0;
 }
 
@@ -634,6 +666,9 @@ int al_oci_config_parse(struct al_oci_config *c, const char *text, size_t len, s
 			al_oci_note_narrowed(c, "hooks", "host commands at lifecycle points", "not run");
 		}
 	}
+	static const char *const known[] = {"ociVersion", "process", "root", "hostname", "mounts", "annotations",
+					    "hooks", "linux"};
+	note_unhandled(c, &top, "", known, AL_ARRAY_SIZE(known));
 	if (!al_jobj_get(&top, "linux", &v))
 		return refuse(err, "linux", "no linux section (no namespaces)");
 	return parse_linux(c, &v, err);

@@ -102,7 +102,7 @@ static void narrows_defaults_and_records_them(void **state)
 	struct al_oci_config c;
 	struct al_error err;
 	(void)state;
-	assert_int_equal(parse(cfg(",\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"]}",
+	assert_int_equal(parse(cfg(",\"oomScoreAdj\":5,\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"]}",
 				   ",\"sysctl\":{\"net.ipv4.ping_group_range\":\"0 0\"}",
 				   ",\"hooks\":{\"prestart\":[{\"path\":\"/x\"}]}"),
 			       &c, &err),
@@ -111,6 +111,8 @@ static void narrows_defaults_and_records_them(void **state)
 	assert_non_null(strstr(c.narrowed.data, "net.ipv4.ping_group_range"));
 	assert_non_null(strstr(c.narrowed.data, "\"hooks\""));
 	assert_true(c.has_hooks);
+	/* a member airlock neither maps nor refuses is recorded, never dropped silently */
+	assert_non_null(strstr(c.narrowed.data, "\"process.oomScoreAdj\""));
 	assert_int_equal(c.narrowed.data[0], '[');
 	assert_int_equal(c.narrowed.data[c.narrowed.len - 1], ']');
 	al_oci_config_free(&c);
