@@ -359,14 +359,40 @@ static int parse_process(struct al_oci_config *c, const struct al_jval *p, struc
 
 /* ---- linux ---- */
 
+/* Whether path names one of the host's namespaces of OCI type `type` (the
+ * runtime's own: it runs in the host's): 1 yes, 0 no (another one), -1
+ * cannot tell (no such path, not a namespace, unknown type). */
+static int joined_namespace(const char *type, const char *path)
+{
+	static const struct {
+		const char *oci, *proc;
+	} names[] = {{"pid", "pid"}, {"network", "net"}, {"ipc", "ipc"}, {"uts", "uts"}, {"mount", "mnt"},
+		     {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
+	char own[64];
+	struct stat a, b;
+
+	for (size_t i = 0; i < AL_ARRAY_SIZE(names); i++) {
+		if (strcmp(type, names[i].oci) != 0)
+			continue;
+		snprintf(own, sizeof own, "/proc/self/ns/%s", names[i].proc);
+		if (stat(path, &a) < 0 || stat(own, &b) < 0)
+			return -1;
+		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return 1;
+		/* a namespace file lives on nsfs: same device as our own */
+		return a.st_dev == b.st_dev ? 0 : -1;
+	}
+	return -1;
+}
+
 static int parse_namespaces(struct al_oci_config *c, const struct al_jval *arr, struct al_error *err)
 {
+	int r;
 	static const char *const needed[] = {"pid", "network", "ipc", "uts", "mount"};
 	bool have[AL_ARRAY_SIZE(needed)] = {false};
 	struct al_jiter it;
 	struct al_jval v, t;
 
-	(void)c;
 	if (arr->type != AL_J_ARRAY)
 		return al_error_set(err, EINVAL, STAGE, "config.json: linux.namespaces: not an array");
 	al_jiter_init(&it, arr);
@@ -380,9 +406,21 @@ static int parse_namespaces(struct al_oci_config *c, const struct al_jval *arr, 
 			if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
 				*q = '?';
 		if (al_jobj_get(&v, "path", &t)) {
-			char field[48];
+			char field[48], path[256];
 			snprintf(field, sizeof field, "linux.namespaces[%s].path", type);
-			return refuse(err, field, "joining an existing (host or other container's) namespace");
+			if (t.type != AL_J_STRING || t.n >= sizeof path)
+				return refuse(err, field, "joining an existing namespace");
+			al_jstr_unescape(&t, path, sizeof path);
+			r = joined_namespace(type, path);
+			if (r == 1)
+				return refuse(err, field, "joining the host's namespace");
+			if (r < 0)
+				return refuse(err, field, "joining a namespace that cannot be checked");
+			/* another container's or a pod's (CNI network, shared IPC):
+			 * never joined; the sandbox gets its own, so it reaches
+			 * nothing that namespace reaches */
+			al_oci_note_narrowed(c, field, "joining an existing namespace",
+					     "airlock's own (not joined: no network beyond lo or airlock's proxy)");
 		}
 		for (size_t i = 0; i < AL_ARRAY_SIZE(needed); i++)
 			if (strcmp(type, needed[i]) == 0)
