@@ -13,11 +13,11 @@ BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libso
               librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev libnftables-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
               iproute2 util-linux passwd git procps busybox-static file time curl openssl \
-              nodejs python3-pip
+              nodejs python3-pip podman docker.io containerd
 BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static
 FUZZ_DEPS  := clang libclang-rt-14-dev
 
-.PHONY: all build deps test-deps bench-deps demo check unit integration asan bench fuzz fuzz-smoke build-fuzz-deps clean
+.PHONY: all build install deps test-deps bench-deps demo check unit integration asan bench fuzz fuzz-smoke build-fuzz-deps clean
 
 all: build
 
@@ -73,7 +73,8 @@ check: build test-deps unit integration asan fuzz-smoke
 bench: build bench-deps
 	bash bench/startup.sh
 
-# libFuzzer targets (clang): the spec loader, the event log reader/verifier, and
+# libFuzzer targets (clang): the spec loader, the event log reader/verifier, an OCI
+# bundle's config.json, and
 # the egress proxy's HTTP, SOCKS5, TLS ClientHello and DNS parsers.
 # `make fuzz FUZZ_SECONDS=600` for a real session; check runs a short smoke so
 # the targets keep building and the seed corpora keep passing. New inputs go
@@ -98,6 +99,12 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 	build-fuzz/tests/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-image tests/fuzz/corpus/image
+	ninja -C build-fuzz tests/fuzz/fuzz_oci_config
+	mkdir -p build-fuzz/corpus-oci_config
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		build-fuzz/tests/fuzz/fuzz_oci_config -dict=tests/fuzz/oci.dict -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+		build-fuzz/corpus-oci_config tests/fuzz/corpus/oci_config
 	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns \
 		tests/fuzz/fuzz_exfil tests/fuzz/fuzz_session_proto
 	for t in http socks sni dns exfil session_proto; do \
@@ -106,6 +113,11 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 			-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 			build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# airlock and the airlock-runc symlink (the OCI runtime face, docs/oci.md) into
+# meson's prefix (/usr/local by default; DESTDIR honoured).
+install: build
+	meson install -C $(BUILD)
 
 build-fuzz-deps:
 	$(call apt_install,$(FUZZ_DEPS))

@@ -29,6 +29,9 @@ static void usage(FILE *out)
 	      "  image digest|lint|import|ls|inspect|rm|diff|verify ...\n"
 	      "                                                images: digests to pin, attack surface,\n"
 	      "                                                the local store (airlock image help)\n"
+	      "  oci [--root D] create|start|state|kill|delete|ps|features ...\n"
+	      "                                                the OCI runtime (runc command line; also\n"
+	      "                                                installed as airlock-runc): docs/oci.md\n"
 	      "  chaos matrix [--spec F] --vary K=V.. -- CMD   run CMD under combinations of chaos specs\n"
 	      "  help [COMMAND]                                show help\n"
 	      "  version                                       print the version\n"
@@ -63,6 +66,13 @@ int main(int argc, char **argv)
 		return al_egress_proxy_main();
 	ensure_stdio();
 	al_proctitle_save(argc, argv);
+	/* installed as airlock-runc (a symlink): the runc command line */
+	{
+		const char *base = strrchr(argv[0], '/');
+		base = base ? base + 1 : argv[0];
+		if (strcmp(base, "airlock-runc") == 0)
+			return al_cmd_oci(argc, argv, "airlock-runc");
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 125;
@@ -88,6 +98,8 @@ int main(int argc, char **argv)
 		return al_cmd_image(argc - 1, argv + 1);
 	if (strcmp(cmd, "chaos") == 0)
 		return al_cmd_chaos(argc - 1, argv + 1);
+	if (strcmp(cmd, "oci") == 0)
+		return al_cmd_oci(argc - 1, argv + 1, "airlock oci");
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return 0;

@@ -681,6 +681,8 @@ int al_run_spawn(struct al_run *run, struct al_error *err)
 	/* Proxy mode: the proxy runs before the workload does. */
 	if (r == 0)
 		r = al_egress_begin(s, err);
+	if (r == 0 && !s->setup_failed && run->before_workload)
+		r = run->before_workload(run, run->before_workload_arg, err);
 	if (r == 0 && !s->setup_failed && send_go_workload(s->sync_fd, cg_fds, n_cg_fds) < 0)
 		r = al_error_errno(err, "supervisor", "releasing the workload");
 	while (n_cg_fds > 0)

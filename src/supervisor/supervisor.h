@@ -151,6 +151,12 @@ struct al_run {
 	bool signals_blocked;
 	int status;           /* what airlock exits with */
 	const char *verdict;
+	/* Called once the sandbox is built and recorded, just before the
+	 * workload is released (the OCI runtime's `create` waits here for
+	 * `start`); a negative return refuses the run like a failed release.
+	 * NULL: release at once. */
+	int (*before_workload)(struct al_run *run, void *arg, struct al_error *err);
+	void *before_workload_arg;
 };
 
 void al_run_init(struct al_run *run, const struct al_spec *spec);
