@@ -13,6 +13,7 @@ int al_cmd_create(int argc, char **argv);  /* cmd_session.c */
 int al_cmd_exec(int argc, char **argv);    /* cmd_session.c */
 int al_cmd_ls(int argc, char **argv);      /* cmd_session.c */
 int al_cmd_rm(int argc, char **argv);      /* cmd_session.c */
+int al_cmd_cp(int argc, char **argv);      /* cmd_session.c */
 void al_cli_usage_run(FILE *out);          /* options.c */
 
 /* Options of `airlock run` that are not part of the spec. */

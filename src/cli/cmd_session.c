@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "evidence/jscan.h"
 #include "session/control.h"
+#include "session/copy.h"
 #include "session/proto.h"
 #include "session/session.h"
 #include "util/escape.h"
@@ -682,4 +683,180 @@ int al_cmd_rm(int argc, char **argv)
 		if (remove_one(dir, argv[i], false) != 0)
 			rc = AL_EXIT_SETUP;
 	return rc;
+}
+
+/* ---- cp ---------------------------------------------------------------------- */
+
+static void cp_usage(FILE *f)
+{
+	fputs("usage: airlock cp [--max-size N] [--json] LOCAL ID:PATH\n"
+	      "       airlock cp [--max-size N] [--json] ID:PATH LOCAL\n",
+	      f);
+}
+
+/* ID:PATH names a session's path when the part before the first ':' is a
+ * session id or name (no '/'); write ./a:b for a local name with a colon. */
+static bool cp_remote(const char *arg, char sess[64], const char **path)
+{
+	const char *colon = strchr(arg, ':');
+	if (colon == NULL || colon == arg || (size_t)(colon - arg) >= 64 || colon[1] == '\0')
+		return false;
+	snprintf(sess, 64, "%.*s", (int)(colon - arg), arg);
+	if (!al_session_name_ok(sess))
+		return false;
+	*path = colon + 1;
+	return true;
+}
+
+/* The sandbox side's last word: DONE (its counts) or an ERROR. */
+static int cp_done(int fd, struct al_frame_reader *rd, struct al_cp_stats *peer, struct al_error *err)
+{
+	uint8_t type;
+	const uint8_t *p;
+	size_t n;
+	int r = read_frame(fd, rd, &type, &p, &n);
+	if (r <= 0)
+		return al_error_set(err, EPIPE, "cp", "the session ended the copy without a word");
+	if (type == AL_FR_ERROR)
+		return al_error_set(err, EIO, "cp", "%.*s", (int)(n < 400 ? n : 400), (const char *)p);
+	if (type != AL_FR_CP_DONE || n >= 96)
+		return al_error_set(err, EPROTO, "cp", "unexpected reply");
+	char text[96];
+	unsigned long long b = 0, f = 0, sk = 0;
+	memcpy(text, p, n);
+	text[n] = '\0';
+	if (sscanf(text, "%llu %llu %llu", &b, &f, &sk) != 3)
+		return al_error_set(err, EPROTO, "cp", "unexpected reply");
+	peer->bytes = b;
+	peer->files = f;
+	peer->skipped = sk;
+	return 0;
+}
+
+int al_cmd_cp(int argc, char **argv)
+{
+	struct al_error err = {0};
+	struct al_frame_reader rd = {0};
+	struct al_cp_stats st = {0}, peer = {0};
+	struct al_cp_request rq = {.limit = AL_CP_LIMIT_DEFAULT, .base = ""};
+	const char *args[2], *rpath = NULL;
+	char sess[64], dir[200], id[64], base[256], name[256];
+	bool json = false, out_dir;
+	uint8_t *enc = NULL;
+	size_t enclen;
+	int i, na = 0, fd = -1, parent = -1, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cp_usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--max-size") == 0 && i + 1 < argc) {
+			if (al_parse_size(argv[++i], &rq.limit) < 0 || rq.limit == 0) {
+				al_escape_printf(stderr, "airlock: cp --max-size %s: invalid size\n", argv[i]);
+				return AL_EXIT_SETUP;
+			}
+		} else if (strcmp(a, "--") == 0) {
+			for (i++; i < argc && na < 2; i++)
+				args[na++] = argv[i];
+			if (i < argc)
+				na = 3;
+			break;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			al_escape_printf(stderr, "airlock: cp: unknown option %s\n", a);
+			return AL_EXIT_SETUP;
+		} else if (na < 2) {
+			args[na++] = a;
+		} else {
+			na = 3;
+		}
+	}
+	if (na != 2) {
+		cp_usage(stderr);
+		return AL_EXIT_SETUP;
+	}
+	bool r0 = cp_remote(args[0], sess, &rpath), r1 = false;
+	if (!r0)
+		r1 = cp_remote(args[1], sess, &rpath);
+	if (r0 == r1) {
+		al_escape_printf(stderr, "airlock: cp: exactly one of the two must be ID:PATH\n");
+		return AL_EXIT_SETUP;
+	}
+	out_dir = r0; /* copying out of the session */
+	rq.path = rpath;
+	if (out_dir) {
+		/* where it lands, before asking: parents made, never through a
+		 * link the sandbox could have named (every name below the
+		 * destination is made by us, relative to held directories) */
+		al_cp_basename(rpath, base);
+		if (al_cp_dest(AT_FDCWD, args[1], 0, base, &parent, name, &err) < 0)
+			goto out_err;
+	} else {
+		al_cp_basename(args[0], base);
+		rq.base = base;
+	}
+	if (al_session_dir(dir, sizeof dir, false, &err) < 0 || resolve(dir, sess, id, &err) < 0 ||
+	    (fd = al_session_connect(dir, id, &err)) < 0)
+		goto out_err;
+	signal(SIGPIPE, SIG_IGN);
+	if (al_cp_request_encode(&rq, &enc, &enclen) < 0 ||
+	    al_frame_write(fd, out_dir ? AL_FR_CP_OUT : AL_FR_CP_IN, enc, enclen) < 0) {
+		al_error_set(&err, EIO, "cp", "sending the request");
+		goto out_err;
+	}
+	if (out_dir) {
+		r = al_cp_recv(fd, &rd, parent, name, rq.limit, &st, &err);
+		if (r == 0)
+			r = cp_done(fd, &rd, &peer, &err);
+	} else {
+		uint8_t type;
+		const uint8_t *p;
+		size_t n;
+		r = read_frame(fd, &rd, &type, &p, &n);
+		if (r > 0 && type == AL_FR_ERROR)
+			r = al_error_set(&err, EIO, "cp", "%.*s", (int)(n < 400 ? n : 400), (const char *)p);
+		else if (r <= 0 || type != AL_FR_CP_READY)
+			r = al_error_set(&err, EPROTO, "cp", "the session did not take the copy");
+		else
+			r = 0;
+		if (r == 0) {
+			r = al_cp_send(fd, AT_FDCWD, args[0], 0, rq.limit, &st, &err);
+			if (r < 0 && err.code != EPIPE) {
+				/* our side failed: the sandbox side drops what it built */
+				al_frame_write(fd, AL_FR_ERROR, err.msg, strlen(err.msg));
+			} else if (r < 0) {
+				struct al_error e2 = {0};
+				if (cp_done(fd, &rd, &peer, &e2) < 0 && e2.code == EIO)
+					err = e2;
+			}
+		}
+		if (r == 0)
+			r = cp_done(fd, &rd, &peer, &err);
+	}
+	if (r < 0)
+		goto out_err;
+	if (json)
+		printf("{\"bytes\":%llu,\"files\":%llu,\"skipped\":%llu}\n", (unsigned long long)st.bytes,
+		       (unsigned long long)st.files, (unsigned long long)(out_dir ? st.skipped : peer.skipped) +
+		       (out_dir ? peer.skipped : st.skipped));
+	else if (st.skipped + peer.skipped)
+		al_escape_printf(stderr, "airlock: cp: %llu entries not copied (devices, fifos, sockets, kernel "
+				 "file systems)\n", (unsigned long long)(st.skipped + peer.skipped));
+	free(enc);
+	al_frame_reader_free(&rd);
+	close(fd);
+	if (parent >= 0)
+		close(parent);
+	return 0;
+out_err:
+	free(enc);
+	al_frame_reader_free(&rd);
+	if (fd >= 0)
+		close(fd);
+	if (parent >= 0)
+		close(parent);
+	al_escape_printf(stderr, "airlock: cp: %s\n", err.msg);
+	return AL_EXIT_SETUP;
 }

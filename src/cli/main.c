@@ -22,6 +22,7 @@ static void usage(FILE *out)
 	      "  exec ID [-i] [-e K=V] [-w DIR] [--json] -- CMD   run CMD in a session\n"
 	      "  ls [--json]                                   list your sessions\n"
 	      "  rm ID... | --all                              remove sessions (verified teardown)\n"
+	      "  cp SRC DST (one of them ID:PATH)              copy files into or out of a session\n"
 	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
 		return al_cmd_ls(argc - 1, argv + 1);
 	if (strcmp(cmd, "rm") == 0)
 		return al_cmd_rm(argc - 1, argv + 1);
+	if (strcmp(cmd, "cp") == 0)
+		return al_cmd_cp(argc - 1, argv + 1);
 	if (strcmp(cmd, "keygen") == 0)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)

@@ -34,6 +34,7 @@ struct init_ctx {
 	int upper_fd;     /* workspace overlay upper dir, for the supervisor */
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
+	int root_fd;      /* sessions: the sandbox's root, for `airlock cp` */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 };
@@ -310,9 +311,25 @@ static int step_disk_handles(struct init_ctx *c)
 	return 0;
 }
 
+/* Sessions: a handle on the sandbox's root, so `airlock cp` can resolve
+ * paths from it (openat2 RESOLVE_IN_ROOT) as the sandbox sees them. O_PATH:
+ * the supervisor reads and writes nothing through it itself; its copy
+ * helper does, as the sandbox's user. Right after the pivot, the root is
+ * the one every command will have (nothing inside can pivot again). */
+static int step_root_handle(struct init_ctx *c)
+{
+	if (!c->plan->session)
+		return 0;
+	c->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->root_fd < 0)
+		return al_error_errno(&c->err, "init", "opening the new root");
+	return 0;
+}
+
 /* Hand the supervisor the descriptors it watches from outside; m.text
  * names each one's kind in order: L listener, U workspace upper layer,
- * D writable area (in plan->disk_areas order). */
+ * D writable area (in plan->disk_areas order), C canary, R the root
+ * (sessions). */
 static int step_handover(struct init_ctx *c)
 {
 	struct al_msg m = {.type = AL_MSG_FDS};
@@ -339,6 +356,10 @@ static int step_handover(struct init_ctx *c)
 		m.text[n] = 'C';
 		fds[n++] = c->canary_fds[i];
 	}
+	if (c->root_fd >= 0) {
+		m.text[n] = 'R';
+		fds[n++] = c->root_fd;
+	}
 	if (n == 0)
 		return 0;
 	m.status = n;
@@ -354,7 +375,7 @@ static int step_handover(struct init_ctx *c)
 		return al_error_errno(&c->err, "init", "handing descriptors to the supervisor");
 	while (n > 0)
 		close(fds[--n]);
-	c->listener_fd = c->upper_fd = -1;
+	c->listener_fd = c->upper_fd = c->root_fd = -1;
 	return 0;
 }
 
@@ -452,6 +473,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_MOUNTS, step_workspace_handle},
 	{AL_STAGE_PIVOT, step_pivot},
 	{AL_STAGE_PIVOT, step_disk_handles},
+	{AL_STAGE_PIVOT, step_root_handle},
 	{AL_STAGE_PIVOT, step_canaries},
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
@@ -868,7 +890,7 @@ static int setup_fds(struct init_ctx *c)
 
 void al_init_main(const struct al_sandbox_plan *plan)
 {
-	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1};
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1};
 	sigset_t sigs;
 	size_t i;
 

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include "evidence/evlog.h"
 #include "sandbox/sandbox.h"
 #include "session/control.h"
+#include "session/copy.h"
 #include "session/proto.h"
 #include "supervisor/supervisor.h"
 #include "util/json.h"
@@ -31,7 +34,7 @@
 #define OUT_RESUME (256u << 10)
 #define MAX_OUTPUT_LIMIT (256ull << 20)
 
-enum { K_LISTEN, K_CLIENT, K_OUT, K_ERR, K_IN };
+enum { K_LISTEN, K_CLIENT, K_OUT, K_ERR, K_IN, K_CP };
 
 struct client {
 	int fd;                  /* -1: the client has gone */
@@ -62,6 +65,12 @@ struct client {
 	bool timed_out;
 	int wstatus, err;
 	char what[64];
+
+	/* a copy, while its helper runs (the helper has the client's socket) */
+	bool cp, cp_in;
+	int cp_pidfd, cp_report;
+	pid_t cp_pid;
+	char *cp_path;
 };
 
 struct al_session {
@@ -76,6 +85,7 @@ struct al_session {
 	uint64_t last_active_ns, created_ns, created_realtime_ns;
 	uint32_t next_id;
 	uint64_t n_cmds;
+	int root_fd;             /* the sandbox's root (O_PATH, from the init), or -1 */
 	struct client c[MAX_CLIENTS];
 };
 
@@ -654,6 +664,136 @@ static void status_json(struct al_supervisor *s, struct al_buf *b)
 	al_json_obj_end(&j);
 }
 
+/* ---- cp ------------------------------------------------------------------ */
+
+static void cp_record(struct al_supervisor *s, struct client *c, const struct al_cp_result *res, bool got)
+{
+	struct al_buf b;
+	struct al_json j;
+
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "direction", c->cp_in ? "in" : "out");
+	al_json_kv_str(&j, "path", c->cp_path ? c->cp_path : "");
+	al_json_kv_int(&j, "peer_uid", c->uid);
+	al_json_kv_int(&j, "peer_pid", c->pid);
+	al_json_kv_uint(&j, "bytes", got ? res->bytes : 0);
+	al_json_kv_uint(&j, "files", got ? res->files : 0);
+	al_json_kv_uint(&j, "entries", got ? res->entries : 0);
+	al_json_kv_uint(&j, "skipped", got ? res->skipped : 0);
+	al_json_kv_uint(&j, "duration_ns", al_mono_ns() - c->t0);
+	if (!got)
+		al_json_kv_str(&j, "error", "the copy helper ended without a report");
+	else if (res->err)
+		al_json_kv_str(&j, "error", res->what);
+	al_json_obj_end(&j);
+	slog(s, "session_cp", &b);
+	al_buf_free(&b);
+}
+
+/* The helper has ended (or the session is ending: kill it first). */
+static void cp_finish(struct al_supervisor *s, struct client *c, bool kill_it)
+{
+	struct al_cp_result res;
+	siginfo_t si;
+	bool got = false;
+
+	if (kill_it)
+		syscall(SYS_pidfd_send_signal, c->cp_pidfd, SIGKILL, NULL, 0);
+	memset(&si, 0, sizeof si);
+	if (syscall(SYS_waitid, P_PIDFD, c->cp_pidfd, &si, WEXITED | (kill_it ? 0 : WNOHANG), NULL) < 0 ||
+	    si.si_pid == 0)
+		return; /* not yet */
+	ep(s, EPOLL_CTL_DEL, c->cp_pidfd, 0, 0, 0);
+	got = read(c->cp_report, &res, sizeof res) == (ssize_t)sizeof res;
+	res.what[sizeof res.what - 1] = '\0';
+	cp_record(s, c, &res, got);
+	close(c->cp_pidfd);
+	close(c->cp_report);
+	c->cp_pidfd = c->cp_report = -1;
+	free(c->cp_path);
+	c->cp_path = NULL;
+	c->cp = false;
+	c->in_use = false;
+	s->session->last_active_ns = al_mono_ns();
+}
+
+/* A copy runs in a helper process of its own (cp_helper.c) that speaks to
+ * the client directly: the event loop never blocks on a file, and the file
+ * work is done with the sandbox user's identity, never the supervisor's. */
+static void start_cp(struct al_supervisor *s, struct client *c, size_t idx, bool in, const uint8_t *p, size_t n)
+{
+	struct al_session *ss = s->session;
+	struct al_cp_request r;
+	struct clone_args args = {0};
+	int rep[2], pidfd = -1;
+	long pid;
+
+	if (c->exec || c->cp) {
+		client_error(s, c, idx, "one request per connection");
+		return;
+	}
+	if (al_cp_request_parse(p, n, &r) < 0) {
+		client_error(s, c, idx, "malformed copy request");
+		return;
+	}
+	if (c->rd.len > c->rd.handed) {
+		client_error(s, c, idx, "data after a copy request");
+		return;
+	}
+	if (ss->root_fd < 0 || !ss->ready) {
+		client_error(s, c, idx, "the sandbox is not ready for copies");
+		return;
+	}
+	if (r.path[0] == '/')
+		c->cp_path = strdup(r.path);
+	else if (asprintf(&c->cp_path, "%s/%s", s->spec->workdir, r.path) < 0)
+		c->cp_path = NULL;
+	if (c->cp_path == NULL || pipe2(rep, O_CLOEXEC | O_NONBLOCK) < 0) {
+		client_error(s, c, idx, "out of resources for a copy");
+		return;
+	}
+	args.flags = CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0) {
+		close(rep[0]);
+		al_session_cp_child(s, c->fd, ss->root_fd, rep[1], in, r.limit ? r.limit : AL_CP_LIMIT_DEFAULT,
+				    c->cp_path, r.base);
+	}
+	close(rep[1]);
+	if (pid < 0) {
+		close(rep[0]);
+		client_error(s, c, idx, "cannot start the copy helper");
+		return;
+	}
+	/* the helper has the connection now */
+	ep(s, EPOLL_CTL_DEL, c->fd, 0, 0, 0);
+	close(c->fd);
+	c->fd = -1;
+	al_frame_reader_free(&c->rd);
+	free(c->out);
+	c->out = NULL;
+	c->olen = c->ocap = c->ooff = 0;
+	c->cp = true;
+	c->cp_in = in;
+	c->cp_pid = (pid_t)pid;
+	c->cp_pidfd = pidfd;
+	c->cp_report = rep[0];
+	c->t0 = al_mono_ns();
+	if (ep(s, EPOLL_CTL_ADD, pidfd, EPOLLIN, K_CP, idx) < 0)
+		cp_finish(s, c, true);
+}
+
+void al_session_take_root(struct al_supervisor *s, int fd)
+{
+	if (s->session->root_fd >= 0)
+		close(s->session->root_fd);
+	s->session->root_fd = fd;
+}
+
 static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, uint8_t type, const uint8_t *p,
 			 size_t n)
 {
@@ -691,6 +831,10 @@ static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, 
 		al_buf_free(&b);
 		c->closing = true;
 		client_flush(s, c, idx);
+		return;
+	case AL_FR_CP_OUT:
+	case AL_FR_CP_IN:
+		start_cp(s, c, idx, type == AL_FR_CP_IN, p, n);
 		return;
 	case AL_FR_REMOVE:
 		al_buf_init(&b);
@@ -842,7 +986,7 @@ static void accept_clients(struct al_supervisor *s)
 		c->fd = fd;
 		c->uid = cr.uid;
 		c->pid = cr.pid;
-		c->pipe[0] = c->pipe[1] = c->pin = -1;
+		c->pipe[0] = c->pipe[1] = c->pin = c->cp_pidfd = c->cp_report = -1;
 		if (ep(s, EPOLL_CTL_ADD, fd, EPOLLIN, K_CLIENT, i) < 0) {
 			close(fd);
 			c->in_use = false;
@@ -884,6 +1028,10 @@ void al_session_event(struct al_supervisor *s, uint64_t data, uint32_t events)
 	case K_OUT:
 	case K_ERR:
 		read_pipe(s, c, idx, kind == K_OUT ? 0 : 1, false);
+		break;
+	case K_CP:
+		if (c->cp)
+			cp_finish(s, c, false);
 		break;
 	case K_IN:
 		stdin_flush(s, c, idx);
@@ -977,6 +1125,8 @@ void al_session_tick(struct al_supervisor *s)
 
 	for (size_t i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &ss->c[i];
+		if (c->in_use && c->cp)
+			active = true;
 		if (!c->in_use || !c->exec)
 			continue;
 		active = true;
@@ -1005,6 +1155,10 @@ static void session_end(struct al_supervisor *s, const char *verdict)
 		struct client *c = &ss->c[i];
 		if (!c->in_use)
 			continue;
+		if (c->cp) {
+			cp_finish(s, c, true);
+			continue;
+		}
 		if (c->exec)
 			exec_finish(s, c, i, true);
 		if (c->in_use) {
@@ -1012,6 +1166,10 @@ static void session_end(struct al_supervisor *s, const char *verdict)
 			if (c->in_use)
 				client_close(s, c);
 		}
+	}
+	if (ss->root_fd >= 0) {
+		close(ss->root_fd);
+		ss->root_fd = -1;
 	}
 	if (ss->listen_fd >= 0) {
 		char path[300];
@@ -1040,6 +1198,7 @@ static int session_attach(struct al_supervisor *s, const char *dir, const struct
 	if (ss == NULL)
 		return al_error_set(err, ENOMEM, "session", "allocating the session");
 	ss->listen_fd = -1;
+	ss->root_fd = -1;
 	ss->ready_fd = ready_fd;
 	snprintf(ss->dir, sizeof ss->dir, "%s", dir);
 	snprintf(ss->id, sizeof ss->id, "%s", s->run_id);
@@ -1051,7 +1210,8 @@ static int session_attach(struct al_supervisor *s, const char *dir, const struct
 	ss->created_ns = al_mono_ns();
 	ss->created_realtime_ns = al_realtime_ns();
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
-		ss->c[i].fd = ss->c[i].pipe[0] = ss->c[i].pipe[1] = ss->c[i].pin = -1;
+		ss->c[i].fd = ss->c[i].pipe[0] = ss->c[i].pipe[1] = ss->c[i].pin = ss->c[i].cp_pidfd =
+			ss->c[i].cp_report = -1;
 	s->session = ss;
 	ss->listen_fd = al_session_listen(dir, ss->id, err);
 	return ss->listen_fd < 0 ? ss->listen_fd : 0;
