@@ -689,8 +689,8 @@ int al_cmd_rm(int argc, char **argv)
 
 static void cp_usage(FILE *f)
 {
-	fputs("usage: airlock cp [--max-size N] [--json] LOCAL ID:PATH\n"
-	      "       airlock cp [--max-size N] [--json] ID:PATH LOCAL\n",
+	fputs("usage: airlock cp [-T] [--max-size N] [--json] LOCAL ID:PATH\n"
+	      "       airlock cp [-T] [--max-size N] [--json] ID:PATH LOCAL\n",
 	      f);
 }
 
@@ -741,7 +741,7 @@ int al_cmd_cp(int argc, char **argv)
 	struct al_cp_request rq = {.limit = AL_CP_LIMIT_DEFAULT, .base = ""};
 	const char *args[2], *rpath = NULL;
 	char sess[64], dir[200], id[64], base[256], name[256];
-	bool json = false, out_dir;
+	bool json = false, out_dir, exact = false;
 	uint8_t *enc = NULL;
 	size_t enclen;
 	int i, na = 0, fd = -1, parent = -1, r;
@@ -753,6 +753,8 @@ int al_cmd_cp(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "--json") == 0) {
 			json = true;
+		} else if (strcmp(a, "-T") == 0 || strcmp(a, "--no-target-directory") == 0) {
+			exact = true;
 		} else if (strcmp(a, "--max-size") == 0 && i + 1 < argc) {
 			if (al_parse_size(argv[++i], &rq.limit) < 0 || rq.limit == 0) {
 				al_escape_printf(stderr, "airlock: cp --max-size %s: invalid size\n", argv[i]);
@@ -791,11 +793,13 @@ int al_cmd_cp(int argc, char **argv)
 		 * link the sandbox could have named (every name below the
 		 * destination is made by us, relative to held directories) */
 		al_cp_basename(rpath, base);
+		if (exact)
+			base[0] = '\0';
 		if (al_cp_dest(AT_FDCWD, args[1], 0, base, &parent, name, &err) < 0)
 			goto out_err;
 	} else {
 		al_cp_basename(args[0], base);
-		rq.base = base;
+		rq.base = exact ? "" : base;
 	}
 	if (al_session_dir(dir, sizeof dir, false, &err) < 0 || resolve(dir, sess, id, &err) < 0 ||
 	    (fd = al_session_connect(dir, id, &err)) < 0)

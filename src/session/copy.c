@@ -389,7 +389,7 @@ int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, 
 	if (fd >= 0) {
 		/* an existing directory: into it */
 		if (!name_ok(base))
-			return al_error_set(err, EINVAL, "cp", "%s is a directory: name the destination itself",
+			return al_error_set(err, EISDIR, "cp", "%s: Is a directory (name the destination itself)",
 					    path);
 		snprintf(name, 256, "%s", base);
 		*parent = TAKE_FD(fd);
@@ -618,6 +618,12 @@ int al_cp_recv(int fd, struct al_frame_reader *rd, int parent, const char *name,
 	if (!name_ok(name))
 		return al_error_set(err, EINVAL, "cp", "%s: not a name to create", name);
 	cp_top = name;
+	/* An existing file we may not write is not replaced behind its
+	 * back (as cp(1), which would fail to open it for writing). */
+	struct stat cur;
+	if (fstatat(parent, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(cur.st_mode) &&
+	    faccessat(parent, name, W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) < 0 && errno == EACCES)
+		return al_error_set(err, EACCES, "cp", "%s: Permission denied", name);
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		return al_error_errno(err, "cp", "getrandom");
 	snprintf(tmp, sizeof tmp, ".airlock-cp.%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],

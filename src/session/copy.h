@@ -36,7 +36,7 @@ int al_cp_send(int fd, int dirfd, const char *path, uint64_t resolve, uint64_t l
 	       struct al_error *err);
 
 /* Where a copy lands: if path (from dirfd, resolve flags) names an existing
- * directory, the entry `base` in it; otherwise path itself, with its
+ * directory, the entry `base` in it (base "": an error, EISDIR); otherwise path itself, with its
  * missing parent directories made (0755). *parent gets the directory's fd,
  * name the entry's name. */
 int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, int *parent, char name[256],
