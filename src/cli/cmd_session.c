@@ -42,7 +42,7 @@ int al_cmd_create(int argc, char **argv)
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
 	char id[40], dir[200];
 	uint64_t lifetime = 0;
-	bool json = false;
+	bool json = false, idle_given = false;
 	int n = 0, r;
 
 	if (rest == NULL)
@@ -68,8 +68,10 @@ int al_cmd_create(int argc, char **argv)
 			int bad = 0;
 			if (strcmp(a, "--name") == 0)
 				so.name = v;
-			else if (strcmp(a, "--idle-timeout") == 0)
+			else if (strcmp(a, "--idle-timeout") == 0) {
 				bad = al_parse_duration(v, &so.idle_timeout_ns) < 0;
+				idle_given = true;
+			}
 			else if (strcmp(a, "--max-lifetime") == 0)
 				bad = al_parse_duration(v, &lifetime) < 0 || lifetime == 0;
 			else
@@ -100,6 +102,11 @@ int al_cmd_create(int argc, char **argv)
 		al_spec_free(&spec);
 		return 0;
 	}
+	/* the spec's session keys, then the command line's options */
+	if (spec.session.idle_timeout_set && !idle_given)
+		so.idle_timeout_ns = spec.session.idle_timeout_ns;
+	if (spec.session.max_lifetime_set)
+		spec.limits.timeout_ns = spec.session.max_lifetime_ns;
 	if (lifetime)
 		spec.limits.timeout_ns = lifetime;
 	if (spec.log.path == NULL && spec.log.sink == NULL) {

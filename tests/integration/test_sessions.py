@@ -246,6 +246,35 @@ def test_idle_timeout_and_max_lifetime(airlock, airlock_works):
         assert td["ok"] is True, td
 
 
+def test_session_keys_in_the_spec(airlock, airlock_works, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("session:\n  idle_timeout: 1s\n  max_lifetime: 90m\n")
+    s = Session(airlock, "--spec", spec)
+    st = s.status()
+    assert st["idle_timeout_ns"] == 10**9 and st["max_lifetime_ns"] == 90 * 60 * 10**9, st
+    # the idle timeout from the spec fires
+    assert wait_until(lambda: s.status() is None, 30)
+    end = [r for r in s.records() if r["type"] == "run_end"][0]
+    assert end["verdict"] == "timeout" and "idle timeout" in end.get("reason", ""), end
+    # the command line's options override the spec's keys
+    o = Session(airlock, "--spec", spec, "--idle-timeout", "7m", "--max-lifetime", "3h")
+    st = o.status()
+    assert st["idle_timeout_ns"] == 7 * 60 * 10**9 and st["max_lifetime_ns"] == 3 * 3600 * 10**9, st
+    assert o.rm().rc == 0
+    # defaults: 30 min idle, 24 h
+    d = Session(airlock)
+    st = d.status()
+    assert st["idle_timeout_ns"] == 30 * 60 * 10**9 and st["max_lifetime_ns"] == 24 * 3600 * 10**9, st
+    assert d.rm().rc == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("session:\n  max_lifetime: 0s\n")
+    r = airlock.run("create", *airlock.extra, "--spec", bad)
+    assert r.rc == 125 and b"max_lifetime" in r.stderr, r.describe()
+    bad.write_text("session:\n  idle: 1s\n")
+    r = airlock.run("create", *airlock.extra, "--spec", bad)
+    assert r.rc == 125, r.describe()
+
+
 @pytest.mark.skipif(is_rootless(), reason="needs root to run a client as another uid")
 def test_another_uid_is_refused(airlock, session):
     user = os.environ.get("AIRLOCK_TEST_USER", "airlock-test")
