@@ -235,6 +235,13 @@ int al_idmap_owner_rule(const char *host_path, uid_t uid, gid_t gid, bool rw, bo
 
 /* caps.c: drop every capability, lock securebits, set ids (child). */
 int al_caps_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);
+/* Rootful sessions: the init stays uid 0 of the user namespace with only
+ * al_caps_session_root_set() (for `exec --user root`); each command takes
+ * its identity with al_caps_become (a non-zero uid ends with no capability
+ * at all, verified). */
+int al_caps_child_setup_session_root(const struct al_sandbox_plan *plan, struct al_error *err);
+uint64_t al_caps_session_root_set(void);
+int al_caps_become(uid_t uid, gid_t gid);
 
 /* netns.c: decide the network setup (parent, before clone); bring lo up and,
  * in proxy mode, add the route, the nftables rules and the proxy's listening

@@ -298,7 +298,7 @@ static int exit_status_of(const struct client *c, int *sig)
 	if (c->timed_out)
 		return AL_EXIT_TIMEOUT;
 	if (c->err)
-		return strcmp(c->what, "chdir") == 0 ? AL_EXIT_SETUP
+		return strcmp(c->what, "chdir") == 0 || strcmp(c->what, "user") == 0 ? AL_EXIT_SETUP
 		       : c->err == ENOENT            ? AL_EXIT_NOTFOUND
 						     : AL_EXIT_NOEXEC;
 	if (WIFSIGNALED(c->wstatus)) {
@@ -330,7 +330,9 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 	x.duration_ns = al_mono_ns() - c->t0;
 	x.stdout_bytes = c->bytes[0];
 	x.stderr_bytes = c->bytes[1];
-	if (c->err)
+	if (c->err && strcmp(c->what, "user") == 0 && c->err == ENOENT)
+		snprintf(x.what, sizeof x.what, "--user: no such user in the sandbox's /etc/passwd");
+	else if (c->err)
 		snprintf(x.what, sizeof x.what, "%s: %s", c->what, strerror(c->err));
 	else if (sandbox_ended)
 		snprintf(x.what, sizeof x.what, "the sandbox ended");
@@ -396,11 +398,22 @@ static int put_str(struct al_init_req *q, const char *str)
 	return 0;
 }
 
-static bool user_ok(const struct al_spec *spec, const char *user)
+static bool user_ok(const struct al_sandbox_plan *plan, const struct al_spec *spec, const char *user)
 {
 	char num[16];
 	if (user[0] == '\0')
 		return true;
+	if (!plan->rootless) {
+		/* a uid, or a name the init looks up in the sandbox's /etc/passwd */
+		size_t n = strlen(user);
+		if (n == 0 || n > 32 || user[0] == '-')
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!((user[i] >= 'a' && user[i] <= 'z') || (user[i] >= 'A' && user[i] <= 'Z') ||
+			      (user[i] >= '0' && user[i] <= '9') || user[i] == '_' || user[i] == '-' || user[i] == '.'))
+				return false;
+		return true;
+	}
 	snprintf(num, sizeof num, "%u", (unsigned)spec->uid);
 	return strcmp(user, num) == 0 || strcmp(user, spec->uid == 0 ? "root" : "agent") == 0;
 }
@@ -434,8 +447,9 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 		msg = "malformed exec request";
 		goto out;
 	}
-	if (!user_ok(s->spec, r->user)) {
-		msg = "--user: this version runs commands only as the sandbox's own user";
+	if (!user_ok(s->plan, s->spec, r->user)) {
+		msg = s->plan->rootless ? "--user: a rootless session maps one uid: only the sandbox's own user exists"
+					: "--user: a uid, or a user name of [A-Za-z0-9_.-] (at most 32)";
 		goto out;
 	}
 	if (r->max_output > MAX_OUTPUT_LIMIT) {
@@ -491,7 +505,7 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 			goto big;
 		q->envc++;
 	}
-	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, cwd) < 0)
+	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, cwd) < 0 || put_str(q, r->user) < 0)
 		goto big;
 
 	if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0 ||
@@ -569,6 +583,8 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 		al_json_str(&j, r->env[i]);
 	al_json_arr_end(&j);
 	al_json_kv_str(&j, "cwd", cwd);
+	if (r->user[0])
+		al_json_kv_str(&j, "user", r->user);
 	al_json_kv_uint(&j, "timeout_ns", r->timeout_ns);
 	al_json_kv_uint(&j, "max_output", c->cap);
 	al_json_kv_bool(&j, "stdin", c->pin >= 0);

@@ -246,6 +246,14 @@ def test_idle_timeout_and_max_lifetime(airlock, airlock_works):
         assert td["ok"] is True, td
 
 
+def test_user_rootless_only_the_sandbox_user(airlock, session):
+    if not is_rootless():
+        pytest.skip("rootful: --user root is test_sessions_user.py")
+    r = session.exec("id", "-u", opts=("--user", "root"))
+    assert r.rc == 125 and b"rootless session maps one uid" in r.stderr, r.describe()
+    assert session.exec("id", "-u", opts=("--user", "agent")).rc == 0
+
+
 def test_session_keys_in_the_spec(airlock, airlock_works, tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("session:\n  idle_timeout: 1s\n  max_lifetime: 90m\n")
