@@ -696,8 +696,8 @@ int al_cmd_rm(int argc, char **argv)
 
 static void cp_usage(FILE *f)
 {
-	fputs("usage: airlock cp [-T] [--max-size N] [--json] LOCAL ID:PATH\n"
-	      "       airlock cp [-T] [--max-size N] [--json] ID:PATH LOCAL\n",
+	fputs("usage: airlock cp [-T] [--user root|UID] [--max-size N] [--json] LOCAL ID:PATH\n"
+	      "       airlock cp [-T] [--user root|UID] [--max-size N] [--json] ID:PATH LOCAL\n",
 	      f);
 }
 
@@ -745,7 +745,7 @@ int al_cmd_cp(int argc, char **argv)
 	struct al_error err = {0};
 	struct al_frame_reader rd = {0};
 	struct al_cp_stats st = {0}, peer = {0};
-	struct al_cp_request rq = {.limit = AL_CP_LIMIT_DEFAULT, .base = ""};
+	struct al_cp_request rq = {.limit = AL_CP_LIMIT_DEFAULT, .base = "", .user = ""};
 	const char *args[2], *rpath = NULL;
 	char sess[64], dir[200], id[64], base[256], name[256];
 	bool json = false, out_dir, exact = false;
@@ -762,6 +762,8 @@ int al_cmd_cp(int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "-T") == 0 || strcmp(a, "--no-target-directory") == 0) {
 			exact = true;
+		} else if ((strcmp(a, "--user") == 0 || strcmp(a, "-u") == 0) && i + 1 < argc) {
+			rq.user = argv[++i];
 		} else if (strcmp(a, "--max-size") == 0 && i + 1 < argc) {
 			if (al_parse_size(argv[++i], &rq.limit) < 0 || rq.limit == 0) {
 				al_escape_printf(stderr, "airlock: cp --max-size %s: invalid size\n", argv[i]);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -27,12 +28,24 @@
 
 enum { FD_CLIENT = 3, FD_ROOT = 4, FD_REPORT = 5 };
 
-static int become_sandbox_user(const struct al_supervisor *s, struct al_error *err)
+static int become_sandbox_user(const struct al_supervisor *s, const char *user, struct al_error *err)
 {
-	if (s->plan->rootless)
-		return 0; /* the caller's uid is the one mapped to the sandbox's user */
-	uid_t uid = s->plan->host_uid + s->spec->uid;
-	gid_t gid = s->plan->host_gid + s->spec->gid;
+	uint32_t in_uid = s->spec->uid, in_gid = s->spec->gid;
+	if (user[0]) {
+		/* root, or a uid (the request parser checked: at most 65535) */
+		in_uid = in_gid = strcmp(user, "root") == 0 ? 0 : (uint32_t)atol(user);
+	}
+	if (s->plan->rootless) {
+		/* one uid is mapped: the caller's, the sandbox's user */
+		if (user[0] && in_uid != s->spec->uid)
+			return al_error_set(err, EPERM, "cp", "--user: a rootless session maps one uid: only the "
+					    "sandbox's own user exists");
+		return 0;
+	}
+	/* no capability at all, even for root: as root of the sandbox cp
+	 * writes what root owns, never past the permissions of the files */
+	uid_t uid = s->plan->host_uid + in_uid;
+	gid_t gid = s->plan->host_gid + in_gid;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return al_error_errno(err, "cp", "taking the sandbox user's identity: %s", strerror(errno));
 	/* setresuid away from 0 cleared every capability; make sure */
@@ -43,7 +56,7 @@ static int become_sandbox_user(const struct al_supervisor *s, struct al_error *e
 
 __attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int client_fd, int root_fd,
 						   int report_fd, bool in, uint64_t limit, const char *path,
-						   const char *base)
+						   const char *base, const char *user)
 {
 	struct al_cp_result res;
 	struct al_cp_stats st = {0};
@@ -73,7 +86,7 @@ __attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int 
 		_exit(1);
 	if (getppid() == 1)
 		_exit(1);
-	r = become_sandbox_user(s, &err);
+	r = become_sandbox_user(s, user, &err);
 	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		r = al_error_errno(&err, "cp", "no_new_privs");
 	if (r == 0 && fcntl(FD_CLIENT, F_SETFL, 0) < 0)

@@ -229,23 +229,31 @@ int al_cp_request_parse(const uint8_t *p, size_t n, struct al_cp_request *r)
 	p += 8;
 	r->path = take_str(&p, end);
 	r->base = r->path ? take_str(&p, end) : NULL;
-	if (r->path == NULL || r->base == NULL || p != end || r->path[0] == '\0' ||
+	r->user = r->base ? take_str(&p, end) : NULL;
+	if (r->path == NULL || r->base == NULL || r->user == NULL || p != end || r->path[0] == '\0' ||
 	    strlen(r->path) > AL_CP_PATH_MAX || strlen(r->base) > 255 || strchr(r->base, '/'))
 		return -EINVAL;
+	if (r->user[0] && strcmp(r->user, "root") != 0) {
+		size_t k = strlen(r->user);
+		if (k > 5 || strspn(r->user, "0123456789") != k || atol(r->user) > 65535)
+			return -EINVAL;
+	}
 	return 0;
 }
 
 int al_cp_request_encode(const struct al_cp_request *r, uint8_t **out, size_t *len)
 {
-	size_t l = strlen(r->path) + 1, m = strlen(r->base) + 1;
-	uint8_t *b = malloc(8 + l + m);
+	const char *user = r->user ? r->user : "";
+	size_t l = strlen(r->path) + 1, m = strlen(r->base) + 1, u = strlen(user) + 1;
+	uint8_t *b = malloc(8 + l + m + u);
 	if (b == NULL)
 		return -ENOMEM;
 	put64(b, r->limit);
 	memcpy(b + 8, r->path, l);
 	memcpy(b + 8 + l, r->base, m);
+	memcpy(b + 8 + l + m, user, u);
 	*out = b;
-	*len = 8 + l + m;
+	*len = 8 + l + m + u;
 	return 0;
 }
 

@@ -79,6 +79,7 @@ struct al_cp_request {
 	uint64_t limit;
 	const char *path;      /* non-empty; relative: to the sandbox's workdir; resolved inside its root */
 	const char *base;      /* CP_IN: the source's name, used when path is a directory; or "" */
+	const char *user;      /* "" (the sandbox's user), "root", or a uid */
 };
 int al_cp_request_parse(const uint8_t *p, size_t n, struct al_cp_request *r);
 int al_cp_request_encode(const struct al_cp_request *r, uint8_t **out, size_t *len);

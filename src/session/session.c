@@ -71,6 +71,7 @@ struct client {
 	int cp_pidfd, cp_report;
 	pid_t cp_pid;
 	char *cp_path;
+	char cp_user[8];
 };
 
 struct al_session {
@@ -692,6 +693,8 @@ static void cp_record(struct al_supervisor *s, struct client *c, const struct al
 	al_json_obj_begin(&j);
 	al_json_kv_str(&j, "direction", c->cp_in ? "in" : "out");
 	al_json_kv_str(&j, "path", c->cp_path ? c->cp_path : "");
+	if (c->cp_user[0])
+		al_json_kv_str(&j, "user", c->cp_user);
 	al_json_kv_int(&j, "peer_uid", c->uid);
 	al_json_kv_int(&j, "peer_pid", c->pid);
 	al_json_kv_uint(&j, "bytes", got ? res->bytes : 0);
@@ -777,7 +780,7 @@ static void start_cp(struct al_supervisor *s, struct client *c, size_t idx, bool
 	if (pid == 0) {
 		close(rep[0]);
 		al_session_cp_child(s, c->fd, ss->root_fd, rep[1], in, r.limit ? r.limit : AL_CP_LIMIT_DEFAULT,
-				    c->cp_path, r.base);
+				    c->cp_path, r.base, r.user);
 	}
 	close(rep[1]);
 	if (pid < 0) {
@@ -795,6 +798,7 @@ static void start_cp(struct al_supervisor *s, struct client *c, size_t idx, bool
 	c->olen = c->ocap = c->ooff = 0;
 	c->cp = true;
 	c->cp_in = in;
+	snprintf(c->cp_user, sizeof c->cp_user, "%s", r.user);
 	c->cp_pid = (pid_t)pid;
 	c->cp_pidfd = pidfd;
 	c->cp_report = rep[0];

@@ -40,7 +40,8 @@ void al_session_tick(struct al_supervisor *s);
 void al_session_take_root(struct al_supervisor *s, int fd);
 
 /* `airlock cp`, the sandbox side: in a child of the supervisor, become the
- * sandbox's user (rootful: its host uid/gid, no groups, no capabilities;
+ * sandbox's user, or `--user` root / a uid (rootful: that id's host
+ * uid/gid in the mapped range, no groups, no capabilities;
  * rootless: already the caller, who is that user), then serve one copy on
  * the client's socket, paths resolved from root_fd (RESOLVE_IN_ROOT |
  * RESOLVE_NO_MAGICLINKS), and write a struct al_cp_result to report_fd. */
@@ -51,4 +52,4 @@ struct al_cp_result {
 };
 __attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int client_fd, int root_fd,
 						   int report_fd, bool in, uint64_t limit, const char *path,
-						   const char *base);
+						   const char *base, const char *user);

@@ -131,3 +131,42 @@ def test_exec_records_say_who(sess):
     assert sess.exec("true", opts=("--user", "root")).rc == 0
     recs = [r for r in sess.records() if r["type"] == "session_exec" and r.get("user") == "root"]
     assert recs, [r for r in sess.records() if r["type"] == "session_exec"][-3:]
+
+
+def test_cp_as_root_and_the_tool_injection_sequence_as_root(airlock, sess, tmp_path):
+    import asyncio, io, sys, tarfile
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
+    from airlock_sandbox import Sandbox
+    # cp --user root writes root's files, with no capability: still within
+    # the permissions of what it writes into
+    f = tmp_path / "f"
+    f.write_text("rooted\n")
+    assert airlock.run("cp", "--user", "root", f, f"{sess.id}:/etc/airlock-test").rc == 0
+    r = sess.exec("stat", "-c", "%u:%g %a", "/etc/airlock-test")
+    assert r.stdout == b"0:0 644\n", r.describe()
+    assert airlock.run("cp", f, f"{sess.id}:/etc/not-agents").rc == 125
+    r = airlock.run("cp", "--user", "../x", f, f"{sess.id}:/tmp/y")
+    assert r.rc == 125, r.describe()
+    tool = Path("/usr/bin/true").read_bytes()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("tools/inspect-tool")
+        info.size = len(tool)
+        info.mode = 0o644
+        tf.addfile(info, io.BytesIO(tool))
+    sb = Sandbox(sess.id, str(airlock.binary))
+
+    async def go():
+        d = "/var/tmp/.inspect-tools-root"
+        assert (await sb.exec(["mkdir", "-p", d], user="root")).success
+        await sb.write_file(f"{d}/tools.tar.gz", buf.getvalue(), user="root")
+        r = await sb.exec(["tar", "xzf", f"{d}/tools.tar.gz", "-C", d], user="root")
+        assert r.success, r.stderr
+        assert (await sb.exec(["chmod", "700", f"{d}/tools/inspect-tool"], user="root")).success
+        r = await sb.exec([f"{d}/tools/inspect-tool"], user="root")
+        assert r.success and r.returncode == 0, r
+        # root's 0700 tool is not the default user's
+        r = await sb.exec([f"{d}/tools/inspect-tool"])
+        assert r.returncode == 126, r
+        assert await sb.read_file(f"{d}/tools.tar.gz", text=False, user="root") == buf.getvalue()
+    asyncio.run(go())

@@ -162,7 +162,8 @@ class Sandbox:
 
     # ---- files --------------------------------------------------------------
 
-    async def read_file(self, path: str, text: bool = True, limit: int = DEFAULT_READ_LIMIT) -> str | bytes:
+    async def read_file(self, path: str, text: bool = True, limit: int = DEFAULT_READ_LIMIT,
+                        user: str | None = None) -> str | bytes:
         """The file's exact bytes (text: decoded as UTF-8, CRLF kept).
         FileNotFoundError / IsADirectoryError / PermissionError as Python
         raises them; OutputLimitError past limit bytes. Copied out with
@@ -170,7 +171,7 @@ class Sandbox:
         with tempfile.TemporaryDirectory(prefix="airlock-read-") as d:
             dst = os.path.join(d, "f")
             rc, _, err = await _run(self.airlock, ["cp", "-T", "--max-size", str(max(limit, 1)),
-                                                   f"{self.id}:{path}", dst])
+                                                   *_user_args(user), f"{self.id}:{path}", dst])
             if rc != 0:
                 msg = err.decode("utf-8", "replace")
                 if "limit of" in msg:
@@ -186,9 +187,10 @@ class Sandbox:
             return data.decode("utf-8")  # strict: UnicodeDecodeError as Inspect expects
         return data
 
-    async def write_file(self, path: str, contents: str | bytes) -> None:
+    async def write_file(self, path: str, contents: str | bytes, user: str | None = None) -> None:
         """Write contents to path, parents created (`airlock cp`: built
-        beside the file and renamed, inside the sandbox's root, as its user)."""
+        beside the file and renamed, inside the sandbox's root, as its user
+        or `user`: "root" or a uid)."""
         data = contents.encode("utf-8") if isinstance(contents, str) else bytes(contents)
         with tempfile.TemporaryDirectory(prefix="airlock-write-") as d:
             src = os.path.join(d, "f")
@@ -196,9 +198,13 @@ class Sandbox:
                 f.write(data)
             os.chmod(src, 0o644)
             rc, _, err = await _run(self.airlock, ["cp", "-T", "--max-size", str(max(len(data), 1)),
-                                                   src, f"{self.id}:{path}"])
+                                                   *_user_args(user), src, f"{self.id}:{path}"])
         if rc != 0:
             _raise_file_error(err.decode("utf-8", "replace"), path)
+
+
+def _user_args(user: str | None) -> list[str]:
+    return ["--user", str(user)] if user is not None else []
 
 
 def _raise_file_error(stderr: str, path: str) -> None:

@@ -191,6 +191,14 @@ static void cp_entries_strict(void **state)
 	assert_int_equal(al_cp_request_encode(&rq, &b, &n), 0);
 	assert_int_equal(al_cp_request_parse(b, n, &ro), -EINVAL);
 	free(b);
+	rq.base = "";
+	const char *users[] = {"root", "0", "65535", "", "65536", "-1", "bob", "1a", "123456"};
+	for (size_t i = 0; i < sizeof users / sizeof *users; i++) {
+		rq.user = users[i];
+		assert_int_equal(al_cp_request_encode(&rq, &b, &n), 0);
+		assert_int_equal(al_cp_request_parse(b, n, &ro), i < 4 ? 0 : -EINVAL);
+		free(b);
+	}
 }
 
 int main(void)
