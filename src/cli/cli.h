@@ -14,6 +14,7 @@ int al_cmd_exec(int argc, char **argv);    /* cmd_session.c */
 int al_cmd_ls(int argc, char **argv);      /* cmd_session.c */
 int al_cmd_rm(int argc, char **argv);      /* cmd_session.c */
 int al_cmd_cp(int argc, char **argv);      /* cmd_session.c */
+int al_cmd_shell(int argc, char **argv);   /* cmd_session.c */
 void al_cli_usage_run(FILE *out);          /* options.c */
 
 /* Options of `airlock run` that are not part of the spec. */

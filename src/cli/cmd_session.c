@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -307,9 +309,32 @@ static void json_bytes(struct al_json *j, const char *key, const struct collecte
 	al_json_kv_bool(j, flag, !text);
 }
 
+static volatile sig_atomic_t winch;
+static struct termios tty_saved;
+static bool tty_raw;
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	winch = 1;
+}
+
+static void send_winsize(int fd)
+{
+	struct winsize ws;
+	uint8_t b[4];
+	if (ioctl(isatty(0) ? 0 : 1, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0)
+		return;
+	b[0] = (uint8_t)ws.ws_row;
+	b[1] = (uint8_t)(ws.ws_row >> 8);
+	b[2] = (uint8_t)ws.ws_col;
+	b[3] = (uint8_t)(ws.ws_col >> 8);
+	al_frame_write(fd, AL_FR_WINSIZE, b, sizeof b);
+}
+
 static void exec_usage(FILE *f)
 {
-	fputs("usage: airlock exec ID|NAME [-i] [-e K=V]... [-w DIR] [--user UID|NAME] [--timeout D]\n"
+	fputs("usage: airlock exec ID|NAME [-i] [-t] [-e K=V]... [-w DIR] [--user UID|NAME] [--timeout D]\n"
 	      "                    [--max-output N] [--json] -- CMD [ARG...]\n",
 	      f);
 }
@@ -321,7 +346,7 @@ int al_cmd_exec(int argc, char **argv)
 	struct al_frame_reader rd = {0};
 	struct collected out = {0}, errb = {0};
 	struct al_exit_info x;
-	bool json = false, in = false, got_exit = false;
+	bool json = false, in = false, got_exit = false, tty = false;
 	char dir[200], id[64];
 	uint8_t *enc = NULL;
 	size_t enclen;
@@ -350,9 +375,9 @@ int al_cmd_exec(int argc, char **argv)
 		} else if (strcmp(a, "--json") == 0) {
 			json = true;
 		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--tty") == 0) {
-			al_escape_printf(stderr, "airlock: exec -t: not supported by this version\n");
-			free(rq);
-			return AL_EXIT_SETUP;
+			tty = true;
+		} else if (strcmp(a, "-it") == 0 || strcmp(a, "-ti") == 0) {
+			tty = in = true;
 		} else if (v == NULL) {
 			al_escape_printf(stderr, "airlock: exec: %s: missing argument or unknown option\n", a);
 			free(rq);
@@ -398,7 +423,17 @@ int al_cmd_exec(int argc, char **argv)
 	}
 	for (; i < argc && rq->argc < AL_EXEC_ARGS_MAX; i++)
 		rq->argv[rq->argc++] = argv[i];
-	rq->flags = (in ? AL_EXEC_STDIN : 0) | (json ? AL_EXEC_KEEP_TAIL : 0);
+	rq->flags = (in ? AL_EXEC_STDIN : 0) | (json ? AL_EXEC_KEEP_TAIL : 0) | (tty ? AL_EXEC_TTY : 0);
+	/* -t: the caller's TERM, unless -e gave one (the terminal is the caller's kind) */
+	char termvar[128];
+	if (tty && getenv("TERM") && rq->envc < AL_EXEC_ARGS_MAX) {
+		bool given = false;
+		for (uint32_t k = 0; k < rq->envc; k++)
+			given = given || strncmp(rq->env[k], "TERM=", 5) == 0;
+		snprintf(termvar, sizeof termvar, "TERM=%s", getenv("TERM"));
+		if (!given && strlen(getenv("TERM")) < 100)
+			rq->env[rq->envc++] = termvar;
+	}
 	if (al_session_dir(dir, sizeof dir, false, &err) < 0 || resolve(dir, argv[1], id, &err) < 0 ||
 	    (fd = al_session_connect(dir, id, &err)) < 0)
 		goto out_err;
@@ -408,8 +443,26 @@ int al_cmd_exec(int argc, char **argv)
 		goto out_err;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (tty) {
+		/* the caller's terminal in raw mode while the command has it,
+		 * its size now and on every SIGWINCH */
+		struct sigaction sa = {.sa_handler = on_winch};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGWINCH, &sa, NULL);
+		if (isatty(0) && tcgetattr(0, &tty_saved) == 0) {
+			struct termios raw = tty_saved;
+			cfmakeraw(&raw);
+			if (tcsetattr(0, TCSADRAIN, &raw) == 0)
+				tty_raw = true;
+		}
+		send_winsize(fd);
+	}
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = in ? 0 : -1, .events = POLLIN}};
+		if (winch) {
+			winch = 0;
+			send_winsize(fd);
+		}
 		uint8_t type;
 		const uint8_t *pl;
 		size_t n;
@@ -463,6 +516,10 @@ int al_cmd_exec(int argc, char **argv)
 				break;
 		}
 	}
+	if (tty_raw) {
+		tcsetattr(0, TCSADRAIN, &tty_saved);
+		tty_raw = false;
+	}
 	if (!got_exit) {
 		al_error_set(&err, EPIPE, "exec", "the session ended before the command did");
 		goto out_err;
@@ -503,6 +560,10 @@ int al_cmd_exec(int argc, char **argv)
 	}
 	goto out;
 out_err:
+	if (tty_raw) {
+		tcsetattr(0, TCSADRAIN, &tty_saved);
+		tty_raw = false;
+	}
 	status = AL_EXIT_SETUP;
 	al_escape_printf(stderr, "airlock: %s\n", err.msg);
 out:
@@ -872,4 +933,36 @@ out_err:
 		close(parent);
 	al_escape_printf(stderr, "airlock: cp: %s\n", err.msg);
 	return AL_EXIT_SETUP;
+}
+
+/* ---- shell ----------------------------------------------------------------- */
+
+/* `airlock shell ID [--user U]`: an interactive login shell on a pty made
+ * inside the sandbox (exec -t -i); bash when the sandbox has it. */
+int al_cmd_shell(int argc, char **argv)
+{
+	static char *login = "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi";
+	char *args[16];
+	int n = 0;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    (argc != 2 && !(argc == 4 && (strcmp(argv[2], "--user") == 0 || strcmp(argv[2], "-u") == 0)))) {
+		fputs("usage: airlock shell ID|NAME [--user UID|NAME]\n", argc < 2 ? stderr : stdout);
+		return argc < 2 || (argc >= 2 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) ? AL_EXIT_SETUP
+												     : 0;
+	}
+	args[n++] = "exec";
+	args[n++] = argv[1];
+	args[n++] = "-t";
+	args[n++] = "-i";
+	if (argc == 4) {
+		args[n++] = "--user";
+		args[n++] = argv[3];
+	}
+	args[n++] = "--";
+	args[n++] = "/bin/sh";
+	args[n++] = "-c";
+	args[n++] = login;
+	args[n] = NULL;
+	return al_cmd_exec(n, args);
 }

@@ -19,7 +19,8 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  run [OPTIONS] [--spec FILE] -- CMD [ARG...]   run CMD in a fresh sandbox\n"
 	      "  create [--name N] [OPTIONS]                    start a session sandbox; prints its id\n"
-	      "  exec ID [-i] [-e K=V] [-w DIR] [--json] -- CMD   run CMD in a session\n"
+	      "  exec ID [-i] [-t] [-e K=V] [-w DIR] [--user U] [--json] -- CMD   run CMD in a session\n"
+	      "  shell ID [--user U]                           an interactive login shell in a session\n"
 	      "  ls [--json]                                   list your sessions\n"
 	      "  rm ID... | --all                              remove sessions (verified teardown)\n"
 	      "  cp SRC DST (one of them ID:PATH)              copy files into or out of a session\n"
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
 		return al_cmd_rm(argc - 1, argv + 1);
 	if (strcmp(cmd, "cp") == 0)
 		return al_cmd_cp(argc - 1, argv + 1);
+	if (strcmp(cmd, "shell") == 0)
+		return al_cmd_shell(argc - 1, argv + 1);
 	if (strcmp(cmd, "keygen") == 0)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)

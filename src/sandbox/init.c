@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -773,7 +774,7 @@ static int session_resolve_user(const struct al_sandbox_plan *plan, const char *
  * {what, errno} on report_fd (CLOEXEC: EOF means the exec happened). */
 __attribute__((noreturn)) static void session_cmd_child(const struct al_sandbox_plan *plan, int fds[3],
 							int report_fd, const char *cwd, const char *path,
-							const char *user)
+							const char *user, bool tty)
 {
 	sigset_t none;
 	int sig, rep[2] = {0, 0};
@@ -799,6 +800,12 @@ __attribute__((noreturn)) static void session_cmd_child(const struct al_sandbox_
 	if (fds[0] < 0)
 		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fds[0] < 0 || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0) {
+		rep[1] = errno;
+		goto fail;
+	}
+	/* -t: the pty (from the sandbox's own devpts) becomes the controlling
+	 * terminal of the command's new session */
+	if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
 		rep[1] = errno;
 		goto fail;
 	}
@@ -863,7 +870,7 @@ static void session_exec(struct init_ctx *c, int fds[3])
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		session_cmd_child(c->plan, fds, pipefd[1], cwd, path, user);
+		session_cmd_child(c->plan, fds, pipefd[1], cwd, path, user, q->sig == AL_REQ_EXEC_TTY);
 	}
 	close(pipefd[1]);
 	do

@@ -104,12 +104,13 @@ enum { AL_REQ_EXEC = 1, AL_REQ_KILL = 2 };
 struct al_init_req {
 	uint32_t type;
 	uint32_t id;
-	int32_t sig;
+	int32_t sig;        /* KILL: the signal; EXEC: AL_REQ_EXEC_TTY or 0 */
 	uint32_t argc, envc;
 	uint32_t len;       /* bytes of data used */
 	char data[AL_REQ_DATA_MAX];
 };
 #define AL_REQ_HEADER_SIZE offsetof(struct al_init_req, data)
+#define AL_REQ_EXEC_TTY 1   /* stdio is a pty's slave: make it the controlling terminal */
 
 /* Proxy mode (docs/egress.md): the proxy's sockets inside the sandbox. */
 #define AL_EGRESS_PORT_HTTP 3128        /* HTTP_PROXY / HTTPS_PROXY */

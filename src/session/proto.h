@@ -17,6 +17,7 @@ enum al_frame_type {
 	AL_FR_EXEC = 'X',      /* run a command: struct al_exec_request */
 	AL_FR_STDIN = 'I',     /* bytes for the command's stdin */
 	AL_FR_STDIN_EOF = 'i', /* close the command's stdin */
+	AL_FR_WINSIZE = 'W',   /* -t: the terminal's size: u16 rows, u16 cols (little-endian) */
 	AL_FR_STATUS = 'S',    /* describe the session (reply: 'S' + JSON) */
 	AL_FR_REMOVE = 'K',    /* remove the session (reply: 'K' + text) */
 	AL_FR_CP_OUT = 'G',    /* copy a path out: struct al_cp_request; reply: a tree stream */
@@ -36,6 +37,7 @@ enum al_frame_type {
 
 #define AL_EXEC_STDIN 1u      /* the client sends stdin frames */
 #define AL_EXEC_KEEP_TAIL 2u  /* past the cap keep the tail (sent at the end), not the head */
+#define AL_EXEC_TTY 4u        /* a pseudo-terminal made in the sandbox's own devpts */
 
 struct al_exec_request {
 	uint64_t timeout_ns;      /* 0: none */

@@ -8,8 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +54,7 @@ struct client {
 
 	/* the command, while it runs */
 	bool exec;
+	bool tty;                /* pipe[0] is a pty's master (-t) */
 	bool started, exited, paused;
 	uint32_t id;
 	pid_t cmd_pid;
@@ -419,6 +425,49 @@ static bool user_ok(const struct al_sandbox_plan *plan, const struct al_spec *sp
 	return strcmp(user, num) == 0 || strcmp(user, spec->uid == 0 ? "root" : "agent") == 0;
 }
 
+/* -t: open the multiplexer of the sandbox's own devpts instance (mounted
+ * newinstance in its mount namespace) from the root handle -- never a
+ * link, never the caller's terminal -- and the slave through TIOCGPTPEER.
+ * The slave is given to the command's user where its host id is known. */
+static int pty_open(struct al_supervisor *s, const char *user, int *slave)
+{
+	struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+					  RESOLVE_NO_XDEV};
+	struct statfs sf;
+	struct stat sb;
+	int m, unlock = 0, sl;
+	int dev = s->session->root_fd < 0 ? -1
+		  : (int)syscall(SYS_openat2, s->session->root_fd, "/dev/pts",
+				 &(struct open_how){.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+						    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+							       RESOLVE_NO_MAGICLINKS},
+				 sizeof(struct open_how));
+
+	if (dev < 0)
+		return -1;
+	m = (int)syscall(SYS_openat2, dev, "ptmx", &how, sizeof how);
+	close(dev);
+	if (m < 0)
+		return -1;
+	if (fstatfs(m, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC || fstat(m, &sb) < 0 || !S_ISCHR(sb.st_mode) ||
+	    ioctl(m, TIOCSPTLCK, &unlock) < 0 ||
+	    (sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(m);
+		return -1;
+	}
+	if (!s->plan->rootless) {
+		long u = user[0] == '\0' ? (long)s->spec->uid : strcmp(user, "root") == 0 ? 0 : -1;
+		if (u < 0 && user[0] >= '0' && user[0] <= '9' && strspn(user, "0123456789") == strlen(user))
+			u = atol(user);
+		if (u >= 0 && u < 65536 && fchown(sl, s->plan->host_uid + (uid_t)u, (gid_t)-1) < 0) {
+			/* cosmetic (who `ls -l /dev/pts` says owns it): the fd is the command's anyway */
+		}
+	}
+	*slave = sl;
+	return m;
+}
+
 static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, const uint8_t *p, size_t n)
 {
 	struct al_session *ss = s->session;
@@ -509,16 +558,35 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, cwd) < 0 || put_str(q, r->user) < 0)
 		goto big;
 
-	if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    pipe2(pi, O_CLOEXEC) < 0) {
-		msg = "pipe failed";
-		goto out;
+	if (r->flags & AL_EXEC_TTY) {
+		/* -t: a pty of the sandbox's own devpts; the command gets the
+		 * slave as stdin, stdout and stderr; we keep the master */
+		int m = pty_open(s, r->user, &po[1]);
+		if (m < 0) {
+			msg = "-t: cannot make a pseudo-terminal in the sandbox";
+			goto out;
+		}
+		po[0] = m;
+		pi[1] = fcntl(m, F_DUPFD_CLOEXEC, 3);
+		if (pi[1] < 0) {
+			msg = "-t: out of descriptors";
+			goto out;
+		}
+		q->sig = AL_REQ_EXEC_TTY;
+	} else {
+		if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+		    pipe2(pi, O_CLOEXEC) < 0) {
+			msg = "pipe failed";
+			goto out;
+		}
+		/* the command's ends are blocking; ours are not */
+		fcntl(po[1], F_SETFL, 0);
+		fcntl(pe[1], F_SETFL, 0);
+		fcntl(pi[1], F_SETFL, O_NONBLOCK);
 	}
-	/* the command's ends are blocking; ours are not */
-	fcntl(po[1], F_SETFL, 0);
-	fcntl(pe[1], F_SETFL, 0);
-	fcntl(pi[1], F_SETFL, O_NONBLOCK);
 	int fds[3] = {pi[0], po[1], pe[1]};
+	if (r->flags & AL_EXEC_TTY)
+		fds[0] = fds[2] = po[1];
 	iov.iov_base = q;
 	iov.iov_len = AL_REQ_HEADER_SIZE + q->len;
 	mh.msg_iov = &iov;
@@ -541,6 +609,7 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	pi[0] = po[1] = pe[1] = -1;
 
 	c->exec = true;
+	c->tty = (r->flags & AL_EXEC_TTY) != 0;
 	c->started = c->exited = c->paused = c->timed_out = false;
 	c->id = q->id;
 	c->cmd_pid = 0;
@@ -589,6 +658,8 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	al_json_kv_uint(&j, "timeout_ns", r->timeout_ns);
 	al_json_kv_uint(&j, "max_output", c->cap);
 	al_json_kv_bool(&j, "stdin", c->pin >= 0);
+	if (r->flags & AL_EXEC_TTY)
+		al_json_kv_bool(&j, "tty", true);
 	al_json_obj_end(&j);
 	slog(s, "session_exec", &b);
 	al_buf_free(&b);
@@ -836,6 +907,13 @@ static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, 
 		c->inlen = n;
 		c->inoff = 0;
 		stdin_flush(s, c, idx);
+		return;
+	case AL_FR_WINSIZE:
+		if (c->exec && c->tty && c->pipe[0] >= 0 && n == 4) {
+			struct winsize ws = {.ws_row = (unsigned short)(p[0] | p[1] << 8),
+					     .ws_col = (unsigned short)(p[2] | p[3] << 8)};
+			ioctl(c->pipe[0], TIOCSWINSZ, &ws);
+		}
 		return;
 	case AL_FR_STDIN_EOF:
 		if (!c->exec || c->pin < 0)
