@@ -78,7 +78,8 @@ static int frame_out(int fd, uint8_t type, const void *p, size_t n)
 	return write_all(fd, iv, n ? 2 : 1);
 }
 
-int al_cp_read_frame(int fd, struct al_frame_reader *rd, uint8_t *type, const uint8_t **p, size_t *n)
+int al_cp_read_frame(int fd, struct al_frame_reader *rd, uint8_t *type, const uint8_t **p,
+                     size_t *n)
 {
 	for (;;) {
 		uint8_t buf[65536];
@@ -150,10 +151,13 @@ struct sender {
 };
 
 static int send_entry(struct sender *s, uint8_t kind, mode_t mode, uint64_t size, const char *rel,
-		      const char *link)
+                      const char *link)
 {
-	struct al_cp_entry e = {.kind = kind, .mode = (uint32_t)(mode & 01777), .size = size, .rel = rel,
-				.link = link ? link : ""};
+	struct al_cp_entry e = {.kind = kind,
+	                        .mode = (uint32_t)(mode & 01777),
+	                        .size = size,
+	                        .rel = rel,
+	                        .link = link ? link : ""};
 	uint8_t *b = NULL;
 	size_t n;
 	int r;
@@ -182,8 +186,9 @@ static int send_file(struct sender *s, int ffd, const struct stat *sb, const cha
 	if (s->st->bytes + left > s->limit || left > s->limit) {
 		fmt_size((uint64_t)sb->st_size, a, sizeof a);
 		fmt_size(s->limit, b, sizeof b);
-		return al_error_set(s->err, EFBIG, "cp", "%s: %s would pass the copy's limit of %s (--max-size)",
-				    shown(rel), a, b);
+		return al_error_set(s->err, EFBIG, "cp",
+		                    "%s: %s would pass the copy's limit of %s (--max-size)",
+		                    shown(rel), a, b);
 	}
 	r = send_entry(s, 'f', sb->st_mode, left, rel, NULL);
 	if (r < 0)
@@ -194,9 +199,11 @@ static int send_file(struct sender *s, int ffd, const struct stat *sb, const cha
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
-			return al_error_errno(s->err, "cp", "reading %s: %s", shown(rel), strerror(errno));
+			return al_error_errno(s->err, "cp", "reading %s: %s", shown(rel),
+			                      strerror(errno));
 		if (got == 0)
-			return al_error_set(s->err, EIO, "cp", "%s: the file shrank while being copied", shown(rel));
+			return al_error_set(s->err, EIO, "cp",
+			                    "%s: the file shrank while being copied", shown(rel));
 		r = frame_out(s->fd, AL_FR_CP_DATA, buf, (size_t)got);
 		if (r < 0)
 			return al_error_set(s->err, -r, "cp", "sending: %s", strerror(-r));
@@ -210,7 +217,8 @@ static int send_file(struct sender *s, int ffd, const struct stat *sb, const cha
 static int send_dir(struct sender *s, int dfd, char *rel, size_t rlen, int depth);
 
 /* One entry below the top, by name in the directory dfd: never followed. */
-static int send_child(struct sender *s, int dfd, const char *name, char *rel, size_t rlen, int depth)
+static int send_child(struct sender *s, int dfd, const char *name, char *rel, size_t rlen,
+                      int depth)
 {
 	struct stat sb, sb2;
 	size_t nl = strlen(name);
@@ -218,7 +226,8 @@ static int send_child(struct sender *s, int dfd, const char *name, char *rel, si
 	int r;
 
 	if (at + nl >= AL_CP_PATH_MAX)
-		return al_error_set(s->err, ENAMETOOLONG, "cp", "%s/%s: path too long", shown(rel), name);
+		return al_error_set(s->err, ENAMETOOLONG, "cp", "%s/%s: path too long", shown(rel),
+		                    name);
 	if (rlen)
 		rel[rlen] = '/';
 	memcpy(rel + at, name, nl + 1);
@@ -235,20 +244,25 @@ static int send_child(struct sender *s, int dfd, const char *name, char *rel, si
 		char target[AL_CP_PATH_MAX + 1];
 		ssize_t n = readlinkat(dfd, name, target, sizeof target);
 		if (n < 0 || n > AL_CP_PATH_MAX)
-			r = al_error_set(s->err, n < 0 ? errno : ENAMETOOLONG, "cp", "reading the link %s", rel);
+			r = al_error_set(s->err, n < 0 ? errno : ENAMETOOLONG, "cp",
+			                 "reading the link %s", rel);
 		else {
 			target[n] = '\0';
 			r = n == 0 ? 0 : send_entry(s, 'l', 0777, 0, rel, target);
 		}
 	} else if (S_ISDIR(sb.st_mode)) {
-		_cleanup_close_ int cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0 || fstat(cfd, &sb2) < 0 || sb2.st_ino != sb.st_ino || sb2.st_dev != sb.st_dev)
-			r = al_error_set(s->err, cfd < 0 ? errno : EAGAIN, "cp", "%s: changed while being copied", rel);
+		_cleanup_close_ int cfd =
+		    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0 || fstat(cfd, &sb2) < 0 || sb2.st_ino != sb.st_ino ||
+		    sb2.st_dev != sb.st_dev)
+			r = al_error_set(s->err, cfd < 0 ? errno : EAGAIN, "cp",
+			                 "%s: changed while being copied", rel);
 		else if (pseudo_fs(cfd)) {
 			s->st->skipped++;
 			r = 0;
 		} else if (depth >= AL_CP_MAX_DEPTH)
-			r = al_error_set(s->err, ELOOP, "cp", "%s: deeper than %d levels", rel, AL_CP_MAX_DEPTH);
+			r = al_error_set(s->err, ELOOP, "cp", "%s: deeper than %d levels", rel,
+			                 AL_CP_MAX_DEPTH);
 		else {
 			r = send_entry(s, 'd', sb.st_mode, 0, rel, NULL);
 			if (r == 0)
@@ -257,12 +271,13 @@ static int send_child(struct sender *s, int dfd, const char *name, char *rel, si
 	} else if (S_ISREG(sb.st_mode)) {
 		/* O_NONBLOCK: a fifo swapped in after the fstatat never blocks us */
 		_cleanup_close_ int ffd =
-			openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		    openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (ffd < 0)
 			r = al_error_errno(s->err, "cp", "opening %s: %s", rel, strerror(errno));
 		else if (fstat(ffd, &sb2) < 0 || !S_ISREG(sb2.st_mode) || sb2.st_ino != sb.st_ino ||
-			 sb2.st_dev != sb.st_dev)
-			r = al_error_set(s->err, EAGAIN, "cp", "%s: changed while being copied", rel);
+		         sb2.st_dev != sb.st_dev)
+			r = al_error_set(s->err, EAGAIN, "cp", "%s: changed while being copied",
+			                 rel);
 		else if (pseudo_fs(ffd)) {
 			s->st->skipped++;
 			r = 0;
@@ -287,15 +302,16 @@ static int send_dir(struct sender *s, int dfd, char *rel, size_t rlen, int depth
 	if (d == NULL) {
 		if (dup >= 0)
 			close(dup);
-		return al_error_errno(s->err, "cp", "reading the directory %s: %s", shown(rel), strerror(errno));
+		return al_error_errno(s->err, "cp", "reading the directory %s: %s", shown(rel),
+		                      strerror(errno));
 	}
 	while (r == 0) {
 		errno = 0;
 		de = readdir(d);
 		if (de == NULL) {
 			if (errno)
-				r = al_error_errno(s->err, "cp", "reading the directory %s: %s", shown(rel),
-						   strerror(errno));
+				r = al_error_errno(s->err, "cp", "reading the directory %s: %s",
+				                   shown(rel), strerror(errno));
 			break;
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -306,8 +322,8 @@ static int send_dir(struct sender *s, int dfd, char *rel, size_t rlen, int depth
 	return r;
 }
 
-int al_cp_send(int fd, int dirfd, const char *path, uint64_t resolve, uint64_t limit, struct al_cp_stats *st,
-	       struct al_error *err)
+int al_cp_send(int fd, int dirfd, const char *path, uint64_t resolve, uint64_t limit,
+               struct al_cp_stats *st, struct al_error *err)
 {
 	struct sender s = {.fd = fd, .limit = limit, .st = st, .err = err};
 	cp_top = path;
@@ -325,8 +341,10 @@ int al_cp_send(int fd, int dirfd, const char *path, uint64_t resolve, uint64_t l
 	} else if (S_ISREG(sb.st_mode)) {
 		ofd = open2(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, resolve);
 	} else {
-		return al_error_set(err, EINVAL, "cp", "%s: not a regular file or a directory (devices, fifos and "
-				    "sockets are never copied)", path);
+		return al_error_set(err, EINVAL, "cp",
+		                    "%s: not a regular file or a directory (devices, fifos and "
+		                    "sockets are never copied)",
+		                    path);
 	}
 	if (ofd < 0)
 		return al_error_errno(err, "cp", "opening %s: %s", path, strerror(errno));
@@ -334,8 +352,9 @@ int al_cp_send(int fd, int dirfd, const char *path, uint64_t resolve, uint64_t l
 	    (sb2.st_mode & S_IFMT) != (sb.st_mode & S_IFMT))
 		return al_error_set(err, EAGAIN, "cp", "%s: changed while being copied", path);
 	if (pseudo_fs(ofd))
-		return al_error_set(err, EINVAL, "cp", "%s: on a kernel pseudo file system (proc, sys...): not copied",
-				    path);
+		return al_error_set(err, EINVAL, "cp",
+		                    "%s: on a kernel pseudo file system (proc, sys...): not copied",
+		                    path);
 	if (S_ISREG(sb2.st_mode))
 		r = send_file(&s, ofd, &sb2, rel);
 	else {
@@ -372,8 +391,8 @@ static bool name_ok(const char *n)
 	return n[0] && strcmp(n, ".") && strcmp(n, "..") && strchr(n, '/') == NULL;
 }
 
-int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, int *parent, char name[256],
-	       struct al_error *err)
+int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, int *parent,
+               char name[256], struct al_error *err)
 {
 	_cleanup_free_ char *p = strdup(path);
 	_cleanup_close_ int fd = -1;
@@ -389,8 +408,9 @@ int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, 
 	if (fd >= 0) {
 		/* an existing directory: into it */
 		if (!name_ok(base))
-			return al_error_set(err, EISDIR, "cp", "%s: Is a directory (name the destination itself)",
-					    path);
+			return al_error_set(err, EISDIR, "cp",
+			                    "%s: Is a directory (name the destination itself)",
+			                    path);
 		snprintf(name, 256, "%s", base);
 		*parent = TAKE_FD(fd);
 		return 0;
@@ -405,7 +425,8 @@ int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, 
 	if (slash == NULL) {
 		fd = open2(dirfd, ".", O_RDONLY | O_DIRECTORY, resolve);
 		if (fd < 0)
-			return al_error_errno(err, "cp", "the current directory: %s", strerror(errno));
+			return al_error_errno(err, "cp", "the current directory: %s",
+			                      strerror(errno));
 		*parent = TAKE_FD(fd);
 		return 0;
 	}
@@ -429,7 +450,8 @@ int al_cp_dest(int dirfd, const char *path, uint64_t resolve, const char *base, 
 			int next = open2(dirfd, p[0] ? p : "/", O_RDONLY | O_DIRECTORY, resolve);
 			if (next < 0 && errno == ENOENT && name_ok(q)) {
 				if (mkdirat(cur, q, 0755) < 0 && errno != EEXIST)
-					return al_error_errno(err, "cp", "making %s: %s", p, strerror(errno));
+					return al_error_errno(err, "cp", "making %s: %s", p,
+					                      strerror(errno));
 				next = open2(dirfd, p, O_RDONLY | O_DIRECTORY, resolve);
 			}
 			if (next < 0)
@@ -454,11 +476,11 @@ struct receiver {
 	uint64_t limit;
 	struct al_cp_stats *st;
 	struct al_error *err;
-	int top;            /* the temporary top directory, or -1 */
+	int top; /* the temporary top directory, or -1 */
 	struct {
 		char *rel;
 		mode_t mode;
-	} *dirs;
+	} * dirs;
 	size_t n_dirs, cap_dirs;
 };
 
@@ -488,8 +510,9 @@ static int recv_data(struct receiver *v, int ffd, uint64_t size, const char *rel
 	char a[32];
 	if (v->st->bytes + size > v->limit || size > v->limit) {
 		fmt_size(v->limit, a, sizeof a);
-		return al_error_set(v->err, EFBIG, "cp", "%s: the copy would pass its limit of %s (--max-size)",
-				    shown(rel), a);
+		return al_error_set(v->err, EFBIG, "cp",
+		                    "%s: the copy would pass its limit of %s (--max-size)",
+		                    shown(rel), a);
 	}
 	while (size > 0) {
 		uint8_t type;
@@ -499,13 +522,15 @@ static int recv_data(struct receiver *v, int ffd, uint64_t size, const char *rel
 		if (r < 0)
 			return r;
 		if (type != AL_FR_CP_DATA || n > size)
-			return al_error_set(v->err, EPROTO, "cp", "%s: malformed copy stream", shown(rel));
+			return al_error_set(v->err, EPROTO, "cp", "%s: malformed copy stream",
+			                    shown(rel));
 		while (n > 0) {
 			ssize_t w = write(ffd, p, n);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				return al_error_errno(v->err, "cp", "writing %s: %s", shown(rel), strerror(errno));
+				return al_error_errno(v->err, "cp", "writing %s: %s", shown(rel),
+				                      strerror(errno));
 			p += w;
 			n -= (size_t)w;
 			size -= (uint64_t)w;
@@ -543,7 +568,8 @@ static int make_entry(struct receiver *v, int pfd, const char *name, const struc
 {
 	if (e->kind == 'd') {
 		if (mkdirat(pfd, name, 0700) < 0)
-			return al_error_errno(v->err, "cp", "making %s: %s", shown(e->rel), strerror(errno));
+			return al_error_errno(v->err, "cp", "making %s: %s", shown(e->rel),
+			                      strerror(errno));
 		if (v->n_dirs == v->cap_dirs) {
 			size_t nc = v->cap_dirs ? v->cap_dirs * 2 : 64;
 			void *nd = realloc(v->dirs, nc * sizeof *v->dirs);
@@ -561,12 +587,15 @@ static int make_entry(struct receiver *v, int pfd, const char *name, const struc
 	}
 	if (e->kind == 'l') {
 		if (symlinkat(e->link, pfd, name) < 0)
-			return al_error_errno(v->err, "cp", "making the link %s: %s", shown(e->rel), strerror(errno));
+			return al_error_errno(v->err, "cp", "making the link %s: %s", shown(e->rel),
+			                      strerror(errno));
 		return 0;
 	}
-	_cleanup_close_ int ffd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int ffd =
+	    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (ffd < 0)
-		return al_error_errno(v->err, "cp", "creating %s: %s", shown(e->rel), strerror(errno));
+		return al_error_errno(v->err, "cp", "creating %s: %s", shown(e->rel),
+		                      strerror(errno));
 	int r = recv_data(v, ffd, e->size, e->rel);
 	if (r < 0)
 		return r;
@@ -604,7 +633,7 @@ static void remove_tree(int pfd, const char *name, int depth)
 }
 
 int al_cp_recv(int fd, struct al_frame_reader *rd, int parent, const char *name, uint64_t limit,
-	       struct al_cp_stats *st, struct al_error *err)
+               struct al_cp_stats *st, struct al_error *err)
 {
 	struct receiver v = {.fd = fd, .rd = rd, .limit = limit, .st = st, .err = err, .top = -1};
 	struct al_cp_entry e;
@@ -626,8 +655,8 @@ int al_cp_recv(int fd, struct al_frame_reader *rd, int parent, const char *name,
 		return al_error_set(err, EACCES, "cp", "%s: Permission denied", name);
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		return al_error_errno(err, "cp", "getrandom");
-	snprintf(tmp, sizeof tmp, ".airlock-cp.%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-		 rnd[5]);
+	snprintf(tmp, sizeof tmp, ".airlock-cp.%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+	         rnd[3], rnd[4], rnd[5]);
 	r = peer_frame(&v, &type, &p, &n);
 	if (r < 0)
 		return r;
@@ -647,18 +676,21 @@ int al_cp_recv(int fd, struct al_frame_reader *rd, int parent, const char *name,
 			break;
 		if (type == AL_FR_CP_END)
 			break;
-		if (type != AL_FR_CP_ENTRY || al_cp_entry_parse(p, n, &e) < 0 || e.rel[0] == '\0' || v.top < 0) {
+		if (type != AL_FR_CP_ENTRY || al_cp_entry_parse(p, n, &e) < 0 || e.rel[0] == '\0' ||
+		    v.top < 0) {
 			r = al_error_set(err, EPROTO, "cp", "malformed copy stream");
 			break;
 		}
 		if (++st->entries > AL_CP_MAX_ENTRIES) {
-			r = al_error_set(err, E2BIG, "cp", "more than %u entries", AL_CP_MAX_ENTRIES);
+			r = al_error_set(err, E2BIG, "cp", "more than %u entries",
+			                 AL_CP_MAX_ENTRIES);
 			break;
 		}
 		const char *last;
 		int pfd = walk_parent(&v, e.rel, &last);
 		if (pfd < 0) {
-			r = al_error_set(err, EPROTO, "cp", "%s: its directory is not in the copy", e.rel);
+			r = al_error_set(err, EPROTO, "cp", "%s: its directory is not in the copy",
+			                 e.rel);
 			break;
 		}
 		r = make_entry(&v, pfd, last, &e);
@@ -673,9 +705,12 @@ int al_cp_recv(int fd, struct al_frame_reader *rd, int parent, const char *name,
 		}
 		const char *last;
 		int pfd = walk_parent(&v, v.dirs[i].rel, &last);
-		int dfd = pfd < 0 ? -1 : openat(pfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int dfd = pfd < 0
+		              ? -1
+		              : openat(pfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0 || fchmod(dfd, v.dirs[i].mode) < 0)
-			r = al_error_errno(err, "cp", "chmod %s: %s", v.dirs[i].rel, strerror(errno));
+			r = al_error_errno(err, "cp", "chmod %s: %s", v.dirs[i].rel,
+			                   strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
 		if (pfd >= 0)
@@ -683,9 +718,11 @@ int al_cp_recv(int fd, struct al_frame_reader *rd, int parent, const char *name,
 	}
 	if (r == 0 && renameat(parent, tmp, parent, name) < 0) {
 		if (errno == ENOTEMPTY || errno == EEXIST)
-			r = al_error_errno(err, "cp", "%s: a directory that is not empty is in the way", name);
+			r = al_error_errno(err, "cp",
+			                   "%s: a directory that is not empty is in the way", name);
 		else
-			r = al_error_errno(err, "cp", "renaming into %s: %s", name, strerror(errno));
+			r = al_error_errno(err, "cp", "renaming into %s: %s", name,
+			                   strerror(errno));
 	}
 	if (r < 0 && made)
 		remove_tree(parent, tmp, 0);

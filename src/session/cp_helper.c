@@ -28,7 +28,8 @@
 
 enum { FD_CLIENT = 3, FD_ROOT = 4, FD_REPORT = 5 };
 
-static int become_sandbox_user(const struct al_supervisor *s, const char *user, struct al_error *err)
+static int become_sandbox_user(const struct al_supervisor *s, const char *user,
+                               struct al_error *err)
 {
 	uint32_t in_uid = s->spec->uid, in_gid = s->spec->gid;
 	if (user[0]) {
@@ -38,8 +39,9 @@ static int become_sandbox_user(const struct al_supervisor *s, const char *user, 
 	if (s->plan->rootless) {
 		/* one uid is mapped: the caller's, the sandbox's user */
 		if (user[0] && in_uid != s->spec->uid)
-			return al_error_set(err, EPERM, "cp", "--user: a rootless session maps one uid: only the "
-					    "sandbox's own user exists");
+			return al_error_set(err, EPERM, "cp",
+			                    "--user: a rootless session maps one uid: only the "
+			                    "sandbox's own user exists");
 		return 0;
 	}
 	/* no capability at all, even for root: as root of the sandbox cp
@@ -47,16 +49,18 @@ static int become_sandbox_user(const struct al_supervisor *s, const char *user, 
 	uid_t uid = s->plan->host_uid + in_uid;
 	gid_t gid = s->plan->host_gid + in_gid;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return al_error_errno(err, "cp", "taking the sandbox user's identity: %s", strerror(errno));
+		return al_error_errno(err, "cp", "taking the sandbox user's identity: %s",
+		                      strerror(errno));
 	/* setresuid away from 0 cleared every capability; make sure */
 	if (getuid() != uid || geteuid() != uid || getegid() != gid || setresuid(0, 0, 0) == 0)
 		return al_error_set(err, EPERM, "cp", "the copy helper kept privileges");
 	return 0;
 }
 
-__attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int client_fd, int root_fd,
-						   int report_fd, bool in, uint64_t limit, const char *path,
-						   const char *base, const char *user)
+__attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int client_fd,
+                                                   int root_fd, int report_fd, bool in,
+                                                   uint64_t limit, const char *path,
+                                                   const char *base, const char *user)
 {
 	struct al_cp_result res;
 	struct al_cp_stats st = {0};
@@ -106,7 +110,7 @@ __attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int 
 	}
 	if (r == 0) {
 		int n = snprintf(text, sizeof text, "%llu %llu %llu", (unsigned long long)st.bytes,
-				 (unsigned long long)st.files, (unsigned long long)st.skipped);
+		                 (unsigned long long)st.files, (unsigned long long)st.skipped);
 		if (al_frame_write(FD_CLIENT, AL_FR_CP_DONE, text, (size_t)n) < 0) {
 			r = -EPIPE;
 			snprintf(err.msg, sizeof err.msg, "the client went away before the end");

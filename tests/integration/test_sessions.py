@@ -94,8 +94,10 @@ def test_execs_keep_state(session):
     r = session.exec("sh", "-c", "cat /tmp/state /tmp/env")
     assert r.rc == 0 and r.stdout == b"one\nbar\n", r.describe()
     # a background process started with nohup keeps running after its exec
-    r = session.exec("sh", "-c", "nohup sh -c 'while :; do date +%s%N > /tmp/tick; sleep 0.05; done' "
-                     ">/dev/null 2>&1 & echo started")
+    # (written beside and renamed: a plain `>` truncates first, and a read
+    # between the truncation and the write would see an empty file)
+    r = session.exec("sh", "-c", "nohup sh -c 'while :; do date +%s%N > /tmp/tick.n; mv /tmp/tick.n /tmp/tick; "
+                     "sleep 0.05; done' >/dev/null 2>&1 & echo started")
     assert r.rc == 0 and r.stdout == b"started\n", r.describe()
     assert wait_until(lambda: session.exec("cat", "/tmp/tick").stdout)
     a = session.exec("cat", "/tmp/tick").stdout
