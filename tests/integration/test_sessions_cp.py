@@ -225,3 +225,27 @@ def test_another_uid_cannot_copy(airlock, sess, tmp_path):
         assert r.returncode == 125, (r.returncode, r.stderr)
     assert not (d / "x").exists()
     assert sh(sess, "test -e /tmp/theirs; echo $?").strip() == "1"
+
+
+def test_a_canary_copied_out_trips_the_wire(airlock, tmp_path):
+    """An agent can bait the harness: a file it is asked for becomes a link
+    to a canary. cp reads inside as the sandbox's user, so the canary's
+    watch sees it like any read: rootful (fanotify permission events) the
+    open is refused and nothing leaves; the default rule kills the session.
+    Rootless canaries are inotify, after the fact: the session is killed
+    but the bytes may already have been copied (docs/tripwires.md)."""
+    spec = tmp_path / "can.yaml"
+    spec.write_text("canaries:\n  - kind: aws-credentials\n")
+    s = Session(airlock, "--spec", spec)
+    r = s.exec("sh", "-c", "ln -s ~/.aws/credentials /tmp/report.txt")
+    assert r.rc == 0, r.describe()
+    out = tmp_path / "report.txt"
+    r = cp(airlock, f"{s.id}:/tmp/report.txt", out)
+    from test_sessions import wait_until
+    assert wait_until(lambda: any(x["type"] == "run_end" for x in s.records()), 20)
+    recs = s.records()
+    assert any(x["type"] == "rule_fired" and x.get("event") == "canary" for x in recs), recs[-5:]
+    end = [x for x in recs if x["type"] == "run_end"][0]
+    assert end["verdict"] == "policy", end
+    if not is_rootless():
+        assert r.rc == 125 and not out.exists(), r.describe()
