@@ -254,6 +254,9 @@ def test_user_rootless_only_the_sandbox_user(airlock, session):
     r = session.exec("id", "-u", opts=("--user", "root"))
     assert r.rc == 125 and b"rootless session maps one uid" in r.stderr, r.describe()
     assert session.exec("id", "-u", opts=("--user", "agent")).rc == 0
+    r = airlock.run("cp", "--user", "root", "/etc/hostname", f"{session.id}:/tmp/h")
+    assert r.rc == 125 and b"rootless session maps one uid" in r.stderr, r.describe()
+    assert session.exec("test", "-e", "/tmp/h").rc == 1
 
 
 def test_session_keys_in_the_spec(airlock, airlock_works, tmp_path):
