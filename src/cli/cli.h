@@ -16,6 +16,8 @@ int al_cmd_rm(int argc, char **argv);      /* cmd_session.c */
 /* cmd_oci.c: the runc command line; argv[0] is the program or "oci",
  * name is what messages call it. */
 int al_cmd_oci(int argc, char **argv, const char *name);
+int al_cmd_cp(int argc, char **argv);      /* cmd_session.c */
+int al_cmd_shell(int argc, char **argv);   /* cmd_session.c */
 void al_cli_usage_run(FILE *out);          /* options.c */
 
 /* Options of `airlock run` that are not part of the spec. */

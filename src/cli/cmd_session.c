@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "evidence/jscan.h"
 #include "session/control.h"
+#include "session/copy.h"
 #include "session/proto.h"
 #include "session/session.h"
 #include "util/escape.h"
@@ -41,7 +44,7 @@ int al_cmd_create(int argc, char **argv)
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
 	char id[40], dir[200];
 	uint64_t lifetime = 0;
-	bool json = false;
+	bool json = false, idle_given = false;
 	int n = 0, r;
 
 	if (rest == NULL)
@@ -67,8 +70,10 @@ int al_cmd_create(int argc, char **argv)
 			int bad = 0;
 			if (strcmp(a, "--name") == 0)
 				so.name = v;
-			else if (strcmp(a, "--idle-timeout") == 0)
+			else if (strcmp(a, "--idle-timeout") == 0) {
 				bad = al_parse_duration(v, &so.idle_timeout_ns) < 0;
+				idle_given = true;
+			}
 			else if (strcmp(a, "--max-lifetime") == 0)
 				bad = al_parse_duration(v, &lifetime) < 0 || lifetime == 0;
 			else
@@ -99,6 +104,11 @@ int al_cmd_create(int argc, char **argv)
 		al_spec_free(&spec);
 		return 0;
 	}
+	/* the spec's session keys, then the command line's options */
+	if (spec.session.idle_timeout_set && !idle_given)
+		so.idle_timeout_ns = spec.session.idle_timeout_ns;
+	if (spec.session.max_lifetime_set)
+		spec.limits.timeout_ns = spec.session.max_lifetime_ns;
 	if (lifetime)
 		spec.limits.timeout_ns = lifetime;
 	if (spec.log.path == NULL && spec.log.sink == NULL) {
@@ -299,9 +309,32 @@ static void json_bytes(struct al_json *j, const char *key, const struct collecte
 	al_json_kv_bool(j, flag, !text);
 }
 
+static volatile sig_atomic_t winch;
+static struct termios tty_saved;
+static bool tty_raw;
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	winch = 1;
+}
+
+static void send_winsize(int fd)
+{
+	struct winsize ws;
+	uint8_t b[4];
+	if (ioctl(isatty(0) ? 0 : 1, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0)
+		return;
+	b[0] = (uint8_t)ws.ws_row;
+	b[1] = (uint8_t)(ws.ws_row >> 8);
+	b[2] = (uint8_t)ws.ws_col;
+	b[3] = (uint8_t)(ws.ws_col >> 8);
+	al_frame_write(fd, AL_FR_WINSIZE, b, sizeof b);
+}
+
 static void exec_usage(FILE *f)
 {
-	fputs("usage: airlock exec ID|NAME [-i] [-e K=V]... [-w DIR] [--user UID|NAME] [--timeout D]\n"
+	fputs("usage: airlock exec ID|NAME [-i] [-t] [-e K=V]... [-w DIR] [--user UID|NAME] [--timeout D]\n"
 	      "                    [--max-output N] [--json] -- CMD [ARG...]\n",
 	      f);
 }
@@ -313,7 +346,7 @@ int al_cmd_exec(int argc, char **argv)
 	struct al_frame_reader rd = {0};
 	struct collected out = {0}, errb = {0};
 	struct al_exit_info x;
-	bool json = false, in = false, got_exit = false;
+	bool json = false, in = false, got_exit = false, tty = false;
 	char dir[200], id[64];
 	uint8_t *enc = NULL;
 	size_t enclen;
@@ -342,9 +375,9 @@ int al_cmd_exec(int argc, char **argv)
 		} else if (strcmp(a, "--json") == 0) {
 			json = true;
 		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--tty") == 0) {
-			al_escape_printf(stderr, "airlock: exec -t: not supported by this version\n");
-			free(rq);
-			return AL_EXIT_SETUP;
+			tty = true;
+		} else if (strcmp(a, "-it") == 0 || strcmp(a, "-ti") == 0) {
+			tty = in = true;
 		} else if (v == NULL) {
 			al_escape_printf(stderr, "airlock: exec: %s: missing argument or unknown option\n", a);
 			free(rq);
@@ -390,7 +423,17 @@ int al_cmd_exec(int argc, char **argv)
 	}
 	for (; i < argc && rq->argc < AL_EXEC_ARGS_MAX; i++)
 		rq->argv[rq->argc++] = argv[i];
-	rq->flags = (in ? AL_EXEC_STDIN : 0) | (json ? AL_EXEC_KEEP_TAIL : 0);
+	rq->flags = (in ? AL_EXEC_STDIN : 0) | (json ? AL_EXEC_KEEP_TAIL : 0) | (tty ? AL_EXEC_TTY : 0);
+	/* -t: the caller's TERM, unless -e gave one (the terminal is the caller's kind) */
+	char termvar[128];
+	if (tty && getenv("TERM") && rq->envc < AL_EXEC_ARGS_MAX) {
+		bool given = false;
+		for (uint32_t k = 0; k < rq->envc; k++)
+			given = given || strncmp(rq->env[k], "TERM=", 5) == 0;
+		snprintf(termvar, sizeof termvar, "TERM=%s", getenv("TERM"));
+		if (!given && strlen(getenv("TERM")) < 100)
+			rq->env[rq->envc++] = termvar;
+	}
 	if (al_session_dir(dir, sizeof dir, false, &err) < 0 || resolve(dir, argv[1], id, &err) < 0 ||
 	    (fd = al_session_connect(dir, id, &err)) < 0)
 		goto out_err;
@@ -400,8 +443,26 @@ int al_cmd_exec(int argc, char **argv)
 		goto out_err;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (tty) {
+		/* the caller's terminal in raw mode while the command has it,
+		 * its size now and on every SIGWINCH */
+		struct sigaction sa = {.sa_handler = on_winch};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGWINCH, &sa, NULL);
+		if (isatty(0) && tcgetattr(0, &tty_saved) == 0) {
+			struct termios raw = tty_saved;
+			cfmakeraw(&raw);
+			if (tcsetattr(0, TCSADRAIN, &raw) == 0)
+				tty_raw = true;
+		}
+		send_winsize(fd);
+	}
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = in ? 0 : -1, .events = POLLIN}};
+		if (winch) {
+			winch = 0;
+			send_winsize(fd);
+		}
 		uint8_t type;
 		const uint8_t *pl;
 		size_t n;
@@ -455,6 +516,10 @@ int al_cmd_exec(int argc, char **argv)
 				break;
 		}
 	}
+	if (tty_raw) {
+		tcsetattr(0, TCSADRAIN, &tty_saved);
+		tty_raw = false;
+	}
 	if (!got_exit) {
 		al_error_set(&err, EPIPE, "exec", "the session ended before the command did");
 		goto out_err;
@@ -495,6 +560,10 @@ int al_cmd_exec(int argc, char **argv)
 	}
 	goto out;
 out_err:
+	if (tty_raw) {
+		tcsetattr(0, TCSADRAIN, &tty_saved);
+		tty_raw = false;
+	}
 	status = AL_EXIT_SETUP;
 	al_escape_printf(stderr, "airlock: %s\n", err.msg);
 out:
@@ -682,4 +751,218 @@ int al_cmd_rm(int argc, char **argv)
 		if (remove_one(dir, argv[i], false) != 0)
 			rc = AL_EXIT_SETUP;
 	return rc;
+}
+
+/* ---- cp ---------------------------------------------------------------------- */
+
+static void cp_usage(FILE *f)
+{
+	fputs("usage: airlock cp [-T] [--user root|UID] [--max-size N] [--json] LOCAL ID:PATH\n"
+	      "       airlock cp [-T] [--user root|UID] [--max-size N] [--json] ID:PATH LOCAL\n",
+	      f);
+}
+
+/* ID:PATH names a session's path when the part before the first ':' is a
+ * session id or name (no '/'); write ./a:b for a local name with a colon. */
+static bool cp_remote(const char *arg, char sess[64], const char **path)
+{
+	const char *colon = strchr(arg, ':');
+	if (colon == NULL || colon == arg || (size_t)(colon - arg) >= 64 || colon[1] == '\0')
+		return false;
+	snprintf(sess, 64, "%.*s", (int)(colon - arg), arg);
+	if (!al_session_name_ok(sess))
+		return false;
+	*path = colon + 1;
+	return true;
+}
+
+/* The sandbox side's last word: DONE (its counts) or an ERROR. */
+static int cp_done(int fd, struct al_frame_reader *rd, struct al_cp_stats *peer, struct al_error *err)
+{
+	uint8_t type;
+	const uint8_t *p;
+	size_t n;
+	int r = read_frame(fd, rd, &type, &p, &n);
+	if (r <= 0)
+		return al_error_set(err, EPIPE, "cp", "the session ended the copy without a word");
+	if (type == AL_FR_ERROR)
+		return al_error_set(err, EIO, "cp", "%.*s", (int)(n < 400 ? n : 400), (const char *)p);
+	if (type != AL_FR_CP_DONE || n >= 96)
+		return al_error_set(err, EPROTO, "cp", "unexpected reply");
+	char text[96];
+	unsigned long long b = 0, f = 0, sk = 0;
+	memcpy(text, p, n);
+	text[n] = '\0';
+	if (sscanf(text, "%llu %llu %llu", &b, &f, &sk) != 3)
+		return al_error_set(err, EPROTO, "cp", "unexpected reply");
+	peer->bytes = b;
+	peer->files = f;
+	peer->skipped = sk;
+	return 0;
+}
+
+int al_cmd_cp(int argc, char **argv)
+{
+	struct al_error err = {0};
+	struct al_frame_reader rd = {0};
+	struct al_cp_stats st = {0}, peer = {0};
+	struct al_cp_request rq = {.limit = AL_CP_LIMIT_DEFAULT, .base = "", .user = ""};
+	const char *args[2], *rpath = NULL;
+	char sess[64], dir[200], id[64], base[256], name[256];
+	bool json = false, out_dir, exact = false;
+	uint8_t *enc = NULL;
+	size_t enclen;
+	int i, na = 0, fd = -1, parent = -1, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cp_usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "-T") == 0 || strcmp(a, "--no-target-directory") == 0) {
+			exact = true;
+		} else if ((strcmp(a, "--user") == 0 || strcmp(a, "-u") == 0) && i + 1 < argc) {
+			rq.user = argv[++i];
+		} else if (strcmp(a, "--max-size") == 0 && i + 1 < argc) {
+			if (al_parse_size(argv[++i], &rq.limit) < 0 || rq.limit == 0) {
+				al_escape_printf(stderr, "airlock: cp --max-size %s: invalid size\n", argv[i]);
+				return AL_EXIT_SETUP;
+			}
+		} else if (strcmp(a, "--") == 0) {
+			for (i++; i < argc && na < 2; i++)
+				args[na++] = argv[i];
+			if (i < argc)
+				na = 3;
+			break;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			al_escape_printf(stderr, "airlock: cp: unknown option %s\n", a);
+			return AL_EXIT_SETUP;
+		} else if (na < 2) {
+			args[na++] = a;
+		} else {
+			na = 3;
+		}
+	}
+	if (na != 2) {
+		cp_usage(stderr);
+		return AL_EXIT_SETUP;
+	}
+	bool r0 = cp_remote(args[0], sess, &rpath), r1 = false;
+	if (!r0)
+		r1 = cp_remote(args[1], sess, &rpath);
+	if (r0 == r1) {
+		al_escape_printf(stderr, "airlock: cp: exactly one of the two must be ID:PATH\n");
+		return AL_EXIT_SETUP;
+	}
+	out_dir = r0; /* copying out of the session */
+	rq.path = rpath;
+	if (out_dir) {
+		/* where it lands, before asking: parents made, never through a
+		 * link the sandbox could have named (every name below the
+		 * destination is made by us, relative to held directories) */
+		al_cp_basename(rpath, base);
+		if (exact)
+			base[0] = '\0';
+		if (al_cp_dest(AT_FDCWD, args[1], 0, base, &parent, name, &err) < 0)
+			goto out_err;
+	} else {
+		al_cp_basename(args[0], base);
+		rq.base = exact ? "" : base;
+	}
+	if (al_session_dir(dir, sizeof dir, false, &err) < 0 || resolve(dir, sess, id, &err) < 0 ||
+	    (fd = al_session_connect(dir, id, &err)) < 0)
+		goto out_err;
+	signal(SIGPIPE, SIG_IGN);
+	if (al_cp_request_encode(&rq, &enc, &enclen) < 0 ||
+	    al_frame_write(fd, out_dir ? AL_FR_CP_OUT : AL_FR_CP_IN, enc, enclen) < 0) {
+		al_error_set(&err, EIO, "cp", "sending the request");
+		goto out_err;
+	}
+	if (out_dir) {
+		r = al_cp_recv(fd, &rd, parent, name, rq.limit, &st, &err);
+		if (r == 0)
+			r = cp_done(fd, &rd, &peer, &err);
+	} else {
+		uint8_t type;
+		const uint8_t *p;
+		size_t n;
+		r = read_frame(fd, &rd, &type, &p, &n);
+		if (r > 0 && type == AL_FR_ERROR)
+			r = al_error_set(&err, EIO, "cp", "%.*s", (int)(n < 400 ? n : 400), (const char *)p);
+		else if (r <= 0 || type != AL_FR_CP_READY)
+			r = al_error_set(&err, EPROTO, "cp", "the session did not take the copy");
+		else
+			r = 0;
+		if (r == 0) {
+			r = al_cp_send(fd, AT_FDCWD, args[0], 0, rq.limit, &st, &err);
+			if (r < 0 && err.code != EPIPE) {
+				/* our side failed: the sandbox side drops what it built */
+				al_frame_write(fd, AL_FR_ERROR, err.msg, strlen(err.msg));
+			} else if (r < 0) {
+				struct al_error e2 = {0};
+				if (cp_done(fd, &rd, &peer, &e2) < 0 && e2.code == EIO)
+					err = e2;
+			}
+		}
+		if (r == 0)
+			r = cp_done(fd, &rd, &peer, &err);
+	}
+	if (r < 0)
+		goto out_err;
+	if (json)
+		printf("{\"bytes\":%llu,\"files\":%llu,\"skipped\":%llu}\n", (unsigned long long)st.bytes,
+		       (unsigned long long)st.files, (unsigned long long)(out_dir ? st.skipped : peer.skipped) +
+		       (out_dir ? peer.skipped : st.skipped));
+	else if (st.skipped + peer.skipped)
+		al_escape_printf(stderr, "airlock: cp: %llu entries not copied (devices, fifos, sockets, kernel "
+				 "file systems)\n", (unsigned long long)(st.skipped + peer.skipped));
+	free(enc);
+	al_frame_reader_free(&rd);
+	close(fd);
+	if (parent >= 0)
+		close(parent);
+	return 0;
+out_err:
+	free(enc);
+	al_frame_reader_free(&rd);
+	if (fd >= 0)
+		close(fd);
+	if (parent >= 0)
+		close(parent);
+	al_escape_printf(stderr, "airlock: cp: %s\n", err.msg);
+	return AL_EXIT_SETUP;
+}
+
+/* ---- shell ----------------------------------------------------------------- */
+
+/* `airlock shell ID [--user U]`: an interactive login shell on a pty made
+ * inside the sandbox (exec -t -i); bash when the sandbox has it. */
+int al_cmd_shell(int argc, char **argv)
+{
+	static char *login = "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi";
+	char *args[16];
+	int n = 0;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    (argc != 2 && !(argc == 4 && (strcmp(argv[2], "--user") == 0 || strcmp(argv[2], "-u") == 0)))) {
+		fputs("usage: airlock shell ID|NAME [--user UID|NAME]\n", argc < 2 ? stderr : stdout);
+		return argc < 2 || (argc >= 2 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) ? AL_EXIT_SETUP
+												     : 0;
+	}
+	args[n++] = "exec";
+	args[n++] = argv[1];
+	args[n++] = "-t";
+	args[n++] = "-i";
+	if (argc == 4) {
+		args[n++] = "--user";
+		args[n++] = argv[3];
+	}
+	args[n++] = "--";
+	args[n++] = "/bin/sh";
+	args[n++] = "-c";
+	args[n++] = login;
+	args[n] = NULL;
+	return al_cmd_exec(n, args);
 }

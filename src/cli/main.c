@@ -19,9 +19,11 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  run [OPTIONS] [--spec FILE] -- CMD [ARG...]   run CMD in a fresh sandbox\n"
 	      "  create [--name N] [OPTIONS]                    start a session sandbox; prints its id\n"
-	      "  exec ID [-i] [-e K=V] [-w DIR] [--json] -- CMD   run CMD in a session\n"
+	      "  exec ID [-i] [-t] [-e K=V] [-w DIR] [--user U] [--json] -- CMD   run CMD in a session\n"
+	      "  shell ID [--user U]                           an interactive login shell in a session\n"
 	      "  ls [--json]                                   list your sessions\n"
 	      "  rm ID... | --all                              remove sessions (verified teardown)\n"
+	      "  cp SRC DST (one of them ID:PATH)              copy files into or out of a session\n"
 	      "  keygen [-o PREFIX]                            write an Ed25519 key pair for log signing\n"
 	      "  log verify FILE [--pubkey K]                  verify a run's event log\n"
 	      "  log show FILE                                 print a run's timeline\n"
@@ -88,6 +90,10 @@ int main(int argc, char **argv)
 		return al_cmd_ls(argc - 1, argv + 1);
 	if (strcmp(cmd, "rm") == 0)
 		return al_cmd_rm(argc - 1, argv + 1);
+	if (strcmp(cmd, "cp") == 0)
+		return al_cmd_cp(argc - 1, argv + 1);
+	if (strcmp(cmd, "shell") == 0)
+		return al_cmd_shell(argc - 1, argv + 1);
 	if (strcmp(cmd, "keygen") == 0)
 		return al_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ struct init_ctx {
 	int upper_fd;     /* workspace overlay upper dir, for the supervisor */
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
+	int root_fd;      /* sessions: the sandbox's root, for `airlock cp` */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 	int cg_fds[AL_MAX_CGROUP_TASKS_FDS]; /* v1: the run's cgroup "tasks" files */
@@ -311,7 +313,12 @@ static int step_rlimits(struct init_ctx *c)
 
 static int step_drop_privileges(struct init_ctx *c)
 {
-	int r = al_caps_child_setup(c->plan, &c->err);
+	/* A rootful session's init stays root of the user namespace with a
+	 * small set of capabilities that only reach the sandbox's own ids, so
+	 * that it can start `--user root` (and other users') commands; every
+	 * command takes its identity when forked (session_cmd_child). */
+	int r = c->plan->session && !c->plan->rootless ? al_caps_child_setup_session_root(c->plan, &c->err)
+						       : al_caps_child_setup(c->plan, &c->err);
 	if (r < 0)
 		return r;
 	/* Non-dumpable: the workload runs as the same uid, and must not reach
@@ -361,9 +368,25 @@ static int step_disk_handles(struct init_ctx *c)
 	return 0;
 }
 
+/* Sessions: a handle on the sandbox's root, so `airlock cp` can resolve
+ * paths from it (openat2 RESOLVE_IN_ROOT) as the sandbox sees them. O_PATH:
+ * the supervisor reads and writes nothing through it itself; its copy
+ * helper does, as the sandbox's user. Right after the pivot, the root is
+ * the one every command will have (nothing inside can pivot again). */
+static int step_root_handle(struct init_ctx *c)
+{
+	if (!c->plan->session)
+		return 0;
+	c->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->root_fd < 0)
+		return al_error_errno(&c->err, "init", "opening the new root");
+	return 0;
+}
+
 /* Hand the supervisor the descriptors it watches from outside; m.text
  * names each one's kind in order: L listener, U workspace upper layer,
- * D writable area (in plan->disk_areas order). */
+ * D writable area (in plan->disk_areas order), C canary, R the root
+ * (sessions). */
 static int step_handover(struct init_ctx *c)
 {
 	struct al_msg m = {.type = AL_MSG_FDS};
@@ -390,6 +413,10 @@ static int step_handover(struct init_ctx *c)
 		m.text[n] = 'C';
 		fds[n++] = c->canary_fds[i];
 	}
+	if (c->root_fd >= 0) {
+		m.text[n] = 'R';
+		fds[n++] = c->root_fd;
+	}
 	if (n == 0)
 		return 0;
 	m.status = n;
@@ -405,7 +432,7 @@ static int step_handover(struct init_ctx *c)
 		return al_error_errno(&c->err, "init", "handing descriptors to the supervisor");
 	while (n > 0)
 		close(fds[--n]);
-	c->listener_fd = c->upper_fd = -1;
+	c->listener_fd = c->upper_fd = c->root_fd = -1;
 	return 0;
 }
 
@@ -503,6 +530,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_MOUNTS, step_workspace_handle},
 	{AL_STAGE_PIVOT, step_pivot},
 	{AL_STAGE_PIVOT, step_disk_handles},
+	{AL_STAGE_PIVOT, step_root_handle},
 	{AL_STAGE_PIVOT, step_canaries},
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
@@ -680,7 +708,7 @@ static void session_reply(uint32_t type, uint32_t id, int32_t status, int32_t e,
 
 /* Split the request's data into argv, envp and the working directory; the
  * supervisor built it, but it is checked anyway (bounds, NULs, counts). */
-static int session_parse(const struct al_init_req *q, const char **cwd, const char **path)
+static int session_parse(const struct al_init_req *q, const char **cwd, const char **path, const char **user)
 {
 	const char *p = q->data, *end = q->data + q->len;
 	uint32_t i;
@@ -688,7 +716,7 @@ static int session_parse(const struct al_init_req *q, const char **cwd, const ch
 	if (q->len > sizeof q->data || q->argc == 0 || q->argc > AL_REQ_ARGS_MAX || q->envc > AL_REQ_ARGS_MAX)
 		return -EINVAL;
 	*path = NULL;
-	for (i = 0; i < q->argc + q->envc + 1; i++) {
+	for (i = 0; i < q->argc + q->envc + 2; i++) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
 		if (p >= end || nul == NULL)
 			return -EINVAL;
@@ -698,8 +726,10 @@ static int session_parse(const struct al_init_req *q, const char **cwd, const ch
 			session_envp[i - q->argc] = (char *)p;
 			if (strncmp(p, "PATH=", 5) == 0)
 				*path = p + 5;
-		} else {
+		} else if (i == q->argc + q->envc) {
 			*cwd = p;
+		} else {
+			*user = p;
 		}
 		p = nul + 1;
 	}
@@ -708,23 +738,126 @@ static int session_parse(const struct al_init_req *q, const char **cwd, const ch
 	return 0;
 }
 
+/* `--user`: "" the sandbox's own user; "root"; a uid; or a name in the
+ * sandbox's own /etc/passwd (which root may have changed: read as hostile,
+ * at most 256 KiB, strict fields). The gid is the passwd entry's, else the
+ * uid's. Static buffer: no malloc in the init or its children. */
+static char session_passwd[256 * 1024];
+
+static bool parse_id(const char *p, size_t n, uint32_t *out)
+{
+	uint32_t v = 0;
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (uint32_t)(p[i] - '0');
+	}
+	if (v > 65535)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int session_resolve_user(const struct al_sandbox_plan *plan, const char *user, uid_t *uid, gid_t *gid)
+{
+	uint32_t want_uid = 0;
+	bool by_uid = parse_id(user, strlen(user), &want_uid);
+	ssize_t n = 0;
+	int fd;
+
+	if (user[0] == '\0') {
+		*uid = plan->spec->uid;
+		*gid = plan->spec->gid;
+		return 0;
+	}
+	fd = open("/etc/passwd", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		struct stat sb;
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+			while (n < (ssize_t)sizeof session_passwd - 1) {
+				ssize_t k = read(fd, session_passwd + n, sizeof session_passwd - 1 - (size_t)n);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					break;
+				n += k;
+			}
+		close(fd);
+	}
+	for (const char *l = session_passwd, *end = session_passwd + n; l < end;) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		const char *le = nl ? nl : end, *f[4];
+		size_t k = 0;
+		f[0] = l;
+		for (const char *q = l; q < le && k < 3; q++)
+			if (*q == ':')
+				f[++k] = q + 1;
+		if (k == 3) {
+			const char *uend = memchr(f[2], ':', (size_t)(le - f[2]));
+			const char *gend = uend ? memchr(f[3], ':', (size_t)(le - f[3])) : NULL;
+			uint32_t u, g;
+			size_t namelen = (size_t)(f[1] - 1 - f[0]);
+			if (gend && parse_id(f[2], (size_t)(uend - f[2]), &u) && parse_id(f[3], (size_t)(gend - f[3]), &g)) {
+				if (by_uid ? u == want_uid : (namelen == strlen(user) && memcmp(f[0], user, namelen) == 0)) {
+					*uid = u;
+					*gid = g;
+					return 0;
+				}
+			}
+		}
+		l = le + 1;
+	}
+	if (by_uid) {
+		*uid = *gid = want_uid;
+		return 0;
+	}
+	if (strcmp(user, "root") == 0) {
+		*uid = *gid = 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* The command's process: its own session and process group (a per-command
  * kill reaches everything it started that did not leave the group), stdio
  * from the supervisor's pipes, nothing else. Reports a failure to start as
  * {what, errno} on report_fd (CLOEXEC: EOF means the exec happened). */
-__attribute__((noreturn)) static void session_cmd_child(int fds[3], int report_fd, const char *cwd,
-							const char *path)
+__attribute__((noreturn)) static void session_cmd_child(const struct al_sandbox_plan *plan, int fds[3],
+							int report_fd, const char *cwd, const char *path,
+							const char *user, bool tty)
 {
 	sigset_t none;
 	int sig, rep[2] = {0, 0};
+	uid_t uid;
+	gid_t gid;
 
 	setsid();
+	/* Its identity first (rootful: the init is root of the namespace;
+	 * rootless there is one uid, checked by the supervisor). */
+	if (!plan->rootless) {
+		int r = session_resolve_user(plan, user, &uid, &gid);
+		if (r == 0)
+			r = al_caps_become(uid, gid);
+		if (r < 0) {
+			rep[0] = 2;
+			rep[1] = -r;
+			goto fail;
+		}
+	}
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	if (fds[0] < 0)
 		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fds[0] < 0 || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0) {
+		rep[1] = errno;
+		goto fail;
+	}
+	/* -t: the pty (from the sandbox's own devpts) becomes the controlling
+	 * terminal of the command's new session */
+	if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
 		rep[1] = errno;
 		goto fail;
 	}
@@ -758,12 +891,11 @@ fail:
 static void session_exec(struct init_ctx *c, int fds[3])
 {
 	const struct al_init_req *q = &session_req;
-	const char *cwd = "", *path = NULL;
+	const char *cwd = "", *path = NULL, *user = "";
 	int rep[2] = {0, 0}, pipefd[2], slot = -1, i;
 	ssize_t n;
 	pid_t pid;
 
-	(void)c;
 	for (i = 0; i < SESSION_MAX_CMDS; i++)
 		if (session_cmds[i].pid == 0) {
 			slot = i;
@@ -773,7 +905,7 @@ static void session_exec(struct init_ctx *c, int fds[3])
 		session_reply(AL_MSG_CMD_FAILED, q->id, 0, EAGAIN, "too many commands at once");
 		return;
 	}
-	if (session_parse(q, &cwd, &path) < 0) {
+	if (session_parse(q, &cwd, &path, &user) < 0) {
 		session_reply(AL_MSG_CMD_FAILED, q->id, 0, EINVAL, "malformed request");
 		return;
 	}
@@ -790,7 +922,7 @@ static void session_exec(struct init_ctx *c, int fds[3])
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		session_cmd_child(fds, pipefd[1], cwd, path);
+		session_cmd_child(c->plan, fds, pipefd[1], cwd, path, user, q->sig == AL_REQ_EXEC_TTY);
 	}
 	close(pipefd[1]);
 	do
@@ -800,7 +932,7 @@ static void session_exec(struct init_ctx *c, int fds[3])
 	if (n == (ssize_t)sizeof rep) {
 		waitpid(pid, NULL, 0);
 		session_reply(AL_MSG_CMD_FAILED, q->id, 0, rep[1] ? rep[1] : ENOENT,
-			      rep[0] == 1 ? "chdir" : "exec");
+			      rep[0] == 1 ? "chdir" : rep[0] == 2 ? "user" : "exec");
 		return;
 	}
 	session_cmds[slot].pid = pid;
@@ -920,7 +1052,7 @@ static int setup_fds(struct init_ctx *c)
 
 void al_init_main(const struct al_sandbox_plan *plan)
 {
-	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1};
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1};
 	sigset_t sigs;
 	size_t i;
 

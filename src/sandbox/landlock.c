@@ -177,7 +177,7 @@ static int plan_image_rules(struct al_landlock *ll, const struct al_spec *spec,
 	return r;
 }
 
-static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct al_error *err)
+static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, bool writable_etc, struct al_error *err)
 {
 	static const char *const dev_nodes[] = {"/dev/null",   "/dev/zero",    "/dev/full",
 	                                        "/dev/random", "/dev/urandom", "/dev/tty"};
@@ -190,8 +190,10 @@ static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct
 	if (r == 0)
 		r = plan_image_rules(ll, spec, err);
 	if (r == 0)
-		r = add_rule(ll, "/etc", FS_READ, false, "synthesized configuration: read only",
-		             err);
+		r = writable_etc ? add_rule(ll, "/etc", FS_READ | FS_WRITE, false,
+		                            "a rootful session's own /etc (a tmpfs copy): root may change it", err)
+		                 : add_rule(ll, "/etc", FS_READ, false, "synthesized configuration: read only",
+		                            err);
 	if (r == 0)
 		r = add_rule(ll, "/proc", FS_READ, false, "procfs: read only", err);
 	/* /dev/tty can be absent from the sandbox (no controlling terminal to bind) */
@@ -231,7 +233,8 @@ static int plan_rules(struct al_landlock *ll, const struct al_spec *spec, struct
 	return r;
 }
 
-int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, struct al_error *err)
+int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, bool writable_etc,
+			struct al_error *err)
 {
 	struct al_landlock *ll;
 	long abi;
@@ -283,7 +286,7 @@ int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, st
 		ll->attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
 		ll->attr_size = sizeof ll->attr;
 	}
-	r = plan_rules(ll, spec, err);
+	r = plan_rules(ll, spec, writable_etc, err);
 	if (r < 0) {
 		al_landlock_free(ll);
 		return r;

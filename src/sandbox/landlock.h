@@ -3,6 +3,7 @@
  * the sandbox init after pivot_root (see landlock.c and docs/seccomp.md). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "spec/spec.h"
@@ -19,7 +20,9 @@ struct al_landlock;
  * AL_LANDLOCK_ABI_WANTED is an error unless spec->allow_degraded has
  * AL_DEGRADE_LANDLOCK; then whatever the kernel supports is applied (or
  * nothing, without Landlock). */
-int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, struct al_error *err);
+/* writable_etc: a rootful session's /etc (its own tmpfs) may be written */
+int al_landlock_prepare(struct al_landlock **out, const struct al_spec *spec, bool writable_etc,
+			struct al_error *err);
 
 /* Child: after pivot_root and all mounts, after dropping ids/caps and
  * no_new_privs, before seccomp. Opens each precomputed path (O_PATH), adds

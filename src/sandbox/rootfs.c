@@ -356,6 +356,14 @@ static int plan_etc(struct al_sandbox_plan *p, const char *home, const char *use
 		return al_error_set(err, ENOMEM, "rootfs", "planning /etc");
 
 	r = add(p, (struct al_mount_op){.kind = AL_MNT_DIR, .dst = NR("/etc"), .mode = 0755}, err);
+	/* A rootful session has a root (`exec --user root`) who may change
+	 * /etc (adduser; the next exec's --user NAME reads /etc/passwd): its
+	 * own small tmpfs, root's inside, a copy -- never the host's /etc.
+	 * The pieces bound from the host or the image below stay read-only. */
+	if (r == 0 && p->session && !p->rootless)
+		r = add(p, (struct al_mount_op){.kind = AL_MNT_TMPFS, .dst = NR("/etc"),
+					     .data = "size=16m,nr_inodes=4096,mode=755",
+					     .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC}, err);
 	if (r == 0)
 		r = plan_file(p, NR("/etc/passwd"), passwd, 0644, err);
 	if (r == 0)

@@ -105,12 +105,13 @@ enum { AL_REQ_EXEC = 1, AL_REQ_KILL = 2 };
 struct al_init_req {
 	uint32_t type;
 	uint32_t id;
-	int32_t sig;
+	int32_t sig;        /* KILL: the signal; EXEC: AL_REQ_EXEC_TTY or 0 */
 	uint32_t argc, envc;
 	uint32_t len;       /* bytes of data used */
 	char data[AL_REQ_DATA_MAX];
 };
 #define AL_REQ_HEADER_SIZE offsetof(struct al_init_req, data)
+#define AL_REQ_EXEC_TTY 1   /* stdio is a pty's slave: make it the controlling terminal */
 
 /* Proxy mode (docs/egress.md): the proxy's sockets inside the sandbox. */
 #define AL_EGRESS_PORT_HTTP 3128        /* HTTP_PROXY / HTTPS_PROXY */
@@ -148,7 +149,7 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 #define AL_MAX_CGROUP_TASKS_FDS 8
 #define AL_MAX_DISK_AREAS 8
 #define AL_MAX_CANARIES 16
-#define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)
+#define AL_MAX_HANDOVER_FDS (3 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)
 
 /* A canary file the init plants before the workload starts (src/monitor/
  * canary.c makes it): created new (never through a symlink), owned by the
@@ -238,6 +239,13 @@ int al_idmap_owner_rule(const char *host_path, uid_t uid, gid_t gid, bool rw, bo
 
 /* caps.c: drop every capability, lock securebits, set ids (child). */
 int al_caps_child_setup(const struct al_sandbox_plan *plan, struct al_error *err);
+/* Rootful sessions: the init stays uid 0 of the user namespace with only
+ * al_caps_session_root_set() (for `exec --user root`); each command takes
+ * its identity with al_caps_become (a non-zero uid ends with no capability
+ * at all, verified). */
+int al_caps_child_setup_session_root(const struct al_sandbox_plan *plan, struct al_error *err);
+uint64_t al_caps_session_root_set(void);
+int al_caps_become(uid_t uid, gid_t gid);
 
 /* netns.c: decide the network setup (parent, before clone); bring lo up and,
  * in proxy mode, add the route, the nftables rules and the proxy's listening

@@ -63,7 +63,7 @@ int al_exec_request_parse(const uint8_t *p, size_t n, struct al_exec_request *r)
 	p += REQ_FIXED;
 	if (r->argc == 0 || r->argc > AL_EXEC_ARGS_MAX || r->envc > AL_EXEC_ARGS_MAX)
 		return -EINVAL;
-	if (r->flags & ~(AL_EXEC_STDIN | AL_EXEC_KEEP_TAIL))
+	if (r->flags & ~(AL_EXEC_STDIN | AL_EXEC_KEEP_TAIL | AL_EXEC_TTY))
 		return -EINVAL;
 	for (i = 0; i < r->argc; i++)
 		if ((r->argv[i] = take_str(&p, end)) == NULL)
@@ -217,6 +217,99 @@ int al_frame_append(uint8_t **buf, size_t *len, size_t *cap, uint8_t type, const
 	if (n)
 		memcpy(*buf + *len + 5, payload, n);
 	*len += 5 + n;
+	return 0;
+}
+
+int al_cp_request_parse(const uint8_t *p, size_t n, struct al_cp_request *r)
+{
+	const uint8_t *end = p + n;
+	if (n < 8)
+		return -EINVAL;
+	r->limit = get64(p);
+	p += 8;
+	r->path = take_str(&p, end);
+	r->base = r->path ? take_str(&p, end) : NULL;
+	r->user = r->base ? take_str(&p, end) : NULL;
+	if (r->path == NULL || r->base == NULL || r->user == NULL || p != end || r->path[0] == '\0' ||
+	    strlen(r->path) > AL_CP_PATH_MAX || strlen(r->base) > 255 || strchr(r->base, '/'))
+		return -EINVAL;
+	if (r->user[0] && strcmp(r->user, "root") != 0) {
+		size_t k = strlen(r->user);
+		if (k > 5 || strspn(r->user, "0123456789") != k || atol(r->user) > 65535)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int al_cp_request_encode(const struct al_cp_request *r, uint8_t **out, size_t *len)
+{
+	const char *user = r->user ? r->user : "";
+	size_t l = strlen(r->path) + 1, m = strlen(r->base) + 1, u = strlen(user) + 1;
+	uint8_t *b = malloc(8 + l + m + u);
+	if (b == NULL)
+		return -ENOMEM;
+	put64(b, r->limit);
+	memcpy(b + 8, r->path, l);
+	memcpy(b + 8 + l, r->base, m);
+	memcpy(b + 8 + l + m, user, u);
+	*out = b;
+	*len = 8 + l + m + u;
+	return 0;
+}
+
+bool al_cp_rel_ok(const char *rel)
+{
+	const char *p = rel;
+	if (*p == '\0')
+		return true;
+	if (strlen(rel) > AL_CP_PATH_MAX)
+		return false;
+	for (;;) {
+		size_t k = strcspn(p, "/");
+		if (k == 0 || (k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (p[k] == '\0')
+			return true;
+		p += k + 1;
+	}
+}
+
+#define ENTRY_FIXED (1 + 4 + 8)
+
+int al_cp_entry_parse(const uint8_t *p, size_t n, struct al_cp_entry *e)
+{
+	const uint8_t *end = p + n;
+	if (n < ENTRY_FIXED)
+		return -EINVAL;
+	e->kind = p[0];
+	e->mode = get32(p + 1);
+	e->size = get64(p + 5);
+	p += ENTRY_FIXED;
+	e->rel = take_str(&p, end);
+	e->link = e->rel ? take_str(&p, end) : NULL;
+	if (e->rel == NULL || e->link == NULL || p != end || !al_cp_rel_ok(e->rel) ||
+	    strlen(e->link) > AL_CP_PATH_MAX || (e->mode & ~01777u))
+		return -EINVAL;
+	if (e->kind != 'f' && e->kind != 'd' && e->kind != 'l')
+		return -EINVAL;
+	if ((e->kind != 'f' && e->size) || ((e->kind == 'l') != (e->link[0] != '\0')))
+		return -EINVAL;
+	return 0;
+}
+
+int al_cp_entry_encode(const struct al_cp_entry *e, uint8_t **out, size_t *len)
+{
+	size_t a = strlen(e->rel) + 1, l = strlen(e->link) + 1;
+	uint8_t *b = malloc(ENTRY_FIXED + a + l);
+	if (b == NULL)
+		return -ENOMEM;
+	b[0] = e->kind;
+	put32(b + 1, e->mode);
+	put64(b + 5, e->size);
+	memcpy(b + ENTRY_FIXED, e->rel, a);
+	memcpy(b + ENTRY_FIXED + a, e->link, l);
+	*out = b;
+	*len = ENTRY_FIXED + a + l;
 	return 0;
 }
 

@@ -17,8 +17,17 @@ enum al_frame_type {
 	AL_FR_EXEC = 'X',      /* run a command: struct al_exec_request */
 	AL_FR_STDIN = 'I',     /* bytes for the command's stdin */
 	AL_FR_STDIN_EOF = 'i', /* close the command's stdin */
+	AL_FR_WINSIZE = 'W',   /* -t: the terminal's size: u16 rows, u16 cols (little-endian) */
 	AL_FR_STATUS = 'S',    /* describe the session (reply: 'S' + JSON) */
 	AL_FR_REMOVE = 'K',    /* remove the session (reply: 'K' + text) */
+	AL_FR_CP_OUT = 'G',    /* copy a path out: struct al_cp_request; reply: a tree stream */
+	AL_FR_CP_IN = 'P',     /* copy into a path: struct al_cp_request; after 'k', a tree stream */
+	/* a tree stream (either way): entries, each file's bytes, then the end */
+	AL_FR_CP_ENTRY = 'N',  /* struct al_cp_entry */
+	AL_FR_CP_DATA = 'D',   /* bytes of the last file entry */
+	AL_FR_CP_END = 'e',    /* the stream is complete */
+	AL_FR_CP_READY = 'k',  /* the sandbox side is ready for a CP_IN stream */
+	AL_FR_CP_DONE = 'R',   /* the copy is complete: text "BYTES FILES SKIPPED" */
 	/* supervisor -> client */
 	AL_FR_STDOUT = 'O',
 	AL_FR_STDERR = 'E',
@@ -28,6 +37,7 @@ enum al_frame_type {
 
 #define AL_EXEC_STDIN 1u      /* the client sends stdin frames */
 #define AL_EXEC_KEEP_TAIL 2u  /* past the cap keep the tail (sent at the end), not the head */
+#define AL_EXEC_TTY 4u        /* a pseudo-terminal made in the sandbox's own devpts */
 
 struct al_exec_request {
 	uint64_t timeout_ns;      /* 0: none */
@@ -64,6 +74,37 @@ struct al_exit_info {
 #define AL_EXIT_F_STDERR_TRUNC 4u
 #define AL_EXIT_F_SANDBOX_ENDED 8u
 #define AL_EXIT_F_NOT_STARTED 16u
+
+/* `airlock cp`: the request names a path inside the sandbox and the most
+ * bytes of file content the copy may carry. */
+struct al_cp_request {
+	uint64_t limit;
+	const char *path;      /* non-empty; relative: to the sandbox's workdir; resolved inside its root */
+	const char *base;      /* CP_IN: the source's name, used when path is a directory; or "" */
+	const char *user;      /* "" (the sandbox's user), "root", or a uid */
+};
+int al_cp_request_parse(const uint8_t *p, size_t n, struct al_cp_request *r);
+int al_cp_request_encode(const struct al_cp_request *r, uint8_t **out, size_t *len);
+
+/* One entry of a tree stream. rel is "" for the top (the copied object
+ * itself) and a relative path of plain components below it; only regular
+ * files, directories and symbolic links exist in a stream. */
+struct al_cp_entry {
+	uint8_t kind;          /* 'f', 'd', 'l' */
+	uint32_t mode;         /* permission bits only (no set-id bits: refused) */
+	uint64_t size;         /* 'f': bytes that follow in DATA frames */
+	const char *rel;
+	const char *link;      /* 'l': the target; "" otherwise */
+};
+#define AL_CP_PATH_MAX 4096
+/* -EINVAL for anything malformed: unknown kind, mode bits beyond 01777,
+ * a size on a non-file, a rel with an empty, "." or ".." component or a
+ * leading or trailing '/', a link target on a non-link or none on a link,
+ * strings without NUL or longer than AL_CP_PATH_MAX, bytes left over. */
+int al_cp_entry_parse(const uint8_t *p, size_t n, struct al_cp_entry *e);
+int al_cp_entry_encode(const struct al_cp_entry *e, uint8_t **out, size_t *len);
+/* rel is "" or plain components joined by '/' */
+bool al_cp_rel_ok(const char *rel);
 
 /* Frame accumulation: bytes in, whole frames out. */
 struct al_frame_reader {

@@ -8,6 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +28,7 @@
 #include "evidence/evlog.h"
 #include "sandbox/sandbox.h"
 #include "session/control.h"
+#include "session/copy.h"
 #include "session/proto.h"
 #include "supervisor/supervisor.h"
 #include "util/json.h"
@@ -31,7 +39,7 @@
 #define OUT_RESUME (256u << 10)
 #define MAX_OUTPUT_LIMIT (256ull << 20)
 
-enum { K_LISTEN, K_CLIENT, K_OUT, K_ERR, K_IN };
+enum { K_LISTEN, K_CLIENT, K_OUT, K_ERR, K_IN, K_CP };
 
 struct client {
 	int fd;                  /* -1: the client has gone */
@@ -46,6 +54,7 @@ struct client {
 
 	/* the command, while it runs */
 	bool exec;
+	bool tty;                /* pipe[0] is a pty's master (-t) */
 	bool started, exited, paused;
 	uint32_t id;
 	pid_t cmd_pid;
@@ -62,6 +71,13 @@ struct client {
 	bool timed_out;
 	int wstatus, err;
 	char what[64];
+
+	/* a copy, while its helper runs (the helper has the client's socket) */
+	bool cp, cp_in;
+	int cp_pidfd, cp_report;
+	pid_t cp_pid;
+	char *cp_path;
+	char cp_user[8];
 };
 
 struct al_session {
@@ -76,6 +92,7 @@ struct al_session {
 	uint64_t last_active_ns, created_ns, created_realtime_ns;
 	uint32_t next_id;
 	uint64_t n_cmds;
+	int root_fd;             /* the sandbox's root (O_PATH, from the init), or -1 */
 	struct client c[MAX_CLIENTS];
 };
 
@@ -288,7 +305,7 @@ static int exit_status_of(const struct client *c, int *sig)
 	if (c->timed_out)
 		return AL_EXIT_TIMEOUT;
 	if (c->err)
-		return strcmp(c->what, "chdir") == 0 ? AL_EXIT_SETUP
+		return strcmp(c->what, "chdir") == 0 || strcmp(c->what, "user") == 0 ? AL_EXIT_SETUP
 		       : c->err == ENOENT            ? AL_EXIT_NOTFOUND
 						     : AL_EXIT_NOEXEC;
 	if (WIFSIGNALED(c->wstatus)) {
@@ -320,7 +337,9 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 	x.duration_ns = al_mono_ns() - c->t0;
 	x.stdout_bytes = c->bytes[0];
 	x.stderr_bytes = c->bytes[1];
-	if (c->err)
+	if (c->err && strcmp(c->what, "user") == 0 && c->err == ENOENT)
+		snprintf(x.what, sizeof x.what, "--user: no such user in the sandbox's /etc/passwd");
+	else if (c->err)
 		snprintf(x.what, sizeof x.what, "%s: %s", c->what, strerror(c->err));
 	else if (sandbox_ended)
 		snprintf(x.what, sizeof x.what, "the sandbox ended");
@@ -386,13 +405,67 @@ static int put_str(struct al_init_req *q, const char *str)
 	return 0;
 }
 
-static bool user_ok(const struct al_spec *spec, const char *user)
+static bool user_ok(const struct al_sandbox_plan *plan, const struct al_spec *spec, const char *user)
 {
 	char num[16];
 	if (user[0] == '\0')
 		return true;
+	if (!plan->rootless) {
+		/* a uid, or a name the init looks up in the sandbox's /etc/passwd */
+		size_t n = strlen(user);
+		if (n == 0 || n > 32 || user[0] == '-')
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!((user[i] >= 'a' && user[i] <= 'z') || (user[i] >= 'A' && user[i] <= 'Z') ||
+			      (user[i] >= '0' && user[i] <= '9') || user[i] == '_' || user[i] == '-' || user[i] == '.'))
+				return false;
+		return true;
+	}
 	snprintf(num, sizeof num, "%u", (unsigned)spec->uid);
 	return strcmp(user, num) == 0 || strcmp(user, spec->uid == 0 ? "root" : "agent") == 0;
+}
+
+/* -t: open the multiplexer of the sandbox's own devpts instance (mounted
+ * newinstance in its mount namespace) from the root handle -- never a
+ * link, never the caller's terminal -- and the slave through TIOCGPTPEER.
+ * The slave is given to the command's user where its host id is known. */
+static int pty_open(struct al_supervisor *s, const char *user, int *slave)
+{
+	struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+					  RESOLVE_NO_XDEV};
+	struct statfs sf;
+	struct stat sb;
+	int m, unlock = 0, sl;
+	int dev = s->session->root_fd < 0 ? -1
+		  : (int)syscall(SYS_openat2, s->session->root_fd, "/dev/pts",
+				 &(struct open_how){.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+						    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+							       RESOLVE_NO_MAGICLINKS},
+				 sizeof(struct open_how));
+
+	if (dev < 0)
+		return -1;
+	m = (int)syscall(SYS_openat2, dev, "ptmx", &how, sizeof how);
+	close(dev);
+	if (m < 0)
+		return -1;
+	if (fstatfs(m, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC || fstat(m, &sb) < 0 || !S_ISCHR(sb.st_mode) ||
+	    ioctl(m, TIOCSPTLCK, &unlock) < 0 ||
+	    (sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(m);
+		return -1;
+	}
+	if (!s->plan->rootless) {
+		long u = user[0] == '\0' ? (long)s->spec->uid : strcmp(user, "root") == 0 ? 0 : -1;
+		if (u < 0 && user[0] >= '0' && user[0] <= '9' && strspn(user, "0123456789") == strlen(user))
+			u = atol(user);
+		if (u >= 0 && u < 65536 && fchown(sl, s->plan->host_uid + (uid_t)u, (gid_t)-1) < 0) {
+			/* cosmetic (who `ls -l /dev/pts` says owns it): the fd is the command's anyway */
+		}
+	}
+	*slave = sl;
+	return m;
 }
 
 static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, const uint8_t *p, size_t n)
@@ -424,8 +497,9 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 		msg = "malformed exec request";
 		goto out;
 	}
-	if (!user_ok(s->spec, r->user)) {
-		msg = "--user: this version runs commands only as the sandbox's own user";
+	if (!user_ok(s->plan, s->spec, r->user)) {
+		msg = s->plan->rootless ? "--user: a rootless session maps one uid: only the sandbox's own user exists"
+					: "--user: a uid, or a user name of [A-Za-z0-9_.-] (at most 32)";
 		goto out;
 	}
 	if (r->max_output > MAX_OUTPUT_LIMIT) {
@@ -481,19 +555,38 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 			goto big;
 		q->envc++;
 	}
-	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, cwd) < 0)
+	if (q->envc > AL_REQ_ARGS_MAX || put_str(q, cwd) < 0 || put_str(q, r->user) < 0)
 		goto big;
 
-	if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    pipe2(pi, O_CLOEXEC) < 0) {
-		msg = "pipe failed";
-		goto out;
+	if (r->flags & AL_EXEC_TTY) {
+		/* -t: a pty of the sandbox's own devpts; the command gets the
+		 * slave as stdin, stdout and stderr; we keep the master */
+		int m = pty_open(s, r->user, &po[1]);
+		if (m < 0) {
+			msg = "-t: cannot make a pseudo-terminal in the sandbox";
+			goto out;
+		}
+		po[0] = m;
+		pi[1] = fcntl(m, F_DUPFD_CLOEXEC, 3);
+		if (pi[1] < 0) {
+			msg = "-t: out of descriptors";
+			goto out;
+		}
+		q->sig = AL_REQ_EXEC_TTY;
+	} else {
+		if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+		    pipe2(pi, O_CLOEXEC) < 0) {
+			msg = "pipe failed";
+			goto out;
+		}
+		/* the command's ends are blocking; ours are not */
+		fcntl(po[1], F_SETFL, 0);
+		fcntl(pe[1], F_SETFL, 0);
+		fcntl(pi[1], F_SETFL, O_NONBLOCK);
 	}
-	/* the command's ends are blocking; ours are not */
-	fcntl(po[1], F_SETFL, 0);
-	fcntl(pe[1], F_SETFL, 0);
-	fcntl(pi[1], F_SETFL, O_NONBLOCK);
 	int fds[3] = {pi[0], po[1], pe[1]};
+	if (r->flags & AL_EXEC_TTY)
+		fds[0] = fds[2] = po[1];
 	iov.iov_base = q;
 	iov.iov_len = AL_REQ_HEADER_SIZE + q->len;
 	mh.msg_iov = &iov;
@@ -516,6 +609,7 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	pi[0] = po[1] = pe[1] = -1;
 
 	c->exec = true;
+	c->tty = (r->flags & AL_EXEC_TTY) != 0;
 	c->started = c->exited = c->paused = c->timed_out = false;
 	c->id = q->id;
 	c->cmd_pid = 0;
@@ -559,9 +653,13 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 		al_json_str(&j, r->env[i]);
 	al_json_arr_end(&j);
 	al_json_kv_str(&j, "cwd", cwd);
+	if (r->user[0])
+		al_json_kv_str(&j, "user", r->user);
 	al_json_kv_uint(&j, "timeout_ns", r->timeout_ns);
 	al_json_kv_uint(&j, "max_output", c->cap);
 	al_json_kv_bool(&j, "stdin", c->pin >= 0);
+	if (r->flags & AL_EXEC_TTY)
+		al_json_kv_bool(&j, "tty", true);
 	al_json_obj_end(&j);
 	slog(s, "session_exec", &b);
 	al_buf_free(&b);
@@ -654,6 +752,139 @@ static void status_json(struct al_supervisor *s, struct al_buf *b)
 	al_json_obj_end(&j);
 }
 
+/* ---- cp ------------------------------------------------------------------ */
+
+static void cp_record(struct al_supervisor *s, struct client *c, const struct al_cp_result *res, bool got)
+{
+	struct al_buf b;
+	struct al_json j;
+
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "direction", c->cp_in ? "in" : "out");
+	al_json_kv_str(&j, "path", c->cp_path ? c->cp_path : "");
+	if (c->cp_user[0])
+		al_json_kv_str(&j, "user", c->cp_user);
+	al_json_kv_int(&j, "peer_uid", c->uid);
+	al_json_kv_int(&j, "peer_pid", c->pid);
+	al_json_kv_uint(&j, "bytes", got ? res->bytes : 0);
+	al_json_kv_uint(&j, "files", got ? res->files : 0);
+	al_json_kv_uint(&j, "entries", got ? res->entries : 0);
+	al_json_kv_uint(&j, "skipped", got ? res->skipped : 0);
+	al_json_kv_uint(&j, "duration_ns", al_mono_ns() - c->t0);
+	if (!got)
+		al_json_kv_str(&j, "error", "the copy helper ended without a report");
+	else if (res->err)
+		al_json_kv_str(&j, "error", res->what);
+	al_json_obj_end(&j);
+	slog(s, "session_cp", &b);
+	al_buf_free(&b);
+}
+
+/* The helper has ended (or the session is ending: kill it first). */
+static void cp_finish(struct al_supervisor *s, struct client *c, bool kill_it)
+{
+	struct al_cp_result res;
+	siginfo_t si;
+	bool got = false;
+
+	if (kill_it)
+		syscall(SYS_pidfd_send_signal, c->cp_pidfd, SIGKILL, NULL, 0);
+	memset(&si, 0, sizeof si);
+	if (syscall(SYS_waitid, P_PIDFD, c->cp_pidfd, &si, WEXITED | (kill_it ? 0 : WNOHANG), NULL) < 0 ||
+	    si.si_pid == 0)
+		return; /* not yet */
+	ep(s, EPOLL_CTL_DEL, c->cp_pidfd, 0, 0, 0);
+	got = read(c->cp_report, &res, sizeof res) == (ssize_t)sizeof res;
+	res.what[sizeof res.what - 1] = '\0';
+	cp_record(s, c, &res, got);
+	close(c->cp_pidfd);
+	close(c->cp_report);
+	c->cp_pidfd = c->cp_report = -1;
+	free(c->cp_path);
+	c->cp_path = NULL;
+	c->cp = false;
+	c->in_use = false;
+	s->session->last_active_ns = al_mono_ns();
+}
+
+/* A copy runs in a helper process of its own (cp_helper.c) that speaks to
+ * the client directly: the event loop never blocks on a file, and the file
+ * work is done with the sandbox user's identity, never the supervisor's. */
+static void start_cp(struct al_supervisor *s, struct client *c, size_t idx, bool in, const uint8_t *p, size_t n)
+{
+	struct al_session *ss = s->session;
+	struct al_cp_request r;
+	struct clone_args args = {0};
+	int rep[2], pidfd = -1;
+	long pid;
+
+	if (c->exec || c->cp) {
+		client_error(s, c, idx, "one request per connection");
+		return;
+	}
+	if (al_cp_request_parse(p, n, &r) < 0) {
+		client_error(s, c, idx, "malformed copy request");
+		return;
+	}
+	if (c->rd.len > c->rd.handed) {
+		client_error(s, c, idx, "data after a copy request");
+		return;
+	}
+	if (ss->root_fd < 0 || !ss->ready) {
+		client_error(s, c, idx, "the sandbox is not ready for copies");
+		return;
+	}
+	if (r.path[0] == '/')
+		c->cp_path = strdup(r.path);
+	else if (asprintf(&c->cp_path, "%s/%s", s->spec->workdir, r.path) < 0)
+		c->cp_path = NULL;
+	if (c->cp_path == NULL || pipe2(rep, O_CLOEXEC | O_NONBLOCK) < 0) {
+		client_error(s, c, idx, "out of resources for a copy");
+		return;
+	}
+	args.flags = CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0) {
+		close(rep[0]);
+		al_session_cp_child(s, c->fd, ss->root_fd, rep[1], in, r.limit ? r.limit : AL_CP_LIMIT_DEFAULT,
+				    c->cp_path, r.base, r.user);
+	}
+	close(rep[1]);
+	if (pid < 0) {
+		close(rep[0]);
+		client_error(s, c, idx, "cannot start the copy helper");
+		return;
+	}
+	/* the helper has the connection now */
+	ep(s, EPOLL_CTL_DEL, c->fd, 0, 0, 0);
+	close(c->fd);
+	c->fd = -1;
+	al_frame_reader_free(&c->rd);
+	free(c->out);
+	c->out = NULL;
+	c->olen = c->ocap = c->ooff = 0;
+	c->cp = true;
+	c->cp_in = in;
+	snprintf(c->cp_user, sizeof c->cp_user, "%s", r.user);
+	c->cp_pid = (pid_t)pid;
+	c->cp_pidfd = pidfd;
+	c->cp_report = rep[0];
+	c->t0 = al_mono_ns();
+	if (ep(s, EPOLL_CTL_ADD, pidfd, EPOLLIN, K_CP, idx) < 0)
+		cp_finish(s, c, true);
+}
+
+void al_session_take_root(struct al_supervisor *s, int fd)
+{
+	if (s->session->root_fd >= 0)
+		close(s->session->root_fd);
+	s->session->root_fd = fd;
+}
+
 static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, uint8_t type, const uint8_t *p,
 			 size_t n)
 {
@@ -677,6 +908,13 @@ static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, 
 		c->inoff = 0;
 		stdin_flush(s, c, idx);
 		return;
+	case AL_FR_WINSIZE:
+		if (c->exec && c->tty && c->pipe[0] >= 0 && n == 4) {
+			struct winsize ws = {.ws_row = (unsigned short)(p[0] | p[1] << 8),
+					     .ws_col = (unsigned short)(p[2] | p[3] << 8)};
+			ioctl(c->pipe[0], TIOCSWINSZ, &ws);
+		}
+		return;
 	case AL_FR_STDIN_EOF:
 		if (!c->exec || c->pin < 0)
 			return;
@@ -691,6 +929,10 @@ static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, 
 		al_buf_free(&b);
 		c->closing = true;
 		client_flush(s, c, idx);
+		return;
+	case AL_FR_CP_OUT:
+	case AL_FR_CP_IN:
+		start_cp(s, c, idx, type == AL_FR_CP_IN, p, n);
 		return;
 	case AL_FR_REMOVE:
 		al_buf_init(&b);
@@ -842,7 +1084,7 @@ static void accept_clients(struct al_supervisor *s)
 		c->fd = fd;
 		c->uid = cr.uid;
 		c->pid = cr.pid;
-		c->pipe[0] = c->pipe[1] = c->pin = -1;
+		c->pipe[0] = c->pipe[1] = c->pin = c->cp_pidfd = c->cp_report = -1;
 		if (ep(s, EPOLL_CTL_ADD, fd, EPOLLIN, K_CLIENT, i) < 0) {
 			close(fd);
 			c->in_use = false;
@@ -884,6 +1126,10 @@ void al_session_event(struct al_supervisor *s, uint64_t data, uint32_t events)
 	case K_OUT:
 	case K_ERR:
 		read_pipe(s, c, idx, kind == K_OUT ? 0 : 1, false);
+		break;
+	case K_CP:
+		if (c->cp)
+			cp_finish(s, c, false);
 		break;
 	case K_IN:
 		stdin_flush(s, c, idx);
@@ -977,6 +1223,8 @@ void al_session_tick(struct al_supervisor *s)
 
 	for (size_t i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &ss->c[i];
+		if (c->in_use && c->cp)
+			active = true;
 		if (!c->in_use || !c->exec)
 			continue;
 		active = true;
@@ -1005,6 +1253,10 @@ static void session_end(struct al_supervisor *s, const char *verdict)
 		struct client *c = &ss->c[i];
 		if (!c->in_use)
 			continue;
+		if (c->cp) {
+			cp_finish(s, c, true);
+			continue;
+		}
 		if (c->exec)
 			exec_finish(s, c, i, true);
 		if (c->in_use) {
@@ -1012,6 +1264,10 @@ static void session_end(struct al_supervisor *s, const char *verdict)
 			if (c->in_use)
 				client_close(s, c);
 		}
+	}
+	if (ss->root_fd >= 0) {
+		close(ss->root_fd);
+		ss->root_fd = -1;
 	}
 	if (ss->listen_fd >= 0) {
 		char path[300];
@@ -1040,6 +1296,7 @@ static int session_attach(struct al_supervisor *s, const char *dir, const struct
 	if (ss == NULL)
 		return al_error_set(err, ENOMEM, "session", "allocating the session");
 	ss->listen_fd = -1;
+	ss->root_fd = -1;
 	ss->ready_fd = ready_fd;
 	snprintf(ss->dir, sizeof ss->dir, "%s", dir);
 	snprintf(ss->id, sizeof ss->id, "%s", s->run_id);
@@ -1051,7 +1308,8 @@ static int session_attach(struct al_supervisor *s, const char *dir, const struct
 	ss->created_ns = al_mono_ns();
 	ss->created_realtime_ns = al_realtime_ns();
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
-		ss->c[i].fd = ss->c[i].pipe[0] = ss->c[i].pipe[1] = ss->c[i].pin = -1;
+		ss->c[i].fd = ss->c[i].pipe[0] = ss->c[i].pipe[1] = ss->c[i].pin = ss->c[i].cp_pidfd =
+			ss->c[i].cp_report = -1;
 	s->session = ss;
 	ss->listen_fd = al_session_listen(dir, ss->id, err);
 	return ss->listen_fd < 0 ? ss->listen_fd : 0;

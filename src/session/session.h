@@ -36,3 +36,20 @@ int al_session_loop_setup(struct al_supervisor *s, struct al_error *err);
 void al_session_event(struct al_supervisor *s, uint64_t data, uint32_t events);
 void al_session_init_msg(struct al_supervisor *s, const struct al_msg *m);
 void al_session_tick(struct al_supervisor *s);
+/* The sandbox's root (an O_PATH handle from the init), for `airlock cp`. */
+void al_session_take_root(struct al_supervisor *s, int fd);
+
+/* `airlock cp`, the sandbox side: in a child of the supervisor, become the
+ * sandbox's user, or `--user` root / a uid (rootful: that id's host
+ * uid/gid in the mapped range, no groups, no capabilities;
+ * rootless: already the caller, who is that user), then serve one copy on
+ * the client's socket, paths resolved from root_fd (RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS), and write a struct al_cp_result to report_fd. */
+struct al_cp_result {
+	int32_t err;       /* 0: done */
+	uint64_t bytes, files, entries, skipped;
+	char what[256];
+};
+__attribute__((noreturn)) void al_session_cp_child(struct al_supervisor *s, int client_fd, int root_fd,
+						   int report_fd, bool in, uint64_t limit, const char *path,
+						   const char *base, const char *user);

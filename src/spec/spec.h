@@ -281,6 +281,14 @@ struct al_spec {
 	size_t n_rules;
 	bool default_rules;      /* default true */
 	struct al_alert_spec alert;
+	/* `airlock create` (docs/sessions.md): how long a session may stay
+	 * idle, and live at most. _set: given in the spec (the CLI's
+	 * --idle-timeout / --max-lifetime still override). */
+	struct {
+		uint64_t idle_timeout_ns;  /* 0: none */
+		uint64_t max_lifetime_ns;
+		bool idle_timeout_set, max_lifetime_set;
+	} session;
 	struct al_canary_spec *canaries;
 	size_t n_canaries;
 

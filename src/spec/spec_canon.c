@@ -272,6 +272,16 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 		return r;
 
 	write_rules(&j, spec);
+	/* only when given: specs without it keep their hash */
+	if (spec->session.idle_timeout_set || spec->session.max_lifetime_set) {
+		al_json_key(&j, "session");
+		al_json_obj_begin(&j);
+		if (spec->session.idle_timeout_set)
+			al_json_kv_uint(&j, "idle_timeout_ns", spec->session.idle_timeout_ns);
+		if (spec->session.max_lifetime_set)
+			al_json_kv_uint(&j, "max_lifetime_ns", spec->session.max_lifetime_ns);
+		al_json_obj_end(&j);
+	}
 	al_json_key(&j, "user");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "gid", spec->gid);

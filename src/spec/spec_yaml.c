@@ -2077,6 +2077,37 @@ static int h_chaos(struct yctx *c, const struct ynode *v, const char *key)
 	return walk_map(c, v, key, chaos_keys, AL_ARRAY_SIZE(chaos_keys));
 }
 
+/* session: used by `airlock create` */
+
+static int h_session_idle(struct yctx *c, const struct ynode *v, const char *key)
+{
+	int r = get_duration(c, v, key, &c->spec->session.idle_timeout_ns);
+	if (r == 0)
+		c->spec->session.idle_timeout_set = true;
+	return r;
+}
+
+static int h_session_lifetime(struct yctx *c, const struct ynode *v, const char *key)
+{
+	int r = get_duration(c, v, key, &c->spec->session.max_lifetime_ns);
+	if (r < 0)
+		return r;
+	if (c->spec->session.max_lifetime_ns == 0)
+		return yerr(c, v, key, "a session's maximum lifetime cannot be none: give a duration");
+	c->spec->session.max_lifetime_set = true;
+	return 0;
+}
+
+static const struct key_def session_keys[] = {
+    {"idle_timeout", h_session_idle},
+    {"max_lifetime", h_session_lifetime},
+};
+
+static int h_session(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return walk_map(c, v, key, session_keys, AL_ARRAY_SIZE(session_keys));
+}
+
 static const struct key_def top_keys[] = {
     {"command", h_command},
     {"image", h_image},
@@ -2097,6 +2128,7 @@ static const struct key_def top_keys[] = {
     {"alert", h_alert},
     {"canaries", h_canaries},
     {"chaos", h_chaos},
+    {"session", h_session},
 };
 
 static bool name_is_json(const char *name)

@@ -466,6 +466,8 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 				}
 			} else if (kind == 'C' && s->n_canary_fds < AL_MAX_CANARIES) {
 				s->canary_fds[s->n_canary_fds++] = fd;
+			} else if (kind == 'R' && s->session) {
+				al_session_take_root(s, fd);
 			} else if (kind == 'U' && s->upper_fd < 0) {
 				s->upper_fd = fd;
 			} else if (kind == 'D' && disk < s->plan->n_disk_areas && s->n_disk_fds < AL_MAX_DISK_AREAS) {

@@ -511,7 +511,7 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 	if (r == 0)
 		r = al_supervisor_canaries_prepare(s, plan, err);
 	if (r == 0)
-		r = al_landlock_prepare(&run->ll, spec, err);
+		r = al_landlock_prepare(&run->ll, spec, run->plan.session && !run->plan.rootless, err);
 	if (r == 0)
 		r = al_seccomp_prepare(&run->sc, spec, err);
 	if (r == 0)

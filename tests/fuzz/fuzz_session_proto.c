@@ -16,7 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p;
 	size_t n;
 
+	struct al_cp_request cr;
+	struct al_cp_entry ce;
+
 	al_exec_request_parse(data, size, &r);
+	al_cp_request_parse(data, size, &cr);
+	al_cp_entry_parse(data, size, &ce);
 	/* the same bytes as a stream of frames, fed in uneven pieces */
 	for (size_t off = 0; off < size;) {
 		size_t k = 1 + (data[off] % 7);
@@ -28,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (al_frame_reader_next(&rd, &type, &p, &n) > 0)
 			if (type == AL_FR_EXEC)
 				al_exec_request_parse(p, n, &r);
+			else if (type == AL_FR_CP_ENTRY)
+				al_cp_entry_parse(p, n, &ce);
 	}
 	al_frame_reader_free(&rd);
 	return 0;

@@ -94,8 +94,10 @@ def test_execs_keep_state(session):
     r = session.exec("sh", "-c", "cat /tmp/state /tmp/env")
     assert r.rc == 0 and r.stdout == b"one\nbar\n", r.describe()
     # a background process started with nohup keeps running after its exec
-    r = session.exec("sh", "-c", "nohup sh -c 'while :; do date +%s%N > /tmp/tick; sleep 0.05; done' "
-                     ">/dev/null 2>&1 & echo started")
+    # (written beside and renamed: a plain `>` truncates first, and a read
+    # between the truncation and the write would see an empty file)
+    r = session.exec("sh", "-c", "nohup sh -c 'while :; do date +%s%N > /tmp/tick.n; mv /tmp/tick.n /tmp/tick; "
+                     "sleep 0.05; done' >/dev/null 2>&1 & echo started")
     assert r.rc == 0 and r.stdout == b"started\n", r.describe()
     assert wait_until(lambda: session.exec("cat", "/tmp/tick").stdout)
     a = session.exec("cat", "/tmp/tick").stdout
@@ -244,6 +246,46 @@ def test_idle_timeout_and_max_lifetime(airlock, airlock_works):
         assert end["verdict"] == "timeout" and why in end.get("reason", ""), end
         td = [r for r in s.records() if r["type"] == "teardown"][0]
         assert td["ok"] is True, td
+
+
+def test_user_rootless_only_the_sandbox_user(airlock, session):
+    if not is_rootless():
+        pytest.skip("rootful: --user root is test_sessions_user.py")
+    r = session.exec("id", "-u", opts=("--user", "root"))
+    assert r.rc == 125 and b"rootless session maps one uid" in r.stderr, r.describe()
+    assert session.exec("id", "-u", opts=("--user", "agent")).rc == 0
+    r = airlock.run("cp", "--user", "root", "/etc/hostname", f"{session.id}:/tmp/h")
+    assert r.rc == 125 and b"rootless session maps one uid" in r.stderr, r.describe()
+    assert session.exec("test", "-e", "/tmp/h").rc == 1
+
+
+def test_session_keys_in_the_spec(airlock, airlock_works, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("session:\n  idle_timeout: 1s\n  max_lifetime: 90m\n")
+    s = Session(airlock, "--spec", spec)
+    st = s.status()
+    assert st["idle_timeout_ns"] == 10**9 and st["max_lifetime_ns"] == 90 * 60 * 10**9, st
+    # the idle timeout from the spec fires
+    assert wait_until(lambda: s.status() is None, 30)
+    end = [r for r in s.records() if r["type"] == "run_end"][0]
+    assert end["verdict"] == "timeout" and "idle timeout" in end.get("reason", ""), end
+    # the command line's options override the spec's keys
+    o = Session(airlock, "--spec", spec, "--idle-timeout", "7m", "--max-lifetime", "3h")
+    st = o.status()
+    assert st["idle_timeout_ns"] == 7 * 60 * 10**9 and st["max_lifetime_ns"] == 3 * 3600 * 10**9, st
+    assert o.rm().rc == 0
+    # defaults: 30 min idle, 24 h
+    d = Session(airlock)
+    st = d.status()
+    assert st["idle_timeout_ns"] == 30 * 60 * 10**9 and st["max_lifetime_ns"] == 24 * 3600 * 10**9, st
+    assert d.rm().rc == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("session:\n  max_lifetime: 0s\n")
+    r = airlock.run("create", *airlock.extra, "--spec", bad)
+    assert r.rc == 125 and b"max_lifetime" in r.stderr, r.describe()
+    bad.write_text("session:\n  idle: 1s\n")
+    r = airlock.run("create", *airlock.extra, "--spec", bad)
+    assert r.rc == 125, r.describe()
 
 
 @pytest.mark.skipif(is_rootless(), reason="needs root to run a client as another uid")

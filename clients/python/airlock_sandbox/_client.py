@@ -7,16 +7,12 @@ import errno
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 DEFAULT_READ_LIMIT = 100 * 1024 * 1024   # read_file
 DEFAULT_OUTPUT_LIMIT = 10 * 1024 * 1024  # exec, per stream
-
-# write_file: parents created, then the file written from stdin. $1 is
-# the path, never interpolated into the script.
-_WRITE_SCRIPT = 'd=$(dirname -- "$1") && mkdir -p -- "$d" && cat > "$1"'
-
 
 class SandboxError(RuntimeError):
     """airlock refused or failed (not the command's own failure)."""
@@ -166,25 +162,49 @@ class Sandbox:
 
     # ---- files --------------------------------------------------------------
 
-    async def read_file(self, path: str, text: bool = True, limit: int = DEFAULT_READ_LIMIT) -> str | bytes:
+    async def read_file(self, path: str, text: bool = True, limit: int = DEFAULT_READ_LIMIT,
+                        user: str | None = None) -> str | bytes:
         """The file's exact bytes (text: decoded as UTF-8, CRLF kept).
         FileNotFoundError / IsADirectoryError / PermissionError as Python
-        raises them; OutputLimitError past limit bytes."""
-        r = await self.exec(["cat", "--", path], max_output=limit + 1)
-        if not r.success:
-            _raise_file_error(r.stderr, path)
-        if r.stdout_truncated or len(r.stdout_bytes) > limit:
+        raises them; OutputLimitError past limit bytes. Copied out with
+        `airlock cp` (resolved inside the sandbox's root, as its user)."""
+        with tempfile.TemporaryDirectory(prefix="airlock-read-") as d:
+            dst = os.path.join(d, "f")
+            rc, _, err = await _run(self.airlock, ["cp", "-T", "--max-size", str(max(limit, 1)),
+                                                   *_user_args(user), f"{self.id}:{path}", dst])
+            if rc != 0:
+                msg = err.decode("utf-8", "replace")
+                if "limit of" in msg:
+                    raise OutputLimitError(f"read_file {path}", limit)
+                _raise_file_error(msg, path)
+            if os.path.isdir(dst):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+            with open(dst, "rb") as f:
+                data = f.read()
+        if len(data) > limit:
             raise OutputLimitError(f"read_file {path}", limit)
         if text:
-            return r.stdout_bytes.decode("utf-8")  # strict: UnicodeDecodeError as Inspect expects
-        return r.stdout_bytes
+            return data.decode("utf-8")  # strict: UnicodeDecodeError as Inspect expects
+        return data
 
-    async def write_file(self, path: str, contents: str | bytes) -> None:
-        """Write contents to path, parents created."""
+    async def write_file(self, path: str, contents: str | bytes, user: str | None = None) -> None:
+        """Write contents to path, parents created (`airlock cp`: built
+        beside the file and renamed, inside the sandbox's root, as its user
+        or `user`: "root" or a uid)."""
         data = contents.encode("utf-8") if isinstance(contents, str) else bytes(contents)
-        r = await self.exec(["sh", "-c", _WRITE_SCRIPT, "sh", path], input=data)
-        if not r.success:
-            _raise_file_error(r.stderr, path)
+        with tempfile.TemporaryDirectory(prefix="airlock-write-") as d:
+            src = os.path.join(d, "f")
+            with open(src, "wb") as f:
+                f.write(data)
+            os.chmod(src, 0o644)
+            rc, _, err = await _run(self.airlock, ["cp", "-T", "--max-size", str(max(len(data), 1)),
+                                                   *_user_args(user), src, f"{self.id}:{path}"])
+        if rc != 0:
+            _raise_file_error(err.decode("utf-8", "replace"), path)
+
+
+def _user_args(user: str | None) -> list[str]:
+    return ["--user", str(user)] if user is not None else []
 
 
 def _raise_file_error(stderr: str, path: str) -> None:

@@ -142,6 +142,65 @@ static void high_bit_length_after_a_frame(void **state)
 	al_frame_reader_free(&rd);
 }
 
+/* `airlock cp` streams: an entry can never name a path outside the tree
+ * it builds, carry set-id bits, or be a device. */
+static void cp_entries_strict(void **state)
+{
+	struct al_cp_entry e = {.kind = 'f', .mode = 0755, .size = 3, .rel = "a/b", .link = ""}, o;
+	struct al_cp_request rq = {.limit = 9, .path = "/x", .base = "y"}, ro;
+	uint8_t *b = NULL;
+	size_t n;
+	(void)state;
+	assert_int_equal(al_cp_entry_encode(&e, &b, &n), 0);
+	assert_int_equal(al_cp_entry_parse(b, n, &o), 0);
+	assert_string_equal(o.rel, "a/b");
+	assert_int_equal(o.size, 3);
+	assert_int_equal(al_cp_entry_parse(b, n - 1, &o), -EINVAL);
+	free(b);
+	const char *bad_rel[] = {"..", "a/..", "../a", "/a", "a/", "a//b", ".", "a/./b"};
+	for (size_t i = 0; i < sizeof bad_rel / sizeof *bad_rel; i++) {
+		e.rel = bad_rel[i];
+		assert_false(al_cp_rel_ok(bad_rel[i]));
+		assert_int_equal(al_cp_entry_encode(&e, &b, &n), 0);
+		assert_int_equal(al_cp_entry_parse(b, n, &o), -EINVAL);
+		free(b);
+	}
+	assert_true(al_cp_rel_ok(""));
+	assert_true(al_cp_rel_ok("..a/b..c/.d"));
+	e.rel = "ok";
+	struct al_cp_entry bad[] = {
+		{.kind = 'f', .mode = 04755, .rel = "ok", .link = ""},  /* set-uid */
+		{.kind = 'c', .mode = 0644, .rel = "ok", .link = ""},   /* a device */
+		{.kind = 'p', .mode = 0644, .rel = "ok", .link = ""},   /* a fifo */
+		{.kind = 'd', .mode = 0755, .size = 1, .rel = "ok", .link = ""},
+		{.kind = 'l', .mode = 0777, .rel = "ok", .link = ""},   /* a link to nothing */
+		{.kind = 'f', .mode = 0644, .rel = "ok", .link = "x"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(al_cp_entry_encode(&bad[i], &b, &n), 0);
+		assert_int_equal(al_cp_entry_parse(b, n, &o), -EINVAL);
+		free(b);
+	}
+	assert_int_equal(al_cp_request_encode(&rq, &b, &n), 0);
+	assert_int_equal(al_cp_request_parse(b, n, &ro), 0);
+	assert_string_equal(ro.path, "/x");
+	assert_string_equal(ro.base, "y");
+	assert_int_equal(al_cp_request_parse(b, n - 1, &ro), -EINVAL);
+	free(b);
+	rq.base = "a/b";
+	assert_int_equal(al_cp_request_encode(&rq, &b, &n), 0);
+	assert_int_equal(al_cp_request_parse(b, n, &ro), -EINVAL);
+	free(b);
+	rq.base = "";
+	const char *users[] = {"root", "0", "65535", "", "65536", "-1", "bob", "1a", "123456"};
+	for (size_t i = 0; i < sizeof users / sizeof *users; i++) {
+		rq.user = users[i];
+		assert_int_equal(al_cp_request_encode(&rq, &b, &n), 0);
+		assert_int_equal(al_cp_request_parse(b, n, &ro), i < 4 ? 0 : -EINVAL);
+		free(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +208,7 @@ int main(void)
 		cmocka_unit_test(hostile_requests_refused),
 		cmocka_unit_test(frames_split_and_bounded),
 		cmocka_unit_test(high_bit_length_after_a_frame),
+		cmocka_unit_test(cp_entries_strict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "spec/spec.h"
+#include "util/json.h"
 
 #define MiB (1024ull * 1024)
 #define GiB (1024ull * MiB)
@@ -221,6 +222,38 @@ static void test_user_int(void **state)
 	assert_int_equal(load(&s, "user: 4242\n", &err), 0);
 	assert_int_equal(s.uid, 4242);
 	assert_int_equal(s.gid, 4242);
+	al_spec_free(&s);
+}
+
+/* session: (airlock create): given or not, and in the canonical form only
+ * when given, so specs without it keep their hash. */
+static void test_session_keys(void **state)
+{
+	struct al_spec s;
+	struct al_error err;
+	struct al_buf a, b;
+	(void)state;
+
+	assert_int_equal(load(&s, "command: [true]\n", &err), 0);
+	assert_false(s.session.idle_timeout_set || s.session.max_lifetime_set);
+	al_buf_init(&a);
+	assert_int_equal(al_spec_canonical_json(&s, &a), 0);
+	assert_null(strstr(a.data, "\"session\""));
+	al_spec_free(&s);
+	assert_int_equal(load(&s, "command: [true]\nsession:\n  idle_timeout: 0s\n  max_lifetime: 2h\n", &err), 0);
+	assert_true(s.session.idle_timeout_set && s.session.max_lifetime_set);
+	assert_int_equal(s.session.idle_timeout_ns, 0);
+	assert_int_equal(s.session.max_lifetime_ns, 2ull * 3600 * 1000000000ull);
+	al_buf_init(&b);
+	assert_int_equal(al_spec_canonical_json(&s, &b), 0);
+	assert_non_null(strstr(b.data, "\"session\":{\"idle_timeout_ns\":0,\"max_lifetime_ns\":7200000000000}"));
+	al_spec_free(&s);
+	al_buf_free(&a);
+	al_buf_free(&b);
+	assert_true(load(&s, "session:\n  max_lifetime: 0s\n", &err) < 0);
+	assert_non_null(strstr(err.msg, "max_lifetime"));
+	al_spec_free(&s);
+	assert_true(load(&s, "session:\n  idle: 5m\n", &err) < 0);
 	al_spec_free(&s);
 }
 
@@ -885,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_chaos_keys),
 	    cmocka_unit_test(test_chaos_errors),
 	    cmocka_unit_test(test_image_digest_and_store_refs),
+	    cmocka_unit_test(test_session_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
