@@ -39,6 +39,8 @@ enum {
 	OPT_ALLOW_CIDR,
 	OPT_ADD_HOST,
 	OPT_RESOLVER,
+	OPT_ISOLATION,
+	OPT_RUNSC,
 	OPT_VERSION,
 };
 
@@ -72,6 +74,8 @@ static const struct option run_options[] = {
     {"allow-cidr", required_argument, NULL, OPT_ALLOW_CIDR},
     {"add-host", required_argument, NULL, OPT_ADD_HOST},
     {"resolver", required_argument, NULL, OPT_RESOLVER},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
+    {"runsc", required_argument, NULL, OPT_RUNSC},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -162,6 +166,12 @@ void al_cli_usage_run(FILE *out)
 	      "                             is logged)\n"
 	      "\n"
 	      "safety valves:\n"
+	      "      --isolation TIER       namespaces (default: the host kernel behind airlock's\n"
+	      "                             namespaces, seccomp, Landlock) or gvisor (runsc\n"
+	      "                             serves the syscalls; docs/gvisor.md); microvm is\n"
+	      "                             refused (not built)\n"
+	      "      --runsc PATH           the runsc binary for --isolation gvisor (default:\n"
+	      "                             search PATH; missing: refused, exit 125)\n"
 	      "      --allow-degraded NAME  accept running without one protection the kernel\n"
 	      "                             cannot give (repeatable): landlock, cgroup, timens,\n"
 	      "                             seccomp-notify; the log records each one used\n"
@@ -412,6 +422,13 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		r = al_spec_add_host_arg(spec, arg);
 		return net_option_error(r, "--add-host", arg,
 		                        "NAME:ADDR (a host name and an IPv4 or IPv6 address)", err);
+	case OPT_ISOLATION:
+		if (al_isolation_parse(arg, &spec->isolation) < 0)
+			return al_error_set(err, 0, "options",
+			                    "--isolation %s: expected namespaces, gvisor or microvm", arg);
+		return 0;
+	case OPT_RUNSC:
+		return set_host_path(spec, &spec->runsc, "--runsc", arg, err);
 	case OPT_RESOLVER:
 		r = al_spec_add_resolver(spec, arg);
 		return net_option_error(r, "--resolver", arg,

@@ -466,6 +466,77 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_WAIT, step_wait_for_cgroup},
 };
 
+/* ---- the gVisor tier (plan->gvisor, sandbox/gvisor.c) -------------------
+ * The same root, network and handover as above; then, instead of confining
+ * ourselves and exec'ing the workload, we exec runsc on that root: gVisor's
+ * kernel serves the workload's syscalls. runsc needs its capabilities in
+ * our user namespace (it builds namespaces of its own, ptraces its stubs),
+ * so airlock's own seccomp filter, Landlock and capability drop are not
+ * installed on it: gVisor confines itself (its sentry and gofer run under
+ * its own seccomp filters), and around it stay airlock's user, pid, mount,
+ * network, ipc and uts namespaces and the cgroup. */
+
+/* The disk handles and canaries are paths in the new root, which we do not
+ * pivot into (runsc serves it): take them from inside it, then step back
+ * out to the staging root through a handle on it. */
+static int step_gvisor_root_handles(struct init_ctx *c)
+{
+	int r, old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (old < 0)
+		return al_error_errno(&c->err, "gvisor", "opening the staging root");
+	if (chroot(AL_NEWROOT) < 0 || chdir("/") < 0) {
+		r = al_error_errno(&c->err, "gvisor", "entering %s", AL_NEWROOT);
+		close(old);
+		return r;
+	}
+	r = step_disk_handles(c);
+	if (r == 0)
+		r = step_canaries(c);
+	if (fchdir(old) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+		close(old);
+		return al_error_errno(&c->err, "gvisor", "leaving %s", AL_NEWROOT);
+	}
+	close(old);
+	return r;
+}
+
+/* runsc sees only the staging root (its bundle, state, binary, /dev/null,
+ * the sandbox's /proc) and the new root: the host's tree goes. */
+static int step_gvisor_detach_host(struct init_ctx *c)
+{
+	if (umount2(AL_OLDROOT, MNT_DETACH) < 0)
+		return al_error_errno(&c->err, "gvisor", "detaching the host root");
+	if (rmdir(AL_OLDROOT) < 0)
+		return al_error_errno(&c->err, "gvisor", "removing %s", AL_OLDROOT);
+	if (chdir("/") < 0)
+		return al_error_errno(&c->err, "gvisor", "chdir /");
+	/* The workload cannot reach us (it is inside gVisor), but runsc runs
+	 * as our uid: it has no business reading pid 1's memory either. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return al_error_errno(&c->err, "gvisor", "PR_SET_DUMPABLE");
+	return ensure_supervisor_alive(c);
+}
+
+/* Same order argument as init_steps, minus the confinement of ourselves:
+ * ids mapped first; root built while we hold CAP_SYS_ADMIN; handles taken
+ * before the host is detached; no_new_privs (runsc needs no set-id exec);
+ * runsc is exec'd only after the cgroup placement. */
+static const struct init_step gvisor_steps[] = {
+	{AL_STAGE_WAIT, step_wait_for_supervisor},
+	{AL_STAGE_IDENTITY_MAP, step_identity},
+	{AL_STAGE_MOUNTS, step_mounts},
+	{AL_STAGE_MOUNTS, step_workspace_handle},
+	{AL_STAGE_PIVOT, step_gvisor_root_handles},
+	{AL_STAGE_HOSTNAME, step_hostname},
+	{AL_STAGE_NETWORK, step_network},
+	{AL_STAGE_NETWORK, step_egress_handover},
+	{AL_STAGE_PIVOT, step_gvisor_detach_host},
+	{AL_STAGE_NNP, step_no_new_privs},
+	{AL_STAGE_INIT, step_handover},
+	{AL_STAGE_WAIT, step_wait_for_cgroup},
+};
+
 /* ---- the workload ------------------------------------------------------ */
 
 /* execvpe resolves with the caller's PATH, not the workload's: search the
@@ -501,6 +572,10 @@ static int exec_in_path(char *const *argv, char *const *envp, const char *path)
 
 static int exec_workload(const struct al_sandbox_plan *p)
 {
+	if (p->gvisor) { /* runsc, which runs the workload inside gVisor */
+		execve(p->gvisor_argv[0], p->gvisor_argv, p->gvisor_envp);
+		return errno;
+	}
 	return exec_in_path(p->argv, p->envp, p->path_env);
 }
 
@@ -894,9 +969,11 @@ void al_init_main(const struct al_sandbox_plan *plan)
 		c.egress_fds[i] = -1;
 	if (setup_fds(&c) < 0)
 		_exit(AL_EXIT_SETUP_STATUS);
-	for (i = 0; i < AL_ARRAY_SIZE(init_steps); i++) {
-		if (init_steps[i].run(&c) < 0)
-			fail(&c, init_steps[i].stage);
+	const struct init_step *steps = plan->gvisor ? gvisor_steps : init_steps;
+	size_t n_steps = plan->gvisor ? AL_ARRAY_SIZE(gvisor_steps) : AL_ARRAY_SIZE(init_steps);
+	for (i = 0; i < n_steps; i++) {
+		if (steps[i].run(&c) < 0)
+			fail(&c, steps[i].stage);
 	}
 	if (plan->session)
 		session_serve(&c, &sigs);

@@ -204,6 +204,13 @@ struct al_sandbox_plan {
 	bool egress;
 	const char *nft_ruleset;
 
+	/* isolation: gvisor (gvisor.c): the init builds the root as always, then
+	 * execs runsc on it (these) instead of the workload */
+	bool gvisor;
+	char *gvisor_argv[12];
+	char *gvisor_envp[3];
+	const char *gvisor_runsc; /* its host path (run_start.protections) */
+
 	/* strings owned by the plan (freed with it) */
 	char **owned;
 	size_t n_owned, cap_owned;

@@ -716,6 +716,24 @@ static int h_hostname(struct yctx *c, const struct ynode *v, const char *key)
 	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
 
+static int h_isolation(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (al_isolation_parse(s, &c->spec->isolation) < 0)
+		return yerr(c, v, key, "\"%s\": expected namespaces, gvisor or microvm", s);
+	return 0;
+}
+
+static int h_runsc(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->runsc);
+}
+
 static int h_user(struct yctx *c, const struct ynode *v, const char *key)
 {
 	int r;
@@ -2097,6 +2115,8 @@ static const struct key_def top_keys[] = {
     {"alert", h_alert},
     {"canaries", h_canaries},
     {"chaos", h_chaos},
+    {"isolation", h_isolation},
+    {"runsc", h_runsc},
 };
 
 static bool name_is_json(const char *name)

@@ -168,6 +168,9 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 {
 	al_json_key(j, "protections");
 	al_json_obj_begin(j);
+	al_json_kv_str(j, "isolation", al_isolation_name(s->spec->isolation));
+	if (s->plan->gvisor)
+		al_tier_gvisor_describe(s->plan, j);
 	al_json_key(j, "namespaces");
 	al_json_raw(j, f->timens ? "[\"user\",\"pid\",\"mount\",\"network\",\"ipc\",\"uts\",\"cgroup\",\"time\"]"
 				 : "[\"user\",\"pid\",\"mount\",\"network\",\"ipc\",\"uts\",\"cgroup\"]");
@@ -479,9 +482,13 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 		r = al_egress_prepare(&s->egress, spec, err);
 	if (r == 0)
 		r = al_supervisor_canaries_prepare(s, plan, err);
-	if (r == 0)
+	/* The tier: gVisor serves the workload's syscalls itself, so airlock's
+	 * Landlock rules and seccomp filter have nothing to confine there. */
+	if (r == 0 && spec->isolation == AL_ISOLATION_GVISOR)
+		r = al_tier_gvisor_prepare(plan, err);
+	if (r == 0 && spec->isolation != AL_ISOLATION_GVISOR)
 		r = al_landlock_prepare(&run->ll, spec, err);
-	if (r == 0)
+	if (r == 0 && spec->isolation != AL_ISOLATION_GVISOR)
 		r = al_seccomp_prepare(&run->sc, spec, err);
 	if (r == 0)
 		r = al_chaos_prepare(&s->chaos, spec, run->sc, plan->rootless, err);

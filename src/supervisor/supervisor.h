@@ -219,6 +219,12 @@ int al_workspace_report(struct al_supervisor *s, struct al_error *err);
  * the user namespace cannot map (the overlay could not copy it up). */
 int al_workspace_check_owners(const char *workspace, uid_t uid, gid_t gid, struct al_error *err);
 
+/* tier_gvisor.c: isolation: gvisor. Prepare: find runsc (refused when
+ * missing: no fallback) and plan its bundle, after the root, environment,
+ * network and canaries are planned. Describe: run_start.protections.gvisor. */
+int al_tier_gvisor_prepare(struct al_sandbox_plan *plan, struct al_error *err);
+void al_tier_gvisor_describe(const struct al_sandbox_plan *plan, struct al_json *j);
+
 /* hostpaths.c: before the clone, check every host path the supervisor will
  * open, create or copy to against the places the sandbox can write, and
  * open --export's parent (s->export_parent_fd). */
