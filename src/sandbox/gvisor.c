@@ -50,7 +50,7 @@ int al_gvisor_find_runsc(const char *explicit_path, char *out, size_t out_len,
 	if (explicit_path) {
 		r = is_runsc_file(explicit_path);
 		if (r < 0)
-			return al_error_set(err, -r, "gvisor",
+			return al_error_set(err, 0, "gvisor",
 					    "isolation: gvisor: runsc %s: %s (no fallback to another "
 					    "tier: install Debian's runsc or give its path)",
 					    explicit_path, strerror(-r));
@@ -81,7 +81,7 @@ int al_gvisor_find_runsc(const char *explicit_path, char *out, size_t out_len,
 			}
 		}
 		if (!found)
-			return al_error_set(err, ENOENT, "gvisor",
+			return al_error_set(err, 0, "gvisor",
 					    "isolation: gvisor: no runsc in PATH (no fallback to "
 					    "another tier: install Debian's runsc, or give --runsc PATH)");
 	}

@@ -207,7 +207,7 @@ struct al_sandbox_plan {
 	/* isolation: gvisor (gvisor.c): the init builds the root as always, then
 	 * execs runsc on it (these) instead of the workload */
 	bool gvisor;
-	char *gvisor_argv[12];
+	char *gvisor_argv[16];
 	char *gvisor_envp[3];
 	const char *gvisor_runsc; /* its host path (run_start.protections) */
 

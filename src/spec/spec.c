@@ -679,7 +679,7 @@ int al_isolation_parse(const char *s, enum al_isolation *out)
 static int validate_isolation(const struct al_spec *spec, struct al_error *err)
 {
 	if (spec->isolation == AL_ISOLATION_MICROVM)
-		return al_error_set(err, ENOSYS, "spec",
+		return al_error_set(err, 0, "spec",
 		                    "isolation: microvm is not available in this airlock (designed, not "
 		                    "built: see docs/isolation.md); use namespaces or gvisor");
 	if (spec->runsc != NULL && spec->isolation != AL_ISOLATION_GVISOR)

@@ -13,6 +13,19 @@ int al_tier_gvisor_prepare(struct al_sandbox_plan *plan, struct al_error *err)
 	char runsc[PATH_MAX];
 	int r;
 
+	/* runsc must be root of airlock's user namespace: its gofer mounts a
+	 * procfs of airlock's pid namespace, which only that namespace's root
+	 * may do (runsc's own rootless mode nests a user namespace that does
+	 * not own it: EPERM). Rootless, that namespace maps one id, the
+	 * caller's, to the workload's uid: so it must be 0. Inside gVisor it
+	 * holds no capabilities (config.json gives none). */
+	if (plan->rootless && (plan->spec->uid != 0 || plan->spec->gid != 0))
+		return al_error_set(err, 0, "gvisor",
+				    "isolation: gvisor, rootless: needs --user 0 (spec user: 0): runsc "
+				    "must run as root of airlock's user namespace, which maps only your "
+				    "own id; inside gVisor that uid 0 has no capabilities "
+				    "(docs/gvisor.md). Or run airlock as root.");
+
 	r = al_gvisor_find_runsc(plan->spec->runsc, runsc, sizeof runsc, err);
 	if (r < 0)
 		return r;
