@@ -27,6 +27,20 @@
 #define GV_TMP GV_RUN "/tmp"
 #define GV_RUNSC "/runsc"
 
+/* gVisor's runtime monitoring: the trace points airlock records, sent by
+ * the sentry to the remote sink -- a SOCK_SEQPACKET socket the init binds
+ * at AL_GVISOR_TRACE_SOCK and hands to the supervisor, which serves it
+ * (supervisor/gvisor_trace.c). Enter points: the attempt is recorded
+ * whatever its outcome. */
+static const char trace_config[] =
+    "{\"trace_session\":{\"name\":\"Default\",\"points\":["
+    "{\"name\":\"sentry/execve\",\"context_fields\":[\"group_id\",\"cwd\"]},"
+    "{\"name\":\"syscall/open/enter\",\"context_fields\":[\"group_id\",\"cwd\"]},"
+    "{\"name\":\"syscall/openat/enter\",\"context_fields\":[\"group_id\",\"cwd\"],"
+    "\"optional_fields\":[\"fd_path\"]},"
+    "{\"name\":\"syscall/creat/enter\",\"context_fields\":[\"group_id\",\"cwd\"]}],"
+    "\"sinks\":[{\"name\":\"remote\",\"config\":{\"endpoint\":\"" AL_GVISOR_TRACE_SOCK "\"}}]}}\n";
+
 static int is_runsc_file(const char *path)
 {
 	struct stat st;
@@ -255,6 +269,8 @@ int al_gvisor_plan(struct al_sandbox_plan *p, const char *runsc, struct al_error
 	    {.kind = AL_MNT_DIR, .dst = GV_TMP, .mode = 0700},
 	    {.kind = AL_MNT_FILE, .dst = GV_BUNDLE "/config.json", .mode = 0400, .content = content,
 	     .content_len = len},
+	    {.kind = AL_MNT_FILE, .dst = GV_BUNDLE "/trace.json", .mode = 0400,
+	     .content = trace_config, .content_len = sizeof trace_config - 1},
 	    {.kind = AL_MNT_BIND_FILE, .src = al_plan_printf(p, AL_OLDROOT "%s", runsc),
 	     .dst = GV_RUNSC, .flags = MS_RDONLY},
 	    {.kind = AL_MNT_DIR, .dst = "/dev", .mode = 0755},
@@ -285,6 +301,7 @@ int al_gvisor_plan(struct al_sandbox_plan *p, const char *runsc, struct al_error
 	p->gvisor_argv[n++] = (char *)"--ignore-cgroups";
 	p->gvisor_argv[n++] = (char *)"--platform=ptrace";
 	p->gvisor_argv[n++] = p->egress ? (char *)"--network=host" : (char *)"--network=none";
+	p->gvisor_argv[n++] = (char *)"--pod-init-config=" GV_BUNDLE "/trace.json";
 	p->gvisor_argv[n++] = (char *)"run";
 	p->gvisor_argv[n++] = (char *)"--bundle=" GV_BUNDLE;
 	p->gvisor_argv[n++] = (char *)"airlock";

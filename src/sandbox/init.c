@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct init_ctx {
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
+	int gvtrace_fd;   /* gVisor tier: the trace socket (listening), for the supervisor */
 };
 
 #define SYNC_FD 3
@@ -331,6 +333,10 @@ static int step_handover(struct init_ctx *c)
 		m.text[n] = 'U';
 		fds[n++] = c->upper_fd;
 	}
+	if (c->gvtrace_fd >= 0) {
+		m.text[n] = 'G';
+		fds[n++] = c->gvtrace_fd;
+	}
 	for (i = 0; i < c->plan->n_disk_areas; i++) {
 		m.text[n] = 'D';
 		fds[n++] = c->disk_fds[i];
@@ -354,7 +360,7 @@ static int step_handover(struct init_ctx *c)
 		return al_error_errno(&c->err, "init", "handing descriptors to the supervisor");
 	while (n > 0)
 		close(fds[--n]);
-	c->listener_fd = c->upper_fd = -1;
+	c->listener_fd = c->upper_fd = c->gvtrace_fd = -1;
 	return 0;
 }
 
@@ -518,6 +524,26 @@ static int step_gvisor_detach_host(struct init_ctx *c)
 	return ensure_supervisor_alive(c);
 }
 
+/* The remote sink of gVisor's trace points: runsc connects here (the
+ * socket lives in the staging root, where runsc runs); the supervisor, which
+ * cannot reach this path from its own mount namespace, gets the listening
+ * socket itself and serves it. Bound before runsc exists, by us alone. */
+static int step_gvisor_trace_socket(struct init_ctx *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return al_error_errno(&c->err, "gvisor", "trace socket");
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", AL_GVISOR_TRACE_SOCK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 2) < 0) {
+		close(fd);
+		return al_error_errno(&c->err, "gvisor", "binding %s", AL_GVISOR_TRACE_SOCK);
+	}
+	c->gvtrace_fd = fd;
+	return 0;
+}
+
 /* Same order argument as init_steps, minus the confinement of ourselves:
  * ids mapped first; root built while we hold CAP_SYS_ADMIN; handles taken
  * before the host is detached; no_new_privs (runsc needs no set-id exec);
@@ -532,6 +558,7 @@ static const struct init_step gvisor_steps[] = {
 	{AL_STAGE_NETWORK, step_network},
 	{AL_STAGE_NETWORK, step_egress_handover},
 	{AL_STAGE_PIVOT, step_gvisor_detach_host},
+	{AL_STAGE_INIT, step_gvisor_trace_socket},
 	{AL_STAGE_NNP, step_no_new_privs},
 	{AL_STAGE_INIT, step_handover},
 	{AL_STAGE_WAIT, step_wait_for_cgroup},
@@ -943,7 +970,7 @@ static int setup_fds(struct init_ctx *c)
 
 void al_init_main(const struct al_sandbox_plan *plan)
 {
-	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1};
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .gvtrace_fd = -1};
 	sigset_t sigs;
 	size_t i;
 

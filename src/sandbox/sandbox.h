@@ -22,6 +22,8 @@ struct al_landlock;
 #define AL_STAGE_DIR "/tmp"
 #define AL_OLDROOT "/oldroot"
 #define AL_NEWROOT "/newroot"
+/* gVisor tier: the trace socket, in the init's staging root (gvisor.c) */
+#define AL_GVISOR_TRACE_SOCK "/run/trace.sock"
 
 enum al_mount_kind {
 	AL_MNT_DIR,        /* mkdir dst (mode) */
@@ -145,7 +147,7 @@ enum { AL_GO = 'G', AL_GO_WORKLOAD = 'W' };
 #define AL_MAX_MOVE_FDS 64
 #define AL_MAX_DISK_AREAS 8
 #define AL_MAX_CANARIES 16
-#define AL_MAX_HANDOVER_FDS (2 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)
+#define AL_MAX_HANDOVER_FDS (3 + AL_MAX_DISK_AREAS + AL_MAX_CANARIES)
 
 /* A canary file the init plants before the workload starts (src/monitor/
  * canary.c makes it): created new (never through a symlink), owned by the

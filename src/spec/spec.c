@@ -700,12 +700,26 @@ static int validate_isolation(const struct al_spec *spec, struct al_error *err)
 		return al_error_set(err, 0, "spec",
 		                    "chaos.clock: not available with isolation: gvisor (gVisor keeps "
 		                    "its own clocks)");
-	for (size_t i = 0; i < spec->n_rules; i++)
-		if (spec->rules[i].on == AL_ON_EXEC || spec->rules[i].on == AL_ON_SYSCALL_DENIED)
+	for (size_t i = 0; i < spec->n_rules; i++) {
+		const struct al_rule *ru = &spec->rules[i];
+		/* gVisor serves (and refuses) syscalls itself: airlock never sees one */
+		if (ru->on == AL_ON_SYSCALL_DENIED)
 			return al_error_set(err, 0, "spec",
-			                    "rules[%zu]: on: %s has no records with isolation: gvisor "
-			                    "(docs/gvisor.md: what is recorded under gVisor)",
-			                    i, spec->rules[i].on == AL_ON_EXEC ? "exec" : "syscall-denied");
+			                    "rules[%zu]: on: syscall-denied has no records with isolation: "
+			                    "gvisor (docs/gvisor.md: what is recorded under gVisor)", i);
+		/* exec records come from gVisor's trace after the exec happened:
+		 * it can be logged or the sandbox killed, not the exec refused; and
+		 * the record names no host file, so no origin to match */
+		if (ru->on == AL_ON_EXEC && ru->action == AL_ACT_DENY)
+			return al_error_set(err, 0, "spec",
+			                    "rules[%zu]: on: exec with action deny is not available with "
+			                    "isolation: gvisor (gVisor reports an exec once it happened: "
+			                    "use kill or log)", i);
+		if (ru->on == AL_ON_EXEC && ru->origin != AL_ORIGIN_ANY)
+			return al_error_set(err, 0, "spec",
+			                    "rules[%zu]: on: exec with origin is not available with "
+			                    "isolation: gvisor (gVisor's exec record names no host file)", i);
+	}
 	return 0;
 }
 

@@ -664,6 +664,8 @@ void al_run_supervise(struct al_run *run, struct al_error *err)
 	s->t_end_ns = al_mono_ns();
 	/* the proxy's last reports are recorded before the run's end */
 	al_egress_stop(s);
+	/* and gVisor's last trace points */
+	al_gvtrace_finish(s);
 	if (run->release_failed) {
 		*err = run->release_err;
 	} else if (s->setup_failed && s->setup_msg.type == AL_MSG_ERROR) {
@@ -886,6 +888,7 @@ void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct 
 	s->export_path = NULL;
 	al_egress_free(s->egress);
 	s->egress = NULL;
+	al_gvtrace_free(s);
 	al_seccomp_free(run->sc);
 	al_chaos_free(s->chaos);
 	s->chaos = NULL;
@@ -1017,6 +1020,7 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_obj_end(&j);
 	if (s->egress)
 		al_egress_counts(s->egress, &j);
+	al_gvtrace_counts(s->gvtrace, &j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);
 	al_buf_free(&b);

@@ -40,8 +40,11 @@ void al_tier_gvisor_describe(const struct al_sandbox_plan *plan, struct al_json 
 	al_json_kv_str(j, "platform", "ptrace");
 	al_json_kv_str(j, "network", plan->egress ? "host stack of the sandbox's network namespace (proxy only)"
 						   : "gVisor's own, loopback only");
+	/* gVisor's own trace points, served by the supervisor (gvisor_trace.c) */
+	al_json_key(j, "recorded");
+	al_json_raw(j, "[\"exec\",\"file_open\"]");
 	/* what gVisor serves and airlock therefore does not see (docs/gvisor.md) */
 	al_json_key(j, "not_recorded");
-	al_json_raw(j, "[\"exec\",\"file-open\",\"syscall-denied\"]");
+	al_json_raw(j, "[\"syscall_denied\",\"exec_refusal\",\"openat2\"]");
 	al_json_obj_end(j);
 }
