@@ -217,7 +217,12 @@ def test_egress_allowlist_holds_under_gvisor(airlock, world_tmp, servers):
         # ... and a direct connection, ignoring the proxy variables, is
         # redirected to the proxy too (the transparent path), then refused
         f"curl -fsS --noproxy '*' --max-time 15 http://127.0.0.4:{dport}/; echo rc3=$?; "
-        f"curl -fsS --noproxy '*' --max-time 15 http://mirror.test:{port}/; echo rc4=$?")
+        f"curl -fsS --noproxy '*' --max-time 15 http://mirror.test:{port}/; echo rc4=$?; "
+        # UDP past the proxy: gVisor's host stack is the sandbox netns's, whose
+        # rules drop it
+        f"python3 -c \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        f"try: s.sendto(b'x', ('127.0.0.4', {dport})); print('udp-sent')\n"
+        f"except OSError: print('udp-refused')\"")
     r = airlock.run(*gv_args(airlock, "--log", log, "--net", "proxy",
                              "--allow-domain", "mirror.test",
                              "--add-host", f"mirror.test:127.0.0.2",
@@ -229,6 +234,7 @@ def test_egress_allowlist_holds_under_gvisor(airlock, world_tmp, servers):
     assert out.count("hello through the proxy") == 2, r.describe()
     assert "rc1=0" in out and "rc4=0" in out
     assert "rc2=0" not in out and "rc3=0" not in out, r.describe()
+    assert "udp-refused" in out, r.describe()
     try:
         c, _ = denied.accept()
         c.close()
