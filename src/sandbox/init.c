@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <limits.h>
 #include <poll.h>
@@ -544,6 +545,30 @@ static int step_gvisor_trace_socket(struct init_ctx *c)
 	return 0;
 }
 
+/* runsc keeps what it needs to build its own sandbox (mounts, namespaces,
+ * chroot, ids, ptrace, file ownership); nothing else goes past the exec.
+ * Above all CAP_NET_ADMIN: the sandbox's network namespace holds the
+ * redirect rules to airlock's proxy, and runsc (root of our user
+ * namespace) would otherwise hold the power to change them -- a process
+ * that escaped gVisor's sentry must not get it. After the network steps,
+ * which needed it. */
+static int step_gvisor_bound_caps(struct init_ctx *c)
+{
+	static const int drop[] = {
+	    CAP_NET_ADMIN,     CAP_NET_RAW,        CAP_NET_BROADCAST, CAP_SYS_MODULE,
+	    CAP_SYS_RAWIO,     CAP_SYS_TIME,       CAP_SYS_BOOT,      CAP_SYSLOG,
+	    CAP_SYS_PACCT,     CAP_SYS_TTY_CONFIG, CAP_LINUX_IMMUTABLE, CAP_LEASE,
+	    CAP_AUDIT_CONTROL, CAP_AUDIT_READ,     CAP_AUDIT_WRITE,   CAP_MAC_ADMIN,
+	    CAP_MAC_OVERRIDE,  CAP_WAKE_ALARM,     CAP_BLOCK_SUSPEND, CAP_IPC_LOCK,
+	    CAP_BPF,           CAP_PERFMON,
+	};
+	for (size_t i = 0; i < AL_ARRAY_SIZE(drop); i++)
+		if (prctl(PR_CAPBSET_DROP, drop[i], 0, 0, 0) < 0 && errno != EINVAL)
+			return al_error_errno(&c->err, "gvisor", "dropping capability %d from the bounding set",
+					      drop[i]);
+	return 0;
+}
+
 /* Same order argument as init_steps, minus the confinement of ourselves:
  * ids mapped first; root built while we hold CAP_SYS_ADMIN; handles taken
  * before the host is detached; no_new_privs (runsc needs no set-id exec);
@@ -559,6 +584,7 @@ static const struct init_step gvisor_steps[] = {
 	{AL_STAGE_NETWORK, step_egress_handover},
 	{AL_STAGE_PIVOT, step_gvisor_detach_host},
 	{AL_STAGE_INIT, step_gvisor_trace_socket},
+	{AL_STAGE_CAPS, step_gvisor_bound_caps},
 	{AL_STAGE_NNP, step_no_new_privs},
 	{AL_STAGE_INIT, step_handover},
 	{AL_STAGE_WAIT, step_wait_for_cgroup},

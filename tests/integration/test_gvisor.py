@@ -353,6 +353,43 @@ def test_exec_rule_kills_under_gvisor(airlock, world_tmp):
     verify(airlock, log)
 
 
+@pytest.mark.skipif(is_rootless(), reason="needs the run's cgroup to find its processes "
+                    "(the rootless pass has none here)")
+def test_nothing_of_gvisor_can_change_the_proxy_rules(airlock, world_tmp):
+    """runsc is root of airlock's user namespace, which owns the sandbox's
+    network namespace and its redirect rules to the proxy: no process of the
+    run in that user namespace may hold CAP_NET_ADMIN (or CAP_NET_RAW) past
+    runsc's exec -- the bounding set is cut before it."""
+    log = world_tmp / "run.jsonl"
+    p = airlock.popen(*gv_args(airlock, "--log", log, "--net", "proxy",
+                                      "--allow-domain", "x.test"),
+                      "--", "/bin/sh", "-c", "echo ready; sleep 30")
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        start = of_type(records(log), "run_start")[0]
+        procs = Path(start["protections"]["cgroup"]["paths"]["pids"]) / "cgroup.procs"
+        seen = []
+        for pid in procs.read_text().split():
+            try:
+                st = Path(f"/proc/{pid}/status").read_text()
+                userns = os.readlink(f"/proc/{pid}/ns/user")
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            bnd = int([ln for ln in st.splitlines() if ln.startswith("CapBnd:")][0].split()[1], 16)
+            seen.append((name, userns, bnd))
+        # the user namespace runsc runs in (airlock's: it owns the netns)
+        init_ns = [u for n, u, _ in seen if n == "runsc"]
+        assert init_ns, seen
+        for name, userns, bnd in seen:
+            if userns == init_ns[0]:  # caps there would reach the netns
+                assert not bnd & (1 << 12), (name, hex(bnd))  # CAP_NET_ADMIN
+                assert not bnd & (1 << 13), (name, hex(bnd))  # CAP_NET_RAW
+    finally:
+        p.kill()
+        p.wait(timeout=30)
+
+
 @pytest.mark.skipif(is_rootless(), reason="rootless canaries are inotify, after the fact; "
                     "the rootful fanotify path is the one that names the opener")
 def test_canary_open_inside_gvisor_kills(airlock, world_tmp):
