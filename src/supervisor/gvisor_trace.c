@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "evidence/evlog.h"
+#include "monitor/canary.h"
+#include "monitor/monitor.h"
 #include "sandbox/gvisor_wire.h"
 #include "supervisor/supervisor.h"
 #include "util/json.h"
@@ -108,6 +110,101 @@ static const char *open_syscall(uint64_t sysno)
 	}
 }
 
+/* The absolute, normalised path an open named ("." and ".." folded, "//"
+ * collapsed), from its dir (openat's dirfd path) or cwd; 0, or -1 when it
+ * cannot be known (no base for a relative path, or too long). Symlinks are
+ * not followed: this is a string, the fanotify watch on the gofer (rootful)
+ * sees the real file. */
+static int abs_path(const struct al_gvwire_event *ev, char *out, size_t cap)
+{
+	char tmp[4096];
+	const struct al_gvwire_str *base = ev->fd == -100 ? &ev->cwd : &ev->fd_path;
+	size_t n = 0, o = 0;
+
+	if (ev->path.len == 0 || ev->path.len >= sizeof tmp)
+		return -1;
+	if (ev->path.p[0] != '/') {
+		if (base->p == NULL || base->len == 0 || base->p[0] != '/' ||
+		    base->len + 1 + ev->path.len >= sizeof tmp)
+			return -1;
+		memcpy(tmp, base->p, base->len);
+		n = base->len;
+		tmp[n++] = '/';
+	}
+	memcpy(tmp + n, ev->path.p, ev->path.len);
+	n += ev->path.len;
+	tmp[n] = '\0';
+	if (memchr(tmp, '\0', n))
+		return -1;
+	/* fold component by component into out */
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && tmp[j] != '/')
+			j++;
+		size_t len = j - i;
+		if (len == 0 || (len == 1 && tmp[i] == '.')) {
+			/* nothing */
+		} else if (len == 2 && tmp[i] == '.' && tmp[i + 1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else {
+			if (o + 1 + len >= cap)
+				return -1;
+			out[o++] = '/';
+			memcpy(out + o, tmp + i, len);
+			o += len;
+		}
+		i = j + 1;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	return 0;
+}
+
+/* An open of a planted canary, as gVisor reports it: a `canary` record
+ * (source gvisor), through the rules like the host's own watch. */
+static void canary_open(struct al_supervisor *s, const struct al_gvwire_event *ev)
+{
+	char path[4096];
+	struct al_error e = {0};
+
+	if (s->n_canaries == 0 || abs_path(ev, path, sizeof path) < 0)
+		return;
+	for (size_t i = 0; i < s->n_canaries; i++) {
+		const struct al_canary *c = &s->canaries[i];
+		struct al_buf b;
+		struct al_json j;
+		int r;
+
+		if (c->path[0] == '\0' || strcmp(c->path, path) != 0)
+			continue;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "path", c->path);
+		al_json_kv_str(&j, "kind", al_canary_kind_name(c->kind));
+		al_json_kv_str(&j, "token_sha256", c->token_sha256);
+		al_json_kv_str(&j, "access", "open");
+		al_json_kv_int(&j, "pid", ev->tgid);
+		al_json_kv_uint(&j, "flags", ev->flags);
+		al_json_kv_str(&j, "source", "gvisor");
+		al_json_obj_end(&j);
+		if (b.oom)
+			r = al_error_set(&e, ENOMEM, "canary", "a canary record");
+		else if (s->monitor)
+			r = al_monitor_record(s->monitor, "canary", b.data, &e);
+		else
+			r = al_evlog_append(s->log, "canary", b.data, &e);
+		al_buf_free(&b);
+		if (r < 0)
+			al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+		return;
+	}
+}
+
 static void on_event(struct al_supervisor *s, const struct al_gvwire_event *ev)
 {
 	struct al_gvtrace *t = s->gvtrace;
@@ -124,6 +221,7 @@ static void on_event(struct al_supervisor *s, const struct al_gvwire_event *ev)
 		t->opens++;
 		if (t->opens > GVTRACE_MAX_OPEN_RECORDS) {
 			t->opens_unrecorded++;
+			canary_open(s, ev); /* a canary is never past a cap */
 			return;
 		}
 	} else {
@@ -153,6 +251,8 @@ static void on_event(struct al_supervisor *s, const struct al_gvwire_event *ev)
 	al_json_obj_end(&j);
 	record(s, ev->type == AL_GVWIRE_SENTRY_EXEC ? "exec" : "file_open", &b);
 	al_buf_free(&b);
+	if (ev->type == AL_GVWIRE_SYSCALL_OPEN)
+		canary_open(s, ev);
 }
 
 void al_gvtrace_accept(struct al_supervisor *s, int epfd, uint64_t conn_tag)

@@ -403,10 +403,33 @@ def test_canary_open_inside_gvisor_kills(airlock, world_tmp):
     assert r.rc == EXIT_POLICY, r.describe()
     assert b"survived" not in r.stdout
     recs = records(log)
-    c = of_type(recs, "canary")[0]
-    assert c["path"] == "/home/agent/.aws/credentials"
+    cs = of_type(recs, "canary")
+    assert cs and all(c["path"] == "/home/agent/.aws/credentials" for c in cs), cs
+    assert {c["source"] for c in cs} <= {"gvisor", "fanotify"}, cs
     # the opener the host sees is gVisor's gofer, serving the workload's open
-    assert c["argv"][0] == "runsc-gofer", c
+    # (when the trace's record, which comes first, has not already killed it)
+    assert all(c["argv"][0] == "runsc-gofer" for c in cs if c["source"] == "fanotify"), cs
+    assert of_type(recs, "run_end")[0]["verdict"] == "policy"
+    verify(airlock, log)
+
+
+def test_canary_open_seen_through_gvisor_trace(airlock, world_tmp):
+    """gVisor's open trace point names the canary even when the workload
+    reaches it by a relative path with dot segments, rootful and rootless
+    (where the host's own watch is inotify, after the fact)."""
+    spec = world_tmp / "c.yaml"
+    spec.write_text("isolation: gvisor\n" + ("user: 0\n" if is_rootless() else "")
+                    + "canaries:\n  - {path: /tmp/bait/notes.txt, kind: file}\n")
+    log = world_tmp / "run.jsonl"
+    r = airlock.run("run", *airlock.extra, "--spec", spec, "--log", log, "--", "/bin/sh", "-c",
+                    "cd /tmp/bait && cat ./../bait/./notes.txt >/dev/null; sleep 5; echo survived",
+                    timeout=60)
+    assert r.rc == EXIT_POLICY, r.describe()
+    assert b"survived" not in r.stdout
+    recs = records(log)
+    c = [x for x in of_type(recs, "canary") if x.get("source") == "gvisor"]
+    assert c and c[0]["path"] == "/tmp/bait/notes.txt" and c[0]["access"] == "open", \
+        of_type(recs, "canary")
     assert of_type(recs, "run_end")[0]["verdict"] == "policy"
     verify(airlock, log)
 
