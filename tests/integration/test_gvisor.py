@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXIT_SETUP, EXIT_TIMEOUT, EXIT_POLICY, is_rootless
+from conftest import EXIT_SETUP, EXIT_TIMEOUT, EXIT_POLICY, is_rootless, mkdtemp_world
 
 RUNSC = shutil.which("runsc")
 pytestmark = pytest.mark.skipif(RUNSC is None, reason="runsc (Debian's gVisor) is not installed")
@@ -432,6 +432,62 @@ def test_canary_open_seen_through_gvisor_trace(airlock, world_tmp):
         of_type(recs, "canary")
     assert of_type(recs, "run_end")[0]["verdict"] == "policy"
     verify(airlock, log)
+
+
+@pytest.fixture(scope="module")
+def fake_sentry(probe_bin):
+    """tests/probe/fake_sentry: a compromised gVisor sentry, given as --runsc."""
+    src = probe_bin.parent / "fake_sentry"
+    if not src.is_file():
+        pytest.fail(f"{src} not built (ninja -C build)")
+    d = mkdtemp_world("airlock-fake-sentry-")
+    shutil.copy2(src, d / "fake_sentry")
+    (d / "fake_sentry").chmod(0o755)
+    yield d / "fake_sentry"
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode,reason", [
+    ("malformed", "malformed message"),
+    ("oversize", "message over 64 KiB"),
+    ("badhandshake", "bad handshake"),
+])
+def test_hostile_sentry_fails_the_run_closed(airlock, world_tmp, fake_sentry, mode, reason):
+    """What a compromised sentry sends on the trace socket is parsed strictly:
+    anything airlock cannot record kills the run (airlock-error, 125), and
+    the log still verifies."""
+    log = world_tmp / "run.jsonl"
+    r = airlock.run(*gv_args(airlock, "--runsc", fake_sentry, "--log", log), "--",
+                    f"hostile-{mode}", timeout=60)
+    assert r.rc == EXIT_SETUP, r.describe()
+    assert b"not killed" not in r.stdout
+    recs = records(log)
+    end = of_type(recs, "run_end")[0]
+    assert end["verdict"] == "airlock-error" and reason in end["reason"], end
+    assert of_type(recs, "teardown")[0]["ok"]
+    verify(airlock, log)
+
+
+def test_hostile_sentry_gets_one_connection_and_a_bounded_log(airlock, world_tmp, fake_sentry):
+    log = world_tmp / "run.jsonl"
+    r = airlock.run(*gv_args(airlock, "--runsc", fake_sentry, "--log", log), "--",
+                    "hostile-second", timeout=60)
+    assert r.rc == 0, r.describe()
+    # the listening socket is gone once the sentry connected
+    assert b"second connection: refused" in r.stdout, r.describe()
+    recs = records(log)
+    ex = [e for e in of_type(recs, "exec") if e["source"] == "gvisor"]
+    assert [e["path"] for e in ex] == ["/bin/fak"] and ex[0]["argv"] == ["one"], ex
+    # a flood of opens: 20,000 recorded, the rest counted, the run unharmed
+    log2 = world_tmp / "flood.jsonl"
+    r = airlock.run(*gv_args(airlock, "--runsc", fake_sentry, "--log", log2), "--",
+                    "hostile-flood", timeout=120)
+    assert r.rc == 0 and b"flood sent" in r.stdout, r.describe()
+    recs = records(log2)
+    t = of_type(recs, "run_end")[0]["gvisor_trace"]
+    assert t["opens"] == 25000 and t["opens_unrecorded"] == 5000, t
+    assert len(of_type(recs, "file_open")) == 20000
+    verify(airlock, log2)
 
 
 @pytest.mark.skipif(not is_rootless(), reason="the rootless refusal")
