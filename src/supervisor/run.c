@@ -177,9 +177,12 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 	al_json_kv_bool(j, "rootless", s->plan->rootless);
 	al_json_kv_str(j, "uid_map", s->plan->uid_map);
 	al_json_kv_str(j, "gid_map", s->plan->gid_map);
-	al_json_kv_bool(j, "pivot_root", true);
+	/* gVisor tier: the init stays in its staging root and runsc pivots
+	 * into airlock's root itself; the workload has no capabilities inside
+	 * gVisor, runsc holds a bounded set in airlock's user namespace */
+	al_json_kv_bool(j, "pivot_root", !s->plan->gvisor);
 	al_json_kv_bool(j, "no_new_privs", true);
-	al_json_kv_str(j, "capabilities", "none");
+	al_json_kv_str(j, "capabilities", s->plan->gvisor ? "none inside gVisor (runsc: bounded, no net_admin/net_raw)" : "none");
 	al_json_kv_str(j, "network", s->egress ? "proxy" : "none (loopback only)");
 	if (s->egress)
 		al_egress_describe(s->egress, j);

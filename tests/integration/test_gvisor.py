@@ -71,6 +71,7 @@ def test_workload_runs_under_gvisor(airlock, world_tmp):
     assert set(prot["gvisor"]["recorded"]) == {"exec", "file_open"}
     assert "syscall_denied" in prot["gvisor"]["not_recorded"]
     assert prot["seccomp"] is None and prot["landlock"] is None
+    assert prot["pivot_root"] is False and prot["capabilities"].startswith("none inside gVisor")
     assert of_type(recs, "run_start")[0]["spec"]["isolation"] == "gvisor"
     td = of_type(recs, "teardown")[0]
     assert td["ok"] and td["processes_left"] == 0 and td["fds_left"] == 0, td
