@@ -41,6 +41,7 @@ enum {
 	OPT_RESOLVER,
 	OPT_ISOLATION,
 	OPT_RUNSC,
+	OPT_TRACE_OPENS,
 	OPT_VERSION,
 };
 
@@ -76,6 +77,7 @@ static const struct option run_options[] = {
     {"resolver", required_argument, NULL, OPT_RESOLVER},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"runsc", required_argument, NULL, OPT_RUNSC},
+    {"trace-opens", no_argument, NULL, OPT_TRACE_OPENS},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -172,6 +174,8 @@ void al_cli_usage_run(FILE *out)
 	      "                             microvm is refused (not built)\n"
 	      "      --runsc PATH           the runsc binary for --isolation gvisor (default:\n"
 	      "                             search PATH; missing: refused, exit 125)\n"
+	      "      --trace-opens          gvisor: also record every open (gVisor drops trace\n"
+	      "                             points under load: then the run fails closed)\n"
 	      "      --allow-degraded NAME  accept running without one protection the kernel\n"
 	      "                             cannot give (repeatable): landlock, cgroup, timens,\n"
 	      "                             seccomp-notify; the log records each one used\n"
@@ -429,6 +433,9 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		return 0;
 	case OPT_RUNSC:
 		return set_host_path(spec, &spec->runsc, "--runsc", arg, err);
+	case OPT_TRACE_OPENS:
+		spec->trace_opens = true;
+		return 0;
 	case OPT_RESOLVER:
 		r = al_spec_add_resolver(spec, arg);
 		return net_option_error(r, "--resolver", arg,

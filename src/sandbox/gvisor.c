@@ -32,14 +32,19 @@
  * at AL_GVISOR_TRACE_SOCK and hands to the supervisor, which serves it
  * (supervisor/gvisor_trace.c). Enter points: the attempt is recorded
  * whatever its outcome. */
-static const char trace_config[] =
-    "{\"trace_session\":{\"name\":\"Default\",\"points\":["
-    "{\"name\":\"sentry/execve\",\"context_fields\":[\"group_id\",\"cwd\"]},"
+#define TRACE_HEAD "{\"trace_session\":{\"name\":\"Default\",\"points\":[" \
+    "{\"name\":\"sentry/execve\",\"context_fields\":[\"group_id\",\"cwd\"]}"
+#define TRACE_SINK "],\"sinks\":[{\"name\":\"remote\",\"config\":{\"endpoint\":\"" \
+    AL_GVISOR_TRACE_SOCK "\"}}]}}\n"
+/* execs only (default): few, so the sentry never has to drop one */
+static const char trace_config_execs[] = TRACE_HEAD TRACE_SINK;
+/* with every open (trace_opens): many; gVisor drops points when its socket
+ * is full, which fails the run closed (gvisor_trace.c) */
+static const char trace_config[] = TRACE_HEAD ","
     "{\"name\":\"syscall/open/enter\",\"context_fields\":[\"group_id\",\"cwd\"]},"
     "{\"name\":\"syscall/openat/enter\",\"context_fields\":[\"group_id\",\"cwd\"],"
     "\"optional_fields\":[\"fd_path\"]},"
-    "{\"name\":\"syscall/creat/enter\",\"context_fields\":[\"group_id\",\"cwd\"]}],"
-    "\"sinks\":[{\"name\":\"remote\",\"config\":{\"endpoint\":\"" AL_GVISOR_TRACE_SOCK "\"}}]}}\n";
+    "{\"name\":\"syscall/creat/enter\",\"context_fields\":[\"group_id\",\"cwd\"]}" TRACE_SINK;
 
 static int is_runsc_file(const char *path)
 {
@@ -270,7 +275,9 @@ int al_gvisor_plan(struct al_sandbox_plan *p, const char *runsc, struct al_error
 	    {.kind = AL_MNT_FILE, .dst = GV_BUNDLE "/config.json", .mode = 0400, .content = content,
 	     .content_len = len},
 	    {.kind = AL_MNT_FILE, .dst = GV_BUNDLE "/trace.json", .mode = 0400,
-	     .content = trace_config, .content_len = sizeof trace_config - 1},
+	     .content = p->spec->trace_opens ? trace_config : trace_config_execs,
+	     .content_len = p->spec->trace_opens ? sizeof trace_config - 1
+						  : sizeof trace_config_execs - 1},
 	    {.kind = AL_MNT_BIND_FILE, .src = al_plan_printf(p, AL_OLDROOT "%s", runsc),
 	     .dst = GV_RUNSC, .flags = MS_RDONLY},
 	    {.kind = AL_MNT_DIR, .dst = "/dev", .mode = 0755},

@@ -684,6 +684,8 @@ static int validate_isolation(const struct al_spec *spec, struct al_error *err)
 		                    "built: see docs/isolation.md); use namespaces or gvisor");
 	if (spec->runsc != NULL && spec->isolation != AL_ISOLATION_GVISOR)
 		return al_error_set(err, 0, "spec", "runsc: only meaningful with isolation: gvisor");
+	if (spec->trace_opens && spec->isolation != AL_ISOLATION_GVISOR)
+		return al_error_set(err, 0, "spec", "trace_opens: only meaningful with isolation: gvisor");
 	if (spec->runsc != NULL && spec->runsc[0] != '/')
 		return al_error_set(err, 0, "spec", "runsc: \"%s\" must be an absolute path",
 		                    spec->runsc);

@@ -290,6 +290,7 @@ struct al_spec {
 	uint32_t allow_degraded; /* enum al_degradation bits */
 	enum al_isolation isolation; /* default namespaces */
 	char *runsc;             /* gvisor: the runsc binary; NULL = search PATH */
+	bool trace_opens;        /* gvisor: also record every open (default false: execs only) */
 
 	/* tripwires: the spec's rules, in order (first firing rule wins), then
 	 * the defaults unless default_rules is false (src/monitor/rules.c) */

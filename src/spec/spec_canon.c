@@ -277,6 +277,8 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	write_rules(&j, spec);
 	if (spec->runsc)
 		canon_kv_str(&j, "runsc", spec->runsc);
+	if (spec->trace_opens) /* only when set: older specs keep their hash */
+		al_json_kv_bool(&j, "trace_opens", true);
 	al_json_key(&j, "user");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "gid", spec->gid);

@@ -734,6 +734,11 @@ static int h_runsc(struct yctx *c, const struct ynode *v, const char *key)
 	return set_host_path(c, v, key, &c->spec->runsc);
 }
 
+static int h_trace_opens(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_bool(c, v, key, &c->spec->trace_opens);
+}
+
 static int h_user(struct yctx *c, const struct ynode *v, const char *key)
 {
 	int r;
@@ -2117,6 +2122,7 @@ static const struct key_def top_keys[] = {
     {"chaos", h_chaos},
     {"isolation", h_isolation},
     {"runsc", h_runsc},
+    {"trace_opens", h_trace_opens},
 };
 
 static bool name_is_json(const char *name)

@@ -5,8 +5,9 @@
  * (exec records go through the rules). The sentry is what an attacker
  * inside would own first: one connection only, every message bounded and
  * parsed strictly; a malformed one fails the run closed. Messages the
- * sentry could not send (socket full) are counted by it and reported in
- * run_end.gvisor_trace.dropped. */
+ * sentry could not send (socket full) are counted by it, reported in
+ * run_end.gvisor_trace.dropped, and fail the run closed: a record is
+ * missing. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -211,8 +212,16 @@ static void on_event(struct al_supervisor *s, const struct al_gvwire_event *ev)
 	struct al_buf b;
 	struct al_json j;
 
-	if (ev->dropped > t->dropped)
+	/* The sentry could not send some trace points (its socket was full):
+	 * an exec among them would be an unrecorded execution -- and a flood
+	 * of opens is how a workload would try to hide one. Fail closed. */
+	if (ev->dropped > t->dropped) {
+		char what[96];
+		snprintf(what, sizeof what, "%u trace point(s) dropped by gVisor (records are missing)",
+			 ev->dropped);
 		t->dropped = ev->dropped;
+		trace_fail(s, what);
+	}
 	if (ev->type != AL_GVWIRE_SENTRY_EXEC && ev->type != AL_GVWIRE_SYSCALL_OPEN) {
 		t->other++;
 		return;

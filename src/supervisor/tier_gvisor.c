@@ -42,9 +42,10 @@ void al_tier_gvisor_describe(const struct al_sandbox_plan *plan, struct al_json 
 						   : "gVisor's own, loopback only");
 	/* gVisor's own trace points, served by the supervisor (gvisor_trace.c) */
 	al_json_key(j, "recorded");
-	al_json_raw(j, "[\"exec\",\"file_open\"]");
+	al_json_raw(j, plan->spec->trace_opens ? "[\"exec\",\"file_open\"]" : "[\"exec\"]");
 	/* what gVisor serves and airlock therefore does not see (docs/gvisor.md) */
 	al_json_key(j, "not_recorded");
-	al_json_raw(j, "[\"syscall_denied\",\"exec_refusal\",\"openat2\"]");
+	al_json_raw(j, plan->spec->trace_opens ? "[\"syscall_denied\",\"exec_refusal\",\"openat2\"]"
+					       : "[\"file_open\",\"syscall_denied\",\"exec_refusal\"]");
 	al_json_obj_end(j);
 }

@@ -68,8 +68,8 @@ def test_workload_runs_under_gvisor(airlock, world_tmp):
     assert prot["isolation"] == "gvisor"
     assert prot["gvisor"]["runsc"] == os.path.realpath(RUNSC)
     assert prot["gvisor"]["platform"] == "ptrace"
-    assert set(prot["gvisor"]["recorded"]) == {"exec", "file_open"}
-    assert "syscall_denied" in prot["gvisor"]["not_recorded"]
+    assert set(prot["gvisor"]["recorded"]) == {"exec"}  # opens: --trace-opens
+    assert {"syscall_denied", "file_open"} <= set(prot["gvisor"]["not_recorded"])
     assert prot["seccomp"] is None and prot["landlock"] is None
     assert prot["pivot_root"] is False and prot["capabilities"].startswith("none inside gVisor")
     assert of_type(recs, "run_start")[0]["spec"]["isolation"] == "gvisor"
@@ -308,6 +308,8 @@ def test_what_gvisor_cannot_serve_is_refused(airlock, world_tmp):
         assert what in r.stderr, (text, r.describe())
     r = airlock.run("run", "--runsc", RUNSC, "--", "/bin/true")
     assert r.rc == EXIT_SETUP and b"only meaningful with isolation: gvisor" in r.stderr
+    r = airlock.run("run", "--trace-opens", "--", "/bin/true")
+    assert r.rc == EXIT_SETUP and b"only meaningful with isolation: gvisor" in r.stderr
 
 
 def test_trace_points_record_execs_and_opens(airlock, world_tmp):
@@ -315,7 +317,7 @@ def test_trace_points_record_execs_and_opens(airlock, world_tmp):
     the supervisor over the socket the init bound: each exec inside gVisor
     and each open/openat/creat is a record, hash-chained like the rest."""
     log = world_tmp / "run.jsonl"
-    r = airlock.run(*gv_args(airlock, "--log", log), "--", "/bin/sh", "-c",
+    r = airlock.run(*gv_args(airlock, "--log", log, "--trace-opens"), "--", "/bin/sh", "-c",
                     "cat /etc/hostname > /dev/null; /bin/echo 'x\ny' \"$(printf 'q\x01')\" >/tmp/o")
     assert r.rc == 0, r.describe()
     recs = records(log)
@@ -335,7 +337,19 @@ def test_trace_points_record_execs_and_opens(airlock, world_tmp):
     t = end["gvisor_trace"]
     assert t["connected"] and t["execs"] >= 2 and t["opens"] == len(opens), t
     assert t["dropped"] == 0 and t["refused_connections"] == 0, t
+    start = of_type(recs, "run_start")[0]
+    assert set(start["protections"]["gvisor"]["recorded"]) == {"exec", "file_open"}
+    assert start["spec"]["trace_opens"] is True
     verify(airlock, log)
+    # without --trace-opens: execs only, a busy opener runs to its end
+    log2 = world_tmp / "execs.jsonl"
+    r = airlock.run(*gv_args(airlock, "--log", log2), "--", "python3", "-c",
+                    "import os\nfor i in range(20000): os.close(os.open('/etc/hostname', os.O_RDONLY))\n"
+                    "print('done')", timeout=120)
+    assert r.rc == 0 and r.stdout == b"done\n", r.describe()
+    recs = records(log2)
+    assert not of_type(recs, "file_open")
+    assert of_type(recs, "run_end")[0]["gvisor_trace"]["dropped"] == 0
 
 
 def test_exec_rule_kills_under_gvisor(airlock, world_tmp):
@@ -419,7 +433,7 @@ def test_canary_open_seen_through_gvisor_trace(airlock, world_tmp):
     reaches it by a relative path with dot segments, rootful and rootless
     (where the host's own watch is inotify, after the fact)."""
     spec = world_tmp / "c.yaml"
-    spec.write_text("isolation: gvisor\n" + ("user: 0\n" if is_rootless() else "")
+    spec.write_text("isolation: gvisor\ntrace_opens: true\n" + ("user: 0\n" if is_rootless() else "")
                     + "canaries:\n  - {path: /tmp/bait/notes.txt, kind: file}\n")
     log = world_tmp / "run.jsonl"
     r = airlock.run("run", *airlock.extra, "--spec", spec, "--log", log, "--", "/bin/sh", "-c",
@@ -452,6 +466,7 @@ def fake_sentry(probe_bin):
     ("malformed", "malformed message"),
     ("oversize", "message over 64 KiB"),
     ("badhandshake", "bad handshake"),
+    ("dropped", "3 trace point(s) dropped"),
 ])
 def test_hostile_sentry_fails_the_run_closed(airlock, world_tmp, fake_sentry, mode, reason):
     """What a compromised sentry sends on the trace socket is parsed strictly:

@@ -9,6 +9,8 @@
  *   second        a valid handshake, then a second connection (must be
  *                 refused), then one valid exec message; exits 0
  *   flood         a valid handshake, then 25,000 open messages; exits 0
+ *   dropped       a valid handshake, then an open message whose header says
+ *                 3 trace points were dropped before it
  * It prints what it saw on stdout, then (except second/flood) waits to be
  * killed. Static, no libc beyond syscalls wrappers: it runs in the init's
  * bare staging root. */
@@ -98,6 +100,11 @@ int main(void)
 		len += 15;
 		send(fd, m, len, 0);
 		return 0;
+	} else if (strcmp(mode, "dropped") == 0) {
+		len = hdr(m, 7);
+		m[4] = 3;
+		memcpy(m + len, "\x18\x81\x02\x32\x04/a/b", 9);
+		send(fd, m, len + 9, 0);
 	} else if (strcmp(mode, "flood") == 0) {
 		for (int i = 0; i < 25000; i++) {
 			len = hdr(m, 7);
