@@ -13,7 +13,7 @@ BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libso
               librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev libnftables-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
               iproute2 util-linux passwd git procps busybox-static file time curl openssl \
-              nodejs python3-pip podman docker.io containerd
+              nodejs python3-pip podman docker.io containerd runsc
 BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static
 FUZZ_DEPS  := clang libclang-rt-14-dev
 
@@ -106,8 +106,8 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-oci_config tests/fuzz/corpus/oci_config
 	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns \
-		tests/fuzz/fuzz_exfil tests/fuzz/fuzz_session_proto
-	for t in http socks sni dns exfil session_proto; do \
+		tests/fuzz/fuzz_exfil tests/fuzz/fuzz_session_proto tests/fuzz/fuzz_gvisor_wire
+	for t in http socks sni dns exfil session_proto gvisor_wire; do \
 		mkdir -p build-fuzz/corpus-$$t && \
 		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(NET_FUZZ_SECONDS) \
 			-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \

@@ -39,6 +39,9 @@ enum {
 	OPT_ALLOW_CIDR,
 	OPT_ADD_HOST,
 	OPT_RESOLVER,
+	OPT_ISOLATION,
+	OPT_RUNSC,
+	OPT_TRACE_OPENS,
 	OPT_VERSION,
 };
 
@@ -72,6 +75,9 @@ static const struct option run_options[] = {
     {"allow-cidr", required_argument, NULL, OPT_ALLOW_CIDR},
     {"add-host", required_argument, NULL, OPT_ADD_HOST},
     {"resolver", required_argument, NULL, OPT_RESOLVER},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
+    {"runsc", required_argument, NULL, OPT_RUNSC},
+    {"trace-opens", no_argument, NULL, OPT_TRACE_OPENS},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
@@ -162,6 +168,14 @@ void al_cli_usage_run(FILE *out)
 	      "                             is logged)\n"
 	      "\n"
 	      "safety valves:\n"
+	      "      --isolation TIER       namespaces (default: the host kernel, behind\n"
+	      "                             airlock's namespaces, seccomp, Landlock) or gvisor\n"
+	      "                             (runsc serves the syscalls; docs/gvisor.md);\n"
+	      "                             microvm is refused (not built)\n"
+	      "      --runsc PATH           the runsc binary for --isolation gvisor (default:\n"
+	      "                             search PATH; missing: refused, exit 125)\n"
+	      "      --trace-opens          gvisor: also record every open (gVisor drops trace\n"
+	      "                             points under load: then the run fails closed)\n"
 	      "      --allow-degraded NAME  accept running without one protection the kernel\n"
 	      "                             cannot give (repeatable): landlock, cgroup, timens,\n"
 	      "                             seccomp-notify; the log records each one used\n"
@@ -412,6 +426,16 @@ static int apply_option(int c, const char *arg, struct al_spec *spec, struct al_
 		r = al_spec_add_host_arg(spec, arg);
 		return net_option_error(r, "--add-host", arg,
 		                        "NAME:ADDR (a host name and an IPv4 or IPv6 address)", err);
+	case OPT_ISOLATION:
+		if (al_isolation_parse(arg, &spec->isolation) < 0)
+			return al_error_set(err, 0, "options",
+			                    "--isolation %s: expected namespaces, gvisor or microvm", arg);
+		return 0;
+	case OPT_RUNSC:
+		return set_host_path(spec, &spec->runsc, "--runsc", arg, err);
+	case OPT_TRACE_OPENS:
+		spec->trace_opens = true;
+		return 0;
 	case OPT_RESOLVER:
 		r = al_spec_add_resolver(spec, arg);
 		return net_option_error(r, "--resolver", arg,

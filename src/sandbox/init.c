@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <limits.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@ struct init_ctx {
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 	int cg_fds[AL_MAX_CGROUP_TASKS_FDS]; /* v1: the run's cgroup "tasks" files */
 	int n_cg_fds;
+	int gvtrace_fd;   /* gVisor tier: the trace socket (listening), for the supervisor */
 };
 
 #define SYNC_FD 3
@@ -405,6 +408,10 @@ static int step_handover(struct init_ctx *c)
 		m.text[n] = 'U';
 		fds[n++] = c->upper_fd;
 	}
+	if (c->gvtrace_fd >= 0) {
+		m.text[n] = 'G';
+		fds[n++] = c->gvtrace_fd;
+	}
 	for (i = 0; i < c->plan->n_disk_areas; i++) {
 		m.text[n] = 'D';
 		fds[n++] = c->disk_fds[i];
@@ -432,7 +439,7 @@ static int step_handover(struct init_ctx *c)
 		return al_error_errno(&c->err, "init", "handing descriptors to the supervisor");
 	while (n > 0)
 		close(fds[--n]);
-	c->listener_fd = c->upper_fd = c->root_fd = -1;
+	c->listener_fd = c->upper_fd = c->root_fd = c->gvtrace_fd = -1;
 	return 0;
 }
 
@@ -546,6 +553,123 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_CGROUP, step_enter_cgroup},
 };
 
+/* ---- the gVisor tier (plan->gvisor, sandbox/gvisor.c) -------------------
+ * The same root, network and handover as above; then, instead of confining
+ * ourselves and exec'ing the workload, we exec runsc on that root: gVisor's
+ * kernel serves the workload's syscalls. runsc needs its capabilities in
+ * our user namespace (it builds namespaces of its own, ptraces its stubs),
+ * so airlock's own seccomp filter, Landlock and capability drop are not
+ * installed on it: gVisor confines itself (its sentry and gofer run under
+ * its own seccomp filters), and around it stay airlock's user, pid, mount,
+ * network, ipc and uts namespaces and the cgroup. */
+
+/* The disk handles and canaries are paths in the new root, which we do not
+ * pivot into (runsc serves it): take them from inside it, then step back
+ * out to the staging root through a handle on it. */
+static int step_gvisor_root_handles(struct init_ctx *c)
+{
+	int r, old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (old < 0)
+		return al_error_errno(&c->err, "gvisor", "opening the staging root");
+	if (chroot(AL_NEWROOT) < 0 || chdir("/") < 0) {
+		r = al_error_errno(&c->err, "gvisor", "entering %s", AL_NEWROOT);
+		close(old);
+		return r;
+	}
+	r = step_disk_handles(c);
+	if (r == 0)
+		r = step_canaries(c);
+	if (fchdir(old) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+		close(old);
+		return al_error_errno(&c->err, "gvisor", "leaving %s", AL_NEWROOT);
+	}
+	close(old);
+	return r;
+}
+
+/* runsc sees only the staging root (its bundle, state, binary, /dev/null,
+ * the sandbox's /proc) and the new root: the host's tree goes. */
+static int step_gvisor_detach_host(struct init_ctx *c)
+{
+	if (umount2(AL_OLDROOT, MNT_DETACH) < 0)
+		return al_error_errno(&c->err, "gvisor", "detaching the host root");
+	if (rmdir(AL_OLDROOT) < 0)
+		return al_error_errno(&c->err, "gvisor", "removing %s", AL_OLDROOT);
+	if (chdir("/") < 0)
+		return al_error_errno(&c->err, "gvisor", "chdir /");
+	/* The workload cannot reach us (it is inside gVisor), but runsc runs
+	 * as our uid: it has no business reading pid 1's memory either. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return al_error_errno(&c->err, "gvisor", "PR_SET_DUMPABLE");
+	return ensure_supervisor_alive(c);
+}
+
+/* The remote sink of gVisor's trace points: runsc connects here (the
+ * socket lives in the staging root, where runsc runs); the supervisor, which
+ * cannot reach this path from its own mount namespace, gets the listening
+ * socket itself and serves it. Bound before runsc exists, by us alone. */
+static int step_gvisor_trace_socket(struct init_ctx *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return al_error_errno(&c->err, "gvisor", "trace socket");
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", AL_GVISOR_TRACE_SOCK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 2) < 0) {
+		close(fd);
+		return al_error_errno(&c->err, "gvisor", "binding %s", AL_GVISOR_TRACE_SOCK);
+	}
+	c->gvtrace_fd = fd;
+	return 0;
+}
+
+/* runsc keeps what it needs to build its own sandbox (mounts, namespaces,
+ * chroot, ids, ptrace, file ownership); nothing else goes past the exec.
+ * Above all CAP_NET_ADMIN: the sandbox's network namespace holds the
+ * redirect rules to airlock's proxy, and runsc (root of our user
+ * namespace) would otherwise hold the power to change them -- a process
+ * that escaped gVisor's sentry must not get it. After the network steps,
+ * which needed it. */
+static int step_gvisor_bound_caps(struct init_ctx *c)
+{
+	static const int drop[] = {
+	    CAP_NET_ADMIN,     CAP_NET_RAW,        CAP_NET_BROADCAST, CAP_SYS_MODULE,
+	    CAP_SYS_RAWIO,     CAP_SYS_TIME,       CAP_SYS_BOOT,      CAP_SYSLOG,
+	    CAP_SYS_PACCT,     CAP_SYS_TTY_CONFIG, CAP_LINUX_IMMUTABLE, CAP_LEASE,
+	    CAP_AUDIT_CONTROL, CAP_AUDIT_READ,     CAP_AUDIT_WRITE,   CAP_MAC_ADMIN,
+	    CAP_MAC_OVERRIDE,  CAP_WAKE_ALARM,     CAP_BLOCK_SUSPEND, CAP_IPC_LOCK,
+	    CAP_BPF,           CAP_PERFMON,
+	};
+	for (size_t i = 0; i < AL_ARRAY_SIZE(drop); i++)
+		if (prctl(PR_CAPBSET_DROP, drop[i], 0, 0, 0) < 0 && errno != EINVAL)
+			return al_error_errno(&c->err, "gvisor", "dropping capability %d from the bounding set",
+					      drop[i]);
+	return 0;
+}
+
+/* Same order argument as init_steps, minus the confinement of ourselves:
+ * ids mapped first; root built while we hold CAP_SYS_ADMIN; handles taken
+ * before the host is detached; no_new_privs (runsc needs no set-id exec);
+ * runsc is exec'd only after the cgroup placement. */
+static const struct init_step gvisor_steps[] = {
+	{AL_STAGE_WAIT, step_wait_for_supervisor},
+	{AL_STAGE_IDENTITY_MAP, step_identity},
+	{AL_STAGE_MOUNTS, step_mounts},
+	{AL_STAGE_MOUNTS, step_workspace_handle},
+	{AL_STAGE_PIVOT, step_gvisor_root_handles},
+	{AL_STAGE_HOSTNAME, step_hostname},
+	{AL_STAGE_NETWORK, step_network},
+	{AL_STAGE_NETWORK, step_egress_handover},
+	{AL_STAGE_PIVOT, step_gvisor_detach_host},
+	{AL_STAGE_INIT, step_gvisor_trace_socket},
+	{AL_STAGE_CAPS, step_gvisor_bound_caps},
+	{AL_STAGE_NNP, step_no_new_privs},
+	{AL_STAGE_INIT, step_handover},
+	{AL_STAGE_WAIT, step_wait_for_cgroup},
+};
+
 /* ---- the workload ------------------------------------------------------ */
 
 /* execvpe resolves with the caller's PATH, not the workload's: search the
@@ -581,6 +705,10 @@ static int exec_in_path(char *const *argv, char *const *envp, const char *path)
 
 static int exec_workload(const struct al_sandbox_plan *p)
 {
+	if (p->gvisor) { /* runsc, which runs the workload inside gVisor */
+		execve(p->gvisor_argv[0], p->gvisor_argv, p->gvisor_envp);
+		return errno;
+	}
 	return exec_in_path(p->argv, p->envp, p->path_env);
 }
 
@@ -1052,7 +1180,7 @@ static int setup_fds(struct init_ctx *c)
 
 void al_init_main(const struct al_sandbox_plan *plan)
 {
-	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1};
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1, .gvtrace_fd = -1};
 	sigset_t sigs;
 	size_t i;
 
@@ -1078,9 +1206,11 @@ void al_init_main(const struct al_sandbox_plan *plan)
 		c.egress_fds[i] = -1;
 	if (setup_fds(&c) < 0)
 		_exit(AL_EXIT_SETUP_STATUS);
-	for (i = 0; i < AL_ARRAY_SIZE(init_steps); i++) {
-		if (init_steps[i].run(&c) < 0)
-			fail(&c, init_steps[i].stage);
+	const struct init_step *steps = plan->gvisor ? gvisor_steps : init_steps;
+	size_t n_steps = plan->gvisor ? AL_ARRAY_SIZE(gvisor_steps) : AL_ARRAY_SIZE(init_steps);
+	for (i = 0; i < n_steps; i++) {
+		if (steps[i].run(&c) < 0)
+			fail(&c, steps[i].stage);
 	}
 	if (plan->session)
 		session_serve(&c, &sigs);

@@ -22,6 +22,8 @@ struct al_landlock;
 #define AL_STAGE_DIR "/tmp"
 #define AL_OLDROOT "/oldroot"
 #define AL_NEWROOT "/newroot"
+/* gVisor tier: the trace socket, in the init's staging root (gvisor.c) */
+#define AL_GVISOR_TRACE_SOCK "/run/trace.sock"
 
 enum al_mount_kind {
 	AL_MNT_DIR,        /* mkdir dst (mode) */
@@ -207,6 +209,13 @@ struct al_sandbox_plan {
 	/* network (netns.c): proxy mode, and its nftables ruleset text */
 	bool egress;
 	const char *nft_ruleset;
+
+	/* isolation: gvisor (gvisor.c): the init builds the root as always, then
+	 * execs runsc on it (these) instead of the workload */
+	bool gvisor;
+	char *gvisor_argv[16];
+	char *gvisor_envp[3];
+	const char *gvisor_runsc; /* its host path (run_start.protections) */
 
 	/* strings owned by the plan (freed with it) */
 	char **owned;

@@ -90,6 +90,8 @@ void al_spec_free(struct al_spec *spec)
 	free_str(&spec->workspace);
 	free_str(&spec->export_dir);
 	free_str(&spec->hostname);
+	free(spec->runsc);
+	spec->runsc = NULL;
 	for (size_t i = 0; i < spec->n_env; i++) {
 		free(spec->env[i].key);
 		free(spec->env[i].value);
@@ -646,6 +648,83 @@ static int validate_log(const struct al_log_spec *log, struct al_error *err)
 
 static int validate_rest(const struct al_spec *spec, struct al_error *err);
 
+const char *al_isolation_name(enum al_isolation i)
+{
+	switch (i) {
+	case AL_ISOLATION_NAMESPACES:
+		return "namespaces";
+	case AL_ISOLATION_GVISOR:
+		return "gvisor";
+	case AL_ISOLATION_MICROVM:
+		return "microvm";
+	}
+	return "unknown";
+}
+
+int al_isolation_parse(const char *s, enum al_isolation *out)
+{
+	if (strcmp(s, "namespaces") == 0)
+		*out = AL_ISOLATION_NAMESPACES;
+	else if (strcmp(s, "gvisor") == 0)
+		*out = AL_ISOLATION_GVISOR;
+	else if (strcmp(s, "microvm") == 0)
+		*out = AL_ISOLATION_MICROVM;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* What a tier cannot give is refused here, before anything starts: no
+ * silent fallback to another tier, no setting that would do nothing. */
+static int validate_isolation(const struct al_spec *spec, struct al_error *err)
+{
+	if (spec->isolation == AL_ISOLATION_MICROVM)
+		return al_error_set(err, 0, "spec",
+		                    "isolation: microvm is not available in this airlock (designed, not "
+		                    "built: see docs/isolation.md); use namespaces or gvisor");
+	if (spec->runsc != NULL && spec->isolation != AL_ISOLATION_GVISOR)
+		return al_error_set(err, 0, "spec", "runsc: only meaningful with isolation: gvisor");
+	if (spec->trace_opens && spec->isolation != AL_ISOLATION_GVISOR)
+		return al_error_set(err, 0, "spec", "trace_opens: only meaningful with isolation: gvisor");
+	if (spec->runsc != NULL && spec->runsc[0] != '/')
+		return al_error_set(err, 0, "spec", "runsc: \"%s\" must be an absolute path",
+		                    spec->runsc);
+	if (spec->isolation != AL_ISOLATION_GVISOR)
+		return 0;
+	/* These act on the workload's syscalls through airlock's seccomp filter
+	 * or its time namespace; under gVisor the workload's syscalls never
+	 * reach either (gVisor's kernel serves them). */
+	if (spec->chaos.n_syscalls > 0)
+		return al_error_set(err, 0, "spec",
+		                    "chaos.syscalls: not available with isolation: gvisor (the "
+		                    "workload's syscalls are served by gVisor, not airlock's filter)");
+	if (spec->chaos.clock_offset_ns != 0 || spec->chaos.realtime_skew_ns != 0)
+		return al_error_set(err, 0, "spec",
+		                    "chaos.clock: not available with isolation: gvisor (gVisor keeps "
+		                    "its own clocks)");
+	for (size_t i = 0; i < spec->n_rules; i++) {
+		const struct al_rule *ru = &spec->rules[i];
+		/* gVisor serves (and refuses) syscalls itself: airlock never sees one */
+		if (ru->on == AL_ON_SYSCALL_DENIED)
+			return al_error_set(err, 0, "spec",
+			                    "rules[%zu]: on: syscall-denied has no records with isolation: "
+			                    "gvisor (docs/gvisor.md: what is recorded under gVisor)", i);
+		/* exec records come from gVisor's trace after the exec happened:
+		 * it can be logged or the sandbox killed, not the exec refused; and
+		 * the record names no host file, so no origin to match */
+		if (ru->on == AL_ON_EXEC && ru->action == AL_ACT_DENY)
+			return al_error_set(err, 0, "spec",
+			                    "rules[%zu]: on: exec with action deny is not available with "
+			                    "isolation: gvisor (gVisor reports an exec once it happened: "
+			                    "use kill or log)", i);
+		if (ru->on == AL_ON_EXEC && ru->origin != AL_ORIGIN_ANY)
+			return al_error_set(err, 0, "spec",
+			                    "rules[%zu]: on: exec with origin is not available with "
+			                    "isolation: gvisor (gVisor's exec record names no host file)", i);
+	}
+	return 0;
+}
+
 int al_spec_validate(const struct al_spec *spec, struct al_error *err)
 {
 	if (spec->argc == 0 || spec->argv == NULL || spec->argv[0] == NULL)
@@ -660,6 +739,10 @@ int al_spec_validate_session(const struct al_spec *spec, struct al_error *err)
 {
 	if (spec->argc > 0 && (spec->argv[0] == NULL || spec->argv[0][0] == '\0'))
 		return al_error_set(err, 0, "spec", "command: empty program name");
+	if (spec->isolation == AL_ISOLATION_GVISOR)
+		return al_error_set(err, 0, "spec",
+		                    "isolation: gvisor is available to `airlock run` only, not to "
+		                    "sessions (docs/gvisor.md)");
 	return validate_rest(spec, err);
 }
 
@@ -707,6 +790,9 @@ static int validate_rest(const struct al_spec *spec, struct al_error *err)
 	if (r < 0)
 		return r;
 	r = al_chaos_spec_validate(spec, err);
+	if (r < 0)
+		return r;
+	r = validate_isolation(spec, err);
 	if (r < 0)
 		return r;
 	if (spec->allow_degraded & ~(uint32_t)(AL_DEGRADE_LANDLOCK | AL_DEGRADE_CGROUP |

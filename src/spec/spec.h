@@ -67,6 +67,20 @@ enum al_degradation {
 	AL_DEGRADE_SECCOMP_NOTIFY = 1u << 3, /* no seccomp user notification: deny without events */
 };
 
+/* isolation: which tier serves the workload's syscalls (docs/isolation.md).
+ * namespaces (default): the host kernel, behind airlock's namespaces,
+ * seccomp and Landlock. gvisor: gVisor's user-space kernel (runsc), with
+ * airlock's namespaces, cgroup and supervision around it. microvm: designed,
+ * not built: refused. */
+enum al_isolation {
+	AL_ISOLATION_NAMESPACES = 0,
+	AL_ISOLATION_GVISOR = 1,
+	AL_ISOLATION_MICROVM = 2,
+};
+const char *al_isolation_name(enum al_isolation i);
+/* "namespaces", "gvisor", "microvm": 0, or -EINVAL. */
+int al_isolation_parse(const char *s, enum al_isolation *out);
+
 /* network: "none" (air-gapped: a netns with only lo) or "proxy" (egress only
  * through airlock's inspecting proxy, docs/egress.md). */
 enum al_net_mode {
@@ -274,6 +288,9 @@ struct al_spec {
 	struct al_network_spec network;
 	struct al_chaos_spec chaos;
 	uint32_t allow_degraded; /* enum al_degradation bits */
+	enum al_isolation isolation; /* default namespaces */
+	char *runsc;             /* gvisor: the runsc binary; NULL = search PATH */
+	bool trace_opens;        /* gvisor: also record every open (default false: execs only) */
 
 	/* tripwires: the spec's rules, in order (first firing rule wins), then
 	 * the defaults unless default_rules is false (src/monitor/rules.c) */

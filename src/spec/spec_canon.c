@@ -264,6 +264,9 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 	canon_kv_str(&j, "image", spec->image);
 	if (spec->image_digest) /* only when pinned: unpinned specs keep their hash */
 		canon_kv_str(&j, "image_digest", spec->image_digest);
+	/* only when not the default: specs of the default tier keep their hash */
+	if (spec->isolation != AL_ISOLATION_NAMESPACES)
+		canon_kv_str(&j, "isolation", al_isolation_name(spec->isolation));
 	write_limits(&j, &spec->limits);
 	write_log(&j, &spec->log);
 
@@ -282,6 +285,10 @@ int al_spec_canonical_json(const struct al_spec *spec, struct al_buf *out)
 			al_json_kv_uint(&j, "max_lifetime_ns", spec->session.max_lifetime_ns);
 		al_json_obj_end(&j);
 	}
+	if (spec->runsc)
+		canon_kv_str(&j, "runsc", spec->runsc);
+	if (spec->trace_opens) /* only when set: older specs keep their hash */
+		al_json_kv_bool(&j, "trace_opens", true);
 	al_json_key(&j, "user");
 	al_json_obj_begin(&j);
 	al_json_kv_uint(&j, "gid", spec->gid);

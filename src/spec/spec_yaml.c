@@ -716,6 +716,29 @@ static int h_hostname(struct yctx *c, const struct ynode *v, const char *key)
 	return r < 0 ? al_error_set(c->err, -r, "spec", "%s: %s", c->name, key) : 0;
 }
 
+static int h_isolation(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r;
+
+	r = get_nonempty_string(c, v, key, &s);
+	if (r < 0)
+		return r;
+	if (al_isolation_parse(s, &c->spec->isolation) < 0)
+		return yerr(c, v, key, "\"%s\": expected namespaces, gvisor or microvm", s);
+	return 0;
+}
+
+static int h_runsc(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return set_host_path(c, v, key, &c->spec->runsc);
+}
+
+static int h_trace_opens(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return get_bool(c, v, key, &c->spec->trace_opens);
+}
+
 static int h_user(struct yctx *c, const struct ynode *v, const char *key)
 {
 	int r;
@@ -2129,6 +2152,9 @@ static const struct key_def top_keys[] = {
     {"canaries", h_canaries},
     {"chaos", h_chaos},
     {"session", h_session},
+    {"isolation", h_isolation},
+    {"runsc", h_runsc},
+    {"trace_opens", h_trace_opens},
 };
 
 static bool name_is_json(const char *name)

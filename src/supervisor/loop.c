@@ -42,6 +42,7 @@ enum tag {
 	TAG_CHAOS,
 	TAG_EGRESS_REPORT, TAG_EGRESS_EXIT,
 	TAG_CANARY,
+	TAG_GVTRACE_LISTEN, TAG_GVTRACE_CONN,
 };
 
 static int ep_add(int epfd, int fd, uint32_t events, enum tag t)
@@ -464,6 +465,12 @@ static void take_fds(struct al_supervisor *s, struct msghdr *mh, const struct al
 						                         s->chaos);
 					}
 				}
+			} else if (kind == 'G' && s->gvtrace == NULL && s->plan->gvisor) {
+				struct al_error e = {0};
+				if (al_gvtrace_start(s, fd, &e) < 0 ||
+				    ep_add(s->epfd, fd, EPOLLIN, TAG_GVTRACE_LISTEN) < 0)
+					/* unserved, gVisor's execs and opens would go unrecorded */
+					fail_closed(s, &e);
 			} else if (kind == 'C' && s->n_canary_fds < AL_MAX_CANARIES) {
 				s->canary_fds[s->n_canary_fds++] = fd;
 			} else if (kind == 'R' && s->session) {
@@ -865,6 +872,8 @@ int al_supervise(struct al_supervisor *s, struct al_error *err)
 				if (!s->init_exited && al_sv_chaos_fire(s, &e) < 0)
 					fail_closed(s, &e);
 				break;
+			case TAG_GVTRACE_LISTEN: al_gvtrace_accept(s, s->epfd, TAG_GVTRACE_CONN); break;
+			case TAG_GVTRACE_CONN: al_gvtrace_read(s, s->epfd); break;
 			case TAG_EGRESS_REPORT: egress_reports(s); break;
 			case TAG_EGRESS_EXIT: egress_exit(s); break;
 			}

@@ -168,15 +168,21 @@ static void protections_json(struct al_supervisor *s, const struct al_features *
 {
 	al_json_key(j, "protections");
 	al_json_obj_begin(j);
+	al_json_kv_str(j, "isolation", al_isolation_name(s->spec->isolation));
+	if (s->plan->gvisor)
+		al_tier_gvisor_describe(s->plan, j);
 	al_json_key(j, "namespaces");
 	al_json_raw(j, f->timens ? "[\"user\",\"pid\",\"mount\",\"network\",\"ipc\",\"uts\",\"cgroup\",\"time\"]"
 				 : "[\"user\",\"pid\",\"mount\",\"network\",\"ipc\",\"uts\",\"cgroup\"]");
 	al_json_kv_bool(j, "rootless", s->plan->rootless);
 	al_json_kv_str(j, "uid_map", s->plan->uid_map);
 	al_json_kv_str(j, "gid_map", s->plan->gid_map);
-	al_json_kv_bool(j, "pivot_root", true);
+	/* gVisor tier: the init stays in its staging root and runsc pivots
+	 * into airlock's root itself; the workload has no capabilities inside
+	 * gVisor, runsc holds a bounded set in airlock's user namespace */
+	al_json_kv_bool(j, "pivot_root", !s->plan->gvisor);
 	al_json_kv_bool(j, "no_new_privs", true);
-	al_json_kv_str(j, "capabilities", "none");
+	al_json_kv_str(j, "capabilities", s->plan->gvisor ? "none inside gVisor (runsc: bounded, no net_admin/net_raw)" : "none");
 	al_json_kv_str(j, "network", s->egress ? "proxy" : "none (loopback only)");
 	if (s->egress)
 		al_egress_describe(s->egress, j);
@@ -510,9 +516,13 @@ int al_run_prepare(struct al_run *run, struct al_error *err)
 		r = al_egress_prepare(&s->egress, spec, err);
 	if (r == 0)
 		r = al_supervisor_canaries_prepare(s, plan, err);
-	if (r == 0)
+	/* The tier: gVisor serves the workload's syscalls itself, so airlock's
+	 * Landlock rules and seccomp filter have nothing to confine there. */
+	if (r == 0 && spec->isolation == AL_ISOLATION_GVISOR)
+		r = al_tier_gvisor_prepare(plan, err);
+	if (r == 0 && spec->isolation != AL_ISOLATION_GVISOR)
 		r = al_landlock_prepare(&run->ll, spec, run->plan.session && !run->plan.rootless, err);
-	if (r == 0)
+	if (r == 0 && spec->isolation != AL_ISOLATION_GVISOR)
 		r = al_seccomp_prepare(&run->sc, spec, err);
 	if (r == 0)
 		r = al_chaos_prepare(&s->chaos, spec, run->sc, plan->rootless, err);
@@ -712,6 +722,8 @@ void al_run_supervise(struct al_run *run, struct al_error *err)
 	s->t_end_ns = al_mono_ns();
 	/* the proxy's last reports are recorded before the run's end */
 	al_egress_stop(s);
+	/* and gVisor's last trace points */
+	al_gvtrace_finish(s);
 	if (run->release_failed) {
 		*err = run->release_err;
 	} else if (s->setup_failed && s->setup_msg.type == AL_MSG_ERROR) {
@@ -934,6 +946,7 @@ void al_run_finish(struct al_run *run, int r, struct al_run_result *res, struct 
 	s->export_path = NULL;
 	al_egress_free(s->egress);
 	s->egress = NULL;
+	al_gvtrace_free(s);
 	al_seccomp_free(run->sc);
 	al_chaos_free(s->chaos);
 	s->chaos = NULL;
@@ -1065,6 +1078,7 @@ static void log_exit_records(struct al_supervisor *s, const char *verdict, int s
 	al_json_obj_end(&j);
 	if (s->egress)
 		al_egress_counts(s->egress, &j);
+	al_gvtrace_counts(s->gvtrace, &j);
 	al_json_obj_end(&j);
 	log_event_plain(s, "run_end", b.data);
 	al_buf_free(&b);

@@ -24,6 +24,8 @@ struct al_output_scan;
 struct al_chaos;
 struct al_egress_run;
 struct al_session;
+struct al_gvtrace;
+struct al_json;
 
 #define AL_RELAY_BUF 65536
 
@@ -79,6 +81,7 @@ struct al_supervisor {
 	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
 	struct al_egress_run *egress; /* proxy mode (egress.c); NULL otherwise */
 	struct al_session *session; /* NULL for `airlock run` */
+	struct al_gvtrace *gvtrace; /* gVisor tier: its trace points (gvisor_trace.c) */
 	char run_id[40];
 	char image_digest[72]; /* run_start.image_digest (src/image) */
 
@@ -224,6 +227,23 @@ int al_workspace_report(struct al_supervisor *s, struct al_error *err);
 /* Rootless: refuse up front a workspace holding a file whose owner or group
  * the user namespace cannot map (the overlay could not copy it up). */
 int al_workspace_check_owners(const char *workspace, uid_t uid, gid_t gid, struct al_error *err);
+
+/* tier_gvisor.c: isolation: gvisor. Prepare: find runsc (refused when
+ * missing: no fallback) and plan its bundle, after the root, environment,
+ * network and canaries are planned. Describe: run_start.protections.gvisor. */
+int al_tier_gvisor_prepare(struct al_sandbox_plan *plan, struct al_error *err);
+void al_tier_gvisor_describe(const struct al_sandbox_plan *plan, struct al_json *j);
+
+/* gvisor_trace.c: the gVisor tier's trace socket, handed over by the init
+ * ('G'); accept one connection, read its messages into exec / file_open
+ * records; finish drains it after the loop; counts go in run_end. */
+int al_gvtrace_start(struct al_supervisor *s, int listen_fd, struct al_error *err);
+int al_gvtrace_listen_fd(const struct al_gvtrace *t);
+void al_gvtrace_accept(struct al_supervisor *s, int epfd, uint64_t conn_tag);
+void al_gvtrace_read(struct al_supervisor *s, int epfd);
+void al_gvtrace_finish(struct al_supervisor *s);
+void al_gvtrace_counts(const struct al_gvtrace *t, struct al_json *j);
+void al_gvtrace_free(struct al_supervisor *s);
 
 /* hostpaths.c: before the clone, check every host path the supervisor will
  * open, create or copy to against the places the sandbox can write, and

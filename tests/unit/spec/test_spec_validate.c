@@ -542,6 +542,67 @@ static void test_canonical_bytes(void **state)
 	al_spec_free(&b);
 }
 
+/* isolation: parsed, canonical only when not the default (older specs keep
+ * their hash), and what a tier cannot give refused by name. */
+static void test_isolation(void **state)
+{
+	struct al_spec s;
+	struct al_buf b;
+	char h1[65], h2[65];
+	enum al_isolation iso;
+
+	(void)state;
+	assert_int_equal(al_isolation_parse("gvisor", &iso), 0);
+	assert_int_equal(iso, AL_ISOLATION_GVISOR);
+	assert_int_equal(al_isolation_parse("Gvisor", &iso), -EINVAL);
+	assert_int_equal(al_isolation_parse("", &iso), -EINVAL);
+
+	hash_of("a.yaml", "command: [/bin/true]\n", h1);
+	hash_of("b.yaml", "command: [/bin/true]\nisolation: namespaces\n", h2);
+	assert_string_equal(h1, h2);
+	hash_of("c.yaml", "command: [/bin/true]\nisolation: gvisor\n", h2);
+	assert_string_not_equal(h1, h2);
+
+	load_ok(&s, "d.yaml", "command: [/bin/true]\nisolation: gvisor\nrunsc: /usr/bin/runsc\n");
+	al_buf_init(&b);
+	assert_int_equal(al_spec_canonical_json(&s, &b), 0);
+	assert_non_null(strstr(b.data, "\"image\":\"host\",\"isolation\":\"gvisor\","));
+	assert_non_null(strstr(b.data, "\"runsc\":\"/usr/bin/runsc\",\"user\""));
+	al_buf_free(&b);
+	{
+		struct al_error err = {0};
+		assert_int_equal(al_spec_validate(&s, &err), 0);
+	}
+	al_spec_free(&s);
+
+	load_ok(&s, "e.yaml", "command: [/bin/true]\nisolation: microvm\n");
+	expect_invalid(&s, "microvm is not available");
+	load_ok(&s, "f.yaml", "command: [/bin/true]\nrunsc: /usr/bin/runsc\n");
+	expect_invalid(&s, "only meaningful with isolation: gvisor");
+	load_ok(&s, "g.yaml", "command: [/bin/true]\nisolation: gvisor\n"
+	                      "chaos:\n  syscalls:\n    - {syscall: openat, errno: EIO, rate: 1}\n");
+	expect_invalid(&s, "chaos.syscalls");
+	load_ok(&s, "h.yaml", "command: [/bin/true]\nisolation: gvisor\nchaos:\n  clock: {offset: +1h}\n");
+	expect_invalid(&s, "chaos.clock");
+	load_ok(&s, "i.yaml", "command: [/bin/true]\nisolation: gvisor\n"
+	                      "rules:\n  - {on: syscall-denied, action: log}\n");
+	expect_invalid(&s, "on: syscall-denied");
+	load_ok(&s, "j.yaml", "command: [/bin/true]\nisolation: gvisor\n"
+	                      "rules:\n  - {on: exec, action: deny}\n");
+	expect_invalid(&s, "action deny");
+	/* exec rules that log or kill are fine: gVisor's trace feeds them */
+	load_ok(&s, "k.yaml", "command: [/bin/true]\nisolation: gvisor\n"
+	                      "rules:\n  - {on: exec, match: {path: '*/pip'}, action: kill}\n");
+	{
+		struct al_error err = {0};
+		assert_int_equal(al_spec_validate(&s, &err), 0);
+		/* sessions do not have the tier */
+		assert_true(al_spec_validate_session(&s, &err) < 0);
+		assert_non_null(strstr(err.msg, "not to sessions"));
+	}
+	al_spec_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +616,7 @@ int main(void)
 	    cmocka_unit_test(test_canonical_stable),
 	    cmocka_unit_test(test_canonical_network_proxy),
 	    cmocka_unit_test(test_canonical_bytes),
+	    cmocka_unit_test(test_isolation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
