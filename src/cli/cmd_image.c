@@ -535,13 +535,10 @@ static int cmd_inspect(int argc, char **argv)
 		if (t.e[i].type == 'f')
 			bytes += t.e[i].size;
 	}
-	{
-		struct al_buf st;
-		al_buf_init(&st);
-		if (al_image_dpkg_status(rootfd, &st) == 0)
-			packages = al_image_packages_count(st.data ? st.data : "", st.len);
-		al_buf_free(&st);
-	}
+	struct al_buf st;
+	al_buf_init(&st);
+	if (al_image_dpkg_status(rootfd, &st) == 0)
+		packages = al_image_packages_count(st.data ? st.data : "", st.len);
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
@@ -555,6 +552,30 @@ static int cmd_inspect(int argc, char **argv)
 		al_json_int(&j, packages);
 	else
 		al_json_null(&j);
+	/* the installed packages and versions (dpkg's status file) */
+	al_json_key(&j, "package_list");
+	if (packages >= 0)
+		al_image_packages_json(st.data ? st.data : "", st.len, &j);
+	else
+		al_json_null(&j);
+	al_buf_free(&st);
+	/* a stored image's forbid list (image build), checked at each run */
+	al_json_key(&j, "forbid");
+	{
+		bool forbid[AL_LINT_N_CATEGORIES];
+		struct al_error e2 = {0};
+		_cleanup_close_ int store =
+		    al_image_ref_is_store(argv[1]) ? al_image_store_open(false, &e2) : -1;
+		if (store >= 0 && al_image_forbid_load(store, t.digest, forbid) == 0) {
+			al_json_arr_begin(&j);
+			for (int k = 0; k < AL_LINT_N_CATEGORIES; k++)
+				if (forbid[k])
+					al_json_str(&j, al_lint_category_name((enum al_lint_category)k));
+			al_json_arr_end(&j);
+		} else {
+			al_json_null(&j);
+		}
+	}
 	al_json_key(&j, "lint");
 	al_json_obj_begin(&j);
 	al_lint_report_json(&rep, &j);

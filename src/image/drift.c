@@ -312,6 +312,24 @@ int al_image_dpkg_status(int rootfd, struct al_buf *out)
 	return n < 0 ? (int)n : 0;
 }
 
+void al_image_packages_json(const char *status, size_t len, struct al_json *j)
+{
+	size_t n;
+	struct pkg *v = packages(status, len, &n);
+
+	al_json_arr_begin(j);
+	for (size_t i = 0; i < n; i++) {
+		al_json_obj_begin(j);
+		al_json_key(j, "name");
+		al_json_strn(j, v[i].name, v[i].nlen);
+		al_json_key(j, "version");
+		al_json_strn(j, v[i].version ? v[i].version : "", v[i].vlen);
+		al_json_obj_end(j);
+	}
+	al_json_arr_end(j);
+	free(v);
+}
+
 long al_image_packages_count(const char *status, size_t len)
 {
 	size_t n;

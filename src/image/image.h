@@ -124,6 +124,8 @@ size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char
 int al_image_dpkg_status(int rootfd, struct al_buf *out);
 /* The number of installed packages in a dpkg status file. */
 long al_image_packages_count(const char *status, size_t len);
+/* [{"name": ..., "version": ...}] of the installed packages, sorted by name. */
+void al_image_packages_json(const char *status, size_t len, struct al_json *j);
 size_t al_image_packages_diff(const char *old_status, size_t old_len, const char *new_status,
                               size_t new_len, struct al_buf *out);
 

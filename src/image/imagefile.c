@@ -160,7 +160,11 @@ static int build_node(struct ctx *c, struct fy_event *e, int line, int col, int 
 	if (e->type == FYET_SCALAR) {
 		size_t len = 0;
 		const char *t = fy_token_get_text(e->scalar.value, &len);
+		enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
 		n->type = Y_SCALAR;
+		/* libfyaml marks a quoted scalar inside its quote: point at the quote */
+		if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) && n->col > 1)
+			n->col--;
 		n->text = malloc(len + 1);
 		if (n->text == NULL) {
 			free(n);
