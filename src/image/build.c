@@ -401,8 +401,16 @@ static int add_users(int rootfd, const struct al_imagefile *f, struct al_error *
 		return 0;
 	al_buf_init(&pw);
 	al_buf_init(&gr);
-	read_in(rootfd, "/etc/passwd", &pw);
-	read_in(rootfd, "/etc/group", &gr);
+	/* a missing file starts empty; one that is not a small regular file
+	 * (a link, a FIFO) is refused rather than replaced */
+	r = read_in(rootfd, "/etc/passwd", &pw);
+	if (r == 0 || r == -ENOENT)
+		r = read_in(rootfd, "/etc/group", &gr);
+	if (r < 0 && r != -ENOENT)
+		r = al_error_set(err, -r, "build",
+		                 "reading the image's /etc/passwd and /etc/group to add users");
+	else
+		r = 0;
 	for (size_t i = 0; i < f->nusers && r == 0; i++) {
 		const struct al_imagefile_user *u = &f->users[i];
 		if (db_has(&pw, u->name, u->uid)) {
