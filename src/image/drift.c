@@ -345,20 +345,23 @@ long al_image_packages_count(const char *status, size_t len)
 static int forbid_check(const char *image, const struct al_image_tree *t, struct al_image_id *id,
                         struct al_error *err)
 {
-	char dir[PATH_MAX], digest[AL_IMAGE_DIGEST_MAX];
+	char dir[PATH_MAX], store_real[PATH_MAX], real[PATH_MAX], digest[AL_IMAGE_DIGEST_MAX];
 	bool forbid[AL_LINT_N_CATEGORIES];
 	struct al_lint_report rep = {0};
 	struct al_error ignored = {0};
 	size_t n;
 	int r;
 
-	if (al_image_store_dir(dir, sizeof dir) < 0)
+	/* however the directory is spelled (NAME:TAG resolved, a path with a
+	 * trailing slash, a symlink to it): is it an image of the store? */
+	if (al_image_store_dir(dir, sizeof dir) < 0 || realpath(dir, store_real) == NULL ||
+	    realpath(image, real) == NULL)
 		return 0;
-	n = strlen(dir);
-	if (strncmp(image, dir, n) != 0 || image[n] != '/' ||
-	    strncmp(image + n + 1, "sha256-", 7) != 0 || strlen(image + n + 1) != 7 + 64)
+	n = strlen(store_real);
+	if (strncmp(real, store_real, n) != 0 || real[n] != '/' ||
+	    strncmp(real + n + 1, "sha256-", 7) != 0 || strlen(real + n + 1) != 7 + 64)
 		return 0; /* not a stored image: no forbid list */
-	snprintf(digest, sizeof digest, "sha256:%s", image + n + 8);
+	snprintf(digest, sizeof digest, "sha256:%s", real + n + 8);
 	if (!al_image_digest_valid(digest))
 		return 0;
 	_cleanup_close_ int store = al_image_store_open(false, &ignored);

@@ -176,6 +176,14 @@ def test_forbid_refuses_a_run_of_a_stored_image(airlock, built, tmp_path):
         end = [x for x in recs if x["type"] == "run_end"][0]
         assert end["verdict"] == "setup-error"
         assert not [x for x in recs if x["type"] == "exec"]
+        # the same directory however it is named: a path with a trailing
+        # slash, a symlink to it
+        path = STORE / ("sha256-" + digest[7:])
+        link = tmp_path / "img-link"
+        link.symlink_to(path)
+        for spelled in (str(path) + "/", str(link)):
+            r = airlock.run("run", "--image", spelled, "--", "/bin/true")
+            assert r.rc == EXIT_SETUP and b"image forbid" in r.stderr, (spelled, r.describe())
         # a list that cannot be read refuses too (never permits)
         forbid.write_text("no-such-category\n")
         r = airlock.run("run", "--image", built["name"], "--", "/bin/true")
