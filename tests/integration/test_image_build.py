@@ -49,8 +49,22 @@ name: {name}
     return path
 
 
-def build(airlock, f, *opts):
-    return airlock.run("image", "build", *opts, str(f), timeout=600)
+MIRROR_DOWN = (b"Failed to fetch", b"Could not resolve", b"Temporary failure resolving",
+               b"Unable to connect")
+
+
+def skip_if_mirror_down(rc, stderr):
+    """No Debian mirror is an environment without the network, not a bug:
+    skip, saying so (the build itself failed closed: nothing stored)."""
+    if rc != 0 and any(m in stderr for m in MIRROR_DOWN):
+        pytest.skip("the Debian mirror is not reachable: "
+                    + stderr.decode(errors="replace")[-300:])
+
+
+def build(airlock, f, *opts, env=None):
+    r = airlock.run("image", "build", *opts, str(f), timeout=600, env=env)
+    skip_if_mirror_down(r.rc, r.stderr)
+    return r
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +81,7 @@ def built(airlock_bin, tmp_path_factory):
     before = hashlib.sha256(busybox.read_bytes()).hexdigest() if busybox.exists() else None
     cp = subprocess.run([str(airlock_bin), "image", "build", "--json", str(f)],
                         capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
+    skip_if_mirror_down(cp.returncode, cp.stderr)
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")[-3000:]
     res = json.loads(cp.stdout)
     yield dict(file=f, name=name, res=res, stderr=cp.stderr.decode(), busybox_before=before)
@@ -228,6 +243,7 @@ def test_rootless_build_uses_unshare_or_says_why_not(airlock, tmp_path):
     env = dict(os.environ, XDG_DATA_HOME=str(data), XDG_CACHE_HOME=str(cache))
     f = image_file(tmp_path / "small.yaml", "airlock-test/rootless:1", ["compilers"])
     r = airlock.run("image", "build", "--json", str(f), env=env, timeout=600)
+    skip_if_mirror_down(r.rc, r.stderr)
     if not has_subids():
         assert r.rc == 1, r.describe()
         err = r.stderr.decode()
@@ -239,5 +255,5 @@ def test_rootless_build_uses_unshare_or_says_why_not(airlock, tmp_path):
     assert r.rc == 0, r.describe()
     res = json.loads(r.stdout)
     assert res["mode"] == "unshare"
-    again = airlock.run("image", "build", "--json", str(f), env=env, timeout=600)
+    again = build(airlock, f, "--json", env=env)
     assert again.rc == 0 and json.loads(again.stdout)["digest"] == res["digest"]
