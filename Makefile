@@ -13,7 +13,7 @@ BUILD_DEPS := gcc meson ninja-build pkg-config libseccomp-dev libfyaml-dev libso
               librelp-dev libgnutls28-dev libcmocka-dev libc-ares-dev libnftables-dev
 TEST_DEPS  := python3 python3-pytest rsyslog rsyslog-relp rsyslog-gnutls gnutls-bin \
               iproute2 util-linux passwd git procps busybox-static file time curl openssl \
-              nodejs python3-pip podman docker.io containerd runsc
+              nodejs python3-pip podman docker.io containerd runsc mmdebstrap uidmap
 BENCH_DEPS := bubblewrap crun runc runsc firejail hyperfine busybox-static
 FUZZ_DEPS  := clang libclang-rt-14-dev
 
@@ -87,8 +87,10 @@ build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz -Dfuzz=true --buildtype=debug
 
 fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
-	ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_verify tests/fuzz/fuzz_image
-	mkdir -p build-fuzz/corpus-spec build-fuzz/corpus-verify build-fuzz/corpus-image build-fuzz/artifacts
+	ninja -C build-fuzz tests/fuzz/fuzz_spec tests/fuzz/fuzz_verify tests/fuzz/fuzz_image \
+		tests/fuzz/fuzz_imagefile
+	mkdir -p build-fuzz/corpus-spec build-fuzz/corpus-verify build-fuzz/corpus-image \
+		build-fuzz/corpus-imagefile build-fuzz/artifacts
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		build-fuzz/tests/fuzz/fuzz_spec -dict=tests/fuzz/spec.dict -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
@@ -99,10 +101,14 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 	build-fuzz/tests/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-image tests/fuzz/corpus/image
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		build-fuzz/tests/fuzz/fuzz_imagefile -max_total_time=$(NET_FUZZ_SECONDS) \
+		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+		build-fuzz/corpus-imagefile tests/fuzz/corpus/imagefile
 	ninja -C build-fuzz tests/fuzz/fuzz_oci_config
 	mkdir -p build-fuzz/corpus-oci_config
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
-		build-fuzz/tests/fuzz/fuzz_oci_config -dict=tests/fuzz/oci.dict -max_total_time=$(FUZZ_SECONDS) \
+		build-fuzz/tests/fuzz/fuzz_oci_config -dict=tests/fuzz/oci.dict -max_total_time=$(NET_FUZZ_SECONDS) \
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-oci_config tests/fuzz/corpus/oci_config
 	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns \

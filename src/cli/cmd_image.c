@@ -27,6 +27,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: airlock image digest [--no-cache] [--json | --listing] DIR|host|IMAGE\n"
 	      "       airlock image lint [--json] [--forbid CATEGORY,...] [--no-cache] DIR|IMAGE\n"
+	      "       airlock image build [--name NAME:TAG] [--json] FILE\n"
 	      "       airlock image import FILE|DIR [--name NAME:TAG]\n"
 	      "       airlock image ls [--json]\n"
 	      "       airlock image inspect IMAGE|DIR\n"
@@ -44,6 +45,10 @@ static void usage(FILE *out)
 	      "         credentials. --forbid makes the named categories errors.\n"
 	      "         Exit: 0 no findings, 1 findings, 2 findings in a forbidden category,\n"
 	      "         3 the image cannot be read, 125 usage.\n"
+	      "build    a Debian image from an image file (suite, packages, files, users,\n"
+	      "         forbid; docs/images.md) with mmdebstrap, into the store; refused\n"
+	      "         when a category of its forbid list is present. Exit: 0, 1 failed\n"
+	      "         or refused, 125 usage.\n"
 	      "import   a docker-archive or OCI archive (plain tar: docker/podman save) or an OCI\n"
 	      "         layout directory, into the store (docs/images.md). Exit: 0, 1 refused or\n"
 	      "         failed, 125 usage. ls, inspect, rm: 0, 1 failed, 125 usage.\n"
@@ -362,6 +367,80 @@ static int cmd_import(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_build(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct al_image_build_opts o = {0};
+	struct al_image_build_result res;
+	struct al_error err = {0};
+	bool json = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return IMG_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return IMG_USAGE;
+	}
+	if (o.name && !al_image_name_valid(o.name)) {
+		fprintf(stderr, "airlock: image build: --name %s: expected NAME:TAG\n", o.name);
+		return IMG_USAGE;
+	}
+	if (al_image_build(argv[optind], &o, &res, &err) < 0)
+		return fail("build", &err);
+	if (json) {
+		struct al_buf jb;
+		struct al_json j;
+		al_buf_init(&jb);
+		al_json_init(&j, &jb);
+		al_json_obj_begin(&j);
+		al_json_kv_str(&j, "digest", res.digest);
+		al_json_kv_str(&j, "name", res.name[0] ? res.name : NULL);
+		al_json_kv_str(&j, "mode", res.mode);
+		al_json_kv_bool(&j, "deb_cache", res.deb_cache);
+		al_json_kv_uint(&j, "entries", res.entries);
+		al_json_kv_uint(&j, "bytes", res.bytes);
+		al_json_kv_uint(&j, "dropped_devices", res.dropped_devices);
+		al_json_kv_uint(&j, "dropped_setuid", res.dropped_setuid);
+		al_json_kv_uint(&j, "elapsed_ms", res.elapsed_ns / 1000000);
+		al_json_kv_uint(&j, "mmdebstrap_ms", res.mmdebstrap_ns / 1000000);
+		al_json_obj_end(&j);
+		print_json(jb.data);
+		al_buf_free(&jb);
+	} else {
+		printf("%s\n", res.digest);
+	}
+	fprintf(stderr,
+	        "airlock: built %s%s%s in %.1f s (mmdebstrap --mode=%s %.1f s%s; %zu entries, "
+	        "%llu bytes; dropped %zu device node%s, %zu setuid/setgid bit%s)\n",
+	        res.digest, res.name[0] ? " as " : "", res.name, res.elapsed_ns / 1e9, res.mode,
+	        res.mmdebstrap_ns / 1e9, res.deb_cache ? ", .deb cache" : "", res.entries,
+	        (unsigned long long)res.bytes, res.dropped_devices,
+	        res.dropped_devices == 1 ? "" : "s", res.dropped_setuid,
+	        res.dropped_setuid == 1 ? "" : "s");
+	return 0;
+}
+
 static int cmd_ls(int argc, char **argv)
 {
 	struct al_error err = {0};
@@ -456,13 +535,10 @@ static int cmd_inspect(int argc, char **argv)
 		if (t.e[i].type == 'f')
 			bytes += t.e[i].size;
 	}
-	{
-		struct al_buf st;
-		al_buf_init(&st);
-		if (al_image_dpkg_status(rootfd, &st) == 0)
-			packages = al_image_packages_count(st.data ? st.data : "", st.len);
-		al_buf_free(&st);
-	}
+	struct al_buf st;
+	al_buf_init(&st);
+	if (al_image_dpkg_status(rootfd, &st) == 0)
+		packages = al_image_packages_count(st.data ? st.data : "", st.len);
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
@@ -476,6 +552,30 @@ static int cmd_inspect(int argc, char **argv)
 		al_json_int(&j, packages);
 	else
 		al_json_null(&j);
+	/* the installed packages and versions (dpkg's status file) */
+	al_json_key(&j, "package_list");
+	if (packages >= 0)
+		al_image_packages_json(st.data ? st.data : "", st.len, &j);
+	else
+		al_json_null(&j);
+	al_buf_free(&st);
+	/* a stored image's forbid list (image build), checked at each run */
+	al_json_key(&j, "forbid");
+	{
+		bool forbid[AL_LINT_N_CATEGORIES];
+		struct al_error e2 = {0};
+		_cleanup_close_ int store =
+		    al_image_ref_is_store(argv[1]) ? al_image_store_open(false, &e2) : -1;
+		if (store >= 0 && al_image_forbid_load(store, t.digest, forbid) == 0) {
+			al_json_arr_begin(&j);
+			for (int k = 0; k < AL_LINT_N_CATEGORIES; k++)
+				if (forbid[k])
+					al_json_str(&j, al_lint_category_name((enum al_lint_category)k));
+			al_json_arr_end(&j);
+		} else {
+			al_json_null(&j);
+		}
+	}
 	al_json_key(&j, "lint");
 	al_json_obj_begin(&j);
 	al_lint_report_json(&rep, &j);
@@ -618,6 +718,8 @@ int al_cmd_image(int argc, char **argv)
 		return cmd_lint(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "build") == 0)
+		return cmd_build(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ls") == 0)
 		return cmd_ls(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rm") == 0)

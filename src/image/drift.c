@@ -5,6 +5,7 @@
 #include "image/image.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -311,11 +312,91 @@ int al_image_dpkg_status(int rootfd, struct al_buf *out)
 	return n < 0 ? (int)n : 0;
 }
 
+void al_image_packages_json(const char *status, size_t len, struct al_json *j)
+{
+	size_t n;
+	struct pkg *v = packages(status, len, &n);
+
+	al_json_arr_begin(j);
+	for (size_t i = 0; i < n; i++) {
+		al_json_obj_begin(j);
+		al_json_key(j, "name");
+		al_json_strn(j, v[i].name, v[i].nlen);
+		al_json_key(j, "version");
+		al_json_strn(j, v[i].version ? v[i].version : "", v[i].vlen);
+		al_json_obj_end(j);
+	}
+	al_json_arr_end(j);
+	free(v);
+}
+
 long al_image_packages_count(const char *status, size_t len)
 {
 	size_t n;
 	free(packages(status, len, &n));
 	return (long)n;
+}
+
+/* An image of the store built with a forbid list (build.c keeps it beside
+ * the image, sha256-HEX.forbid) is linted again for those categories at
+ * every run start, with this airlock's rules: a finding refuses the run
+ * like drift does (recorded in the log, exit 125). Only the forbidden
+ * categories are looked for, from the walk the digest just made. */
+static int forbid_check(const char *image, const struct al_image_tree *t, struct al_image_id *id,
+                        struct al_error *err)
+{
+	char dir[PATH_MAX], store_real[PATH_MAX], real[PATH_MAX], digest[AL_IMAGE_DIGEST_MAX];
+	bool forbid[AL_LINT_N_CATEGORIES];
+	struct al_lint_report rep = {0};
+	struct al_error ignored = {0};
+	size_t n;
+	int r;
+
+	/* however the directory is spelled (NAME:TAG resolved, a path with a
+	 * trailing slash, a symlink to it): is it an image of the store? */
+	if (al_image_store_dir(dir, sizeof dir) < 0 || realpath(dir, store_real) == NULL ||
+	    realpath(image, real) == NULL)
+		return 0;
+	n = strlen(store_real);
+	if (strncmp(real, store_real, n) != 0 || real[n] != '/' ||
+	    strncmp(real + n + 1, "sha256-", 7) != 0 || strlen(real + n + 1) != 7 + 64)
+		return 0; /* not a stored image: no forbid list */
+	snprintf(digest, sizeof digest, "sha256:%s", real + n + 8);
+	if (!al_image_digest_valid(digest))
+		return 0;
+	_cleanup_close_ int store = al_image_store_open(false, &ignored);
+	if (store < 0)
+		return al_error_set(err, -store, "image",
+		                    "opening the image store to read the forbid list of %s", digest);
+	r = al_image_forbid_load(store, digest, forbid);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) /* a list that cannot be read refuses the run, never permits it */
+		return al_error_set(err, -r, "image", "reading the forbid list of %s", digest);
+	_cleanup_close_ int rootfd = open(image, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return al_error_errno(err, "image", "opening the image %s", image);
+	r = al_lint_tree_only(rootfd, t, forbid, &rep, err);
+	if (r < 0)
+		return r;
+	if (rep.n) {
+		struct al_buf msg;
+		al_buf_init(&msg);
+		for (size_t i = 0; i < rep.n && i < 8; i++) {
+			al_buf_printf(&msg, "%s%s ", i ? ", " : "",
+			              al_lint_category_name(rep.f[i].category));
+			al_image_escape(&msg, rep.f[i].path, strlen(rep.f[i].path));
+		}
+		if (rep.n > 8)
+			al_buf_printf(&msg, " (and %zu more)", rep.n - 8);
+		id->drift = true;
+		snprintf(id->drift_msg, sizeof id->drift_msg,
+		         "image forbid: %s has %zu finding%s in a category its forbid list names: %s",
+		         digest, rep.n, rep.n == 1 ? "" : "s", msg.data ? msg.data : "");
+		al_buf_free(&msg);
+	}
+	al_lint_report_free(&rep);
+	return 0;
 }
 
 int al_image_identify(const char *image, const char *pin, struct al_image_id *id,
@@ -337,6 +418,8 @@ int al_image_identify(const char *image, const char *pin, struct al_image_id *id
 			memcpy(id->digest, t.digest, sizeof id->digest);
 			if (pin && strcmp(pin, t.digest) != 0 && al_image_listing(&t, &listing) < 0)
 				r = al_error_set(err, ENOMEM, "image", "listing the image");
+			else if (pin == NULL || strcmp(pin, t.digest) == 0)
+				r = forbid_check(image, &t, id, err);
 		}
 		al_image_tree_free(&t);
 	}
@@ -344,7 +427,7 @@ int al_image_identify(const char *image, const char *pin, struct al_image_id *id
 		al_buf_free(&listing);
 		return r;
 	}
-	if (pin == NULL || strcmp(pin, id->digest) == 0) {
+	if (pin == NULL || strcmp(pin, id->digest) == 0 || id->drift) {
 		al_buf_free(&listing);
 		return 0;
 	}

@@ -101,7 +101,8 @@ int al_image_digest_host(const struct al_image_opts *o, char out[AL_IMAGE_DIGEST
 struct al_image_id {
 	char digest[AL_IMAGE_DIGEST_MAX];
 	const char *kind; /* "tree" or "host" */
-	bool drift;       /* a pin was given and does not match */
+	bool drift;       /* a pin was given and does not match, or a stored
+	                   * image has findings its forbid list names: refused */
 	char drift_msg[AL_ERR_MSG_MAX - 64];
 };
 
@@ -123,6 +124,8 @@ size_t al_image_listing_diff(const char *old_listing, size_t old_len, const char
 int al_image_dpkg_status(int rootfd, struct al_buf *out);
 /* The number of installed packages in a dpkg status file. */
 long al_image_packages_count(const char *status, size_t len);
+/* [{"name": ..., "version": ...}] of the installed packages, sorted by name. */
+void al_image_packages_json(const char *status, size_t len, struct al_json *j);
 size_t al_image_packages_diff(const char *old_status, size_t old_len, const char *new_status,
                               size_t new_len, struct al_buf *out);
 
@@ -156,6 +159,24 @@ struct al_image_import_result {
  * directory into the store, tagged name (NULL: the archive's own name). */
 int al_image_import(const char *src, const char *name, struct al_image_import_result *res,
                     struct al_error *err);
+
+/* ---- build.c: an image from a declarative image file (mmdebstrap) ---- */
+
+struct al_image_build_opts {
+	const char *name; /* NAME:TAG, overrides the file's name: */
+};
+
+struct al_image_build_result {
+	char digest[AL_IMAGE_DIGEST_MAX];
+	char name[256];
+	const char *mode; /* mmdebstrap --mode: "root" or "unshare" */
+	bool deb_cache;
+	size_t entries, dropped_devices, dropped_setuid;
+	uint64_t bytes, elapsed_ns, mmdebstrap_ns;
+};
+
+int al_image_build(const char *file, const struct al_image_build_opts *o,
+                   struct al_image_build_result *res, struct al_error *err);
 
 /* ---- lint.c: the attack surface ---- */
 
@@ -197,5 +218,15 @@ bool al_lint_content_is_secret(const char *name, const char *data, size_t len, c
 /* Lint the tree t (walked from rootfd). */
 int al_lint_tree(int rootfd, const struct al_image_tree *t, struct al_lint_report *rep,
                  struct al_error *err);
+/* The same, recording only the categories with want[c] set (NULL: all). */
+int al_lint_tree_only(int rootfd, const struct al_image_tree *t, const bool *want,
+                      struct al_lint_report *rep, struct al_error *err);
 void al_lint_report_free(struct al_lint_report *rep);
 void al_lint_report_json(const struct al_lint_report *rep, struct al_json *j);
+
+/* The forbid list kept with a stored image (store fd, its digest):
+ * -ENOENT when there is none, -EINVAL when it cannot be read. */
+int al_image_forbid_load(int store, const char *digest, bool forbid[AL_LINT_N_CATEGORIES]);
+/* Add categories to it (created when missing). */
+int al_image_forbid_merge(const char *digest, const bool add[AL_LINT_N_CATEGORIES],
+                          struct al_error *err);

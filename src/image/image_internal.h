@@ -30,3 +30,22 @@ int al_image_cache_parse(char *text, size_t len, struct al_image_tree *t);
  * cache): root_path as root, else under $xdg_env or the home directory. */
 int al_image_user_dir(char *out, size_t len, const char *root_path, const char *xdg_env,
 		      const char *xdg_sub, const char *home_sub);
+
+/* import.c: what `image build` adds to an import (build.c). */
+struct al_image_tree;
+struct al_image_import_result;
+struct al_error;
+struct al_image_import_hook {
+	bool rootfs_tar;    /* src is one plain tar of a whole tree */
+	const char *format; /* recorded as the import's format */
+	const char *source; /* recorded as the import's source (NULL: src) */
+	/* on the staging tree, after the layers, before the digest */
+	int (*prepare)(int rootfd, const char *path, void *ctx, struct al_error *err);
+	/* with the digest's walk of the staging tree: may refuse the image */
+	int (*check)(int rootfd, const struct al_image_tree *t, void *ctx, struct al_error *err);
+	/* more members of the store's record (sha256-HEX.json) */
+	void (*meta)(struct al_json *j, void *ctx);
+	void *ctx;
+};
+int al_image_import_ex(const char *src, const char *name, const struct al_image_import_hook *h,
+                       struct al_image_import_result *res, struct al_error *err);

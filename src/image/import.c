@@ -723,7 +723,8 @@ static int layers_oci(struct source *s, struct applier *a, char *name_out, size_
 	return r;
 }
 
-static int write_meta(int store, const char *src, const struct al_image_import_result *res)
+static int write_meta(int store, const char *src, const struct al_image_import_result *res,
+                      const struct al_image_import_hook *h)
 {
 	struct al_buf b;
 	struct al_json j;
@@ -734,7 +735,7 @@ static int write_meta(int store, const char *src, const struct al_image_import_r
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
 	al_json_kv_str(&j, "digest", res->digest);
-	al_json_kv_str(&j, "source", src);
+	al_json_kv_str(&j, "source", h && h->source ? h->source : src);
 	al_json_kv_str(&j, "format", res->format);
 	al_json_kv_uint(&j, "imported_at", (uint64_t)time(NULL));
 	al_json_kv_bool(&j, "rootless", geteuid() != 0);
@@ -744,6 +745,8 @@ static int write_meta(int store, const char *src, const struct al_image_import_r
 	al_json_kv_uint(&j, "whiteouts", res->whiteouts);
 	al_json_kv_uint(&j, "dropped_devices", res->dropped_devices);
 	al_json_kv_uint(&j, "dropped_setuid", res->dropped_setuid);
+	if (h && h->meta)
+		h->meta(&j, h->ctx);
 	al_json_obj_end(&j);
 	snprintf(name, sizeof name, "sha256-%s.json", res->digest + 7);
 	r = b.oom ? -ENOMEM : al_image_write_atomic(store, name, b.data, b.len);
@@ -755,6 +758,12 @@ static int write_meta(int store, const char *src, const struct al_image_import_r
 
 int al_image_import(const char *src, const char *name, struct al_image_import_result *res,
                     struct al_error *err)
+{
+	return al_image_import_ex(src, name, NULL, res, err);
+}
+
+int al_image_import_ex(const char *src, const char *name, const struct al_image_import_hook *h,
+                       struct al_image_import_result *res, struct al_error *err)
 {
 	struct source s = {.fd = -1};
 	struct applier a = {.root = -1, .as_root = geteuid() == 0, .res = res, .err = err};
@@ -789,8 +798,24 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		                 src);
 		goto out;
 	}
-	if (!s.dir && (r = index_archive(&s, err)) < 0)
+	if (h && h->rootfs_tar) {
+		/* one plain tar of a whole tree (mmdebstrap's output): the file
+		 * itself is the only layer */
+		if (s.dir) {
+			r = al_error_set(err, EINVAL, "import", "%s is not a tar file", src);
+			goto out;
+		}
+		s.m = calloc(1, sizeof *s.m);
+		if (s.m == NULL || (s.m[0].name = strdup("rootfs.tar")) == NULL) {
+			r = al_error_set(err, ENOMEM, "import", "import");
+			goto out;
+		}
+		s.m[0].off = 0;
+		s.m[0].size = (uint64_t)st.st_size;
+		s.n = 1;
+	} else if (!s.dir && (r = index_archive(&s, err)) < 0) {
 		goto out;
+	}
 
 	store = al_image_store_open(true, err);
 	if (store < 0) {
@@ -817,7 +842,10 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		r = al_error_errno(err, "import", "opening %s", staging);
 		goto cleanup;
 	}
-	{
+	if (h && h->rootfs_tar) {
+		snprintf(res->format, sizeof res->format, "%s", h->format ? h->format : "rootfs-tar");
+		r = apply_layer(&a, &s, "rootfs.tar", NULL);
+	} else {
 		int fd;
 		uint64_t off, size;
 		bool own;
@@ -832,6 +860,12 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 	r = finish_dirs(&a);
 	if (r == 0 && fchmod(a.root, 0755) < 0)
 		r = al_error_errno(err, "import", "chmod the image root");
+	if (r == 0 && h && h->prepare) {
+		char dir[PATH_MAX];
+		al_image_store_dir(dir, sizeof dir);
+		snprintf(path, sizeof path, "%s/%s", dir, staging);
+		r = h->prepare(a.root, path, h->ctx, err);
+	}
 	if (r < 0)
 		goto cleanup;
 
@@ -844,6 +878,10 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 		if (r < 0)
 			goto cleanup;
 		memcpy(res->digest, t.digest, sizeof res->digest);
+		if (h && h->check && (r = h->check(a.root, &t, h->ctx, err)) < 0) {
+			al_image_tree_free(&t);
+			goto cleanup;
+		}
 		/* the listing stays beside the image, so that drift against the
 		 * stored digest can always name the changed paths */
 		struct al_buf lb;
@@ -887,7 +925,7 @@ int al_image_import(const char *src, const char *name, struct al_image_import_re
 			}
 		}
 	}
-	write_meta(store, src, res);
+	write_meta(store, src, res, h);
 	if (name == NULL && auto_name[0] && al_image_name_valid(auto_name))
 		name = auto_name;
 	else if (name == NULL && auto_name[0] && strchr(auto_name, ':') == NULL) {

@@ -208,6 +208,9 @@ static const struct tool tools[] = {
 
 int al_lint_classify_tool(const char *name, const char **why)
 {
+	/* the dynamic loader (libc-bin's /usr/bin/ld.so) is not a linker */
+	if (strcmp(name, "ld.so") == 0 || strncmp(name, "ld.so.", 6) == 0)
+		return -1;
 	for (size_t i = 0; i < AL_ARRAY_SIZE(tools); i++)
 		if (fnmatch(tools[i].pattern, name, 0) == 0) {
 			*why = tools[i].why;
@@ -382,6 +385,17 @@ static int scan_content(int rootfd, const struct al_image_entry *e, const char *
 int al_lint_tree(int rootfd, const struct al_image_tree *t, struct al_lint_report *rep,
                  struct al_error *err)
 {
+	return al_lint_tree_only(rootfd, t, NULL, rep, err);
+}
+
+/* A finding of a category not wanted is not recorded (and the content of
+ * files is only read when credentials are wanted): a run start checks only
+ * an image's forbidden categories. */
+#define WANT(c) (want == NULL || want[(c)])
+
+int al_lint_tree_only(int rootfd, const struct al_image_tree *t, const bool *want,
+                      struct al_lint_report *rep, struct al_error *err)
+{
 	int r = 0;
 
 	memset(rep, 0, sizeof *rep);
@@ -394,7 +408,7 @@ int al_lint_tree(int rootfd, const struct al_image_tree *t, struct al_lint_repor
 		rep->scanned++;
 		if ((e->type == 'f' || e->type == 'l') && in_bin_dir(e->path) &&
 		    (e->type == 'l' || (e->mode & 0111)) &&
-		    (cat = al_lint_classify_tool(name, &why)) >= 0) {
+		    (cat = al_lint_classify_tool(name, &why)) >= 0 && WANT(cat)) {
 			if (e->type == 'l')
 				r = add(rep, e->path, (enum al_lint_category)cat, "medium",
 				        "%s (link to %s)", why, e->target);
@@ -402,31 +416,34 @@ int al_lint_tree(int rootfd, const struct al_image_tree *t, struct al_lint_repor
 				r = add(rep, e->path, (enum al_lint_category)cat, "medium", "%s",
 				        why);
 		}
-		if (r == 0 && e->type == 'f' && (e->mode & 04000))
+		if (r == 0 && WANT(AL_LINT_SETUID) && e->type == 'f' && (e->mode & 04000))
 			r = add(rep, e->path, AL_LINT_SETUID, "high",
 			        is_interpreter_name(name) ? "SUID interpreter or shell (owner uid "
 			                                    "%u): runs any code as its owner"
 			                                  : "setuid file (owner uid %u)",
 			        e->uid);
-		if (r == 0 && e->type == 'f' && (e->mode & 02000) && (e->mode & 0010))
+		if (r == 0 && WANT(AL_LINT_SETUID) && e->type == 'f' && (e->mode & 02000) &&
+		    (e->mode & 0010))
 			r = add(rep, e->path, AL_LINT_SETUID,
 			        is_interpreter_name(name) ? "high" : "medium",
 			        "setgid file (group gid %u)", e->gid);
-		if (r == 0 && e->type == 'f' && e->cap)
+		if (r == 0 && WANT(AL_LINT_CAPABILITIES) && e->type == 'f' && e->cap)
 			r = add(rep, e->path, AL_LINT_CAPABILITIES, "high",
 			        "file capabilities (security.capability xattr)");
-		if (r == 0 && e->type == 'd' && (e->mode & 0002))
+		if (r == 0 && WANT(AL_LINT_WORLD_WRITABLE) && e->type == 'd' && (e->mode & 0002))
 			r = (e->mode & 01000) ? add(rep, e->path, AL_LINT_WORLD_WRITABLE, "low",
 			                            "world-writable directory (sticky bit set)")
 			                      : add(rep, e->path, AL_LINT_WORLD_WRITABLE, "high",
 			                            "world-writable directory without the sticky "
 			                            "bit: anyone may replace its entries");
-		if (r == 0 && e->type == 'f' && (e->mode & 0002))
+		if (r == 0 && WANT(AL_LINT_WORLD_WRITABLE) && e->type == 'f' && (e->mode & 0002))
 			r = add(rep, e->path, AL_LINT_WORLD_WRITABLE, "medium",
 			        "world-writable file");
-		if (r == 0 && (e->type == 'c' || e->type == 'b'))
+		if (r == 0 && WANT(AL_LINT_DEVICES) && (e->type == 'c' || e->type == 'b'))
 			r = add(rep, e->path, AL_LINT_DEVICES, "high", "%s device node %u,%u",
 			        e->type == 'c' ? "character" : "block", e->rmajor, e->rminor);
+		if (!WANT(AL_LINT_CREDENTIALS))
+			continue;
 		if (r == 0 && e->type == 'f' && (sec = secret_by_name(e->path, name)) != NULL)
 			r = add(rep, e->path, AL_LINT_CREDENTIALS, "high", "%s", sec);
 		else if (r == 0 && e->type == 'f' && !e->unreadable && e->size > 0 &&

@@ -321,6 +321,8 @@ int al_image_store_rm(const char *ref, struct al_error *err)
 	unlinkat(store, path, 0);
 	snprintf(path, sizeof path, "sha256-%s.listing", digest + 7);
 	unlinkat(store, path, 0);
+	snprintf(path, sizeof path, "sha256-%s.forbid", digest + 7);
+	unlinkat(store, path, 0);
 	return 0;
 }
 

@@ -11,12 +11,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -32,6 +35,31 @@
 
 #define READ_CHUNK (256 * 1024)
 
+/* The prefetch of a warm walk. An unchanged image costs one fstatat per
+ * entry, and that syscall is nearly all of a run start's digest check
+ * (docs/benchmarks.md). With the previous walk in hand the names are known
+ * before the walk starts, so on two or more CPUs a helper thread stats the
+ * entries of the second half of the previous walk (by index) while the
+ * walker does the first half; one handoff per walk (a handoff per directory
+ * cost more than it saved). The helper opens each directory of its half
+ * beneath the root without following any link (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) and records the directory's identity with each
+ * stat; the walker uses a prefetched stat only for an entry whose parent it
+ * opened is that same inode, so it is the stat of the same directory entry,
+ * taken a few milliseconds earlier; anything else it stats itself. */
+#define PREFETCH_MIN_ENTRIES 1024
+
+struct prefetch {
+	const struct al_image_tree *old;
+	int rootfd;
+	size_t mid;        /* entries [mid, old->n) are the helper's */
+	struct stat *st;   /* indexed from mid */
+	uint64_t *pdev, *pino;
+	bool *ok;
+	pthread_t thread;
+	bool started, joined;
+};
+
 struct walker {
 	struct al_image_tree *t;
 	const struct al_image_tree *old;
@@ -39,7 +67,107 @@ struct walker {
 	bool all_hit;
 	unsigned char *buf;
 	struct al_error *err;
+	struct prefetch *pf; /* NULL: none */
 };
+
+static int open_dir_beneath(int rootfd, const char *path)
+{
+	struct open_how how = {
+	    .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *rel = path[0] == '/' && path[1] ? path + 1 : ".";
+	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct prefetch *pf = arg;
+	const struct al_image_tree *old = pf->old;
+
+	for (size_t d = pf->mid; d < old->n; d++) {
+		const struct al_image_entry *de = &old->e[d];
+		struct stat dst;
+		if (de->type != 'd')
+			continue;
+		int dfd = open_dir_beneath(pf->rootfd, de->path);
+		if (dfd < 0)
+			continue;
+		if (fstat(dfd, &dst) == 0) {
+			/* its direct children: the entries up to its end whose
+			 * parent it is */
+			for (size_t k = d + 1; k < de->end; k++) {
+				const struct al_image_entry *c = &old->e[k];
+				if (c->parent != d)
+					continue;
+				size_t i = k - pf->mid;
+				pf->ok[i] = fstatat(dfd, strrchr(c->path, '/') + 1, &pf->st[i],
+				                    AT_SYMLINK_NOFOLLOW) == 0;
+				pf->pdev[i] = dst.st_dev;
+				pf->pino[i] = dst.st_ino;
+			}
+		}
+		close(dfd);
+	}
+	return NULL;
+}
+
+static void prefetch_start(struct prefetch *pf, int rootfd, const struct al_image_tree *old)
+{
+	size_t half;
+
+	memset(pf, 0, sizeof *pf);
+	if (old == NULL || old->n < PREFETCH_MIN_ENTRIES || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	pf->old = old;
+	pf->rootfd = rootfd;
+	pf->mid = old->n / 2;
+	half = old->n - pf->mid;
+	pf->st = malloc(half * sizeof *pf->st);
+	pf->pdev = malloc(half * sizeof *pf->pdev);
+	pf->pino = malloc(half * sizeof *pf->pino);
+	pf->ok = calloc(half, sizeof *pf->ok);
+	if (pf->st && pf->pdev && pf->pino && pf->ok)
+		pf->started = pthread_create(&pf->thread, NULL, prefetch_main, pf) == 0;
+}
+
+static void prefetch_join(struct prefetch *pf)
+{
+	if (pf->started && !pf->joined) {
+		pthread_join(pf->thread, NULL);
+		pf->joined = true;
+	}
+}
+
+static void prefetch_free(struct prefetch *pf)
+{
+	prefetch_join(pf);
+	free(pf->st);
+	free(pf->pdev);
+	free(pf->pino);
+	free(pf->ok);
+	memset(pf, 0, sizeof *pf);
+}
+
+/* The prefetched stat of the previous walk's entry o, if it was made in
+ * the directory the walker has open as its parent (identity pdev/pino). */
+static const struct stat *prefetched(struct walker *w, const struct al_image_entry *o,
+                                     uint64_t pdev, uint64_t pino)
+{
+	struct prefetch *pf = w->pf;
+	size_t k;
+
+	if (pf == NULL || !pf->started || o == NULL)
+		return NULL;
+	k = (size_t)(o - w->old->e);
+	if (k < pf->mid || k >= w->old->n)
+		return NULL;
+	prefetch_join(pf);
+	k -= pf->mid;
+	if (!pf->ok[k] || pf->pdev[k] != pdev || pf->pino[k] != pino)
+		return NULL;
+	return &pf->st[k];
+}
 
 static const char hexd[] = "0123456789abcdef";
 
@@ -459,7 +587,10 @@ static int visit(struct walker *w, int dfd, size_t di, const char *name,
 	char *path;
 	int r;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	const struct stat *pre = prefetched(w, o, w->t->e[di].dev, w->t->e[di].ino);
+	if (pre) {
+		st = *pre;
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return -ENOENT; /* gone since it was listed: the caller decides */
 		return al_error_errno(w->err, "image", "stat %s/%s", w->t->e[di].path, name);
@@ -648,10 +779,14 @@ int al_image_tree_walk(int rootfd, const char *name, const struct al_image_tree 
 		free(root);
 		return al_error_set(err, ENOMEM, "image", "listing the image");
 	}
+	struct prefetch pf;
+	prefetch_start(&pf, fd, old);
+	w.pf = &pf;
 	r = add_entry(&w, root, &st, 0);
 	if (r == 0)
 		r = walk_dir(&w, fd, 0,
 		             old && old->n > 0 && old->e[0].type == 'd' ? &old->e[0] : NULL, 0);
+	prefetch_free(&pf);
 	free(w.buf);
 	if (r < 0) {
 		al_image_tree_free(t);

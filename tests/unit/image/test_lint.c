@@ -45,7 +45,8 @@ static void tools_are_classified(void **state)
 	                     "ssh",  "scp",  "socat", "telnet",     "ftp"};
 	const char *shells[] = {"sh", "bash", "dash", "zsh", "busybox"};
 	const char *none[] = {"ls",   "cat",     "true",  "python-config-helper-not",
-	                      "gccx", "ssh-add", "lsblk", "env"};
+	                      "gccx", "ssh-add", "lsblk", "env",
+	                      "ld.so", "ld.so.1"}; /* the dynamic loader is not a linker */
 
 	for (size_t i = 0; i < sizeof compilers / sizeof *compilers; i++)
 		assert_int_equal(cat(compilers[i]), AL_LINT_COMPILERS);

@@ -251,6 +251,69 @@ static void walk_changes_and_cache(void **state)
 	assert_string_equal(d0, d2);
 }
 
+/* A warm walk of a large tree (over PREFETCH_MIN_ENTRIES: the second half
+ * of the previous walk is stat'ed by a helper thread) gives exactly the
+ * digest computed from the bytes, after changes in either half and after a
+ * directory of the second half is replaced by another one. */
+static void large_warm_walk_matches_the_bytes(void **state)
+{
+	char d0[AL_IMAGE_DIGEST_MAX], d1[AL_IMAGE_DIGEST_MAX], p[512], q[512];
+	struct al_image_stats st;
+	(void)state;
+
+	sub("big", p, sizeof p);
+	assert_int_equal(mkdir(p, 0755), 0);
+	for (int d = 0; d < 12; d++) {
+		snprintf(q, sizeof q, "big/d%02d", d);
+		sub(q, p, sizeof p);
+		assert_int_equal(mkdir(p, 0755), 0);
+		for (int f = 0; f < 100; f++) {
+			snprintf(q, sizeof q, "big/d%02d/f%03d", d, f);
+			put(q, q);
+		}
+	}
+	digest(d0, NULL, true);
+	digest(d1, NULL, false);
+	age_tree();
+	digest(d1, &st, false);
+	digest(d1, &st, false);
+	assert_string_equal(d0, d1);
+	assert_true(st.all_hit);
+	assert_true(st.entries > 1200);
+
+	/* a content change in the last directory (the helper's half) and a mode
+	 * change in the first: each noticed, each matching the bytes */
+	put("big/d11/f099", "big/d11/f09X");
+	digest(d1, &st, false);
+	assert_int_equal(st.files_hashed, 1);
+	digest(d0, NULL, true);
+	assert_string_equal(d0, d1);
+	sub("big/d00/f000", p, sizeof p);
+	chmod(p, 0600);
+	digest(d1, NULL, false);
+	digest(d0, NULL, true);
+	assert_string_equal(d0, d1);
+
+	/* the directory itself replaced by another with the same names */
+	sub("big/d11", p, sizeof p);
+	sub("big/old11", q, sizeof q);
+	assert_int_equal(rename(p, q), 0);
+	assert_int_equal(mkdir(p, 0755), 0);
+	for (int f = 0; f < 100; f++) {
+		char rel[64];
+		snprintf(rel, sizeof rel, "big/d11/f%03d", f);
+		put(rel, f == 50 ? "replaced" : rel);
+	}
+	digest(d1, NULL, false);
+	digest(d0, NULL, true);
+	assert_string_equal(d0, d1);
+	age_tree();
+	digest(d1, &st, false);
+	digest(d1, &st, false);
+	assert_true(st.all_hit);
+	assert_string_equal(d0, d1);
+}
+
 /* A cache whose hash of a file is wrong, or that is a symlink, is not used. */
 static void hostile_cache_is_ignored(void **state)
 {
@@ -284,6 +347,26 @@ static void hostile_cache_is_ignored(void **state)
 	digest(d1, &s, false);
 	assert_string_equal(d0, d1);
 	assert_false(s.cache_loaded);
+
+	/* truncated in the middle of a line, or a version 1 file (BLAKE2b
+	 * trailer): ignored, and the digest is the same */
+	*h = *h == '0' ? '1' : '0'; /* undo the flip */
+	fd = open(path, O_RDWR | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, (size_t)st.st_size / 2), st.st_size / 2);
+	close(fd);
+	digest(d1, &s, false);
+	assert_string_equal(d0, d1);
+	assert_false(s.cache_loaded);
+	assert_true(strncmp(text, "airlock-image-cache 2\n", 22) == 0);
+	text[20] = '1';
+	fd = open(path, O_RDWR | O_TRUNC | O_CLOEXEC);
+	assert_int_equal(write(fd, text, (size_t)st.st_size), st.st_size);
+	close(fd);
+	digest(d1, &s, false);
+	assert_string_equal(d0, d1);
+	assert_false(s.cache_loaded);
+	text[20] = '2';
 
 	/* a symlink in place of the cache file is not followed */
 	unlink(path);
@@ -386,6 +469,8 @@ int main(void)
 	    cmocka_unit_test(digest_syntax),
 	    cmocka_unit_test_setup_teardown(walk_changes_and_cache, setup_tree, teardown_tree),
 	    cmocka_unit_test_setup_teardown(hostile_cache_is_ignored, setup_tree, teardown_tree),
+	    cmocka_unit_test_setup_teardown(large_warm_walk_matches_the_bytes, setup_tree,
+	                                    teardown_tree),
 	    cmocka_unit_test_setup_teardown(hostile_trees, setup_tree, teardown_tree),
 	    cmocka_unit_test(listing_diff_names_paths),
 	};
