@@ -194,7 +194,8 @@ void al_supervisor_exfil_tokens(struct al_supervisor *s, char ***tokens, size_t 
 /* The proxy refused a request head holding token `token` (an index it
  * reported: checked) in encoding `variant`: an exfil record, the rules. */
 int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
-                               const char *proto, const char *host, struct al_error *err);
+                               const char *where, const char *proto, const char *host,
+                               struct al_error *err);
 /* Stop watching (before the workspace report reads files); free. */
 void al_supervisor_canaries_end(struct al_supervisor *s);
 

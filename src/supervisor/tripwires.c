@@ -332,18 +332,24 @@ static int exfil_record(struct al_supervisor *s, const char *channel, const char
 }
 
 int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
-                               const char *proto, const char *host, struct al_error *err)
+                               const char *where, const char *proto, const char *host,
+                               struct al_error *err)
 {
 	static const char *const known[] = {"plain", "reversed", "hex", "base64", "base64url",
 	                                    "base32", "url-encoded"};
-	const char *v = NULL;
+	static const char *const places[] = {"head", "body", "body-gzip", "body-deflate",
+	                                     "stream"};
+	const char *v = NULL, *w = NULL;
 
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		if (strcmp(variant, known[i]) == 0)
 			v = known[i];
-	if (token >= s->n_canaries || v == NULL)
+	for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
+		if (strcmp(where, places[i]) == 0)
+			w = places[i];
+	if (token >= s->n_canaries || v == NULL || w == NULL)
 		return al_error_set(err, EPROTO, "exfil", "the proxy reported an unknown token");
-	return exfil_record(s, "request", proto, "head", host, token, v, err);
+	return exfil_record(s, "request", proto, w, host, token, v, err);
 }
 
 void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
