@@ -14,6 +14,7 @@
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/json.h"
@@ -26,7 +27,15 @@ struct fan_msg {
 	int fd;
 	int32_t pid;
 	uint64_t mask;
+	uint64_t t_ns; /* when the responder read it */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 struct al_canary_watch {
 	struct al_canary *c;
@@ -80,7 +89,8 @@ static void *responder(void *arg)
 				close(md->fd);
 				continue;
 			}
-			struct fan_msg m = {.fd = md->fd, .pid = md->pid, .mask = md->mask};
+			struct fan_msg m = {
+			    .fd = md->fd, .pid = md->pid, .mask = md->mask, .t_ns = mono_ns()};
 			if (write(w->pipe_w, &m, sizeof m) != (ssize_t)sizeof m) {
 				/* the loop cannot take it: refuse, fail closed */
 				struct fanotify_response r = {.fd = md->fd, .response = FAN_DENY};
@@ -242,7 +252,8 @@ static void process_fields(struct al_json *j, pid_t pid)
 }
 
 static int emit(struct al_canary_watch *w, size_t idx, const char *access, pid_t pid,
-                const char *mech, al_canary_cb cb, void *ctx, struct al_error *err)
+                const char *mech, uint64_t t_ns, al_canary_cb cb, void *ctx,
+                struct al_error *err)
 {
 	struct al_buf b;
 	struct al_json j;
@@ -265,7 +276,7 @@ static int emit(struct al_canary_watch *w, size_t idx, const char *access, pid_t
 	if (b.oom)
 		r = al_error_set(err, ENOMEM, "canary", "building a canary record");
 	else
-		r = cb(ctx, b.data, err);
+		r = cb(ctx, b.data, t_ns, err);
 	al_buf_free(&b);
 	return r;
 }
@@ -288,7 +299,7 @@ static int handle_fan(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 			const char *acc = (m.mask & FAN_OPEN_EXEC_PERM) ? "exec"
 			                  : (m.mask & FAN_ACCESS_PERM) ? "read"
 			                                               : "open";
-			verdict = emit(w, idx, acc, m.pid, "fanotify", cb, ctx, err);
+			verdict = emit(w, idx, acc, m.pid, "fanotify", m.t_ns, cb, ctx, err);
 		}
 		/* a denied, killed or unrecordable access does not happen */
 		struct fanotify_response resp = {.fd = m.fd,
@@ -308,6 +319,7 @@ static int handle_ino(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 	int r = 0;
 
 	while ((len = read(w->ino_fd, buf, sizeof buf)) > 0) {
+		uint64_t t_ns = mono_ns();
 		for (char *p = buf; p < buf + len;) {
 			struct inotify_event *ev = (void *)p;
 			p += sizeof *ev + ev->len;
@@ -322,7 +334,8 @@ static int handle_ino(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 				           {IN_DELETE_SELF, "delete"}};
 				for (size_t k = 0; k < sizeof acc / sizeof acc[0]; k++)
 					if ((ev->mask & acc[k].bit) && r >= 0) {
-						int x = emit(w, i, acc[k].name, 0, "inotify", cb, ctx, err);
+						int x = emit(w, i, acc[k].name, 0, "inotify", t_ns,
+						             cb, ctx, err);
 						if (x < 0)
 							r = x;
 					}
@@ -338,7 +351,7 @@ static int handle_ino(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 							what = "unlink";
 						w->nlink[i] = st.st_nlink;
 					}
-					int x = emit(w, i, what, 0, "inotify", cb, ctx, err);
+					int x = emit(w, i, what, 0, "inotify", t_ns, cb, ctx, err);
 					if (x < 0)
 						r = x;
 				}

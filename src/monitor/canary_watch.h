@@ -34,7 +34,9 @@ const char *al_canary_watch_mechanism(const struct al_canary_watch *w);
 /* For each pending event: build the canary record, call cb (which records
  * it and applies the rules: returns 0 allow, 1 deny, -errno), answer a
  * permission event accordingly. */
-typedef int (*al_canary_cb)(void *ctx, const char *fields_json, struct al_error *err);
+/* t_ns: when the watch first saw the event (CLOCK_MONOTONIC) */
+typedef int (*al_canary_cb)(void *ctx, const char *fields_json, uint64_t t_ns,
+                            struct al_error *err);
 int al_canary_watch_handle(struct al_canary_watch *w, al_canary_cb cb, void *ctx,
                            struct al_error *err);
 

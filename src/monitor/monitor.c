@@ -278,129 +278,192 @@ static void start_alert(struct al_monitor *m, int rule, const char *type, const 
 	}
 }
 
-int al_monitor_event(struct al_monitor *m, const char *type, const char *fields_json,
-                     struct al_error *err)
-{
-	struct al_mon_event ev = {0};
+/* What the rules made of one event (decide), for act. */
+struct decision {
+	struct al_mon_event ev;
 	struct al_jval obj;
-	struct exec_view *x = NULL;
-	char why[256] = "", path[4097], host[512], sc[64];
-	int idx, r = 0;
+	struct exec_view *x;
+	char why[256], path[4097], host[512], sc[64];
+	int idx;
+};
 
+static void decision_free(struct decision *d)
+{
+	if (d->x) {
+		free(d->x->argv_store);
+		free(d->x);
+		d->x = NULL;
+	}
+}
+
+/* Classify the event and check the rules: the index of the rule that fires,
+ * -1 for none; -errno below that. Counts rate rules (once per event). A kill
+ * rule starts the kill here, before anything is written. */
+static int decide(struct al_monitor *m, const char *type, const char *fields_json,
+                  uint64_t t_event_ns, struct decision *d, struct al_error *err)
+{
+	struct al_mon_event *ev = &d->ev;
+
+	d->idx = -1;
 	if (m->killed || fields_json == NULL)
-		return 0;
-	if (al_jscan_value(fields_json, strlen(fields_json), false, &obj) < 0 ||
-	    obj.type != AL_J_OBJECT)
-		return 0;
-	if (!map_type(type, &obj, &ev.on))
-		return 0;
-	ev.t_ns = al_mono_ns();
-	if (ev.on == AL_ON_EXEC) {
-		x = calloc(1, sizeof *x);
+		return -1;
+	if (al_jscan_value(fields_json, strlen(fields_json), false, &d->obj) < 0 ||
+	    d->obj.type != AL_J_OBJECT)
+		return -1;
+	if (!map_type(type, &d->obj, &ev->on))
+		return -1;
+	ev->t_ns = t_event_ns ? t_event_ns : al_mono_ns();
+	if (ev->on == AL_ON_EXEC) {
+		struct exec_view *x = d->x = calloc(1, sizeof *x);
 		if (x == NULL)
 			return al_error_set(err, ENOMEM, "monitor", "reading an exec record");
-		read_exec(&obj, x);
+		read_exec(&d->obj, x);
 		struct al_pkg_exec pe = {.path = x->path, .argv = x->argv, .argc = x->argc,
 		                         .files = x->files, .n_files = x->n_files};
-		ev.path = x->path;
-		ev.argv = x->argv;
-		ev.argc = x->argc;
-		ev.origin = x->origin;
-		ev.package_manager = al_pkgmgr_match(&m->db, &pe, why, sizeof why);
-		if (!ev.package_manager && x->host_pid && x->argc > 0) {
+		ev->path = x->path;
+		ev->argv = x->argv;
+		ev->argc = x->argc;
+		ev->origin = x->origin;
+		ev->package_manager = al_pkgmgr_match(&m->db, &pe, d->why, sizeof d->why);
+		if (!ev->package_manager && x->host_pid && x->argc > 0) {
 			const char *nm = base(x->argv[0]), *pn = base(x->path);
 			if (al_pkgmgr_is_fetcher(nm) || al_pkgmgr_is_fetcher(pn)) {
 				if (pipe_pair(m, fd_pipe(x->host_pid, 1), true))
-					snprintf(why, sizeof why, "download piped into a shell (%s | sh)", nm);
+					snprintf(d->why, sizeof d->why,
+					         "download piped into a shell (%s | sh)", nm);
 			} else if ((al_pkgmgr_is_shell(nm) || al_pkgmgr_is_shell(pn)) &&
 			           shell_reads_stdin(x->argv, x->argc)) {
 				if (pipe_pair(m, fd_pipe(x->host_pid, 0), false))
-					snprintf(why, sizeof why, "download piped into a shell (curl | %s)", nm);
+					snprintf(d->why, sizeof d->why,
+					         "download piped into a shell (curl | %s)", nm);
 			}
-			ev.package_manager = why[0] != '\0';
+			ev->package_manager = d->why[0] != '\0';
 		}
 	} else {
-		get_str(&obj, "path", path, sizeof path);
-		get_str(&obj, "host", host, sizeof host);
-		if (host[0] == '\0')
-			get_str(&obj, "name", host, sizeof host);
-		get_str(&obj, "syscall", sc, sizeof sc);
-		ev.path = path[0] ? path : NULL;
-		ev.host = host[0] ? host : NULL;
-		ev.syscall = sc[0] ? sc : NULL;
+		get_str(&d->obj, "path", d->path, sizeof d->path);
+		get_str(&d->obj, "host", d->host, sizeof d->host);
+		if (d->host[0] == '\0')
+			get_str(&d->obj, "name", d->host, sizeof d->host);
+		get_str(&d->obj, "syscall", d->sc, sizeof d->sc);
+		ev->path = d->path[0] ? d->path : NULL;
+		ev->host = d->host[0] ? d->host : NULL;
+		ev->syscall = d->sc[0] ? d->sc : NULL;
 	}
+	d->idx = al_ruleset_eval(&m->rs, ev);
+	if (d->idx >= 0 && m->rs.rules[d->idx].action == AL_ACT_KILL) {
+		m->killed = true;
+		if (m->ops.kill_now)
+			m->ops.kill_now(m->ops.ctx);
+	}
+	return d->idx;
+}
 
-	idx = al_ruleset_eval(&m->rs, &ev);
-	if (idx >= 0) {
-		const struct al_rule *rule = &m->rs.rules[idx];
-		bool from_spec = (size_t)idx < m->rs.n_spec;
-		m->fired++;
-		if (m->fired <= MON_FIRED_RECORDS || rule->action == AL_ACT_KILL) {
-			struct al_buf b;
-			struct al_json j;
-			al_buf_init(&b);
-			al_json_init(&j, &b);
-			al_json_obj_begin(&j);
-			al_json_kv_uint(&j, "rule", (uint64_t)idx + 1);
-			al_json_key(&j, "rule_def");
-			al_json_obj_begin(&j);
-			al_rule_json(rule, from_spec, &j);
-			al_json_obj_end(&j);
-			al_json_kv_str(&j, "event", type);
-			al_json_kv_str(&j, "action", al_rule_action_name(rule->action));
-			if (why[0])
-				al_json_kv_str(&j, "package_install", why);
-			if (ev.path)
-				al_json_kv_str(&j, "path", ev.path);
-			if (ev.host)
-				al_json_kv_str(&j, "host", ev.host);
-			if (ev.syscall)
-				al_json_kv_str(&j, "syscall", ev.syscall);
-			{
-				struct al_jval pv;
-				if (al_jobj_get(&obj, "pid", &pv) && pv.type == AL_J_NUMBER)
-					al_json_kv_int(&j, "pid", strtoll(pv.p, NULL, 10));
-			}
-			if (rule->count >= 2)
-				al_json_kv_uint(&j, "count", rule->count);
-			if (rule->alert)
-				al_json_kv_bool(&j, "alert", true);
-			al_json_obj_end(&j);
-			r = b.oom ? al_error_set(err, ENOMEM, "monitor", "building rule_fired")
-			          : m->ops.append(m->ops.ctx, "rule_fired", b.data, err);
-			al_buf_free(&b);
-		} else {
-			m->fired_unrecorded++;
+/* The rule decided: rule_fired, then the kill (the callee waits for the
+ * last process and records it), then alerts. */
+static int act(struct al_monitor *m, const char *type, const char *fields_json,
+               struct decision *d, struct al_error *err)
+{
+	const struct al_rule *rule = &m->rs.rules[d->idx];
+	const struct al_mon_event *ev = &d->ev;
+	bool from_spec = (size_t)d->idx < m->rs.n_spec;
+	int idx = d->idx, r = 0;
+
+	m->fired++;
+	if (m->fired <= MON_FIRED_RECORDS || rule->action == AL_ACT_KILL) {
+		struct al_buf b;
+		struct al_json j;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_uint(&j, "rule", (uint64_t)idx + 1);
+		al_json_key(&j, "rule_def");
+		al_json_obj_begin(&j);
+		al_rule_json(rule, from_spec, &j);
+		al_json_obj_end(&j);
+		al_json_kv_str(&j, "event", type);
+		al_json_kv_str(&j, "action", al_rule_action_name(rule->action));
+		if (d->why[0])
+			al_json_kv_str(&j, "package_install", d->why);
+		if (ev->path)
+			al_json_kv_str(&j, "path", ev->path);
+		if (ev->host)
+			al_json_kv_str(&j, "host", ev->host);
+		if (ev->syscall)
+			al_json_kv_str(&j, "syscall", ev->syscall);
+		{
+			struct al_jval pv;
+			if (al_jobj_get(&d->obj, "pid", &pv) && pv.type == AL_J_NUMBER)
+				al_json_kv_int(&j, "pid", strtoll(pv.p, NULL, 10));
 		}
-		if (rule->action == AL_ACT_KILL) {
-			char d[300];
-			m->killed = true;
-			snprintf(d, sizeof d, "rule %d (on %s%s%s)", idx + 1, al_rule_on_name(rule->on),
-			         why[0] ? ": " : "", why);
-			m->ops.kill(m->ops.ctx, d, ev.t_ns);
-		}
-		/* alerts only after the kill: they never delay it */
+		if (rule->count >= 2)
+			al_json_kv_uint(&j, "count", rule->count);
 		if (rule->alert)
-			start_alert(m, idx + 1, type, fields_json);
-		if (r == 0 && rule->action == AL_ACT_DENY)
-			r = AL_MONITOR_DENY;
+			al_json_kv_bool(&j, "alert", true);
+		al_json_obj_end(&j);
+		r = b.oom ? al_error_set(err, ENOMEM, "monitor", "building rule_fired")
+		          : m->ops.append(m->ops.ctx, "rule_fired", b.data, err);
+		al_buf_free(&b);
+	} else {
+		m->fired_unrecorded++;
 	}
-	if (x) {
-		free(x->argv_store);
-		free(x);
+	if (rule->action == AL_ACT_KILL) {
+		char desc[300];
+		snprintf(desc, sizeof desc, "rule %d (on %s%s%s)", idx + 1, al_rule_on_name(rule->on),
+		         d->why[0] ? ": " : "", d->why);
+		m->ops.kill(m->ops.ctx, desc, ev->t_ns);
 	}
+	/* alerts only after the kill: they never delay it */
+	if (rule->alert)
+		start_alert(m, idx + 1, type, fields_json);
+	if (r == 0 && rule->action == AL_ACT_DENY)
+		r = AL_MONITOR_DENY;
+	return r;
+}
+
+int al_monitor_event(struct al_monitor *m, const char *type, const char *fields_json,
+                     struct al_error *err)
+{
+	struct decision d = {0};
+	int r = decide(m, type, fields_json, 0, &d, err);
+
+	if (r >= 0)
+		r = act(m, type, fields_json, &d, err);
+	else if (r == -1)
+		r = 0;
+	decision_free(&d);
+	return r;
+}
+
+int al_monitor_record_at(struct al_monitor *m, const char *type, const char *fields_json,
+                         uint64_t t_event_ns, struct al_error *err)
+{
+	struct decision d = {0};
+	int r = decide(m, type, fields_json, t_event_ns, &d, err), a;
+
+	if (r < -1) {
+		decision_free(&d);
+		return r;
+	}
+	/* then the event's record (a kill, if any, is already under way) */
+	a = m->ops.append(m->ops.ctx, type, fields_json, err);
+	if (a < 0) {
+		if (d.idx >= 0 && m->rs.rules[d.idx].action == AL_ACT_KILL) {
+			/* the kill still completes (and its record is tried) */
+			struct al_error e2 = {0};
+			(void)act(m, type, fields_json, &d, &e2);
+		}
+		decision_free(&d);
+		return a;
+	}
+	r = d.idx >= 0 ? act(m, type, fields_json, &d, err) : 0;
+	decision_free(&d);
 	return r;
 }
 
 int al_monitor_record(void *monitor, const char *type, const char *fields_json,
                       struct al_error *err)
 {
-	struct al_monitor *m = monitor;
-	int r = m->ops.append(m->ops.ctx, type, fields_json, err);
-
-	if (r < 0)
-		return r;
-	return al_monitor_event(m, type, fields_json, err);
+	return al_monitor_record_at(monitor, type, fields_json, 0, err);
 }
 
 static void record_alert(struct al_monitor *m, struct al_alert_job *job)

@@ -98,6 +98,8 @@ struct al_supervisor {
 
 	/* what happened */
 	bool init_exited;
+	bool kill_unthrottled; /* a policy kill lifted the cpu quota (tripwires.c) */
+	uint64_t kill_sent_ns;  /* when a policy kill sent its SIGKILL (CLOCK_MONOTONIC) */
 	bool got_exit_msg;
 	int workload_status;  /* wait status reported by init */
 	pid_t workload_pid;   /* in the sandbox's pid namespace */

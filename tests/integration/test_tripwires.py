@@ -283,6 +283,20 @@ def test_canary_touch_kills(airlock, tmp_path, rootless, name):
         assert can[0].get("argv") or can[0]["source"] == "inotify"
 
 
+def test_kill_is_sent_before_any_record_is_written(airlock, tmp_path):
+    # the kill starts the moment the rule fires: its SIGKILL (event_mono_ns +
+    # signal_ns) is earlier than the canary record, rule_fired and kill
+    # records (each record's mono_ns is when it was written); the time of
+    # the event is when the watch first saw it, not after the records
+    res, log = run_sh(airlock, tmp_path, f"cat {AWS} >/dev/null; sleep 2; echo after",
+                      CANARY_SPEC)
+    fired, kill = assert_policy_kill(res, log)
+    can = recs(log, "canary")[0]
+    sent = kill["event_mono_ns"] + kill["signal_ns"]
+    assert kill["event_mono_ns"] <= sent < can["mono_ns"] <= fired["mono_ns"] <= kill["mono_ns"]
+    assert kill["event_mono_ns"] + kill["elapsed_ns"] <= kill["mono_ns"]
+
+
 def test_canary_read_through_a_hard_link_is_seen(airlock, tmp_path):
     # the link itself is allowed by a log rule; the read through it is the
     # same inode and still a canary touch
