@@ -455,6 +455,7 @@ int al_supervisor_canaries_watch(struct al_supervisor *s, int epfd, uint32_t tag
 	}
 	s->n_canary_fds = 0;
 	s->canary_files = files;
+	al_canary_watch_set_init(s->canary_watch, s->pid);
 	al_canary_watch_fds(s->canary_watch, fds);
 	for (int i = 0; i < 2; i++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};

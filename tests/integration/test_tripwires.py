@@ -297,6 +297,26 @@ def test_kill_is_sent_before_any_record_is_written(airlock, tmp_path):
     assert kill["event_mono_ns"] + kill["elapsed_ns"] <= kill["mono_ns"]
 
 
+@pytest.mark.parametrize("how", [
+    "f = open(A); time.sleep(5)",
+    "import mmap; f = open(A, 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); "
+    "f.close(); time.sleep(5)",
+])
+def test_canary_record_names_the_process(airlock, tmp_path, rootless, how):
+    # rootful: fanotify gives the pid; rootless: inotify gives none, and the
+    # supervisor looks at once for the sandbox's processes holding the
+    # canary open or mapped (/proc/PID/fd, /proc/PID/maps)
+    script = f"import time; A = '{AWS}'; " + how
+    res, log = run_sh(airlock, tmp_path, f'python3 -c "{script}"; echo after', CANARY_SPEC)
+    assert_policy_kill(res, log)
+    can = recs(log, "canary")[0]
+    assert can["pid_source"] == ("fd-scan" if rootless else "fanotify"), can
+    assert isinstance(can["pid"], int) and can["pid"] > 1, can
+    assert can["argv"][0].startswith("python3") and "exe" in can, can
+    if rootless:
+        assert can["holders"] == 1 and can["source"] == "inotify", can
+
+
 def test_canary_read_through_a_hard_link_is_seen(airlock, tmp_path):
     # the link itself is allowed by a log rule; the read through it is the
     # same inode and still a canary touch
