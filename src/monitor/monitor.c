@@ -24,6 +24,8 @@
 #define MON_FIRED_RECORDS 10000
 #define MON_MAX_ALERTS 64
 #define MON_PIPES 64
+/* output_match records per run; past it, matching lines are counted */
+#define MON_OUTPUT_RECORDS 1000
 /* argv entries looked at for classification (the record holds at most 256) */
 #define MON_ARGV 256
 
@@ -44,6 +46,9 @@ struct al_monitor {
 	uint64_t alerts_dropped;
 	struct pipe_seen pipes[MON_PIPES];
 	size_t pipe_next;
+	bool output_rules;          /* some rule is on output */
+	uint64_t output_records;    /* output_match records written */
+	uint64_t output_unrecorded; /* matching lines past the cap */
 };
 
 int al_monitor_open(struct al_monitor **out, const struct al_spec *spec, const char *image_root,
@@ -62,6 +67,9 @@ int al_monitor_open(struct al_monitor **out, const struct al_spec *spec, const c
 	}
 	m->ops = *ops;
 	m->alert = &spec->alert;
+	for (size_t i = 0; i < m->rs.n; i++)
+		if (m->rs.rules[i].on == AL_ON_OUTPUT)
+			m->output_rules = true;
 	if (image_root) {
 		r = al_pkgdb_scan(&m->db, image_root);
 		if (r < 0 && r != -ENOENT) {
@@ -104,6 +112,8 @@ static bool map_type(const char *type, const struct al_jval *obj, enum al_rule_o
 		*on = AL_ON_CANARY_OUTPUT;
 	else if (strcmp(type, "exfil") == 0)
 		*on = AL_ON_EXFIL;
+	else if (strcmp(type, "output_match") == 0)
+		*on = AL_ON_OUTPUT;
 	else if (strncmp(type, "net_", 4) == 0 || strncmp(type, "dns", 3) == 0) {
 		/* the egress proxy's records: a refused name or connection */
 		if (!al_jobj_get(obj, "allowed", &v) || v.type != AL_J_FALSE)
@@ -284,6 +294,7 @@ struct decision {
 	struct al_jval obj;
 	struct exec_view *x;
 	char why[256], path[4097], host[512], sc[64];
+	char text[AL_MONITOR_LINE_MAX + 1], stream[8];
 	int idx;
 };
 
@@ -345,6 +356,14 @@ static int decide(struct al_monitor *m, const char *type, const char *fields_jso
 		if (d->host[0] == '\0')
 			get_str(&d->obj, "name", d->host, sizeof d->host);
 		get_str(&d->obj, "syscall", d->sc, sizeof d->sc);
+		if (ev->on == AL_ON_OUTPUT) {
+			get_str(&d->obj, "line", d->text, sizeof d->text);
+			get_str(&d->obj, "stream", d->stream, sizeof d->stream);
+			ev->text = d->text;
+			ev->stream = strcmp(d->stream, "stdout") == 0   ? 1
+			             : strcmp(d->stream, "stderr") == 0 ? 2
+			                                                : 0;
+		}
 		ev->path = d->path[0] ? d->path : NULL;
 		ev->host = d->host[0] ? d->host : NULL;
 		ev->syscall = d->sc[0] ? d->sc : NULL;
@@ -466,6 +485,63 @@ int al_monitor_record(void *monitor, const char *type, const char *fields_json,
 	return al_monitor_record_at(monitor, type, fields_json, 0, err);
 }
 
+bool al_monitor_has_output_rules(const struct al_monitor *m)
+{
+	return m && m->output_rules;
+}
+
+int al_monitor_output_line(struct al_monitor *m, int stream, uint64_t offset, const char *line,
+                           size_t len, struct al_error *err)
+{
+	struct al_mon_event ev = {.on = AL_ON_OUTPUT, .stream = stream};
+	struct al_jval obj, lv;
+	char text[AL_MONITOR_LINE_MAX + 1];
+	struct al_buf b;
+	struct al_json j;
+	bool any = false;
+	int r;
+
+	if (!m->output_rules || m->killed)
+		return 0;
+	if (len > AL_MONITOR_LINE_MAX)
+		len = AL_MONITOR_LINE_MAX;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "stream", stream == 1 ? "stdout" : "stderr");
+	al_json_kv_uint(&j, "offset", offset);
+	al_json_key(&j, "line");
+	al_json_strn(&j, line, len);
+	al_json_obj_end(&j);
+	if (b.oom) {
+		al_buf_free(&b);
+		return al_error_set(err, ENOMEM, "monitor", "an output_match record");
+	}
+	/* the rules see the line as the record holds it (one source of truth:
+	 * bytes that are not UTF-8 appear as escaped there) */
+	text[0] = '\0';
+	if (al_jscan_value(b.data, b.len, false, &obj) == 0 && al_jobj_get(&obj, "line", &lv) &&
+	    lv.type == AL_J_STRING)
+		al_jstr_unescape(&lv, text, sizeof text);
+	ev.text = text;
+	for (size_t i = 0; i < m->rs.n && !any; i++)
+		any = al_rule_matches(&m->rs.rules[i], &ev);
+	if (!any) {
+		al_buf_free(&b);
+		return 0;
+	}
+	if (m->output_records < MON_OUTPUT_RECORDS) {
+		m->output_records++;
+		r = al_monitor_record_at(m, "output_match", b.data, 0, err);
+	} else {
+		/* past the cap: still checked (a kill still happens), not recorded */
+		m->output_unrecorded++;
+		r = al_monitor_event(m, "output_match", b.data, err);
+	}
+	al_buf_free(&b);
+	return r < 0 ? r : 0;
+}
+
 static void record_alert(struct al_monitor *m, struct al_alert_job *job)
 {
 	char res[256];
@@ -526,14 +602,15 @@ void al_monitor_finish(struct al_monitor *m)
 		return;
 	if (m->n_jobs)
 		reap(m, true);
-	if (m->fired_unrecorded || m->alerts_dropped) {
-		char buf[160];
+	if (m->fired_unrecorded || m->alerts_dropped || m->output_unrecorded) {
+		char buf[224];
 		struct al_error e = {0};
 		snprintf(buf, sizeof buf,
-		         "{\"rule_fired_unrecorded\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64 "}",
-		         m->fired_unrecorded, m->alerts_dropped);
+		         "{\"rule_fired_unrecorded\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64
+		         ",\"output_match_unrecorded\":%" PRIu64 "}",
+		         m->fired_unrecorded, m->alerts_dropped, m->output_unrecorded);
 		(void)m->ops.append(m->ops.ctx, "rules_summary", buf, &e);
-		m->fired_unrecorded = m->alerts_dropped = 0;
+		m->fired_unrecorded = m->alerts_dropped = m->output_unrecorded = 0;
 	}
 }
 

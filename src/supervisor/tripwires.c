@@ -287,11 +287,72 @@ static int output_hit(void *ctx, const struct al_exfil_hit *h)
 	return 0;
 }
 
+/* Output rules: each stream cut in lines for the monitor. */
+struct al_output_lines {
+	char buf[2][AL_MONITOR_LINE_MAX];
+	size_t len[2];
+	uint64_t start[2]; /* stream offset of buf[k][0] */
+	uint64_t seen[2];  /* bytes of the stream so far */
+};
+
+static void line_out(struct al_supervisor *s, struct al_output_lines *l, int k)
+{
+	struct al_error e = {0};
+	size_t n = l->len[k];
+
+	if (n > 0 && l->buf[k][n - 1] == '\r')
+		n--;
+	if (al_monitor_output_line(s->monitor, k + 1, l->start[k], l->buf[k], n, &e) < 0)
+		al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+	l->len[k] = 0;
+}
+
+static void output_lines(struct al_supervisor *s, int stream, const char *p, size_t len)
+{
+	struct al_output_lines *l = s->out_lines;
+	int k = stream - 1;
+
+	if (l == NULL) {
+		if (!al_monitor_has_output_rules(s->monitor))
+			return;
+		l = s->out_lines = calloc(1, sizeof *l);
+		if (l == NULL) {
+			al_supervisor_kill(s, AL_KILL_ERROR, "out of memory for the output rules");
+			return;
+		}
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (l->len[k] == 0)
+			l->start[k] = l->seen[k] + i;
+		if (p[i] == '\n') {
+			line_out(s, l, k);
+			continue;
+		}
+		/* a NUL would end the line for the glob: matched as a space */
+		l->buf[k][l->len[k]++] = p[i] ? p[i] : ' ';
+		if (l->len[k] == AL_MONITOR_LINE_MAX)
+			line_out(s, l, k); /* a long line: in pieces */
+	}
+	l->seen[k] += len;
+}
+
+void al_supervisor_output_eof(struct al_supervisor *s, int stream)
+{
+	struct al_output_lines *l = s->out_lines;
+
+	if (l && (stream == 1 || stream == 2) && l->len[stream - 1] > 0)
+		line_out(s, l, stream - 1);
+}
+
 void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len)
 {
 	struct al_output_scan *o = s->out_scan;
 
-	if (o == NULL || (stream != 1 && stream != 2))
+	if (stream != 1 && stream != 2)
+		return;
+	if (s->monitor)
+		output_lines(s, stream, data, len);
+	if (o == NULL)
 		return;
 	o->stream = stream;
 	al_exfil_feed(&o->st[stream - 1], data, len, output_hit, o);
@@ -482,6 +543,8 @@ void al_supervisor_canaries_end(struct al_supervisor *s)
 	for (size_t i = 0; i < s->n_canary_fds; i++)
 		close(s->canary_fds[i]);
 	s->n_canary_fds = 0;
+	free(s->out_lines);
+	s->out_lines = NULL;
 	if (s->out_scan) {
 		al_exfil_stream_end(&s->out_scan->st[0]);
 		al_exfil_stream_end(&s->out_scan->st[1]);

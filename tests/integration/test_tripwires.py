@@ -486,3 +486,44 @@ def test_exfil_in_request_head_refused_under_a_log_rule(airlock, tmp_path):
     assert_not_killed(res, log)
     assert b"403" in res.stdout, res.describe()
     assert recs(log, "exfil") and recs(log, "rule_fired")[0]["action"] == "log"
+
+
+# ---- output rules -------------------------------------------------------------
+
+def test_output_rule_kills_on_a_matching_line(airlock, tmp_path):
+    # the line arrives in two writes: it is matched whole
+    spec = "rules:\n  - {on: output, match: {text: '*BEGIN * PRIVATE KEY*'}, action: kill}\n"
+    res, log = run_sh(airlock, tmp_path,
+                      "echo before; printf -- '-----BEGIN OPENSSH'; sleep 0.3; "
+                      "printf ' PRIVATE KEY-----\\n'; sleep 3; echo after", spec)
+    fired, _ = assert_policy_kill(res, log)
+    assert fired["event"] == "output_match" and fired["rule_def"]["on"] == "output", fired
+    om = recs(log, "output_match")
+    assert len(om) == 1 and om[0]["stream"] == "stdout", om
+    assert om[0]["line"] == "-----BEGIN OPENSSH PRIVATE KEY-----" and om[0]["offset"] == 7, om
+    assert b"after" not in res.stdout
+
+
+def test_output_rule_contains_stream_and_rate(airlock, tmp_path):
+    spec = ("rules:\n"
+            "  - {on: output, match: {contains: 'permission denied', stream: stderr}, "
+            "count: 3, action: kill}\n"
+            "  - {on: output, match: {text: 'progress *'}, action: log}\n")
+    # below the count (and a matching line on stdout does not count): not killed
+    res, log = run_sh(airlock, tmp_path,
+                      "echo 'permission denied' ; echo progress 1; "
+                      "for i in 1 2; do echo \"x: permission denied $i\" >&2; done; echo end",
+                      spec)
+    assert_not_killed(res, log)
+    om = recs(log, "output_match")
+    assert [(o["stream"], o["line"]) for o in om] == [
+        ("stdout", "progress 1"), ("stderr", "x: permission denied 1"),
+        ("stderr", "x: permission denied 2")], om
+    fired = recs(log, "rule_fired")
+    assert len(fired) == 1 and fired[0]["action"] == "log", fired
+    # at the third: killed
+    res, log = run_sh(airlock, tmp_path,
+                      "for i in 1 2 3; do echo \"x: permission denied $i\" >&2; done; "
+                      "sleep 3; echo after", spec)
+    fired, _ = assert_policy_kill(res, log)
+    assert fired["event"] == "output_match" and fired["count"] == 3, fired
