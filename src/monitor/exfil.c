@@ -25,7 +25,48 @@ struct al_exfil {
 	int32_t *out_next;    /* per pattern: next pattern ending at the same state (suffix) */
 	struct pattern *pat;
 	size_t npat, cap;
+	/* a Wu-Manber skip over positions where no pattern can start: the
+	 * shortest pattern's length m and, per hashed 3-byte block, how far a
+	 * window of m bytes ending in it can move (NULL: no skipping) */
+	uint8_t *shift;
+	size_t m;
 };
+
+#define WM_B 3
+#define WM_SIZE 65536
+
+static inline uint32_t wm_hash(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 10 ^ (uint32_t)p[1] << 5 ^ (uint32_t)p[2]) & (WM_SIZE - 1);
+}
+
+/* For every pattern, every block of its first m bytes: the distance from
+ * the block's end to the m-prefix's end (the smallest over all). A window
+ * [i, i+m) whose last block has shift s > 0 cannot hold the m-prefix of any
+ * pattern at any start in [i, i+s): no match starts there. */
+static int build_shift(struct al_exfil *x)
+{
+	size_t m = SIZE_MAX;
+
+	for (size_t i = 0; i < x->npat; i++)
+		if (x->pat[i].len < m)
+			m = x->pat[i].len;
+	if (x->npat == 0 || m < 8)
+		return 0;
+	x->shift = malloc(WM_SIZE);
+	if (x->shift == NULL)
+		return -ENOMEM;
+	x->m = m;
+	memset(x->shift, (int)(m - WM_B + 1 > 255 ? 255 : m - WM_B + 1), WM_SIZE);
+	for (size_t i = 0; i < x->npat; i++)
+		for (size_t j = WM_B - 1; j < m; j++) {
+			uint32_t h = wm_hash(x->pat[i].p + j + 1 - WM_B);
+			size_t s = m - 1 - j;
+			if (s < x->shift[h])
+				x->shift[h] = (uint8_t)s;
+		}
+	return 0;
+}
 
 static int add(struct al_exfil *x, const char *s, size_t len, size_t token, const char *variant)
 {
@@ -134,6 +175,7 @@ void al_exfil_free(struct al_exfil *x)
 	free(x->fast);
 	free(x->out);
 	free(x->out_next);
+	free(x->shift);
 	free(x);
 }
 
@@ -238,6 +280,8 @@ int al_exfil_build(struct al_exfil **out, const char *const *tokens, size_t n)
 		uint32_t t = x->delta[i];
 		x->fast[i] = ((t * x->nclass) << 1) | (x->out[t] >= 0);
 	}
+	if (build_shift(x) < 0)
+		goto fail;
 	*out = x;
 	return 0;
 fail:
@@ -253,32 +297,53 @@ void al_exfil_stream_init(struct al_exfil_stream *s, const struct al_exfil *x)
 	s->x = x;
 }
 
+/* The automaton over p, with the skip: at the root state (no pattern
+ * prefix in progress) whole windows where no pattern can start are jumped
+ * over; anywhere else, and for the last bytes of a chunk (a window that does
+ * not fit), one table lookup per byte. A pattern starting at a position the
+ * skip passed cannot exist (build_shift); one starting anywhere else is
+ * followed by the automaton from a root state at or before its start. */
 static size_t run(const struct al_exfil *x, uint32_t *state, uint64_t *off, const unsigned char *p,
                   size_t len, al_exfil_cb cb, void *ctx)
 {
 	const uint32_t nc = x->nclass;
 	const uint32_t *fast = x->fast;
 	const uint8_t *cls = x->cls;
+	const uint8_t *shift = x->shift;
+	const size_t m = x->m;
 	uint32_t so = *state * nc; /* the state's row offset */
-	size_t hits = 0;
+	size_t hits = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		uint32_t v = fast[so + cls[p[i]]];
-		so = v >> 1;
-		if (__builtin_expect(v & 1, 0)) {
-			uint32_t st = so / nc;
-			for (int32_t k = x->out[st]; k >= 0; k = x->out_next[k]) {
-				struct al_exfil_hit h = {.token = x->pat[k].token,
-				                         .variant = x->pat[k].variant,
-				                         .end = *off + i + 1};
-				hits++;
-				if (cb && cb(ctx, &h)) {
-					*state = st;
-					*off += i + 1;
-					return hits;
+	while (i < len) {
+		if (so == 0 && shift != NULL) {
+			while (i + m <= len) {
+				uint8_t s = shift[wm_hash(p + i + m - WM_B)];
+				if (s == 0)
+					break;
+				i += s;
+			}
+			if (i >= len)
+				break;
+		}
+		do {
+			uint32_t v = fast[so + cls[p[i]]];
+			so = v >> 1;
+			if (__builtin_expect(v & 1, 0)) {
+				uint32_t st = so / nc;
+				for (int32_t k = x->out[st]; k >= 0; k = x->out_next[k]) {
+					struct al_exfil_hit h = {.token = x->pat[k].token,
+					                         .variant = x->pat[k].variant,
+					                         .end = *off + i + 1};
+					hits++;
+					if (cb && cb(ctx, &h)) {
+						*state = st;
+						*off += i + 1;
+						return hits;
+					}
 				}
 			}
-		}
+			i++;
+		} while (i < len && so != 0);
 	}
 	*state = so / nc;
 	*off += len;
