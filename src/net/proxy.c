@@ -1311,6 +1311,9 @@ static void step_connect(struct proxy *p, struct conn *c)
 		bool http = c->up_len > 0 && looks_like_http(c->up, c->up_len);
 		int x;
 		c->scan_up = true;
+		/* a CONNECT after forwarded requests on the same client connection:
+		 * the tunnel is a stream of its own */
+		exfil_follow_end(c);
 		x = exfil_follow_start(p, c, http ? AL_EXFIL_HTTP : AL_EXFIL_RAW)
 		        ? exfil_follow(p, c, c->up, c->up_len)
 		        : -2;

