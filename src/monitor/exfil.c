@@ -358,6 +358,51 @@ size_t al_exfil_feed(struct al_exfil_stream *s, const void *data, size_t len, al
 	return run(s->x, &s->state, &s->off, data, len, cb, ctx);
 }
 
+/* the next LF or CR in [p, end), or end */
+static const unsigned char *next_break(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+	const unsigned char *e = nl ? nl : end;
+	const unsigned char *cr = memchr(p, '\r', (size_t)(e - p));
+	return cr ? cr : e;
+}
+
+size_t al_exfil_feed_unwrapped(struct al_exfil_stream *s, const void *data, size_t len,
+                               al_exfil_cb cb, void *ctx)
+{
+	const unsigned char *p = data, *end = p + len;
+	unsigned char buf[16384];
+	size_t hits = 0, have = 0;
+
+	if (s->x == NULL || s->x->npat == 0)
+		return 0;
+	/* the pieces between line breaks are gathered into one buffer (every
+	 * CR and LF goes: a CR and its LF may come in two writes), so that
+	 * the skip works over whole lines, not line by line */
+	while (p < end || have > 0) {
+		while (p < end && have < sizeof buf) {
+			const unsigned char *q = next_break(p, end);
+			size_t n = (size_t)(q - p);
+			if (n > sizeof buf - have)
+				n = sizeof buf - have;
+			memcpy(buf + have, p, n);
+			have += n;
+			p += n;
+			if (p < end && (*p == '\n' || *p == '\r'))
+				p++;
+		}
+		if (have) {
+			uint64_t before = s->off;
+			size_t h = run(s->x, &s->state, &s->off, buf, have, cb, ctx);
+			hits += h;
+			if (h && cb && s->off - before < have)
+				return hits; /* the callback stopped it */
+			have = 0;
+		}
+	}
+	return hits;
+}
+
 int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t len, bool raw,
                              uint64_t max_out, al_exfil_cb cb, void *ctx)
 {

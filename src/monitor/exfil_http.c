@@ -51,6 +51,21 @@ static int scan(struct al_exfil_http *h, struct al_exfil_stream *s, const char *
 	return 0;
 }
 
+/* bodies and raw streams: line breaks left out (wrapped base64 and hex) */
+static int scan_unwrapped(struct al_exfil_http *h, struct al_exfil_stream *s, const char *where,
+                          const void *p, size_t n)
+{
+	struct found f = {.h = h, .where = where};
+	if (n == 0)
+		return 0;
+	al_exfil_feed_unwrapped(s, p, n, on_hit, &f);
+	if (f.hit) {
+		h->st = S_DEAD;
+		return 1;
+	}
+	return 0;
+}
+
 static int fail(struct al_exfil_http *h, const char *why)
 {
 	h->error = why;
@@ -121,7 +136,7 @@ static int inflate_some(struct al_exfil_http *h, const uint8_t *p, size_t n)
 		zr = inflate(z, Z_NO_FLUSH);
 		got = sizeof out - z->avail_out;
 		h->inflated += got;
-		if (scan(h, &h->coded, where, out, got))
+		if (scan_unwrapped(h, &h->coded, where, out, got))
 			return 1;
 		if (h->inflated > h->max_inflate)
 			return fail(h, "inflated body over the bound");
@@ -141,7 +156,7 @@ static int inflate_some(struct al_exfil_http *h, const uint8_t *p, size_t n)
  * and inflated when the coding says so. */
 static int body_bytes(struct al_exfil_http *h, const uint8_t *p, size_t n)
 {
-	int r = scan(h, &h->payload, "body", p, n);
+	int r = scan_unwrapped(h, &h->payload, "body", p, n);
 	if (r || h->ce == 0 || n == 0)
 		return r;
 	if (h->z == NULL) {
@@ -473,7 +488,7 @@ int al_exfil_http_feed(struct al_exfil_http *h, const void *data, size_t len)
 		size_t used = 0;
 		switch (h->st) {
 		case S_RAW:
-			return scan(h, &h->wire, "stream", p, len);
+			return scan_unwrapped(h, &h->wire, "stream", p, len);
 		case S_HEAD:
 			used = feed_head(h, p, len, &r);
 			if (scan(h, &h->wire, "head", p, used)) {

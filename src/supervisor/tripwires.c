@@ -355,7 +355,8 @@ void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *
 	if (o == NULL)
 		return;
 	o->stream = stream;
-	al_exfil_feed(&o->st[stream - 1], data, len, output_hit, o);
+	/* line breaks left out: base64(1) wraps at 76 columns */
+	al_exfil_feed_unwrapped(&o->st[stream - 1], data, len, output_hit, o);
 }
 
 struct name_hit {

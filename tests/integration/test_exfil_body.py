@@ -128,7 +128,10 @@ elif how == "deflate":
     hdr["Content-Encoding"] = "deflate"
 elif how == "b64":
     body = b"d=" + base64.b64encode(b"xy" + body)
-if how in ("gzip", "deflate", "b64", "plain"):
+elif how == "b64mime":  # wrapped at 20 columns, CRLF, like MIME/PEM
+    e = base64.b64encode(b"xy" + body)
+    body = b"\r\n".join(e[i:i + 20] for i in range(0, len(e), 20))
+if how in ("gzip", "deflate", "b64", "b64mime", "plain"):
     proxies = {} if os.environ.get("DIRECT") else None
     op = urllib.request.build_opener(urllib.request.ProxyHandler(proxies)) if proxies == {} \
         else urllib.request.build_opener()
@@ -215,6 +218,7 @@ def test_token_in_body_kills_curl(airlock, tmp_path, sink, script, where, encodi
     ("deflate", False, "body-deflate", "plain", "http"),
     ("deflate", True, "body-deflate", "plain", "transparent"),
     ("b64", True, "body", "base64", "transparent"),
+    ("b64mime", False, "body", "base64", "http"),
     ("split", False, "body", "plain", "http"),            # across chunks and writes
 ])
 def test_token_in_body_kills_python(airlock, tmp_path, sink, how, direct, where, encoding, proto):

@@ -383,6 +383,8 @@ def test_exec_of_a_writable_file_next_to_canaries_does_not_hang(airlock, tmp_pat
     ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | base64 -w0', "base64"),
     ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | od -An -tx1 | tr -d " \\n"', "hex"),
     ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | rev >&2', "reversed"),
+    # wrapped base64 (base64(1) wraps at 76 columns; here at 16)
+    ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | base64 -w 16', "base64"),
 ])
 def test_canary_token_on_the_output_is_canary_output(airlock, tmp_path, script, encoding):
     res, log = run_sh(airlock, tmp_path, script, CANARY_SPEC)

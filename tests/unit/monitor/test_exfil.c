@@ -252,6 +252,30 @@ static void test_skip_misses_nothing(void **state)
 		}
 		assert_memory_equal(sums[0], sums[1], sizeof sums[0]);
 		assert_true(sums[0][0] >= 1);
+		/* the same bytes with CR/LF put in anywhere, fed unwrapped in
+		 * random pieces (a CR and its LF in two writes too): the same
+		 * matches at the same offsets */
+		{
+			char *w = malloc(2 * len);
+			size_t wl = 0;
+			struct al_exfil_stream st;
+			for (size_t i = 0; i < len; i++) {
+				if (rand() % 19 == 0)
+					w[wl++] = rand() & 1 ? '\n' : '\r';
+				w[wl++] = buf[i];
+			}
+			memset(sums[1], 0, sizeof sums[1]);
+			al_exfil_stream_init(&st, x);
+			for (size_t i = 0; i < wl;) {
+				size_t n = 1 + (size_t)rand() % 3000;
+				if (n > wl - i)
+					n = wl - i;
+				al_exfil_feed_unwrapped(&st, w + i, n, sum_cb, sums[1]);
+				i += n;
+			}
+			assert_memory_equal(sums[0], sums[1], sizeof sums[0]);
+			free(w);
+		}
 	}
 	free(buf);
 	al_exfil_free(x);

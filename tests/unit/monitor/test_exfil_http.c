@@ -113,6 +113,30 @@ static void test_plain_and_encoded_bodies(void **state)
 	expect_all_steps(req, 2 * n, 0, NULL, NULL);
 }
 
+static void test_wrapped_base64_body(void **state)
+{
+	/* base64 of "xy" + token, wrapped at 20 columns with CRLF (MIME/PEM style) */
+	static const char b64[] = "eHlRbTlwVGszclh5N0xwQTJzVmQ4RWZHaDFKa1pjV2I0dU5vNlJ0WWU1";
+	char body[256], req[1024];
+	size_t n = 0;
+	(void)state;
+	for (size_t i = 0; i < sizeof b64 - 1; i += 20)
+		n += (size_t)snprintf(body + n, sizeof body - n, "%.20s\r\n", b64 + i);
+	expect_all_steps(req, post(req, sizeof req, "", body, n), 1, "body", "base64");
+	/* and LF only, in a raw stream */
+	struct al_exfil_http h;
+	al_exfil_http_init(&h, x, AL_EXFIL_RAW, AL_EXFIL_INFLATE_MAX);
+	int r = 0;
+	for (size_t i = 0; i < sizeof b64 - 1 && r == 0; i += 16) {
+		char line[20];
+		int l = snprintf(line, sizeof line, "%.16s\n", b64 + i);
+		r = al_exfil_http_feed(&h, line, (size_t)l);
+	}
+	assert_int_equal(r, 1);
+	assert_string_equal(h.where, "stream");
+	al_exfil_http_free(&h);
+}
+
 static void test_chunked_split_across_chunks(void **state)
 {
 	char req[1024];
@@ -274,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_and_encoded_bodies),
 	    cmocka_unit_test(test_chunked_split_across_chunks),
+	    cmocka_unit_test(test_wrapped_base64_body),
 	    cmocka_unit_test(test_split_across_two_requests),
 	    cmocka_unit_test(test_gzip_and_deflate_bodies),
 	    cmocka_unit_test(test_streams_it_cannot_follow),
