@@ -112,8 +112,8 @@ fuzz fuzz-smoke: deps build-fuzz-deps build-fuzz/build.ninja
 		-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
 		build-fuzz/corpus-oci_config tests/fuzz/corpus/oci_config
 	ninja -C build-fuzz tests/fuzz/fuzz_http tests/fuzz/fuzz_socks tests/fuzz/fuzz_sni tests/fuzz/fuzz_dns \
-		tests/fuzz/fuzz_exfil tests/fuzz/fuzz_session_proto tests/fuzz/fuzz_gvisor_wire
-	for t in http socks sni dns exfil session_proto gvisor_wire; do \
+		tests/fuzz/fuzz_exfil tests/fuzz/fuzz_exfil_http tests/fuzz/fuzz_session_proto tests/fuzz/fuzz_gvisor_wire
+	for t in http socks sni dns exfil exfil_http session_proto gvisor_wire; do \
 		mkdir -p build-fuzz/corpus-$$t && \
 		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(NET_FUZZ_SECONDS) \
 			-artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \

@@ -59,7 +59,8 @@ def trial(airlock, d, i, n, extra):
     if cp.returncode != 123 or not kill or not t_open:
         return None
     k = kill[0]
-    return (k["event_mono_ns"] + k["elapsed_ns"] - t_open[0]), k["elapsed_ns"], k["method"]
+    return ((k["event_mono_ns"] + k["elapsed_ns"] - t_open[0]), k["elapsed_ns"], k["method"],
+            k.get("signal_ns", 0), k["event_mono_ns"] - t_open[0])
 
 
 def main():
@@ -72,7 +73,7 @@ def main():
     extra = a.extra.split()
     with tempfile.TemporaryDirectory() as d:
         for n in map(int, a.procs.split(",")):
-            tot, sup, methods, failed = [], [], set(), 0
+            tot, sup, sig, seen, methods, failed = [], [], [], [], set(), 0
             for i in range(a.trials):
                 r = trial(os.path.abspath(a.airlock), d, i, n, extra)
                 if r is None:
@@ -80,6 +81,8 @@ def main():
                     continue
                 tot.append(r[0] / 1e6)
                 sup.append(r[1] / 1e6)
+                sig.append(r[3] / 1e6)
+                seen.append(r[4] / 1e6)
                 methods.add(r[2])
             if not tot:
                 print(f"{n} process(es): every trial failed")
@@ -89,7 +92,11 @@ def main():
                   f"     open() -> last process gone: p50 {pct(tot, 50):.2f} ms  "
                   f"p99 {pct(tot, 99):.2f} ms  max {max(tot):.2f} ms\n"
                   f"     supervisor saw it -> gone:   p50 {pct(sup, 50):.2f} ms  "
-                  f"p99 {pct(sup, 99):.2f} ms  (mean {statistics.mean(tot):.2f} ms)")
+                  f"p99 {pct(sup, 99):.2f} ms  (mean {statistics.mean(tot):.2f} ms)\n"
+                  f"     open() -> supervisor saw it: p50 {pct(seen, 50):.2f} ms  "
+                  f"p99 {pct(seen, 99):.2f} ms\n"
+                  f"     saw it -> SIGKILL sent:      p50 {pct(sig, 50):.3f} ms  "
+                  f"p99 {pct(sig, 99):.3f} ms")
 
 
 if __name__ == "__main__":

@@ -652,6 +652,13 @@ int al_cgroup_update(struct al_cgroup *cg, unsigned what, const struct al_limits
 	return 0;
 }
 
+int al_cgroup_kill_boost(struct al_cgroup *cg, struct al_error *err)
+{
+	if (cg == NULL || cg->ops == NULL || cg->ops->kill_boost == NULL)
+		return 0;
+	return cg->ops->kill_boost(cg, err);
+}
+
 int al_cgroup_attach(struct al_cgroup *cg, pid_t pid, struct al_error *err)
 {
 	if (cg == NULL || cg->ops == NULL)

@@ -77,6 +77,13 @@ int al_cgroup_update(struct al_cgroup *cg, unsigned what, const struct al_limits
  * SIGKILL every pid, THAWED. Returns once no process is left, or an error. */
 int al_cgroup_kill(struct al_cgroup *cg, struct al_error *err);
 
+/* A policy kill is under way (every process inside has been sent SIGKILL):
+ * let the dying processes have the CPU they need to exit -- the run's cpu
+ * quota lifted (a throttled process runs its exit only in the next period)
+ * and its weight raised to the maximum against the host's other load.
+ * The recorded limits are unchanged. No cgroup: 0. */
+int al_cgroup_kill_boost(struct al_cgroup *cg, struct al_error *err);
+
 /* Remove the run's cgroup(s) and check they are gone; error if not. */
 int al_cgroup_destroy(struct al_cgroup *cg, struct al_error *err);
 

@@ -52,6 +52,7 @@ struct al_cg_ops {
 	void (*describe)(const struct al_cgroup *cg, struct al_json *j);
 	int (*update)(struct al_cgroup *cg, unsigned what, const struct al_limits *lim,
 	              struct al_error *err);
+	int (*kill_boost)(struct al_cgroup *cg, struct al_error *err);
 };
 
 /* One directory the run created: the run's cgroup in one hierarchy. */

@@ -453,8 +453,17 @@ static int v1_update(struct al_cgroup *cg, unsigned what, const struct al_limits
 	return r;
 }
 
+static int v1_kill_boost(struct al_cgroup *cg, struct al_error *err)
+{
+	struct al_cg_dir *cpu = dir_of(cg, AL_CG1_CPU);
+	int r = al_cg_write(cpu, "cpu.cfs_quota_us", "-1", err);
+	int r2 = al_cg_write(cpu, "cpu.shares", "262144", r < 0 ? NULL : err);
+	return r < 0 ? r : r2;
+}
+
 static const struct al_cg_ops v1_ops = {
     .update = v1_update,
+    .kill_boost = v1_kill_boost,
     .mode = "v1",
     .attach = v1_attach,
     .self_attach_fds = v1_self_attach_fds,

@@ -343,8 +343,16 @@ static int v2_update(struct al_cgroup *cg, unsigned what, const struct al_limits
 	return r;
 }
 
+static int v2_kill_boost(struct al_cgroup *cg, struct al_error *err)
+{
+	int r = al_cg_write(&cg->v2, "cpu.max", "max 100000", err);
+	int r2 = al_cg_write(&cg->v2, "cpu.weight", "10000", r < 0 ? NULL : err);
+	return r < 0 ? r : r2;
+}
+
 static const struct al_cg_ops v2_ops = {
     .update = v2_update,
+    .kill_boost = v2_kill_boost,
     .mode = "v2",
     .attach = v2_attach,
     .read_events = v2_read_events,

@@ -13,7 +13,10 @@
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/json.h"
@@ -26,7 +29,15 @@ struct fan_msg {
 	int fd;
 	int32_t pid;
 	uint64_t mask;
+	uint64_t t_ns; /* when the responder read it */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 struct al_canary_watch {
 	struct al_canary *c;
@@ -41,6 +52,7 @@ struct al_canary_watch {
 	pthread_t thread;
 	bool thread_running;
 	uint64_t records, unrecorded;
+	pid_t init_pid; /* host pid of the sandbox's init, 0: unknown */
 };
 
 /* The responder thread: no allocation, no locks (the supervisor forks alert
@@ -80,7 +92,8 @@ static void *responder(void *arg)
 				close(md->fd);
 				continue;
 			}
-			struct fan_msg m = {.fd = md->fd, .pid = md->pid, .mask = md->mask};
+			struct fan_msg m = {
+			    .fd = md->fd, .pid = md->pid, .mask = md->mask, .t_ns = mono_ns()};
 			if (write(w->pipe_w, &m, sizeof m) != (ssize_t)sizeof m) {
 				/* the loop cannot take it: refuse, fail closed */
 				struct fanotify_response r = {.fd = md->fd, .response = FAN_DENY};
@@ -177,6 +190,132 @@ int al_canary_watch_open(struct al_canary_watch **out, struct al_canary *canarie
 	return 0;
 }
 
+void al_canary_watch_set_init(struct al_canary_watch *w, pid_t init_host_pid)
+{
+	w->init_pid = init_host_pid;
+}
+
+/* ---- who holds it (inotify events carry no pid) ---- */
+
+#define TREE_MAX 4096
+
+/* the init and its descendants (host pids), through /proc/PID/task/TID/children */
+static size_t sandbox_tree(pid_t init, pid_t *out, size_t max)
+{
+	size_t n = 0;
+
+	out[n++] = init;
+	for (size_t i = 0; i < n; i++) {
+		char path[64], buf[4096];
+		DIR *d;
+		struct dirent *e;
+		snprintf(path, sizeof path, "/proc/%d/task", (int)out[i]);
+		d = opendir(path);
+		if (d == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL && n < max) {
+			char cp[96];
+			ssize_t len;
+			int fd;
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(cp, sizeof cp, "/proc/%d/task/%.20s/children", (int)out[i], e->d_name);
+			fd = open(cp, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			len = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			if (len <= 0)
+				continue;
+			buf[len] = '\0';
+			for (char *p = buf, *end; n < max; p = end) {
+				long v = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				if (v > 0)
+					out[n++] = (pid_t)v;
+			}
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+/* pid has an fd on dev:ino, or a mapping of it */
+static bool holds(pid_t pid, dev_t dev, ino_t ino)
+{
+	char path[64], buf[8192];
+	int dfd, fd;
+	bool found = false;
+	size_t have = 0;
+	ssize_t len;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		DIR *d = fdopendir(dfd);
+		struct dirent *e;
+		if (d == NULL) {
+			close(dfd);
+		} else {
+			while (!found && (e = readdir(d)) != NULL) {
+				struct stat st;
+				if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+				    st.st_dev == dev && st.st_ino == ino)
+					found = true;
+			}
+			closedir(d);
+		}
+	}
+	if (found)
+		return true;
+	/* "start-end perms offset MAJ:MIN inode path", line by line */
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while (!found && (len = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+		char *line = buf, *nl;
+		have += (size_t)len;
+		buf[have] = '\0';
+		while (!found && (nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
+			unsigned int ma, mi;
+			unsigned long long in;
+			*nl = '\0';
+			if (sscanf(line, "%*s %*s %*s %x:%x %llu", &ma, &mi, &in) == 3 &&
+			    makedev(ma, mi) == dev && in == (unsigned long long)ino)
+				found = true;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof buf - 1)
+			have = 0; /* a line longer than the buffer: drop it */
+	}
+	close(fd);
+	return found;
+}
+
+/* The first process of the sandbox holding canary idx, and how many do. */
+static pid_t find_holder(struct al_canary_watch *w, size_t idx, size_t *holders)
+{
+	pid_t *tree, first = 0;
+	size_t n;
+
+	*holders = 0;
+	if (w->init_pid <= 0)
+		return 0;
+	tree = malloc(TREE_MAX * sizeof *tree);
+	if (tree == NULL)
+		return 0;
+	n = sandbox_tree(w->init_pid, tree, TREE_MAX);
+	for (size_t i = 1; i < n; i++) /* (not the init: it never opens one) */
+		if (holds(tree[i], w->c[idx].dev, w->c[idx].ino) && (*holders)++ == 0)
+			first = tree[i];
+	free(tree);
+	return first;
+}
+
 void al_canary_watch_fds(const struct al_canary_watch *w, int fds[2])
 {
 	fds[0] = w->ino_fd;
@@ -242,7 +381,8 @@ static void process_fields(struct al_json *j, pid_t pid)
 }
 
 static int emit(struct al_canary_watch *w, size_t idx, const char *access, pid_t pid,
-                const char *mech, al_canary_cb cb, void *ctx, struct al_error *err)
+                const char *mech, uint64_t t_ns, al_canary_cb cb, void *ctx,
+                struct al_error *err)
 {
 	struct al_buf b;
 	struct al_json j;
@@ -255,17 +395,29 @@ static int emit(struct al_canary_watch *w, size_t idx, const char *access, pid_t
 	al_json_kv_str(&j, "kind", al_canary_kind_name(w->c[idx].kind));
 	al_json_kv_str(&j, "token_sha256", w->c[idx].token_sha256);
 	al_json_kv_str(&j, "access", access);
-	if (pid > 0)
+	if (pid > 0) {
 		process_fields(&j, pid);
-	else
-		al_json_kv_str(&j, "pid", NULL);
+		al_json_kv_str(&j, "pid_source", "fanotify");
+	} else {
+		/* inotify: whoever holds it open or mapped right now */
+		size_t holders = 0;
+		pid_t h = find_holder(w, idx, &holders);
+		if (h > 0) {
+			process_fields(&j, h);
+			al_json_kv_str(&j, "pid_source", "fd-scan");
+			al_json_kv_uint(&j, "holders", holders);
+		} else {
+			al_json_kv_str(&j, "pid", NULL);
+			al_json_kv_str(&j, "pid_source", "none");
+		}
+	}
 	al_json_kv_str(&j, "source", mech);
 	al_json_obj_end(&j);
 	w->records++;
 	if (b.oom)
 		r = al_error_set(err, ENOMEM, "canary", "building a canary record");
 	else
-		r = cb(ctx, b.data, err);
+		r = cb(ctx, b.data, t_ns, err);
 	al_buf_free(&b);
 	return r;
 }
@@ -288,7 +440,7 @@ static int handle_fan(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 			const char *acc = (m.mask & FAN_OPEN_EXEC_PERM) ? "exec"
 			                  : (m.mask & FAN_ACCESS_PERM) ? "read"
 			                                               : "open";
-			verdict = emit(w, idx, acc, m.pid, "fanotify", cb, ctx, err);
+			verdict = emit(w, idx, acc, m.pid, "fanotify", m.t_ns, cb, ctx, err);
 		}
 		/* a denied, killed or unrecordable access does not happen */
 		struct fanotify_response resp = {.fd = m.fd,
@@ -308,6 +460,7 @@ static int handle_ino(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 	int r = 0;
 
 	while ((len = read(w->ino_fd, buf, sizeof buf)) > 0) {
+		uint64_t t_ns = mono_ns();
 		for (char *p = buf; p < buf + len;) {
 			struct inotify_event *ev = (void *)p;
 			p += sizeof *ev + ev->len;
@@ -322,7 +475,8 @@ static int handle_ino(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 				           {IN_DELETE_SELF, "delete"}};
 				for (size_t k = 0; k < sizeof acc / sizeof acc[0]; k++)
 					if ((ev->mask & acc[k].bit) && r >= 0) {
-						int x = emit(w, i, acc[k].name, 0, "inotify", cb, ctx, err);
+						int x = emit(w, i, acc[k].name, 0, "inotify", t_ns,
+						             cb, ctx, err);
 						if (x < 0)
 							r = x;
 					}
@@ -338,7 +492,7 @@ static int handle_ino(struct al_canary_watch *w, al_canary_cb cb, void *ctx, str
 							what = "unlink";
 						w->nlink[i] = st.st_nlink;
 					}
-					int x = emit(w, i, what, 0, "inotify", cb, ctx, err);
+					int x = emit(w, i, what, 0, "inotify", t_ns, cb, ctx, err);
 					if (x < 0)
 						r = x;
 				}

@@ -9,12 +9,15 @@
  * wait on itself) and hands every other event to the loop through a pipe.
  * Both modes: inotify on the inodes for what fanotify permission events do
  * not cover (attribute changes, link count changes from link/unlink, rename,
- * delete) -- and, rootless, for the opens and reads too (after the fact, no
- * pid: the kernel does not report one to inotify). */
+ * delete) -- and, rootless, for the opens and reads too (after the fact; the
+ * kernel reports no pid to inotify: the process is looked for among those of
+ * the sandbox holding the canary open or mapped at the event). */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "monitor/canary.h"
 #include "util/error.h"
@@ -26,6 +29,11 @@ struct al_canary_watch;
 int al_canary_watch_open(struct al_canary_watch **out, struct al_canary *canaries, size_t n,
                          int *fds, bool want_fanotify, struct al_error *err);
 
+/* The sandbox's init (host pid): an inotify event (no pid from the kernel)
+ * is attributed by looking, at once, for the processes of the sandbox (the
+ * init's descendants) that hold the canary open or mapped. 0: no lookup. */
+void al_canary_watch_set_init(struct al_canary_watch *w, pid_t init_host_pid);
+
 /* The fds to poll for EPOLLIN: up to two (-1 when absent). */
 void al_canary_watch_fds(const struct al_canary_watch *w, int fds[2]);
 /* "fanotify-perm+inotify" or "inotify" */
@@ -34,7 +42,9 @@ const char *al_canary_watch_mechanism(const struct al_canary_watch *w);
 /* For each pending event: build the canary record, call cb (which records
  * it and applies the rules: returns 0 allow, 1 deny, -errno), answer a
  * permission event accordingly. */
-typedef int (*al_canary_cb)(void *ctx, const char *fields_json, struct al_error *err);
+/* t_ns: when the watch first saw the event (CLOCK_MONOTONIC) */
+typedef int (*al_canary_cb)(void *ctx, const char *fields_json, uint64_t t_ns,
+                            struct al_error *err);
 int al_canary_watch_handle(struct al_canary_watch *w, al_canary_cb cb, void *ctx,
                            struct al_error *err);
 

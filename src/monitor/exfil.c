@@ -26,7 +26,48 @@ struct al_exfil {
 	int32_t *out_next;    /* per pattern: next pattern ending at the same state (suffix) */
 	struct pattern *pat;
 	size_t npat, cap;
+	/* a Wu-Manber skip over positions where no pattern can start: the
+	 * shortest pattern's length m and, per hashed 3-byte block, how far a
+	 * window of m bytes ending in it can move (NULL: no skipping) */
+	uint8_t *shift;
+	size_t m;
 };
+
+#define WM_B 3
+#define WM_SIZE 65536
+
+static inline uint32_t wm_hash(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 10 ^ (uint32_t)p[1] << 5 ^ (uint32_t)p[2]) & (WM_SIZE - 1);
+}
+
+/* For every pattern, every block of its first m bytes: the distance from
+ * the block's end to the m-prefix's end (the smallest over all). A window
+ * [i, i+m) whose last block has shift s > 0 cannot hold the m-prefix of any
+ * pattern at any start in [i, i+s): no match starts there. */
+static int build_shift(struct al_exfil *x)
+{
+	size_t m = SIZE_MAX;
+
+	for (size_t i = 0; i < x->npat; i++)
+		if (x->pat[i].len < m)
+			m = x->pat[i].len;
+	if (x->npat == 0 || m < 8)
+		return 0;
+	x->shift = malloc(WM_SIZE);
+	if (x->shift == NULL)
+		return -ENOMEM;
+	x->m = m;
+	memset(x->shift, (int)(m - WM_B + 1 > 255 ? 255 : m - WM_B + 1), WM_SIZE);
+	for (size_t i = 0; i < x->npat; i++)
+		for (size_t j = WM_B - 1; j < m; j++) {
+			uint32_t h = wm_hash(x->pat[i].p + j + 1 - WM_B);
+			size_t s = m - 1 - j;
+			if (s < x->shift[h])
+				x->shift[h] = (uint8_t)s;
+		}
+	return 0;
+}
 
 static int add(struct al_exfil *x, const char *s, size_t len, size_t token, const char *variant)
 {
@@ -135,6 +176,7 @@ void al_exfil_free(struct al_exfil *x)
 	free(x->fast);
 	free(x->out);
 	free(x->out_next);
+	free(x->shift);
 	free(x);
 }
 
@@ -239,6 +281,8 @@ int al_exfil_build(struct al_exfil **out, const char *const *tokens, size_t n)
 		uint32_t t = x->delta[i];
 		x->fast[i] = ((t * x->nclass) << 1) | (x->out[t] >= 0);
 	}
+	if (build_shift(x) < 0)
+		goto fail;
 	*out = x;
 	return 0;
 fail:
@@ -254,32 +298,53 @@ void al_exfil_stream_init(struct al_exfil_stream *s, const struct al_exfil *x)
 	s->x = x;
 }
 
+/* The automaton over p, with the skip: at the root state (no pattern
+ * prefix in progress) whole windows where no pattern can start are jumped
+ * over; anywhere else, and for the last bytes of a chunk (a window that does
+ * not fit), one table lookup per byte. A pattern starting at a position the
+ * skip passed cannot exist (build_shift); one starting anywhere else is
+ * followed by the automaton from a root state at or before its start. */
 static size_t run(const struct al_exfil *x, uint32_t *state, uint64_t *off, const unsigned char *p,
                   size_t len, al_exfil_cb cb, void *ctx)
 {
 	const uint32_t nc = x->nclass;
 	const uint32_t *fast = x->fast;
 	const uint8_t *cls = x->cls;
+	const uint8_t *shift = x->shift;
+	const size_t m = x->m;
 	uint32_t so = *state * nc; /* the state's row offset */
-	size_t hits = 0;
+	size_t hits = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		uint32_t v = fast[so + cls[p[i]]];
-		so = v >> 1;
-		if (__builtin_expect(v & 1, 0)) {
-			uint32_t st = so / nc;
-			for (int32_t k = x->out[st]; k >= 0; k = x->out_next[k]) {
-				struct al_exfil_hit h = {.token = x->pat[k].token,
-				                         .variant = x->pat[k].variant,
-				                         .end = *off + i + 1};
-				hits++;
-				if (cb && cb(ctx, &h)) {
-					*state = st;
-					*off += i + 1;
-					return hits;
+	while (i < len) {
+		if (so == 0 && shift != NULL) {
+			while (i + m <= len) {
+				uint8_t s = shift[wm_hash(p + i + m - WM_B)];
+				if (s == 0)
+					break;
+				i += s;
+			}
+			if (i >= len)
+				break;
+		}
+		do {
+			uint32_t v = fast[so + cls[p[i]]];
+			so = v >> 1;
+			if (__builtin_expect(v & 1, 0)) {
+				uint32_t st = so / nc;
+				for (int32_t k = x->out[st]; k >= 0; k = x->out_next[k]) {
+					struct al_exfil_hit h = {.token = x->pat[k].token,
+					                         .variant = x->pat[k].variant,
+					                         .end = *off + i + 1};
+					hits++;
+					if (cb && cb(ctx, &h)) {
+						*state = st;
+						*off += i + 1;
+						return hits;
+					}
 				}
 			}
-		}
+			i++;
+		} while (i < len && so != 0);
 	}
 	*state = so / nc;
 	*off += len;
@@ -292,6 +357,51 @@ size_t al_exfil_feed(struct al_exfil_stream *s, const void *data, size_t len, al
 	if (s->x == NULL || s->x->npat == 0)
 		return 0;
 	return run(s->x, &s->state, &s->off, data, len, cb, ctx);
+}
+
+/* the next LF or CR in [p, end), or end */
+static const unsigned char *next_break(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+	const unsigned char *e = nl ? nl : end;
+	const unsigned char *cr = memchr(p, '\r', (size_t)(e - p));
+	return cr ? cr : e;
+}
+
+size_t al_exfil_feed_unwrapped(struct al_exfil_stream *s, const void *data, size_t len,
+                               al_exfil_cb cb, void *ctx)
+{
+	const unsigned char *p = data, *end = p + len;
+	unsigned char buf[16384];
+	size_t hits = 0, have = 0;
+
+	if (s->x == NULL || s->x->npat == 0)
+		return 0;
+	/* the pieces between line breaks are gathered into one buffer (every
+	 * CR and LF goes: a CR and its LF may come in two writes), so that
+	 * the skip works over whole lines, not line by line */
+	while (p < end || have > 0) {
+		while (p < end && have < sizeof buf) {
+			const unsigned char *q = next_break(p, end);
+			size_t n = (size_t)(q - p);
+			if (n > sizeof buf - have)
+				n = sizeof buf - have;
+			memcpy(buf + have, p, n);
+			have += n;
+			p += n;
+			if (p < end && (*p == '\n' || *p == '\r'))
+				p++;
+		}
+		if (have) {
+			uint64_t before = s->off;
+			size_t h = run(s->x, &s->state, &s->off, buf, have, cb, ctx);
+			hits += h;
+			if (h && cb && s->off - before < have)
+				return hits; /* the callback stopped it */
+			have = 0;
+		}
+	}
+	return hits;
 }
 
 int al_exfil_feed_compressed(struct al_exfil_stream *s, const void *data, size_t len, bool raw,

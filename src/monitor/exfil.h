@@ -45,6 +45,13 @@ typedef int (*al_exfil_cb)(void *ctx, const struct al_exfil_hit *hit);
 size_t al_exfil_feed(struct al_exfil_stream *s, const void *data, size_t len, al_exfil_cb cb,
                      void *ctx);
 
+/* The same with line breaks left out (every LF and CR): MIME,
+ * PEM and base64(1) wrap their output at 64-76 columns, which would cut a
+ * token's encoding across lines. The stream searched is the bytes without
+ * them (hit offsets count those bytes). */
+size_t al_exfil_feed_unwrapped(struct al_exfil_stream *s, const void *data, size_t len,
+                               al_exfil_cb cb, void *ctx);
+
 /* A gzip or zlib (auto-detected) or raw deflate body, fed compressed in
  * chunks: its inflated bytes are searched (bounded: at most max_out bytes
  * inflated in all, against decompression bombs). Returns matches, or -1

@@ -24,6 +24,8 @@
 #define MON_FIRED_RECORDS 10000
 #define MON_MAX_ALERTS 64
 #define MON_PIPES 64
+/* output_match records per run; past it, matching lines are counted */
+#define MON_OUTPUT_RECORDS 1000
 /* argv entries looked at for classification (the record holds at most 256) */
 #define MON_ARGV 256
 
@@ -44,6 +46,9 @@ struct al_monitor {
 	uint64_t alerts_dropped;
 	struct pipe_seen pipes[MON_PIPES];
 	size_t pipe_next;
+	bool output_rules;          /* some rule is on output */
+	uint64_t output_records;    /* output_match records written */
+	uint64_t output_unrecorded; /* matching lines past the cap */
 };
 
 int al_monitor_open(struct al_monitor **out, const struct al_spec *spec, const char *image_root,
@@ -62,6 +67,9 @@ int al_monitor_open(struct al_monitor **out, const struct al_spec *spec, const c
 	}
 	m->ops = *ops;
 	m->alert = &spec->alert;
+	for (size_t i = 0; i < m->rs.n; i++)
+		if (m->rs.rules[i].on == AL_ON_OUTPUT)
+			m->output_rules = true;
 	if (image_root) {
 		r = al_pkgdb_scan(&m->db, image_root);
 		if (r < 0 && r != -ENOENT) {
@@ -104,6 +112,8 @@ static bool map_type(const char *type, const struct al_jval *obj, enum al_rule_o
 		*on = AL_ON_CANARY_OUTPUT;
 	else if (strcmp(type, "exfil") == 0)
 		*on = AL_ON_EXFIL;
+	else if (strcmp(type, "output_match") == 0)
+		*on = AL_ON_OUTPUT;
 	else if (strncmp(type, "net_", 4) == 0 || strncmp(type, "dns", 3) == 0) {
 		/* the egress proxy's records: a refused name or connection */
 		if (!al_jobj_get(obj, "allowed", &v) || v.type != AL_J_FALSE)
@@ -279,132 +289,261 @@ static void start_alert(struct al_monitor *m, int rule, const char *type, const 
 	}
 }
 
-int al_monitor_event(struct al_monitor *m, const char *type, const char *fields_json,
-                     struct al_error *err)
-{
-	struct al_mon_event ev = {0};
+/* What the rules made of one event (decide), for act. */
+struct decision {
+	struct al_mon_event ev;
 	struct al_jval obj;
-	struct exec_view *x = NULL;
-	char why[256] = "", path[4097], host[512], sc[64];
-	int idx, r = 0;
+	struct exec_view *x;
+	char why[256], path[4097], host[512], sc[64];
+	char text[AL_MONITOR_LINE_MAX + 1], stream[8];
+	int idx;
+};
 
+static void decision_free(struct decision *d)
+{
+	if (d->x) {
+		free(d->x->argv_store);
+		free(d->x);
+		d->x = NULL;
+	}
+}
+
+/* Classify the event and check the rules: the index of the rule that fires,
+ * -1 for none; -errno below that. Counts rate rules (once per event). A kill
+ * rule starts the kill here, before anything is written. */
+static int decide(struct al_monitor *m, const char *type, const char *fields_json,
+                  uint64_t t_event_ns, struct decision *d, struct al_error *err)
+{
+	struct al_mon_event *ev = &d->ev;
+
+	d->idx = -1;
 	if (m->killed || fields_json == NULL)
-		return 0;
-	if (al_jscan_value(fields_json, strlen(fields_json), false, &obj) < 0 ||
-	    obj.type != AL_J_OBJECT)
-		return 0;
-	if (!map_type(type, &obj, &ev.on))
-		return 0;
-	ev.t_ns = al_mono_ns();
-	if (ev.on == AL_ON_EXEC) {
-		x = calloc(1, sizeof *x);
+		return -1;
+	if (al_jscan_value(fields_json, strlen(fields_json), false, &d->obj) < 0 ||
+	    d->obj.type != AL_J_OBJECT)
+		return -1;
+	if (!map_type(type, &d->obj, &ev->on))
+		return -1;
+	ev->t_ns = t_event_ns ? t_event_ns : al_mono_ns();
+	if (ev->on == AL_ON_EXEC) {
+		struct exec_view *x = d->x = calloc(1, sizeof *x);
 		if (x == NULL)
 			return al_error_set(err, ENOMEM, "monitor", "reading an exec record");
-		read_exec(&obj, x);
+		read_exec(&d->obj, x);
 		struct al_pkg_exec pe = {.path = x->path, .argv = x->argv, .argc = x->argc,
 		                         .files = x->files, .n_files = x->n_files};
-		ev.path = x->path;
-		ev.argv = x->argv;
-		ev.argc = x->argc;
-		ev.origin = x->origin;
+		ev->path = x->path;
+		ev->argv = x->argv;
+		ev->argc = x->argc;
+		ev->origin = x->origin;
 		/* the image's package managers a copy could equal: hashed now,
 		 * once (pkgdb.c), not at every run's start */
 		al_pkgdb_hash_for(&m->db, x->files, x->n_files);
-		ev.package_manager = al_pkgmgr_match(&m->db, &pe, why, sizeof why);
-		if (!ev.package_manager && x->host_pid && x->argc > 0) {
+		ev->package_manager = al_pkgmgr_match(&m->db, &pe, d->why, sizeof d->why);
+		if (!ev->package_manager && x->host_pid && x->argc > 0) {
 			const char *nm = base(x->argv[0]), *pn = base(x->path);
 			if (al_pkgmgr_is_fetcher(nm) || al_pkgmgr_is_fetcher(pn)) {
 				if (pipe_pair(m, fd_pipe(x->host_pid, 1), true))
-					snprintf(why, sizeof why, "download piped into a shell (%s | sh)", nm);
+					snprintf(d->why, sizeof d->why,
+					         "download piped into a shell (%s | sh)", nm);
 			} else if ((al_pkgmgr_is_shell(nm) || al_pkgmgr_is_shell(pn)) &&
 			           shell_reads_stdin(x->argv, x->argc)) {
 				if (pipe_pair(m, fd_pipe(x->host_pid, 0), false))
-					snprintf(why, sizeof why, "download piped into a shell (curl | %s)", nm);
+					snprintf(d->why, sizeof d->why,
+					         "download piped into a shell (curl | %s)", nm);
 			}
-			ev.package_manager = why[0] != '\0';
+			ev->package_manager = d->why[0] != '\0';
 		}
 	} else {
-		get_str(&obj, "path", path, sizeof path);
-		get_str(&obj, "host", host, sizeof host);
-		if (host[0] == '\0')
-			get_str(&obj, "name", host, sizeof host);
-		get_str(&obj, "syscall", sc, sizeof sc);
-		ev.path = path[0] ? path : NULL;
-		ev.host = host[0] ? host : NULL;
-		ev.syscall = sc[0] ? sc : NULL;
+		get_str(&d->obj, "path", d->path, sizeof d->path);
+		get_str(&d->obj, "host", d->host, sizeof d->host);
+		if (d->host[0] == '\0')
+			get_str(&d->obj, "name", d->host, sizeof d->host);
+		get_str(&d->obj, "syscall", d->sc, sizeof d->sc);
+		if (ev->on == AL_ON_OUTPUT) {
+			get_str(&d->obj, "line", d->text, sizeof d->text);
+			get_str(&d->obj, "stream", d->stream, sizeof d->stream);
+			ev->text = d->text;
+			ev->stream = strcmp(d->stream, "stdout") == 0   ? 1
+			             : strcmp(d->stream, "stderr") == 0 ? 2
+			                                                : 0;
+		}
+		ev->path = d->path[0] ? d->path : NULL;
+		ev->host = d->host[0] ? d->host : NULL;
+		ev->syscall = d->sc[0] ? d->sc : NULL;
 	}
+	d->idx = al_ruleset_eval(&m->rs, ev);
+	if (d->idx >= 0 && m->rs.rules[d->idx].action == AL_ACT_KILL) {
+		m->killed = true;
+		if (m->ops.kill_now)
+			m->ops.kill_now(m->ops.ctx);
+	}
+	return d->idx;
+}
 
-	idx = al_ruleset_eval(&m->rs, &ev);
-	if (idx >= 0) {
-		const struct al_rule *rule = &m->rs.rules[idx];
-		bool from_spec = (size_t)idx < m->rs.n_spec;
-		m->fired++;
-		if (m->fired <= MON_FIRED_RECORDS || rule->action == AL_ACT_KILL) {
-			struct al_buf b;
-			struct al_json j;
-			al_buf_init(&b);
-			al_json_init(&j, &b);
-			al_json_obj_begin(&j);
-			al_json_kv_uint(&j, "rule", (uint64_t)idx + 1);
-			al_json_key(&j, "rule_def");
-			al_json_obj_begin(&j);
-			al_rule_json(rule, from_spec, &j);
-			al_json_obj_end(&j);
-			al_json_kv_str(&j, "event", type);
-			al_json_kv_str(&j, "action", al_rule_action_name(rule->action));
-			if (why[0])
-				al_json_kv_str(&j, "package_install", why);
-			if (ev.path)
-				al_json_kv_str(&j, "path", ev.path);
-			if (ev.host)
-				al_json_kv_str(&j, "host", ev.host);
-			if (ev.syscall)
-				al_json_kv_str(&j, "syscall", ev.syscall);
-			{
-				struct al_jval pv;
-				if (al_jobj_get(&obj, "pid", &pv) && pv.type == AL_J_NUMBER)
-					al_json_kv_int(&j, "pid", strtoll(pv.p, NULL, 10));
-			}
-			if (rule->count >= 2)
-				al_json_kv_uint(&j, "count", rule->count);
-			if (rule->alert)
-				al_json_kv_bool(&j, "alert", true);
-			al_json_obj_end(&j);
-			r = b.oom ? al_error_set(err, ENOMEM, "monitor", "building rule_fired")
-			          : m->ops.append(m->ops.ctx, "rule_fired", b.data, err);
-			al_buf_free(&b);
-		} else {
-			m->fired_unrecorded++;
+/* The rule decided: rule_fired, then the kill (the callee waits for the
+ * last process and records it), then alerts. */
+static int act(struct al_monitor *m, const char *type, const char *fields_json,
+               struct decision *d, struct al_error *err)
+{
+	const struct al_rule *rule = &m->rs.rules[d->idx];
+	const struct al_mon_event *ev = &d->ev;
+	bool from_spec = (size_t)d->idx < m->rs.n_spec;
+	int idx = d->idx, r = 0;
+
+	m->fired++;
+	if (m->fired <= MON_FIRED_RECORDS || rule->action == AL_ACT_KILL) {
+		struct al_buf b;
+		struct al_json j;
+		al_buf_init(&b);
+		al_json_init(&j, &b);
+		al_json_obj_begin(&j);
+		al_json_kv_uint(&j, "rule", (uint64_t)idx + 1);
+		al_json_key(&j, "rule_def");
+		al_json_obj_begin(&j);
+		al_rule_json(rule, from_spec, &j);
+		al_json_obj_end(&j);
+		al_json_kv_str(&j, "event", type);
+		al_json_kv_str(&j, "action", al_rule_action_name(rule->action));
+		if (d->why[0])
+			al_json_kv_str(&j, "package_install", d->why);
+		if (ev->path)
+			al_json_kv_str(&j, "path", ev->path);
+		if (ev->host)
+			al_json_kv_str(&j, "host", ev->host);
+		if (ev->syscall)
+			al_json_kv_str(&j, "syscall", ev->syscall);
+		{
+			struct al_jval pv;
+			if (al_jobj_get(&d->obj, "pid", &pv) && pv.type == AL_J_NUMBER)
+				al_json_kv_int(&j, "pid", strtoll(pv.p, NULL, 10));
 		}
-		if (rule->action == AL_ACT_KILL) {
-			char d[300];
-			m->killed = true;
-			snprintf(d, sizeof d, "rule %d (on %s%s%s)", idx + 1, al_rule_on_name(rule->on),
-			         why[0] ? ": " : "", why);
-			m->ops.kill(m->ops.ctx, d, ev.t_ns);
-		}
-		/* alerts only after the kill: they never delay it */
+		if (rule->count >= 2)
+			al_json_kv_uint(&j, "count", rule->count);
 		if (rule->alert)
-			start_alert(m, idx + 1, type, fields_json);
-		if (r == 0 && rule->action == AL_ACT_DENY)
-			r = AL_MONITOR_DENY;
+			al_json_kv_bool(&j, "alert", true);
+		al_json_obj_end(&j);
+		r = b.oom ? al_error_set(err, ENOMEM, "monitor", "building rule_fired")
+		          : m->ops.append(m->ops.ctx, "rule_fired", b.data, err);
+		al_buf_free(&b);
+	} else {
+		m->fired_unrecorded++;
 	}
-	if (x) {
-		free(x->argv_store);
-		free(x);
+	if (rule->action == AL_ACT_KILL) {
+		char desc[300];
+		snprintf(desc, sizeof desc, "rule %d (on %s%s%s)", idx + 1, al_rule_on_name(rule->on),
+		         d->why[0] ? ": " : "", d->why);
+		m->ops.kill(m->ops.ctx, desc, ev->t_ns);
 	}
+	/* alerts only after the kill: they never delay it */
+	if (rule->alert)
+		start_alert(m, idx + 1, type, fields_json);
+	if (r == 0 && rule->action == AL_ACT_DENY)
+		r = AL_MONITOR_DENY;
+	return r;
+}
+
+int al_monitor_event(struct al_monitor *m, const char *type, const char *fields_json,
+                     struct al_error *err)
+{
+	struct decision d = {0};
+	int r = decide(m, type, fields_json, 0, &d, err);
+
+	if (r >= 0)
+		r = act(m, type, fields_json, &d, err);
+	else if (r == -1)
+		r = 0;
+	decision_free(&d);
+	return r;
+}
+
+int al_monitor_record_at(struct al_monitor *m, const char *type, const char *fields_json,
+                         uint64_t t_event_ns, struct al_error *err)
+{
+	struct decision d = {0};
+	int r = decide(m, type, fields_json, t_event_ns, &d, err), a;
+
+	if (r < -1) {
+		decision_free(&d);
+		return r;
+	}
+	/* then the event's record (a kill, if any, is already under way) */
+	a = m->ops.append(m->ops.ctx, type, fields_json, err);
+	if (a < 0) {
+		if (d.idx >= 0 && m->rs.rules[d.idx].action == AL_ACT_KILL) {
+			/* the kill still completes (and its record is tried) */
+			struct al_error e2 = {0};
+			(void)act(m, type, fields_json, &d, &e2);
+		}
+		decision_free(&d);
+		return a;
+	}
+	r = d.idx >= 0 ? act(m, type, fields_json, &d, err) : 0;
+	decision_free(&d);
 	return r;
 }
 
 int al_monitor_record(void *monitor, const char *type, const char *fields_json,
                       struct al_error *err)
 {
-	struct al_monitor *m = monitor;
-	int r = m->ops.append(m->ops.ctx, type, fields_json, err);
+	return al_monitor_record_at(monitor, type, fields_json, 0, err);
+}
 
-	if (r < 0)
-		return r;
-	return al_monitor_event(m, type, fields_json, err);
+bool al_monitor_has_output_rules(const struct al_monitor *m)
+{
+	return m && m->output_rules;
+}
+
+int al_monitor_output_line(struct al_monitor *m, int stream, uint64_t offset, const char *line,
+                           size_t len, struct al_error *err)
+{
+	struct al_mon_event ev = {.on = AL_ON_OUTPUT, .stream = stream};
+	struct al_jval obj, lv;
+	char text[AL_MONITOR_LINE_MAX + 1];
+	struct al_buf b;
+	struct al_json j;
+	bool any = false;
+	int r;
+
+	if (!m->output_rules || m->killed)
+		return 0;
+	if (len > AL_MONITOR_LINE_MAX)
+		len = AL_MONITOR_LINE_MAX;
+	al_buf_init(&b);
+	al_json_init(&j, &b);
+	al_json_obj_begin(&j);
+	al_json_kv_str(&j, "stream", stream == 1 ? "stdout" : "stderr");
+	al_json_kv_uint(&j, "offset", offset);
+	al_json_key(&j, "line");
+	al_json_strn(&j, line, len);
+	al_json_obj_end(&j);
+	if (b.oom) {
+		al_buf_free(&b);
+		return al_error_set(err, ENOMEM, "monitor", "an output_match record");
+	}
+	/* the rules see the line as the record holds it (one source of truth:
+	 * bytes that are not UTF-8 appear as escaped there) */
+	text[0] = '\0';
+	if (al_jscan_value(b.data, b.len, false, &obj) == 0 && al_jobj_get(&obj, "line", &lv) &&
+	    lv.type == AL_J_STRING)
+		al_jstr_unescape(&lv, text, sizeof text);
+	ev.text = text;
+	for (size_t i = 0; i < m->rs.n && !any; i++)
+		any = al_rule_matches(&m->rs.rules[i], &ev);
+	if (!any) {
+		al_buf_free(&b);
+		return 0;
+	}
+	if (m->output_records < MON_OUTPUT_RECORDS) {
+		m->output_records++;
+		r = al_monitor_record_at(m, "output_match", b.data, 0, err);
+	} else {
+		/* past the cap: still checked (a kill still happens), not recorded */
+		m->output_unrecorded++;
+		r = al_monitor_event(m, "output_match", b.data, err);
+	}
+	al_buf_free(&b);
+	return r < 0 ? r : 0;
 }
 
 static void record_alert(struct al_monitor *m, struct al_alert_job *job)
@@ -467,14 +606,15 @@ void al_monitor_finish(struct al_monitor *m)
 		return;
 	if (m->n_jobs)
 		reap(m, true);
-	if (m->fired_unrecorded || m->alerts_dropped) {
-		char buf[160];
+	if (m->fired_unrecorded || m->alerts_dropped || m->output_unrecorded) {
+		char buf[224];
 		struct al_error e = {0};
 		snprintf(buf, sizeof buf,
-		         "{\"rule_fired_unrecorded\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64 "}",
-		         m->fired_unrecorded, m->alerts_dropped);
+		         "{\"rule_fired_unrecorded\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64
+		         ",\"output_match_unrecorded\":%" PRIu64 "}",
+		         m->fired_unrecorded, m->alerts_dropped, m->output_unrecorded);
 		(void)m->ops.append(m->ops.ctx, "rules_summary", buf, &e);
-		m->fired_unrecorded = m->alerts_dropped = 0;
+		m->fired_unrecorded = m->alerts_dropped = m->output_unrecorded = 0;
 	}
 }
 

@@ -23,6 +23,10 @@ struct al_monitor_ops {
 	 * when the triggering event was seen (CLOCK_MONOTONIC). The callee
 	 * records the kill. */
 	void (*kill)(void *ctx, const char *why, uint64_t t_event_ns);
+	/* optional: start taking the sandbox down at once, without waiting and
+	 * without writing anything (called as soon as a kill rule fires, before
+	 * the event's and the rule's records are written; `kill` follows) */
+	void (*kill_now)(void *ctx);
 	void *ctx;
 };
 
@@ -42,6 +46,22 @@ int al_monitor_event(struct al_monitor *m, const char *type, const char *fields_
  * ctx is the monitor. */
 int al_monitor_record(void *monitor, const char *type, const char *fields_json,
                       struct al_error *err);
+/* The same, for an event first seen at t_event_ns (CLOCK_MONOTONIC; 0: now):
+ * the rules are checked first, a kill is started (kill_now) before the
+ * record and rule_fired are written, and the kill record's time counts from
+ * t_event_ns. */
+int al_monitor_record_at(struct al_monitor *m, const char *type, const char *fields_json,
+                         uint64_t t_event_ns, struct al_error *err);
+
+/* Output rules (on: output): a line of the workload's stdout (stream 1) or
+ * stderr (2), without its newline, at most AL_MONITOR_LINE_MAX bytes (longer
+ * lines come in pieces), starting at byte `offset` of the stream. A line
+ * some output rule matches is recorded (output_match, at most 1000 per
+ * run) and given to the rules. 0 or -errno (fail closed). */
+#define AL_MONITOR_LINE_MAX 4096
+bool al_monitor_has_output_rules(const struct al_monitor *m);
+int al_monitor_output_line(struct al_monitor *m, int stream, uint64_t offset, const char *line,
+                           size_t len, struct al_error *err);
 
 /* Reap finished alert children (call from the loop's tick); at the end,
  * wait for them within their time bounds and record their outcome. */

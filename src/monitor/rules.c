@@ -30,9 +30,10 @@ static int dup_str(char **dst, const char *src)
 static int copy_rule(struct al_rule *dst, const struct al_rule *src)
 {
 	*dst = *src;
-	dst->path = dst->argv = dst->host = dst->syscall = NULL;
+	dst->path = dst->argv = dst->host = dst->syscall = dst->text = dst->contains = NULL;
 	if (dup_str(&dst->path, src->path) < 0 || dup_str(&dst->argv, src->argv) < 0 ||
-	    dup_str(&dst->host, src->host) < 0 || dup_str(&dst->syscall, src->syscall) < 0)
+	    dup_str(&dst->host, src->host) < 0 || dup_str(&dst->syscall, src->syscall) < 0 ||
+	    dup_str(&dst->text, src->text) < 0 || dup_str(&dst->contains, src->contains) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -44,6 +45,8 @@ void al_ruleset_free(struct al_ruleset *rs)
 		free(rs->rules[i].argv);
 		free(rs->rules[i].host);
 		free(rs->rules[i].syscall);
+		free(rs->rules[i].text);
+		free(rs->rules[i].contains);
 		if (rs->st)
 			free(rs->st[i].ring);
 	}
@@ -124,7 +127,11 @@ bool al_rule_matches(const struct al_rule *r, const struct al_mon_event *ev)
 		return false;
 	if (r->package_manager >= 0 && (r->package_manager == 1) != ev->package_manager)
 		return false;
-	return glob(r->path, ev->path) && glob(r->host, ev->host) &&
+	if (r->stream && r->stream != ev->stream)
+		return false;
+	if (r->contains && (ev->text == NULL || strstr(ev->text, r->contains) == NULL))
+		return false;
+	return glob(r->text, ev->text) && glob(r->path, ev->path) && glob(r->host, ev->host) &&
 	       glob(r->syscall, ev->syscall) && argv_glob(r->argv, ev->argv, ev->argc);
 }
 
@@ -165,7 +172,8 @@ int al_ruleset_eval(struct al_ruleset *rs, const struct al_mon_event *ev)
 void al_rule_json(const struct al_rule *r, bool from_spec, struct al_json *j)
 {
 	al_json_kv_str(j, "on", al_rule_on_name(r->on));
-	if (r->path || r->argv || r->host || r->syscall || r->origin || r->package_manager >= 0) {
+	if (r->path || r->argv || r->host || r->syscall || r->origin || r->package_manager >= 0 ||
+	    r->text || r->contains || r->stream) {
 		al_json_key(j, "match");
 		al_json_obj_begin(j);
 		if (r->path)
@@ -181,6 +189,12 @@ void al_rule_json(const struct al_rule *r, bool from_spec, struct al_json *j)
 			               r->origin == AL_ORIGIN_IMAGE ? "image" : "writable");
 		if (r->package_manager >= 0)
 			al_json_kv_bool(j, "package_manager", r->package_manager == 1);
+		if (r->text)
+			al_json_kv_str(j, "text", r->text);
+		if (r->contains)
+			al_json_kv_str(j, "contains", r->contains);
+		if (r->stream)
+			al_json_kv_str(j, "stream", r->stream == 1 ? "stdout" : "stderr");
 		al_json_obj_end(j);
 	}
 	if (r->count >= 2) {
@@ -219,6 +233,12 @@ void al_ruleset_explain(const struct al_ruleset *rs, FILE *out)
 			fprintf(out, " host~\"%s\"", r->host);
 		if (r->syscall)
 			fprintf(out, " syscall~\"%s\"", r->syscall);
+		if (r->stream)
+			fprintf(out, " on %s", r->stream == 1 ? "stdout" : "stderr");
+		if (r->text)
+			fprintf(out, " line~\"%s\"", r->text);
+		if (r->contains)
+			fprintf(out, " containing \"%s\"", r->contains);
 		if (r->count >= 2) {
 			fprintf(out, ", the %u%s time", r->count,
 			        r->count % 10 == 1 && r->count % 100 != 11   ? "st"

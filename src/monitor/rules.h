@@ -21,6 +21,8 @@ struct al_mon_event {
 	const char *syscall;      /* syscall-denied */
 	enum al_rule_origin origin; /* exec: AL_ORIGIN_IMAGE or _WRITABLE; ANY: unknown */
 	bool package_manager;     /* exec: detected as a package install (pkgmgr.c) */
+	const char *text;         /* output: one line (NUL-terminated, no newline) */
+	int stream;               /* output: 1 stdout, 2 stderr */
 };
 
 struct al_rule_state {

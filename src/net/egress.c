@@ -35,6 +35,7 @@
 #include "net/proxy.h"
 #include "util/cleanup.h"
 #include "util/fdutil.h"
+#include "util/zlib_dl.h"
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
@@ -403,6 +404,10 @@ int al_egress_proxy_main(void)
 	if (p.epfd < 0)
 		child_fail(FD_REPORT, "epoll_create1", errno);
 	if (dns_resolver_init(&p, &err) < 0)
+		child_fail(FD_REPORT, err.msg, 0);
+	/* canary tokens: compressed bodies are inflated to be searched; zlib
+	 * cannot be opened once the filesystem is gone */
+	if (pol.n_exfil_tokens > 0 && al_zlib_load(&err) < 0)
 		child_fail(FD_REPORT, err.msg, 0);
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -41,8 +41,10 @@ struct al_egress_policy {
 	/* chaos (network), optional: seed, latency_ns, jitter_ns, loss, reset, bandwidth (bytes/s) */
 	struct { bool enabled; uint64_t seed; uint64_t latency_ns, jitter_ns; double loss, reset;
 	         uint64_t bandwidth; } chaos;
-	/* canary tokens (src/monitor/exfil.c): request lines and headers of plain HTTP holding
-	 * one, in any disguise, are refused and reported (AL_NET_EXFIL); optional */
+	/* canary tokens (src/monitor/exfil.c, exfil_http.c): plain-HTTP request heads holding
+	 * one, in any disguise, are refused, and bodies and other non-TLS client bytes are
+	 * searched before they are sent (a hit cuts the connection); reported as
+	 * AL_NET_EXFIL; optional (none: every relay stays zero-copy) */
 	char **exfil_tokens; size_t n_exfil_tokens;
 };
 
@@ -89,7 +91,7 @@ int al_egress_proxy_main(void) __attribute__((noreturn));
  * compromised, so the supervisor trusts nothing in a report but its shape, and escapes every
  * string when it writes the record). */
 enum al_net_report_kind { AL_NET_DNS = 1, AL_NET_CONNECT, AL_NET_CLOSE, AL_NET_CHAOS, AL_NET_ERROR,
-                          AL_NET_EXFIL /* reason: "token N VARIANT" */ };
+                          AL_NET_EXFIL /* reason: "token N VARIANT WHERE" */ };
 struct al_net_report {
 	uint32_t kind;          /* al_net_report_kind */
 	uint32_t conn_id;       /* per-connection id, to pair CONNECT and CLOSE */

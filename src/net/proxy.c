@@ -21,6 +21,7 @@
 #include "net/dns_msg.h"
 #include "net/proxy.h"
 #include "monitor/exfil.h"
+#include "monitor/exfil_http.h"
 #include "net/socks_parse.h"
 #include "net/tls_parse.h"
 #include "util/cleanup.h"
@@ -38,6 +39,7 @@
 #define IN_CAP (AL_HTTP_MAX_HEAD + 8)
 #define IN_FIRST 2048
 #define UP_CAP (AL_HTTP_MAX_HEAD + 64)
+#define SCAN_CAP 65536          /* a scanned direction's copy buffer */
 #define PIPE_CAP 65536          /* the kernel's default pipe size */
 #define PIPE_CAP_BULK (1 << 20) /* asked for: fewer splices per byte */
 #define SEC 1000000000ull
@@ -114,6 +116,11 @@ struct conn {
 	uint64_t bytes_up, bytes_down;
 	bool connect_reported;
 	bool in_step, dead;
+	/* canary tokens: the client's bytes followed and searched (exfil_http.h);
+	 * scan_up: a relay copies the up direction through it instead of splice */
+	struct al_exfil_http *xh;
+	bool tls, scan_up;
+	bool up_is_scan; /* c->up has SCAN_CAP bytes */
 };
 
 static void conn_step(struct proxy *p, struct conn *c);
@@ -224,24 +231,93 @@ static int exfil_cb(void *ctx, const struct al_exfil_hit *h)
 	return 1;
 }
 
-/* A canary token in a request head (plain HTTP: request line and headers)
- * is reported and the request refused: it never leaves. */
+static bool looks_like_http(const char *b, size_t n);
+
+/* A canary token in a request head (plain HTTP: request line and headers),
+ * or in the body bytes read with it, is reported and the request refused
+ * before anything is decided or sent. The bytes are followed as HTTP (so
+ * that the report says head or body, and a compressed body is inflated);
+ * a stream the follower cannot make sense of is searched raw here and left
+ * to the connection's own follower to refuse. */
 static bool exfil_in_head(struct proxy *p, struct conn *c, const char *head, size_t len)
 {
-	struct al_exfil_stream st;
-	struct exfil_found f = {0};
+	struct al_exfil_http xh;
 	struct al_net_report r;
+	int hit;
 
 	if (p->exfil == NULL || len == 0)
 		return false;
-	al_exfil_stream_init(&st, p->exfil);
-	al_exfil_feed(&st, head, len, exfil_cb, &f);
-	if (!f.hit)
+	al_exfil_http_init(&xh, p->exfil, looks_like_http(head, len) ? AL_EXFIL_HTTP : AL_EXFIL_RAW,
+	                   AL_EXFIL_INFLATE_MAX);
+	hit = al_exfil_http_feed(&xh, head, len);
+	al_exfil_http_free(&xh);
+	if (hit < 0) {
+		struct al_exfil_stream st;
+		struct exfil_found f = {0};
+		al_exfil_stream_init(&st, p->exfil);
+		al_exfil_feed(&st, head, len, exfil_cb, &f);
+		if (!f.hit)
+			return false;
+		xh.hit = f.h;
+		xh.where = "stream";
+	} else if (hit == 0) {
 		return false;
+	}
 	report_fill(&r, AL_NET_EXFIL, c);
-	snprintf(r.reason, sizeof(r.reason), "token %zu %s", f.h.token, f.h.variant);
+	snprintf(r.reason, sizeof(r.reason), "token %zu %s %s", xh.hit.token, xh.hit.variant,
+	         xh.where);
 	proxy_report(p, &r);
 	return true;
+}
+
+/* A token in what the client sends after its first head (bodies, later
+ * requests, a tunnel's stream): reported with where it was found. */
+static void report_exfil_hit(struct proxy *p, struct conn *c, const struct al_exfil_http *xh)
+{
+	struct al_net_report r;
+	report_fill(&r, AL_NET_EXFIL, c);
+	snprintf(r.reason, sizeof(r.reason), "token %zu %s %s", xh->hit.token, xh->hit.variant,
+	         xh->where);
+	proxy_report(p, &r);
+}
+
+/* Follow the client's bytes (r from al_exfil_http_feed): 0 go on; else the
+ * hit or the error is reported and the caller cuts the connection. */
+static int exfil_follow(struct proxy *p, struct conn *c, const void *data, size_t len)
+{
+	char why[128];
+	int r;
+
+	if (c->xh == NULL || len == 0)
+		return 0;
+	r = al_exfil_http_feed(c->xh, data, len);
+	if (r == 1) {
+		report_exfil_hit(p, c, c->xh);
+	} else if (r < 0) {
+		snprintf(why, sizeof(why), "exfil-scan: %s", c->xh->error);
+		report_error(p, c, why);
+	}
+	return r;
+}
+
+static bool exfil_follow_start(struct proxy *p, struct conn *c, enum al_exfil_http_mode mode)
+{
+	if (p->exfil == NULL || c->xh != NULL)
+		return true;
+	c->xh = malloc(sizeof(*c->xh));
+	if (c->xh == NULL)
+		return false;
+	al_exfil_http_init(c->xh, p->exfil, mode, AL_EXFIL_INFLATE_MAX);
+	return true;
+}
+
+static void exfil_follow_end(struct conn *c)
+{
+	if (c->xh) {
+		al_exfil_http_free(c->xh);
+		free(c->xh);
+		c->xh = NULL;
+	}
 }
 
 static void report_close(struct proxy *p, struct conn *c)
@@ -315,7 +391,8 @@ static void update_events(struct proxy *p, struct conn *c)
 			ce |= EPOLLOUT;
 		if (!c->u_eof && c->pd_fill < c->pipe_cap)
 			ue |= EPOLLIN;
-		if ((c->pu_fill > 0 && !up_held) || up_pending)
+		/* (a scanned direction sends through the chaos gate) */
+		if ((c->pu_fill > 0 && !up_held) || (up_pending && !(c->scan_up && up_held)))
 			ue |= EPOLLOUT;
 		break;
 	case PH_HTTP_FWD:
@@ -361,6 +438,7 @@ static void close_upstream(struct proxy *p, struct conn *c)
 	free(c->up);
 	c->up = NULL;
 	c->up_len = c->up_off = 0;
+	c->up_is_scan = false;
 }
 
 static void conn_close(struct proxy *p, struct conn *c)
@@ -378,6 +456,7 @@ static void conn_close(struct proxy *p, struct conn *c)
 	free(c->in);
 	free(c->out);
 	c->in = c->out = NULL;
+	exfil_follow_end(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -452,6 +531,27 @@ static void conn_refuse(struct proxy *p, struct conn *c, int http_status, uint8_
 		set_phase(c, PH_CLOSING);
 	}
 	close_upstream(p, c);
+}
+
+/* Cut a connection whose client sent a canary token (or bytes the search
+ * could not follow): the upstream side is reset (SO_LINGER 0: what is still
+ * queued to it is dropped, and it sees an abort, not a complete request);
+ * a forwarded request that has no response yet gets a 403, anything else a
+ * reset too. */
+static void conn_cut(struct proxy *p, struct conn *c, const char *reason)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (c->ufd >= 0)
+		setsockopt(c->ufd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close_upstream(p, c);
+	if (c->kind == K_HTTP && !c->is_connect && c->bytes_down == 0) {
+		conn_refuse_http(c, 403, reason);
+		return;
+	}
+	if (c->cfd >= 0)
+		setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_close(p, c);
 }
 
 /* ---- I/O helpers ---- */
@@ -920,6 +1020,19 @@ static void step_http_head(struct proxy *p, struct conn *c)
 		return;
 	}
 	if (!req->is_connect) {
+		/* with canary tokens, the request stream is followed: this head
+		 * gives the body's framing and coding (and a token split across
+		 * two requests' heads shows here) */
+		int x = exfil_follow_start(p, c, AL_EXFIL_HTTP)
+		            ? exfil_follow(p, c, c->in, req->head_len)
+		            : -2;
+		if (x != 0) {
+			if (x == -2)
+				report_error(p, c, "exfil-scan: out of memory");
+			conn_refuse_http(c, 403, x == 1 ? "exfil" : "exfil-scan");
+			free(req);
+			return;
+		}
 		/* Host seen: the parser has already refused a mismatch */
 		snprintf(c->sni, sizeof(c->sni), "%s", req->has_host_header ? req->host : "");
 		c->up = malloc(UP_CAP);
@@ -1088,6 +1201,8 @@ static void step_sniff(struct proxy *p, struct conn *c)
 	}
 	if (s == AL_SNI_FOUND)
 		snprintf(c->sni, sizeof(c->sni), "%s", name);
+	/* TLS: what follows is ciphertext, relayed without a search */
+	c->tls = s == AL_SNI_FOUND || s == AL_SNI_ABSENT;
 	if (c->kind != K_TRANSPARENT) {
 		/* domain fronting: the TLS name must be the tunnel's name */
 		if (s == AL_SNI_FOUND && !c->name_is_ip && strcmp(name, c->name) != 0) {
@@ -1189,25 +1304,130 @@ static void step_connect(struct proxy *p, struct conn *c)
 	c->up_off = 0;
 	c->in = NULL;
 	c->in_len = c->in_cap = 0;
+	/* With canary tokens, a stream that is not TLS is copied through the
+	 * search (HTTP followed request by request, anything else raw); TLS
+	 * and runs without canaries keep the zero-copy splice. */
+	if (p->exfil != NULL && !c->tls) {
+		bool http = c->up_len > 0 && looks_like_http(c->up, c->up_len);
+		int x;
+		c->scan_up = true;
+		/* a CONNECT after forwarded requests on the same client connection:
+		 * the tunnel is a stream of its own */
+		exfil_follow_end(c);
+		x = exfil_follow_start(p, c, http ? AL_EXFIL_HTTP : AL_EXFIL_RAW)
+		        ? exfil_follow(p, c, c->up, c->up_len)
+		        : -2;
+		if (x != 0) {
+			if (x == -2)
+				report_error(p, c, "exfil-scan: out of memory");
+			conn_cut(p, c, "exfil");
+			return;
+		}
+	}
 	set_phase(c, PH_RELAY);
+}
+
+/* The up direction sent from c->up, through the chaos gate when chaos is
+ * on. -1 on error or a chaos reset. */
+static int flush_up_gated(struct proxy *p, struct conn *c)
+{
+	if (!c->chaos)
+		return flush_up(c);
+	while (c->up_off < c->up_len) {
+		size_t want = c->up_len - c->up_off;
+		int g = chaos_gate(p, c, &c->chaos_up, 0, &want);
+		ssize_t n;
+		if (g < 0) {
+			chaos_reset(c);
+			return -1;
+		}
+		if (g == 0)
+			return 0;
+		n = send(c->ufd, c->up + c->up_off, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+		c->up_off += (size_t)n;
+		c->bytes_up += (uint64_t)n;
+		al_chaos_consumed(&c->chaos_up, (uint64_t)n);
+		c->active_ns = proxy_now_ns();
+	}
+	return 0;
+}
+
+/* The up direction of a relay with canary tokens: read into c->up, search,
+ * and only then send (a copy instead of splice). 0 go on, -1 close, -3 a
+ * token or an unsearchable stream (reported: cut). */
+static int relay_scan_up(struct proxy *p, struct conn *c)
+{
+	int rounds;
+
+	for (rounds = 0; rounds < 4; rounds++) {
+		ssize_t n;
+		if (flush_up_gated(p, c) < 0)
+			return -1;
+		if (c->up_off < c->up_len || c->c_eof)
+			return 0;
+		if (!c->up_is_scan) {
+			/* (the sniffed bytes' buffer is smaller: replaced) */
+			free(c->up);
+			c->up = malloc(SCAN_CAP);
+			if (c->up == NULL)
+				return -1;
+			c->up_is_scan = true;
+		}
+		c->up_off = c->up_len = 0;
+		n = recv(c->cfd, c->up, SCAN_CAP, MSG_DONTWAIT);
+		if (n == 0) {
+			c->c_eof = true;
+			return 0;
+		}
+		if (n < 0)
+			return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+		c->active_ns = proxy_now_ns();
+		if (exfil_follow(p, c, c->up, (size_t)n) != 0)
+			return -3;
+		c->up_len = (size_t)n;
+		if (c->chaos) {
+			uint64_t t = proxy_now_ns() + al_chaos_chunk_delay(p->pol, &c->chaos_up);
+			if (t > c->chaos_up.release_ns)
+				c->chaos_up.release_ns = t;
+		}
+	}
+	return 0;
 }
 
 static void step_relay(struct proxy *p, struct conn *c)
 {
-	if (flush_up(c) < 0) {
+	if (c->scan_up) {
+		int r = relay_scan_up(p, c);
+		if (r == -3) {
+			conn_cut(p, c, "exfil");
+			return;
+		}
+		if (r < 0) {
+			conn_close(p, c);
+			return;
+		}
+	} else {
+		if (flush_up(c) < 0) {
+			conn_close(p, c);
+			return;
+		}
+		if (c->up_off == c->up_len && c->up != NULL) {
+			free(c->up);
+			c->up = NULL;
+			c->up_len = c->up_off = 0;
+		}
+		if (splice_dir(p, c, 0, c->up == NULL) < 0) {
+			conn_close(p, c);
+			return;
+		}
+	}
+	if (splice_dir(p, c, 1, true) < 0) {
 		conn_close(p, c);
 		return;
 	}
-	if (c->up_off == c->up_len && c->up != NULL) {
-		free(c->up);
-		c->up = NULL;
-		c->up_len = c->up_off = 0;
-	}
-	if (splice_dir(p, c, 0, c->up == NULL) < 0 || splice_dir(p, c, 1, true) < 0) {
-		conn_close(p, c);
-		return;
-	}
-	if (c->c_eof && c->pu_fill == 0 && c->up == NULL && !c->u_shut) {
+	if (c->c_eof && c->pu_fill == 0 && c->up_off == c->up_len && !c->u_shut) {
 		shutdown(c->ufd, SHUT_WR);
 		c->u_shut = true;
 	}
@@ -1241,6 +1461,9 @@ static int http_body(struct proxy *p, struct conn *c)
 				if (c->body_left == 0)
 					c->body_done = true;
 			}
+			/* searched before a byte of it is sent */
+			if (exfil_follow(p, c, c->in, used) != 0)
+				return -3;
 			memcpy(c->up + c->up_len, c->in, used);
 			c->up_len += used;
 			in_consume(c, used);
@@ -1273,6 +1496,13 @@ static void step_http_fwd(struct proxy *p, struct conn *c)
 	}
 	if (r == -2) {
 		conn_close(p, c);
+		return;
+	}
+	if (r == -3) {
+		/* a token in the body (or a body that cannot be searched): the
+		 * request is cut, the upstream connection reset so that what of
+		 * it is still queued is dropped, never completed */
+		conn_cut(p, c, c->xh != NULL && c->xh->error == NULL ? "exfil" : "exfil-scan");
 		return;
 	}
 	if (splice_dir(p, c, 1, true) < 0) {

@@ -668,6 +668,7 @@ static const struct init_step gvisor_steps[] = {
 	{AL_STAGE_NNP, step_no_new_privs},
 	{AL_STAGE_INIT, step_handover},
 	{AL_STAGE_WAIT, step_wait_for_cgroup},
+	{AL_STAGE_CGROUP, step_enter_cgroup},
 };
 
 /* ---- the workload ------------------------------------------------------ */
@@ -1211,6 +1212,12 @@ void al_init_main(const struct al_sandbox_plan *plan)
 	for (i = 0; i < n_steps; i++) {
 		if (steps[i].run(&c) < 0)
 			fail(&c, steps[i].stage);
+	}
+	/* Fail closed: cgroup files handed over but not used would leave the
+	 * workload outside its limits (a step list without step_enter_cgroup). */
+	if (c.n_cg_fds != 0) {
+		al_error_set(&c.err, EPROTO, "cgroup", "the run's cgroup files were handed over but not entered");
+		fail(&c, AL_STAGE_CGROUP);
 	}
 	if (plan->session)
 		session_serve(&c, &sigs);

@@ -115,6 +115,8 @@ void al_spec_free(struct al_spec *spec)
 		free(spec->rules[i].argv);
 		free(spec->rules[i].host);
 		free(spec->rules[i].syscall);
+		free(spec->rules[i].text);
+		free(spec->rules[i].contains);
 	}
 	free(spec->rules);
 	spec->rules = NULL;

@@ -220,6 +220,11 @@ struct al_rule {
 	char *syscall;
 	enum al_rule_origin origin;
 	int package_manager; /* exec: -1 any; 1 only package installs; 0 only others */
+	/* output: a glob on a line of the workload's output, a substring of it,
+	 * which stream (0 both, 1 stdout, 2 stderr) */
+	char *text;
+	char *contains;
+	int stream;
 	uint32_t count;      /* 0 or 1: every match; N: fires at the Nth match within `within` */
 	uint64_t within_ns;  /* with count; 0: ever */
 	enum al_rule_action action;

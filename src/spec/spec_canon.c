@@ -193,6 +193,8 @@ static void write_rules(struct al_json *j, const struct al_spec *spec)
 		al_json_obj_begin(j);
 		if (r->argv)
 			al_json_kv_str(j, "argv", r->argv);
+		if (r->contains)
+			al_json_kv_str(j, "contains", r->contains);
 		if (r->host)
 			al_json_kv_str(j, "host", r->host);
 		if (r->origin)
@@ -201,8 +203,12 @@ static void write_rules(struct al_json *j, const struct al_spec *spec)
 			al_json_kv_bool(j, "package_manager", r->package_manager == 1);
 		if (r->path)
 			al_json_kv_str(j, "path", r->path);
+		if (r->stream)
+			al_json_kv_str(j, "stream", r->stream == 1 ? "stdout" : "stderr");
 		if (r->syscall)
 			al_json_kv_str(j, "syscall", r->syscall);
+		if (r->text)
+			al_json_kv_str(j, "text", r->text);
 		al_json_obj_end(j);
 		al_json_kv_str(j, "on", al_rule_on_name(r->on));
 		if (r->within_ns)

@@ -1460,6 +1460,29 @@ static int h_match_syscall(struct yctx *c, const struct ynode *v, const char *ke
 {
 	return rule_glob(c, v, key, &c->rule->syscall);
 }
+static int h_match_text(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return rule_glob(c, v, key, &c->rule->text);
+}
+static int h_match_contains(struct yctx *c, const struct ynode *v, const char *key)
+{
+	return rule_glob(c, v, key, &c->rule->contains); /* (a plain string) */
+}
+static int h_match_stream(struct yctx *c, const struct ynode *v, const char *key)
+{
+	const char *s;
+	int r = get_string(c, v, key, &s);
+
+	if (r < 0)
+		return r;
+	if (strcmp(s, "stdout") == 0)
+		c->rule->stream = 1;
+	else if (strcmp(s, "stderr") == 0)
+		c->rule->stream = 2;
+	else
+		return yerr(c, v, key, "must be stdout or stderr, not \"%s\"", s);
+	return 0;
+}
 static int h_match_origin(struct yctx *c, const struct ynode *v, const char *key)
 {
 	const char *s;
@@ -1488,6 +1511,7 @@ static int h_match_pkg(struct yctx *c, const struct ynode *v, const char *key)
 static const struct key_def match_keys[] = {
     {"path", h_match_path},       {"argv", h_match_argv},     {"host", h_match_host},
     {"syscall", h_match_syscall}, {"origin", h_match_origin}, {"package_manager", h_match_pkg},
+    {"text", h_match_text},       {"contains", h_match_contains}, {"stream", h_match_stream},
 };
 
 static int h_rule_on(struct yctx *c, const struct ynode *v, const char *key)
@@ -1500,13 +1524,8 @@ static int h_rule_on(struct yctx *c, const struct ynode *v, const char *key)
 	if (al_rule_on_parse(s, &c->rule->on) < 0)
 		return yerr(c, v, key,
 		            "unknown event \"%s\" (known: exec, canary, exfil, canary_output, "
-		            "egress-denied, dns-denied, syscall-denied, limit)",
+		            "egress-denied, dns-denied, syscall-denied, limit, output)",
 		            s);
-	/* A rule that could never fire must not look like protection. */
-	if (c->rule->on == AL_ON_OUTPUT)
-		return yerr(c, v, key,
-		            "\"output\" rules are not supported in this version (output is "
-		            "recorded; a rule on it would never fire)");
 	return 0;
 }
 static int h_rule_match(struct yctx *c, const struct ynode *v, const char *key)
@@ -1623,6 +1642,15 @@ static int h_rules(struct yctx *c, const struct ynode *v, const char *key)
 		if ((c->rule->origin || c->rule->package_manager >= 0) &&
 		    c->rule->on != AL_ON_EXEC)
 			return yerr(c, it, item, "origin and package_manager apply to exec rules only");
+		if ((c->rule->text || c->rule->contains || c->rule->stream) &&
+		    c->rule->on != AL_ON_OUTPUT)
+			return yerr(c, it, item, "text, contains and stream apply to output rules only");
+		/* an output rule on every line would only be noise (or a kill on
+		 * the first line): it must say what it looks for */
+		if (c->rule->on == AL_ON_OUTPUT && !c->rule->text && !c->rule->contains)
+			return yerr(c, it, item,
+			            "an output rule needs match.text (a glob on a line) or "
+			            "match.contains (a string)");
 	}
 	return 0;
 }

@@ -578,13 +578,15 @@ static int report_record(struct al_supervisor *s, const struct al_net_report *r,
 	int rc;
 
 	if (r->kind == AL_NET_EXFIL) {
-		/* the proxy refused a request head holding a canary token:
-		 * "token N VARIANT" (bounds checked by the tripwire side) */
+		/* the proxy refused a request holding a canary token, or cut
+		 * the connection: "token N VARIANT [WHERE]" (checked by the
+		 * tripwire side) */
 		unsigned long tok;
-		char variant[32];
-		if (sscanf(r->reason, "token %lu %31s", &tok, variant) != 2)
+		char variant[32], where[16] = "head";
+		if (sscanf(r->reason, "token %lu %31s %15s", &tok, variant, where) < 2)
 			return al_error_set(err, EPROTO, "network", "malformed exfil report");
-		return al_supervisor_exfil_report(s, (size_t)tok, variant, r->proto, r->name, err);
+		return al_supervisor_exfil_report(s, (size_t)tok, variant, where, r->proto, r->name,
+						  err);
 	}
 	if (r->kind == AL_NET_DNS)
 		e->dns++;

@@ -206,6 +206,7 @@ static void relay_output(struct al_supervisor *s, struct al_stream *st, int stre
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
+			al_supervisor_output_eof(s, stream); /* output rules: the last line */
 			if (st->reading)
 				ep_del(s->epfd, st->fd);
 			st->reading = false;

@@ -76,6 +76,7 @@ struct al_supervisor {
 	struct al_canary_watch *canary_watch;
 	struct al_canary *canary_files; /* the watched ones (copies) */
 	struct al_output_scan *out_scan; /* canary tokens in stdout/stderr */
+	struct al_output_lines *out_lines; /* output rules: stdout/stderr cut in lines */
 	struct al_cgroup *cgroup;
 	struct al_chaos *chaos; /* NULL: no chaos section */
 	int chaos_timerfd;      /* resource steps; -1 until the workload starts */
@@ -101,6 +102,8 @@ struct al_supervisor {
 
 	/* what happened */
 	bool init_exited;
+	bool kill_unthrottled; /* a policy kill lifted the cpu quota (tripwires.c) */
+	uint64_t kill_sent_ns;  /* when a policy kill sent its SIGKILL (CLOCK_MONOTONIC) */
 	bool got_exit_msg;
 	int workload_status;  /* wait status reported by init */
 	pid_t workload_pid;   /* in the sandbox's pid namespace */
@@ -192,6 +195,8 @@ void al_supervisor_canaries_handle(struct al_supervisor *s);
 /* The workload wrote data to stream (1, 2): a canary token in it, in any
  * of the disguises exfil.c knows, across reads, is a canary_output event. */
 void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len);
+/* The stream (1 stdout, 2 stderr) ended: its last line, if it had no newline. */
+void al_supervisor_output_eof(struct al_supervisor *s, int stream);
 /* Names the egress proxy reported (DNS query names, CONNECT/SOCKS/Host
  * names, SNI): a canary token in one, in any disguise (also split by the
  * dots of a DNS name), is an `exfil` event. */
@@ -203,7 +208,8 @@ void al_supervisor_exfil_tokens(struct al_supervisor *s, char ***tokens, size_t 
 /* The proxy refused a request head holding token `token` (an index it
  * reported: checked) in encoding `variant`: an exfil record, the rules. */
 int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
-                               const char *proto, const char *host, struct al_error *err);
+                               const char *where, const char *proto, const char *host,
+                               struct al_error *err);
 /* Stop watching (before the workspace report reads files); free. */
 void al_supervisor_canaries_end(struct al_supervisor *s);
 

@@ -31,6 +31,35 @@ static int mon_append(void *ctx, const char *type, const char *fields, struct al
 	return al_evlog_append(s->log, type, fields, err);
 }
 
+/* The dying sandbox must not wait for CPU: its own quota (limits.cpus, 1.0
+ * by default) may be used up for this period, and a throttled process does
+ * not run its exit until the next period (up to 100 ms). Lifted once the
+ * kill is under way: nothing inside can run user code any more. */
+static void unthrottle(struct al_supervisor *s)
+{
+	struct al_error e = {0};
+
+	if (s->cgroup && !s->kill_unthrottled) {
+		s->kill_unthrottled = true;
+		(void)al_cgroup_kill_boost(s->cgroup, &e); /* best effort */
+	}
+}
+
+/* The first thing a kill rule does, before any record is written: SIGKILL
+ * to the pid namespace's init. Its death makes the kernel SIGKILL every
+ * process of the namespace and reap them all before the init's exit is
+ * reported (the pidfd becoming readable). */
+static void mon_kill_now(void *ctx)
+{
+	struct al_supervisor *s = ctx;
+
+	if (!s->init_exited && s->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+	if (s->kill_sent_ns == 0)
+		s->kill_sent_ns = al_mono_ns();
+	unthrottle(s);
+}
+
 static void mon_kill(void *ctx, const char *why, uint64_t t_event_ns)
 {
 	struct al_supervisor *s = ctx;
@@ -41,31 +70,33 @@ static void mon_kill(void *ctx, const char *why, uint64_t t_event_ns)
 	bool gone = true;
 	uint64_t t_gone;
 
+	mon_kill_now(s); /* (again: harmless, and the callers without kill_now) */
 	if (s->cgroup && strcmp(al_cgroup_mode(s->cgroup), "v2") == 0) {
 		/* cgroup.kill: one write, the kernel kills every process inside
 		 * (also those forking meanwhile); returns once it is empty */
 		method = "cgroup.kill";
 		al_supervisor_kill(s, AL_KILL_POLICY, why);
+		t_gone = al_mono_ns();
 	} else {
-		/* The pid namespace's init first: its death makes the kernel stop
-		 * all forks in the namespace, SIGKILL every process in it and
-		 * reap them before the init's pidfd reports the exit. The v1
-		 * freezer (al_cgroup_kill, below) would first have to freeze
-		 * them, and a process waiting in a seccomp notification the
-		 * supervisor holds (the exec that fired the rule) cannot be
-		 * frozen: it would take the freezer's full 1 s timeout. */
+		/* The pid namespace's init was killed first (mon_kill_now): the
+		 * last process is gone when its pidfd reports the exit. The v1
+		 * freezer (al_cgroup_kill, below) is not used first: a process
+		 * waiting in a seccomp notification the supervisor holds (the exec
+		 * that fired the rule) cannot be frozen, it would take the
+		 * freezer's full 1 s timeout. */
 		struct pollfd p = {.fd = s->pidfd, .events = POLLIN};
 		method = s->cgroup && strncmp(al_cgroup_mode(s->cgroup), "none", 4) != 0
 		             ? "pidns-init+freezer"
 		             : "pidns-init";
-		if (!s->init_exited && s->pidfd >= 0) {
-			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		if (!s->init_exited && s->pidfd >= 0)
 			gone = poll(&p, 1, 2000) > 0;
-		}
-		/* then the cgroup, for anything left (nothing, normally) */
+		t_gone = al_mono_ns();
+		/* then the cgroup, for anything left (nothing, normally: an empty
+		 * cgroup is one read of cgroup.procs) */
 		al_supervisor_kill(s, AL_KILL_POLICY, why);
+		if (!gone)
+			t_gone = al_mono_ns();
 	}
-	t_gone = al_mono_ns();
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
@@ -74,6 +105,8 @@ static void mon_kill(void *ctx, const char *why, uint64_t t_event_ns)
 	al_json_kv_bool(&j, "all_gone", gone);
 	al_json_kv_uint(&j, "elapsed_ns", t_gone - t_event_ns);
 	al_json_kv_uint(&j, "event_mono_ns", t_event_ns);
+	if (s->kill_sent_ns >= t_event_ns)
+		al_json_kv_uint(&j, "signal_ns", s->kill_sent_ns - t_event_ns);
 	al_json_obj_end(&j);
 	if (b.oom || al_evlog_append(s->log, "kill", b.data, &e) < 0)
 		s->kill_reason = AL_KILL_ERROR; /* not recorded: airlock's own failure */
@@ -82,7 +115,8 @@ static void mon_kill(void *ctx, const char *why, uint64_t t_event_ns)
 
 int al_supervisor_monitor_start(struct al_supervisor *s, struct al_error *err)
 {
-	struct al_monitor_ops ops = {.append = mon_append, .kill = mon_kill, .ctx = s};
+	struct al_monitor_ops ops = {
+	    .append = mon_append, .kill = mon_kill, .kill_now = mon_kill_now, .ctx = s};
 	const char *root = strcmp(s->spec->image, "host") == 0 ? "/" : s->spec->image;
 
 	return al_monitor_open(&s->monitor, s->spec, root, &ops, err);
@@ -253,14 +287,76 @@ static int output_hit(void *ctx, const struct al_exfil_hit *h)
 	return 0;
 }
 
+/* Output rules: each stream cut in lines for the monitor. */
+struct al_output_lines {
+	char buf[2][AL_MONITOR_LINE_MAX];
+	size_t len[2];
+	uint64_t start[2]; /* stream offset of buf[k][0] */
+	uint64_t seen[2];  /* bytes of the stream so far */
+};
+
+static void line_out(struct al_supervisor *s, struct al_output_lines *l, int k)
+{
+	struct al_error e = {0};
+	size_t n = l->len[k];
+
+	if (n > 0 && l->buf[k][n - 1] == '\r')
+		n--;
+	if (al_monitor_output_line(s->monitor, k + 1, l->start[k], l->buf[k], n, &e) < 0)
+		al_supervisor_kill(s, AL_KILL_ERROR, e.msg);
+	l->len[k] = 0;
+}
+
+static void output_lines(struct al_supervisor *s, int stream, const char *p, size_t len)
+{
+	struct al_output_lines *l = s->out_lines;
+	int k = stream - 1;
+
+	if (l == NULL) {
+		if (!al_monitor_has_output_rules(s->monitor))
+			return;
+		l = s->out_lines = calloc(1, sizeof *l);
+		if (l == NULL) {
+			al_supervisor_kill(s, AL_KILL_ERROR, "out of memory for the output rules");
+			return;
+		}
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (l->len[k] == 0)
+			l->start[k] = l->seen[k] + i;
+		if (p[i] == '\n') {
+			line_out(s, l, k);
+			continue;
+		}
+		/* a NUL would end the line for the glob: matched as a space */
+		l->buf[k][l->len[k]++] = p[i] ? p[i] : ' ';
+		if (l->len[k] == AL_MONITOR_LINE_MAX)
+			line_out(s, l, k); /* a long line: in pieces */
+	}
+	l->seen[k] += len;
+}
+
+void al_supervisor_output_eof(struct al_supervisor *s, int stream)
+{
+	struct al_output_lines *l = s->out_lines;
+
+	if (l && (stream == 1 || stream == 2) && l->len[stream - 1] > 0)
+		line_out(s, l, stream - 1);
+}
+
 void al_supervisor_output_scan(struct al_supervisor *s, int stream, const void *data, size_t len)
 {
 	struct al_output_scan *o = s->out_scan;
 
-	if (o == NULL || (stream != 1 && stream != 2))
+	if (stream != 1 && stream != 2)
+		return;
+	if (s->monitor)
+		output_lines(s, stream, data, len);
+	if (o == NULL)
 		return;
 	o->stream = stream;
-	al_exfil_feed(&o->st[stream - 1], data, len, output_hit, o);
+	/* line breaks left out: base64(1) wraps at 76 columns */
+	al_exfil_feed_unwrapped(&o->st[stream - 1], data, len, output_hit, o);
 }
 
 struct name_hit {
@@ -332,18 +428,24 @@ static int exfil_record(struct al_supervisor *s, const char *channel, const char
 }
 
 int al_supervisor_exfil_report(struct al_supervisor *s, size_t token, const char *variant,
-                               const char *proto, const char *host, struct al_error *err)
+                               const char *where, const char *proto, const char *host,
+                               struct al_error *err)
 {
 	static const char *const known[] = {"plain", "reversed", "hex", "base64", "base64url",
 	                                    "base32", "url-encoded"};
-	const char *v = NULL;
+	static const char *const places[] = {"head", "body", "body-gzip", "body-deflate",
+	                                     "stream"};
+	const char *v = NULL, *w = NULL;
 
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		if (strcmp(variant, known[i]) == 0)
 			v = known[i];
-	if (token >= s->n_canaries || v == NULL)
+	for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
+		if (strcmp(where, places[i]) == 0)
+			w = places[i];
+	if (token >= s->n_canaries || v == NULL || w == NULL)
 		return al_error_set(err, EPROTO, "exfil", "the proxy reported an unknown token");
-	return exfil_record(s, "request", proto, "head", host, token, v, err);
+	return exfil_record(s, "request", proto, w, host, token, v, err);
 }
 
 void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, const char *proto,
@@ -367,14 +469,14 @@ void al_supervisor_exfil_names(struct al_supervisor *s, const char *channel, con
 	}
 }
 
-static int canary_cb(void *ctx, const char *fields, struct al_error *err)
+static int canary_cb(void *ctx, const char *fields, uint64_t t_ns, struct al_error *err)
 {
 	struct al_supervisor *s = ctx;
 	int r;
 
 	if (s->monitor == NULL)
 		return al_evlog_append(s->log, "canary", fields, err);
-	r = al_monitor_record(s->monitor, "canary", fields, err);
+	r = al_monitor_record_at(s->monitor, "canary", fields, t_ns, err);
 	if (r < 0)
 		return r;
 	/* killed: the access waiting in the kernel is refused too */
@@ -415,6 +517,7 @@ int al_supervisor_canaries_watch(struct al_supervisor *s, int epfd, uint32_t tag
 	}
 	s->n_canary_fds = 0;
 	s->canary_files = files;
+	al_canary_watch_set_init(s->canary_watch, s->pid);
 	al_canary_watch_fds(s->canary_watch, fds);
 	for (int i = 0; i < 2; i++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
@@ -441,6 +544,8 @@ void al_supervisor_canaries_end(struct al_supervisor *s)
 	for (size_t i = 0; i < s->n_canary_fds; i++)
 		close(s->canary_fds[i]);
 	s->n_canary_fds = 0;
+	free(s->out_lines);
+	s->out_lines = NULL;
 	if (s->out_scan) {
 		al_exfil_stream_end(&s->out_scan->st[0]);
 		al_exfil_stream_end(&s->out_scan->st[1]);

@@ -283,6 +283,40 @@ def test_canary_touch_kills(airlock, tmp_path, rootless, name):
         assert can[0].get("argv") or can[0]["source"] == "inotify"
 
 
+def test_kill_is_sent_before_any_record_is_written(airlock, tmp_path):
+    # the kill starts the moment the rule fires: its SIGKILL (event_mono_ns +
+    # signal_ns) is earlier than the canary record, rule_fired and kill
+    # records (each record's mono_ns is when it was written); the time of
+    # the event is when the watch first saw it, not after the records
+    res, log = run_sh(airlock, tmp_path, f"cat {AWS} >/dev/null; sleep 2; echo after",
+                      CANARY_SPEC)
+    fired, kill = assert_policy_kill(res, log)
+    can = recs(log, "canary")[0]
+    sent = kill["event_mono_ns"] + kill["signal_ns"]
+    assert kill["event_mono_ns"] <= sent < can["mono_ns"] <= fired["mono_ns"] <= kill["mono_ns"]
+    assert kill["event_mono_ns"] + kill["elapsed_ns"] <= kill["mono_ns"]
+
+
+@pytest.mark.parametrize("how", [
+    "f = open(A); time.sleep(5)",
+    "import mmap; f = open(A, 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); "
+    "f.close(); time.sleep(5)",
+])
+def test_canary_record_names_the_process(airlock, tmp_path, rootless, how):
+    # rootful: fanotify gives the pid; rootless: inotify gives none, and the
+    # supervisor looks at once for the sandbox's processes holding the
+    # canary open or mapped (/proc/PID/fd, /proc/PID/maps)
+    script = f"import time; A = '{AWS}'; " + how
+    res, log = run_sh(airlock, tmp_path, f'python3 -c "{script}"; echo after', CANARY_SPEC)
+    assert_policy_kill(res, log)
+    can = recs(log, "canary")[0]
+    assert can["pid_source"] == ("fd-scan" if rootless else "fanotify"), can
+    assert isinstance(can["pid"], int) and can["pid"] > 1, can
+    assert can["argv"][0].startswith("python3") and "exe" in can, can
+    if rootless:
+        assert can["holders"] == 1 and can["source"] == "inotify", can
+
+
 def test_canary_read_through_a_hard_link_is_seen(airlock, tmp_path):
     # the link itself is allowed by a log rule; the read through it is the
     # same inode and still a canary touch
@@ -349,6 +383,8 @@ def test_exec_of_a_writable_file_next_to_canaries_does_not_hang(airlock, tmp_pat
     ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | base64 -w0', "base64"),
     ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | od -An -tx1 | tr -d " \\n"', "hex"),
     ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | rev >&2', "reversed"),
+    # wrapped base64 (base64(1) wraps at 76 columns; here at 16)
+    ('printf "%s" "$OPENAI_API_KEY" | cut -c9- | base64 -w 16', "base64"),
 ])
 def test_canary_token_on_the_output_is_canary_output(airlock, tmp_path, script, encoding):
     res, log = run_sh(airlock, tmp_path, script, CANARY_SPEC)
@@ -452,3 +488,44 @@ def test_exfil_in_request_head_refused_under_a_log_rule(airlock, tmp_path):
     assert_not_killed(res, log)
     assert b"403" in res.stdout, res.describe()
     assert recs(log, "exfil") and recs(log, "rule_fired")[0]["action"] == "log"
+
+
+# ---- output rules -------------------------------------------------------------
+
+def test_output_rule_kills_on_a_matching_line(airlock, tmp_path):
+    # the line arrives in two writes: it is matched whole
+    spec = "rules:\n  - {on: output, match: {text: '*BEGIN * PRIVATE KEY*'}, action: kill}\n"
+    res, log = run_sh(airlock, tmp_path,
+                      "echo before; printf -- '-----BEGIN OPENSSH'; sleep 0.3; "
+                      "printf ' PRIVATE KEY-----\\n'; sleep 3; echo after", spec)
+    fired, _ = assert_policy_kill(res, log)
+    assert fired["event"] == "output_match" and fired["rule_def"]["on"] == "output", fired
+    om = recs(log, "output_match")
+    assert len(om) == 1 and om[0]["stream"] == "stdout", om
+    assert om[0]["line"] == "-----BEGIN OPENSSH PRIVATE KEY-----" and om[0]["offset"] == 7, om
+    assert b"after" not in res.stdout
+
+
+def test_output_rule_contains_stream_and_rate(airlock, tmp_path):
+    spec = ("rules:\n"
+            "  - {on: output, match: {contains: 'permission denied', stream: stderr}, "
+            "count: 3, action: kill}\n"
+            "  - {on: output, match: {text: 'progress *'}, action: log}\n")
+    # below the count (and a matching line on stdout does not count): not killed
+    res, log = run_sh(airlock, tmp_path,
+                      "echo 'permission denied' ; echo progress 1; "
+                      "for i in 1 2; do echo \"x: permission denied $i\" >&2; done; echo end",
+                      spec)
+    assert_not_killed(res, log)
+    om = recs(log, "output_match")
+    assert [(o["stream"], o["line"]) for o in om] == [
+        ("stdout", "progress 1"), ("stderr", "x: permission denied 1"),
+        ("stderr", "x: permission denied 2")], om
+    fired = recs(log, "rule_fired")
+    assert len(fired) == 1 and fired[0]["action"] == "log", fired
+    # at the third: killed
+    res, log = run_sh(airlock, tmp_path,
+                      "for i in 1 2 3; do echo \"x: permission denied $i\" >&2; done; "
+                      "sleep 3; echo after", spec)
+    fired, _ = assert_policy_kill(res, log)
+    assert fired["event"] == "output_match" and fired["count"] == 3, fired

@@ -772,6 +772,13 @@ static void test_v1_real_update(void **state)
 	assert_string_equal(buf, "5\n");
 	read_in(&cg.dirs[AL_CG1_CPU], "cpu.cfs_quota_us", buf, sizeof buf);
 	assert_string_equal(buf, "20000\n");
+	/* a policy kill: the dying processes get the CPU, the limits as recorded */
+	assert_int_equal(al_cgroup_kill_boost(&cg, &err), 0);
+	read_in(&cg.dirs[AL_CG1_CPU], "cpu.cfs_quota_us", buf, sizeof buf);
+	assert_string_equal(buf, "-1\n");
+	read_in(&cg.dirs[AL_CG1_CPU], "cpu.shares", buf, sizeof buf);
+	assert_string_equal(buf, "262144\n");
+	assert_true(cg.lim.cpus > 0.19 && cg.lim.cpus < 0.21);
 	assert_int_equal(al_cgroup_destroy(&cg, &err), 0);
 	al_cg_undo(&cg);
 }
@@ -827,6 +834,16 @@ static void test_v2_update_files(void **state)
 	read_small(cg.v2.path, "cpu.max", buf, sizeof buf);
 	assert_string_equal(buf, "20000 100000");
 	assert_int_equal(cg.lim.pids, 32);
+	/* a policy kill lifts the quota and raises the weight; the recorded
+	 * limit stays what it was */
+	touch_in(cg.v2.path, "cpu.weight");
+	touch_in(cg.v2.path, "cpu.max"); /* (a plain file keeps a longer old value's tail) */
+	assert_int_equal(al_cgroup_kill_boost(&cg, &err), 0);
+	read_small(cg.v2.path, "cpu.max", buf, sizeof buf);
+	assert_string_equal(buf, "max 100000");
+	read_small(cg.v2.path, "cpu.weight", buf, sizeof buf);
+	assert_string_equal(buf, "10000");
+	assert_true(cg.lim.cpus > 0.19 && cg.lim.cpus < 0.21);
 	/* a file the kernel would lack is an error naming it, not a silent skip */
 	{
 		char path[PATH_MAX];
@@ -853,6 +870,7 @@ static void test_update_without_cgroup(void **state)
 	struct al_limits lim = {.memory = 1};
 	struct al_error err = {0};
 	assert_int_equal(al_cgroup_update(NULL, AL_CGROUP_SET_MEMORY, &lim, &err), -ENOTSUP);
+	assert_int_equal(al_cgroup_kill_boost(NULL, &err), 0); /* nothing to boost */
 }
 
 int main(void)

@@ -197,12 +197,97 @@ static void test_random(void **state)
 	al_exfil_free(x);
 }
 
+/* The skip over windows where no pattern can start must never miss one:
+ * fed whole (long skips) and byte by byte (no window ever fits: the
+ * automaton alone), the same matches at the same offsets, on streams made
+ * of the tokens' own characters and pieces of their variants (many near
+ * misses, many candidates). */
+static uint64_t sums[2][3];
+static int sum_cb(void *ctx, const struct al_exfil_hit *h)
+{
+	uint64_t *s = ctx;
+	s[0]++;
+	s[1] += h->end * 31 + h->token;
+	s[2] ^= h->end * 1000003u + (uint64_t)(uintptr_t)h->variant;
+	return 0;
+}
+
+static void test_skip_misses_nothing(void **state)
+{
+	struct al_exfil *x;
+	size_t len = 1 << 15;
+	char *buf = malloc(len);
+	static const char alpha[] = "Qm9pTk3rXy7LpA2sVd8EfGh1JkZcWb4uNo6RtYe5sk7HhJj";
+	(void)state;
+
+	assert_int_equal(al_exfil_build(&x, toks, 2), 0);
+	srand(7);
+	for (int round = 0; round < 200; round++) {
+		for (size_t i = 0; i < len; i++)
+			buf[i] = alpha[rand() % (int)(sizeof alpha - 1)];
+		for (int k = 5; k >= 0; k--) { /* whole tokens, reversed, hex, cut short (k 0, last: whole) */
+			const char *t = toks[rand() & 1];
+			size_t at = (size_t)rand() % (len - 100), l = 40 - (k ? (size_t)(rand() % 3) : 0);
+			if (k % 3 == 1)
+				for (size_t i = 0; i < l; i++)
+					buf[at + i] = t[39 - i];
+			else if (k % 3 == 2)
+				for (size_t i = 0; i < l; i++)
+					snprintf(buf + at + 2 * i, 3, "%02x", (unsigned char)t[i]);
+			else
+				memcpy(buf + at, t, l);
+		}
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] == '\0')
+				buf[i] = 'a';
+		for (int mode = 0; mode < 2; mode++) {
+			struct al_exfil_stream st;
+			memset(sums[mode], 0, sizeof sums[mode]);
+			al_exfil_stream_init(&st, x);
+			if (mode == 0)
+				al_exfil_feed(&st, buf, len, sum_cb, sums[0]);
+			else
+				for (size_t i = 0; i < len; i++)
+					al_exfil_feed(&st, buf + i, 1, sum_cb, sums[1]);
+		}
+		assert_memory_equal(sums[0], sums[1], sizeof sums[0]);
+		assert_true(sums[0][0] >= 1);
+		/* the same bytes with CR/LF put in anywhere, fed unwrapped in
+		 * random pieces (a CR and its LF in two writes too): the same
+		 * matches at the same offsets */
+		{
+			char *w = malloc(2 * len);
+			size_t wl = 0;
+			struct al_exfil_stream st;
+			for (size_t i = 0; i < len; i++) {
+				if (rand() % 19 == 0)
+					w[wl++] = rand() & 1 ? '\n' : '\r';
+				w[wl++] = buf[i];
+			}
+			memset(sums[1], 0, sizeof sums[1]);
+			al_exfil_stream_init(&st, x);
+			for (size_t i = 0; i < wl;) {
+				size_t n = 1 + (size_t)rand() % 3000;
+				if (n > wl - i)
+					n = wl - i;
+				al_exfil_feed_unwrapped(&st, w + i, n, sum_cb, sums[1]);
+				i += n;
+			}
+			assert_memory_equal(sums[0], sums[1], sizeof sums[0]);
+			free(w);
+		}
+	}
+	free(buf);
+	al_exfil_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_variants),
 	    cmocka_unit_test(test_compressed),
 	    cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_skip_misses_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,6 +164,43 @@ static void test_rate_exact(void **state)
 	al_spec_free(&s);
 }
 
+static void test_output_rules(void **state)
+{
+	struct al_spec s;
+	struct al_ruleset rs;
+	struct al_error err = {0};
+	struct al_mon_event ev = {.on = AL_ON_OUTPUT, .stream = 1};
+	(void)state;
+
+	assert_int_equal(load(&s,
+	                      "rules:\n"
+	                      "  - {on: output, match: {text: 'ERROR *', stream: stderr}, action: kill}\n"
+	                      "  - {on: output, match: {contains: 'sk-', stream: stdout}, action: log}\n"
+	                      "  - {on: output, match: {text: '*[Pp]assword*', contains: '='}, "
+	                      "action: log}\n",
+	                      &err),
+	                 0);
+	assert_int_equal(al_ruleset_build(&rs, &s), 0);
+	ev.text = "ERROR disk full";
+	assert_int_equal(al_ruleset_eval(&rs, &ev), -1); /* on stdout: not the first rule */
+	ev.stream = 2;
+	assert_int_equal(al_ruleset_eval(&rs, &ev), 0);
+	ev.text = "an ERROR here"; /* the glob is on the whole line */
+	assert_int_equal(al_ruleset_eval(&rs, &ev), -1);
+	ev.stream = 1;
+	ev.text = "key: sk-abc";
+	assert_int_equal(al_ruleset_eval(&rs, &ev), 1);
+	ev.text = "password: x";
+	assert_int_equal(al_ruleset_eval(&rs, &ev), -1); /* both must match */
+	ev.text = "Password=x";
+	assert_int_equal(al_ruleset_eval(&rs, &ev), 2);
+	ev.on = AL_ON_EXEC; /* other events never match output rules */
+	ev.text = NULL;
+	assert_int_equal(al_ruleset_eval(&rs, &ev), -1);
+	al_ruleset_free(&rs);
+	al_spec_free(&s);
+}
+
 static void test_bad_specs(void **state)
 {
 	struct al_spec s;
@@ -211,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),   cmocka_unit_test(test_replace_defaults),
 	    cmocka_unit_test(test_globs_origin), cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_rate_exact), cmocka_unit_test(test_bad_specs),
+	    cmocka_unit_test(test_output_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -406,8 +406,12 @@ static void test_errors_keys(void **state)
 	expect_error("volumes:\n  - {host: /a, path: /a, size: 1}\n",
 	             "spec.yaml:2:26: volumes[0].size: unknown key (expected host, path, mode, noexec, owner)");
 	expect_error("rules:\n  - {on: output, action: kill}\n",
-	             "spec.yaml:2:10: rules[0].on: \"output\" rules are not supported in this version "
-	             "(output is recorded; a rule on it would never fire)");
+	             "spec.yaml:2:5: rules[0]: an output rule needs match.text (a glob on a line) "
+	             "or match.contains (a string)");
+	expect_error("rules:\n  - {on: exec, match: {text: '*x*'}, action: kill}\n",
+	             "spec.yaml:2:5: rules[0]: text, contains and stream apply to output rules only");
+	expect_error("rules:\n  - {on: output, match: {contains: x, stream: tty}, action: kill}\n",
+	             "spec.yaml:2:47: rules[0].match.stream: must be stdout or stderr, not \"tty\"");
 	expect_error("network: {mode: none, allow_hosts: [x]}\n",
 	             "spec.yaml:1:23: network.allow_hosts: unknown key");
 	expect_error("[1, 2]\n", "spec.yaml:1:1: the spec must be a mapping of keys, got a list");
