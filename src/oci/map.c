@@ -103,9 +103,6 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b)
  * runtime has no more power than whoever wrote the bundle. */
 static int inline_spec_check(const struct al_spec *spec, struct al_error *err)
 {
-	static const char *const fmt =
-		"annotation dev.airlock.spec: %s acts on the host: refused in an inline spec when the runtime "
-		"is root; put it in a spec file under " AL_OCI_SPEC_DIR " and name that file (docs/oci.md)";
 	const char *key = NULL;
 
 	if (spec->n_volumes)
@@ -123,7 +120,11 @@ static int inline_spec_check(const struct al_spec *spec, struct al_error *err)
 	else if (spec->allow_degraded)
 		key = "allow_degraded";
 	if (key)
-		return al_error_set(err, EPERM, STAGE, fmt, key);
+		return al_error_set(err, EPERM, STAGE,
+		                    "annotation dev.airlock.spec: %s acts on the host: refused in an inline spec "
+		                    "when the runtime is root; put it in a spec file under " AL_OCI_SPEC_DIR
+		                    " and name that file (docs/oci.md)",
+		                    key);
 	return 0;
 }
 
