@@ -859,6 +859,8 @@ static void start_cp(struct al_supervisor *s, struct client *c, size_t idx, bool
 		client_error(s, c, idx, "cannot start the copy helper");
 		return;
 	}
+	/* r.user points into the frame buffer, freed just below */
+	snprintf(c->cp_user, sizeof c->cp_user, "%s", r.user);
 	/* the helper has the connection now */
 	ep(s, EPOLL_CTL_DEL, c->fd, 0, 0, 0);
 	close(c->fd);
@@ -869,7 +871,6 @@ static void start_cp(struct al_supervisor *s, struct client *c, size_t idx, bool
 	c->olen = c->ocap = c->ooff = 0;
 	c->cp = true;
 	c->cp_in = in;
-	snprintf(c->cp_user, sizeof c->cp_user, "%s", r.user);
 	c->cp_pid = (pid_t)pid;
 	c->cp_pidfd = pidfd;
 	c->cp_report = rep[0];
