@@ -115,10 +115,16 @@ def test_proxy_mode_loads_each_library_where_it_is_used(airlock, airlock_works):
                 break
             time.sleep(0.02)
         assert len(proxies) == 1, {pid: cmdline(pid) for pid in descendants(p.pid)}
-        try:
-            prox = mapped_libs(proxies[0])
-        except PermissionError:
-            prox = None  # rootless: the proxy is not dumpable, its maps are root's
+        # the workload does not wait for the proxy (its sockets are bound
+        # and listening before it starts): give it time to load c-ares
+        while True:
+            try:
+                prox = mapped_libs(proxies[0])
+            except PermissionError:
+                prox = None  # rootless: the proxy is not dumpable, its maps are root's
+            if prox is None or optional_in(prox, ("libcares.",)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
     finally:
         stop(p)
     assert optional_in(sup, ("libnftables.",)), sorted(sup)
