@@ -16,6 +16,9 @@ cleanup() {
 	[ -n "${RUNC_ID:-}" ] && runc delete -f "$RUNC_ID" >/dev/null 2>&1 || true
 	[ -n "${RUNSC_ID:-}" ] && runsc delete -force "$RUNSC_ID" >/dev/null 2>&1 || true
 	[ -n "${HOLDER:-}" ] && kill "$HOLDER" 2>/dev/null || true
+	# the sleep is pid 1 of its pid namespace: SIGTERM is ignored there, and
+	# unshare waits for it (holding our stdout open)
+	[ -n "${NSPID_IN:-}" ] && kill -KILL "$NSPID_IN" 2>/dev/null || true
 	[ -n "${NSPID:-}" ] && kill "$NSPID" 2>/dev/null || true
 	rm -rf "$T"
 }
