@@ -81,6 +81,10 @@ int al_oci_config_parse(struct al_oci_config *c, const char *text, size_t len, s
 /* Read BUNDLE/config.json (regular file, no symlink, bounded) and parse it. */
 int al_oci_config_load(struct al_oci_config *c, const char *bundle, struct al_error *err);
 
+/* `exec --process FILE`: read a runtime-spec process object into c (args,
+ * env, cwd, user, terminal, capabilities: checked as config.json's). */
+int al_oci_process_load(struct al_oci_config *c, const char *path, struct al_error *err);
+
 /* Rootful, a spec file named by annotation must be under this directory
  * (the operator's), and a log named by annotation under AL_OCI_LOG_DIR or
  * the runtime's own log directory; inline specs cannot set what acts on
@@ -120,5 +124,24 @@ int al_oci_kill(const struct al_oci_opts *o, const char *id, int sig, struct al_
 int al_oci_delete(const struct al_oci_opts *o, const char *id, bool force, struct al_error *err);
 /* Host pids of the container's processes (JSON array) into out. */
 int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, struct al_error *err);
+/* `exec`: run a command in a running container, through its supervisor's
+ * exec socket (the session engine: forked by the sandbox's init, as the
+ * container's user, under its seccomp filter and Landlock domain). */
+struct al_oci_exec_opts {
+	const char *process;        /* --process FILE, or NULL: args (below) */
+	char **args;                /* after the id */
+	size_t n_args;
+	const char **env;           /* --env K=V */
+	size_t n_env;
+	const char *cwd;            /* --cwd, or NULL */
+	const char *user;           /* --user UID[:GID], or NULL */
+	bool tty, detach;
+	const char *pid_file, *console_socket;
+};
+/* Foreground: *status is the command's exit status (docs/oci.md).
+ * Detached: returns once the command runs; the pid in pid_file is a relay
+ * process that exits with the command's status. */
+int al_oci_exec(const struct al_oci_opts *o, const char *id, const struct al_oci_exec_opts *x, int *status,
+		struct al_error *err);
 /* "TERM", "SIGTERM", "15" -> 15; -EINVAL otherwise. */
 int al_oci_signal_parse(const char *s);

@@ -375,7 +375,7 @@ static int step_disk_handles(struct init_ctx *c)
  * the one every command will have (nothing inside can pivot again). */
 static int step_root_handle(struct init_ctx *c)
 {
-	if (!c->plan->session)
+	if (!c->plan->session && !c->plan->exec_server)
 		return 0;
 	c->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->root_fd < 0)
@@ -608,6 +608,8 @@ __attribute__((noreturn)) static void workload_child(const struct al_sandbox_pla
 	_exit(127);
 }
 
+__attribute__((noreturn)) static void serve_workload_and_execs(struct init_ctx *c, pid_t pid);
+
 __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sigset_t *sigs)
 {
 	const struct al_sandbox_plan *p = c->plan;
@@ -650,6 +652,8 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
 	m.type = AL_MSG_STARTED;
 	m.status = pid;
 	send_msg(&m);
+	if (p->exec_server)
+		serve_workload_and_execs(c, pid);
 
 	for (;;) {
 		siginfo_t si;
@@ -834,9 +838,17 @@ __attribute__((noreturn)) static void session_cmd_child(const struct al_sandbox_
 	gid_t gid;
 
 	setsid();
+	/* Beside a workload (exec_server) the init has the workload's identity
+	 * and no capabilities: so has every command, and no other is asked
+	 * (the supervisor refuses one; refused here again). */
+	if (plan->exec_server && user[0]) {
+		rep[0] = 2;
+		rep[1] = EPERM;
+		goto fail;
+	}
 	/* Its identity first (rootful: the init is root of the namespace;
 	 * rootless there is one uid, checked by the supervisor). */
-	if (!plan->rootless) {
+	if (plan->session && !plan->rootless) {
 		int r = session_resolve_user(plan, user, &uid, &gid);
 		if (r == 0)
 			r = al_caps_become(uid, gid);
@@ -964,7 +976,40 @@ static void session_reap(void)
 	}
 }
 
-/* Read one request; its descriptors are closed here whatever happens. */
+/* One request from the supervisor (its descriptors are closed here
+ * whatever happens); -1: the supervisor is gone. */
+static int session_take_request(struct init_ctx *c)
+{
+	int fds[3] = {-1, -1, -1};
+	char cbuf[CMSG_SPACE(sizeof fds)];
+	struct iovec iov = {.iov_base = &session_req, .iov_len = sizeof session_req};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof fds))
+			memcpy(fds, CMSG_DATA(cm), sizeof fds);
+	if ((size_t)n < AL_REQ_HEADER_SIZE || session_req.len > (size_t)n - AL_REQ_HEADER_SIZE) {
+		/* not from our supervisor's code: ignore */
+	} else if (session_req.type == AL_REQ_EXEC && fds[1] >= 0 && fds[2] >= 0) {
+		session_exec(c, fds);
+	} else if (session_req.type == AL_REQ_KILL) {
+		session_kill();
+	}
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return 0;
+}
+
 __attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t *all)
 {
 	struct sigaction sa;
@@ -980,38 +1025,78 @@ __attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t
 	session_reply(AL_MSG_SESSION_READY, 0, 0, 0, NULL);
 	for (;;) {
 		struct pollfd p = {.fd = SYNC_FD, .events = POLLIN};
-		int fds[3] = {-1, -1, -1};
-		char cbuf[CMSG_SPACE(sizeof fds)];
-		struct iovec iov = {.iov_base = &session_req, .iov_len = sizeof session_req};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				    .msg_controllen = sizeof cbuf};
-		struct cmsghdr *cm;
-		ssize_t n;
 
 		session_reap();
 		if (ppoll(&p, 1, NULL, &wait_mask) < 0)
 			continue;
 		if (!(p.revents & POLLIN))
 			_exit(0); /* the supervisor is gone: so is the sandbox */
-		n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
+		if (session_take_request(c) < 0)
 			_exit(0);
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof fds))
-				memcpy(fds, CMSG_DATA(cm), sizeof fds);
-		if ((size_t)n < AL_REQ_HEADER_SIZE || session_req.len > (size_t)n - AL_REQ_HEADER_SIZE) {
-			/* not from our supervisor's code: ignore */
-		} else if (session_req.type == AL_REQ_EXEC && fds[1] >= 0 && fds[2] >= 0) {
-			session_exec(c, fds);
-		} else if (session_req.type == AL_REQ_KILL) {
-			session_kill();
+	}
+}
+
+/* ---- a workload with exec requests beside it (OCI containers) ----------- */
+
+/* Signals are taken by a handler that only notes them, and only while the
+ * init waits in ppoll: a child's exit or a signal for the workload is
+ * never missed between the checks and the wait. */
+static volatile sig_atomic_t exec_server_pending[NSIG];
+
+static void exec_server_note(int sig)
+{
+	if (sig > 0 && sig < NSIG)
+		exec_server_pending[sig] = 1;
+}
+
+__attribute__((noreturn)) static void serve_workload_and_execs(struct init_ctx *c, pid_t pid)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	session_dumpable_exec = c->plan->rootless;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = exec_server_note;
+	sigfillset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL); /* glibc's reserved ones fail: never ours */
+	sigemptyset(&none);
+	for (;;) {
+		struct pollfd p = {.fd = SYNC_FD, .events = POLLIN};
+		int st;
+		pid_t w;
+
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (w == pid) {
+				/* Our exit kills every other process in the namespace,
+				 * the exec'd commands too (as runc's container ends
+				 * with its init process). */
+				struct al_msg m = {.type = AL_MSG_EXITED, .status = st};
+				send_msg(&m);
+				_exit(0);
+			}
+			for (int i = 0; i < SESSION_MAX_CMDS; i++)
+				if (session_cmds[i].pid == w) {
+					session_reply(AL_MSG_CMD_EXITED, session_cmds[i].id, st, 0, NULL);
+					session_cmds[i].pid = 0;
+				}
 		}
-		for (int i = 0; i < 3; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		for (sig = 1; sig < NSIG; sig++)
+			if (exec_server_pending[sig]) {
+				exec_server_pending[sig] = 0;
+				/* everything but SIGCHLD goes to the workload, as in
+				 * supervise_workload */
+				if (sig != SIGCHLD)
+					kill(pid, sig);
+			}
+		if (ppoll(&p, 1, NULL, &none) < 0)
+			continue;
+		if (!(p.revents & POLLIN))
+			_exit(0); /* the supervisor is gone: so is the sandbox */
+		if (session_take_request(c) < 0)
+			_exit(0);
 	}
 }
 

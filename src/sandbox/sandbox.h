@@ -180,6 +180,8 @@ struct al_sandbox_plan {
 	const char *path_env;    /* PATH value used to resolve argv[0] inside */
 	const char *workdir;
 	bool session;            /* no workload: serve exec requests (sessions) */
+	bool exec_server;        /* a workload, and exec requests beside it as its own
+	                          * user (OCI containers: `airlock-runc exec`) */
 	/* The supervisor's secrets (the event log's signing keys): the init
 	 * is a copy of the supervisor's memory and wipes them first thing. */
 	void *wipe[4];
