@@ -196,7 +196,9 @@ static int exec_cmd(const struct al_oci_opts *o, int argc, char **argv, int i)
 	if (r < 0) {
 		report(o, err.msg);
 		/* runc's statuses for a command that could not start */
-		return err.code == ENOENT && strstr(err.msg, "exec failed") ? 127 : err.code == EACCES ? 126 : 1;
+		return err.code == ENOENT && strstr(err.msg, "exec failed") ? 127
+		       : err.code == EACCES && strstr(err.msg, "exec failed") ? 126
+								 : 1;
 	}
 	return status;
 }

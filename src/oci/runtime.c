@@ -1147,12 +1147,17 @@ static int exec_relay(int fd, bool send_stdin, const char *console, int *ready_f
 				x.what[sizeof x.what - 1] = '\0';
 				al_frame_reader_free(&rd);
 				if (x.flags & AL_EXIT_F_NOT_STARTED) {
-					if (x.err == ENOENT && strncmp(x.what, "exec", 4) == 0)
+					/* ENOENT / EACCES only for the exec itself: the CLI
+					 * exits 127 / 126 for them, as runc's callers expect */
+					bool ex = strncmp(x.what, "exec", 4) == 0;
+					if (x.err == ENOENT && ex)
 						return al_error_set(err, ENOENT, STAGE,
 								    "exec failed: executable file not found in $PATH (%s)",
 								    x.what);
-					return al_error_set(err, x.err ? x.err : EINVAL, STAGE, "exec failed: %s",
-							    x.what);
+					if ((x.err == EACCES || x.err == ENOEXEC || x.err == EPERM) && ex)
+						return al_error_set(err, EACCES, STAGE, "exec failed: permission denied (%s)",
+								    x.what);
+					return al_error_set(err, EINVAL, STAGE, "exec failed: %s", x.what);
 				}
 				*status = x.exit_status;
 				return 0;

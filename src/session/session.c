@@ -613,7 +613,9 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 		tc->cmsg_type = SCM_RIGHTS;
 		tc->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(tc), &po[0], sizeof(int));
-		if (c->olen != c->ooff || sendmsg(c->fd, &th, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof fr) {
+		/* blocking, as a terminal's master is for its owner (the flag
+		 * is the open file's: we keep no copy, so it is the caller's) */
+		if (fcntl(po[0], F_SETFL, fcntl(po[0], F_GETFL) & ~O_NONBLOCK) < 0 || c->olen != c->ooff || sendmsg(c->fd, &th, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof fr) {
 			msg = "cannot hand the terminal to the caller";
 			goto out;
 		}
