@@ -1400,7 +1400,8 @@ int al_oci_exec(const struct al_oci_opts *o, const char *id, const struct al_oci
 			}
 			if (ready >= 0) {
 				char line[600];
-				snprintf(line, sizeof line, "ERR %s\n", e2.msg[0] ? e2.msg : "the command ended at once");
+				snprintf(line, sizeof line, "ERR %d %s\n", e2.code ? e2.code : EIO,
+					 e2.msg[0] ? e2.msg : "the command ended at once");
 				ready_write(&ready, line);
 			}
 			_exit(st);
@@ -1423,8 +1424,12 @@ int al_oci_exec(const struct al_oci_opts *o, const char *id, const struct al_oci
 		line[strcspn(line, "\n")] = '\0';
 		if (strcmp(line, "OK") != 0) {
 			int st;
-			r = al_error_set(err, EIO, STAGE, "%s",
-					 strncmp(line, "ERR ", 4) == 0 ? line + 4 : "the exec relay ended");
+			char *msg = NULL;
+			long code = strncmp(line, "ERR ", 4) == 0 ? strtol(line + 4, &msg, 10) : 0;
+			if (msg && *msg == ' ' && code > 0 && code < 4096)
+				r = al_error_set(err, (int)code, STAGE, "%s", msg + 1);
+			else
+				r = al_error_set(err, EIO, STAGE, "the exec relay ended without an answer");
 			while (waitpid(relay, &st, 0) < 0 && errno == EINTR)
 				;
 			goto out;

@@ -1177,6 +1177,10 @@ void al_session_event(struct al_supervisor *s, uint64_t data, uint32_t events)
 			client_flush(s, c, idx);
 		if (c->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 			client_read(s, c, idx);
+		/* Hung up both ways (not a half-close): the caller is gone, and
+		 * with it its command, even one that never writes again. */
+		if (c->fd >= 0 && (events & (EPOLLHUP | EPOLLERR)))
+			client_close(s, c);
 		break;
 	case K_OUT:
 	case K_ERR:
