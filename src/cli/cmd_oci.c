@@ -311,12 +311,7 @@ int al_cmd_oci(int argc, char **argv, const char *name)
 	const char *id = pos[0];
 	int r;
 	if (strcmp(cmd, "create") == 0) {
-		if (console) {
-			al_error_set(&err, ENOTSUP, "oci",
-				     "--console-socket: a terminal (-t) is not supported by this version of airlock-runc");
-			return fail(&o, &err);
-		}
-		r = al_oci_create(&o, id, bundle, pid_file, &err);
+		r = al_oci_create(&o, id, bundle, pid_file, console, &err);
 	} else if (strcmp(cmd, "start") == 0) {
 		r = al_oci_start(&o, id, &err);
 	} else if (strcmp(cmd, "state") == 0 || strcmp(cmd, "ps") == 0) {

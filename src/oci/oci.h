@@ -60,6 +60,7 @@ struct al_oci_config {
 	uint64_t pids_limit;    /* 0: not set */
 	uint64_t cpu_quota, cpu_period; /* 0: not set */
 	bool has_hooks;
+	bool console_socket;    /* create was given --console-socket (process.terminal needs one) */
 	/* What config.json asked for that airlock gives in its own, narrower
 	 * form (a JSON array of {"field","asked","given"}), for the log. */
 	struct al_buf narrowed;
@@ -115,8 +116,11 @@ struct al_oci_opts {
 /* A container id as airlock accepts it: [A-Za-z0-9][A-Za-z0-9_.+-]{0,127}. */
 bool al_oci_id_ok(const char *id);
 
+/* console_socket: runc's --console-socket, or NULL; with process.terminal
+ * the workload's terminal (a pty of the sandbox's devpts) has its master
+ * sent there before create returns. */
 int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundle, const char *pid_file,
-		  struct al_error *err);
+		  const char *console_socket, struct al_error *err);
 int al_oci_start(const struct al_oci_opts *o, const char *id, struct al_error *err);
 /* The state JSON (runtime-spec "state") into out. */
 int al_oci_state(const struct al_oci_opts *o, const char *id, struct al_buf *out, struct al_error *err);

@@ -391,8 +391,11 @@ struct oci_sv {
 	const char *staged;  /* the staged root (rootful), unmounted once the sandbox holds it */
 	const char *id, *bundle;
 	struct al_oci_config *cfg;
+	const char *console;  /* --console-socket, with process.terminal */
 	int ready_fd;
 };
+
+static int send_console(const char *path, int master, struct al_error *err);
 
 static void ready_write(int *fd, const char *line)
 {
@@ -455,6 +458,40 @@ static int wait_confined(struct al_supervisor *s, struct al_error *err)
 	return al_error_set(err, ETIMEDOUT, STAGE, "the sandbox was not built within 60 s");
 }
 
+/* process.terminal: the init sent the master of the workload's terminal
+ * before its seccomp step (after the egress proxy's sockets, which
+ * al_egress_begin took): the next message. It goes to the caller's console
+ * socket; the supervisor keeps no copy. */
+static int take_terminal(struct al_supervisor *s, const char *console, struct al_error *err)
+{
+	struct al_msg m;
+	int fd = -1;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct pollfd p = {.fd = s->sync_fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, 10000) != 1)
+		return al_error_set(err, ETIMEDOUT, STAGE, "the sandbox's init sent no terminal");
+	n = recvmsg(s->sync_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n > 0 && cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	if (n != (ssize_t)sizeof m || m.type != AL_MSG_TERMINAL || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (n == (ssize_t)sizeof m && m.type == AL_MSG_ERROR) {
+			m.text[sizeof m.text - 1] = '\0';
+			return al_error_set(err, m.err, STAGE, "setting up the sandbox: %s: %s", m.text, strerror(m.err));
+		}
+		return al_error_set(err, EPROTO, STAGE, "the sandbox's init sent no terminal");
+	}
+	int r = send_console(console, fd, err);
+	close(fd);
+	return r;
+}
+
 /* The sandbox is built; its init waits for the last go. Record what
  * config.json asked that airlock narrowed, tell `create` we exist, and wait
  * for `start` (or a `kill`, or the init's death). */
@@ -504,6 +541,11 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 	r = wait_confined(s, err);
 	if (r < 0)
 		return r;
+	if (sv->cfg->terminal) {
+		r = take_terminal(s, sv->console, err);
+		if (r < 0)
+			return r;
+	}
 	unstage_root(sv->staged);
 	sv->staged = NULL;
 	snprintf(line, sizeof line, "OK %d %s\n", (int)s->pid, s->run_id);
@@ -609,6 +651,7 @@ __attribute__((noreturn)) static void oci_supervisor(const struct al_spec *spec,
 	/* `exec`: the init serves exec requests beside the workload (the
 	 * session engine), on ROOT/ID/exec.sock */
 	run->plan.exec_server = true;
+	run->plan.terminal = sv->cfg->terminal;
 	r = al_run_prepare(run, &err);
 	if (r == 0)
 		r = exec_listen(run, sv, &err);
@@ -656,7 +699,7 @@ static void iso_now(char out[40])
 }
 
 int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundle_arg, const char *pid_file,
-		  struct al_error *err)
+		  const char *console_socket, struct al_error *err)
 {
 	char dir[PATH_MAX], bundle[PATH_MAX], logdir[PATH_MAX], log[PATH_MAX + 200], line[640];
 	char staged[PATH_MAX] = "";
@@ -685,6 +728,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 	al_spec_init(&spec);
 	snprintf(log, sizeof log, "%s/%s-{run}.jsonl", logdir, id);
 	r = al_oci_config_load(&cfg, bundle, err);
+	cfg.console_socket = console_socket != NULL;
 	if (r == 0)
 		r = al_oci_config_to_spec(&cfg, bundle, log, &spec, err);
 	if (r == 0 && geteuid() == 0) {
@@ -720,6 +764,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 		sv.id = id;
 		sv.bundle = bundle;
 		sv.cfg = &cfg;
+		sv.console = console_socket;
 		sv.ready_fd = p[1];
 		oci_supervisor(&spec, &sv);
 	}

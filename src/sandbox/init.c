@@ -19,9 +19,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "sandbox/landlock.h"
 #include "util/cleanup.h"
@@ -36,6 +39,7 @@ struct init_ctx {
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
 	int root_fd;      /* sessions: the sandbox's root, for `airlock cp` */
+	int tty_slave;    /* plan->terminal: the workload's terminal, or -1 */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 	int cg_fds[AL_MAX_CGROUP_TASKS_FDS]; /* v1: the run's cgroup "tasks" files */
@@ -209,6 +213,54 @@ static int step_hostname(struct init_ctx *c)
 	const char *h = c->plan->spec->hostname;
 	if (sethostname(h, strlen(h)) < 0)
 		return al_error_errno(&c->err, "hostname", "sethostname %s", h);
+	return 0;
+}
+
+/* plan->terminal: a pty of the sandbox's own devpts (mounted newinstance
+ * by the mount steps; never a link: /dev/pts/ptmx itself, checked to be a
+ * devpts multiplexer), its slave kept for the workload, its master sent to
+ * the supervisor, which hands it to the caller (runc's --console-socket)
+ * and keeps no copy. After the egress handover (the supervisor reads that
+ * message first), while we may still give the slave to the workload's
+ * user. */
+static int step_terminal(struct init_ctx *c)
+{
+	struct al_msg m = {.type = AL_MSG_TERMINAL};
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
+	struct statfs sf;
+	int master, unlock = 0;
+
+	if (!c->plan->terminal)
+		return 0;
+	master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	if (master < 0)
+		return al_error_errno(&c->err, "terminal", "opening /dev/pts/ptmx");
+	if (fstatfs(master, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC || ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+	    (c->tty_slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(master);
+		return al_error_errno(&c->err, "terminal", "making the workload's terminal");
+	}
+	if (fchown(c->tty_slave, c->plan->spec->uid, c->plan->spec->gid) < 0) {
+		/* cosmetic: the descriptor is the workload's whatever its owner */
+	}
+	memset(cbuf, 0, sizeof cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof master);
+	while (sendmsg(SYNC_FD, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(master);
+			errno = e;
+			return al_error_errno(&c->err, "terminal", "handing the terminal over");
+		}
+	}
+	close(master);
 	return 0;
 }
 
@@ -535,6 +587,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
 	{AL_STAGE_NETWORK, step_egress_handover},
+	{AL_STAGE_PIVOT, step_terminal},
 	{AL_STAGE_CLOCK, step_clock_offset},
 	{AL_STAGE_RLIMITS, step_rlimits},
 	{AL_STAGE_CAPS, step_drop_privileges},
@@ -584,7 +637,7 @@ static int exec_workload(const struct al_sandbox_plan *p)
 	return exec_in_path(p->argv, p->envp, p->path_env);
 }
 
-__attribute__((noreturn)) static void workload_child(const struct al_sandbox_plan *p, int report_fd)
+__attribute__((noreturn)) static void workload_child(const struct al_sandbox_plan *p, int report_fd, int tty)
 {
 	sigset_t none;
 	int sig, e;
@@ -592,6 +645,14 @@ __attribute__((noreturn)) static void workload_child(const struct al_sandbox_pla
 	/* A fresh session with no controlling terminal: the workload can never
 	 * push input into the caller's terminal (TIOCSTI and friends). */
 	setsid();
+	/* plan->terminal: its own pty (of the sandbox's devpts) is its stdio
+	 * and controlling terminal; the caller holds the master */
+	if (tty >= 0 && (dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0)) {
+		e = errno;
+		while (write(report_fd, &e, sizeof e) < 0 && errno == EINTR)
+			;
+		_exit(126);
+	}
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
@@ -633,7 +694,7 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		workload_child(p, pipefd[1]);
+		workload_child(p, pipefd[1], c->tty_slave);
 	}
 	close(pipefd[1]);
 	/* EOF: the exec happened (the pipe is CLOEXEC); 4 bytes: its errno. */
@@ -1137,7 +1198,7 @@ static int setup_fds(struct init_ctx *c)
 
 void al_init_main(const struct al_sandbox_plan *plan)
 {
-	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1};
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1, .tty_slave = -1};
 	sigset_t sigs;
 	size_t i;
 
