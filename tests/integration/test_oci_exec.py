@@ -265,6 +265,8 @@ def test_podman_exec(runc, rootfs, airlock_bin):
             f"{pm} exec $id /probe/probe status; "
             f"{pm} exec $id /bin/nosuch; echo nosuch=$?; "
             f"{pm} exec -u 1000 $id /bin/true; echo user=$?; "
+            f"{pm} --runtime {runc} run --rm -t --network=none localhost/airlock-oci-exec:1 "
+            f"/bin/sh -c 'tty; exit 6' </dev/null; echo run-t=$?; "
             f"{pm} inspect --format 'log={{{{index .Config.Annotations \"dev.airlock.log\"}}}}' $id; "
             f"cat /run/airlock-runc/$id/state.json; echo; "
             f"{pm} rm -f $id >/dev/null")
@@ -273,6 +275,7 @@ def test_podman_exec(runc, rootfs, airlock_bin):
         assert "status=3" in out, out + r.stderr
         assert "env=1 cwd=/tmp" in out and "piped" in out, out
         assert "/dev/pts/" in out, out
+        assert "run-t=6" in out and out.count("/dev/pts/") >= 2, out
         assert_confined(probe_records(out, "status")[0])
         assert "nosuch=127" in out, out + r.stderr
         assert "user=0" not in out and "user=" in out, out
@@ -288,3 +291,43 @@ def test_podman_exec(runc, rootfs, airlock_bin):
                        capture_output=True, timeout=120)
         import shutil
         shutil.rmtree(t, ignore_errors=True)
+
+
+def test_create_with_terminal_hands_the_master_to_the_console_socket(rc, rootfs, airlock_bin):
+    cfg = base_config(["/bin/sh", "-c", "tty; read x; echo got-$x; exit 6"], rootfs)
+    cfg["process"]["terminal"] = True
+    b = rc.bundle("b-t1", cfg)
+    path = str(rc.tmp / "t1.console")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(20)
+    out = open(rc.tmp / "t1.out", "w")
+    p = subprocess.Popen([str(rc.bin), "--root", str(rc.root), "create", "--bundle", str(b), "--console-socket",
+                          path, "t1"], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    conn, _ = srv.accept()
+    fds = array.array("i")
+    msg, anc, _, _ = conn.recvmsg(256, socket.CMSG_SPACE(4 * fds.itemsize))
+    for lvl, typ, data in anc:
+        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    conn.close()
+    srv.close()
+    assert p.wait(timeout=30) == 0, (rc.tmp / "t1.out").read_text()
+    out.close()
+    assert msg == b"/dev/ptmx" and len(fds) == 1, (msg, list(fds))
+    assert rc.state("t1")["status"] == "created"
+    assert rc("start", "t1").returncode == 0
+    got = _talk(fds[0])
+    assert b"/dev/pts/" in got and b"got-hello" in got, got
+    assert rc.wait_stopped("t1")
+    log = rc.state("t1")["dev.airlock.log"]
+    end = [x for x in records(log) if x["type"] == "run_end"][0]
+    assert end["exit_status"] == 6, end
+    verify(airlock_bin, log)
+    # a terminal without a console socket, and a console socket without one, are refused
+    r, _ = rc.create("t2", b)
+    assert r.returncode == 1 and "process.terminal" in rc.err("t2"), rc.err("t2")
+    cfg["process"]["terminal"] = False
+    b3 = rc.bundle("b-t3", cfg)
+    r = rc("create", "--bundle", str(b3), "--console-socket", path, "t3", stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "console-socket" in r.stderr, r
