@@ -331,3 +331,48 @@ def test_create_with_terminal_hands_the_master_to_the_console_socket(rc, rootfs,
     b3 = rc.bundle("b-t3", cfg)
     r = rc("create", "--bundle", str(b3), "--console-socket", path, "t3", stdin=subprocess.DEVNULL)
     assert r.returncode == 1 and "console-socket" in r.stderr, r
+
+
+def test_containerd_ctr_task_exec(runc, rootfs, airlock_bin):
+    """containerd's runc v2 shim (the RuntimeClass path): `ctr task exec`
+    runs `airlock-runc exec --process F --detach --pid-file P` and waits
+    for that pid."""
+    _rootful_client("containerd")
+    from test_oci import _docker_archive
+    t = mkdtemp_world("airlock-ctr-exec-")
+    try:
+        img = _docker_archive(rootfs, t / "img.tar", "localhost/airlock-oci-exec:1")
+        (t / "config.toml").write_text(f"""version = 2
+root = "{t}/root"
+state = "{t}/state"
+[grpc]
+  address = "{t}/c.sock"
+[ttrpc]
+  address = "{t}/c.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_apparmor = true
+""")
+        ctr = f"ctr --address {t}/c.sock"
+        script = (f"containerd --config {t}/config.toml >{t}/containerd.log 2>&1 & CP=$!; "
+                  f"for i in $(seq 100); do [ -S {t}/c.sock ] && break; sleep 0.1; done; "
+                  f"{ctr} images import {img} >/dev/null && "
+                  f"{ctr} run -d --runtime io.containerd.runc.v2 --runc-binary {runc} "
+                  f"localhost/airlock-oci-exec:1 ctr-exec-test /bin/sleep 120 && "
+                  f"{ctr} task exec --exec-id e1 ctr-exec-test /bin/sh -c 'echo in-ctr-exec; exit 3'; "
+                  f"echo status=$?; "
+                  f"{ctr} task exec --exec-id e2 ctr-exec-test /probe/probe status; "
+                  f"cat /run/containerd/runc/default/ctr-exec-test/state.json; echo; "
+                  f"{ctr} task kill -s KILL ctr-exec-test; sleep 1; {ctr} task rm ctr-exec-test >/dev/null 2>&1; "
+                  f"{ctr} c rm ctr-exec-test; kill $CP; wait $CP")
+        r = subprocess.run(_hybrid(script), capture_output=True, text=True, timeout=180)
+        out = r.stdout
+        assert "in-ctr-exec" in out and "status=3" in out, out + r.stderr + (t / "containerd.log").read_text()[-3000:]
+        assert_confined(probe_records(out, "status")[0])
+        state = json.loads([l for l in out.splitlines() if l.startswith("{\"id\"")][0])
+        starts, ends = exec_records(state["log"])
+        assert len(starts) == 2 and all(s["via"] == "oci" for s in starts), starts
+        assert any(e["exit_status"] == 3 for e in ends), ends
+        verify(airlock_bin, state["log"])
+    finally:
+        import shutil
+        shutil.rmtree(t, ignore_errors=True)
