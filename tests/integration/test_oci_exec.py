@@ -241,6 +241,9 @@ def test_exec_tty_console_socket_gets_the_master(rc, rootfs, runc):
     log = rc.state("e5")["dev.airlock.log"]
     starts, ends = exec_records(log)
     assert sum(1 for s in starts if s.get("tty") and "caller" in s.get("terminal", "")) == 2, starts
+    # a foreground terminal without a console socket is relayed by the supervisor
+    r = rc("exec", "--tty", "e5", "/bin/sh", "-c", "tty; exit 2", stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and r.stdout.startswith("/dev/pts/"), r
     # --console-socket without a terminal, and a detached terminal without one, are refused
     r = rc("exec", "--console-socket", str(rc.tmp / "x"), "e5", "/bin/true", stdin=subprocess.DEVNULL)
     assert r.returncode == 1 and "terminal" in r.stderr, r
