@@ -359,10 +359,8 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 		free(c->tail[i]);
 		c->tail[i] = NULL;
 	}
-	client_send(s, c, idx, AL_FR_EXIT, &x, sizeof x);
-	c->closing = true;
-	client_flush(s, c, idx);
-
+	/* recorded before the client hears of it: whoever saw the exit can
+	 * find its record */
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
@@ -385,6 +383,9 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 	al_json_obj_end(&j);
 	slog(s, "session_exec_end", &b);
 	al_buf_free(&b);
+	client_send(s, c, idx, AL_FR_EXIT, &x, sizeof x);
+	c->closing = true;
+	client_flush(s, c, idx);
 	c->exec = false;
 	s->session->last_active_ns = al_mono_ns();
 	if (c->fd < 0)

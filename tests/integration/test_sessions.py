@@ -447,5 +447,6 @@ def test_a_killed_client_ends_its_silent_command(airlock, session):
     p.kill()
     p.wait()
     assert wait_until(lambda: not proc_cmdlines_with(marker), timeout=10), proc_cmdlines_with(marker)
-    ends = [r for r in session.records() if r["type"] == "session_exec_end"]
-    assert any(e.get("signal") == signal.SIGKILL for e in ends), ends
+    # the record follows the command's end (the init's report, then the log)
+    assert wait_until(lambda: any(r["type"] == "session_exec_end" and r.get("signal") == signal.SIGKILL
+                                  for r in session.records()), timeout=10), session.records()
