@@ -32,6 +32,8 @@ static void usage(FILE *out)
 		"  kill [--all] ID [SIGNAL]                  signal it (default SIGTERM)\n"
 		"  delete [--force] ID                       remove a stopped container (--force: stop it)\n"
 		"  ps [--format table|json] ID               its processes (host pids)\n"
+		"  exec [--process F] [--detach] [--pid-file F] [--tty] [--console-socket S]\n"
+		"       [--env K=V] [--cwd D] ID [COMMAND ARGS]  run a command in the running container\n"
 		"  features                                  what this runtime supports (JSON)\n"
 		"  --version                                 print the version\n"
 		"\n"
@@ -120,6 +122,87 @@ static int features(void)
 	return 0;
 }
 
+/* exec [OPTIONS] ID [COMMAND ARGS...]: options end at the id; what
+ * follows it is the command. */
+static int exec_cmd(const struct al_oci_opts *o, int argc, char **argv, int i)
+{
+	struct al_oci_exec_opts x = {0};
+	struct al_error err = {0};
+	const char *v;
+	const char **env = calloc((size_t)argc + 1, sizeof *env);
+	int status = 0, r;
+
+	if (env == NULL)
+		return 1;
+	x.env = env;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (opt_val(argc, argv, &i, "--process", &v) || opt_val(argc, argv, &i, "-p", &v))
+			x.process = v;
+		else if (opt_val(argc, argv, &i, "--pid-file", &v))
+			x.pid_file = v;
+		else if (opt_val(argc, argv, &i, "--console-socket", &v))
+			x.console_socket = v;
+		else if (opt_val(argc, argv, &i, "--cwd", &v))
+			x.cwd = v;
+		else if (opt_val(argc, argv, &i, "--env", &v) || opt_val(argc, argv, &i, "-e", &v))
+			env[x.n_env++] = v;
+		else if (opt_val(argc, argv, &i, "--user", &v) || opt_val(argc, argv, &i, "-u", &v))
+			x.user = v;
+		else if (is_flag(a, "--detach") || strcmp(a, "-d") == 0)
+			x.detach = true;
+		else if (is_flag(a, "--tty") || strcmp(a, "-t") == 0)
+			x.tty = true;
+		else if (is_flag(a, "--no-new-privs"))
+			; /* always so */
+		else if (opt_val(argc, argv, &i, "--apparmor", &v) || opt_val(argc, argv, &i, "--process-label", &v))
+			; /* not applied: airlock's Landlock and seccomp are (as for create) */
+		else if (opt_val(argc, argv, &i, "--preserve-fds", &v) && strcmp(v, "0") == 0)
+			;
+		else if (strncmp(a, "--preserve-fds", 14) == 0) {
+			al_error_set(&err, ENOTSUP, "oci", "--preserve-fds: passing descriptors into the sandbox is not supported");
+			free(env);
+			return fail(o, &err);
+		} else if (opt_val(argc, argv, &i, "--cap", &v) || opt_val(argc, argv, &i, "-c", &v)) {
+			al_error_set(&err, EPERM, "oci", "exec --cap %s: refused: a command in an airlock container has no capabilities", v);
+			free(env);
+			return fail(o, &err);
+		} else if (opt_val(argc, argv, &i, "--additional-gids", &v) || opt_val(argc, argv, &i, "-g", &v)) {
+			al_error_set(&err, EPERM, "oci", "exec --additional-gids: refused: a command runs as the container's user only");
+			free(env);
+			return fail(o, &err);
+		} else {
+			char msg[200];
+			snprintf(msg, sizeof msg, "exec: unknown option %s", a);
+			report(o, msg);
+			free(env);
+			return 1;
+		}
+	}
+	if (i >= argc) {
+		al_error_set(&err, EINVAL, "oci", "exec: a container id is required");
+		free(env);
+		return fail(o, &err);
+	}
+	const char *id = argv[i++];
+	x.args = argv + i;
+	x.n_args = (size_t)(argc - i);
+	r = al_oci_exec(o, id, &x, &status, &err);
+	free(env);
+	if (r < 0) {
+		report(o, err.msg);
+		/* runc's statuses for a command that could not start */
+		return err.code == ENOENT && strstr(err.msg, "exec failed") ? 127
+		       : err.code == EACCES && strstr(err.msg, "exec failed") ? 126
+								 : 1;
+	}
+	return status;
+}
+
 int al_cmd_oci(int argc, char **argv, const char *name)
 {
 	struct al_oci_opts o = {0};
@@ -175,6 +258,9 @@ int al_cmd_oci(int argc, char **argv, const char *name)
 		return 0;
 	}
 
+	if (strcmp(cmd, "exec") == 0)
+		return exec_cmd(&o, argc, argv, i);
+
 	const char *bundle = NULL, *pid_file = NULL, *format = "table", *console = NULL;
 	bool force = false;
 	const char *pos[2] = {NULL, NULL};
@@ -212,7 +298,7 @@ int al_cmd_oci(int argc, char **argv, const char *name)
 			return 1;
 		}
 	}
-	if (strcmp(cmd, "exec") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "pause") == 0 ||
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "pause") == 0 ||
 	    strcmp(cmd, "resume") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "checkpoint") == 0 ||
 	    strcmp(cmd, "restore") == 0 || strcmp(cmd, "events") == 0) {
 		al_error_set(&err, ENOTSUP, "oci", "%s: not supported by this version of airlock-runc (docs/oci.md)", cmd);
@@ -225,12 +311,7 @@ int al_cmd_oci(int argc, char **argv, const char *name)
 	const char *id = pos[0];
 	int r;
 	if (strcmp(cmd, "create") == 0) {
-		if (console) {
-			al_error_set(&err, ENOTSUP, "oci",
-				     "--console-socket: a terminal (-t) is not supported by this version of airlock-runc");
-			return fail(&o, &err);
-		}
-		r = al_oci_create(&o, id, bundle, pid_file, &err);
+		r = al_oci_create(&o, id, bundle, pid_file, console, &err);
 	} else if (strcmp(cmd, "start") == 0) {
 		r = al_oci_start(&o, id, &err);
 	} else if (strcmp(cmd, "state") == 0 || strcmp(cmd, "ps") == 0) {

@@ -752,3 +752,49 @@ int al_oci_config_load(struct al_oci_config *c, const char *bundle, struct al_er
 	free(text);
 	return r;
 }
+
+/* `exec --process FILE`: a runtime-spec process object, read and checked
+ * as config.json's process is (the same refusals: capabilities beyond the
+ * default set, ...). Errors name "process.json". */
+int al_oci_process_load(struct al_oci_config *c, const char *path, struct al_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct al_jval top;
+	struct stat st;
+	char *text;
+	size_t len = 0;
+	int r;
+
+	if (fd < 0)
+		return al_error_errno(err, STAGE, "--process %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return al_error_set(err, EINVAL, STAGE, "--process %s: not a regular file", path);
+	text = malloc(AL_OCI_CONFIG_MAX + 1);
+	if (text == NULL)
+		return al_error_set(err, ENOMEM, STAGE, "process.json: out of memory");
+	for (;;) {
+		ssize_t n = read(fd, text + len, AL_OCI_CONFIG_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = al_error_errno(err, STAGE, "reading %s", path);
+			free(text);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > AL_OCI_CONFIG_MAX)
+			break;
+	}
+	if (len > AL_OCI_CONFIG_MAX)
+		r = al_error_set(err, E2BIG, STAGE, "process.json: larger than %u bytes", AL_OCI_CONFIG_MAX);
+	else if (al_jscan_value(text, len, false, &top) < 0 || top.type != AL_J_OBJECT)
+		r = al_error_set(err, EINVAL, STAGE, "process.json: not one valid JSON object");
+	else
+		r = parse_process(c, &top, err);
+	if (r < 0 && strncmp(err->msg, "config.json: ", 13) == 0)
+		memcpy(err->msg, "process.json:", 13);
+	free(text);
+	return r;
+}

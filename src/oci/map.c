@@ -330,9 +330,10 @@ int al_oci_config_to_spec(struct al_oci_config *c, const char *bundle, const cha
 			}
 		}
 	}
-	if (c->terminal)
-		return al_error_set(err, ENOTSUP, STAGE,
-				    "config.json: process.terminal: a terminal (-t) is not supported by this "
-				    "version of airlock-runc (docs/oci.md)");
+	if (c->terminal && !c->console_socket)
+		return al_error_set(err, EINVAL, STAGE,
+				    "config.json: process.terminal: a terminal needs --console-socket (the caller's end of it)");
+	if (!c->terminal && c->console_socket)
+		return al_error_set(err, EINVAL, STAGE, "--console-socket: process.terminal is not true");
 	return al_spec_validate(spec, err);
 }

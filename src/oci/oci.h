@@ -60,6 +60,7 @@ struct al_oci_config {
 	uint64_t pids_limit;    /* 0: not set */
 	uint64_t cpu_quota, cpu_period; /* 0: not set */
 	bool has_hooks;
+	bool console_socket;    /* create was given --console-socket (process.terminal needs one) */
 	/* What config.json asked for that airlock gives in its own, narrower
 	 * form (a JSON array of {"field","asked","given"}), for the log. */
 	struct al_buf narrowed;
@@ -80,6 +81,10 @@ int al_oci_config_parse(struct al_oci_config *c, const char *text, size_t len, s
 
 /* Read BUNDLE/config.json (regular file, no symlink, bounded) and parse it. */
 int al_oci_config_load(struct al_oci_config *c, const char *bundle, struct al_error *err);
+
+/* `exec --process FILE`: read a runtime-spec process object into c (args,
+ * env, cwd, user, terminal, capabilities: checked as config.json's). */
+int al_oci_process_load(struct al_oci_config *c, const char *path, struct al_error *err);
 
 /* Rootful, a spec file named by annotation must be under this directory
  * (the operator's), and a log named by annotation under AL_OCI_LOG_DIR or
@@ -111,8 +116,11 @@ struct al_oci_opts {
 /* A container id as airlock accepts it: [A-Za-z0-9][A-Za-z0-9_.+-]{0,127}. */
 bool al_oci_id_ok(const char *id);
 
+/* console_socket: runc's --console-socket, or NULL; with process.terminal
+ * the workload's terminal (a pty of the sandbox's devpts) has its master
+ * sent there before create returns. */
 int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundle, const char *pid_file,
-		  struct al_error *err);
+		  const char *console_socket, struct al_error *err);
 int al_oci_start(const struct al_oci_opts *o, const char *id, struct al_error *err);
 /* The state JSON (runtime-spec "state") into out. */
 int al_oci_state(const struct al_oci_opts *o, const char *id, struct al_buf *out, struct al_error *err);
@@ -120,5 +128,24 @@ int al_oci_kill(const struct al_oci_opts *o, const char *id, int sig, struct al_
 int al_oci_delete(const struct al_oci_opts *o, const char *id, bool force, struct al_error *err);
 /* Host pids of the container's processes (JSON array) into out. */
 int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, struct al_error *err);
+/* `exec`: run a command in a running container, through its supervisor's
+ * exec socket (the session engine: forked by the sandbox's init, as the
+ * container's user, under its seccomp filter and Landlock domain). */
+struct al_oci_exec_opts {
+	const char *process;        /* --process FILE, or NULL: args (below) */
+	char **args;                /* after the id */
+	size_t n_args;
+	const char **env;           /* --env K=V */
+	size_t n_env;
+	const char *cwd;            /* --cwd, or NULL */
+	const char *user;           /* --user UID[:GID], or NULL */
+	bool tty, detach;
+	const char *pid_file, *console_socket;
+};
+/* Foreground: *status is the command's exit status (docs/oci.md).
+ * Detached: returns once the command runs; the pid in pid_file is a relay
+ * process that exits with the command's status. */
+int al_oci_exec(const struct al_oci_opts *o, const char *id, const struct al_oci_exec_opts *x, int *status,
+		struct al_error *err);
 /* "TERM", "SIGTERM", "15" -> 15; -EINVAL otherwise. */
 int al_oci_signal_parse(const char *s);

@@ -37,6 +37,8 @@
 
 #include "evidence/evlog.h"
 #include "evidence/jscan.h"
+#include "session/proto.h"
+#include "session/session.h"
 #include "supervisor/supervisor.h"
 #include "util/cleanup.h"
 #include "util/timeutil.h"
@@ -169,6 +171,8 @@ struct cstate {
 	unsigned long long init_start;
 	char *annotations;         /* raw JSON object (malloc'd) */
 	const char *status;
+	long uid, gid;             /* the process's user (-1: not recorded) */
+	char cwd[PATH_MAX];
 };
 
 static void cstate_free(struct cstate *cs)
@@ -218,6 +222,13 @@ static int read_state(const struct al_oci_opts *o, const char *id, struct cstate
 	if (!al_jobj_get(&top, "pid", &v) || al_jnum_u64(&v, &x) < 0 || x == 0 || x > INT32_MAX)
 		return al_error_set(err, EINVAL, STAGE, "%s: corrupt (pid)", path);
 	cs->pid = (pid_t)x;
+	cs->uid = cs->gid = -1;
+	if (al_jobj_get(&top, "uid", &v) && al_jnum_u64(&v, &x) == 0 && x < 65536)
+		cs->uid = (long)x;
+	if (al_jobj_get(&top, "gid", &v) && al_jnum_u64(&v, &x) == 0 && x < 65536)
+		cs->gid = (long)x;
+	if (al_jobj_get(&top, "cwd", &v))
+		al_jstr_unescape(&v, cs->cwd, sizeof cs->cwd);
 	if (al_jobj_get(&top, "pid_start", &v) && al_jnum_u64(&v, &x) == 0)
 		cs->pid_start = x;
 	if (al_jobj_get(&top, "init_pid", &v) && al_jnum_u64(&v, &x) == 0 && x <= INT32_MAX)
@@ -380,8 +391,11 @@ struct oci_sv {
 	const char *staged;  /* the staged root (rootful), unmounted once the sandbox holds it */
 	const char *id, *bundle;
 	struct al_oci_config *cfg;
+	const char *console;  /* --console-socket, with process.terminal */
 	int ready_fd;
 };
+
+static int send_console(const char *path, int master, struct al_error *err);
 
 static void ready_write(int *fd, const char *line)
 {
@@ -444,6 +458,40 @@ static int wait_confined(struct al_supervisor *s, struct al_error *err)
 	return al_error_set(err, ETIMEDOUT, STAGE, "the sandbox was not built within 60 s");
 }
 
+/* process.terminal: the init sent the master of the workload's terminal
+ * before its seccomp step (after the egress proxy's sockets, which
+ * al_egress_begin took): the next message. It goes to the caller's console
+ * socket; the supervisor keeps no copy. */
+static int take_terminal(struct al_supervisor *s, const char *console, struct al_error *err)
+{
+	struct al_msg m;
+	int fd = -1;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct pollfd p = {.fd = s->sync_fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, 10000) != 1)
+		return al_error_set(err, ETIMEDOUT, STAGE, "the sandbox's init sent no terminal");
+	n = recvmsg(s->sync_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n > 0 && cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	if (n != (ssize_t)sizeof m || m.type != AL_MSG_TERMINAL || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (n == (ssize_t)sizeof m && m.type == AL_MSG_ERROR) {
+			m.text[sizeof m.text - 1] = '\0';
+			return al_error_set(err, m.err, STAGE, "setting up the sandbox: %s: %s", m.text, strerror(m.err));
+		}
+		return al_error_set(err, EPROTO, STAGE, "the sandbox's init sent no terminal");
+	}
+	int r = send_console(console, fd, err);
+	close(fd);
+	return r;
+}
+
 /* The sandbox is built; its init waits for the last go. Record what
  * config.json asked that airlock narrowed, tell `create` we exist, and wait
  * for `start` (or a `kill`, or the init's death). */
@@ -493,6 +541,11 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 	r = wait_confined(s, err);
 	if (r < 0)
 		return r;
+	if (sv->cfg->terminal) {
+		r = take_terminal(s, sv->console, err);
+		if (r < 0)
+			return r;
+	}
 	unstage_root(sv->staged);
 	sv->staged = NULL;
 	snprintf(line, sizeof line, "OK %d %s\n", (int)s->pid, s->run_id);
@@ -551,6 +604,39 @@ static int wait_for_start(struct al_run *run, void *arg, struct al_error *err)
 	}
 }
 
+/* The exec socket, ROOT/ID/exec.sock (0600, bound through the state
+ * directory's handle: clients' paths are long), served by the session
+ * engine from the event loop once the container runs. */
+static int exec_listen(struct al_run *run, struct oci_sv *sv, struct al_error *err)
+{
+	struct sockaddr_un sa;
+	socklen_t sl;
+	char path[PATH_MAX + 16];
+	_cleanup_close_ int dfd = -1;
+	int r = ctl_path(sv->dir, &dfd, &sa, &sl, err);
+	if (r < 0)
+		return r;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/exec.sock", dfd);
+	sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return al_error_errno(err, STAGE, "socket");
+	unlink(sa.sun_path);
+	mode_t old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sl);
+	umask(old);
+	if (r < 0 || listen(fd, 64) < 0) {
+		r = al_error_errno(err, STAGE, "listening on %s/exec.sock", sv->dir);
+		close(fd);
+		return r;
+	}
+	snprintf(path, sizeof path, "%s/exec.sock", sv->dir);
+	r = al_session_attach_exec(&run->s, fd, path, err);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
 __attribute__((noreturn)) static void oci_supervisor(const struct al_spec *spec, struct oci_sv *sv)
 {
 	struct al_run *run = calloc(1, sizeof *run);
@@ -562,7 +648,13 @@ __attribute__((noreturn)) static void oci_supervisor(const struct al_spec *spec,
 	al_run_init(run, spec);
 	run->before_workload = wait_for_start;
 	run->before_workload_arg = sv;
+	/* `exec`: the init serves exec requests beside the workload (the
+	 * session engine), on ROOT/ID/exec.sock */
+	run->plan.exec_server = true;
+	run->plan.terminal = sv->cfg->terminal;
 	r = al_run_prepare(run, &err);
+	if (r == 0)
+		r = exec_listen(run, sv, &err);
 	if (r == 0)
 		r = al_run_spawn(run, &err);
 	if (r == 0) {
@@ -572,10 +664,12 @@ __attribute__((noreturn)) static void oci_supervisor(const struct al_spec *spec,
 			ready_write(&sv->ready_fd, line);
 		}
 		al_run_supervise(run, &err);
+		al_session_detach(&run->s, err.msg[0] ? err.msg : run->verdict);
 		al_run_teardown(run);
 	} else {
 		char line[600];
 		snprintf(line, sizeof line, "ERR %s\n", err.msg);
+		al_session_detach(&run->s, err.msg);
 		ready_write(&sv->ready_fd, line);
 	}
 	al_run_finish(run, r, NULL, &err);
@@ -584,7 +678,7 @@ __attribute__((noreturn)) static void oci_supervisor(const struct al_spec *spec,
 
 static void remove_state(const char *dir)
 {
-	static const char *const files[] = {"ctl.sock", "started", "state.json"};
+	static const char *const files[] = {"ctl.sock", "exec.sock", "started", "state.json"};
 	char path[PATH_MAX + 32];
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -605,7 +699,7 @@ static void iso_now(char out[40])
 }
 
 int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundle_arg, const char *pid_file,
-		  struct al_error *err)
+		  const char *console_socket, struct al_error *err)
 {
 	char dir[PATH_MAX], bundle[PATH_MAX], logdir[PATH_MAX], log[PATH_MAX + 200], line[640];
 	char staged[PATH_MAX] = "";
@@ -634,6 +728,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 	al_spec_init(&spec);
 	snprintf(log, sizeof log, "%s/%s-{run}.jsonl", logdir, id);
 	r = al_oci_config_load(&cfg, bundle, err);
+	cfg.console_socket = console_socket != NULL;
 	if (r == 0)
 		r = al_oci_config_to_spec(&cfg, bundle, log, &spec, err);
 	if (r == 0 && geteuid() == 0) {
@@ -669,6 +764,7 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 		sv.id = id;
 		sv.bundle = bundle;
 		sv.cfg = &cfg;
+		sv.console = console_socket;
 		sv.ready_fd = p[1];
 		oci_supervisor(&spec, &sv);
 	}
@@ -728,6 +824,9 @@ int al_oci_create(const struct al_oci_opts *o, const char *id, const char *bundl
 		al_json_kv_str(&j, "created", created);
 		al_json_kv_str(&j, "log", logpath);
 		al_json_kv_str(&j, "run", run_id);
+		al_json_kv_uint(&j, "uid", cfg.uid);
+		al_json_kv_uint(&j, "gid", cfg.gid);
+		al_json_kv_str(&j, "cwd", spec.workdir ? spec.workdir : "/");
 		al_json_key(&j, "annotations");
 		al_json_obj_begin(&j);
 		for (size_t i = 0; i < cfg.n_annotations; i++)
@@ -1011,4 +1110,416 @@ int al_oci_ps(const struct al_oci_opts *o, const char *id, struct al_buf *out, s
 	}
 	al_json_arr_end(&j);
 	return out->oom ? -ENOMEM : 0;
+}
+
+/* ---- exec ---- */
+
+static void write_all_fd(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* the reader is gone: the command's output goes nowhere */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* runc's --console-socket: connect, send the terminal's master with
+ * SCM_RIGHTS (the message text is the terminal's name, as runc sends it);
+ * the caller owns the terminal from then on. */
+static int send_console(const char *path, int master, struct al_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char name[] = "/dev/ptmx";
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof name - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return al_error_set(err, ENAMETOOLONG, STAGE, "--console-socket %s: path too long", path);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return al_error_errno(err, STAGE, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return al_error_errno(err, STAGE, "--console-socket %s", path);
+	memset(cbuf, 0, sizeof cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof master);
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		return al_error_errno(err, STAGE, "sending the terminal to --console-socket %s", path);
+	return 0;
+}
+
+/* Relay one exec over its connection: stdin in (unless the terminal went
+ * to a console socket), stdout/stderr out, the master to the console
+ * socket, "OK" on ready_fd once the command was exec'd. 0 with *status
+ * the command's exit status, or an error (refused, not started). */
+static int exec_relay(int fd, bool send_stdin, const char *console, int *ready_fd, int *status,
+		      struct al_error *err)
+{
+	struct al_frame_reader rd = {0};
+	struct al_exit_info x;
+	bool in = send_stdin;
+	int r = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		uint8_t type;
+		const uint8_t *pl;
+		size_t n;
+		int got_fd = -1;
+
+		while ((r = al_frame_reader_next(&rd, &type, &pl, &n)) > 0) {
+			if (type == AL_FR_STDOUT) {
+				write_all_fd(1, pl, n);
+			} else if (type == AL_FR_STDERR) {
+				write_all_fd(2, pl, n);
+			} else if (type == AL_FR_STARTED) {
+				if (*ready_fd >= 0) {
+					ready_write(ready_fd, "OK\n");
+					/* detached: stdin stays the caller's to give */
+				}
+			} else if (type == AL_FR_EXIT && n == sizeof x) {
+				memcpy(&x, pl, sizeof x);
+				x.what[sizeof x.what - 1] = '\0';
+				al_frame_reader_free(&rd);
+				if (x.flags & AL_EXIT_F_NOT_STARTED) {
+					/* ENOENT / EACCES only for the exec itself: the CLI
+					 * exits 127 / 126 for them, as runc's callers expect */
+					bool ex = strncmp(x.what, "exec", 4) == 0;
+					if (x.err == ENOENT && ex)
+						return al_error_set(err, ENOENT, STAGE,
+								    "exec failed: executable file not found in $PATH (%s)",
+								    x.what);
+					if ((x.err == EACCES || x.err == ENOEXEC || x.err == EPERM) && ex)
+						return al_error_set(err, EACCES, STAGE, "exec failed: permission denied (%s)",
+								    x.what);
+					return al_error_set(err, EINVAL, STAGE, "exec failed: %s", x.what);
+				}
+				*status = x.exit_status;
+				return 0;
+			} else if (type == AL_FR_ERROR) {
+				al_error_set(err, EINVAL, STAGE, "exec refused: %.*s", (int)(n > 300 ? 300 : n),
+					     (const char *)pl);
+				al_frame_reader_free(&rd);
+				return -EINVAL;
+			} else if (type == AL_FR_TTY_MASTER) {
+				/* handled below with the descriptor */
+			}
+		}
+		if (r < 0)
+			break;
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = in ? 0 : -1, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents) {
+			uint8_t buf[65536];
+			ssize_t got = read(0, buf, sizeof buf);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got > 0) {
+				if (al_frame_write(fd, AL_FR_STDIN, buf, (size_t)got) < 0)
+					in = false;
+			} else {
+				al_frame_write(fd, AL_FR_STDIN_EOF, NULL, 0);
+				in = false;
+			}
+		}
+		if (p[0].revents) {
+			uint8_t buf[65536];
+			char cbuf[CMSG_SPACE(4 * sizeof(int))];
+			struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+					    .msg_controllen = sizeof cbuf};
+			ssize_t got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+			if (got < 0 && errno == EINTR)
+				continue;
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+				if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+					continue;
+				size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (size_t i = 0; i < k; i++) {
+					int f;
+					memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
+					if (got_fd < 0 && console)
+						got_fd = f;
+					else
+						close(f);
+				}
+			}
+			if (got_fd >= 0) {
+				/* the terminal: to the caller, never kept here */
+				int e = send_console(console, got_fd, err);
+				close(got_fd);
+				console = NULL;
+				if (e < 0) {
+					al_frame_reader_free(&rd);
+					return e;
+				}
+			}
+			if (got <= 0 || al_frame_reader_feed(&rd, buf, (size_t)got) < 0)
+				break;
+		}
+	}
+	al_frame_reader_free(&rd);
+	return al_error_set(err, EPIPE, STAGE, "the container ended before the command did");
+}
+
+/* "UID" or "UID:GID" */
+static int parse_user(const char *u, long *uid, long *gid)
+{
+	char *end;
+	long a = strtol(u, &end, 10), b;
+	if (end == u || a < 0 || a >= 65536)
+		return -EINVAL;
+	if (*end == '\0') {
+		*uid = a;
+		*gid = -1;
+		return 0;
+	}
+	if (*end != ':')
+		return -EINVAL;
+	const char *g = end + 1;
+	b = strtol(g, &end, 10);
+	if (end == g || *end || b < 0 || b >= 65536)
+		return -EINVAL;
+	*uid = a;
+	*gid = b;
+	return 0;
+}
+
+int al_oci_exec(const struct al_oci_opts *o, const char *id, const struct al_oci_exec_opts *x, int *status,
+		struct al_error *err)
+{
+	struct al_exec_request *rq = NULL;
+	struct al_oci_config pc;
+	struct cstate cs;
+	char dir[PATH_MAX];
+	uint8_t *enc = NULL;
+	size_t enclen;
+	bool tty = x->tty;
+	long uid, gid;
+	int r, p[2] = {-1, -1}, ready = -1;
+	pid_t relay = -1;
+
+	al_oci_config_init(&pc);
+	r = read_state(o, id, &cs, err);
+	cstate_free(&cs);
+	if (r < 0)
+		goto out;
+	if (strcmp(cs.status, "running") != 0) {
+		r = al_error_set(err, EINVAL, STAGE, "cannot exec in a container that is %s", cs.status);
+		goto out;
+	}
+	r = state_dir(o, id, dir, sizeof dir, err);
+	if (r < 0)
+		goto out;
+	rq = calloc(1, sizeof *rq);
+	if (rq == NULL) {
+		r = al_error_set(err, ENOMEM, STAGE, "out of memory");
+		goto out;
+	}
+	uid = cs.uid;
+	gid = cs.gid;
+	rq->cwd = cs.cwd[0] ? cs.cwd : "";
+	rq->user = "";
+	if (x->process) {
+		r = al_oci_process_load(&pc, x->process, err);
+		if (r < 0)
+			goto out;
+		if (pc.n_args > AL_EXEC_ARGS_MAX || pc.n_env > AL_EXEC_ARGS_MAX) {
+			r = al_error_set(err, E2BIG, STAGE, "process.json: too many args or env entries");
+			goto out;
+		}
+		for (size_t i = 0; i < pc.n_args; i++)
+			rq->argv[rq->argc++] = pc.args[i];
+		for (size_t i = 0; i < pc.n_env; i++)
+			if (strchr(pc.env[i], '=') && pc.env[i][0] != '=')
+				rq->env[rq->envc++] = pc.env[i];
+		if (pc.cwd && pc.cwd[0])
+			rq->cwd = pc.cwd;
+		uid = pc.uid;
+		gid = pc.gid;
+		tty = tty || pc.terminal;
+	} else {
+		if (x->n_args == 0 || x->n_args > AL_EXEC_ARGS_MAX || x->n_env > AL_EXEC_ARGS_MAX) {
+			r = al_error_set(err, EINVAL, STAGE, "exec: a command is required (or --process)");
+			goto out;
+		}
+		for (size_t i = 0; i < x->n_args; i++)
+			rq->argv[rq->argc++] = x->args[i];
+		for (size_t i = 0; i < x->n_env; i++) {
+			if (strchr(x->env[i], '=') == NULL || x->env[i][0] == '=') {
+				r = al_error_set(err, EINVAL, STAGE, "--env %s: expected KEY=VALUE", x->env[i]);
+				goto out;
+			}
+			rq->env[rq->envc++] = x->env[i];
+		}
+		if (x->cwd)
+			rq->cwd = x->cwd;
+		if (x->user) {
+			long g;
+			if (parse_user(x->user, &uid, &g) < 0) {
+				r = al_error_set(err, EINVAL, STAGE, "--user %s: UID[:GID] expected", x->user);
+				goto out;
+			}
+			if (g >= 0)
+				gid = g;
+		}
+	}
+	if (rq->argv[0] == NULL || rq->argv[0][0] == '\0') {
+		r = al_error_set(err, EINVAL, STAGE, "exec: empty command");
+		goto out;
+	}
+	/* The init forks every command with the container's own identity
+	 * and no capabilities: another user cannot be given (and root of the
+	 * user namespace would be no more than the container's uid 0). */
+	if (uid != cs.uid || gid != cs.gid) {
+		r = al_error_set(err, EPERM, STAGE,
+				 "exec: user %ld:%ld refused: a command runs as the container's user (%ld:%ld) only",
+				 uid, gid, cs.uid, cs.gid);
+		goto out;
+	}
+	if (x->console_socket && !tty) {
+		r = al_error_set(err, EINVAL, STAGE, "--console-socket needs a terminal (--tty or process.terminal)");
+		goto out;
+	}
+	if (tty && x->detach && !x->console_socket) {
+		r = al_error_set(err, EINVAL, STAGE, "--detach with a terminal needs --console-socket");
+		goto out;
+	}
+	rq->flags = AL_EXEC_NOTIFY_START | (tty ? AL_EXEC_TTY : 0) |
+		    (tty && x->console_socket ? AL_EXEC_TTY_FD : AL_EXEC_STDIN);
+	if (al_exec_request_encode(rq, &enc, &enclen) < 0) {
+		r = al_error_set(err, E2BIG, STAGE, "exec: the command and its environment are too large");
+		goto out;
+	}
+	if (x->detach) {
+		/* The relay: what the pid file names. It keeps the caller's
+		 * stdio (the command's streams), and exits with the command's
+		 * status, as create's supervisor does for the container. */
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = al_error_errno(err, STAGE, "pipe");
+			goto out;
+		}
+		relay = fork();
+		if (relay < 0) {
+			r = al_error_errno(err, STAGE, "fork");
+			goto out;
+		}
+		if (relay == 0) {
+			struct al_error e2 = {0};
+			int st = 255;
+			close(p[0]);
+			setsid();
+			/* nothing of the caller's but its stdio and the ready pipe */
+			if (p[1] > 3)
+				syscall(SYS_close_range, 3, (unsigned)p[1] - 1, 0);
+			syscall(SYS_close_range, (unsigned)p[1] + 1, ~0U, 0);
+			ready = p[1];
+			struct sockaddr_un sa;
+			socklen_t sl;
+			int dfd = -1, fd = -1;
+			if (ctl_path(dir, &dfd, &sa, &sl, &e2) == 0) {
+				snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/exec.sock", dfd);
+				sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1);
+				fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+				if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sl) < 0)
+					al_error_errno(&e2, STAGE, "connecting to the container's supervisor");
+				else if (al_frame_write(fd, AL_FR_EXEC, enc, enclen) < 0)
+					al_error_errno(&e2, STAGE, "sending the request");
+				else if (exec_relay(fd, !(rq->flags & AL_EXEC_TTY_FD), x->console_socket, &ready, &st,
+						    &e2) < 0)
+					st = 255;
+			}
+			if (ready >= 0) {
+				char line[600];
+				snprintf(line, sizeof line, "ERR %d %s\n", e2.code ? e2.code : EIO,
+					 e2.msg[0] ? e2.msg : "the command ended at once");
+				ready_write(&ready, line);
+			}
+			_exit(st);
+		}
+		close(p[1]);
+		p[1] = -1;
+		char line[640];
+		size_t len = 0;
+		for (;;) {
+			ssize_t n = read(p[0], line + len, sizeof line - 1 - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+			if (len == sizeof line - 1 || memchr(line, '\n', len))
+				break;
+		}
+		line[len] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, "OK") != 0) {
+			int st;
+			char *msg = NULL;
+			long code = strncmp(line, "ERR ", 4) == 0 ? strtol(line + 4, &msg, 10) : 0;
+			if (msg && *msg == ' ' && code > 0 && code < 4096)
+				r = al_error_set(err, (int)code, STAGE, "%s", msg + 1);
+			else
+				r = al_error_set(err, EIO, STAGE, "the exec relay ended without an answer");
+			while (waitpid(relay, &st, 0) < 0 && errno == EINTR)
+				;
+			goto out;
+		}
+		if (x->pid_file) {
+			char pidtxt[32];
+			int n = snprintf(pidtxt, sizeof pidtxt, "%d", (int)relay);
+			r = write_file_atomic(x->pid_file, pidtxt, (size_t)n, 0644, err);
+			if (r < 0) {
+				kill(relay, SIGKILL); /* its connection closes: the command is killed */
+				goto out;
+			}
+		}
+		*status = 0;
+		r = 0;
+		goto out;
+	}
+	{
+		struct sockaddr_un sa;
+		socklen_t sl;
+		_cleanup_close_ int dfd = -1;
+		_cleanup_close_ int fd = -1;
+		r = ctl_path(dir, &dfd, &sa, &sl, err);
+		if (r < 0)
+			goto out;
+		snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/exec.sock", dfd);
+		sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+			r = al_error_errno(err, STAGE, "connecting to the container's supervisor");
+			goto out;
+		}
+		if (al_frame_write(fd, AL_FR_EXEC, enc, enclen) < 0) {
+			r = al_error_errno(err, STAGE, "sending the request");
+			goto out;
+		}
+		r = exec_relay(fd, !(rq->flags & AL_EXEC_TTY_FD), x->console_socket, &ready, status, err);
+	}
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	free(enc);
+	free(rq);
+	al_oci_config_free(&pc);
+	return r;
 }

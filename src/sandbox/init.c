@@ -20,10 +20,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "sandbox/landlock.h"
 #include "util/cleanup.h"
@@ -38,6 +41,7 @@ struct init_ctx {
 	int listener_fd;  /* seccomp user-notification listener, for the supervisor */
 	int disk_fds[AL_MAX_DISK_AREAS]; /* writable areas, for the supervisor */
 	int root_fd;      /* sessions: the sandbox's root, for `airlock cp` */
+	int tty_slave;    /* plan->terminal: the workload's terminal, or -1 */
 	int canary_fds[AL_MAX_CANARIES]; /* planted canaries (O_PATH), for the supervisor */
 	int egress_fds[AL_EGRESS_NFDS];  /* proxy mode: the proxy's sockets, for the supervisor */
 	int cg_fds[AL_MAX_CGROUP_TASKS_FDS]; /* v1: the run's cgroup "tasks" files */
@@ -215,6 +219,54 @@ static int step_hostname(struct init_ctx *c)
 	return 0;
 }
 
+/* plan->terminal: a pty of the sandbox's own devpts (mounted newinstance
+ * by the mount steps; never a link: /dev/pts/ptmx itself, checked to be a
+ * devpts multiplexer), its slave kept for the workload, its master sent to
+ * the supervisor, which hands it to the caller (runc's --console-socket)
+ * and keeps no copy. After the egress handover (the supervisor reads that
+ * message first), while we may still give the slave to the workload's
+ * user. */
+static int step_terminal(struct init_ctx *c)
+{
+	struct al_msg m = {.type = AL_MSG_TERMINAL};
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
+	struct statfs sf;
+	int master, unlock = 0;
+
+	if (!c->plan->terminal)
+		return 0;
+	master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	if (master < 0)
+		return al_error_errno(&c->err, "terminal", "opening /dev/pts/ptmx");
+	if (fstatfs(master, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC || ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+	    (c->tty_slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(master);
+		return al_error_errno(&c->err, "terminal", "making the workload's terminal");
+	}
+	if (fchown(c->tty_slave, c->plan->spec->uid, c->plan->spec->gid) < 0) {
+		/* cosmetic: the descriptor is the workload's whatever its owner */
+	}
+	memset(cbuf, 0, sizeof cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof master);
+	while (sendmsg(SYNC_FD, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(master);
+			errno = e;
+			return al_error_errno(&c->err, "terminal", "handing the terminal over");
+		}
+	}
+	close(master);
+	return 0;
+}
+
 /* While we still hold CAP_NET_ADMIN (and CAP_NET_BIND_SERVICE) over our
  * network namespace: after the capability drop nobody inside ever can
  * change its rules or take the proxy's ports. */
@@ -378,7 +430,7 @@ static int step_disk_handles(struct init_ctx *c)
  * the one every command will have (nothing inside can pivot again). */
 static int step_root_handle(struct init_ctx *c)
 {
-	if (!c->plan->session)
+	if (!c->plan->session && !c->plan->exec_server)
 		return 0;
 	c->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->root_fd < 0)
@@ -542,6 +594,7 @@ static const struct init_step init_steps[] = {
 	{AL_STAGE_HOSTNAME, step_hostname},
 	{AL_STAGE_NETWORK, step_network},
 	{AL_STAGE_NETWORK, step_egress_handover},
+	{AL_STAGE_PIVOT, step_terminal},
 	{AL_STAGE_CLOCK, step_clock_offset},
 	{AL_STAGE_RLIMITS, step_rlimits},
 	{AL_STAGE_CAPS, step_drop_privileges},
@@ -713,7 +766,7 @@ static int exec_workload(const struct al_sandbox_plan *p)
 	return exec_in_path(p->argv, p->envp, p->path_env);
 }
 
-__attribute__((noreturn)) static void workload_child(const struct al_sandbox_plan *p, int report_fd)
+__attribute__((noreturn)) static void workload_child(const struct al_sandbox_plan *p, int report_fd, int tty)
 {
 	sigset_t none;
 	int sig, e;
@@ -721,6 +774,14 @@ __attribute__((noreturn)) static void workload_child(const struct al_sandbox_pla
 	/* A fresh session with no controlling terminal: the workload can never
 	 * push input into the caller's terminal (TIOCSTI and friends). */
 	setsid();
+	/* plan->terminal: its own pty (of the sandbox's devpts) is its stdio
+	 * and controlling terminal; the caller holds the master */
+	if (tty >= 0 && (dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0)) {
+		e = errno;
+		while (write(report_fd, &e, sizeof e) < 0 && errno == EINTR)
+			;
+		_exit(126);
+	}
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
@@ -736,6 +797,8 @@ __attribute__((noreturn)) static void workload_child(const struct al_sandbox_pla
 		;
 	_exit(127);
 }
+
+__attribute__((noreturn)) static void serve_workload_and_execs(struct init_ctx *c, pid_t pid);
 
 __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sigset_t *sigs)
 {
@@ -760,7 +823,7 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		workload_child(p, pipefd[1]);
+		workload_child(p, pipefd[1], c->tty_slave);
 	}
 	close(pipefd[1]);
 	/* EOF: the exec happened (the pipe is CLOEXEC); 4 bytes: its errno. */
@@ -779,6 +842,8 @@ __attribute__((noreturn)) static void supervise_workload(struct init_ctx *c, sig
 	m.type = AL_MSG_STARTED;
 	m.status = pid;
 	send_msg(&m);
+	if (p->exec_server)
+		serve_workload_and_execs(c, pid);
 
 	for (;;) {
 		siginfo_t si;
@@ -963,9 +1028,17 @@ __attribute__((noreturn)) static void session_cmd_child(const struct al_sandbox_
 	gid_t gid;
 
 	setsid();
+	/* Beside a workload (exec_server) the init has the workload's identity
+	 * and no capabilities: so has every command, and no other is asked
+	 * (the supervisor refuses one; refused here again). */
+	if (plan->exec_server && user[0]) {
+		rep[0] = 2;
+		rep[1] = EPERM;
+		goto fail;
+	}
 	/* Its identity first (rootful: the init is root of the namespace;
 	 * rootless there is one uid, checked by the supervisor). */
-	if (!plan->rootless) {
+	if (plan->session && !plan->rootless) {
 		int r = session_resolve_user(plan, user, &uid, &gid);
 		if (r == 0)
 			r = al_caps_become(uid, gid);
@@ -1093,7 +1166,40 @@ static void session_reap(void)
 	}
 }
 
-/* Read one request; its descriptors are closed here whatever happens. */
+/* One request from the supervisor (its descriptors are closed here
+ * whatever happens); -1: the supervisor is gone. */
+static int session_take_request(struct init_ctx *c)
+{
+	int fds[3] = {-1, -1, -1};
+	char cbuf[CMSG_SPACE(sizeof fds)];
+	struct iovec iov = {.iov_base = &session_req, .iov_len = sizeof session_req};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof fds))
+			memcpy(fds, CMSG_DATA(cm), sizeof fds);
+	if ((size_t)n < AL_REQ_HEADER_SIZE || session_req.len > (size_t)n - AL_REQ_HEADER_SIZE) {
+		/* not from our supervisor's code: ignore */
+	} else if (session_req.type == AL_REQ_EXEC && fds[1] >= 0 && fds[2] >= 0) {
+		session_exec(c, fds);
+	} else if (session_req.type == AL_REQ_KILL) {
+		session_kill();
+	}
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return 0;
+}
+
 __attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t *all)
 {
 	struct sigaction sa;
@@ -1109,38 +1215,78 @@ __attribute__((noreturn)) static void session_serve(struct init_ctx *c, sigset_t
 	session_reply(AL_MSG_SESSION_READY, 0, 0, 0, NULL);
 	for (;;) {
 		struct pollfd p = {.fd = SYNC_FD, .events = POLLIN};
-		int fds[3] = {-1, -1, -1};
-		char cbuf[CMSG_SPACE(sizeof fds)];
-		struct iovec iov = {.iov_base = &session_req, .iov_len = sizeof session_req};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				    .msg_controllen = sizeof cbuf};
-		struct cmsghdr *cm;
-		ssize_t n;
 
 		session_reap();
 		if (ppoll(&p, 1, NULL, &wait_mask) < 0)
 			continue;
 		if (!(p.revents & POLLIN))
 			_exit(0); /* the supervisor is gone: so is the sandbox */
-		n = recvmsg(SYNC_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
+		if (session_take_request(c) < 0)
 			_exit(0);
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof fds))
-				memcpy(fds, CMSG_DATA(cm), sizeof fds);
-		if ((size_t)n < AL_REQ_HEADER_SIZE || session_req.len > (size_t)n - AL_REQ_HEADER_SIZE) {
-			/* not from our supervisor's code: ignore */
-		} else if (session_req.type == AL_REQ_EXEC && fds[1] >= 0 && fds[2] >= 0) {
-			session_exec(c, fds);
-		} else if (session_req.type == AL_REQ_KILL) {
-			session_kill();
+	}
+}
+
+/* ---- a workload with exec requests beside it (OCI containers) ----------- */
+
+/* Signals are taken by a handler that only notes them, and only while the
+ * init waits in ppoll: a child's exit or a signal for the workload is
+ * never missed between the checks and the wait. */
+static volatile sig_atomic_t exec_server_pending[NSIG];
+
+static void exec_server_note(int sig)
+{
+	if (sig > 0 && sig < NSIG)
+		exec_server_pending[sig] = 1;
+}
+
+__attribute__((noreturn)) static void serve_workload_and_execs(struct init_ctx *c, pid_t pid)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	session_dumpable_exec = c->plan->rootless;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = exec_server_note;
+	sigfillset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL); /* glibc's reserved ones fail: never ours */
+	sigemptyset(&none);
+	for (;;) {
+		struct pollfd p = {.fd = SYNC_FD, .events = POLLIN};
+		int st;
+		pid_t w;
+
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (w == pid) {
+				/* Our exit kills every other process in the namespace,
+				 * the exec'd commands too (as runc's container ends
+				 * with its init process). */
+				struct al_msg m = {.type = AL_MSG_EXITED, .status = st};
+				send_msg(&m);
+				_exit(0);
+			}
+			for (int i = 0; i < SESSION_MAX_CMDS; i++)
+				if (session_cmds[i].pid == w) {
+					session_reply(AL_MSG_CMD_EXITED, session_cmds[i].id, st, 0, NULL);
+					session_cmds[i].pid = 0;
+				}
 		}
-		for (int i = 0; i < 3; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		for (sig = 1; sig < NSIG; sig++)
+			if (exec_server_pending[sig]) {
+				exec_server_pending[sig] = 0;
+				/* everything but SIGCHLD goes to the workload, as in
+				 * supervise_workload */
+				if (sig != SIGCHLD)
+					kill(pid, sig);
+			}
+		if (ppoll(&p, 1, NULL, &none) < 0)
+			continue;
+		if (!(p.revents & POLLIN))
+			_exit(0); /* the supervisor is gone: so is the sandbox */
+		if (session_take_request(c) < 0)
+			_exit(0);
 	}
 }
 
@@ -1181,7 +1327,8 @@ static int setup_fds(struct init_ctx *c)
 
 void al_init_main(const struct al_sandbox_plan *plan)
 {
-	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1, .gvtrace_fd = -1};
+	struct init_ctx c = {.plan = plan, .upper_fd = -1, .listener_fd = -1, .root_fd = -1, .gvtrace_fd = -1,
+	                     .tty_slave = -1};
 	sigset_t sigs;
 	size_t i;
 

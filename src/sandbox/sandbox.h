@@ -93,6 +93,9 @@ enum al_msg_type {
 	AL_MSG_CMD_STARTED,   /* stage = request id, status = pid (inside) */
 	AL_MSG_CMD_FAILED,    /* stage = request id, err = errno, text = what (exec, chdir) */
 	AL_MSG_CMD_EXITED,    /* stage = request id, status = wait status */
+	/* plan->terminal: SCM_RIGHTS, the master of the workload's terminal
+	 * (a pty of the sandbox's own devpts), before the seccomp step */
+	AL_MSG_TERMINAL,
 };
 
 /* Requests from the supervisor to a session's init (SOCK_SEQPACKET, one
@@ -182,6 +185,10 @@ struct al_sandbox_plan {
 	const char *path_env;    /* PATH value used to resolve argv[0] inside */
 	const char *workdir;
 	bool session;            /* no workload: serve exec requests (sessions) */
+	bool terminal;           /* the workload's stdio is a pty of the sandbox's devpts;
+	                          * its master goes to the supervisor (AL_MSG_TERMINAL) */
+	bool exec_server;        /* a workload, and exec requests beside it as its own
+	                          * user (OCI containers: `airlock-runc exec`) */
 	/* The supervisor's secrets (the event log's signing keys): the init
 	 * is a copy of the supervisor's memory and wipes them first thing. */
 	void *wipe[4];

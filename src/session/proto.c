@@ -63,7 +63,8 @@ int al_exec_request_parse(const uint8_t *p, size_t n, struct al_exec_request *r)
 	p += REQ_FIXED;
 	if (r->argc == 0 || r->argc > AL_EXEC_ARGS_MAX || r->envc > AL_EXEC_ARGS_MAX)
 		return -EINVAL;
-	if (r->flags & ~(AL_EXEC_STDIN | AL_EXEC_KEEP_TAIL | AL_EXEC_TTY))
+	if (r->flags & ~(AL_EXEC_STDIN | AL_EXEC_KEEP_TAIL | AL_EXEC_TTY | AL_EXEC_NOTIFY_START | AL_EXEC_TTY_FD) ||
+	    ((r->flags & AL_EXEC_TTY_FD) && !(r->flags & AL_EXEC_TTY)))
 		return -EINVAL;
 	for (i = 0; i < r->argc; i++)
 		if ((r->argv[i] = take_str(&p, end)) == NULL)

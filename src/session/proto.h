@@ -33,11 +33,15 @@ enum al_frame_type {
 	AL_FR_STDERR = 'E',
 	AL_FR_EXIT = 'Z',      /* the command ended: struct al_exit_info */
 	AL_FR_ERROR = '!',     /* request refused: text */
+	AL_FR_STARTED = 's',   /* AL_EXEC_NOTIFY_START: the command was exec'd (empty) */
+	AL_FR_TTY_MASTER = 'T',/* AL_EXEC_TTY_FD: the pty's master, SCM_RIGHTS with this frame (empty) */
 };
 
 #define AL_EXEC_STDIN 1u      /* the client sends stdin frames */
 #define AL_EXEC_KEEP_TAIL 2u  /* past the cap keep the tail (sent at the end), not the head */
 #define AL_EXEC_TTY 4u        /* a pseudo-terminal made in the sandbox's own devpts */
+#define AL_EXEC_NOTIFY_START 8u /* send AL_FR_STARTED once the command was exec'd */
+#define AL_EXEC_TTY_FD 16u    /* with TTY: hand the master to the client (AL_FR_TTY_MASTER), no relay */
 
 struct al_exec_request {
 	uint64_t timeout_ns;      /* 0: none */

@@ -55,6 +55,8 @@ struct client {
 	/* the command, while it runs */
 	bool exec;
 	bool tty;                /* pipe[0] is a pty's master (-t) */
+	bool tty_handed;         /* the master went to the client (AL_EXEC_TTY_FD) */
+	bool notify_start;       /* AL_EXEC_NOTIFY_START */
 	bool started, exited, paused;
 	uint32_t id;
 	pid_t cmd_pid;
@@ -93,6 +95,8 @@ struct al_session {
 	uint32_t next_id;
 	uint64_t n_cmds;
 	int root_fd;             /* the sandbox's root (O_PATH, from the init), or -1 */
+	bool exec_only;          /* beside a workload (OCI): exec only, as the workload's user */
+	char sock[4200];         /* the control socket's path, removed at the end */
 	struct client c[MAX_CLIENTS];
 };
 
@@ -355,10 +359,8 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 		free(c->tail[i]);
 		c->tail[i] = NULL;
 	}
-	client_send(s, c, idx, AL_FR_EXIT, &x, sizeof x);
-	c->closing = true;
-	client_flush(s, c, idx);
-
+	/* recorded before the client hears of it: whoever saw the exit can
+	 * find its record */
 	al_buf_init(&b);
 	al_json_init(&j, &b);
 	al_json_obj_begin(&j);
@@ -381,6 +383,9 @@ static void exec_finish(struct al_supervisor *s, struct client *c, size_t idx, b
 	al_json_obj_end(&j);
 	slog(s, "session_exec_end", &b);
 	al_buf_free(&b);
+	client_send(s, c, idx, AL_FR_EXIT, &x, sizeof x);
+	c->closing = true;
+	client_flush(s, c, idx);
 	c->exec = false;
 	s->session->last_active_ns = al_mono_ns();
 	if (c->fd < 0)
@@ -497,6 +502,14 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 		msg = "malformed exec request";
 		goto out;
 	}
+	if (ss->exec_only && r->user[0]) {
+		msg = "a command runs as the container's own user only";
+		goto out;
+	}
+	if ((r->flags & AL_EXEC_TTY_FD) && !ss->exec_only) {
+		msg = "the terminal is relayed for sessions (not handed over)";
+		goto out;
+	}
 	if (!user_ok(s->plan, s->spec, r->user)) {
 		msg = s->plan->rootless ? "--user: a rootless session maps one uid: only the sandbox's own user exists"
 					: "--user: a uid, or a user name of [A-Za-z0-9_.-] (at most 32)";
@@ -587,6 +600,27 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	int fds[3] = {pi[0], po[1], pe[1]};
 	if (r->flags & AL_EXEC_TTY)
 		fds[0] = fds[2] = po[1];
+	if (r->flags & AL_EXEC_TTY_FD) {
+		/* the client owns the terminal (runc's --console-socket): the
+		 * master goes to it before the command starts; we keep no copy */
+		uint8_t fr[5] = {1, 0, 0, 0, AL_FR_TTY_MASTER};
+		char tb[CMSG_SPACE(sizeof(int))];
+		struct iovec tv = {.iov_base = fr, .iov_len = sizeof fr};
+		struct msghdr th = {.msg_iov = &tv, .msg_iovlen = 1, .msg_control = tb, .msg_controllen = sizeof tb};
+		struct cmsghdr *tc;
+		memset(tb, 0, sizeof tb);
+		tc = CMSG_FIRSTHDR(&th);
+		tc->cmsg_level = SOL_SOCKET;
+		tc->cmsg_type = SCM_RIGHTS;
+		tc->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(tc), &po[0], sizeof(int));
+		/* blocking, as a terminal's master is for its owner (the flag
+		 * is the open file's: we keep no copy, so it is the caller's) */
+		if (fcntl(po[0], F_SETFL, fcntl(po[0], F_GETFL) & ~O_NONBLOCK) < 0 || c->olen != c->ooff || sendmsg(c->fd, &th, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof fr) {
+			msg = "cannot hand the terminal to the caller";
+			goto out;
+		}
+	}
 	iov.iov_base = q;
 	iov.iov_len = AL_REQ_HEADER_SIZE + q->len;
 	mh.msg_iov = &iov;
@@ -610,6 +644,14 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 
 	c->exec = true;
 	c->tty = (r->flags & AL_EXEC_TTY) != 0;
+	c->tty_handed = (r->flags & AL_EXEC_TTY_FD) != 0;
+	c->notify_start = (r->flags & AL_EXEC_NOTIFY_START) != 0;
+	if (c->tty_handed) {
+		close(po[0]);
+		po[0] = -1;
+		close(pi[1]);
+		pi[1] = -1;
+	}
 	c->started = c->exited = c->paused = c->timed_out = false;
 	c->id = q->id;
 	c->cmd_pid = 0;
@@ -633,8 +675,10 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	c->what[0] = '\0';
 	ss->n_cmds++;
 	ss->last_active_ns = c->t0;
-	ep(s, EPOLL_CTL_ADD, c->pipe[0], EPOLLIN, K_OUT, idx);
-	ep(s, EPOLL_CTL_ADD, c->pipe[1], EPOLLIN, K_ERR, idx);
+	if (c->pipe[0] >= 0)
+		ep(s, EPOLL_CTL_ADD, c->pipe[0], EPOLLIN, K_OUT, idx);
+	if (c->pipe[1] >= 0)
+		ep(s, EPOLL_CTL_ADD, c->pipe[1], EPOLLIN, K_ERR, idx);
 
 	al_buf_init(&b);
 	al_json_init(&j, &b);
@@ -660,6 +704,10 @@ static void start_exec(struct al_supervisor *s, struct client *c, size_t idx, co
 	al_json_kv_bool(&j, "stdin", c->pin >= 0);
 	if (r->flags & AL_EXEC_TTY)
 		al_json_kv_bool(&j, "tty", true);
+	if (c->tty_handed)
+		al_json_kv_str(&j, "terminal", "handed to the caller (its output is not counted)");
+	if (ss->exec_only)
+		al_json_kv_str(&j, "via", "oci");
 	al_json_obj_end(&j);
 	slog(s, "session_exec", &b);
 	al_buf_free(&b);
@@ -933,9 +981,17 @@ static void handle_frame(struct al_supervisor *s, struct client *c, size_t idx, 
 		return;
 	case AL_FR_CP_OUT:
 	case AL_FR_CP_IN:
+		if (s->session->exec_only) {
+			client_error(s, c, idx, "not served for a container");
+			return;
+		}
 		start_cp(s, c, idx, type == AL_FR_CP_IN, p, n);
 		return;
 	case AL_FR_REMOVE:
+		if (s->session->exec_only) {
+			client_error(s, c, idx, "not served for a container");
+			return;
+		}
 		al_buf_init(&b);
 		al_json_init(&j, &b);
 		al_json_obj_begin(&j);
@@ -1123,6 +1179,10 @@ void al_session_event(struct al_supervisor *s, uint64_t data, uint32_t events)
 			client_flush(s, c, idx);
 		if (c->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 			client_read(s, c, idx);
+		/* Hung up both ways (not a half-close): the caller is gone, and
+		 * with it its command, even one that never writes again. */
+		if (c->fd >= 0 && (events & (EPOLLHUP | EPOLLERR)))
+			client_close(s, c);
 		break;
 	case K_OUT:
 	case K_ERR:
@@ -1201,6 +1261,8 @@ void al_session_init_msg(struct al_supervisor *s, const struct al_msg *m)
 	case AL_MSG_CMD_STARTED:
 		c->started = true;
 		c->cmd_pid = m->status;
+		if (c->notify_start)
+			client_send(s, c, idx, AL_FR_STARTED, NULL, 0);
 		break;
 	case AL_MSG_CMD_FAILED:
 		c->exited = true;
@@ -1271,9 +1333,8 @@ static void session_end(struct al_supervisor *s, const char *verdict)
 		ss->root_fd = -1;
 	}
 	if (ss->listen_fd >= 0) {
-		char path[300];
-		snprintf(path, sizeof path, "%s/%s.sock", ss->dir, ss->id);
-		unlink(path);
+		if (ss->sock[0])
+			unlink(ss->sock);
 		close(ss->listen_fd);
 		ss->listen_fd = -1;
 	}
@@ -1312,8 +1373,39 @@ static int session_attach(struct al_supervisor *s, const char *dir, const struct
 		ss->c[i].fd = ss->c[i].pipe[0] = ss->c[i].pipe[1] = ss->c[i].pin = ss->c[i].cp_pidfd =
 			ss->c[i].cp_report = -1;
 	s->session = ss;
+	snprintf(ss->sock, sizeof ss->sock, "%s/%s.sock", dir, ss->id);
 	ss->listen_fd = al_session_listen(dir, ss->id, err);
+	if (ss->listen_fd < 0)
+		ss->sock[0] = '\0';
 	return ss->listen_fd < 0 ? ss->listen_fd : 0;
+}
+
+int al_session_attach_exec(struct al_supervisor *s, int listen_fd, const char *sock_path, struct al_error *err)
+{
+	struct al_session *ss = calloc(1, sizeof *ss);
+	if (ss == NULL)
+		return al_error_set(err, ENOMEM, "session", "allocating the exec server");
+	ss->listen_fd = listen_fd;
+	ss->root_fd = -1;
+	ss->ready_fd = -1;
+	ss->exec_only = true;
+	snprintf(ss->sock, sizeof ss->sock, "%s", sock_path);
+	snprintf(ss->id, sizeof ss->id, "%s", s->run_id);
+	ss->owner = geteuid();
+	ss->max_output = UINT64_MAX; /* runc's exec relays all of it */
+	ss->created_ns = al_mono_ns();
+	ss->created_realtime_ns = al_realtime_ns();
+	for (size_t i = 0; i < MAX_CLIENTS; i++)
+		ss->c[i].fd = ss->c[i].pipe[0] = ss->c[i].pipe[1] = ss->c[i].pin = ss->c[i].cp_pidfd =
+			ss->c[i].cp_report = -1;
+	s->session = ss;
+	return 0;
+}
+
+void al_session_detach(struct al_supervisor *s, const char *verdict)
+{
+	if (s->session)
+		session_end(s, verdict);
 }
 
 /* The detached supervisor: the same lifecycle as `airlock run`, with the

@@ -36,6 +36,15 @@ int al_session_loop_setup(struct al_supervisor *s, struct al_error *err);
 void al_session_event(struct al_supervisor *s, uint64_t data, uint32_t events);
 void al_session_init_msg(struct al_supervisor *s, const struct al_msg *m);
 void al_session_tick(struct al_supervisor *s);
+/* An OCI container's supervisor (the init runs a workload with
+ * plan.exec_server): serve exec requests -- as the workload's own user,
+ * no cp, no rm -- on listen_fd (listening, non-blocking; the session
+ * takes it), removing sock_path at the end. Between al_run_prepare and
+ * al_run_spawn. */
+int al_session_attach_exec(struct al_supervisor *s, int listen_fd, const char *sock_path, struct al_error *err);
+/* After al_run_supervise, before the teardown: every command's last
+ * record, clients told, the socket closed and removed. */
+void al_session_detach(struct al_supervisor *s, const char *verdict);
 /* The sandbox's root (an O_PATH handle from the init), for `airlock cp`. */
 void al_session_take_root(struct al_supervisor *s, int fd);
 

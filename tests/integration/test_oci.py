@@ -536,10 +536,10 @@ def test_cli_faces(runc, airlock_bin, tmp_path):
     assert s.returncode == 1 and "--systemd-cgroup" in s.stderr
     log = tmp_path / "log.json"
     e = subprocess.run([str(runc), "--root", str(tmp_path), "--log", str(log), "--log-format", "json",
-                        "exec", "x"], capture_output=True, text=True)
+                        "pause", "x"], capture_output=True, text=True)
     assert e.returncode == 1 and "not supported" in e.stderr
     last = json.loads(log.read_text().splitlines()[-1])
-    assert last["level"] == "error" and "exec" in last["msg"]
+    assert last["level"] == "error" and "pause" in last["msg"]
 
 
 # ---- real clients ------------------------------------------------------------

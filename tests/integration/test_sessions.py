@@ -433,3 +433,20 @@ def test_init_holds_no_copy_of_the_signing_key(airlock, airlock_works, tmp_path)
             assert not _process_memory_contains(int(k), seed), f"the init ({k}) holds the signing key"
     finally:
         s.rm()
+
+
+def test_a_killed_client_ends_its_silent_command(airlock, session):
+    """`airlock exec` killed (not ^C: no chance to say anything) while its
+    command writes nothing: the supervisor sees the connection hang up both
+    ways and kills the command at once, not at its next write."""
+    marker = f"98{os.getpid()}3"
+    p = subprocess.Popen(airlock.cmd("exec", session.id, "--", "sleep", marker),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the client and the sleep inside both hold the marker
+    assert wait_until(lambda: len(proc_cmdlines_with(marker)) >= 2), proc_cmdlines_with(marker)
+    p.kill()
+    p.wait()
+    assert wait_until(lambda: not proc_cmdlines_with(marker), timeout=10), proc_cmdlines_with(marker)
+    # the record follows the command's end (the init's report, then the log)
+    assert wait_until(lambda: any(r["type"] == "session_exec_end" and r.get("signal") == signal.SIGKILL
+                                  for r in session.records()), timeout=10), session.records()

@@ -80,6 +80,12 @@ static void hostile_requests_refused(void **state)
 	assert_int_equal(al_exec_request_parse(b, 28 + 4, &req), -EINVAL);
 	b[16] = 0;
 	assert_int_equal(al_exec_request_parse(b, 28 + 4, &req), 0);
+	/* the terminal handed over (OCI exec) only with a terminal */
+	b[16] = AL_EXEC_TTY_FD;
+	assert_int_equal(al_exec_request_parse(b, 28 + 4, &req), -EINVAL);
+	b[16] = AL_EXEC_TTY_FD | AL_EXEC_TTY | AL_EXEC_NOTIFY_START;
+	assert_int_equal(al_exec_request_parse(b, 28 + 4, &req), 0);
+	assert_int_equal(req.flags, AL_EXEC_TTY_FD | AL_EXEC_TTY | AL_EXEC_NOTIFY_START);
 }
 
 static void frames_split_and_bounded(void **state)
