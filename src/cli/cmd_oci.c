@@ -279,7 +279,9 @@ int al_cmd_oci(int argc, char **argv, const char *name)
 			pid_file = v;
 		else if (opt_val(argc, argv, &i, "--console-socket", &v))
 			console = v;
-		else if (opt_val(argc, argv, &i, "--format", &v) || opt_val(argc, argv, &i, "-f", &v))
+		/* -f is runc's short form of --format for ps, of --force for delete */
+		else if (opt_val(argc, argv, &i, "--format", &v) ||
+		         (strcmp(cmd, "ps") == 0 && opt_val(argc, argv, &i, "-f", &v)))
 			format = v;
 		else if (is_flag(a, "--force") || strcmp(a, "-f") == 0)
 			force = true;

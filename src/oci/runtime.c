@@ -963,6 +963,55 @@ static int signal_init(const struct cstate *cs, int sig, struct al_error *err)
 	return 0;
 }
 
+/* SIGKILL for a running container: runc's KILL ends the container's
+ * process. Here that process is the workload, the init's first child (the
+ * init itself cannot pass SIGKILL on, and killed it would end the run as
+ * airlock's own failure, 125, instead of the workload's 128+9). The child
+ * is taken by pidfd and checked to be the init's child after it is held;
+ * with no child to take, the init is signalled as before. */
+static int kill_workload(const struct cstate *cs, struct al_error *err)
+{
+	char path[64], buf[256];
+	unsigned long long st;
+	char ps;
+	long child = 0;
+	int fd, r;
+	ssize_t n;
+
+	if (proc_start(cs->init_pid, &st, &ps) < 0 || st != cs->init_start)
+		return signal_init(cs, SIGKILL, err);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)cs->init_pid, (int)cs->init_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return signal_init(cs, SIGKILL, err);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		child = strtol(buf, NULL, 10);
+	}
+	if (child <= 0)
+		return signal_init(cs, SIGKILL, err);
+	_cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, (pid_t)child, 0);
+	if (pfd < 0)
+		return signal_init(cs, SIGKILL, err);
+	/* held: is it still the init's child (not a reused pid)? */
+	snprintf(path, sizeof path, "/proc/%ld/status", child);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return signal_init(cs, SIGKILL, err);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	const char *pp = strstr(buf, "\nPPid:");
+	if (pp == NULL || strtol(pp + 7, NULL, 10) != (long)cs->init_pid)
+		return signal_init(cs, SIGKILL, err);
+	r = (int)syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+	if (r < 0)
+		return signal_init(cs, SIGKILL, err);
+	return 0;
+}
+
 int al_oci_kill(const struct al_oci_opts *o, const char *id, int sig, struct al_error *err)
 {
 	char dir[PATH_MAX], req[32];
@@ -983,6 +1032,8 @@ int al_oci_kill(const struct al_oci_opts *o, const char *id, int sig, struct al_
 			return signal_init(&cs, sig, err);
 		return r;
 	}
+	if (sig == SIGKILL)
+		return kill_workload(&cs, err);
 	return signal_init(&cs, sig, err);
 }
 

@@ -241,6 +241,29 @@ def test_create_holds_the_workload_until_start(rc, rootfs, airlock_bin):
     verify(airlock_bin, log)
 
 
+def test_kill_KILL_ends_the_workload_with_137_and_delete_f(rc, rootfs, airlock_bin):
+    """runc's `kill ID KILL` ends the container's process: the run ends with
+    the workload's 128+9, not as airlock's own failure (the init killed
+    outright was verdict init-died, 125); `delete -f` is runc's short form
+    of --force."""
+    mark = marker()
+    b = rc.bundle("b", base_config(["/probe/probe", mark, "sleep", "60"], rootfs))
+    assert rc.create("c9", b)[0].returncode == 0, rc.err("c9")
+    assert rc("start", "c9").returncode == 0
+    assert wait_until(lambda: pids_with(mark), timeout=20)
+    assert rc("kill", "c9", "KILL").returncode == 0
+    assert rc.wait_stopped("c9"), rc.state("c9")
+    assert wait_until(lambda: pids_with(mark) == [], timeout=10)
+    log = rc.state("c9")["dev.airlock.log"]
+    end = [x for x in records(log) if x["type"] == "run_end"][0]
+    assert end["exit_status"] == 128 + signal.SIGKILL and end["verdict"] != "init-died", end
+    verify(airlock_bin, log)
+    # -f: --force for delete (for ps it is --format)
+    assert rc.create("c10", b)[0].returncode == 0, rc.err("c10")
+    assert rc("delete", "-f", "c10").returncode == 0
+    assert not (rc.root / "c10").exists()
+
+
 def test_exit_status_and_streams_pass_through(rc, rootfs, airlock_bin):
     b = rc.bundle("b", base_config(["/bin/sh", "-c", "echo to-out; echo to-err >&2; exit 3"], rootfs))
     r, _ = rc.create("c2", b)
