@@ -79,10 +79,10 @@ bench: build bench-deps
 # `make fuzz FUZZ_SECONDS=600` for a real session; check runs a short smoke so
 # the targets keep building and the seed corpora keep passing. New inputs go
 # to build-fuzz/, never into the committed corpora; crashes land there too.
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 # the small parsers (the proxy's four, the exfil search, the session protocol) get
 # less each in the smoke
-NET_FUZZ_SECONDS ?= 10
+NET_FUZZ_SECONDS ?= 8
 build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz -Dfuzz=true --buildtype=debug
 
