@@ -57,6 +57,13 @@ class Session:
     def records(self):
         return [json.loads(l) for l in self.log.read_text().splitlines()]
 
+    def ended(self):
+        """run_end is on record (a line being written is not yet a record)."""
+        try:
+            return any(r["type"] == "run_end" for r in self.records())
+        except (OSError, ValueError):
+            return False
+
 
 @pytest.fixture
 def session(airlock, airlock_works):
@@ -242,6 +249,9 @@ def test_idle_timeout_and_max_lifetime(airlock, airlock_works):
     assert wait_until(lambda: idle.status() is None, 30)
     assert wait_until(lambda: life.status() is None, 30)
     for s, why in ((idle, "idle timeout"), (life, "timeout reached")):
+        # the control socket goes first (no new execs), then the teardown
+        # and run_end are written: wait for the end of the record
+        assert wait_until(s.ended, 30)
         end = [r for r in s.records() if r["type"] == "run_end"][0]
         assert end["verdict"] == "timeout" and why in end.get("reason", ""), end
         td = [r for r in s.records() if r["type"] == "teardown"][0]
@@ -267,6 +277,7 @@ def test_session_keys_in_the_spec(airlock, airlock_works, tmp_path):
     assert st["idle_timeout_ns"] == 10**9 and st["max_lifetime_ns"] == 90 * 60 * 10**9, st
     # the idle timeout from the spec fires
     assert wait_until(lambda: s.status() is None, 30)
+    assert wait_until(s.ended, 30)
     end = [r for r in s.records() if r["type"] == "run_end"][0]
     assert end["verdict"] == "timeout" and "idle timeout" in end.get("reason", ""), end
     # the command line's options override the spec's keys
