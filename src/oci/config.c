@@ -14,6 +14,7 @@
 
 #include "evidence/jscan.h"
 #include "util/cleanup.h"
+#include "util/fdutil.h"
 
 #define STAGE "oci"
 
@@ -712,6 +713,27 @@ int al_oci_config_parse(struct al_oci_config *c, const char *text, size_t len, s
 	return parse_linux(c, &v, err);
 }
 
+/* Read a config file already opened (regular, no link) into a fresh
+ * buffer: at most AL_OCI_CONFIG_MAX + 1 bytes, so "too large" is seen by
+ * the caller's length check, never an endless read. */
+static int read_bounded(int fd, char **text, size_t *len, struct al_error *err, const char *what,
+                        const char *where, const char *suffix)
+{
+	ssize_t n;
+
+	*text = malloc(AL_OCI_CONFIG_MAX + 1);
+	if (*text == NULL)
+		return al_error_set(err, ENOMEM, STAGE, "%s: out of memory", what);
+	n = al_read_full(fd, *text, AL_OCI_CONFIG_MAX + 1);
+	if (n < 0) {
+		free(*text);
+		*text = NULL;
+		return al_error_set(err, (int)-n, STAGE, "reading %s%s", where, suffix);
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
 int al_oci_config_load(struct al_oci_config *c, const char *bundle, struct al_error *err)
 {
 	_cleanup_close_ int dfd = -1, fd = -1;
@@ -730,24 +752,9 @@ int al_oci_config_load(struct al_oci_config *c, const char *bundle, struct al_er
 		return al_error_errno(err, STAGE, "%s/config.json", bundle);
 	if (!S_ISREG(st.st_mode))
 		return al_error_set(err, EINVAL, STAGE, "%s/config.json: not a regular file", bundle);
-	text = malloc(AL_OCI_CONFIG_MAX + 1);
-	if (text == NULL)
-		return al_error_set(err, ENOMEM, STAGE, "config.json: out of memory");
-	for (;;) {
-		ssize_t n = read(fd, text + len, AL_OCI_CONFIG_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = al_error_errno(err, STAGE, "reading %s/config.json", bundle);
-			free(text);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > AL_OCI_CONFIG_MAX)
-			break;
-	}
+	r = read_bounded(fd, &text, &len, err, "config.json", bundle, "/config.json");
+	if (r < 0)
+		return r;
 	r = al_oci_config_parse(c, text, len, err);
 	free(text);
 	return r;
@@ -769,24 +776,9 @@ int al_oci_process_load(struct al_oci_config *c, const char *path, struct al_err
 		return al_error_errno(err, STAGE, "--process %s", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return al_error_set(err, EINVAL, STAGE, "--process %s: not a regular file", path);
-	text = malloc(AL_OCI_CONFIG_MAX + 1);
-	if (text == NULL)
-		return al_error_set(err, ENOMEM, STAGE, "process.json: out of memory");
-	for (;;) {
-		ssize_t n = read(fd, text + len, AL_OCI_CONFIG_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = al_error_errno(err, STAGE, "reading %s", path);
-			free(text);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > AL_OCI_CONFIG_MAX)
-			break;
-	}
+	r = read_bounded(fd, &text, &len, err, "process.json", path, "");
+	if (r < 0)
+		return r;
 	if (len > AL_OCI_CONFIG_MAX)
 		r = al_error_set(err, E2BIG, STAGE, "process.json: larger than %u bytes", AL_OCI_CONFIG_MAX);
 	else if (al_jscan_value(text, len, false, &top) < 0 || top.type != AL_J_OBJECT)
